@@ -1,0 +1,224 @@
+"""The Transformer's building blocks: multi-head attention, feed-forward, the two layers,
+and the encoder and decoder stacks.
+
+Shapes: B batch · H heads · T_q/T_k query/key positions · S/T source/target length ·
+d_model model width · d_k = d_model / H head width · d_ff feed-forward width.
+
+Every layer has a `norm_first` switch: False (the default) is post-LN as in the paper,
+x = LayerNorm(x + Sublayer(x)); True is pre-LN, x = x + Sublayer(LayerNorm(x)), which
+most modern models use because it trains more stably when stacked deep.
+"""
+
+import torch
+from torch import nn
+
+from course_utils.attention import attention, sdpa_attention
+from course_utils.masks import check_mask
+
+
+def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """(B, T, d_model) -> (B, H, T, d_k): give every head its own slice of the width."""
+    B, T, d_model = x.shape
+    return x.view(B, T, n_heads, d_model // n_heads).transpose(1, 2)  # (B, H, T, d_k)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """(B, H, T, d_k) -> (B, T, H * d_k): concatenate the heads again."""
+    B, H, T, d_k = x.shape
+    return x.transpose(1, 2).reshape(B, T, H * d_k)  # (B, T, d_model)
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention (Vaswani et al. 2017, sec. 3.2.2).
+
+    Each head projects the inputs with its own slice of `w_q, w_k, w_v`, attends, and
+    the heads' outputs are concatenated and mixed by `w_o`.
+
+    Shapes:
+        x_q (B, T_q, d_model) gives the queries; x_kv (B, T_k, d_model) the keys and
+        values (x_kv is x_q for self-attention, the encoder's memory for cross-attention).
+        mask: bool, broadcastable to (B, H, T_q, T_k); True = may attend.
+        returns (B, T_q, d_model). `last_weights` keeps (B, H, T_q, T_k), detached.
+
+    `fast=True` uses `F.scaled_dot_product_attention` (same numbers; `last_weights` is
+    then None because the fused kernel does not return them).
+    """
+
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True, fast: bool = False):
+        super().__init__()
+        _check_dims(d_model=d_model, n_heads=n_heads)
+        _check_dropout(dropout)
+        self.d_model, self.n_heads, self.d_k = d_model, n_heads, d_model // n_heads
+        self.w_q = nn.Linear(d_model, d_model, bias=bias)
+        self.w_k = nn.Linear(d_model, d_model, bias=bias)
+        self.w_v = nn.Linear(d_model, d_model, bias=bias)
+        self.w_o = nn.Linear(d_model, d_model, bias=bias)
+        self.dropout = nn.Dropout(dropout)
+        self.fast = fast
+        self.last_weights = None
+
+    def forward(self, x_q: torch.Tensor, x_kv: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        _check_input(x_q, self.d_model, "x_q")
+        _check_input(x_kv, self.d_model, "x_kv")
+        if x_q.size(0) != x_kv.size(0):
+            raise ValueError(f"MultiHeadAttention: x_q has batch size {x_q.size(0)} but x_kv has {x_kv.size(0)}")
+        if mask is not None:
+            check_mask(mask, x_q.size(1), x_kv.size(1))
+        q = split_heads(self.w_q(x_q), self.n_heads)  # (B, H, T_q, d_k)
+        k = split_heads(self.w_k(x_kv), self.n_heads)  # (B, H, T_k, d_k)
+        v = split_heads(self.w_v(x_kv), self.n_heads)  # (B, H, T_k, d_k)
+        if self.fast:
+            p = self.dropout.p if self.training else 0.0
+            out, weights = sdpa_attention(q, k, v, mask, dropout_p=p)
+        else:
+            out, weights = attention(q, k, v, mask, dropout=self.dropout)
+        self.last_weights = None if weights is None else weights.detach()
+        return self.w_o(merge_heads(out))  # (B, T_q, d_model)
+
+
+class FeedForward(nn.Module):
+    """Position-wise feed-forward network: FFN(x) = max(0, x W_1 + b_1) W_2 + b_2.
+
+    The only non-linearity of a layer apart from the softmax; applied to every position
+    on its own.
+
+    Shapes:
+        x (B, T, d_model) -> (B, T, d_model), via (B, T, d_ff).
+    """
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0):
+        super().__init__()
+        _check_dims(d_model=d_model, d_ff=d_ff)
+        _check_dropout(dropout)
+        self.w_1 = nn.Linear(d_model, d_ff)
+        self.w_2 = nn.Linear(d_ff, d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w_2(self.dropout(torch.relu(self.w_1(x))))
+
+
+class EncoderLayer(nn.Module):
+    """Self-attention then feed-forward, each wrapped in residual + LayerNorm.
+
+    Shapes:
+        x (B, S, d_model), mask broadcastable to (B, H, S, S) -> (B, S, d_model).
+    """
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0, norm_first: bool = False):
+        super().__init__()
+        self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
+        self.ffn = FeedForward(d_model, d_ff, dropout)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+        self.norm_first = norm_first
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if self.norm_first:
+            h = self.norm1(x)
+            x = x + self.dropout1(self.self_attn(h, h, mask))
+            return x + self.dropout2(self.ffn(self.norm2(x)))
+        x = self.norm1(x + self.dropout1(self.self_attn(x, x, mask)))
+        return self.norm2(x + self.dropout2(self.ffn(x)))
+
+
+class DecoderLayer(nn.Module):
+    """Masked self-attention, cross-attention over the encoder's memory, feed-forward;
+    each wrapped in residual + LayerNorm.
+
+    Shapes:
+        x (B, T, d_model), memory (B, S, d_model),
+        tgt_mask broadcastable to (B, H, T, T), memory_mask to (B, H, T, S)
+        -> (B, T, d_model).
+    """
+
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0, norm_first: bool = False):
+        super().__init__()
+        self.self_attn = MultiHeadAttention(d_model, n_heads, dropout)
+        self.cross_attn = MultiHeadAttention(d_model, n_heads, dropout)
+        self.ffn = FeedForward(d_model, d_ff, dropout)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.norm3 = nn.LayerNorm(d_model)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+        self.dropout3 = nn.Dropout(dropout)
+        self.norm_first = norm_first
+
+    def forward(self, x, memory, tgt_mask=None, memory_mask=None) -> torch.Tensor:
+        if self.norm_first:
+            h = self.norm1(x)
+            x = x + self.dropout1(self.self_attn(h, h, tgt_mask))
+            x = x + self.dropout2(self.cross_attn(self.norm2(x), memory, memory_mask))
+            return x + self.dropout3(self.ffn(self.norm3(x)))
+        x = self.norm1(x + self.dropout1(self.self_attn(x, x, tgt_mask)))
+        x = self.norm2(x + self.dropout2(self.cross_attn(x, memory, memory_mask)))
+        return self.norm3(x + self.dropout3(self.ffn(x)))
+
+
+class Encoder(nn.Module):
+    """A stack of `n_layers` EncoderLayers. `final_norm` adds a LayerNorm at the top,
+    which pre-LN stacks need (their last residual sum is never normalised).
+
+    Shapes:
+        x (B, S, d_model), mask broadcastable to (B, H, S, S) -> memory (B, S, d_model).
+    """
+
+    def __init__(self, n_layers, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, final_norm=False):
+        super().__init__()
+        _check_dims(n_layers=n_layers)
+        self.layers = nn.ModuleList(
+            EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first) for _ in range(n_layers))
+        self.norm = nn.LayerNorm(d_model) if final_norm else nn.Identity()
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x, mask)
+        return self.norm(x)
+
+
+class Decoder(nn.Module):
+    """A stack of `n_layers` DecoderLayers, with an optional final LayerNorm.
+
+    Shapes:
+        x (B, T, d_model), memory (B, S, d_model) -> (B, T, d_model).
+    """
+
+    def __init__(self, n_layers, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, final_norm=False):
+        super().__init__()
+        _check_dims(n_layers=n_layers)
+        self.layers = nn.ModuleList(
+            DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first) for _ in range(n_layers))
+        self.norm = nn.LayerNorm(d_model) if final_norm else nn.Identity()
+
+    def forward(self, x, memory, tgt_mask=None, memory_mask=None) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer(x, memory, tgt_mask, memory_mask)
+        return self.norm(x)
+
+
+def _check_dims(**dims) -> None:
+    for name, val in dims.items():
+        if isinstance(val, bool) or not isinstance(val, int):
+            raise TypeError(f"{name} must be an int, got {type(val).__name__} ({val!r})")
+        if val < 1:
+            raise ValueError(f"{name} must be >= 1, got {val}")
+    if "d_model" in dims and "n_heads" in dims and dims["d_model"] % dims["n_heads"]:
+        raise ValueError(f"d_model={dims['d_model']} is not divisible by n_heads={dims['n_heads']}: "
+                         "each head gets d_model / n_heads dimensions")
+
+
+def _check_dropout(p) -> None:
+    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout must be a probability in [0, 1), got {p!r}")
+
+
+def _check_input(x, d_model: int, name: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.dtype.is_floating_point:
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    if x.dim() != 3 or x.size(-1) != d_model:
+        raise ValueError(f"{name} must have shape (B, T, d_model={d_model}), got {tuple(x.shape)}")

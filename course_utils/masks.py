@@ -1,0 +1,69 @@
+"""Masks: the one convention the whole course uses, decided here.
+
+Shapes: B batch · H heads · T_q/T_k query/key positions · T sequence length.
+
+A mask is a **bool tensor, True = "may attend"**, broadcastable to (B, H, T_q, T_k);
+the same meaning as the bool `attn_mask` of `F.scaled_dot_product_attention`.
+Combine masks with `&`. Blocked scores are filled with -inf before the softmax.
+
+`nn.MultiheadAttention` and `nn.Transformer` speak the opposite dialect (True =
+blocked) and `nn.Transformer.generate_square_subsequent_mask` returns a float mask
+(0 / -inf). Convert at that border with `to_torch_nn_mask` (or `~mask`).
+"""
+
+import torch
+
+
+def causal_mask(T: int, device=None) -> torch.Tensor:
+    """(T, T) bool; True on and below the diagonal: position i may see j <= i.
+
+    Shapes:
+        returns (T, T), broadcastable to (B, H, T, T).
+    """
+    if isinstance(T, bool) or not isinstance(T, int):
+        raise TypeError(f"causal_mask: T must be an int, got {type(T).__name__}")
+    if T < 1:
+        raise ValueError(f"causal_mask: T must be >= 1, got {T}")
+    return torch.ones(T, T, dtype=torch.bool, device=device).tril()
+
+
+def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """(B, 1, 1, T) bool; True for real tokens, broadcast over heads and queries.
+
+    Shapes:
+        tokens (B, T) integer ids -> (B, 1, 1, T).
+    """
+    if not isinstance(tokens, torch.Tensor):
+        raise TypeError(f"padding_mask: tokens must be a torch.Tensor, got {type(tokens).__name__}")
+    if tokens.dtype.is_floating_point or tokens.dtype == torch.bool or tokens.is_complex():
+        raise TypeError(f"padding_mask: tokens must hold integer ids, got dtype {tokens.dtype}")
+    if tokens.dim() != 2:
+        raise ValueError(f"padding_mask: tokens must have shape (B, T), got {tuple(tokens.shape)}")
+    return (tokens != pad_id)[:, None, None, :]  # (B, 1, 1, T)
+
+
+def to_torch_nn_mask(mask: torch.Tensor) -> torch.Tensor:
+    """Our mask (True = may attend) -> torch.nn's `attn_mask` (True = blocked)."""
+    check_mask(mask, name="mask")
+    return ~mask
+
+
+def check_mask(mask, T_q: int | None = None, T_k: int | None = None, name: str = "mask") -> None:
+    """Raise a clear TypeError/ValueError unless `mask` is a bool tensor that broadcasts
+    to (..., T_q, T_k)."""
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"{name} must be a bool torch.Tensor (True = may attend), got {type(mask).__name__}")
+    if mask.dtype != torch.bool:
+        raise TypeError(
+            f"{name} must have dtype torch.bool (True = may attend), got {mask.dtype}. "
+            "A float mask (0/-inf) is torch.nn's convention; build masks with "
+            "course_utils.masks or compare with `!= 0`."
+        )
+    if mask.dim() < 2:
+        raise ValueError(f"{name} must have at least 2 dims (..., T_q, T_k), got shape {tuple(mask.shape)}")
+    if T_q is not None and mask.shape[-2] not in (1, T_q):
+        raise ValueError(f"{name} has {mask.shape[-2]} query rows but there are T_q={T_q} queries "
+                         f"(mask shape {tuple(mask.shape)})")
+    if T_k is not None and mask.shape[-1] not in (1, T_k):
+        raise ValueError(f"{name} has {mask.shape[-1]} key columns but there are T_k={T_k} keys "
+                         f"(mask shape {tuple(mask.shape)})")

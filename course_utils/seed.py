@@ -1,0 +1,24 @@
+"""Reproducibility: one call seeds every random number generator the course uses."""
+
+import os
+import random
+
+import numpy as np
+import torch
+
+
+def set_seed(seed: int = 0) -> torch.Generator:
+    """Seed Python's `random`, NumPy and PyTorch (CPU and, if present, CUDA).
+
+    Returns a `torch.Generator` seeded with the same value, for code that wants its own
+    stream of random numbers without disturbing the global one.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__} ({seed!r})")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    os.environ["PYTHONHASHSEED"] = str(seed)  # for subprocesses started from here on
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return torch.Generator().manual_seed(seed)
