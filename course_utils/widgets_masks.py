@@ -1,0 +1,152 @@
+"""Lesson 06's widget: switch the padding and causal masks on and off and watch the
+attention weights change.
+
+Shapes: B batch · T sequence length (queries and keys are the same tokens here).
+
+The logic lives in plain functions (`demo_batch`, `build_mask`, `masked_weights`,
+`describe_weights`) so tests can drive it without a browser; `MaskExplorer` only wires
+them to checkboxes, a dropdown, a text summary and a re-drawn heatmap.
+"""
+
+import ipywidgets as widgets
+import torch
+from matplotlib.figure import Figure
+
+from course_utils.masks import causal_mask, check_mask, padding_mask
+from course_utils.plotting import plot_attention
+
+PAD = "<pad>"
+
+# A tiny padded batch: three sentences of different lengths, padded to the longest.
+DEMO_SENTENCES = (
+    ("the", "cat", "sat", "on", "the", "mat"),
+    ("dogs", "chase", "cats"),
+    ("I", "like", "tea", "."),
+)
+
+
+def demo_batch(sentences=DEMO_SENTENCES, d_k: int = 8, seed: int = 0):
+    """Pad `sentences` to one length and make seeded self-attention scores for them.
+
+    Returns (tokens, ids, scores): tokens is a list of B lists of T strings (with "<pad>"),
+    ids a (B, T) LongTensor with pad id 0, scores (B, T, T) = q k^T / sqrt(d_k) from
+    random seeded queries and keys.
+    """
+    if not sentences or any(len(s) == 0 for s in sentences):
+        raise ValueError(f"demo_batch: sentences must be a non-empty list of non-empty token lists, got {sentences!r}")
+    T = max(len(s) for s in sentences)
+    tokens = [list(s) + [PAD] * (T - len(s)) for s in sentences]
+    vocab = {PAD: 0}
+    for s in tokens:
+        for tok in s:
+            vocab.setdefault(tok, len(vocab))
+    ids = torch.tensor([[vocab[tok] for tok in s] for s in tokens])  # (B, T)
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(len(tokens), T, d_k, generator=g)
+    k = torch.randn(len(tokens), T, d_k, generator=g)
+    scores = q @ k.transpose(-2, -1) / d_k**0.5  # (B, T, T)
+    return tokens, ids, scores
+
+
+def build_mask(ids: torch.Tensor, pad_id: int = 0, use_padding: bool = True, use_causal: bool = False):
+    """The mask the checkboxes ask for, or None when both are off.
+
+    Shapes:
+        ids (B, T) -> bool (B, 1, T) (padding: broadcast over queries), (T, T) (causal),
+        or (B, T, T) (both, combined with `&`). True = may attend.
+    """
+    T = ids.size(1)
+    mask = None
+    if use_padding:
+        mask = padding_mask(ids, pad_id)[:, 0]  # (B, 1, T)
+    if use_causal:
+        causal = causal_mask(T, ids.device)  # (T, T)
+        mask = causal if mask is None else mask & causal  # (B, T, T)
+    return mask
+
+
+def masked_weights(scores: torch.Tensor, mask: torch.Tensor | None, fill: float = float("-inf")):
+    """softmax(scores with blocked positions set to `fill`) over the keys.
+
+    Shapes:
+        scores (..., T_q, T_k), mask broadcastable to it -> weights (..., T_q, T_k).
+    """
+    if mask is None:
+        return scores.softmax(dim=-1)
+    check_mask(mask, scores.size(-2), scores.size(-1))
+    return scores.masked_fill(~mask, fill).softmax(dim=-1)
+
+
+def describe_weights(weights: torch.Tensor, tokens) -> str:
+    """A one-line summary of one sentence's weights (T, T): how much weight lands on
+    pad keys and on future keys (above the diagonal)."""
+    is_pad = torch.tensor([tok == PAD for tok in tokens])
+    real_rows = weights[~is_pad]
+    on_pad = real_rows[:, is_pad].sum(-1).max().item() if is_pad.any() else 0.0
+    future = torch.triu(weights, diagonal=1).sum(-1).max().item()
+    return (f"largest weight on <pad> keys (real-token rows): {on_pad:.3f} · "
+            f"largest weight on future keys: {future:.3f}")
+
+
+class MaskExplorer:
+    """Checkboxes for the padding and causal masks, a sentence picker, a text summary and
+    the attention heatmap, re-drawn on every change.
+
+    Drive it headless by setting `.padding.value`, `.causal.value` or `.sentence.value`;
+    `.weights` (T, T), `.summary.value` and `.figure` follow. Show it with `.widget`.
+    """
+
+    def __init__(self, sentences=DEMO_SENTENCES, seed: int = 0):
+        self.tokens, self.ids, self.scores = demo_batch(sentences, seed=seed)
+        self.padding = widgets.Checkbox(value=False, description="padding mask (hide <pad> keys)",
+                                        indent=False)
+        self.causal = widgets.Checkbox(value=False, description="causal mask (hide the future)",
+                                       indent=False)
+        options = [(" ".join(t for t in toks if t != PAD), i) for i, toks in enumerate(self.tokens)]
+        self.sentence = widgets.Dropdown(options=options, value=0, description="sentence")
+        self.summary = widgets.HTML()
+        self.output = widgets.Output()
+        self.figure = None
+        self.weights = None
+        self.n_draws = 0
+        for control in (self.padding, self.causal, self.sentence):
+            control.observe(self._on_change, names="value")
+        self.widget = widgets.VBox([widgets.HBox([self.padding, self.causal]), self.sentence,
+                                    self.summary, self.output])
+        self.update()
+
+    def _on_change(self, change) -> None:
+        self.update()
+
+    def update(self) -> None:
+        """Recompute the weights for the current settings and redraw."""
+        b = self.sentence.value
+        mask = build_mask(self.ids, use_padding=self.padding.value, use_causal=self.causal.value)
+        self.weights = masked_weights(self.scores, mask)[b]  # (T, T)
+        toks = self.tokens[b]
+        on = [name for name, box in (("padding", self.padding), ("causal", self.causal)) if box.value] or ["none"]
+        self.summary.value = f"<b>masks: {' + '.join(on)}</b> — {describe_weights(self.weights, toks)}"
+        fig = Figure(figsize=(5.2, 4.2), layout="constrained")
+        plot_attention(self.weights, toks, toks, ax=fig.subplots(),
+                       title=f"self-attention weights, masks: {' + '.join(on)}")
+        self.figure = fig
+        self.n_draws += 1
+        self._show(fig)
+
+    def _show(self, fig) -> None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return
+        if get_ipython() is None:  # headless (tests): keep the figure, draw nothing
+            return
+        from IPython.display import display
+
+        self.output.clear_output(wait=True)
+        with self.output:
+            display(fig)
+
+
+def mask_explorer(sentences=DEMO_SENTENCES, seed: int = 0) -> MaskExplorer:
+    """Build the explorer; display `explorer.widget` in the notebook."""
+    return MaskExplorer(sentences, seed=seed)
