@@ -1,0 +1,343 @@
+"""Interactive widgets for lessons 01-04: move a value, watch attention respond.
+
+Shapes: T number of items/keys/positions · d vector width · d_model model width.
+
+Each widget keeps its computation in plain functions (tested without a browser) and
+wires ipywidgets to an `update()` method. Setting a control's `.value` from Python calls
+`update()` at once, which recomputes `result`, rewrites the numbers in `label` (an HTML
+widget) and redraws the figure in `output`. Display a widget with `display(w.ui)` or just
+`w` as the last line of a cell.
+"""
+
+import html
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import display
+
+import course_utils.plotting  # noqa: F401  (CJK font for Chinese labels)
+from course_utils.positional import sinusoidal_encoding
+
+
+# ---------------------------------------------------------------- pure computations
+def normalize_weights(raw) -> np.ndarray:
+    """Non-negative raw weights -> weights that sum to 1 (all equal if every raw weight is 0).
+
+    Shapes:
+        raw (T,) -> (T,).
+    """
+    raw = np.asarray(raw, dtype=float)
+    if raw.ndim != 1 or raw.size == 0:
+        raise ValueError(f"normalize_weights: raw must be a non-empty 1-D array, got shape {raw.shape}")
+    if (raw < 0).any():
+        raise ValueError(f"normalize_weights: raw weights must be >= 0, got {raw.tolist()}")
+    total = raw.sum()
+    return np.full(raw.size, 1.0 / raw.size) if total == 0 else raw / total
+
+
+def weighted_sum(values, weights) -> np.ndarray:
+    """sum_i weights[i] * values[i]: the operation at the heart of attention.
+
+    Shapes:
+        values (T, ...) any trailing shape (vectors, images); weights (T,) -> (...).
+    """
+    values = np.asarray(values, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    if weights.ndim != 1 or values.shape[:1] != weights.shape:
+        raise ValueError(f"weighted_sum: need values (T, ...) and weights (T,) with the same T, "
+                         f"got values {values.shape} and weights {weights.shape}")
+    return np.tensordot(weights, values, axes=1)
+
+
+def softmax(scores, temperature: float = 1.0) -> np.ndarray:
+    """Numerically stable softmax of scores / temperature along the last axis.
+
+    Shapes:
+        scores (..., T) -> (..., T), each row summing to 1.
+    """
+    if not temperature > 0:
+        raise ValueError(f"softmax: temperature must be > 0, got {temperature!r}")
+    z = np.asarray(scores, dtype=float) / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def attention_weights(query, keys, scale: bool = True, temperature: float = 1.0) -> np.ndarray:
+    """Weights of one query over T keys: softmax(q . k_j / sqrt(d) / temperature).
+
+    Shapes:
+        query (d,), keys (T, d) -> (T,).
+    """
+    query = np.asarray(query, dtype=float)
+    keys = np.asarray(keys, dtype=float)
+    if query.ndim != 1 or keys.ndim != 2 or keys.shape[1] != query.shape[0]:
+        raise ValueError(f"attention_weights: need query (d,) and keys (T, d), got query {query.shape} "
+                         f"and keys {keys.shape}")
+    scores = keys @ query  # (T,)
+    if scale:
+        scores = scores / np.sqrt(query.shape[0])
+    return softmax(scores, temperature)
+
+
+def toy_photo(size: int = 24) -> dict[str, np.ndarray]:
+    """Two grey-scale pictures of the same size for lesson 01: a child's face (a smiley)
+    and the background (diagonal stripes). Values in [0, 1].
+
+    Shapes:
+        returns {"face": (size, size), "background": (size, size)}.
+    """
+    y, x = np.mgrid[0:size, 0:size] / (size - 1) * 2 - 1  # coordinates in [-1, 1]
+    face = np.zeros((size, size))
+    face[x ** 2 + y ** 2 < 0.8 ** 2] = 0.35                      # the head
+    for ex in (-0.3, 0.3):                                        # the eyes
+        face[(x - ex) ** 2 + (y + 0.25) ** 2 < 0.12 ** 2] = 1.0
+    r = np.sqrt(x ** 2 + (y - 0.05) ** 2)                         # the smile
+    face[(np.abs(r - 0.45) < 0.08) & (y > 0.15)] = 1.0
+    background = ((np.floor((x + y) * 4) % 2) * 0.8 + 0.1)
+    return {"face": face, "background": background}
+
+
+# ---------------------------------------------------------------- 01: weighted sum
+def plot_weighted_sum(values: dict, weights, axes=None):
+    """Draw every picture with its weight, then the weighted sum. Returns the axes.
+
+    Shapes:
+        values: name -> (h, w) picture; weights (T,) with T = len(values).
+    """
+    names = list(values)
+    if axes is None:
+        _, axes = plt.subplots(1, len(names) + 1, figsize=(2.6 * (len(names) + 1), 2.9))
+    for ax, name, w in zip(axes, names, weights):
+        ax.imshow(values[name], cmap="gray", vmin=0, vmax=1)
+        ax.set_title(f"{name}: weight {w:.2f}", fontsize=10)
+    mixed = weighted_sum(np.stack([values[n] for n in names]), weights)
+    axes[-1].imshow(mixed, cmap="gray", vmin=0, vmax=1)
+    axes[-1].set_title("weighted sum", fontsize=10)
+    axes[-1].set_xlabel(" + ".join(f"{w:.2f}·{n}" for n, w in zip(names, weights)), fontsize=8)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return axes
+
+
+class WeightedSumWidget:
+    """One slider per picture sets its raw weight; weights are normalised to sum to 1 and
+    the weighted sum of the pictures is redrawn.
+
+    Attributes: `sliders` (name -> FloatSlider), `weights` (normalised, (T,)),
+    `result` (the weighted sum), `label`, `output`, `ui`.
+    """
+
+    def __init__(self, values: dict | None = None, raw_weights=None):
+        self.values = toy_photo() if values is None else dict(values)
+        names = list(self.values)
+        raw_weights = [0.5] * len(names) if raw_weights is None else list(raw_weights)
+        if len(raw_weights) != len(names):
+            raise ValueError(f"WeightedSumWidget: {len(names)} pictures but {len(raw_weights)} raw_weights")
+        self.sliders = {
+            name: widgets.FloatSlider(value=w, min=0.0, max=1.0, step=0.01, description=f"{name}",
+                                      continuous_update=False, readout_format=".2f")
+            for name, w in zip(names, raw_weights)}
+        self.label = widgets.HTML()
+        self.output = widgets.Output()
+        self.fig = None
+        for s in self.sliders.values():
+            s.observe(lambda change: self.update(), names="value")
+        self.ui = widgets.VBox([widgets.HTML("<b>Raw weight of each picture</b> (normalised to sum to 1)"),
+                                *self.sliders.values(), self.label, self.output])
+        self.update()
+
+    def update(self) -> None:
+        names = list(self.values)
+        self.weights = normalize_weights([self.sliders[n].value for n in names])
+        self.result = weighted_sum(np.stack([self.values[n] for n in names]), self.weights)
+        parts = ", ".join(f"{html.escape(n)} = {w:.2f}" for n, w in zip(names, self.weights))
+        self.label.value = f"normalised weights: {parts} (sum = {self.weights.sum():.2f})"
+        self._redraw()
+
+    def _redraw(self) -> None:
+        fig, axes = plt.subplots(1, len(self.values) + 1, figsize=(2.6 * (len(self.values) + 1), 2.9))
+        plot_weighted_sum(self.values, self.weights, axes)
+        fig.tight_layout()
+        self.fig = fig
+        _show_in(self.output, fig)
+
+    def _ipython_display_(self):
+        display(self.ui)
+
+
+def weighted_sum_widget(values: dict | None = None, raw_weights=None) -> WeightedSumWidget:
+    """Lesson 01: move the weight of each picture and watch the weighted sum change."""
+    return WeightedSumWidget(values, raw_weights)
+
+
+# ---------------------------------------------------------------- 03: positions
+def plot_positional(pe, pos: int, dim: int, axes=None):
+    """Left: the encoding as a heatmap with one position (row) and one dimension (column)
+    marked. Right: that dimension as a wave over positions. Returns the axes.
+
+    Shapes:
+        pe (max_len, d_model).
+    """
+    pe = np.asarray(pe, dtype=float)
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    ax0, ax1 = axes
+    im = ax0.imshow(pe, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+    ax0.axhline(pos, color="black", lw=1.2)
+    ax0.axvline(dim, color="lime", lw=2)
+    ax0.set_xlabel("dimension i")
+    ax0.set_ylabel("position pos")
+    ax0.set_title(f"PE (row pos={pos}, column i={dim})")
+    ax0.figure.colorbar(im, ax=ax0, fraction=0.046, pad=0.04)
+    ax1.plot(np.arange(pe.shape[0]), pe[:, dim], color="tab:orange")
+    ax1.plot([pos], [pe[pos, dim]], "ko")
+    ax1.set_ylim(-1.1, 1.1)
+    ax1.set_xlabel("position pos")
+    ax1.set_ylabel(f"PE[pos, {dim}]")
+    ax1.set_title(f"dimension {dim} ({'sin' if dim % 2 == 0 else 'cos'}, wavelength "
+                  f"{2 * np.pi * 10000 ** ((dim - dim % 2) / pe.shape[1]):.1f})")
+    return axes
+
+
+class PositionalWidget:
+    """Sliders for a position and a dimension of the sinusoidal encoding; shows the
+    value PE[pos, i], the row of the heatmap and the dimension's wave.
+
+    Attributes: `pos_slider`, `dim_slider`, `pe` ((max_len, d_model)), `result`
+    (PE[pos, dim]), `label`, `output`, `ui`.
+    """
+
+    def __init__(self, max_len: int = 50, d_model: int = 32, pos: int = 5, dim: int = 0):
+        self.pe = sinusoidal_encoding(max_len, d_model).numpy()
+        self.pos_slider = widgets.IntSlider(value=pos, min=0, max=max_len - 1, description="position",
+                                            continuous_update=False)
+        self.dim_slider = widgets.IntSlider(value=dim, min=0, max=d_model - 1, description="dimension",
+                                            continuous_update=False)
+        self.label = widgets.HTML()
+        self.output = widgets.Output()
+        self.fig = None
+        for s in (self.pos_slider, self.dim_slider):
+            s.observe(lambda change: self.update(), names="value")
+        self.ui = widgets.VBox([widgets.HBox([self.pos_slider, self.dim_slider]), self.label, self.output])
+        self.update()
+
+    def update(self) -> None:
+        pos, dim = self.pos_slider.value, self.dim_slider.value
+        self.result = float(self.pe[pos, dim])
+        first = ", ".join(f"{x:+.2f}" for x in self.pe[pos, :6])
+        self.label.value = (f"PE[{pos}, {dim}] = {self.result:+.3f} &nbsp;·&nbsp; "
+                            f"first 6 values of PE[{pos}]: [{first}, …]")
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+        plot_positional(self.pe, pos, dim, axes)
+        fig.tight_layout()
+        self.fig = fig
+        _show_in(self.output, fig)
+
+    def _ipython_display_(self):
+        display(self.ui)
+
+
+def positional_widget(max_len: int = 50, d_model: int = 32, pos: int = 5, dim: int = 0) -> PositionalWidget:
+    """Lesson 03: explore the sinusoidal encoding by position and dimension."""
+    return PositionalWidget(max_len, d_model, pos, dim)
+
+
+# ---------------------------------------------------------------- 04: one query
+def plot_query(query, keys, key_labels, weights, axes=None):
+    """Left: the keys and the query as arrows in the plane. Right: the attention weights.
+    Returns the axes.
+
+    Shapes:
+        query (2,), keys (T, 2), weights (T,).
+    """
+    query, keys = np.asarray(query, dtype=float), np.asarray(keys, dtype=float)
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    ax0, ax1 = axes
+    colors = plt.cm.tab10(np.arange(len(keys)))
+    for key, name, c in zip(keys, key_labels, colors):
+        ax0.annotate("", xy=key, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=c, lw=2))
+        ax0.text(*(key * 1.12), name, color=c, ha="center", va="center")
+    ax0.annotate("", xy=query, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color="black", lw=2.5))
+    ax0.text(query[0], query[1] - 0.3, "query", ha="center", va="center")
+    lim = max(2.5, float(np.abs(np.vstack([keys, query[None]])).max()) * 1.3)
+    ax0.set_xlim(-lim, lim)
+    ax0.set_ylim(-lim, lim)
+    ax0.set_aspect("equal")
+    ax0.axhline(0, color="grey", lw=0.5)
+    ax0.axvline(0, color="grey", lw=0.5)
+    ax0.set_title("query and keys")
+    ax0.set_xlabel("dimension 0")
+    ax0.set_ylabel("dimension 1")
+    ax1.bar(range(len(keys)), weights, color=colors)
+    ax1.set_xticks(range(len(keys)), key_labels)
+    ax1.set_ylim(0, 1)
+    ax1.set_ylabel("attention weight")
+    ax1.set_title("softmax(q·k / √d_k)")
+    for i, w in enumerate(weights):
+        ax1.text(i, w + 0.02, f"{w:.2f}", ha="center")
+    return axes
+
+
+class QueryWidget:
+    """Two sliders move a 2-D query; the weights over fixed keys are recomputed and shown
+    as numbers, arrows and bars. A checkbox switches the 1/√d_k scaling.
+
+    Attributes: `qx`, `qy` (FloatSliders), `scale_box` (Checkbox), `keys`, `result`
+    (the weights, (T,)), `label`, `output`, `ui`.
+    """
+
+    def __init__(self, keys=None, key_labels=None, query=(1.0, 0.0)):
+        self.keys = np.array([[2.0, 0.0], [0.0, 2.0], [-1.5, -1.0]]) if keys is None else np.asarray(keys, float)
+        if self.keys.ndim != 2 or self.keys.shape[1] != 2:
+            raise ValueError(f"QueryWidget: keys must have shape (T, 2), got {self.keys.shape}")
+        self.key_labels = list(key_labels) if key_labels is not None else [f"key {i}" for i in range(len(self.keys))]
+        if len(self.key_labels) != len(self.keys):
+            raise ValueError(f"QueryWidget: {len(self.keys)} keys but {len(self.key_labels)} key_labels")
+        self.qx = widgets.FloatSlider(value=query[0], min=-3, max=3, step=0.1, description="query[0]",
+                                      continuous_update=False)
+        self.qy = widgets.FloatSlider(value=query[1], min=-3, max=3, step=0.1, description="query[1]",
+                                      continuous_update=False)
+        self.scale_box = widgets.Checkbox(value=True, description="divide by √d_k")
+        self.label = widgets.HTML()
+        self.output = widgets.Output()
+        self.fig = None
+        for w in (self.qx, self.qy, self.scale_box):
+            w.observe(lambda change: self.update(), names="value")
+        self.ui = widgets.VBox([widgets.HBox([self.qx, self.qy, self.scale_box]), self.label, self.output])
+        self.update()
+
+    @property
+    def query(self) -> np.ndarray:
+        return np.array([self.qx.value, self.qy.value])
+
+    def update(self) -> None:
+        self.result = attention_weights(self.query, self.keys, scale=self.scale_box.value)
+        scores = self.keys @ self.query
+        parts = ", ".join(f"{html.escape(n)}: score {s:+.2f} → weight {w:.2f}"
+                          for n, s, w in zip(self.key_labels, scores, self.result))
+        self.label.value = f"q = ({self.qx.value:+.1f}, {self.qy.value:+.1f}) &nbsp;·&nbsp; {parts}"
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+        plot_query(self.query, self.keys, self.key_labels, self.result, axes)
+        fig.tight_layout()
+        self.fig = fig
+        _show_in(self.output, fig)
+
+    def _ipython_display_(self):
+        display(self.ui)
+
+
+def query_widget(keys=None, key_labels=None, query=(1.0, 0.0)) -> QueryWidget:
+    """Lesson 04: move a query and watch the attention weights over fixed keys."""
+    return QueryWidget(keys, key_labels, query)
+
+
+def _show_in(output: widgets.Output, fig) -> None:
+    """Replace what `output` shows with `fig`, and close it so pyplot does not show it twice."""
+    output.clear_output(wait=True)
+    with output:
+        display(fig)
+    plt.close(fig)

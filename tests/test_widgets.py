@@ -1,0 +1,121 @@
+"""Headless tests of the lesson 01-04 widgets: set a control's value, assert the result
+follows (no browser: ipywidgets fire `observe` callbacks synchronously)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils.positional import sinusoidal_encoding
+from course_utils.widgets import (
+    attention_weights, normalize_weights, positional_widget, query_widget, softmax, toy_photo,
+    weighted_sum, weighted_sum_widget,
+)
+
+
+# ---------------------------------------------------------------- pure functions
+def test_normalize_weights_sums_to_one_and_handles_all_zero():
+    np.testing.assert_allclose(normalize_weights([0.99, 0.01]), [0.99, 0.01])
+    np.testing.assert_allclose(normalize_weights([2.0, 2.0, 4.0]), [0.25, 0.25, 0.5])
+    np.testing.assert_allclose(normalize_weights([0.0, 0.0]), [0.5, 0.5])
+
+
+@pytest.mark.parametrize("bad", [[-0.1, 1.0], [], [[1.0]]])
+def test_normalize_weights_rejects_bad_input(bad):
+    with pytest.raises(ValueError, match="normalize_weights"):
+        normalize_weights(bad)
+
+
+def test_weighted_sum_matches_a_loop_and_checks_shapes():
+    rng = np.random.default_rng(0)
+    values, weights = rng.normal(size=(3, 4, 5)), np.array([0.2, 0.3, 0.5])
+    expected = sum(w * v for w, v in zip(weights, values))
+    np.testing.assert_allclose(weighted_sum(values, weights), expected)
+    with pytest.raises(ValueError, match="same T"):
+        weighted_sum(values, weights[:2])
+
+
+def test_softmax_matches_torch_and_temperature_sharpens():
+    scores = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 10.0]])
+    np.testing.assert_allclose(softmax(scores), torch.tensor(scores).softmax(-1).numpy(), atol=1e-12)
+    assert softmax(scores[0], 0.1).max() > softmax(scores[0], 1.0).max() > softmax(scores[0], 10.0).max()
+    with pytest.raises(ValueError, match="temperature"):
+        softmax(scores, 0.0)
+
+
+def test_attention_weights_match_course_attention():
+    from course_utils.attention import attention
+    q, keys = np.array([1.0, -0.5, 2.0, 0.3]), np.random.default_rng(1).normal(size=(5, 4))
+    _, ref = attention(torch.tensor(q)[None], torch.tensor(keys), torch.tensor(keys))
+    np.testing.assert_allclose(attention_weights(q, keys), ref[0].numpy(), atol=1e-12)
+    np.testing.assert_allclose(attention_weights(q, keys, scale=False), softmax(keys @ q), atol=1e-12)
+    with pytest.raises(ValueError, match="attention_weights"):
+        attention_weights(q[:3], keys)
+
+
+def test_toy_photo_shapes_and_range():
+    photo = toy_photo(20)
+    assert set(photo) == {"face", "background"}
+    for img in photo.values():
+        assert img.shape == (20, 20) and img.min() >= 0 and img.max() <= 1
+    assert not np.allclose(photo["face"], photo["background"])
+
+
+# ---------------------------------------------------------------- widgets, headless
+def test_weighted_sum_widget_follows_the_sliders():
+    w = weighted_sum_widget()
+    photo = toy_photo()
+    w.sliders["face"].value, w.sliders["background"].value = 0.99, 0.01
+    np.testing.assert_allclose(w.weights, [0.99, 0.01])
+    np.testing.assert_allclose(w.result, 0.99 * photo["face"] + 0.01 * photo["background"])
+    assert "face = 0.99" in w.label.value and "background = 0.01" in w.label.value
+    old_fig = w.fig
+    w.sliders["face"].value = 0.0
+    np.testing.assert_allclose(w.weights, [0.0, 1.0])
+    np.testing.assert_allclose(w.result, photo["background"])
+    assert "face = 0.00" in w.label.value
+    assert w.fig is not old_fig and "weight 0.00" in w.fig.axes[0].get_title()
+
+
+def test_weighted_sum_widget_rejects_mismatched_weights():
+    with pytest.raises(ValueError, match="raw_weights"):
+        weighted_sum_widget(raw_weights=[1.0])
+
+
+def test_positional_widget_follows_the_sliders():
+    w = positional_widget(max_len=40, d_model=16, pos=3, dim=0)
+    pe = sinusoidal_encoding(40, 16).numpy()
+    assert w.result == pytest.approx(pe[3, 0])
+    w.pos_slider.value = 17
+    assert w.result == pytest.approx(pe[17, 0])
+    assert "PE[17, 0]" in w.label.value
+    w.dim_slider.value = 5
+    assert w.result == pytest.approx(pe[17, 5])
+    assert "pos=17, column i=5" in w.fig.axes[0].get_title()
+    assert "PE[pos, 5]" in w.fig.axes[1].get_ylabel()  # the wave plot (the colour bar is added last)
+
+
+def test_query_widget_follows_the_sliders_and_the_scale_box():
+    keys = np.array([[2.0, 0.0], [0.0, 2.0], [-1.5, -1.0]])
+    w = query_widget(keys, ["cat", "dog", "ran"], query=(1.0, 0.0))
+    np.testing.assert_allclose(w.result, attention_weights([1.0, 0.0], keys))
+    assert w.result.argmax() == 0
+    w.qx.value, w.qy.value = 0.0, 3.0
+    np.testing.assert_allclose(w.result, attention_weights([0.0, 3.0], keys))
+    assert w.result.argmax() == 1
+    assert "dog: score +6.00" in w.label.value
+    scaled_max = w.result.max()
+    w.scale_box.value = False
+    np.testing.assert_allclose(w.result, softmax(keys @ np.array([0.0, 3.0])))
+    assert w.result.max() > scaled_max  # without 1/sqrt(d_k) the softmax is sharper
+    assert [t.get_text() for t in w.fig.axes[1].get_xticklabels()] == ["cat", "dog", "ran"]
+
+
+def test_query_widget_rejects_bad_keys():
+    with pytest.raises(ValueError, match=r"keys must have shape \(T, 2\)"):
+        query_widget(keys=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="key_labels"):
+        query_widget(key_labels=["a"])
