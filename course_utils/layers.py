@@ -28,6 +28,51 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(B, T, H * d_k)  # (B, T, d_model)
 
 
+class KVCache:
+    """The keys and values one attention module has already computed while decoding.
+
+    Decoding one token at a time, the decoder would recompute the keys and values of
+    every earlier position at every step. A cache keeps them instead:
+    - self-attention (`static=False`): each step's new k, v are appended along the
+      position axis, so step t projects one token, not t;
+    - cross-attention (`static=True`): the k, v of the encoder's memory never change,
+      so they are computed at the first step and reused.
+
+    Shapes:
+        k, v (B, H, T_cached, d_k).
+    """
+
+    def __init__(self, static: bool = False):
+        self.static = static
+        self.k = None
+        self.v = None
+
+    def __len__(self) -> int:
+        return 0 if self.k is None else self.k.size(2)
+
+    @property
+    def filled(self) -> bool:
+        return self.k is not None
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store this step's k, v (after the cached ones) and return all of them."""
+        if self.k is not None and not self.static:
+            k = torch.cat([self.k, k], dim=2)  # (B, H, T_cached + T_new, d_k)
+            v = torch.cat([self.v, v], dim=2)  # (B, H, T_cached + T_new, d_k)
+        self.k, self.v = k, v
+        return k, v
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Keep the rows `index` of the batch (beam search reshuffles its beams)."""
+        if self.k is not None:
+            self.k, self.v = self.k.index_select(0, index), self.v.index_select(0, index)
+
+
+def new_decoder_cache(n_layers: int) -> list[dict[str, KVCache]]:
+    """One {"self": KVCache, "cross": KVCache(static)} per decoder layer."""
+    return [{"self": KVCache(), "cross": KVCache(static=True)} for _ in range(n_layers)]
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention (Vaswani et al. 2017, sec. 3.2.2).
 
@@ -42,6 +87,9 @@ class MultiHeadAttention(nn.Module):
 
     `fast=True` uses `F.scaled_dot_product_attention` (same numbers; `last_weights` is
     then None because the fused kernel does not return them).
+
+    `cache` (a KVCache) is for decoding one token at a time: the keys and values of
+    earlier positions come from the cache instead of being recomputed (see KVCache).
     """
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True, fast: bool = False):
@@ -57,16 +105,24 @@ class MultiHeadAttention(nn.Module):
         self.fast = fast
         self.last_weights = None
 
-    def forward(self, x_q: torch.Tensor, x_kv: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x_q: torch.Tensor, x_kv: torch.Tensor, mask: torch.Tensor | None = None,
+                cache: KVCache | None = None) -> torch.Tensor:
         _check_input(x_q, self.d_model, "x_q")
         _check_input(x_kv, self.d_model, "x_kv")
         if x_q.size(0) != x_kv.size(0):
             raise ValueError(f"MultiHeadAttention: x_q has batch size {x_q.size(0)} but x_kv has {x_kv.size(0)}")
-        if mask is not None:
-            check_mask(mask, x_q.size(1), x_kv.size(1))
+        if cache is not None and not isinstance(cache, KVCache):
+            raise TypeError(f"MultiHeadAttention: cache must be a KVCache or None, got {type(cache).__name__}")
         q = split_heads(self.w_q(x_q), self.n_heads)  # (B, H, T_q, d_k)
-        k = split_heads(self.w_k(x_kv), self.n_heads)  # (B, H, T_k, d_k)
-        v = split_heads(self.w_v(x_kv), self.n_heads)  # (B, H, T_k, d_k)
+        if cache is not None and cache.static and cache.filled:
+            k, v = cache.k, cache.v  # the memory's keys and values, computed at the first step
+        else:
+            k = split_heads(self.w_k(x_kv), self.n_heads)  # (B, H, T_k, d_k)
+            v = split_heads(self.w_v(x_kv), self.n_heads)  # (B, H, T_k, d_k)
+            if cache is not None:
+                k, v = cache.append(k, v)  # (B, H, T_cached + T_k, d_k)
+        if mask is not None:
+            check_mask(mask, q.size(2), k.size(2))
         if self.fast:
             p = self.dropout.p if self.training else 0.0
             out, weights = sdpa_attention(q, k, v, mask, dropout_p=p)
@@ -147,14 +203,17 @@ class DecoderLayer(nn.Module):
         self.dropout3 = nn.Dropout(dropout)
         self.norm_first = norm_first
 
-    def forward(self, x, memory, tgt_mask=None, memory_mask=None) -> torch.Tensor:
+    def forward(self, x, memory, tgt_mask=None, memory_mask=None, cache=None) -> torch.Tensor:
+        """`cache`: None, or {"self": KVCache(), "cross": KVCache(static=True)} for
+        decoding one token at a time (see `new_decoder_cache`)."""
+        self_cache, cross_cache = (None, None) if cache is None else (cache["self"], cache["cross"])
         if self.norm_first:
             h = self.norm1(x)
-            x = x + self.dropout1(self.self_attn(h, h, tgt_mask))
-            x = x + self.dropout2(self.cross_attn(self.norm2(x), memory, memory_mask))
+            x = x + self.dropout1(self.self_attn(h, h, tgt_mask, cache=self_cache))
+            x = x + self.dropout2(self.cross_attn(self.norm2(x), memory, memory_mask, cache=cross_cache))
             return x + self.dropout3(self.ffn(self.norm3(x)))
-        x = self.norm1(x + self.dropout1(self.self_attn(x, x, tgt_mask)))
-        x = self.norm2(x + self.dropout2(self.cross_attn(x, memory, memory_mask)))
+        x = self.norm1(x + self.dropout1(self.self_attn(x, x, tgt_mask, cache=self_cache)))
+        x = self.norm2(x + self.dropout2(self.cross_attn(x, memory, memory_mask, cache=cross_cache)))
         return self.norm3(x + self.dropout3(self.ffn(x)))
 
 
@@ -193,9 +252,12 @@ class Decoder(nn.Module):
             DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model) if final_norm else nn.Identity()
 
-    def forward(self, x, memory, tgt_mask=None, memory_mask=None) -> torch.Tensor:
-        for layer in self.layers:
-            x = layer(x, memory, tgt_mask, memory_mask)
+    def forward(self, x, memory, tgt_mask=None, memory_mask=None, cache=None) -> torch.Tensor:
+        """`cache`: None, or one dict per layer from `new_decoder_cache(n_layers)`."""
+        if cache is not None and len(cache) != len(self.layers):
+            raise ValueError(f"Decoder: cache has {len(cache)} entries, expected one per layer ({len(self.layers)})")
+        for i, layer in enumerate(self.layers):
+            x = layer(x, memory, tgt_mask, memory_mask, cache=None if cache is None else cache[i])
         return self.norm(x)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from course_utils.layers import Decoder, Encoder
+from course_utils.layers import Decoder, Encoder, new_decoder_cache
 from course_utils.masks import causal_mask, check_mask, padding_mask
 from course_utils.positional import LearnedPositionalEncoding, PositionalEncoding
 
@@ -118,11 +118,16 @@ class Transformer(nn.Module):
         x = self.src_pos(self.src_embed(src) * math.sqrt(self.config.d_model))  # (B, S, d_model)
         return self.encoder(x, src_mask)
 
-    def decode(self, tgt, memory, src_mask=None, tgt_mask=None, offset: int = 0) -> torch.Tensor:
+    def decode(self, tgt, memory, src_mask=None, tgt_mask=None, offset: int = 0, cache=None) -> torch.Tensor:
         """Steps 4-7. tgt (B, T), memory (B, S, d_model) -> logits (B, T, V_tgt).
 
         `src_mask` is the encoder's padding mask (B, 1, 1, S); `tgt_mask` defaults to
         padding & causal, (B, 1, T, T).
+
+        Incremental decoding: pass `cache=self.new_cache()` and feed the target one token
+        at a time with `offset` = the number of tokens already fed. The cache then holds
+        every earlier position's keys and values, so without a `tgt_mask` the new token
+        sees all of them (nothing later exists yet, so nothing needs masking).
         """
         self._check_tokens(tgt, "tgt", self.config.tgt_vocab_size)
         if not isinstance(memory, torch.Tensor) or memory.dim() != 3 or memory.size(-1) != self.config.d_model:
@@ -130,11 +135,16 @@ class Transformer(nn.Module):
             raise ValueError(f"memory must have shape (B, S, d_model={self.config.d_model}), got {shape}")
         if memory.size(0) != tgt.size(0):
             raise ValueError(f"batch sizes differ: tgt has {tgt.size(0)} sequences, memory has {memory.size(0)}")
-        if tgt_mask is None:
+        if tgt_mask is None and cache is None:
             tgt_mask = padding_mask(tgt, self.config.pad_id) & causal_mask(tgt.size(1), tgt.device)
         x = self.tgt_pos(self.tgt_embed(tgt) * math.sqrt(self.config.d_model), offset=offset)  # (B, T, d_model)
-        x = self.decoder(x, memory, tgt_mask, src_mask)
+        x = self.decoder(x, memory, tgt_mask, src_mask, cache=cache)
         return self.out_proj(x)  # (B, T, V_tgt)
+
+    def new_cache(self) -> list:
+        """An empty key/value cache for incremental decoding: one
+        {"self": KVCache, "cross": KVCache} per decoder layer."""
+        return new_decoder_cache(self.config.n_layers)
 
     def forward(self, src, tgt, src_mask=None, tgt_mask=None) -> torch.Tensor:
         """Teacher-forced pass: src (B, S), tgt (B, T) -> logits (B, T, V_tgt)."""
