@@ -1,0 +1,472 @@
+"""Data for the course: the toy English -> Chinese corpus, vocabularies, batching with
+masks, and a loader for real tab-separated parallel text.
+
+Shapes: B batch · S source length · T target length (one more than the longest target).
+
+    splits = make_splits(seed=0)                       # .train / .test / .compositional
+    src_vocab, tgt_vocab = build_vocabs()
+    batch = collate(splits.train[:4], src_vocab, tgt_vocab)
+    batch.src (B, S)  batch.tgt_in (B, T)  batch.tgt_out (B, T)
+    batch.src_mask (B, 1, 1, S)  batch.tgt_mask (B, 1, T, T)    bool, True = may attend
+
+The sentences come from the grammar in `course_utils.grammar`. The *compositional* split
+holds combinations that never occur in training (`HELD_OUT`): a model that only memorised
+whole phrases fails there, one that learned the parts and the rules does not.
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+import torch
+
+from course_utils import grammar
+from course_utils.masks import causal_mask, padding_mask
+
+SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
+PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
+
+
+class Pair(NamedTuple):
+    """One sentence pair: token lists and the phenomena it shows ("time", "question", ...)."""
+    src: list
+    tgt: list
+    phenomena: tuple = ()
+
+
+PHENOMENA = ("svo", "intransitive", "adjective", "number", "demonstrative", "present", "past",
+             "future", "time", "place", "negation", "question", "relative_subject",
+             "relative_object", "predicate_adjective")
+
+# Combinations never generated for train or test; the compositional split is made of them.
+HELD_OUT = {
+    # adjective-noun pairs (attributive "the black cat" or predicative "the cat ... is black")
+    "adj_noun": (("black", "cat"), ("small", "horse"), ("clever", "girl"), ("red", "car")),
+    # a noun never the object inside a relative clause ("the dog that chases the rabbit",
+    # "the rabbit that the dog chases")
+    "rel_object": ("rabbit",),
+    # a verb never used in a question
+    "question_verb": ("wash",),
+}
+_HELD_OUT_FEATURES = tuple(
+    [("adj_noun", a, n) for a, n in HELD_OUT["adj_noun"]]
+    + [("rel_object", n) for n in HELD_OUT["rel_object"]]
+    + [("question_verb", v) for v in HELD_OUT["question_verb"]])
+
+
+# ----------------------------------------------------------------------------- vocabulary
+class Vocab:
+    """Token <-> id mapping with fixed special ids: <pad>=0, <bos>=1, <eos>=2, <unk>=3."""
+
+    pad_id, bos_id, eos_id, unk_id = PAD_ID, BOS_ID, EOS_ID, UNK_ID
+
+    def __init__(self, tokens):
+        self.itos = list(SPECIALS)
+        for tok in tokens:
+            if not isinstance(tok, str):
+                raise TypeError(f"Vocab: tokens must be strings, got {type(tok).__name__} ({tok!r})")
+            if tok not in SPECIALS and tok not in self.itos:
+                self.itos.append(tok)
+        self.stoi = {tok: i for i, tok in enumerate(self.itos)}
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token) -> bool:
+        return token in self.stoi
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Vocab) and self.itos == other.itos
+
+    def __repr__(self) -> str:
+        shown = ", ".join(self.itos[4:12])
+        return f"Vocab({len(self)} tokens: {shown}{', ...' if len(self) > 12 else ''})"
+
+    def token_to_id(self, token: str) -> int:
+        return self.stoi.get(token, self.unk_id)
+
+    def id_to_token(self, idx: int) -> str:
+        return self.itos[idx]
+
+    def encode(self, tokens, add_bos: bool = False, add_eos: bool = False) -> list[int]:
+        """Token list -> id list; unknown tokens become <unk> (id 3)."""
+        if isinstance(tokens, str):
+            raise TypeError("Vocab.encode: tokens must be a list of tokens, got a str; "
+                            "tokenize first (tokenize_en / tokenize_zh or str.split())")
+        ids = [self.stoi.get(tok, self.unk_id) for tok in tokens]
+        return ([self.bos_id] if add_bos else []) + ids + ([self.eos_id] if add_eos else [])
+
+    def decode(self, ids, strip_special: bool = True) -> list[str]:
+        """Id list (or 1-D tensor) -> token list. With `strip_special`, stop at the first
+        <eos> and drop <pad> and <bos> (what you want for model output); <unk> is kept."""
+        if isinstance(ids, torch.Tensor):
+            if ids.dim() != 1:
+                raise ValueError(f"Vocab.decode: expected a 1-D tensor of ids, got shape {tuple(ids.shape)}")
+            ids = ids.tolist()
+        out = []
+        for i in ids:
+            if not 0 <= i < len(self.itos):
+                raise ValueError(f"Vocab.decode: id {i} is outside this vocabulary of {len(self)} tokens")
+            if strip_special:
+                if i == self.eos_id:
+                    break
+                if i in (self.pad_id, self.bos_id):
+                    continue
+            out.append(self.itos[i])
+        return out
+
+    def to_dict(self) -> dict:
+        return {"tokens": list(self.itos)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Vocab":
+        tokens = d.get("tokens") if isinstance(d, dict) else None
+        if tokens is None or list(tokens[:4]) != list(SPECIALS):
+            raise ValueError(f"Vocab.from_dict: expected {{'tokens': [{', '.join(SPECIALS)}, ...]}}, "
+                             f"got {str(d)[:80]}")
+        return cls(tokens[4:])
+
+    @classmethod
+    def from_sentences(cls, sentences, min_freq: int = 1, max_size: int | None = None) -> "Vocab":
+        """Vocabulary of the tokens in `sentences` (lists of tokens) seen at least `min_freq`
+        times, most frequent first (ties alphabetical), at most `max_size` tokens incl. specials."""
+        counts = Counter(tok for sent in sentences for tok in sent)
+        ranked = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
+        if max_size is not None:
+            ranked = ranked[:max(0, max_size - len(SPECIALS))]
+        return cls(ranked)
+
+    @classmethod
+    def from_pairs(cls, pairs, min_freq: int = 1, side: str = "src", max_size: int | None = None) -> "Vocab":
+        """Vocabulary of one side ("src" or "tgt") of a list of pairs, e.g. from `load_parallel_tsv`."""
+        if side not in ("src", "tgt"):
+            raise ValueError(f"Vocab.from_pairs: side must be 'src' or 'tgt', got {side!r}")
+        return cls.from_sentences((p[0] if side == "src" else p[1] for p in pairs), min_freq, max_size)
+
+
+def build_vocabs() -> tuple[Vocab, Vocab]:
+    """(src_vocab, tgt_vocab) from the grammar's full lexicon: deterministic, and no split
+    (compositional included) ever needs <unk>."""
+    return Vocab(grammar.english_words()), Vocab(grammar.chinese_words())
+
+
+def vocabs_from_pairs(pairs, min_freq: int = 1) -> tuple[Vocab, Vocab]:
+    """(src_vocab, tgt_vocab) built from the pairs themselves (for real data)."""
+    return Vocab.from_pairs(pairs, min_freq, "src"), Vocab.from_pairs(pairs, min_freq, "tgt")
+
+
+# ----------------------------------------------------------------------------- the toy corpus
+def _to_pair(r: grammar.Realized) -> Pair:
+    return Pair(list(r.src), list(r.tgt), r.phenomena)
+
+
+def generate_pairs(n: int, seed: int = 0) -> list[Pair]:
+    """`n` random sentence pairs of the full grammar (duplicates possible; no held-out filter)."""
+    rng = random.Random(seed)
+    return [_to_pair(grammar.realize(grammar.sample_sentence(rng))) for _ in range(n)]
+
+
+def held_out_features(pair_or_realized) -> set:
+    """The held-out combinations (see HELD_OUT) a generated sentence contains, read from its
+    English tokens. Works on any `Pair` (generated or not)."""
+    src = pair_or_realized.src if hasattr(pair_or_realized, "src") else pair_or_realized[0]
+    return _english_features(src) & set(_HELD_OUT_FEATURES)
+
+
+def _english_features(src) -> set:
+    """Adjective-noun pairs, objects of relative clauses and question verbs, recovered from
+    the English tokens alone (independent of the generator's bookkeeping)."""
+    feats = set()
+    nouns = {**{n.en: k for k, n in grammar.NOUNS.items()}, **{n.en_plural: k for k, n in grammar.NOUNS.items()}}
+    for a, b in zip(src, src[1:]):
+        if a in grammar.ADJECTIVES and b in nouns:
+            feats.add(("adj_noun", a, nouns[b]))
+    if "that" in src:
+        i = src.index("that")
+        head = nouns.get(src[i - 1])
+        if src[-3] == "is" and src[-2] in grammar.ADJECTIVES and head:
+            feats.add(("adj_noun", src[-2], head))
+        verbs_3sg = {v.en_3sg for v in grammar.VERBS.values()}
+        if src[i + 1] in verbs_3sg:            # subject relative: that chases the (adj) N
+            j = i + 3 if src[i + 3] in nouns else i + 4
+            feats.add(("rel_object", nouns[src[j]]))
+        elif head:                             # object relative: the N that the dog chases
+            feats.add(("rel_object", head))
+    if src and src[0] in ("do", "does", "did", "will") and src[-1] == "?":
+        bases = {v.en for v in grammar.VERBS.values()}
+        verb = next((t for t in src[1:] if t in bases), None)
+        if verb:
+            feats.add(("question_verb", verb))
+    return feats
+
+
+@dataclass
+class Splits:
+    """The three splits; sources never repeat within or across splits."""
+    train: list
+    test: list
+    compositional: list
+    seed: int = 0
+
+    def __repr__(self) -> str:
+        return (f"Splits(train={len(self.train)}, test={len(self.test)}, "
+                f"compositional={len(self.compositional)}, seed={self.seed})")
+
+
+def _fill(rng, n, seen, accept, force_cycle=None, max_tries_per_item=200) -> list[Pair]:
+    out = []
+    tries = 0
+    k = 0
+    while len(out) < n:
+        tries += 1
+        if tries > max_tries_per_item * (n + 1):
+            raise RuntimeError(f"could only generate {len(out)} of {n} distinct sentences")
+        force = force_cycle[k % len(force_cycle)] if force_cycle else None
+        r = grammar.realize(grammar.sample_sentence(rng, force))
+        key = " ".join(r.src)
+        if key in seen or not accept(r):
+            continue
+        seen.add(key)
+        out.append(_to_pair(r))
+        k += 1
+    return out
+
+
+def make_splits(seed: int = 0, n_train: int = 40_000, n_test: int = 2_000,
+                n_compositional: int = 1_000) -> Splits:
+    """Generate the train, test and compositional splits from `seed` (deterministic).
+
+    train and test never contain a held-out combination (HELD_OUT); every compositional
+    sentence contains at least one, cycling through them in turn. Each split has its own
+    random stream, so the test and compositional splits do not depend on `n_train`.
+    """
+    for name, n in (("n_train", n_train), ("n_test", n_test), ("n_compositional", n_compositional)):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"make_splits: {name} must be an int >= 0, got {n!r}")
+    held = set(_HELD_OUT_FEATURES)
+    seen: set = set()
+    compositional = _fill(random.Random(f"compositional-{seed}"), n_compositional, seen,
+                          lambda r: bool(r.features & held), force_cycle=_HELD_OUT_FEATURES)
+    clean = lambda r: not (r.features & held)  # noqa: E731
+    test = _fill(random.Random(f"test-{seed}"), n_test, seen, clean)
+    train = _fill(random.Random(f"train-{seed}"), n_train, seen, clean)
+    return Splits(train, test, compositional, seed)
+
+
+def find_example(phenomenon: str, pairs=None, seed: int = 0, exclude=()) -> Pair:
+    """A sentence pair showing `phenomenon` (one of PHENOMENA) and none of `exclude`: the
+    first one in `pairs` if given, otherwise a freshly generated one (deterministic)."""
+    if phenomenon not in PHENOMENA:
+        raise ValueError(f"find_example: unknown phenomenon {phenomenon!r}; choose one of {PHENOMENA}")
+    if pairs is None:
+        rng = random.Random(f"example-{phenomenon}-{seed}")
+        pairs = (_to_pair(grammar.realize(grammar.sample_sentence(rng))) for _ in range(100_000))
+    for p in pairs:
+        if phenomenon in p.phenomena and not set(exclude) & set(p.phenomena):
+            return p
+    raise LookupError(f"find_example: no pair with phenomenon {phenomenon!r} (excluding {tuple(exclude)})")
+
+
+def grammar_stats() -> dict:
+    """Sizes of the grammar for lesson 09: word counts, vocabulary sizes, and the exact
+    number of distinct sentences (see `grammar.count_sentences` for how it is computed)."""
+    src_vocab, tgt_vocab = build_vocabs()
+    counts = grammar.count_sentences()
+    return {
+        "nouns": len(grammar.NOUNS), "verbs_transitive": len(grammar.TRANSITIVE),
+        "verbs_intransitive": len(grammar.INTRANSITIVE), "adjectives": len(grammar.ADJECTIVES),
+        "numbers": len(grammar.NUMBERS), "classifiers": len({n.classifier for n in grammar.NOUNS.values()}),
+        "time_phrases": sum(len(t) for t in grammar.TIMES.values()), "place_phrases": len(grammar.PLACES),
+        "src_vocab_size": len(src_vocab), "tgt_vocab_size": len(tgt_vocab),
+        "distinct_sentences": counts["total"], "distinct_by_type": counts,
+    }
+
+
+# ----------------------------------------------------------------------------- tokenizers
+_EN_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_")
+_ZH_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.'][A-Za-z0-9]+)*|\S")
+
+
+def tokenize_en(text: str) -> list[str]:
+    """English: lowercased words (keeping "don't" whole) and punctuation marks."""
+    if not isinstance(text, str):
+        raise TypeError(f"tokenize_en: text must be a str, got {type(text).__name__}")
+    return _EN_TOKEN.findall(text.lower())
+
+
+def tokenize_zh(text: str, by: str = "char") -> list[str]:
+    """Chinese: by="char" (for real text without spaces) gives one token per character,
+    keeping runs of Latin letters/digits ("3D", "2024") whole; by="space" splits text that
+    is already segmented into words ("狗 昨天 追 了 猫")."""
+    if not isinstance(text, str):
+        raise TypeError(f"tokenize_zh: text must be a str, got {type(text).__name__}")
+    if by == "space":
+        return text.split()
+    if by != "char":
+        raise ValueError(f"tokenize_zh: by must be 'char' or 'space', got {by!r}")
+    return _ZH_TOKEN.findall(text)
+
+
+class UnknownWordError(ValueError):
+    """A typed sentence uses words the toy grammar does not know."""
+
+    def __init__(self, message: str, unknown: list):
+        super().__init__(message)
+        self.unknown = unknown
+
+
+def english_tokens(sentence: str, vocab: Vocab | None = None) -> list[str]:
+    """Turn a typed English sentence into tokens the toy model knows, e.g. for the translate
+    widget: "The dog chases the cat" -> ["the", "dog", "chases", "the", "cat", "."].
+
+    Adds the final "." (or "?" when it starts with do/does/did/will) if missing. Raises
+    `UnknownWordError` (a ValueError) naming every unknown word, with suggestions.
+    """
+    known = set(vocab.itos[len(SPECIALS):]) if vocab is not None else set(grammar.english_words())
+    tokens = tokenize_en(sentence)
+    if not tokens:
+        raise ValueError("english_tokens: the sentence is empty; type e.g. 'the dog chases the cat'")
+    unknown = [t for t in tokens if t not in known]
+    if unknown:
+        hints = []
+        for t in dict.fromkeys(unknown):
+            close = difflib.get_close_matches(t, sorted(known), n=1)
+            hints.append(f"'{t}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        raise UnknownWordError(f"unknown word{'s' if len(hints) > 1 else ''} {', '.join(hints)}: "
+                               f"the toy grammar knows only its {len(known)} words "
+                               f"(e.g. nouns: {', '.join(list(grammar.NOUNS)[:6])}, ...)", unknown)
+    if tokens[-1] not in (".", "?"):
+        tokens.append("?" if tokens[0] in ("do", "does", "did", "will") else ".")
+    return tokens
+
+
+# ----------------------------------------------------------------------------- batching
+@dataclass
+class Batch:
+    """A padded batch for teacher forcing. Masks: bool, True = may attend.
+
+    Shapes:
+        src (B, S), tgt_in (B, T) = <bos> + target, tgt_out (B, T) = target + <eos>,
+        src_mask (B, 1, 1, S), tgt_mask (B, 1, T, T) (padding & causal).
+    """
+    src: torch.Tensor
+    tgt_in: torch.Tensor
+    tgt_out: torch.Tensor
+    src_mask: torch.Tensor
+    tgt_mask: torch.Tensor
+
+    def to(self, device) -> "Batch":
+        return Batch(*(t.to(device) for t in (self.src, self.tgt_in, self.tgt_out, self.src_mask, self.tgt_mask)))
+
+    @property
+    def n_tokens(self) -> int:
+        """Number of real (non-pad) target tokens, the denominator of a per-token loss."""
+        return int((self.tgt_out != PAD_ID).sum())
+
+
+def pad_sequences(seqs, pad_id: int = PAD_ID) -> torch.Tensor:
+    """List of id lists -> (B, max length) long tensor, right-padded with `pad_id`."""
+    longest = max(len(s) for s in seqs)
+    return torch.tensor([list(s) + [pad_id] * (longest - len(s)) for s in seqs], dtype=torch.long)
+
+
+def collate(pairs, src_vocab: Vocab, tgt_vocab: Vocab) -> Batch:
+    """Encode, pad and mask a list of pairs (anything with .src/.tgt token lists, or
+    (src, tgt, ...) tuples).
+
+    Shapes:
+        returns Batch(src (B, S), tgt_in (B, T), tgt_out (B, T), src_mask (B, 1, 1, S),
+        tgt_mask (B, 1, T, T)) with S = longest source, T = longest target + 1.
+    """
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("collate: pairs is empty; need at least one sentence pair")
+    for i, p in enumerate(pairs):
+        if len(p[0]) == 0 or len(p[1]) == 0:
+            raise ValueError(f"collate: pair {i} has an empty source or target: {p!r}")
+    src = pad_sequences([src_vocab.encode(p[0]) for p in pairs], src_vocab.pad_id)        # (B, S)
+    tgt = [tgt_vocab.encode(p[1]) for p in pairs]
+    tgt_in = pad_sequences([[tgt_vocab.bos_id] + t for t in tgt], tgt_vocab.pad_id)       # (B, T)
+    tgt_out = pad_sequences([t + [tgt_vocab.eos_id] for t in tgt], tgt_vocab.pad_id)      # (B, T)
+    src_mask = padding_mask(src, src_vocab.pad_id)                                        # (B, 1, 1, S)
+    tgt_mask = padding_mask(tgt_in, tgt_vocab.pad_id) & causal_mask(tgt_in.size(1))      # (B, 1, T, T)
+    return Batch(src, tgt_in, tgt_out, src_mask, tgt_mask)
+
+
+def iterate_batches(pairs, batch_size: int, src_vocab: Vocab, tgt_vocab: Vocab,
+                    shuffle: bool = True, seed: int = 0, drop_last: bool = False) -> Iterator[Batch]:
+    """Yield `collate`d batches of `batch_size` pairs; one pass over the data (an epoch).
+    `shuffle` uses its own random.Random(seed), so the global RNG is untouched."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"iterate_batches: batch_size must be an int >= 1, got {batch_size!r}")
+    order = list(range(len(pairs)))
+    if shuffle:
+        random.Random(seed).shuffle(order)
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        if drop_last and len(idx) < batch_size:
+            break
+        yield collate([pairs[i] for i in idx], src_vocab, tgt_vocab)
+
+
+# ----------------------------------------------------------------------------- real data
+class LineProblem(NamedTuple):
+    line: int      # 1-based line number in the file
+    reason: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}: {self.text[:60]!r}"
+
+
+class ParallelCorpus(NamedTuple):
+    """What `load_parallel_tsv` returns: the usable pairs and the problems found."""
+    pairs: list
+    problems: list
+
+
+def load_parallel_tsv(path, max_len: int | None = None, zh_by: str = "char") -> ParallelCorpus:
+    """Read `English<TAB>Chinese[<TAB>anything]` lines (the Tatoeba-style format).
+
+    English is tokenized with `tokenize_en`, Chinese with `tokenize_zh(by=zh_by)`. Malformed
+    lines (no tab, an empty side, not UTF-8, longer than `max_len` tokens) are skipped and
+    reported as `LineProblem`s with their line numbers; blank lines are skipped silently.
+    Returns ParallelCorpus(pairs, problems); raises FileNotFoundError for a missing file and
+    ValueError when no line is usable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"load_parallel_tsv: no such file: {path}")
+    pairs, problems = [], []
+    for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(LineProblem(number, "not valid UTF-8", raw.decode("utf-8", "replace")))
+            continue
+        if number == 1:
+            line = line.lstrip("\ufeff")
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) < 2:
+            problems.append(LineProblem(number, "expected English<TAB>Chinese, found no tab", line))
+            continue
+        src, tgt = tokenize_en(fields[0]), tokenize_zh(fields[1].strip(), by=zh_by)
+        if not src or not tgt:
+            problems.append(LineProblem(number, f"empty {'English' if not src else 'Chinese'} side", line))
+            continue
+        if max_len is not None and max(len(src), len(tgt)) > max_len:
+            problems.append(LineProblem(number, f"longer than max_len={max_len} tokens", line))
+            continue
+        pairs.append(Pair(src, tgt, ()))
+    if not pairs:
+        detail = "; ".join(str(p) for p in problems[:3]) or "the file has no non-blank lines"
+        raise ValueError(f"load_parallel_tsv: no usable English<TAB>Chinese line in {path} ({detail})")
+    return ParallelCorpus(pairs, problems)

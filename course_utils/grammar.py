@@ -1,0 +1,534 @@
+"""The toy English -> Chinese language the course trains on: a small grammar whose
+phenomena force the word order to change between the two languages.
+
+    the big dog chases the small cat .           -> 大 狗 追 小 猫 。
+    three dogs chased the cat yesterday .          -> 三 只 狗 昨天 追 了 猫 。
+    the cat sleeps in the park .                   -> 猫 在 公园 睡觉 。
+    did the dog chase the cat ?                    -> 狗 追 了 猫 吗 ？
+    the dog that chases the cat is big .           -> 追 猫 的 狗 很 大 。
+
+A sentence is made in two steps: `sample_sentence(rng)` draws a *structure* (which nouns,
+verb, tense, time, place, ...) and `realize(structure)` writes it out in both languages. The
+same structure always gives the same pair, so the Chinese is a function of the English.
+`count_sentences()` counts the distinct sentences exactly, following the same choices.
+
+Tokens: English by words and punctuation; Chinese by words, separated by spaces
+("狗 昨天 追 了 猫 。").
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+ANIMAL, PERSON, THING = "animal", "person", "thing"
+
+
+# ----------------------------------------------------------------------------- lexicon
+@dataclass(frozen=True)
+class Noun:
+    en: str
+    en_plural: str
+    zh: str
+    classifier: str  # 量词 used with numbers and 这: 三 只 狗, 这 本 书
+    kind: str        # ANIMAL, PERSON or THING
+
+
+@dataclass(frozen=True)
+class Adjective:
+    en: str
+    zh: str              # the stem: 大, 聪明
+    kinds: tuple         # the noun kinds it may describe
+    with_de: bool        # attributive form needs 的 (聪明 的 狗) or not (大 狗)
+    gradable: bool       # may be a predicate with 很 (狗 很 大)
+
+    def zh_attributive(self) -> list[str]:
+        return [self.zh, "的"] if self.with_de else [self.zh]
+
+
+@dataclass(frozen=True)
+class Verb:
+    en: str
+    en_3sg: str
+    en_past: str
+    zh: str
+    subjects: tuple      # nouns (English keys) allowed as subject
+    objects: tuple = ()  # nouns allowed as object; () = intransitive
+    resultative: bool = False     # 看见/找到: negated with 没有 also in the present
+    needs_place: bool = False     # 玩 alone sounds unfinished: always "在 公园 玩"
+
+    @property
+    def transitive(self) -> bool:
+        return bool(self.objects)
+
+
+_NOUN_LIST = [
+    Noun("dog", "dogs", "狗", "只", ANIMAL), Noun("cat", "cats", "猫", "只", ANIMAL),
+    Noun("bird", "birds", "鸟", "只", ANIMAL), Noun("horse", "horses", "马", "匹", ANIMAL),
+    Noun("rabbit", "rabbits", "兔子", "只", ANIMAL), Noun("fish", "fish", "鱼", "条", ANIMAL),
+    Noun("snake", "snakes", "蛇", "条", ANIMAL), Noun("duck", "ducks", "鸭子", "只", ANIMAL),
+    Noun("mouse", "mice", "老鼠", "只", ANIMAL), Noun("cow", "cows", "牛", "头", ANIMAL),
+    Noun("boy", "boys", "男孩", "个", PERSON), Noun("girl", "girls", "女孩", "个", PERSON),
+    Noun("teacher", "teachers", "老师", "位", PERSON), Noun("doctor", "doctors", "医生", "位", PERSON),
+    Noun("student", "students", "学生", "个", PERSON), Noun("farmer", "farmers", "农民", "个", PERSON),
+    Noun("child", "children", "孩子", "个", PERSON), Noun("woman", "women", "女人", "个", PERSON),
+    Noun("book", "books", "书", "本", THING), Noun("ball", "balls", "球", "个", THING),
+    Noun("car", "cars", "车", "辆", THING), Noun("box", "boxes", "箱子", "个", THING),
+    Noun("apple", "apples", "苹果", "个", THING), Noun("cake", "cakes", "蛋糕", "块", THING),
+    Noun("letter", "letters", "信", "封", THING), Noun("hat", "hats", "帽子", "顶", THING),
+]
+NOUNS = {n.en: n for n in _NOUN_LIST}
+
+_ALL_KINDS = (ANIMAL, PERSON, THING)
+_ADJECTIVE_LIST = [
+    Adjective("big", "大", (ANIMAL, THING), False, True),
+    Adjective("small", "小", (ANIMAL, THING), False, True),
+    Adjective("black", "黑", (ANIMAL, THING), False, False),
+    Adjective("white", "白", (ANIMAL, THING), False, False),
+    Adjective("red", "红", (THING,), False, False),
+    Adjective("old", "老", (ANIMAL,), False, True),
+    Adjective("new", "新", (THING,), False, True),
+    Adjective("clever", "聪明", (ANIMAL, PERSON), True, True),
+    Adjective("pretty", "漂亮", _ALL_KINDS, True, True),
+    Adjective("happy", "开心", (ANIMAL, PERSON), True, True),
+    Adjective("cute", "可爱", (ANIMAL, PERSON), True, True),
+    Adjective("kind", "善良", (PERSON,), True, True),
+]
+ADJECTIVES = {a.en: a for a in _ADJECTIVE_LIST}
+
+
+def _nouns(*kinds, extra=(), without=()) -> tuple:
+    return tuple(n.en for n in _NOUN_LIST if (n.kind in kinds or n.en in extra) and n.en not in without)
+
+
+_AGENTS = _nouns(ANIMAL, PERSON)
+_VERB_LIST = [
+    # transitive: subject-verb-object
+    Verb("chase", "chases", "chased", "追", _AGENTS, _nouns(ANIMAL, PERSON, extra=("ball", "car"))),
+    Verb("see", "sees", "saw", "看见", _AGENTS, _nouns(ANIMAL, PERSON, THING), resultative=True),
+    Verb("bite", "bites", "bit", "咬", _nouns(ANIMAL, without=("cow",)), _nouns(ANIMAL, PERSON, extra=("ball", "hat"))),
+    Verb("find", "finds", "found", "找到", _AGENTS, _nouns(ANIMAL, PERSON, THING), resultative=True),
+    Verb("help", "helps", "helped", "帮助", _nouns(PERSON), _nouns(ANIMAL, PERSON)),
+    Verb("feed", "feeds", "fed", "喂", _nouns(PERSON), _nouns(ANIMAL)),
+    Verb("wash", "washes", "washed", "洗", _nouns(PERSON), _nouns(ANIMAL, extra=("car", "ball", "box", "hat"))),
+    Verb("buy", "buys", "bought", "买", _nouns(PERSON), _nouns(ANIMAL, THING)),
+    Verb("draw", "draws", "drew", "画", _nouns(PERSON), _nouns(ANIMAL, PERSON, THING)),
+    Verb("kick", "kicks", "kicked", "踢", _nouns(PERSON, extra=("horse", "cow")), _nouns(ANIMAL, extra=("ball", "box"))),
+    Verb("catch", "catches", "caught", "抓", _AGENTS, _nouns(ANIMAL)),
+    Verb("eat", "eats", "ate", "吃", _AGENTS, ("apple", "cake", "fish")),
+    Verb("push", "pushes", "pushed", "推", _nouns(PERSON), _nouns(ANIMAL, PERSON, extra=("car", "box", "ball"))),
+    Verb("visit", "visits", "visited", "看望", _nouns(PERSON), _nouns(PERSON)),
+    # intransitive
+    Verb("sleep", "sleeps", "slept", "睡觉", _AGENTS),
+    Verb("swim", "swims", "swam", "游泳", _nouns(PERSON, extra=("dog", "fish", "duck", "snake", "horse"))),
+    Verb("sing", "sings", "sang", "唱歌", _nouns(PERSON, extra=("bird",))),
+    Verb("dance", "dances", "danced", "跳舞", _nouns(PERSON)),
+    Verb("play", "plays", "played", "玩", _AGENTS, needs_place=True),
+    Verb("run", "runs", "ran", "跑步", _nouns(PERSON, extra=("dog", "horse"))),
+]
+VERBS = {v.en: v for v in _VERB_LIST}
+TRANSITIVE = tuple(v.en for v in _VERB_LIST if v.transitive)
+INTRANSITIVE = tuple(v.en for v in _VERB_LIST if not v.transitive)
+
+NUMBERS = {1: ("one", "一"), 2: ("two", "两"), 3: ("three", "三"), 4: ("four", "四"), 5: ("five", "五"),
+           6: ("six", "六"), 7: ("seven", "七"), 8: ("eight", "八"), 9: ("nine", "九"), 10: ("ten", "十")}
+
+# time phrases, by the tense they go with: English (at the end) -> Chinese (after the subject)
+TIMES = {
+    "present": {"every day": "每天"},
+    "past": {"yesterday": "昨天", "last night": "昨晚", "last week": "上周", "this morning": "今天 早上"},
+    "future": {"tomorrow": "明天", "tonight": "今晚", "next week": "下周"},
+}
+# place phrases: English (after the object) -> Chinese (before the verb)
+PLACES = {"in the park": "在 公园", "at home": "在 家", "in the garden": "在 花园",
+          "at school": "在 学校", "in the kitchen": "在 厨房", "by the river": "在 河边"}
+TENSES = ("present", "past", "future")
+
+# Function words: negation and the auxiliary by tense
+_ZH_NEGATION = {"present": "不", "past": "没有", "future": "不会"}
+_EN_AUX = {"present": ("does", "do"), "past": ("did", "did"), "future": ("will", "will")}
+
+
+def adjectives_for(noun: str) -> tuple:
+    """The adjectives that may describe `noun` (English keys)."""
+    return _ADJECTIVES_FOR[noun]
+
+
+_ADJECTIVES_FOR = {n.en: tuple(a.en for a in _ADJECTIVE_LIST if n.kind in a.kinds) for n in _NOUN_LIST}
+_SORTED_TIMES = {tense: sorted(TIMES[tense]) for tense in TENSES}
+_SORTED_PLACES = sorted(PLACES)
+
+
+def predicate_adjectives_for(noun: str) -> tuple:
+    """The adjectives that may follow "is" / 很 with `noun` as subject."""
+    return tuple(a for a in adjectives_for(noun) if ADJECTIVES[a].gradable)
+
+
+# ----------------------------------------------------------------------------- structures
+@dataclass(frozen=True)
+class NP:
+    """A noun phrase: determiner ("the", "this" or a number 1..10), optional adjective, noun."""
+    noun: str
+    det: object = "the"
+    adj: str | None = None
+
+    @property
+    def plural(self) -> bool:
+        return isinstance(self.det, int) and self.det > 1
+
+    def en(self) -> list[str]:
+        n = NOUNS[self.noun]
+        det = NUMBERS[self.det][0] if isinstance(self.det, int) else self.det
+        adj = [self.adj] if self.adj else []
+        return [det] + adj + [n.en_plural if self.plural else n.en]
+
+    def zh(self) -> list[str]:
+        n = NOUNS[self.noun]
+        if isinstance(self.det, int):
+            det = [NUMBERS[self.det][1], n.classifier]       # 三 只
+        elif self.det == "this":
+            det = ["这", n.classifier]                         # 这 只
+        else:
+            det = []                                          # "the": nothing in Chinese
+        adj = ADJECTIVES[self.adj].zh_attributive() if self.adj else []
+        return det + adj + [n.zh]
+
+
+@dataclass(frozen=True)
+class Clause:
+    """A simple sentence: subject, verb, optional object, tense, time, place, negation, question."""
+    subject: NP
+    verb: str
+    object: NP | None = None
+    tense: str = "present"
+    time: str | None = None      # a key of TIMES[tense]
+    place: str | None = None     # a key of PLACES
+    negated: bool = False
+    question: bool = False
+
+
+@dataclass(frozen=True)
+class RelativeSentence:
+    """"the dog that chases the cat is big" (kind "subject": the head is the subject of the
+    relative clause) or "the cat that the dog chases is small" (kind "object").
+
+    `predicate` is ("adj", adjective), ("verb", transitive verb, object NP) or
+    ("verb", intransitive verb, place or None); the main verb is in the present tense.
+    """
+    kind: str
+    head: NP
+    rel_verb: str
+    other: NP                    # the other noun phrase inside the relative clause
+    predicate: tuple
+
+
+@dataclass(frozen=True)
+class Realized:
+    src: list
+    tgt: list
+    phenomena: tuple
+    features: frozenset = field(default_factory=frozenset)  # combinations, for the compositional split
+
+
+# ----------------------------------------------------------------------------- realization
+def _np_tags(np_: NP) -> set:
+    tags = set()
+    if isinstance(np_.det, int):
+        tags.add("number")
+    elif np_.det == "this":
+        tags.add("demonstrative")
+    if np_.adj:
+        tags.add("adjective")
+    return tags
+
+
+def _np_features(np_: NP) -> set:
+    return {("adj_noun", np_.adj, np_.noun)} if np_.adj else set()
+
+
+def _realize_clause(c: Clause) -> Realized:
+    v = VERBS[c.verb]
+    if v.transitive != (c.object is not None):
+        raise ValueError(f"verb {c.verb!r} is {'transitive' if v.transitive else 'intransitive'}, "
+                         f"object={c.object!r}")
+    if c.time is not None and c.time not in TIMES[c.tense]:
+        raise ValueError(f"time {c.time!r} does not go with tense {c.tense!r}; "
+                         f"choose one of {sorted(TIMES[c.tense])}")
+    if c.negated and c.question:
+        raise ValueError("negated questions are not part of the grammar")
+    if c.negated and c.time == "every day":
+        raise ValueError("'every day' is never negated in the grammar (its scope is ambiguous)")
+    if v.needs_place and c.place is None:
+        raise ValueError(f"verb {c.verb!r} needs a place phrase, one of {sorted(PLACES)}")
+    plural = c.subject.plural
+    obj_en = c.object.en() if c.object else []
+    place_en = c.place.split() if c.place else []
+    time_en = c.time.split() if c.time else []
+    aux = _EN_AUX[c.tense][1 if plural else 0]
+    if c.question:
+        en = [aux] + c.subject.en() + [v.en] + obj_en + place_en + time_en + ["?"]
+    else:
+        if c.negated:
+            verb_en = [aux, "not", v.en]
+        elif c.tense == "present":
+            verb_en = [v.en if plural else v.en_3sg]
+        elif c.tense == "past":
+            verb_en = [v.en_past]
+        else:
+            verb_en = ["will", v.en]
+        en = c.subject.en() + verb_en + obj_en + place_en + time_en + ["."]
+
+    # Chinese: subject, time, (negation | 会), place, verb (了), object
+    zh = c.subject.zh()
+    if c.time:
+        zh += TIMES[c.tense][c.time].split()
+    if c.negated:
+        zh.append("没有" if v.resultative and c.tense == "present" else _ZH_NEGATION[c.tense])
+    elif c.tense == "future":
+        zh.append("会")
+    if c.place:
+        zh += PLACES[c.place].split()
+    zh.append(v.zh)
+    past_le = c.tense == "past" and not c.negated  # 没有 replaces 了
+    if past_le and v.transitive:
+        zh.append("了")                 # 追 了 猫
+    if c.object:
+        zh += c.object.zh()
+    if past_le and not v.transitive:
+        zh.append("了")                 # 睡觉 了
+    zh += ["吗", "？"] if c.question else ["。"]
+
+    tags = {"svo" if v.transitive else "intransitive", c.tense} | _np_tags(c.subject)
+    features = _np_features(c.subject)
+    if c.object:
+        tags |= _np_tags(c.object)
+        features |= _np_features(c.object)
+    for flag, tag in ((c.time, "time"), (c.place, "place"), (c.negated, "negation"), (c.question, "question")):
+        if flag:
+            tags.add(tag)
+    if c.question:
+        features.add(("question_verb", c.verb))
+    return Realized(en, zh, tuple(sorted(tags)), frozenset(features))
+
+
+def _realize_relative(r: RelativeSentence) -> Realized:
+    if r.kind not in ("subject", "object"):
+        raise ValueError(f"kind must be 'subject' or 'object', got {r.kind!r}")
+    rv = VERBS[r.rel_verb]
+    head_en = r.head.en()
+    if r.kind == "subject":   # the dog that chases the cat  ->  追 猫 的 狗
+        en = head_en + ["that", rv.en_3sg] + r.other.en()
+        zh = [rv.zh] + r.other.zh() + ["的"] + r.head.zh()
+        rel_object = r.other.noun
+    else:                     # the cat that the dog chases  ->  狗 追 的 猫
+        en = head_en + ["that"] + r.other.en() + [rv.en_3sg]
+        zh = r.other.zh() + [rv.zh, "的"] + r.head.zh()
+        rel_object = r.head.noun
+    tags = {f"relative_{r.kind}", "present"} | _np_tags(r.head) | _np_tags(r.other)
+    features = _np_features(r.head) | _np_features(r.other) | {("rel_object", rel_object)}
+    if r.predicate[0] == "adj":
+        adj = ADJECTIVES[r.predicate[1]]
+        en += ["is", adj.en]
+        zh += ["很", adj.zh]
+        tags.add("predicate_adjective")
+        features.add(("adj_noun", adj.en, r.head.noun))
+    else:
+        _, verb, rest = r.predicate
+        v = VERBS[verb]
+        en.append(v.en_3sg)
+        if v.transitive:
+            en += rest.en()
+            zh += [v.zh] + rest.zh()
+            tags |= {"svo"} | _np_tags(rest)
+            features |= _np_features(rest)
+        else:
+            if v.needs_place and rest is None:
+                raise ValueError(f"verb {verb!r} needs a place phrase, one of {sorted(PLACES)}")
+            if rest:
+                en += rest.split()
+                zh += PLACES[rest].split()
+                tags.add("place")
+            zh.append(v.zh)
+            tags.add("intransitive")
+    return Realized(en + ["."], zh + ["。"], tuple(sorted(tags)), frozenset(features))
+
+
+def realize(structure) -> Realized:
+    """Write a `Clause` or `RelativeSentence` out in English and Chinese tokens."""
+    if isinstance(structure, Clause):
+        return _realize_clause(structure)
+    if isinstance(structure, RelativeSentence):
+        return _realize_relative(structure)
+    raise TypeError(f"realize: expected a Clause or RelativeSentence, got {type(structure).__name__}")
+
+
+# ----------------------------------------------------------------------------- sampling
+_FULL_DETS = ("the", "this") + tuple(NUMBERS)   # determiners of a full noun phrase
+
+
+class _Force:
+    """A combination the sampler must produce (used to build the compositional split)."""
+
+    def __init__(self, feature=None):
+        self.feature = feature
+        self.pending = feature is not None and feature[0] == "adj_noun"
+
+
+def _sample_np(rng: random.Random, nouns: tuple, full: bool, force: _Force | None = None) -> NP:
+    if force is not None and force.pending and force.feature[2] in nouns:
+        noun, adj = force.feature[2], force.feature[1]
+        force.pending = False
+    else:
+        noun = rng.choice(nouns)
+        adjs = adjectives_for(noun)
+        adj = rng.choice(adjs) if adjs and rng.random() < 0.4 else None
+    det = "the"
+    if full:
+        u = rng.random()
+        det = "the" if u < 0.55 else "this" if u < 0.7 else rng.randint(1, 10)
+    return NP(noun, det, adj)
+
+
+def _sample_clause(rng: random.Random, force: _Force | None = None) -> Clause:
+    if force is not None and force.feature[0] == "question_verb":
+        verb, question = VERBS[force.feature[1]], True
+    else:
+        verb = VERBS[rng.choice(TRANSITIVE if rng.random() < 0.7 else INTRANSITIVE)]
+        question = rng.random() < 0.2
+    subject = _sample_np(rng, verb.subjects, True, force)
+    obj = _sample_np(rng, verb.objects, True, force) if verb.transitive else None
+    u = rng.random()
+    tense = "present" if u < 0.4 else "past" if u < 0.75 else "future"
+    time = rng.choice(_SORTED_TIMES[tense]) if rng.random() < 0.5 else None
+    negated = not question and time != "every day" and rng.random() < 0.25
+    p_place = 1.0 if verb.needs_place else 0.25 if verb.transitive else 0.6
+    place = rng.choice(_SORTED_PLACES) if rng.random() < p_place else None
+    return Clause(subject, verb.en, obj, tense, time, place, negated, question)
+
+
+def _predicate_options(head: str) -> list:
+    adj = list(predicate_adjectives_for(head))
+    trans = [v for v in TRANSITIVE if head in VERBS[v].subjects]
+    intrans = [v for v in INTRANSITIVE if head in VERBS[v].subjects]
+    return adj, trans, intrans
+
+
+def _sample_relative(rng: random.Random, force: _Force | None = None) -> RelativeSentence:
+    kind = "subject" if rng.random() < 0.5 else "object"
+    forced_noun = force.feature[1] if force is not None and force.feature[0] == "rel_object" else None
+    while True:
+        verb = VERBS[rng.choice(TRANSITIVE)]
+        if forced_noun is None or forced_noun in verb.objects:
+            break
+    if kind == "subject":
+        head = _sample_np(rng, verb.subjects, False, force)
+        other = _sample_np(rng, (forced_noun,) if forced_noun else verb.objects, False, force)
+    else:
+        head = _sample_np(rng, (forced_noun,) if forced_noun else verb.objects, False, force)
+        other = _sample_np(rng, verb.subjects, False, force)
+    adj, trans, intrans = _predicate_options(head.noun)
+    u = rng.random()
+    if trans and (u < 0.4 or not adj):
+        v = VERBS[rng.choice(trans)]
+        predicate = ("verb", v.en, _sample_np(rng, v.objects, False, force))
+    elif intrans and (u < 0.65 or not adj):
+        verb_name = rng.choice(intrans)
+        needs = VERBS[verb_name].needs_place
+        place = rng.choice(_SORTED_PLACES) if needs or rng.random() < 0.6 else None
+        predicate = ("verb", verb_name, place)
+    else:
+        predicate = ("adj", rng.choice(adj))
+    return RelativeSentence(kind, head, verb.en, other, predicate)
+
+
+def sample_sentence(rng: random.Random, force=None):
+    """Draw one sentence structure (a `Clause` or `RelativeSentence`) with `rng`.
+
+    `force`: an optional combination to include, one of ("adj_noun", adjective, noun),
+    ("rel_object", noun) or ("question_verb", verb). The result may still lack it in rare
+    cases (callers check `realize(...).features`).
+    """
+    f = _Force(force) if force is not None else None
+    if force is not None and force[0] == "question_verb":
+        return _sample_clause(rng, f)
+    if force is not None and force[0] == "rel_object":
+        return _sample_relative(rng, f)
+    if rng.random() < 0.75:
+        return _sample_clause(rng, f)
+    return _sample_relative(rng, f)
+
+
+# ----------------------------------------------------------------------------- counting
+def _count_nps(nouns, full: bool) -> int:
+    """Distinct noun phrases over `nouns`: determiners x (no adjective + each fitting one)."""
+    dets = len(_FULL_DETS) if full else 1
+    return sum(dets * (1 + len(adjectives_for(n))) for n in nouns)
+
+
+def _clause_frames() -> int:
+    """Tense x time x (statement | negation | question) combinations a clause allows."""
+    total = 0
+    for tense in TENSES:
+        for time in [None] + sorted(TIMES[tense]):
+            total += 2 if time == "every day" else 3   # "every day" is never negated
+    return total
+
+
+def count_sentences() -> dict:
+    """Exact number of distinct sentences of the grammar, by sentence type.
+
+    Each count is a product over the independent choices the sampler makes (the same
+    lexicon and rules), summed over verbs and head nouns:
+      clause   = sum over verbs of  #subject NPs x #object NPs x #frames x #place choices
+      relative = sum over verbs and heads of  #heads x #other NPs x #predicates(head)
+    A full noun phrase has 12 determiners (the, this, one..ten) x (1 + #fitting adjectives);
+    inside relative sentences noun phrases take "the" only.
+    """
+    def places(v: Verb) -> int:    # no place phrase, or one of them
+        return len(PLACES) + (0 if v.needs_place else 1)
+
+    frames = _clause_frames()
+    clause = 0
+    for name in TRANSITIVE + INTRANSITIVE:
+        v = VERBS[name]
+        objects = _count_nps(v.objects, True) if v.transitive else 1
+        clause += _count_nps(v.subjects, True) * objects * frames * places(v)
+
+    def predicates(head: str) -> int:
+        adj, trans, intrans = _predicate_options(head)
+        return (len(adj) + sum(_count_nps(VERBS[v].objects, False) for v in trans)
+                + sum(places(VERBS[v]) for v in intrans))
+
+    rel = {"subject": 0, "object": 0}
+    for name in TRANSITIVE:
+        v = VERBS[name]
+        for kind, heads, others in (("subject", v.subjects, v.objects), ("object", v.objects, v.subjects)):
+            n_other = _count_nps(others, False)
+            rel[kind] += sum(_count_nps((h,), False) * n_other * predicates(h) for h in heads)
+    return {"clause": clause, "relative_subject": rel["subject"], "relative_object": rel["object"],
+            "total": clause + rel["subject"] + rel["object"]}
+
+
+# ----------------------------------------------------------------------------- lexicon tokens
+def english_words() -> list[str]:
+    """Every English token the grammar can produce (sorted)."""
+    words = {"the", "this", "that", "is", "not", "will", "do", "does", "did", ".", "?"}
+    words |= {w for n in _NOUN_LIST for w in (n.en, n.en_plural)}
+    words |= {a.en for a in _ADJECTIVE_LIST}
+    words |= {w for v in _VERB_LIST for w in (v.en, v.en_3sg, v.en_past)}
+    words |= {en for en, _ in NUMBERS.values()}
+    words |= {w for t in TIMES.values() for phrase in t for w in phrase.split()}
+    words |= {w for phrase in PLACES for w in phrase.split()}
+    return sorted(words)
+
+
+def chinese_words() -> list[str]:
+    """Every Chinese token the grammar can produce (sorted)."""
+    words = {"这", "了", "会", "吗", "很", "的", "。", "？"} | set(_ZH_NEGATION.values())
+    words |= {w for n in _NOUN_LIST for w in (n.zh, n.classifier)}
+    words |= {a.zh for a in _ADJECTIVE_LIST}
+    words |= {v.zh for v in _VERB_LIST}
+    words |= {zh for _, zh in NUMBERS.values()}
+    words |= {w for t in TIMES.values() for phrase in t.values() for w in phrase.split()}
+    words |= {w for phrase in PLACES.values() for w in phrase.split()}
+    return sorted(words)
