@@ -1,0 +1,70 @@
+"""Translation metrics: sentence exact match, corpus BLEU (sacreBLEU, Chinese tokenisation),
+and both broken down by phenomenon for error analysis.
+
+Hypotheses and references are token lists (["狗", "追", "猫", "。"]) or plain strings.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sacrebleu.metrics import BLEU
+
+
+def _check_lists(hyps, refs, fn: str) -> tuple[list, list]:
+    hyps, refs = list(hyps), list(refs)
+    if len(hyps) != len(refs):
+        raise ValueError(f"{fn}: got {len(hyps)} hypotheses but {len(refs)} references; "
+                         "need one reference per hypothesis")
+    if not hyps:
+        raise ValueError(f"{fn}: hyps and refs are empty; need at least one sentence")
+    for name, seqs in (("hyps", hyps), ("refs", refs)):
+        for i, s in enumerate(seqs):
+            if not isinstance(s, (list, tuple, str)):
+                raise TypeError(f"{fn}: {name}[{i}] must be a token list or a str, got {type(s).__name__}")
+    return hyps, refs
+
+
+def _as_tokens(s) -> list:
+    return s.split() if isinstance(s, str) else list(s)
+
+
+def _as_text(s) -> str:
+    return s if isinstance(s, str) else " ".join(s)
+
+
+def exact_match(hyps, refs) -> float:
+    """Fraction (0..1) of hypotheses identical to their reference, token for token."""
+    hyps, refs = _check_lists(hyps, refs, "exact_match")
+    return sum(_as_tokens(h) == _as_tokens(r) for h, r in zip(hyps, refs)) / len(hyps)
+
+
+def corpus_bleu(hyps, refs) -> float:
+    """Corpus BLEU (0..100) with sacreBLEU's Chinese tokenisation (`tokenize="zh"`: every
+    Chinese character is a token), computed on the space-joined tokens."""
+    hyps, refs = _check_lists(hyps, refs, "corpus_bleu")
+    bleu = BLEU(tokenize="zh")
+    return float(bleu.corpus_score([_as_text(h) for h in hyps], [[_as_text(r) for r in refs]]).score)
+
+
+def sentence_bleu(hyp, ref) -> float:
+    """BLEU (0..100) of one sentence (sacreBLEU, `tokenize="zh"`, effective order so short
+    sentences are not scored 0 for lacking 4-grams)."""
+    bleu = BLEU(tokenize="zh", effective_order=True)
+    return float(bleu.sentence_score(_as_text(hyp), [_as_text(ref)]).score)
+
+
+def by_phenomenon(hyps, refs, phenomena) -> dict:
+    """Exact match per phenomenon tag: {tag: {"n": count, "exact_match": fraction}}, sorted by
+    tag. `phenomena[i]` is the tag tuple of sentence i (e.g. `pair.phenomena`)."""
+    hyps, refs = _check_lists(hyps, refs, "by_phenomenon")
+    phenomena = list(phenomena)
+    if len(phenomena) != len(hyps):
+        raise ValueError(f"by_phenomenon: got {len(phenomena)} tag tuples for {len(hyps)} sentences")
+    n, hits = defaultdict(int), defaultdict(int)
+    for h, r, tags in zip(hyps, refs, phenomena):
+        ok = _as_tokens(h) == _as_tokens(r)
+        for tag in tags:
+            n[tag] += 1
+            hits[tag] += ok
+    return {tag: {"n": n[tag], "exact_match": hits[tag] / n[tag]} for tag in sorted(n)}
