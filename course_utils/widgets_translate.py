@@ -1,0 +1,207 @@
+"""Lesson 10's tools for looking inside a trained translator, and its widget: type an
+English sentence, read the model's Chinese translation, see where it looked.
+
+Shapes: B batch · H heads · S source length · T target length (with <bos>/<eos>).
+
+The logic lives in plain functions so tests can drive it without a browser:
+`parse_sentence` (tokens, or a message naming unknown words), `attention_maps`
+(every attention weight of one teacher-forced pass), `translate_with_attention` (greedy
+translation plus its cross-attention). `TranslateExplorer` only wires them to a text
+box, a button, layer/head pickers, a text line with the translation and a heatmap.
+"""
+
+import html
+
+import ipywidgets as widgets
+import torch
+from matplotlib.figure import Figure
+
+from course_utils.data import UnknownWordError, english_tokens
+from course_utils.decoding import greedy_decode
+from course_utils.plotting import plot_attention
+
+EXAMPLE = "the girl drew five small horses in the garden last night"
+
+
+def parse_sentence(text: str, src_vocab) -> tuple[list[str] | None, str | None]:
+    """Tokenise a typed English sentence with the data module's `english_tokens`.
+
+    Returns (tokens, None) when every word is in `src_vocab` (a final "." or "?" is added
+    if missing), else (None, message): the message names the unknown words, suggests close
+    known ones and lists a few words the model knows.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"parse_sentence: text must be a str, got {type(text).__name__}")
+    try:
+        return english_tokens(text, src_vocab), None
+    except UnknownWordError as err:
+        return None, f"{err}. Try for example: '{EXAMPLE}'."
+    except ValueError:  # empty sentence
+        return None, f"Type an English sentence first, for example: '{EXAMPLE}'."
+
+
+def attention_maps(model, src: torch.Tensor, tgt_in: torch.Tensor) -> dict:
+    """Run one teacher-forced pass and collect every attention weight the model computes.
+
+    Returns {"encoder": [...], "decoder_self": [...], "cross": [...]}, one tensor per
+    layer. For a batch of one sentence the batch axis is dropped.
+
+    Shapes:
+        src (B, S), tgt_in (B, T) (starting with <bos>) ->
+        encoder (B, H, S, S), decoder_self (B, H, T, T), cross (B, H, T, S) per layer.
+    """
+    if not isinstance(src, torch.Tensor) or src.dim() != 2:
+        raise ValueError(f"attention_maps: src must be a (B, S) tensor of ids, got {_shape(src)}")
+    if not isinstance(tgt_in, torch.Tensor) or tgt_in.dim() != 2:
+        raise ValueError(f"attention_maps: tgt_in must be a (B, T) tensor of ids, got {_shape(tgt_in)}")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(src, tgt_in)
+    finally:
+        model.train(was_training)
+    maps = {
+        "encoder": [layer.self_attn.last_weights for layer in model.encoder.layers],
+        "decoder_self": [layer.self_attn.last_weights for layer in model.decoder.layers],
+        "cross": [layer.cross_attn.last_weights for layer in model.decoder.layers],
+    }
+    if any(w is None for ws in maps.values() for w in ws):
+        raise ValueError("attention_maps: the model's attention kept no weights (fast=True attention "
+                         "does not return them); build the model with the default attention")
+    if src.size(0) == 1:
+        maps = {kind: [w[0] for w in ws] for kind, ws in maps.items()}
+    return maps
+
+
+def translate_with_attention(model, src_vocab, tgt_vocab, tokens, max_new_tokens: int = 40) -> dict:
+    """Greedy-translate one tokenised English sentence and collect its attention maps.
+
+    Returns {"translation": list of Chinese tokens (no specials), "text": the tokens
+    joined, "src_labels": source tokens, "tgt_labels": the tokens the decoder produced
+    (each row of a cross-attention map is the step that produced that token, ending in
+    <eos>), "maps": attention_maps(...) for the batch of one}.
+
+    Shapes:
+        maps["cross"][layer] (H, T, S) with T = len(tgt_labels), S = len(src_labels).
+    """
+    tokens = list(tokens)
+    if not tokens:
+        raise ValueError("translate_with_attention: tokens is empty; give at least one word")
+    missing = [t for t in tokens if t not in src_vocab]
+    if missing:
+        raise ValueError(f"translate_with_attention: tokens {missing} are not in the source vocabulary "
+                         "(check typed text with parse_sentence first)")
+    device = next(model.parameters()).device
+    src = torch.tensor([src_vocab.encode(tokens)], dtype=torch.long, device=device)  # (1, S)
+    out = greedy_decode(model, src, max_new_tokens=max_new_tokens, bos_id=tgt_vocab.bos_id,
+                        eos_id=tgt_vocab.eos_id, pad_id=tgt_vocab.pad_id)[0].tolist()
+    if tgt_vocab.eos_id in out:
+        out = out[: out.index(tgt_vocab.eos_id) + 1]
+    tgt_in = torch.tensor([[tgt_vocab.bos_id] + out[:-1]], dtype=torch.long, device=device)  # (1, T)
+    maps = attention_maps(model, src, tgt_in)
+    translation = tgt_vocab.decode(out, strip_special=True)
+    return {
+        "translation": translation,
+        "text": "".join(translation),
+        "src_labels": src_vocab.decode(src[0].tolist(), strip_special=False),
+        "tgt_labels": tgt_vocab.decode(out, strip_special=False),
+        "maps": maps,
+    }
+
+
+def plot_cross_attention(result: dict, layer: int = -1, head: int | None = None, ax=None):
+    """Heatmap of one layer's cross-attention from `translate_with_attention`: Chinese
+    output tokens down the side, English source tokens along the bottom. `head=None`
+    averages the heads. Returns the Axes."""
+    maps = result["maps"]["cross"]
+    weights = maps[layer]  # (H, T, S)
+    if head is None:
+        weights, which = weights.mean(0), "mean of heads"  # (T, S)
+    else:
+        weights, which = weights[head], f"head {head}"  # (T, S)
+    n_layers = len(maps)
+    layer_no = layer % n_layers
+    return plot_attention(weights, result["src_labels"], result["tgt_labels"], ax=ax,
+                          title=f"cross-attention, decoder layer {layer_no}, {which}",
+                          xlabel="English source (keys)", ylabel="Chinese output (queries)")
+
+
+class TranslateExplorer:
+    """A text box and a Translate button (Enter works too), layer and head pickers, the
+    translation as text, and the cross-attention heatmap.
+
+    Drive it headless: set `.text.value` (that translates, as Enter does in a browser) or
+    call `.button.click()`;
+    `.result`, `.message.value` and `.figure` follow. Unknown words leave the last
+    translation in place and put a message listing known words in `.message`.
+    Show it with `.widget`.
+    """
+
+    def __init__(self, model, src_vocab, tgt_vocab, sentence: str = "", max_new_tokens: int = 40):
+        self.model, self.src_vocab, self.tgt_vocab = model, src_vocab, tgt_vocab
+        self.max_new_tokens = max_new_tokens
+        n_layers = len(model.decoder.layers)
+        n_heads = model.decoder.layers[0].cross_attn.n_heads
+        self.text = widgets.Text(value=sentence, placeholder="type an English sentence",
+                                 description="English", continuous_update=False,
+                                 layout=widgets.Layout(width="60%"))
+        self.button = widgets.Button(description="Translate", button_style="primary")
+        self.layer = widgets.Dropdown(options=[(f"layer {i}", i) for i in range(n_layers)],
+                                      value=n_layers - 1, description="layer")
+        self.head = widgets.Dropdown(options=[("mean of heads", None)] + [(f"head {h}", h) for h in range(n_heads)],
+                                     value=None, description="head")
+        self.message = widgets.HTML()
+        self.output = widgets.Output()
+        self.result = None
+        self.figure = None
+        self.n_draws = 0
+        self.button.on_click(lambda _: self.translate())
+        # continuous_update=False: the value (and so a translation) changes on Enter or
+        # when the box loses focus, not on every keystroke
+        self.text.observe(lambda _: self.translate(), names="value")
+        for control in (self.layer, self.head):
+            control.observe(lambda _: self.redraw(), names="value")
+        self.widget = widgets.VBox([widgets.HBox([self.text, self.button]),
+                                    widgets.HBox([self.layer, self.head]), self.message, self.output])
+        if sentence:
+            self.translate()
+
+    def translate(self) -> None:
+        """Tokenise the text box, translate, and redraw (or explain what is wrong)."""
+        tokens, problem = parse_sentence(self.text.value, self.src_vocab)
+        if problem is not None:
+            self.message.value = f"<span class='course-unknown'>{html.escape(problem)}</span>"
+            return
+        self.result = translate_with_attention(self.model, self.src_vocab, self.tgt_vocab, tokens,
+                                               self.max_new_tokens)
+        self.message.value = (f"<span class='course-translation'>{html.escape(' '.join(tokens))} → "
+                              f"<b>{html.escape(self.result['text'])}</b></span>")
+        self.redraw()
+
+    def redraw(self) -> None:
+        if self.result is None:
+            return
+        T, S = len(self.result["tgt_labels"]), len(self.result["src_labels"])
+        fig = Figure(figsize=(0.5 * S + 3.2, 0.4 * T + 2.0), layout="constrained")
+        plot_cross_attention(self.result, layer=self.layer.value, head=self.head.value, ax=fig.subplots())
+        self.figure = fig
+        self.n_draws += 1
+        self._show(fig)
+
+    def _show(self, fig) -> None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return
+        if get_ipython() is None:  # headless (tests): keep the figure, draw nothing
+            return
+        from IPython.display import display
+
+        self.output.clear_output(wait=True)
+        with self.output:
+            display(fig)
+
+
+def _shape(x):
+    return tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__

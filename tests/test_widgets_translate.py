@@ -1,0 +1,150 @@
+"""Lesson 10's translate widget and attention helpers, driven headless (no browser)."""
+
+import pytest
+import torch
+
+from course_utils import set_seed
+from course_utils.data import build_vocabs
+from course_utils.decoding import greedy_decode
+from course_utils.model import Transformer, TransformerConfig
+from course_utils.widgets_translate import (TranslateExplorer, attention_maps, parse_sentence,
+                                            plot_cross_attention, translate_with_attention)
+
+MAX_NEW = 8
+
+
+@pytest.fixture(scope="module")
+def setup():
+    """A tiny untrained model over the real vocabularies: its translations are nonsense but
+    deterministic, which is all the plumbing needs."""
+    src_vocab, tgt_vocab = build_vocabs()
+    set_seed(0)
+    config = TransformerConfig(src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab), d_model=16,
+                               n_heads=2, n_layers=2, d_ff=32, dropout=0.0, max_len=32)
+    return Transformer(config).eval(), src_vocab, tgt_vocab
+
+
+def test_parse_sentence_known_words(setup):
+    _, src_vocab, _ = setup
+    tokens, problem = parse_sentence("The dog chases the cat", src_vocab)
+    assert problem is None
+    assert tokens == ["the", "dog", "chases", "the", "cat", "."]
+
+
+def test_parse_sentence_unknown_word_names_it_and_lists_known_words(setup):
+    _, src_vocab, _ = setup
+    tokens, problem = parse_sentence("the dog eats pizza", src_vocab)
+    assert tokens is None
+    assert "pizza" in problem
+    assert "dog" in problem and "cat" in problem  # a few known words
+    tokens, problem = parse_sentence("   ", src_vocab)
+    assert tokens is None and "Type an English sentence" in problem
+
+
+def test_parse_sentence_rejects_non_str(setup):
+    with pytest.raises(TypeError, match="text must be a str"):
+        parse_sentence(["the", "dog"], setup[1])
+
+
+def test_attention_maps_shapes_and_rows_sum_to_one(setup):
+    model, src_vocab, tgt_vocab = setup
+    src = torch.tensor([src_vocab.encode(["the", "dog", "sleeps", "."])])  # (1, 4)
+    tgt_in = torch.tensor([[tgt_vocab.bos_id, 5, 6]])  # (1, 3)
+    maps = attention_maps(model, src, tgt_in)
+    assert set(maps) == {"encoder", "decoder_self", "cross"}
+    assert [tuple(w.shape) for w in maps["encoder"]] == [(2, 4, 4)] * 2
+    assert [tuple(w.shape) for w in maps["decoder_self"]] == [(2, 3, 3)] * 2
+    assert [tuple(w.shape) for w in maps["cross"]] == [(2, 3, 4)] * 2
+    for ws in maps.values():
+        for w in ws:
+            torch.testing.assert_close(w.sum(-1), torch.ones(w.shape[:-1]))
+    # the decoder's self-attention is causal: nothing above the diagonal
+    assert maps["decoder_self"][0].triu(1).abs().max() == 0
+
+
+def test_attention_maps_keeps_batch_axis_for_batches(setup):
+    model, src_vocab, tgt_vocab = setup
+    src = torch.tensor([src_vocab.encode(["the", "dog", "sleeps", "."])] * 3)
+    tgt_in = torch.tensor([[tgt_vocab.bos_id, 5]] * 3)
+    maps = attention_maps(model, src, tgt_in)
+    assert tuple(maps["cross"][0].shape) == (3, 2, 2, 4)
+
+
+def test_attention_maps_bad_input(setup):
+    model = setup[0]
+    with pytest.raises(ValueError, match="src must be a \\(B, S\\)"):
+        attention_maps(model, torch.tensor([1, 2, 3]), torch.tensor([[1]]))
+
+
+def test_translate_with_attention_matches_greedy_decoding(setup):
+    model, src_vocab, tgt_vocab = setup
+    tokens = ["the", "girl", "drew", "five", "small", "horses", "."]
+    result = translate_with_attention(model, src_vocab, tgt_vocab, tokens, max_new_tokens=MAX_NEW)
+    src = torch.tensor([src_vocab.encode(tokens)])
+    out = greedy_decode(model, src, max_new_tokens=MAX_NEW, bos_id=tgt_vocab.bos_id, eos_id=tgt_vocab.eos_id,
+                        pad_id=tgt_vocab.pad_id)[0].tolist()
+    assert result["translation"] == tgt_vocab.decode(out)
+    assert result["text"] == "".join(result["translation"])
+    assert result["src_labels"] == tokens
+    T = len(result["tgt_labels"])
+    assert tuple(result["maps"]["cross"][-1].shape) == (2, T, len(tokens))
+    # the rows of the maps are the steps that produced the tokens: a teacher-forced pass on
+    # <bos> + output[:-1] predicts exactly the output again
+    tgt_in = torch.tensor([[tgt_vocab.bos_id] + out[:T - 1]])
+    with torch.no_grad():
+        again = model(src, tgt_in).argmax(-1)[0].tolist()
+    assert again == out[:T]
+
+
+def test_translate_with_attention_rejects_unknown_or_empty(setup):
+    model, src_vocab, tgt_vocab = setup
+    with pytest.raises(ValueError, match="not in the source vocabulary"):
+        translate_with_attention(model, src_vocab, tgt_vocab, ["the", "pizza"])
+    with pytest.raises(ValueError, match="empty"):
+        translate_with_attention(model, src_vocab, tgt_vocab, [])
+
+
+def test_plot_cross_attention_titles(setup):
+    model, src_vocab, tgt_vocab = setup
+    result = translate_with_attention(model, src_vocab, tgt_vocab, ["the", "dog", "sleeps", "."], MAX_NEW)
+    ax = plot_cross_attention(result, layer=-1, head=None)
+    assert "layer 1" in ax.get_title() and "mean of heads" in ax.get_title()
+    ax = plot_cross_attention(result, layer=0, head=1)
+    assert "layer 0" in ax.get_title() and "head 1" in ax.get_title()
+    assert [t.get_text() for t in ax.get_xticklabels()] == result["src_labels"]
+
+
+def test_explorer_translates_when_text_changes(setup):
+    model, src_vocab, tgt_vocab = setup
+    ex = TranslateExplorer(model, src_vocab, tgt_vocab, max_new_tokens=MAX_NEW)
+    assert ex.result is None and ex.figure is None
+    ex.text.value = "the dog chases the cat"
+    first = ex.result
+    assert first is not None and ex.figure is not None
+    assert first["text"] in ex.message.value and "the dog chases the cat ." in ex.message.value
+    draws = ex.n_draws
+    ex.text.value = "did the teacher wash the car in the garden yesterday"
+    assert ex.n_draws == draws + 1
+    assert ex.result["src_labels"][-1] == "?" and ex.result["src_labels"] != first["src_labels"]
+
+
+def test_explorer_unknown_word_keeps_last_translation(setup):
+    model, src_vocab, tgt_vocab = setup
+    ex = TranslateExplorer(model, src_vocab, tgt_vocab, sentence="the dog sleeps", max_new_tokens=MAX_NEW)
+    before, draws = ex.result, ex.n_draws
+    ex.text.value = "the dog eats pizza"
+    assert "pizza" in ex.message.value and "unknown" in ex.message.value
+    assert ex.result is before and ex.n_draws == draws
+
+
+def test_explorer_button_and_pickers_redraw(setup):
+    model, src_vocab, tgt_vocab = setup
+    ex = TranslateExplorer(model, src_vocab, tgt_vocab, sentence="the cat sleeps", max_new_tokens=MAX_NEW)
+    draws = ex.n_draws
+    ex.button.click()
+    assert ex.n_draws == draws + 1
+    ex.head.value = 1
+    assert "head 1" in ex.figure.axes[0].get_title()
+    ex.layer.value = 0
+    assert "layer 0" in ex.figure.axes[0].get_title()
+    assert ex.n_draws == draws + 3
