@@ -1,0 +1,87 @@
+"""pyproject.toml (ranges for users), requirements-lock.txt (pins for the course) and
+environment.yml (conda, for Binder/JupyterHub) name the same direct dependencies, and the
+lock and environment.yml pin the same versions."""
+
+import re
+import tomllib
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_TO_PYPI = {"pytorch": "torch"}  # conda-forge names that differ from PyPI's
+
+
+def norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def pyproject_deps() -> set[str]:
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    reqs = list(data["project"]["dependencies"])
+    for extra in data["project"].get("optional-dependencies", {}).values():
+        reqs += extra
+    return {norm(Requirement(r).name) for r in reqs}
+
+
+def lock_pins() -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements-lock.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            req = Requirement(line)
+            spec = str(req.specifier)
+            assert spec.startswith("==") and "," not in spec, f"lock must pin exactly: {line!r}"
+            pins[norm(req.name)] = spec[2:]
+    return pins
+
+
+def environment_pins() -> dict[str, str]:
+    pins = {}
+    text = (ROOT / "environment.yml").read_text()
+    assert "\ndependencies:\n" in text, "environment.yml has no dependencies: section"
+    for raw in text.split("\ndependencies:\n", 1)[1].splitlines():
+        item = raw.strip()
+        if not item.startswith("- ") or item.endswith(":"):
+            continue
+        item = item[2:].strip()
+        if item in ("pip", "-e .") or item.startswith("python="):
+            continue
+        m = re.fullmatch(r"([A-Za-z0-9_.\-]+)\s*(==?)\s*([0-9][^\s]*)", item)
+        assert m, f"environment.yml entry must pin a version: {item!r}"
+        name = norm(m.group(1))
+        pins[CONDA_TO_PYPI.get(name, name)] = m.group(3)
+    return pins
+
+
+def test_same_direct_dependencies_everywhere():
+    py, lock, env = pyproject_deps(), set(lock_pins()), set(environment_pins())
+    assert py == lock, f"pyproject vs lock: only in pyproject {py - lock}, only in lock {lock - py}"
+    assert lock == env, f"lock vs environment.yml: only in lock {lock - env}, only in env {env - lock}"
+
+
+def test_same_versions_in_lock_and_environment():
+    lock, env = lock_pins(), environment_pins()
+    diff = {k: (lock[k], env[k]) for k in lock if k in env and lock[k] != env[k]}
+    assert not diff, f"versions differ (lock, environment.yml): {diff}"
+
+
+def test_torch_is_pinned_to_the_cpu_build_on_disk():
+    assert lock_pins()["torch"] == "2.13.0"
+
+
+def test_lock_satisfies_pyproject_ranges():
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    reqs = list(data["project"]["dependencies"])
+    for extra in data["project"]["optional-dependencies"].values():
+        reqs += extra
+    pins = lock_pins()
+    for r in map(Requirement, reqs):
+        assert r.specifier.contains(pins[norm(r.name)], prereleases=True), f"{r} excludes the lock's {pins[norm(r.name)]}"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "exec make test" in ci
+    assert "make test" in readme and "make lab" in readme
