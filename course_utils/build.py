@@ -1,0 +1,242 @@
+"""Generate the exercise notebooks from the solution notebooks (the one source).
+
+    python -m course_utils.build            # write exercises/NN_name.ipynb from solutions/
+    python -m course_utils.build --check    # regenerate in memory; exit 1 if anything differs
+    course build [--check]                  # the same, through the `course` command
+
+Authoring rules for `solutions/NN_name.ipynb`:
+- Tag every cell of an exercise (statement, hint, answer, check) `exercise:NN.name`; the
+  exercise notebook carries the id in `metadata.course.exercise` as well (for `course reset`).
+- In a code cell, the answer sits between lines `### BEGIN SOLUTION` and `### END SOLUTION`.
+  The exercise gets, at the indentation of `### BEGIN SOLUTION`,
+  `raise NotImplementedError("Exercise NN.name: your code here")` -- or, if the region
+  holds lines `### STUB: <code>`, those lines instead (`<code>` keeps the indentation of
+  the `###`). Use STUB lines for "find the bug" (the buggy line) and for answers at the
+  top level of a cell, which must not raise (`### STUB: prediction = ...`).
+  A top-level region without STUB lines is an error: it would break "Run all".
+- Tag `solution-only`: the cell is left out of the exercise notebook.
+  Tag `needs-solution`: becomes `raises-exception` in the exercise notebook (prefer cells
+  that don't need the learner's answer).
+- Outputs and execution counts are cleared; cell ids and the kernelspec are kept, so the
+  output is byte-identical for the same input.
+
+`--check` also fails on unpaired or nested markers, exercise ids without a registered
+checker (or registered exercises with no check cell), and solution lines that leak into
+an exercise notebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import difflib
+import hashlib
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+BEGIN, END, STUB = "### BEGIN SOLUTION", "### END SOLUTION", "### STUB:"
+TAG_PREFIX = "exercise:"
+CHECK_CALL = re.compile(r"""\bcheck\(\s*["']([^"']+)["']""")
+
+
+class BuildError(ValueError):
+    """A solution notebook breaks an authoring rule."""
+
+
+def course_root() -> Path:
+    return Path(__file__).resolve().parents[1]
+
+
+def exercise_tag(cell) -> str | None:
+    for tag in cell.get("metadata", {}).get("tags", []):
+        if tag.startswith(TAG_PREFIX):
+            return tag[len(TAG_PREFIX):]
+    return None
+
+
+def strip_solution(source: str, exercise_id: str | None, where: str) -> tuple[str, list[str]]:
+    """Replace every solution region of `source` by its stub.
+
+    Returns (new source, the region's code lines) and raises BuildError on bad markers.
+    """
+    out, region, stubs, removed = [], None, [], []
+    begin_indent = ""
+    for n, line in enumerate(source.split("\n"), 1):
+        stripped = line.strip()
+        indent = line[: len(line) - len(line.lstrip())]
+        if stripped == BEGIN:
+            if region is not None:
+                raise BuildError(f"{where}: line {n}: nested {BEGIN} (the previous one is not closed)")
+            if exercise_id is None:
+                raise BuildError(f"{where}: line {n}: a solution region in a cell without an "
+                                 f"'{TAG_PREFIX}NN.name' tag")
+            region, stubs, begin_indent = n, [], indent
+        elif stripped == END:
+            if region is None:
+                raise BuildError(f"{where}: line {n}: {END} without {BEGIN}")
+            if stubs:
+                out += stubs
+            elif begin_indent == "":
+                raise BuildError(f"{where}: line {region}: a solution region at the top level of a cell "
+                                 f"needs '{STUB} ...' lines (a raise there would stop 'Run all')")
+            else:
+                out.append(f'{begin_indent}raise NotImplementedError("Exercise {exercise_id}: your code here")')
+            region = None
+        elif region is not None:
+            if stripped.startswith(STUB):
+                code = stripped[len(STUB):]
+                stubs.append((indent + code[1:] if code.startswith(" ") else indent + code).rstrip())
+            else:
+                removed.append(line)
+        else:
+            if stripped.startswith(STUB):
+                raise BuildError(f"{where}: line {n}: {STUB} outside a solution region")
+            out.append(line)
+    if region is not None:
+        raise BuildError(f"{where}: line {region}: {BEGIN} without {END}")
+    return "\n".join(out), removed
+
+
+def _cell_id(name: str, index: int) -> str:
+    return hashlib.sha1(f"{name}:{index}".encode()).hexdigest()[:8]
+
+
+def build_notebook(solution: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+    """The exercise notebook for one solution notebook (`name` like '04_self_attention.ipynb')."""
+    nb = nbformat.v4.new_notebook()
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    nb.metadata = {k: copy.deepcopy(v) for k, v in solution.metadata.items() if k in ("kernelspec", "language_info")}
+    nb.metadata["course"] = {"generated_from": f"solutions/{name}",
+                             "note": "Generated by `course build` from the solution notebook; "
+                                     "write your answers here."}
+    for index, cell in enumerate(solution.cells):
+        tags = list(cell.get("metadata", {}).get("tags", []))
+        if "solution-only" in tags:
+            continue
+        ex_id = exercise_tag(cell)
+        where = f"solutions/{name} cell {index}"
+        new = copy.deepcopy(cell)
+        new["id"] = cell.get("id") or _cell_id(name, index)
+        meta = {k: v for k, v in new.get("metadata", {}).items() if k not in ("execution", "collapsed", "scrolled")}
+        if "needs-solution" in tags:
+            tags = [t if t != "needs-solution" else "raises-exception" for t in tags]
+        if tags:
+            meta["tags"] = tags
+        if ex_id:
+            meta["course"] = {"exercise": ex_id}
+        new["metadata"] = meta
+        if cell.cell_type == "code":
+            new["source"], _ = strip_solution(cell.source, ex_id, where)
+            new["outputs"], new["execution_count"] = [], None
+        nb.cells.append(new)
+    return nb
+
+
+def render(nb: nbformat.NotebookNode) -> str:
+    text = nbformat.writes(nb, version=4)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def validate(solution: nbformat.NotebookNode, exercise: nbformat.NotebookNode, name: str) -> list[str]:
+    """Problems with one solution / generated exercise pair (empty list when all is well)."""
+    from course_utils.checks import registry
+
+    problems, lesson = [], name[:2]
+    known = registry()
+    region_lines, outside_lines = set(), set()
+    seen_ids, checked_ids = set(), set()
+    for index, cell in enumerate(solution.cells):
+        ex_id = exercise_tag(cell)
+        if ex_id:
+            seen_ids.add(ex_id)
+        if cell.cell_type != "code":
+            continue
+        try:
+            _, removed = strip_solution(cell.source, ex_id, f"solutions/{name} cell {index}")
+        except BuildError as err:
+            problems.append(str(err))
+            continue
+        region_lines |= {l.strip() for l in removed}
+        in_region = False
+        for line in cell.source.split("\n"):
+            s = line.strip()
+            if s == BEGIN:
+                in_region = True
+            elif s == END:
+                in_region = False
+            elif not in_region:
+                outside_lines.add(s)
+        checked_ids |= set(CHECK_CALL.findall(cell.source))
+    for ex_id in sorted(seen_ids | checked_ids):
+        if ex_id not in known:
+            problems.append(f"solutions/{name}: exercise id {ex_id!r} has no registered check")
+        elif not ex_id.startswith(lesson + "."):
+            problems.append(f"solutions/{name}: exercise id {ex_id!r} belongs to another lesson")
+    for ex_id in sorted(seen_ids - checked_ids):
+        problems.append(f"solutions/{name}: exercise {ex_id!r} has no check cell `check({ex_id!r}, ...)`")
+    for ex_id in sorted(i for i in known if i.startswith(lesson + ".") and i not in checked_ids):
+        problems.append(f"solutions/{name}: registered exercise {ex_id!r} has no check cell in this notebook")
+    secret = {l for l in region_lines - outside_lines if l and not l.startswith("#")}
+    for cell in exercise.cells:
+        if cell.cell_type != "code":
+            continue
+        for line in cell.source.split("\n"):
+            if line.strip() in secret:
+                problems.append(f"exercises/{name}: solution line leaks into the exercise: {line.strip()!r}")
+    return problems
+
+
+def generate(root: Path) -> tuple[dict[Path, str], list[str]]:
+    """{exercise path: text} for every solution notebook, plus the problems found."""
+    texts, problems = {}, []
+    for sol_path in sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb")):
+        solution = nbformat.read(sol_path, as_version=4)
+        try:
+            nb = build_notebook(solution, sol_path.name)
+        except BuildError as err:
+            problems.append(str(err))
+            continue
+        problems += validate(solution, nb, sol_path.name)
+        texts[root / "exercises" / sol_path.name] = render(nb)
+    return texts, problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="course build", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true",
+                        help="don't write; exit 1 if exercises/ differs from what would be generated")
+    parser.add_argument("--root", type=Path, default=None, help="course folder (default: this checkout)")
+    args = parser.parse_args(argv)
+    root = (args.root or course_root()).resolve()
+    texts, problems = generate(root)
+    if args.check:
+        for path, text in texts.items():
+            rel = path.relative_to(root)
+            if not path.exists():
+                problems.append(f"{rel}: missing (run `course build`)")
+            elif path.read_text(encoding="utf-8") != text:
+                diff = list(difflib.unified_diff(path.read_text(encoding="utf-8").splitlines(), text.splitlines(),
+                                                 f"{rel} (committed)", f"{rel} (generated)", lineterm="", n=1))
+                problems.append(f"{rel}: differs from the generator's output (run `course build`):\n"
+                                + "\n".join(diff[:20]))
+        for path in sorted((root / "exercises").glob("[0-9][0-9]_*.ipynb")):
+            if path not in texts:
+                problems.append(f"{path.relative_to(root)}: no solution notebook generates it")
+    else:
+        for path, text in texts.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+                print(f"wrote {path.relative_to(root)}")
+    for p in problems:
+        print(f"error: {p}", file=sys.stderr)
+    if not problems:
+        print(f"{len(texts)} exercise notebook(s) {'match their solutions' if args.check else 'up to date'}.")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
