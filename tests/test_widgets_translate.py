@@ -96,6 +96,24 @@ def test_translate_with_attention_matches_greedy_decoding(setup):
     assert again == out[:T]
 
 
+def test_cross_attention_rows_are_the_decoding_steps(setup):
+    """Row t of the cross-attention map is what the decoder looked at while producing
+    output token t, one step at a time (here recorded with the key/value cache)."""
+    model, src_vocab, tgt_vocab = setup
+    tokens = ["the", "dog", "chases", "the", "cat", "in", "the", "park", "."]
+    result = translate_with_attention(model, src_vocab, tgt_vocab, tokens, max_new_tokens=MAX_NEW)
+    src = torch.tensor([src_vocab.encode(tokens)])
+    steps = []
+    with torch.no_grad():
+        memory = model.encode(src)
+        cache, ys = model.new_cache(), [tgt_vocab.bos_id]
+        for t in range(len(result["tgt_labels"])):
+            logits = model.decode(torch.tensor([[ys[-1]]]), memory, offset=t, cache=cache)
+            steps.append(model.decoder.layers[-1].cross_attn.last_weights[0, :, 0])  # (H, S)
+            ys.append(int(logits[0, -1].argmax()))
+    torch.testing.assert_close(result["maps"]["cross"][-1], torch.stack(steps, dim=1))
+
+
 def test_translate_with_attention_rejects_unknown_or_empty(setup):
     model, src_vocab, tgt_vocab = setup
     with pytest.raises(ValueError, match="not in the source vocabulary"):
