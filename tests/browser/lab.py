@@ -1,0 +1,395 @@
+"""Drive a real JupyterLab in Debian's Chromium, as a learner would (helpers for tests/browser).
+
+JupyterLab is served from a throw-away copy of the course folders (never the repository itself),
+on a free localhost port, with a random token, its own config/settings/runtime dirs, and
+`expose_app_in_browser` so the page's `window.jupyterapp` can run commands (run all, save).
+`LabServer.stop()` shuts the kernels and the server down, and kills what is left by process id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[2]
+COURSE_FOLDERS = ("notebooks", "exercises", "solutions")  # copied with their relative layout
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage"]
+VIEWPORT = {"width": 1280, "height": 900}
+
+# JupyterLab user settings for the test server: render every cell (no virtual scrolling, so all
+# prompts and outputs are in the page and a screenshot shows the whole notebook), and no
+# news/update pop-ups over the notebook.
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false", "checkForUpdates": False},
+}
+
+
+def chromium_path() -> str:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise RuntimeError("Chromium not found on PATH; scripts/test_browser.sh installs Debian's "
+                       "`chromium` package (apt-get install -y chromium)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def copy_course(dest: Path, root: Path = ROOT) -> Path:
+    """Copy notebooks/, exercises/, solutions/ (only .ipynb files) to dest; return dest."""
+    for folder in COURSE_FOLDERS:
+        src = root / folder
+        if src.is_dir():
+            (dest / folder).mkdir(parents=True, exist_ok=True)
+            for nb in src.glob("*.ipynb"):
+                shutil.copy2(nb, dest / folder / nb.name)
+    return dest
+
+
+@dataclass
+class LabServer:
+    """A JupyterLab server serving `root_dir`; start() with retries, stop() always cleans up."""
+
+    root_dir: Path
+    state_dir: Path
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
+    port: int = 0
+    proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.state_dir / "jupyterlab.log"
+
+    def _env(self) -> dict:
+        env = dict(os.environ)
+        env.pop("MPLBACKEND", None)  # test.sh sets Agg; in the browser figures must use inline
+        env.update(
+            JUPYTER_TOKEN=self.token,
+            JUPYTER_CONFIG_DIR=str(self.state_dir / "config"),
+            JUPYTER_RUNTIME_DIR=str(self.state_dir / "runtime"),
+            JUPYTERLAB_SETTINGS_DIR=str(self.state_dir / "settings"),
+            JUPYTERLAB_WORKSPACES_DIR=str(self.state_dir / "workspaces"),
+            OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", "1"),
+            COURSE_NO_PROGRESS=env.get("COURSE_NO_PROGRESS", "1"),
+        )
+        return env
+
+    def _write_settings(self) -> None:
+        for rel, value in LAB_SETTINGS.items():
+            path = self.state_dir / "settings" / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(value))
+
+    def start(self, attempts: int = 3, timeout: float = 90) -> "LabServer":
+        self._write_settings()
+        errors = []
+        for _ in range(attempts):
+            self.port = free_port()
+            cmd = [sys.executable, "-m", "jupyterlab", "--no-browser",
+                   "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
+                   "--ServerApp.port_retries=0", f"--ServerApp.root_dir={self.root_dir}",
+                   "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None"]
+            if hasattr(os, "geteuid") and os.geteuid() == 0:
+                cmd.append("--allow-root")
+            with open(self.log_path, "ab") as log:
+                self.proc = subprocess.Popen(cmd, cwd=self.root_dir, env=self._env(), stdout=log,
+                                             stderr=subprocess.STDOUT, start_new_session=True)
+            if self._wait_ready(timeout):
+                return self
+            errors.append(f"port {self.port}: not ready after {timeout:.0f} s "
+                          f"(exit code {self.proc.poll()})")
+            self.stop()
+        raise RuntimeError(f"JupyterLab did not start ({'; '.join(errors)}); log tail:\n{self.log_tail()}")
+
+    def _wait_ready(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                self.api("GET", "/api/status")
+                return True
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.5)
+        return False
+
+    def api(self, method: str, path: str, timeout: float = 10):
+        req = urllib.request.Request(self.url + path, method=method,
+                                     headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            body = r.read()
+        return json.loads(body) if body else None
+
+    def shutdown_kernels(self) -> None:
+        """Shut down every running kernel (between notebooks, so kernels do not pile up)."""
+        try:
+            for kernel in self.api("GET", "/api/kernels"):
+                self.api("DELETE", f"/api/kernels/{kernel['id']}", timeout=30)
+        except (urllib.error.URLError, OSError):
+            pass
+
+    def _kernel_pids(self) -> list[int]:
+        """Kernels run in their own sessions; find ours by the runtime dir in their command line."""
+        marker = str(self.state_dir / "runtime").encode()
+        pids = []
+        for proc_dir in Path("/proc").glob("[0-9]*"):
+            try:
+                if marker in (proc_dir / "cmdline").read_bytes():
+                    pids.append(int(proc_dir.name))
+            except OSError:
+                continue
+        return pids
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.shutdown_kernels()
+            try:
+                self.api("POST", "/api/shutdown")
+                self.proc.wait(timeout=15)
+            except (urllib.error.URLError, OSError, subprocess.TimeoutExpired):
+                pass
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(timeout=10)
+        for pid in self._kernel_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc = None
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return "(no log)"
+
+
+# ---------------------------------------------------------------- the page side
+
+JS_STATE = """(path) => {
+  const app = window.jupyterapp;
+  if (!app) return {stage: 'no app'};
+  const w = app.shell.currentWidget;
+  if (!w || !w.context || w.context.path !== path) return {stage: 'no notebook'};
+  if (!w.context.isReady || !w.sessionContext || !w.sessionContext.session) return {stage: 'loading'};
+  const kernel = w.sessionContext.session.kernel;
+  const cells = w.content ? w.content.widgets : [];
+  const running = cells.filter(c => c.model.type === 'code' && c.promptNode
+                               && c.promptNode.textContent.includes('*')).length;
+  return {stage: 'ready', kernel: kernel ? kernel.status : 'none', running: running,
+          cells: cells.length};
+}"""
+
+
+def wait_for(page, path: str, predicate, what: str, timeout: float, poll: float = 0.5) -> dict:
+    """Poll JS_STATE until predicate(state) holds; raise TimeoutError naming the notebook."""
+    deadline = time.monotonic() + timeout
+    state = {}
+    while time.monotonic() < deadline:
+        state = page.evaluate(JS_STATE, path)
+        if predicate(state):
+            return state
+        time.sleep(poll)
+    raise TimeoutError(f"{path}: {what} not reached within {timeout:.0f} s (last state: {state})")
+
+
+def open_notebook(page, server: LabServer, path: str, timeout: float = 120) -> None:
+    """Open `path` (relative to the server root) in a fresh workspace; wait for an idle kernel."""
+    page.goto(f"{server.url}/lab/tree/{path}?token={server.token}&reset", wait_until="domcontentloaded")
+    wait_for(page, path, lambda s: s.get("stage") == "ready" and s.get("kernel") == "idle",
+             "an idle kernel", timeout)
+
+
+def run_all(page, path: str, timeout: float) -> float:
+    """Run all cells through the UI command; wait until no [*] prompt is left and the kernel
+    is idle (twice in a row, so a gap between two queued cells is not mistaken for the end)."""
+    t0 = time.monotonic()
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    time.sleep(1.0)
+    done = lambda s: s.get("stage") == "ready" and s.get("running") == 0 and s.get("kernel") == "idle"
+    wait_for(page, path, done, "the end of run-all", timeout)
+    time.sleep(0.5)
+    wait_for(page, path, done, "the end of run-all", timeout)
+    return time.monotonic() - t0
+
+
+def save(page, server: LabServer, path: str) -> nbformat.NotebookNode:
+    """Save through the UI (docmanager:save) and read back the file JupyterLab wrote."""
+    page.evaluate("async () => { await window.jupyterapp.commands.execute('docmanager:save'); }")
+    return nbformat.read(server.root_dir / path, as_version=4)
+
+
+def run_problems(nb: nbformat.NotebookNode, path: str) -> list[str]:
+    """Error outputs and unexecuted code cells in a saved notebook, one message each.
+
+    Code cells are numbered from 1 in notebook order; cells tagged `raises-exception` may
+    show an error (run-all continues past them, as nbval does).
+    """
+    problems = []
+    n = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        n += 1
+        first_line = (cell.source.strip().splitlines() or [""])[0][:80]
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.get("execution_count") is None and cell.source.strip():
+            problems.append(f"{path}: code cell {n} left unexecuted ({first_line!r})")
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error" and "raises-exception" not in tags:
+                problems.append(f"{path}: code cell {n} ({first_line!r}) raised "
+                                f"{out.get('ename')}: {out.get('evalue')}")
+    return problems
+
+
+def widget_render_errors(page) -> list[str]:
+    """Texts of widget views that failed to render in the page ("Error displaying widget")."""
+    return page.evaluate("""() => Array.from(document.querySelectorAll('.jp-OutputArea-output'))
+        .map(e => e.innerText).filter(t => t.includes('Error displaying widget'))
+        .map(t => t.slice(0, 200))""")
+
+
+def screenshot(page, dest: Path, max_height: int = 30000) -> Path:
+    """Full-notebook PNG: collapse the side panels, grow the viewport to the notebook's height."""
+    page.evaluate("() => { const s = window.jupyterapp.shell; s.collapseLeft(); s.collapseRight(); }")
+    time.sleep(0.3)
+    size = page.viewport_size
+    extra = page.evaluate("""() => {
+        const n = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer')
+               || document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
+        return n ? n.scrollHeight - n.clientHeight : 0; }""")
+    page.set_viewport_size({"width": size["width"], "height": min(size["height"] + extra, max_height)})
+    time.sleep(0.5)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(dest))
+    page.set_viewport_size(size)
+    return dest
+
+
+# ---------------------------------------------------------------- widgets, as a person uses them
+
+# What a widget drives: the text and images of a cell's output area without the controls
+# themselves (a slider's own read-out changes when it moves; that proves nothing).
+JS_OUTPUT_SIGNATURE = """(cell) => {
+  const area = cell.querySelector('.jp-Cell-outputArea');
+  if (!area) return '';
+  const copy = area.cloneNode(true);
+  copy.querySelectorAll('.widget-slider, .widget-dropdown, .widget-text, .widget-textarea, '
+      + '.widget-toggle-buttons, .widget-radio, .widget-checkbox, .widget-play, .widget-button, '
+      + '.widget-inline-hbox > .widget-label, .widget-readout, input, select, button, textarea')
+      .forEach(e => e.remove());
+  const images = Array.from(area.querySelectorAll('img')).map(i => i.src.length + ':' + i.src.slice(-400));
+  const svgs = Array.from(area.querySelectorAll('svg')).map(s => s.innerHTML.length + ':' + s.innerHTML.slice(-400));
+  return copy.innerText + '\\n' + images.join('\\n') + '\\n' + svgs.join('\\n');
+}"""
+
+CONTROL_SELECTOR = ".widget-slider, .widget-dropdown, .widget-text, .widget-textarea, .widget-toggle-buttons, .widget-checkbox"
+
+
+def code_cells(page):
+    """Locator over the page's code cells, in notebook order (cell 1 = first code cell)."""
+    return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-CodeCell")
+
+
+def cells_with_controls(page) -> list[int]:
+    """0-based indices (among code cells) of cells whose output shows at least one control."""
+    cells = code_cells(page)
+    return [i for i in range(cells.count()) if cells.nth(i).locator(CONTROL_SELECTOR).count()]
+
+
+def output_signature(cell) -> str:
+    return cell.evaluate(JS_OUTPUT_SIGNATURE)
+
+
+def operate(page, control, text_value: str | None = None) -> str:
+    """Change one control with the keyboard or mouse, as a learner would; return what was done."""
+    classes = control.get_attribute("class") or ""
+    if "widget-slider" in classes:
+        # Drag the handle with the mouse to a clearly different place on the track (a small
+        # keyboard step can vanish in a rounded read-out or an unchanged figure).
+        handle = control.locator(".noUi-handle").first
+        track = control.locator(".noUi-target").first
+        handle.scroll_into_view_if_needed()
+        before = handle.get_attribute("aria-valuenow")
+        h, t = handle.bounding_box(), track.bounding_box()
+        x0, y = h["x"] + h["width"] / 2, h["y"] + h["height"] / 2
+        fraction = (x0 - t["x"]) / max(t["width"], 1)
+        x1 = t["x"] + t["width"] * (0.25 if fraction > 0.5 else 0.75)
+        page.mouse.move(x0, y)
+        page.mouse.down()
+        page.mouse.move(x1, y, steps=8)
+        page.mouse.up()
+        return f"slider: dragged from {before} to {handle.get_attribute('aria-valuenow')}"
+    if "widget-dropdown" in classes:
+        select = control.locator("select")
+        options = select.locator("option").all_inner_texts()
+        current = select.evaluate("s => s.selectedIndex")
+        target = (current + 1) % len(options)
+        select.select_option(index=target)
+        return f"dropdown: chose {options[target]!r} (was {options[current]!r})"
+    if "widget-toggle-buttons" in classes:
+        buttons = control.locator("button")
+        pressed = [i for i in range(buttons.count()) if "mod-active" in (buttons.nth(i).get_attribute("class") or "")]
+        target = 1 if pressed[:1] == [0] else 0
+        buttons.nth(target).click()
+        return f"toggle buttons: clicked {buttons.nth(target).inner_text()!r}"
+    if "widget-checkbox" in classes:
+        control.locator("input").click()
+        return "checkbox: clicked"
+    box = control.locator("input, textarea").first
+    old = box.input_value()
+    new = text_value if text_value is not None else old[::-1] or "attention"
+    box.click()
+    box.press("ControlOrMeta+a")
+    box.press_sequentially(new, delay=20)
+    box.press("Enter")
+    return f"text box: typed {new!r} (was {old!r})"
+
+
+def wait_for_change(cell, before: str, timeout: float = 60) -> str | None:
+    """The cell's output signature once it differs from `before`; None if it never did."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = output_signature(cell)
+        if now != before:
+            time.sleep(0.5)  # let a figure finish redrawing
+            return output_signature(cell)
+        time.sleep(0.25)
+    return None
