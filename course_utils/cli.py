@@ -120,7 +120,7 @@ def cmd_check(args) -> int:
     results, errors = collect_results(nb)
     latest = {r["id"]: r for r in results}  # a check run twice: the last one counts
     rows = []
-    for ex_id in dict.fromkeys([*expected_ids(path), *latest]):
+    for ex_id in dict.fromkeys([*latest, *expected_ids(path)]):  # notebook order
         if args.id and ex_id != args.id:
             continue
         r = latest.get(ex_id)

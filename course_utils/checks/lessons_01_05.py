@@ -324,6 +324,10 @@ def _attention_mutants(q, k, v, mask):
     return [(_attn_variant(q, k, v, mask, **kw), hint) for kw, hint in variants]
 
 
+HINT_BOTH = ("Two things differ from the formula: the softmax must run over the keys (dim=-1), and the "
+             "scores must be divided by √d_k.")
+
+
 def _check_attention_fn(fn, with_mask: bool, seed: int):
     for q, k, v, mask in _attention_probes(seed):
         if not with_mask:
@@ -333,7 +337,7 @@ def _check_attention_fn(fn, with_mask: bool, seed: int):
         want_out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         want_w = _attn_variant(q, k, v, mask)[1]
         axes = ("B", "H", "T_q", "T_k")[-q.dim():]
-        mutants = _attention_mutants(q, k, v, mask)
+        mutants = _attention_mutants(q, k, v, mask) + [(_attn_variant(q, k, v, mask, scale=1.0, axis=-2), HINT_BOTH)]
         compare("weights", got[1], want_w, axes=axes, mutants=[(m[1], h) for m, h in mutants])
         compare("out", got[0], want_out, axes=axes[:-1] + ("d_v",), mutants=[(m[0], h) for m, h in mutants])
 

@@ -1,0 +1,201 @@
+"""The check framework (course_utils.checks): statuses, diagnostics, time limit, strict mode,
+recording. Lesson checkers are tested in test_checks_01_05.py / test_checks_06_10.py."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from course_utils import checks
+from course_utils.checks import (
+    MIME_TYPE, CheckResult, Fail, call, check, compare, compare_value, exercise, expect_tuple,
+    registry,
+)
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """Register throw-away exercises '99.*' for one test, and remove them afterwards."""
+    monkeypatch.delenv("COURSE_STRICT", raising=False)
+    added = []
+
+    def register(ex_id, checker, time_limit=checks.DEFAULT_TIME_LIMIT):
+        exercise(ex_id, f"toy {ex_id}", time_limit=time_limit)(checker)
+        added.append(ex_id)
+
+    yield register
+    for ex_id in added:
+        checks._REGISTRY.pop(ex_id, None)
+
+
+def _double_checker(fn):
+    x = torch.arange(6.0).reshape(2, 3)
+    got = call(fn, x)
+    compare("y", got, 2 * x, axes=("B", "n"), mutants=[(x + 2, "You added 2; double instead.")])
+
+
+def test_passed_failed_pending(toy):
+    toy("99.double", _double_checker)
+    assert check("99.double", lambda x: x * 2).status == "passed"
+    assert check("99.double", lambda x: x + x).passed
+    failed = check("99.double", lambda x: x * 3)
+    assert failed.status == "failed" and "differs from the reference" in failed.message
+    assert "max difference" in failed.message and "match" in failed.message
+
+    def stub(x):
+        raise NotImplementedError("Exercise 99.double: your code here")
+
+    assert check("99.double", stub).status == "pending"
+    assert check("99.double", ...).status == "pending"
+
+
+def test_known_mistake_gives_its_hint(toy):
+    toy("99.double", _double_checker)
+    r = check("99.double", lambda x: x + 2)
+    assert r.status == "failed" and r.hint == "You added 2; double instead."
+
+
+def test_diagnostics_name_the_problem(toy):
+    toy("99.double", _double_checker)
+    assert "torch.Tensor" in check("99.double", lambda x: "hello").message
+    assert "forget `return`" in check("99.double", lambda x: None).message
+    assert "NumPy" in check("99.double", lambda x: (2 * x).numpy()).message
+    shape = check("99.double", lambda x: (2 * x).T).message
+    assert "shape (3, 2)" in shape and "B is 3, should be 2" in shape and "swapped" in shape
+    assert "3 axes instead of 2" in check("99.double", lambda x: (2 * x)[None]).message
+    assert "dtype torch.float64" in check("99.double", lambda x: (2 * x).double()).message
+    nan = check("99.double", lambda x: torch.full_like(x, float("nan")))
+    assert "NaN" in nan.message and nan.hint
+
+
+def test_learner_exceptions_and_garbage_never_raise(toy):
+    toy("99.double", _double_checker)
+
+    def broken(x):
+        y = x @ x  # (2, 3) @ (2, 3): a shape error
+        return y
+
+    r = check("99.double", broken)
+    assert r.status == "failed" and "RuntimeError" in r.message and "y = x @ x" in r.message
+    assert check("99.double", 42).status == "failed"
+    assert check("99.double", lambda: 1).status == "failed"  # wrong signature -> TypeError, reported
+
+
+def test_in_place_mutation_is_reported(toy):
+    toy("99.double", _double_checker)
+
+    def sneaky(x):
+        x *= 2
+        return x
+
+    r = check("99.double", sneaky)
+    assert r.status == "failed" and "changed its input `x` in place" in r.message
+
+
+def test_time_limit_stops_an_endless_loop(toy):
+    toy("99.slow", _double_checker, time_limit=0.3)
+
+    def forever(x):
+        while True:
+            pass
+
+    r = check("99.slow", forever)
+    assert r.status == "failed" and "time limit" in r.message
+
+
+def test_time_limit_off_the_main_thread(toy):
+    toy("99.slow", _double_checker, time_limit=0.3)
+    stop = threading.Event()
+
+    def slow(x):
+        stop.wait(5)
+        return 2 * x
+
+    box = {}
+    t = threading.Thread(target=lambda: box.setdefault("r", check("99.slow", slow)))
+    t.start()
+    t.join(10)
+    stop.set()
+    assert box["r"].status == "failed" and "background" in box["r"].message
+
+
+def test_checker_crash_is_a_failure_not_an_exception(toy):
+    def buggy_checker(fn):
+        raise KeyError("oops")
+
+    toy("99.crash", buggy_checker)
+    r = check("99.crash", lambda x: x)
+    assert r.status == "failed" and "could not handle" in r.message
+
+
+def test_unknown_id():
+    r = check("99.nope", lambda x: x)
+    assert r.status == "failed" and "no exercise" in r.message
+
+
+def test_strict_mode_raises_unless_passed(toy, monkeypatch):
+    toy("99.double", _double_checker)
+    monkeypatch.setenv("COURSE_STRICT", "1")
+    assert check("99.double", lambda x: 2 * x).passed
+    with pytest.raises(AssertionError, match="99.double failed"):
+        check("99.double", lambda x: 3 * x)
+    with pytest.raises(AssertionError, match="pending"):
+        check("99.double", ...)
+    monkeypatch.setenv("COURSE_STRICT", "0")
+    assert check("99.double", ...).status == "pending"
+
+
+def test_display_is_deterministic_and_carries_json(toy):
+    toy("99.double", _double_checker)
+    a, b = check("99.double", lambda x: x + 2), check("99.double", lambda x: x + 2)
+    assert repr(a) == repr(b) and a._repr_html_() == b._repr_html_()
+    assert repr(a).startswith("✘ 99.double failed: toy 99.double") and "Hint: You added 2" in repr(a)
+    bundle = a._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html", MIME_TYPE}
+    assert json.loads(json.dumps(bundle[MIME_TYPE]))["status"] == "failed"
+    html = CheckResult("99.x", "<b>t</b>", "passed", "ok")._repr_html_()
+    assert "&lt;b&gt;" in html  # escaped
+
+
+def test_results_are_recorded_unless_disabled(toy, monkeypatch, tmp_path):
+    toy("99.double", _double_checker)
+    path = tmp_path / "p.json"
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(path))
+    monkeypatch.setenv("COURSE_NO_PROGRESS", "1")
+    check("99.double", lambda x: 2 * x)
+    assert not path.exists()
+    monkeypatch.setenv("COURSE_NO_PROGRESS", "0")
+    check("99.double", lambda x: 3 * x)
+    check("99.double", lambda x: 2 * x)
+    entry = json.loads(path.read_text())["exercises"]["99.double"]
+    assert entry["status"] == "passed" and entry["attempts"] == 2
+
+
+def test_global_rng_untouched_by_a_check():
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    check("04.attention", lambda q, k, v, mask=None: (q, q))
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_helpers_directly():
+    with pytest.raises(Fail, match="tuple of 2"):
+        expect_tuple(torch.zeros(2), 2, ("out", "weights"))
+    compare_value("p", np.float32(8.0), 8.0)
+    with pytest.raises(Fail) as e:
+        compare_value("p", 64, 8.0, mutants=[(64.0, "variance!")])
+    assert e.value.hint == "variance!"
+    with pytest.raises(Fail, match="should be a number"):
+        compare_value("p", "8", 8.0)
+    compare("m", torch.tensor([True, False]), torch.tensor([True, False]))
+    with pytest.raises(Fail, match="1 of 2 values"):
+        compare("m", torch.tensor([True, True]), torch.tensor([True, False]))
+
+
+def test_registry_has_every_lesson_01_05_exercise_with_three_or_more_per_lesson():
+    ids = registry()
+    for lesson in ("01", "02", "03", "04", "05"):
+        assert sum(i.startswith(lesson + ".") for i in ids) >= 3, lesson
