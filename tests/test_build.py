@@ -1,0 +1,147 @@
+"""The exercise generator (course_utils.build): stubs, markers, determinism, --check."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+
+from course_utils import build, checks
+from course_utils.build import BuildError, build_notebook, render, strip_solution
+from course_utils.checks import call, compare, exercise
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def toy_exercise():
+    def checker(fn):
+        compare("y", call(fn, torch.ones(2)), torch.full((2,), 2.0))
+
+    exercise("99.double", "double it")(checker)
+    yield "99.double"
+    checks._REGISTRY.pop("99.double", None)
+
+
+def test_stub_keeps_indentation_and_names_the_exercise():
+    src = "def f(x):\n    y = 1\n    ### BEGIN SOLUTION\n    return x * 2\n    ### END SOLUTION\n"
+    out, removed = strip_solution(src, "99.double", "t")
+    assert out == 'def f(x):\n    y = 1\n    raise NotImplementedError("Exercise 99.double: your code here")\n'
+    assert removed == ["    return x * 2"]
+
+
+def test_stub_lines_replace_the_region():
+    src = ("def f(x):\n    ### BEGIN SOLUTION\n    ### STUB: return x + 2  # the bug\n"
+           "    return x * 2\n    ### END SOLUTION\n"
+           "### BEGIN SOLUTION\n### STUB: guess = ...\nguess = 4\n### END SOLUTION")
+    out, _ = strip_solution(src, "99.double", "t")
+    assert out == "def f(x):\n    return x + 2  # the bug\nguess = ..."
+
+
+@pytest.mark.parametrize("src, message", [
+    ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "top level"),
+    ("def f():\n    ### BEGIN SOLUTION\n    pass\n", "without ### END"),
+    ("def f():\n    pass\n    ### END SOLUTION", "without ### BEGIN"),
+    ("def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    ### END SOLUTION\n", "nested"),
+    ("### STUB: x = 1", "outside a solution region"),
+])
+def test_bad_markers_are_errors(src, message):
+    with pytest.raises(BuildError, match=message):
+        strip_solution(src, "99.double", "t")
+
+
+def test_region_needs_an_exercise_tag():
+    with pytest.raises(BuildError, match="tag"):
+        strip_solution("def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION", None, "t")
+
+
+def _solution_nb():
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["widgets"] = {"state": "big"}
+    tag = {"tags": ["exercise:99.double"]}
+    cells = [
+        nbformat.v4.new_markdown_cell("# Toy", id="intro"),
+        nbformat.v4.new_markdown_cell("solutions only", id="secret", metadata={"tags": ["solution-only"]}),
+        nbformat.v4.new_code_cell("def double(x):\n    ### BEGIN SOLUTION\n    return x * 2\n    ### END SOLUTION",
+                                  id="answer", metadata=dict(tag)),
+        nbformat.v4.new_code_cell('check("99.double", double)', id="check", metadata=dict(tag)),
+        nbformat.v4.new_code_cell("double(1)", id="uses", metadata={"tags": ["needs-solution"]}),
+    ]
+    cells[2].outputs = [nbformat.v4.new_output("stream", text="hi")]
+    cells[2].execution_count = 3
+    nb.cells = cells
+    return nb
+
+
+def test_build_notebook(toy_exercise):
+    nb = build_notebook(_solution_nb(), "99_toy.ipynb")
+    assert [c.id for c in nb.cells] == ["intro", "answer", "check", "uses"]  # ids kept, solution-only dropped
+    answer = nb.cells[1]
+    assert answer.outputs == [] and answer.execution_count is None
+    assert "return x * 2" not in answer.source and "NotImplementedError" in answer.source
+    assert answer.metadata["course"] == {"exercise": "99.double"}
+    assert nb.cells[3].metadata["tags"] == ["raises-exception"]
+    assert "widgets" not in nb.metadata and nb.metadata["kernelspec"]["name"] == "python3"
+    assert render(nb) == render(build_notebook(_solution_nb(), "99_toy.ipynb"))  # byte-identical
+
+
+def _course(tmp_path, nb):
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "exercises").mkdir()
+    nbformat.write(nb, tmp_path / "solutions" / "99_toy.ipynb")
+    return tmp_path
+
+
+def test_write_then_check(tmp_path, toy_exercise, capsys):
+    root = _course(tmp_path, _solution_nb())
+    assert build.main(["--check", "--root", str(root)]) == 1  # not generated yet
+    assert "missing" in capsys.readouterr().err
+    assert build.main(["--root", str(root)]) == 0
+    first = (root / "exercises" / "99_toy.ipynb").read_bytes()
+    assert build.main(["--root", str(root)]) == 0
+    assert (root / "exercises" / "99_toy.ipynb").read_bytes() == first
+    assert build.main(["--check", "--root", str(root)]) == 0
+    path = root / "exercises" / "99_toy.ipynb"
+    path.write_text(path.read_text().replace("Toy", "Toy (edited)"))
+    assert build.main(["--check", "--root", str(root)]) == 1
+    assert "differs" in capsys.readouterr().err
+    (root / "exercises" / "98_orphan.ipynb").write_text(first.decode())
+    build.main(["--root", str(root)])
+    assert build.main(["--check", "--root", str(root)]) == 1
+    assert "no solution notebook" in capsys.readouterr().err
+
+
+def _problems(tmp_path, nb):
+    root = _course(tmp_path, nb)
+    return build.generate(root)[1]
+
+
+def test_check_finds_leaks(tmp_path, toy_exercise):
+    nb = _solution_nb()
+    nb.cells[2].source = ("def double(x):\n    ### BEGIN SOLUTION\n    ### STUB: return x * 2.0 + 0\n"
+                          "    return x * 2.0 + 0\n    ### END SOLUTION")
+    assert any("leaks" in p for p in _problems(tmp_path, nb))
+
+
+def test_check_finds_unregistered_and_unchecked_ids(tmp_path, toy_exercise):
+    nb = _solution_nb()
+    nb.cells[3].source = 'check("99.nothing", double)'
+    problems = _problems(tmp_path, nb)
+    assert any("'99.nothing' has no registered check" in p for p in problems)
+    assert any("'99.double' has no check cell" in p for p in problems)
+
+
+def test_check_finds_bad_markers(tmp_path, toy_exercise):
+    nb = _solution_nb()
+    nb.cells[2].source = "def double(x):\n    ### BEGIN SOLUTION\n    return x * 2"
+    assert any("without ### END" in p for p in _problems(tmp_path, nb))
+
+
+def test_repository_exercises_01_05_match_their_solutions():
+    texts, problems = build.generate(REPO)
+    mine = {p: t for p, t in texts.items() if p.name[:2] in ("01", "02", "03", "04", "05")}
+    assert len(mine) == 5
+    assert [p for p in problems if p.split("/", 1)[-1][:2] in ("01", "02", "03", "04", "05")] == []
+    for path, text in mine.items():
+        assert path.read_text(encoding="utf-8") == text, f"{path.name}: run `course build`"
