@@ -260,9 +260,10 @@ def plot_query(query, keys, key_labels, weights, axes=None):
     colors = plt.cm.tab10(np.arange(len(keys)))
     for key, name, c in zip(keys, key_labels, colors):
         ax0.annotate("", xy=key, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=c, lw=2))
-        ax0.text(*(key * 1.12), name, color=c, ha="center", va="center")
+        ax0.annotate(name, xy=key, xytext=(0, -14 if key[1] < 0 else 8), textcoords="offset points",
+                     color=c, ha="center")
     ax0.annotate("", xy=query, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color="black", lw=2.5))
-    ax0.text(query[0], query[1] - 0.3, "query", ha="center", va="center")
+    ax0.annotate("query", xy=query, xytext=(8, -4), textcoords="offset points", ha="left")
     lim = max(2.5, float(np.abs(np.vstack([keys, query[None]])).max()) * 1.3)
     ax0.set_xlim(-lim, lim)
     ax0.set_ylim(-lim, lim)
@@ -274,7 +275,7 @@ def plot_query(query, keys, key_labels, weights, axes=None):
     ax0.set_ylabel("dimension 1")
     ax1.bar(range(len(keys)), weights, color=colors)
     ax1.set_xticks(range(len(keys)), key_labels)
-    ax1.set_ylim(0, 1)
+    ax1.set_ylim(0, 1.12)
     ax1.set_ylabel("attention weight")
     ax1.set_title("softmax(q·k / √d_k)")
     for i, w in enumerate(weights):
