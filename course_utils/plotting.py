@@ -102,3 +102,66 @@ def _to_numpy(x) -> np.ndarray:
     if hasattr(x, "detach"):
         x = x.detach().cpu().float().numpy()
     return np.asarray(x, dtype=float)
+
+
+def plot_transformer_flow(ax=None, highlight=None, src_text="source tokens", tgt_text="<bos> + target so far"):
+    """Draw the encoder-decoder's eight-step macro flow as numbered boxes and arrows.
+
+    `highlight` is a step number 1-8 (or a collection of them) to colour; the texts label
+    the two inputs at the bottom. Returns the Axes.
+    """
+    from matplotlib.patches import FancyBboxPatch
+
+    xe, xd = 0.22, 0.67  # the encoder's and the decoder's column
+    steps = {1: (xe, 0.17, "source embedding + position"),
+             2: (xe, 0.36, "multi-head self-attention\n+ residual, LayerNorm"),
+             3: (xe, 0.52, "feed-forward\n+ residual, LayerNorm"),
+             4: (xd, 0.17, "target embedding + position"),
+             5: (xd, 0.36, "masked multi-head self-attention\n+ residual, LayerNorm"),
+             6: (xd, 0.50, "cross-attention over the memory\n+ residual, LayerNorm"),
+             7: (xd, 0.81, "linear + softmax\n→ next-token probabilities")}
+    marked = {highlight} if isinstance(highlight, int) else set(highlight or ())
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 7.5))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.axis("off")
+
+    def box(x, y, text, w=0.36, h=0.09, face="white", edge="black", **kw):
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.01",
+                                    facecolor=face, edgecolor=edge, **kw))
+        ax.text(x, y, text, ha="center", va="center", fontsize=9.5)
+
+    def arrow(xy_from, xy_to, text=None, **kw):
+        ax.annotate("", xy=xy_to, xytext=xy_from,
+                    arrowprops=dict(arrowstyle="-|>", color="black", lw=1.3, **kw))
+        if text:
+            ax.text((xy_from[0] + xy_to[0]) / 2, (xy_from[1] + xy_to[1]) / 2, text, fontsize=9,
+                    ha="center", va="center", backgroundcolor="white")
+
+    # the two stacks (frames drawn first, boxes on top)
+    for x, y0, y1, name in ((xe, 0.26, 0.595, "encoder layer, × N"), (xd, 0.26, 0.655, "decoder layer, × N")):
+        ax.add_patch(FancyBboxPatch((x - 0.2, y0), 0.4, y1 - y0, boxstyle="round,pad=0.01",
+                                    facecolor="#eef3fb", edgecolor="#7a8fb3", linestyle="--"))
+        ax.text(x - 0.19, y0 + 0.006, name, fontsize=8.5, color="#42557a", va="bottom")
+    for n, (x, y, text) in steps.items():
+        face = "#ffd966" if n in marked else ("#dbe8d4" if n <= 3 else "#f9dccb")
+        box(x, y, f"({n}) {text}", face=face)
+    box(xd, 0.615, "feed-forward + residual, LayerNorm", h=0.05, face="#f9dccb")
+    box(xe, 0.70, "memory  (B, S, d_model)", h=0.06, face="#dbe8d4")
+    box(xe, 0.04, src_text, h=0.05, edge="none", face="none")
+    box(xd, 0.04, tgt_text, h=0.05, edge="none", face="none")
+    box(xd, 0.95, "next token", w=0.2, h=0.05, face="#ffd966" if 8 in marked else "white")
+
+    for x, ys in ((xe, (0.065, 0.125, 0.215, 0.315, 0.405, 0.475, 0.565, 0.67)),
+                  (xd, (0.065, 0.125, 0.215, 0.315, 0.405, 0.455, 0.545, 0.59, 0.64, 0.765, 0.855, 0.925))):
+        for y_from, y_to in zip(ys[::2], ys[1::2]):
+            arrow((x, y_from), (x, y_to))
+    arrow((xe + 0.18, 0.70), (xd - 0.18, 0.50), text="keys, values")
+    ax.annotate("", xy=(xd + 0.09, 0.04), xytext=(xd + 0.1, 0.95),
+                arrowprops=dict(arrowstyle="-|>", color="#b45f06", lw=1.6, linestyle="--",
+                                connectionstyle="arc3,rad=-0.3"))
+    ax.text(0.94, 0.5, "(8) append the token, repeat until <eos>", fontsize=9.5,
+            color="#b45f06", ha="right", va="center", rotation=90,
+            backgroundcolor="#ffd966" if 8 in marked else "none")
+    return ax

@@ -86,3 +86,19 @@ def test_explorer_controls_have_descriptions():
     for control in (ex.padding, ex.causal, ex.sentence):
         assert control.description
     assert ex.widget.children[-1] is ex.output
+
+
+def test_plot_transformer_flow_draws_the_eight_numbered_steps_and_highlights():
+    import matplotlib
+    matplotlib.use("Agg")
+    from course_utils.plotting import plot_transformer_flow
+
+    ax = plot_transformer_flow(highlight=6)
+    texts = " ".join(t.get_text() for t in ax.texts)
+    for n in range(1, 9):
+        assert f"({n})" in texts
+    highlighted = [p for p in ax.patches if p.get_facecolor()[:3] == matplotlib.colors.to_rgb("#ffd966")]
+    assert len(highlighted) == 1 and "(6)" in texts
+    assert len([p for p in plot_transformer_flow(highlight=None).patches
+                if p.get_facecolor()[:3] == matplotlib.colors.to_rgb("#ffd966")]) == 0
+    matplotlib.pyplot.close("all")
