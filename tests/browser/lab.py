@@ -393,3 +393,39 @@ def wait_for_change(cell, before: str, timeout: float = 60) -> str | None:
             return output_signature(cell)
         time.sleep(0.25)
     return None
+
+
+# ---------------------------------------------------------------- editing and running one cell
+
+def cell_with_source(page, needle: str):
+    """The page's code cell whose editor text contains `needle`; fails if not exactly one."""
+    cells = code_cells(page)
+    matches = [i for i in range(cells.count())
+               if needle in cells.nth(i).locator(".jp-InputArea-editor").inner_text()]
+    if len(matches) != 1:
+        raise AssertionError(f"expected one cell containing {needle!r}, found {len(matches)}")
+    return cells.nth(matches[0])
+
+
+def replace_cell_source(page, cell, text: str) -> None:
+    """Click into the cell's editor, select everything, and type `text` in its place."""
+    editor = cell.locator(".jp-InputArea-editor .cm-content")
+    editor.click()
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(text)  # like pasting: no auto-indent or auto-closed brackets
+
+
+def run_cell(page, cell, path: str, timeout: float = 120) -> str:
+    """Run one cell with Shift+Enter from its editor; wait for its new output; return its text."""
+    prompt = cell.locator(".jp-InputArea-prompt")
+    before = prompt.inner_text()
+    cell.locator(".jp-InputArea-editor .cm-content").click()
+    page.keyboard.press("Shift+Enter")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = prompt.inner_text()
+        if now != before and "*" not in now and page.evaluate(JS_STATE, path).get("kernel") == "idle":
+            return cell.locator(".jp-Cell-outputArea").inner_text()
+        time.sleep(0.25)
+    raise TimeoutError(f"{path}: cell did not finish within {timeout:.0f} s (prompt {prompt.inner_text()!r})")

@@ -83,7 +83,7 @@ def test_lesson_runs_in_jupyterlab(lesson, screenshots_dir):
     assert not lesson.problems, "\n".join(lesson.problems)
 
 
-def test_lesson_widgets_respond(lesson):
+def test_lesson_widgets_respond(lesson, screenshots_dir):
     expected = shows_widgets(lesson.name)
     cells = lab.cells_with_controls(lesson.page)
     if not expected and not cells:
@@ -109,5 +109,6 @@ def test_lesson_widgets_respond(lesson):
                 failures.append(f"{lesson.name}, code cell {i + 1}: control {label!r} ({action}) "
                                 f"changed nothing in the cell's output within 60 s")
             time.sleep(0.3)
+        cell.screenshot(path=str(screenshots_dir / f"{lesson.name}_widget_cell{i + 1}.png"))
     print("\n".join(tried))
     assert not failures, "\n".join(failures)
