@@ -9,7 +9,8 @@ Shapes: B batch · S source length · T target length (one more than the longest
     batch.src (B, S)  batch.tgt_in (B, T)  batch.tgt_out (B, T)
     batch.src_mask (B, 1, 1, S)  batch.tgt_mask (B, 1, T, T)    bool, True = may attend
 
-The sentences come from the grammar in `course_utils.grammar`. The *compositional* split
+The sentences come from the grammar in `course_utils.grammar`; `reference_translation`
+gives the grammar's translation of a typed sentence. The *compositional* split
 holds combinations that never occur in training (`HELD_OUT`): a model that only memorised
 whole phrases fails there, one that learned the parts and the rules does not.
 """
@@ -284,6 +285,10 @@ def grammar_stats() -> dict:
         "numbers": len(grammar.NUMBERS), "classifiers": len({n.classifier for n in grammar.NOUNS.values()}),
         "time_phrases": sum(len(t) for t in grammar.TIMES.values()), "place_phrases": len(grammar.PLACES),
         "src_vocab_size": len(src_vocab), "tgt_vocab_size": len(tgt_vocab),
+        # the factors of the count: a full noun phrase has 12 determiners x (1 + fitting
+        # adjectives); a clause has 32 tense/time/mood frames and 7 place choices (none or 6)
+        "np_determiners": len(grammar._FULL_DETS), "clause_frames": grammar._clause_frames(),
+        "place_choices": 1 + len(grammar.PLACES),
         "distinct_sentences": counts["total"], "distinct_by_type": counts,
     }
 
@@ -344,6 +349,17 @@ def english_tokens(sentence: str, vocab: Vocab | None = None) -> list[str]:
     if tokens[-1] not in (".", "?"):
         tokens.append("?" if tokens[0] in ("do", "does", "did", "will") else ".")
     return tokens
+
+
+def reference_translation(sentence) -> Pair:
+    """The grammar's own translation of a typed English sentence (a str or a token list):
+    "the dog chased the cat yesterday" -> Pair(src=[...], tgt=["狗", "昨天", "追", "了", "猫", "。"]).
+
+    Raises `UnknownWordError` for unknown words and ValueError (naming the word or rule
+    that does not fit) for sentences outside the grammar.
+    """
+    tokens = english_tokens(sentence if isinstance(sentence, str) else " ".join(sentence))
+    return _to_pair(grammar.realize(grammar.parse(tokens)))
 
 
 # ----------------------------------------------------------------------------- batching

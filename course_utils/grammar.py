@@ -124,7 +124,7 @@ _VERB_LIST = [
     Verb("sing", "sings", "sang", "唱歌", _nouns(PERSON, extra=("bird",))),
     Verb("dance", "dances", "danced", "跳舞", _nouns(PERSON)),
     Verb("play", "plays", "played", "玩", _AGENTS, needs_place=True),
-    Verb("run", "runs", "ran", "跑步", _nouns(PERSON, extra=("dog", "horse"))),
+    Verb("run", "runs", "ran", "跑步", _nouns(PERSON)),
 ]
 VERBS = {v.en: v for v in _VERB_LIST}
 TRANSITIVE = tuple(v.en for v in _VERB_LIST if v.transitive)
@@ -532,3 +532,163 @@ def chinese_words() -> list[str]:
     words |= {w for t in TIMES.values() for phrase in t.values() for w in phrase.split()}
     words |= {w for phrase in PLACES.values() for w in phrase.split()}
     return sorted(words)
+
+
+# ----------------------------------------------------------------------------- parsing
+class _Parser:
+    """Reads an English token list of the grammar back into its structure (the inverse of
+    `realize` on English), so a typed sentence can get its reference translation."""
+
+    _NUMBER_WORDS = {en: k for k, (en, _) in NUMBERS.items()}
+    _AUX = {"does": "present", "do": "present", "did": "past", "will": "future"}
+
+    def __init__(self, tokens):
+        self.t = list(tokens)
+        self.i = 0
+
+    def fail(self, what: str):
+        got = self.t[self.i] if self.i < len(self.t) else "the end of the sentence"
+        raise ValueError(f"not a sentence of the toy grammar: expected {what} at word {self.i + 1}, "
+                         f"found {got!r} in {' '.join(self.t)!r}")
+
+    def peek(self, k: int = 0):
+        return self.t[self.i + k] if self.i + k < len(self.t) else None
+
+    def take(self, word: str) -> bool:
+        if self.peek() == word:
+            self.i += 1
+            return True
+        return False
+
+    def phrase(self, options) -> str | None:
+        for p in sorted(options, key=len, reverse=True):
+            words = p.split()
+            if self.t[self.i:self.i + len(words)] == words:
+                self.i += len(words)
+                return p
+        return None
+
+    def np(self, full: bool = True) -> NP:
+        word = self.peek()
+        if word == "the" or (full and word == "this"):
+            det = word
+        elif full and word in self._NUMBER_WORDS:
+            det = self._NUMBER_WORDS[word]
+        else:
+            self.fail("a noun phrase (the, this or a number)" if full else "'the'")
+        self.i += 1
+        adj = self.peek() if self.peek() in ADJECTIVES else None
+        self.i += adj is not None
+        np_ = NP("", det, adj)
+        for n in _NOUN_LIST:
+            if self.peek() == (n.en_plural if np_.plural else n.en):
+                self.i += 1
+                return NP(n.en, det, adj)
+        self.fail("a plural noun" if np_.plural else "a singular noun")
+
+    def verb(self, form: str) -> Verb:
+        v = next((v for v in _VERB_LIST if getattr(v, form) == self.peek()), None)
+        if v is None:
+            self.fail({"en": "a verb", "en_3sg": "a verb ending in -s", "en_past": "a past-tense verb"}[form])
+        self.i += 1
+        return v
+
+    def end(self, mark: str):
+        if not self.take(mark) or self.peek() is not None:
+            self.fail(f"{mark!r} closing the sentence")
+
+    def relative(self):
+        head = self.np(full=False)
+        self.take("that")
+        if self.peek() == "the":
+            kind, other = "object", self.np(full=False)
+            rel_verb = self.verb("en_3sg")
+        else:
+            kind, rel_verb = "subject", self.verb("en_3sg")
+            other = self.np(full=False)
+        if self.take("is"):
+            if self.peek() not in ADJECTIVES:
+                self.fail("an adjective after 'is'")
+            predicate = ("adj", self.t[self.i])
+            self.i += 1
+        else:
+            v = self.verb("en_3sg")
+            predicate = ("verb", v.en, self.np(full=False) if v.transitive else self.phrase(PLACES))
+        self.end(".")
+        return RelativeSentence(kind, head, rel_verb.en, other, predicate)
+
+    def clause(self):
+        question = self.peek() in self._AUX
+        negated = False
+        if question:
+            tense = self._AUX[self.t[self.i]]
+            self.i += 1
+            subject = self.np()
+            v = self.verb("en")
+        else:
+            subject = self.np()
+            if self.peek() in self._AUX:
+                tense = self._AUX[self.t[self.i]]
+                self.i += 1
+                negated = self.take("not")
+                if not negated and tense != "future":
+                    self.fail("'not'")
+                v = self.verb("en")
+            elif self.peek() in {v.en_past for v in _VERB_LIST}:
+                tense, v = "past", self.verb("en_past")
+            else:
+                tense, v = "present", self.verb("en" if subject.plural else "en_3sg")
+        obj = self.np() if v.transitive else None
+        place = self.phrase(PLACES)
+        time = self.phrase(TIMES[tense])
+        other = self.phrase([t for k in TENSES if k != tense for t in TIMES[k]])
+        if time is None and other is not None:
+            raise ValueError(f"not a sentence of the toy grammar: {other!r} does not go with the "
+                             f"{tense} tense in {' '.join(self.t)!r}")
+        self.end("?" if question else ".")
+        return Clause(subject, v.en, obj, tense, time, place, negated, question)
+
+
+def _check_fits(s) -> None:
+    """Raise ValueError if a structure breaks the lexicon's selection rules."""
+    def noun_ok(np_: NP, allowed, role: str, verb: str):
+        if np_.noun not in allowed:
+            raise ValueError(f"in the toy grammar {np_.noun!r} cannot be the {role} of {verb!r}")
+        if np_.adj and np_.adj not in adjectives_for(np_.noun):
+            raise ValueError(f"in the toy grammar {np_.adj!r} does not describe {np_.noun!r}")
+
+    if isinstance(s, Clause):
+        v = VERBS[s.verb]
+        noun_ok(s.subject, v.subjects, "subject", s.verb)
+        if s.object:
+            noun_ok(s.object, v.objects, "object", s.verb)
+        return
+    rv = VERBS[s.rel_verb]
+    subj, obj = (s.head, s.other) if s.kind == "subject" else (s.other, s.head)
+    noun_ok(subj, rv.subjects, "subject", s.rel_verb)
+    noun_ok(obj, rv.objects, "object", s.rel_verb)
+    if s.predicate[0] == "adj":
+        if s.predicate[1] not in predicate_adjectives_for(s.head.noun):
+            raise ValueError(f"in the toy grammar {s.head.noun!r} cannot be {s.predicate[1]!r} (after 'is')")
+    else:
+        v = VERBS[s.predicate[1]]
+        noun_ok(s.head, v.subjects, "subject", v.en)
+        if v.transitive:
+            noun_ok(s.predicate[2], v.objects, "object", v.en)
+
+
+def parse(tokens):
+    """English tokens of a grammar sentence -> its `Clause` or `RelativeSentence`.
+
+    Raises ValueError naming the first word that does not fit, or the broken rule
+    ("'book' cannot be the subject of 'chase'"). `realize(parse(tokens)).src == tokens`.
+    """
+    p = _Parser(tokens)
+    if not p.t:
+        raise ValueError("parse: the sentence is empty")
+    structure = p.relative() if "that" in p.t else p.clause()
+    _check_fits(structure)
+    expected = realize(structure).src  # also checks the tense/time/place rules
+    if expected != p.t:
+        raise ValueError(f"not a sentence of the toy grammar: did you mean {' '.join(expected)!r}?")
+    return structure

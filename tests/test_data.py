@@ -13,7 +13,8 @@ from course_utils import grammar
 from course_utils.data import (BOS_ID, EOS_ID, HELD_OUT, PAD_ID, PHENOMENA, UNK_ID, Batch, Pair,
                                UnknownWordError, Vocab, build_vocabs, collate, english_tokens,
                                find_example, generate_pairs, grammar_stats, held_out_features,
-                               iterate_batches, load_parallel_tsv, make_splits, tokenize_en,
+                               iterate_batches, load_parallel_tsv, make_splits, reference_translation,
+                               tokenize_en,
                                tokenize_zh, vocabs_from_pairs)
 from course_utils.grammar import NP, Clause, RelativeSentence, realize
 from course_utils.masks import causal_mask
@@ -134,6 +135,7 @@ def test_sentence_lengths_are_moderate(full_splits):
 def test_distinct_sentence_count_is_well_over_a_million():
     stats = grammar_stats()
     assert stats["distinct_sentences"] > 1e6
+    assert (stats["np_determiners"], stats["clause_frames"], stats["place_choices"]) == (12, 32, 7)
     by_type = stats["distinct_by_type"]
     assert by_type["total"] == by_type["clause"] + by_type["relative_subject"] + by_type["relative_object"]
     assert stats["nouns"] >= 20 and stats["adjectives"] >= 8 and stats["numbers"] == 10
@@ -410,6 +412,32 @@ def test_english_tokens_rejects_unknown_words_clearly():
         english_tokens("   ")
     src_vocab, _ = build_vocabs()
     assert english_tokens("the dog sleeps", vocab=src_vocab)[-1] == "."
+
+
+def test_parse_inverts_realize(random_pairs):
+    for p in random_pairs[:5000]:
+        r = realize(grammar.parse(p.src))
+        assert (r.src, r.tgt) == (p.src, p.tgt)
+
+
+def test_reference_translation_of_typed_sentences():
+    assert reference_translation("The dog chased the cat yesterday").tgt == ["狗", "昨天", "追", "了", "猫", "。"]
+    assert reference_translation("the dog that chases the cat is big").tgt == ["追", "猫", "的", "狗", "很", "大", "。"]
+    assert reference_translation(["does", "the", "cat", "sleep", "?"]).tgt == ["猫", "睡觉", "吗", "？"]
+
+
+@pytest.mark.parametrize("sentence, message", [
+    ("the book chases the cat", "'book' cannot be the subject of 'chase'"),
+    ("the dog chase the cat", "verb ending in -s at word 3"),
+    ("three dog sleeps", "plural noun at word 2"),
+    ("do the dog chase the cat ?", "did you mean 'does the dog chase the cat ?'"),
+    ("the dog chases the cat yesterday", "'yesterday' does not go with the present tense"),
+    ("the red dog sleeps", "'red' does not describe 'dog'"),
+    ("the dog that chases the cat is black", "'dog' cannot be 'black'"),
+])
+def test_reference_translation_explains_sentences_outside_the_grammar(sentence, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        reference_translation(sentence)
 
 
 # ----------------------------------------------------------------------------- TSV loader

@@ -46,6 +46,7 @@ def test_exact_match():
     assert exact_match(hyps, REFS) == pytest.approx(0.75)
     assert exact_match(["狗 追 猫"], [["狗", "追", "猫"]]) == 1.0   # strings are split on spaces
     assert exact_match([["狗", "追", "猫"]], [["狗", "追", "猫", "。"]]) == 0.0
+    assert exact_match([["猫", "追", "狗", "。"]], [["狗", "追", "猫", "。"]]) == 0.0  # same words, other order
 
 
 @pytest.mark.parametrize("fn", [exact_match, corpus_bleu])
