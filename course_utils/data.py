@@ -18,6 +18,7 @@ whole phrases fails there, one that learned the parts and the rules does not.
 from __future__ import annotations
 
 import difflib
+import functools
 import random
 import re
 from collections import Counter
@@ -184,19 +185,22 @@ def _english_features(src) -> set:
     """Adjective-noun pairs, objects of relative clauses and question verbs, recovered from
     the English tokens alone (independent of the generator's bookkeeping)."""
     feats = set()
+    src = list(src)
     nouns = {**{n.en: k for k, n in grammar.NOUNS.items()}, **{n.en_plural: k for k, n in grammar.NOUNS.items()}}
+    word = lambda i: src[i] if 0 <= i < len(src) else None  # noqa: E731  (None past either end)
     for a, b in zip(src, src[1:]):
         if a in grammar.ADJECTIVES and b in nouns:
             feats.add(("adj_noun", a, nouns[b]))
     if "that" in src:
         i = src.index("that")
-        head = nouns.get(src[i - 1])
-        if src[-3] == "is" and src[-2] in grammar.ADJECTIVES and head:
+        head = nouns.get(word(i - 1))
+        if word(len(src) - 3) == "is" and word(len(src) - 2) in grammar.ADJECTIVES and head:
             feats.add(("adj_noun", src[-2], head))
         verbs_3sg = {v.en_3sg for v in grammar.VERBS.values()}
-        if src[i + 1] in verbs_3sg:            # subject relative: that chases the (adj) N
-            j = i + 3 if src[i + 3] in nouns else i + 4
-            feats.add(("rel_object", nouns[src[j]]))
+        if word(i + 1) in verbs_3sg:           # subject relative: that chases the (adj) N
+            j = i + 3 if word(i + 3) in nouns else i + 4
+            if word(j) in nouns:
+                feats.add(("rel_object", nouns[src[j]]))
         elif head:                             # object relative: the N that the dog chases
             feats.add(("rel_object", head))
     if src and src[0] in ("do", "does", "did", "will") and src[-1] == "?":
@@ -250,6 +254,14 @@ def make_splits(seed: int = 0, n_train: int = 40_000, n_test: int = 2_000,
     for name, n in (("n_train", n_train), ("n_test", n_test), ("n_compositional", n_compositional)):
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"make_splits: {name} must be an int >= 0, got {n!r}")
+    cached = _make_splits_cached(seed, n_train, n_test, n_compositional)
+    fresh = [[Pair(list(p.src), list(p.tgt), p.phenomena) for p in split] for split in cached]
+    return Splits(*fresh, seed=seed)  # fresh lists: a caller may change them freely
+
+
+@functools.lru_cache(maxsize=4)
+def _make_splits_cached(seed, n_train, n_test, n_compositional) -> tuple:
+    """Lessons and tests ask for the same splits again and again: generate them once."""
     held = set(_HELD_OUT_FEATURES)
     seen: set = set()
     compositional = _fill(random.Random(f"compositional-{seed}"), n_compositional, seen,
@@ -257,7 +269,7 @@ def make_splits(seed: int = 0, n_train: int = 40_000, n_test: int = 2_000,
     clean = lambda r: not (r.features & held)  # noqa: E731
     test = _fill(random.Random(f"test-{seed}"), n_test, seen, clean)
     train = _fill(random.Random(f"train-{seed}"), n_train, seen, clean)
-    return Splits(train, test, compositional, seed)
+    return tuple(train), tuple(test), tuple(compositional)
 
 
 def find_example(phenomenon: str, pairs=None, seed: int = 0, exclude=()) -> Pair:
@@ -387,7 +399,13 @@ class Batch:
 
 
 def pad_sequences(seqs, pad_id: int = PAD_ID) -> torch.Tensor:
-    """List of id lists -> (B, max length) long tensor, right-padded with `pad_id`."""
+    """List of id lists -> long tensor, right-padded with `pad_id`.
+
+    Shapes:
+        B lists of lengths <= T -> (B, T), T = the longest length.
+    """
+    if not seqs:
+        raise ValueError("pad_sequences: seqs is empty")
     longest = max(len(s) for s in seqs)
     return torch.tensor([list(s) + [pad_id] * (longest - len(s)) for s in seqs], dtype=torch.long)
 

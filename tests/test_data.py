@@ -246,6 +246,21 @@ def test_held_out_parts_are_seen_in_training(full_splits):
     assert any("washes" in p.src for p in full_splits.train)
 
 
+def test_changing_returned_splits_does_not_change_the_next_call():
+    a = make_splits(seed=0, n_train=20, n_test=5, n_compositional=5)
+    first = list(a.train[0].src)
+    a.train[0].src.append("!")
+    a.test.clear()
+    b = make_splits(seed=0, n_train=20, n_test=5, n_compositional=5)
+    assert b.train[0].src == first and len(b.test) == 5
+
+
+def test_held_out_features_copes_with_any_sentence():
+    assert held_out_features(Pair(["that"], ["x"])) == set()
+    assert held_out_features(Pair("i know that she swims".split(), ["x"])) == set()
+    assert held_out_features(Pair("the black cat sleeps .".split(), ["x"])) == {("adj_noun", "black", "cat")}
+
+
 def test_make_splits_rejects_bad_sizes():
     with pytest.raises(ValueError, match="n_train"):
         make_splits(n_train=-1)
