@@ -199,3 +199,18 @@ def test_registry_has_every_lesson_01_05_exercise_with_three_or_more_per_lesson(
     ids = registry()
     for lesson in ("01", "02", "03", "04", "05"):
         assert sum(i.startswith(lesson + ".") for i in ids) >= 3, lesson
+
+
+def test_an_outer_alarm_timer_survives_a_check(toy):
+    import signal
+
+    toy("99.double", _double_checker)
+    old = signal.signal(signal.SIGALRM, lambda *a: None)
+    signal.setitimer(signal.ITIMER_REAL, 100.0)
+    try:
+        assert check("99.double", lambda x: 2 * x).passed
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 90 < remaining <= 100
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

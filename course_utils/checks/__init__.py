@@ -62,6 +62,7 @@ import math
 import os
 import signal
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -324,16 +325,29 @@ def _run_with_limit(fn, args, kwargs, limit: float):
     killed, so a runaway call keeps running in the background after we give up on it.
     """
     if hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+        # An outer timer (e.g. pytest-timeout) may already be set: fire it first if it is
+        # due first, and re-arm it with its remaining time afterwards.
+        old_handler = signal.getsignal(signal.SIGALRM)
+        old_delay, old_interval = signal.getitimer(signal.ITIMER_REAL)
+        outer_first = 0 < old_delay < limit
+
         def on_alarm(signum, frame):
+            if outer_first and callable(old_handler):
+                signal.signal(signal.SIGALRM, old_handler)
+                return old_handler(signum, frame)
             raise _TimeLimit()
 
-        old = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, limit)
+        start = time.monotonic()
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, old_delay if outer_first else limit)
         try:
             return fn(*args, **kwargs)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
+            signal.signal(signal.SIGALRM, old_handler)
+            if old_delay > 0:
+                remaining = max(old_delay - (time.monotonic() - start), 1e-3)
+                signal.setitimer(signal.ITIMER_REAL, remaining, old_interval)
     box: dict = {}
 
     def target():
