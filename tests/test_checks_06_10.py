@@ -557,7 +557,7 @@ def test_greedy_decode_mistakes():
 
     def hard_coded_ids(model, src, n, bos, eos, pad):
         return greedy_solution(model, src, n, 1, 2, pad)
-    fails_with("10.greedy_decode", hard_coded_ids, "tokens")
+    fails_with("10.greedy_decode", hard_coded_ids, "bos_id argument")
 
 
 def beam_flat(log_probs, beam_scores, beam_size):
@@ -693,3 +693,176 @@ def test_probes_leave_global_rng_alone():
     check("08.decoder_layer", decoder_layer_post_ln)
     check("08.fix_encoder_layer", encoder_fixed)
     assert torch.equal(torch.rand(3), a)
+
+
+# ------------------------------------------------------------------ the remaining known mistakes, one by one
+def _post_ln_decoder(layer, x, memory, tgt_mask, memory_mask, cross=None, cross_mask="memory", res=(1, 1, 1),
+                     inside=False):
+    kv = memory if cross is None else x
+    masks = {"memory": memory_mask, "none": None, "tgt": tgt_mask}
+    subs = [lambda h: layer.self_attn(h, h, tgt_mask),
+            lambda h: layer.cross_attn(h, memory if cross is None else h, masks[cross_mask]),
+            layer.ffn]
+    del kv
+    for sub, norm, r in zip(subs, (layer.norm1, layer.norm2, layer.norm3), res):
+        x = x + norm(sub(x)) if inside else norm(x + sub(x) if r else sub(x))
+    return x
+
+
+@pytest.mark.parametrize("kw,hint", [
+    (dict(inside=True), "before adding the residual"),
+    (dict(cross_mask="none"), "ignores memory_mask"),
+    (dict(cross="self", cross_mask="tgt"), "decoder's own states"),
+    (dict(res=(0, 1, 1)), "around the self-attention"),
+    (dict(res=(1, 0, 1)), "around the cross-attention"),
+])
+def test_decoder_layer_more_mistakes(kw, hint):
+    fails_with("08.decoder_layer", lambda *a: _post_ln_decoder(*a, **kw), hint)
+
+
+@pytest.mark.parametrize("fn,hint", [
+    (lambda layer, x, mask: layer.norm2(layer.norm1(x + layer.self_attn(x, x, mask)) + layer.ffn(x)),
+     "not the layer's input x"),
+    (lambda layer, x, mask: layer.norm2(x + layer.ffn(x + layer.self_attn(x, x, mask))), "norm1 is no longer"),
+    (lambda layer, x, mask: (lambda h: h + layer.ffn(layer.norm2(h)))(
+        x + layer.self_attn(layer.norm1(x), layer.norm1(x), mask)), "pre-LN"),
+])
+def test_fix_encoder_layer_more_mistakes(fn, hint):
+    fails_with("08.fix_encoder_layer", fn, hint)
+
+
+def test_decoder_mask_transposed():
+    fails_with("06.decoder_mask", lambda t, p: (t != p)[:, None, None, :] & causal_tril(t.size(1)).T, "transposed")
+
+
+def test_alignment_argmin():
+    fails_with("07.alignment", lambda w: w.mean(1).argmin(-1), "argmin")
+
+
+@pytest.mark.parametrize("fn,hint", [
+    (_ln(unbiased=True, eps_inside=False), "Two slips"),
+    (lambda x, g, b, eps=1e-5: _ln(affine=False)(x, g, b, eps) * b + g, "swapped"),
+])
+def test_layer_norm_more_mistakes(fn, hint):
+    fails_with("08.layer_norm", fn, hint)
+
+
+@pytest.mark.parametrize("fn,hint", [
+    (lambda x, w_1, b_1, w_2, b_2: torch.relu(x @ w_1) @ w_2, "biases b_1 and b_2 are missing"),
+    (lambda x, w_1, b_1, w_2, b_2: torch.relu(x @ w_1 + b_1) @ w_2, "b_2 is missing"),
+    (lambda x, w_1, b_1, w_2, b_2: torch.sigmoid(x @ w_1 + b_1) @ w_2 + b_2, "not a sigmoid"),
+])
+def test_feed_forward_more_mistakes(fn, hint):
+    fails_with("08.feed_forward", fn, hint)
+
+
+@pytest.mark.parametrize("fn,hint", [
+    (lambda s, d, w: 0.0 if s == 0 else d ** -0.5 * min(s ** -0.5, s * w ** 1.5), "exponent is negative"),
+    (lambda s, d, w: 0.0 if s == 0 else d ** 0.5 * min(s ** -0.5, s * w ** -1.5), "not +0.5"),
+    (lambda s, d, w: 0.0 if s == 0 else d ** -0.5 * min((s + 1) ** -0.5, (s + 1) * w ** -1.5), "Off by one"),
+])
+def test_warmup_lr_more_mistakes(fn, hint):
+    fails_with("09.warmup_lr", fn, hint)
+
+
+def _ls_hand(reduce="tokens", log=True):
+    def fn(logits, target, smoothing, pad_id):
+        logp = logits.log_softmax(-1) if log else logits
+        loss = (1 - smoothing) * -logp.gather(-1, target[..., None])[..., 0] + smoothing * -logp.mean(-1)
+        keep = (target != pad_id).float()
+        if reduce == "sum":
+            return (loss * keep).sum()
+        if reduce == "sentences":
+            return ((loss * keep).sum(-1) / keep.sum(-1)).mean()
+        return (loss * keep).sum() / keep.sum()
+    return fn
+
+
+@pytest.mark.parametrize("fn,hint", [
+    (_ls_hand(reduce="sum"), "summed the token losses"),
+    (_ls_hand(reduce="sentences"), "averaged per sentence"),
+    (_ls_hand(log=False), "log_softmax(logits) first"),
+])
+def test_label_smoothed_loss_more_mistakes(fn, hint):
+    passes("09.label_smoothed_loss", _ls_hand())
+    fails_with("09.label_smoothed_loss", fn, hint)
+
+
+def test_teacher_forcing_more_mistakes():
+    def eos_in_input(seqs, b, e, p):
+        t_in = torch.nn.utils.rnn.pad_sequence([torch.tensor([b, *s, e]) for s in seqs], batch_first=True,
+                                               padding_value=p)
+        t_out = torch.nn.utils.rnn.pad_sequence([torch.tensor([*s, e]) for s in seqs], batch_first=True,
+                                                padding_value=p)
+        return t_in, torch.cat([t_out, torch.full((len(seqs), 1), p)], 1)
+    fails_with("09.teacher_forcing", eos_in_input, "must not contain <eos>")
+
+    def bos_in_output(seqs, b, e, p):
+        t_in, _ = tf_solution(seqs, b, e, p)
+        t_out = torch.nn.utils.rnn.pad_sequence([torch.tensor([b, *s, e]) for s in seqs], batch_first=True,
+                                                padding_value=p)
+        return torch.cat([t_in, torch.full((len(seqs), 1), p)], 1), t_out
+    fails_with("09.teacher_forcing", bos_in_output, "must not start with <bos>")
+
+
+@pytest.mark.parametrize("kw,hint", [
+    (dict(stop="any"), "*first* row finishes"),
+    (dict(stop="never", pad_after=False), "Two things"),
+    (dict(position=0), "*first* position"),
+])
+def test_greedy_decode_more_mistakes(kw, hint):
+    def fn(model, src, n, bos, eos, pad):
+        return L._greedy(model, src, n, bos, eos, pad, **kw)
+    fails_with("10.greedy_decode", fn, hint)
+
+
+def test_greedy_decode_without_bos():
+    fails_with("10.greedy_decode", lambda m, s, n, b, e, p: greedy_solution(m, s, n, p, e, p), "do not start from <bos>")
+    fails_with("10.greedy_decode", lambda m, s, n, b, e, p: greedy_solution(m, s, n, e, e, p), "do not start from <bos>")
+    fails_with("10.greedy_decode", lambda m, s, n, b, e, p: greedy_solution(m, s, n, 1, e, p), "bos_id argument")
+
+
+def test_beam_step_more_mistakes():
+    fails_with("10.beam_step", lambda lp, sc, k: beam_flat(lp, sc, k)[::2] + (beam_flat(lp, sc, k)[1],),
+               "swapped")
+
+    def lowest(lp, sc, k):
+        V = lp.size(-1)
+        s, idx = (sc[:, None] + lp).view(-1).topk(k, largest=False)
+        return s, idx // V, idx % V
+    fails_with("10.beam_step", lowest, "*lowest* scores")
+
+
+def test_kv_cache_step_more_mistakes():
+    def prepend(q, k_new, v_new, cache):
+        if cache is not None:
+            k_new, v_new = torch.cat([k_new, cache[0]], -2), torch.cat([v_new, cache[1]], -2)
+        w = (q @ k_new.transpose(-2, -1) / math.sqrt(q.size(-1))).softmax(-1)
+        return w @ v_new, (k_new, v_new)
+    fails_with("10.kv_cache_step", prepend, "at the *end* of the cache")
+
+    def unscaled(q, k_new, v_new, cache):
+        out, (k, v) = cache_step(q, k_new, v_new, cache)
+        return (q @ k.transpose(-2, -1)).softmax(-1) @ v, (k, v)
+    fails_with("10.kv_cache_step", unscaled, "not scaled")
+
+
+# ------------------------------------------------------------------ time limit and strict mode
+def test_runaway_learner_code_is_stopped(monkeypatch):
+    import dataclasses
+
+    from course_utils.checks import _REGISTRY
+    monkeypatch.setitem(_REGISTRY, "06.causal_mask",
+                        dataclasses.replace(_REGISTRY["06.causal_mask"], time_limit=0.3))
+
+    def forever(T):
+        while True:
+            pass
+    fails_with("06.causal_mask", forever, "time limit")
+
+
+def test_strict_mode_raises_on_failure(monkeypatch):
+    monkeypatch.setenv("COURSE_STRICT", "1")
+    with pytest.raises(AssertionError):
+        check("06.causal_mask", lambda T: torch.ones(T, T, dtype=torch.bool))
+    check("06.causal_mask", causal_tril)

@@ -883,9 +883,9 @@ class ScriptedTranslator(nn.Module):
 
 
 def _greedy(model, src, max_new_tokens, bos_id, eos_id, pad_id, stop="all", pad_after=True,
-            keep_bos=False, position=-1):
+            keep_bos=False, position=-1, start=None):
     memory = model.encode(src)
-    ys = torch.full((src.size(0), 1), bos_id, dtype=torch.long)
+    ys = torch.full((src.size(0), 1), bos_id if start is None else start, dtype=torch.long)
     finished = torch.zeros(src.size(0), dtype=torch.bool)
     for _ in range(max_new_tokens):
         nxt = model.decode(ys, memory)[:, position].argmax(-1)
@@ -925,6 +925,11 @@ def check_greedy_decode(greedy_decode):
          "(e.g. next_token.masked_fill(finished, pad_id))."),
         (mut(pad_after=False, stop="never"),
          "Two things: stop when every row has produced <eos>, and write pad_id after a row's <eos>."),
+        (lambda model, src, n, bos, eos, pad: _greedy(model, src, n, bos, eos, pad, start=pad),
+         "Your rows do not start from <bos>: put bos_id in the first column; the model learned to "
+         "begin a translation after <bos>."),
+        (lambda model, src, n, bos, eos, pad: _greedy(model, src, n, bos, eos, pad, start=1),
+         "You start from token 1: use the bos_id argument (it is not 1 in every probe)."),
         (mut(keep_bos=True),
          "Your output starts with <bos>. Return only the generated tokens: drop the first column."),
         (mut(position=0),
