@@ -1,0 +1,257 @@
+"""The course's reference model: its recipe, the shipped checkpoint, and the two commands
+that train and evaluate it.
+
+    python -m course_utils.reference train    [--out PATH] [--steps N] [--threads N] ...
+    python -m course_utils.reference evaluate [--checkpoint PATH] [--split test] [--beam-size K] ...
+
+(`course train` / `course evaluate` run the same functions.) The recipe is the one
+measured in /work/shared/notes/TRAINING_CALIBRATION.md: a small post-LN Transformer
+(d_model 64, 2 + 2 layers, 4 heads, d_ff 256, no dropout), Adam (0.9, 0.98), peak
+learning rate 2e-3 after 300 warm-up steps, cosine decay, clipping 1.0, label smoothing 0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from course_utils.model import Transformer, TransformerConfig
+
+REFERENCE_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "reference.pt"
+
+
+@dataclass(frozen=True)
+class ReferenceConfig:
+    """How the reference model is built and trained (one place, so the CLI, the
+    benchmark and the lessons agree)."""
+
+    # model
+    d_model: int = 64
+    n_heads: int = 4
+    n_layers: int = 2
+    d_ff: int = 256
+    dropout: float = 0.0
+    max_len: int = 64
+    # data: the train split of make_splits(seed); `n_val` more sentences drawn from the
+    # same stream are held out for deciding when to stop (never the test split)
+    data_seed: int = 0
+    n_train: int = 40_000
+    n_val: int = 500
+    # optimisation
+    seed: int = 0
+    steps: int = 7_000
+    batch_size: int = 64
+    peak_lr: float = 2e-3
+    warmup: int = 300
+    decay: str = "cosine"
+    label_smoothing: float = 0.1
+    clip_norm: float = 1.0
+    # evaluation during training: greedy exact match on the validation sentences
+    eval_every: int = 100
+    target: float = 0.99
+
+    def model_config(self, src_vocab_size: int, tgt_vocab_size: int) -> TransformerConfig:
+        return TransformerConfig(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size,
+                                 d_model=self.d_model, n_heads=self.n_heads, n_layers=self.n_layers,
+                                 d_ff=self.d_ff, dropout=self.dropout, max_len=self.max_len)
+
+
+REFERENCE_CONFIG = ReferenceConfig()
+
+
+def load_data(config: ReferenceConfig = REFERENCE_CONFIG):
+    """(train, val, test, compositional) pair lists and (src_vocab, tgt_vocab)."""
+    from course_utils.data import build_vocabs, make_splits
+
+    splits = make_splits(seed=config.data_seed, n_train=config.n_train + config.n_val)
+    train, val = splits.train[:config.n_train], splits.train[config.n_train:]
+    return (train, val, splits.test, splits.compositional), build_vocabs()
+
+
+def load_reference(path=None, device="cpu"):
+    """The shipped reference model: (model in eval mode, src_vocab, tgt_vocab, meta)."""
+    from course_utils.train import load_checkpoint
+
+    return load_checkpoint(REFERENCE_CHECKPOINT if path is None else path, device=device)
+
+
+def translate(model, src_vocab, tgt_vocab, sentence, beam_size: int = 1) -> str:
+    """Translate one English sentence (a string such as "the dog chases the cat", or a
+    token list) and return the Chinese as a string, e.g. "狗追猫。"."""
+    from course_utils.data import english_tokens
+    from course_utils.decoding import translate_batch
+
+    tokens = english_tokens(sentence, src_vocab) if isinstance(sentence, str) else list(sentence)
+    return "".join(translate_batch(model, src_vocab, tgt_vocab, [tokens], beam_size=beam_size)[0])
+
+
+def exact_match_fn(pairs, src_vocab, tgt_vocab, batch_size: int = 500):
+    """An `eval_fn` for course_utils.train.train: greedy exact match on `pairs`."""
+    from course_utils.decoding import translate_batch
+
+    refs = [list(p.tgt) for p in pairs]
+    sources = [p.src for p in pairs]
+
+    def eval_fn(model) -> float:
+        hyps = translate_batch(model, src_vocab, tgt_vocab, sources, batch_size=batch_size)
+        return sum(h == r for h, r in zip(hyps, refs)) / len(refs)
+
+    return eval_fn
+
+
+def train_reference(config: ReferenceConfig = REFERENCE_CONFIG, stop_at_target: bool = False,
+                    device=None, progress: bool = True):
+    """Train a model by the reference recipe. Returns (model, src_vocab, tgt_vocab, history, data)."""
+    from course_utils.seed import set_seed
+    from course_utils.train import batch_iterator, pick_device, train, use_fast_attention
+
+    (train_pairs, val, test, compositional), (src_vocab, tgt_vocab) = load_data(config)
+    set_seed(config.seed)
+    model = Transformer(config.model_config(len(src_vocab), len(tgt_vocab)))
+    use_fast_attention(model, True)  # the fused kernel for training; weights for plots need fast=False
+    device = pick_device() if device is None else torch.device(device)
+    history = train(model, batch_iterator(train_pairs, src_vocab, tgt_vocab, config.batch_size, seed=config.seed),
+                    steps=config.steps, peak_lr=config.peak_lr, warmup=config.warmup, decay=config.decay,
+                    label_smoothing=config.label_smoothing, clip_norm=config.clip_norm,
+                    eval_fn=exact_match_fn(val, src_vocab, tgt_vocab), eval_every=config.eval_every,
+                    target=config.target if stop_at_target else None, device=device, progress=progress)
+    history.target = config.target
+    if history.target_step is None:  # record when the target was first met, even without stopping
+        for step, score, seconds in zip(history.eval_step, history.eval_score, history.eval_seconds):
+            if score >= config.target:
+                history.target_step, history.target_seconds = step, seconds
+                break
+    use_fast_attention(model, False)
+    return model.cpu(), src_vocab, tgt_vocab, history, (train_pairs, val, test, compositional)
+
+
+def score(model, src_vocab, tgt_vocab, pairs, beam_size: int = 1, length_penalty: float = 0.6) -> dict:
+    """{"exact_match", "bleu", "n"} of `model` on `pairs` (exact match as a fraction)."""
+    from course_utils.decoding import evaluate
+
+    result = evaluate(model, pairs, src_vocab, tgt_vocab, beam_size=beam_size, length_penalty=length_penalty)
+    return {"exact_match": result["exact_match"], "bleu": result["bleu"], "n": len(pairs)}
+
+
+# -- command line -----------------------------------------------------------------------
+def train_main(argv=None) -> int:
+    """`course train`: train the reference model and write its checkpoint."""
+    parser = argparse.ArgumentParser(prog="course train", description=(
+        "Train the course's reference English->Chinese Transformer and write its checkpoint "
+        "(weights, config, vocabularies, and the scores on the test and compositional splits)."))
+    parser.add_argument("--out", default=str(REFERENCE_CHECKPOINT), help="checkpoint to write (default: %(default)s)")
+    parser.add_argument("--steps", type=int, default=REFERENCE_CONFIG.steps, help="training steps (default: %(default)s)")
+    parser.add_argument("--n-train", type=int, default=REFERENCE_CONFIG.n_train, help="training pairs (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=REFERENCE_CONFIG.seed, help="seed for weights and batch order")
+    parser.add_argument("--eval-every", type=int, default=REFERENCE_CONFIG.eval_every)
+    parser.add_argument("--stop-at-target", action="store_true",
+                        help=f"stop once validation exact match reaches {REFERENCE_CONFIG.target:.0%}")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default: %(default)s)")
+    parser.add_argument("--device", choices=("cpu", "cuda", "mps"), default=None, help="default: the fastest present")
+    parser.add_argument("--eval-limit", type=int, default=None,
+                        help="score only the first N test/compositional pairs at the end (default: all)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    from course_utils.train import save_checkpoint
+
+    torch.set_num_threads(args.threads)
+    config = dataclasses.replace(REFERENCE_CONFIG, steps=args.steps, n_train=args.n_train, seed=args.seed,
+                                 eval_every=args.eval_every)
+    t0 = time.perf_counter()
+    model, src_vocab, tgt_vocab, history, (_, _, test, compositional) = train_reference(
+        config, stop_at_target=args.stop_at_target, device=args.device, progress=not args.no_progress)
+    meta = {
+        "recipe": dataclasses.asdict(config),
+        "steps": history.steps_done,
+        "train_seconds": round(history.train_seconds, 1),
+        "eval_seconds": round(history.eval_total_seconds, 1),
+        "target": config.target,
+        "target_step": history.target_step,
+        "target_seconds": None if history.target_seconds is None else round(history.target_seconds, 1),
+        "final_loss": round(history.loss[-1], 4),
+        "val_exact_match": history.eval_score[-1] if history.eval_score else None,
+        "history": {"eval_step": history.eval_step, "eval_score": history.eval_score,
+                    "loss_every_50": [round(x, 4) for x in history.loss[::50]]},
+        "threads": args.threads,
+        "device": str(next(model.parameters()).device) if args.device is None else args.device,
+        "torch": str(torch.__version__),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "course train " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    out = save_checkpoint(args.out, model, src_vocab, tgt_vocab, **meta)  # saved before scoring: never lose a run
+    limit = slice(None) if args.eval_limit is None else slice(0, args.eval_limit)
+    for name, pairs in (("test", test[limit]), ("compositional", compositional[limit])):
+        meta[name] = score(model, src_vocab, tgt_vocab, pairs)
+    save_checkpoint(out, model, src_vocab, tgt_vocab, **meta)
+    print(f"trained {history.steps_done} steps in {history.train_seconds:.0f} s "
+          f"(+ {history.eval_total_seconds:.0f} s evaluating; {time.perf_counter() - t0:.0f} s in all)")
+    if history.target_step is not None:
+        print(f"validation exact match reached {config.target:.0%} at step {history.target_step}, "
+              f"after {history.target_seconds:.0f} s of training")
+    else:
+        print(f"validation exact match never reached {config.target:.0%}")
+    for name in ("test", "compositional"):
+        print(_format_scores(name, meta[name]))
+    print(f"wrote {out}")
+    return 0
+
+
+def evaluate_main(argv=None) -> int:
+    """`course evaluate`: print exact match and BLEU of a checkpoint on a split."""
+    parser = argparse.ArgumentParser(prog="course evaluate", description=(
+        "Evaluate a checkpoint on a split of the course corpus: sentence exact match and corpus BLEU."))
+    parser.add_argument("--checkpoint", default=str(REFERENCE_CHECKPOINT), help="default: the shipped reference model")
+    parser.add_argument("--split", choices=("test", "compositional", "val", "train"), default="test")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N pairs of the split")
+    parser.add_argument("--beam-size", type=int, default=1, help="1 = greedy decoding (default)")
+    parser.add_argument("--length-penalty", type=float, default=0.6, help="beam search's alpha (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default: %(default)s)")
+    args = parser.parse_args(argv)
+    from course_utils.train import CheckpointError
+
+    torch.set_num_threads(args.threads)
+    try:
+        model, src_vocab, tgt_vocab, meta = load_reference(args.checkpoint)
+    except (FileNotFoundError, CheckpointError) as err:
+        print(f"course evaluate: {err}", file=sys.stderr)
+        return 1
+    recipe = meta.get("recipe", {})
+    config = dataclasses.replace(REFERENCE_CONFIG, **{k: recipe[k] for k in ("data_seed", "n_train", "n_val")
+                                                      if k in recipe})
+    (train_pairs, val, test, compositional), _ = load_data(config)
+    pairs = {"train": train_pairs, "val": val, "test": test, "compositional": compositional}[args.split]
+    if args.limit is not None:
+        pairs = pairs[:args.limit]
+    result = score(model, src_vocab, tgt_vocab, pairs, beam_size=args.beam_size, length_penalty=args.length_penalty)
+    decoder = "greedy" if args.beam_size == 1 else f"beam {args.beam_size}, alpha {args.length_penalty}"
+    print(f"{args.checkpoint} ({decoder})")
+    print(_format_scores(args.split, result))
+    return 0
+
+
+def _format_scores(name: str, result: dict) -> str:
+    return (f"{name:>13}: exact match {100 * result['exact_match']:.2f}%  BLEU {result['bleu']:.2f}  "
+            f"({result['n']} sentences)")
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    commands = {"train": train_main, "evaluate": evaluate_main}
+    if not argv or argv[0] not in commands:
+        print("usage: python -m course_utils.reference {train,evaluate} [options]  (-h for help)", file=sys.stderr)
+        return 2
+    return commands[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,359 @@
+"""Training an encoder-decoder Transformer: loss, learning-rate schedule, the loop, and
+checkpoints.
+
+Shapes: B batch · S source length · T target length · V target vocab.
+
+The recipe follows the paper (Vaswani et al. 2017, sec. 5.3-5.4): Adam with
+betas (0.9, 0.98), a learning rate that warms up linearly and then decays, and label
+smoothing. We add gradient clipping, which small models on a CPU are grateful for.
+"""
+
+import dataclasses
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils.layers import MultiHeadAttention
+from course_utils.model import Transformer, TransformerConfig
+
+CHECKPOINT_FORMAT_VERSION = 1
+
+
+# -- device -----------------------------------------------------------------------------
+def pick_device(prefer: str | None = None) -> torch.device:
+    """The fastest device present: CUDA, then Apple's MPS, then the CPU.
+    `prefer` ("cpu", "cuda", "mps") overrides the choice."""
+    if prefer is not None:
+        if prefer not in ("cpu", "cuda", "mps"):
+            raise ValueError(f"pick_device: prefer must be 'cpu', 'cuda' or 'mps', got {prefer!r}")
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def use_fast_attention(model: nn.Module, fast: bool = True) -> nn.Module:
+    """Switch every MultiHeadAttention in `model` to the fused SDPA kernel (fast=True,
+    no attention weights kept) or back to the by-hand path (fast=False, weights kept in
+    `last_weights` for plotting). The numbers are the same either way."""
+    for module in model.modules():
+        if isinstance(module, MultiHeadAttention):
+            module.fast = fast
+    return model
+
+
+# -- loss -------------------------------------------------------------------------------
+def label_smoothed_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: float = 0.1,
+                        pad_id: int = 0) -> torch.Tensor:
+    """Mean cross-entropy over the non-pad target tokens, against a smoothed target:
+    1 - smoothing on the right token plus smoothing / V spread over all V tokens
+    (Szegedy et al. 2016; the paper uses smoothing = 0.1). Pad positions count for
+    nothing. This is `F.cross_entropy(..., label_smoothing=smoothing, ignore_index=pad_id)`.
+
+    Shapes:
+        logits (B, T, V) or (N, V), target (B, T) or (N,) ids -> scalar.
+    """
+    if not isinstance(logits, torch.Tensor) or not logits.dtype.is_floating_point:
+        raise TypeError(f"label_smoothed_loss: logits must be a float tensor, got "
+                        f"{getattr(logits, 'dtype', type(logits).__name__)}")
+    if not isinstance(target, torch.Tensor) or target.dtype.is_floating_point:
+        raise TypeError("label_smoothed_loss: target must be a tensor of token ids")
+    if logits.shape[:-1] != target.shape:
+        raise ValueError(f"label_smoothed_loss: logits {tuple(logits.shape)} must be target's shape "
+                         f"{tuple(target.shape)} plus a vocabulary axis")
+    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 1:
+        raise ValueError(f"label_smoothed_loss: smoothing must be in [0, 1), got {smoothing!r}")
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1),
+                           ignore_index=pad_id, label_smoothing=float(smoothing))
+
+
+# -- learning rate ----------------------------------------------------------------------
+def warmup_lr(step: int, d_model: int, warmup: int = 4000) -> float:
+    """The paper's schedule (sec. 5.3): lr = d_model^-0.5 * min(step^-0.5, step * warmup^-1.5).
+    It rises linearly for `warmup` steps, peaks at (d_model * warmup)^-0.5, then decays
+    as 1 / sqrt(step). Step 0 (before the first update) gives 0."""
+    _check_nonneg_int(step=step)
+    _check_positive_int(d_model=d_model, warmup=warmup)
+    if step == 0:
+        return 0.0
+    return d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)
+
+
+def lr_at(step: int, peak_lr: float, warmup: int, total_steps: int | None = None, decay: str = "cosine") -> float:
+    """Linear warm-up from 0 to `peak_lr` over `warmup` steps, then a decay:
+    "inverse_sqrt" (the paper's shape, peak_lr * sqrt(warmup / step)), "cosine" (to 0 at
+    `total_steps`) or "constant". Step 0 gives 0."""
+    _check_nonneg_int(step=step)
+    _check_positive_int(warmup=warmup)
+    if decay not in ("cosine", "inverse_sqrt", "constant"):
+        raise ValueError(f"lr_at: decay must be 'cosine', 'inverse_sqrt' or 'constant', got {decay!r}")
+    if decay == "cosine" and (isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1):
+        raise ValueError(f"lr_at: cosine decay needs total_steps, an int >= 1, got {total_steps!r}")
+    if step <= warmup:
+        return peak_lr * step / warmup
+    if decay == "inverse_sqrt":
+        return peak_lr * math.sqrt(warmup / step)
+    if decay == "constant":
+        return peak_lr
+    if step >= total_steps:
+        return 0.0
+    progress = (step - warmup) / (total_steps - warmup)
+    return peak_lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def make_scheduler(optimizer, peak_lr: float, warmup: int, total_steps: int | None = None, decay: str = "cosine"):
+    """A `LambdaLR` that sets the learning rate of update number n (1, 2, ...) to
+    lr_at(n, ...). Call `scheduler.step()` after each `optimizer.step()`."""
+    lr_at(0, peak_lr, warmup, total_steps, decay)  # validate the arguments now
+    for group in optimizer.param_groups:
+        group["lr"] = peak_lr
+        group["initial_lr"] = peak_lr
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda n: lr_at(n + 1, peak_lr, warmup, total_steps, decay) / peak_lr)
+
+
+def clip_gradients(model: nn.Module, max_norm: float) -> float:
+    """Rescale all gradients together so their global L2 norm is at most `max_norm`;
+    return the norm before clipping (worth plotting: spikes mean trouble)."""
+    return float(torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm))
+
+
+# -- batches ----------------------------------------------------------------------------
+def batch_iterator(pairs, src_vocab, tgt_vocab, batch_size: int = 64, seed: int = 0):
+    """Endless mini-batches (course_utils.data.Batch) of `pairs`, reshuffled every epoch
+    with its own seeded generator (the global random state is left alone)."""
+    from course_utils.data import collate
+
+    _check_positive_int(batch_size=batch_size)
+    if len(pairs) == 0:
+        raise ValueError("batch_iterator: pairs is empty")
+    generator = torch.Generator().manual_seed(seed)
+    while True:
+        order = torch.randperm(len(pairs), generator=generator).tolist()
+        for b in range(max(1, len(order) // batch_size)):  # full batches only (all pairs if fewer)
+            yield collate([pairs[i] for i in order[b * batch_size:(b + 1) * batch_size]], src_vocab, tgt_vocab)
+
+
+# -- the loop ---------------------------------------------------------------------------
+@dataclass
+class History:
+    """What `train` measured, ready to plot: per-step loss, learning rate and gradient norm;
+    per-evaluation scores; times in seconds (training only, evaluations excluded)."""
+
+    step: list = field(default_factory=list)
+    loss: list = field(default_factory=list)
+    lr: list = field(default_factory=list)
+    grad_norm: list = field(default_factory=list)
+    eval_step: list = field(default_factory=list)
+    eval_score: list = field(default_factory=list)
+    eval_seconds: list = field(default_factory=list)
+    train_seconds: float = 0.0
+    eval_total_seconds: float = 0.0
+    steps_done: int = 0
+    target: float | None = None
+    target_step: int | None = None
+    target_seconds: float | None = None
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def train(model: nn.Module, batches, *, steps: int, peak_lr: float = 2e-3, warmup: int = 300,
+          decay: str = "cosine", label_smoothing: float = 0.1, clip_norm: float | None = 1.0,
+          betas=(0.9, 0.98), eps: float = 1e-9, pad_id: int | None = None, eval_fn=None,
+          eval_every: int = 100, target: float | None = None, device=None, progress: bool = True) -> History:
+    """Train `model` for up to `steps` updates on `batches` (an iterator of objects with
+    `.src`, `.tgt_in`, `.tgt_out`, e.g. from `batch_iterator`) with teacher forcing.
+
+    Every `eval_every` steps (and at the end) `eval_fn(model)` is called, if given, and its
+    score (say, exact match in [0, 1]) recorded; with `target`, training stops at the first
+    evaluation scoring >= target. The model is left in eval mode on `device`.
+
+    Shapes:
+        batch.src (B, S), batch.tgt_in (B, T) (<bos> + target), batch.tgt_out (B, T)
+        (target + <eos>) -> model logits (B, T, V).
+    """
+    _check_positive_int(steps=steps, eval_every=eval_every)
+    device = pick_device() if device is None else torch.device(device)
+    if pad_id is None:
+        pad_id = model.config.pad_id if hasattr(model, "config") else 0
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=peak_lr, betas=betas, eps=eps)
+    scheduler = make_scheduler(optimizer, peak_lr, warmup, total_steps=steps, decay=decay)
+    history = History(target=target)
+    bar = _progress_bar(steps, progress)
+    batches = iter(batches)
+
+    def evaluate(step):
+        t0 = time.perf_counter()
+        model.eval()
+        with torch.no_grad():
+            score = float(eval_fn(model))
+        model.train()
+        history.eval_total_seconds += time.perf_counter() - t0
+        history.eval_step.append(step)
+        history.eval_score.append(score)
+        history.eval_seconds.append(history.train_seconds)
+        if bar is not None:
+            bar.set_postfix(loss=f"{history.loss[-1]:.3f}", eval=f"{score:.3f}")
+        if target is not None and score >= target and history.target_step is None:
+            history.target_step, history.target_seconds = step, history.train_seconds
+        return score
+
+    model.train()
+    t_start = time.perf_counter()
+    for step in range(1, steps + 1):
+        batch = next(batches)
+        src, tgt_in, tgt_out = (t.to(device, non_blocking=True) for t in (batch.src, batch.tgt_in, batch.tgt_out))
+        logits = model(src, tgt_in)  # (B, T, V)
+        loss = label_smoothed_loss(logits, tgt_out, label_smoothing, pad_id)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = clip_gradients(model, clip_norm) if clip_norm else _grad_norm(model)
+        lr = optimizer.param_groups[0]["lr"]
+        optimizer.step()
+        scheduler.step()
+        history.step.append(step)
+        history.loss.append(loss.item())
+        history.lr.append(lr)
+        history.grad_norm.append(grad_norm)
+        history.steps_done = step
+        if bar is not None:
+            bar.update(1)
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{history.loss[-1]:.3f}", lr=f"{lr:.1e}")
+        if eval_fn is not None and (step % eval_every == 0 or step == steps):
+            history.train_seconds = time.perf_counter() - t_start - history.eval_total_seconds
+            score = evaluate(step)
+            if target is not None and score >= target:
+                break
+    history.train_seconds = time.perf_counter() - t_start - history.eval_total_seconds
+    if bar is not None:
+        bar.close()
+    model.eval()
+    return history
+
+
+def _progress_bar(steps, progress):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm  # a widget in JupyterLab, text in a terminal
+
+    return tqdm(total=steps, desc="training", unit="step")
+
+
+def _grad_norm(model) -> float:
+    norms = [p.grad.detach().norm() for p in model.parameters() if p.grad is not None]
+    return float(torch.stack(norms).norm()) if norms else 0.0
+
+
+# -- checkpoints ------------------------------------------------------------------------
+class CheckpointError(ValueError):
+    """A checkpoint file that is corrupt, of another format, or does not fit its config."""
+
+
+def save_checkpoint(path, model: Transformer, src_vocab, tgt_vocab, **meta) -> Path:
+    """Write weights, config and both vocabularies to `path` (plain types only, so
+    `torch.load(weights_only=True)` can read it). `meta` holds plain values: numbers,
+    strings, lists, dicts (e.g. steps, seconds, scores, seed)."""
+    if not isinstance(getattr(model, "config", None), TransformerConfig):
+        raise TypeError(f"save_checkpoint: model must be a course Transformer, got {type(model).__name__}")
+    _check_plain(meta, "meta")
+    checkpoint = {
+        "format_version": CHECKPOINT_FORMAT_VERSION,
+        "config": dataclasses.asdict(model.config),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "src_vocab": src_vocab.to_dict(),
+        "tgt_vocab": tgt_vocab.to_dict(),
+        "meta": dict(meta),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, path)  # never leave a half-written checkpoint behind
+    return path
+
+
+def load_checkpoint(path, device="cpu"):
+    """Read a checkpoint written by `save_checkpoint`.
+
+    Returns (model in eval mode, src_vocab, tgt_vocab, meta). Raises FileNotFoundError
+    for a missing file and CheckpointError (a ValueError) naming the path for a corrupt
+    file, another format, or weights that do not fit the stored config.
+    """
+    from course_utils.data import Vocab
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for a damaged file
+        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or not written by "
+                              f"torch.save): {type(err).__name__}: {str(err).splitlines()[0][:200]}") from err
+    if not isinstance(checkpoint, dict) or "format_version" not in checkpoint:
+        raise CheckpointError(f"{path} is not a course checkpoint (no 'format_version' entry)")
+    if checkpoint["format_version"] != CHECKPOINT_FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {checkpoint['format_version']!r}; this version "
+                              f"of course_utils reads format {CHECKPOINT_FORMAT_VERSION}")
+    missing = {"config", "state_dict", "src_vocab", "tgt_vocab", "meta"} - checkpoint.keys()
+    if missing:
+        raise CheckpointError(f"{path} lacks the entries {sorted(missing)}")
+    try:
+        config = TransformerConfig(**checkpoint["config"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path} holds an invalid model config: {err}") from err
+    try:
+        src_vocab = Vocab.from_dict(checkpoint["src_vocab"])
+        tgt_vocab = Vocab.from_dict(checkpoint["tgt_vocab"])
+    except Exception as err:
+        raise CheckpointError(f"{path} holds an unreadable vocabulary: {err}") from err
+    if (len(src_vocab), len(tgt_vocab)) != (config.src_vocab_size, config.tgt_vocab_size):
+        raise CheckpointError(f"{path}: vocabularies have {len(src_vocab)} / {len(tgt_vocab)} tokens but the "
+                              f"config says {config.src_vocab_size} / {config.tgt_vocab_size}")
+    model = Transformer(config)
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as err:  # missing/unexpected keys or wrong shapes
+        raise CheckpointError(f"{path}: the weights do not fit the stored config: "
+                              f"{' '.join(str(err).split())[:500]}") from err
+    return model.to(device).eval(), src_vocab, tgt_vocab, checkpoint["meta"]
+
+
+def _check_plain(value, where: str) -> None:
+    if value is None or type(value) in (bool, int, float, str):  # exact types: a str subclass is not plain
+        return
+    if type(value) in (list, tuple):
+        for i, v in enumerate(value):
+            _check_plain(v, f"{where}[{i}]")
+        return
+    if type(value) is dict:
+        for k, v in value.items():
+            if type(k) is not str:
+                raise TypeError(f"save_checkpoint: {where} keys must be strings, got {k!r}")
+            _check_plain(v, f"{where}[{k!r}]")
+        return
+    raise TypeError(f"save_checkpoint: {where} must hold plain values (numbers, strings, lists, dicts) "
+                    f"so the file loads with weights_only=True, got {type(value).__name__}")
+
+
+def _check_positive_int(**values) -> None:
+    for name, val in values.items():
+        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+            raise ValueError(f"{name} must be an int >= 1, got {val!r}")
+
+
+def _check_nonneg_int(**values) -> None:
+    for name, val in values.items():
+        if isinstance(val, bool) or not isinstance(val, int) or val < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {val!r}")
