@@ -37,15 +37,26 @@ def lab_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def browser(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
+    env = lab.chromium_env(tmp_path_factory.mktemp("chromium"))
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=lab.chromium_path(), args=lab.CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=lab.chromium_path(), args=lab.CHROMIUM_ARGS, env=env)
         try:
             yield chromium
         finally:
             chromium.close()
+
+
+@pytest.fixture(scope="session")
+def lab_page(browser):
+    """One JupyterLab tab for the session: notebooks are opened in it one after another."""
+    page = browser.new_page(viewport=dict(lab.VIEWPORT))
+    try:
+        yield page
+    finally:
+        page.close()
 
 
 @pytest.fixture(scope="session")

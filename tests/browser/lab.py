@@ -8,6 +8,7 @@ on a free localhost port, with a random token, its own config/settings/runtime d
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import secrets
@@ -48,6 +49,28 @@ def chromium_path() -> str:
             return path
     raise RuntimeError("Chromium not found on PATH; scripts/test_browser.sh installs Debian's "
                        "`chromium` package (apt-get install -y chromium)")
+
+
+def chromium_env(state_dir: Path) -> dict:
+    """Chromium's environment: the system fonts plus the CJK fonts that ship with mplfonts (a
+    course dependency), so Chinese text in notebooks renders in screenshots on a bare machine."""
+    env = dict(os.environ)
+    spec = importlib.util.find_spec("mplfonts")
+    if spec is None or not spec.submodule_search_locations:
+        return env
+    fonts = Path(list(spec.submodule_search_locations)[0]) / "fonts"
+    conf = state_dir / "fonts.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(f"""<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig>
+  <include ignore_missing="yes">/etc/fonts/fonts.conf</include>
+  <dir>{fonts}</dir>
+  <cachedir>{state_dir / "fontcache"}</cachedir>
+</fontconfig>
+""")
+    env["FONTCONFIG_FILE"] = str(conf)
+    return env
 
 
 def free_port() -> int:
@@ -148,6 +171,8 @@ class LabServer:
     def shutdown_kernels(self) -> None:
         """Shut down every running kernel (between notebooks, so kernels do not pile up)."""
         try:
+            for session in self.api("GET", "/api/sessions"):
+                self.api("DELETE", f"/api/sessions/{session['id']}", timeout=30)
             for kernel in self.api("GET", "/api/kernels"):
                 self.api("DELETE", f"/api/kernels/{kernel['id']}", timeout=30)
         except (urllib.error.URLError, OSError):
@@ -231,10 +256,34 @@ def wait_for(page, path: str, predicate, what: str, timeout: float, poll: float 
 
 
 def open_notebook(page, server: LabServer, path: str, timeout: float = 120) -> None:
-    """Open `path` (relative to the server root) in a fresh workspace; wait for an idle kernel."""
-    page.goto(f"{server.url}/lab/tree/{path}?token={server.token}&reset", wait_until="domcontentloaded")
+    """Open `path` (relative to the server root) and wait for an idle kernel.
+
+    The first call loads JupyterLab with a fresh workspace (`?reset`); later calls on the same
+    page close the open notebooks (their kernels are shut down by the caller) and open the next
+    one through the UI's document manager, which saves reloading JupyterLab each time.
+    """
+    if close_notebooks(page):
+        page.evaluate("async (path) => { await window.jupyterapp.commands.execute('docmanager:open', {path}); }",
+                      path)
+    else:
+        page.goto(f"{server.url}/lab/tree/{path}?token={server.token}&reset", wait_until="domcontentloaded")
     wait_for(page, path, lambda s: s.get("stage") == "ready" and s.get("kernel") == "idle",
              "an idle kernel", timeout)
+
+
+def close_notebooks(page) -> bool:
+    """Close every open document without a save prompt; False if JupyterLab is not loaded."""
+    try:
+        return page.evaluate("""() => {
+            const app = window.jupyterapp;
+            if (!app) return false;
+            for (const w of Array.from(app.shell.widgets('main'))) {
+                if (w.context && w.context.model) { w.context.model.dirty = false; }
+                w.dispose();
+            }
+            return true; }""")
+    except Exception:  # page closed or crashed: the caller reloads
+        return False
 
 
 def run_all(page, path: str, timeout: float) -> float:
@@ -297,6 +346,9 @@ def screenshot(page, dest: Path, max_height: int = 30000) -> Path:
         return n ? n.scrollHeight - n.clientHeight : 0; }""")
     page.set_viewport_size({"width": size["width"], "height": min(size["height"] + extra, max_height)})
     time.sleep(0.5)
+    page.evaluate("""() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer')
+        .forEach(e => { e.scrollTop = 0; })""")
+    time.sleep(0.3)
     dest.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(dest))
     page.set_viewport_size(size)

@@ -29,16 +29,16 @@ UNSCALED = CORRECT.replace(" / math.sqrt(q.size(-1))", "")
 
 
 @pytest.fixture(scope="module")
-def exercise_page(lab_server, browser):
+def exercise_page(lab_server, lab_page):
     if not (lab.ROOT / PATH).exists():
         pytest.fail(f"{PATH} is missing (generate exercises with `python -m course_utils.build`)")
-    page = browser.new_page(viewport=dict(lab.VIEWPORT))
+    page = lab_page
     try:
         lab.open_notebook(page, lab_server, PATH)
         lab.run_all(page, PATH, 180)
         yield page
     finally:
-        page.close()
+        lab.close_notebooks(page)
         lab_server.shutdown_kernels()
 
 
