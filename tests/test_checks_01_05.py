@@ -193,6 +193,16 @@ def test_word2idx():
     pending("03.word2idx")
 
 
+def test_predict_permutation():
+    passes("03.predict_permutation", 2)
+    assert "position 2" in check("03.predict_permutation", 0).hint
+    assert "追" in check("03.predict_permutation", 1).hint
+    assert "unchanged" in check("03.predict_permutation", None).hint
+    fails("03.predict_permutation", 2.0, "int")
+    fails("03.predict_permutation", True, "int")
+    assert check("03.predict_permutation", ...).status == "pending"
+
+
 def _pe_loops(max_len, d_model):
     pe = torch.zeros(max_len, d_model)
     for pos in range(max_len):

@@ -275,6 +275,21 @@ def _check_embed_with_positions(fn):
         compare("x", got, emb + pe[:T], axes=("B", "T", "d_model"), mutants=mutants)
 
 
+@exercise("03.predict_permutation", "Predict the output: where does 狗 go without positions?")
+def _check_predict_permutation(prediction):
+    if prediction is None:
+        raise Fail("`prediction` is None, but one row of out2 is exactly equal to out1[0].",
+                   hint="Follow the token 狗: its query and the set of keys it compares with are unchanged.")
+    if isinstance(prediction, bool) or not isinstance(prediction, int):
+        raise Fail(f"`prediction` should be a row index (an int 0, 1 or 2), got {type(prediction).__name__}.")
+    compare_value("prediction", prediction, 2, rel=0, abs_tol=0, mutants=[
+        (0, "Without positions, attention cannot tell *where* a token is: the output row follows the token "
+            "狗, which now stands at position 2."),
+        (1, "Row 1 is 追, which stays in the middle; follow 狗 instead."),
+    ])
+    return "Right: the outputs are the same rows, permuted like the inputs. Order is invisible without positions."
+
+
 # ============================================================================ lesson 04
 
 HINT_NO_SCALE = ("Divide the scores by √d_k (the width of q and k). Without it the scores grow with d_k "
