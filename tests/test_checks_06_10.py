@@ -698,12 +698,10 @@ def test_probes_leave_global_rng_alone():
 # ------------------------------------------------------------------ the remaining known mistakes, one by one
 def _post_ln_decoder(layer, x, memory, tgt_mask, memory_mask, cross=None, cross_mask="memory", res=(1, 1, 1),
                      inside=False):
-    kv = memory if cross is None else x
     masks = {"memory": memory_mask, "none": None, "tgt": tgt_mask}
     subs = [lambda h: layer.self_attn(h, h, tgt_mask),
             lambda h: layer.cross_attn(h, memory if cross is None else h, masks[cross_mask]),
             layer.ffn]
-    del kv
     for sub, norm, r in zip(subs, (layer.norm1, layer.norm2, layer.norm3), res):
         x = x + norm(sub(x)) if inside else norm(x + sub(x) if r else sub(x))
     return x
@@ -816,10 +814,13 @@ def test_greedy_decode_more_mistakes(kw, hint):
     fails_with("10.greedy_decode", fn, hint)
 
 
-def test_greedy_decode_without_bos():
-    fails_with("10.greedy_decode", lambda m, s, n, b, e, p: greedy_solution(m, s, n, p, e, p), "do not start from <bos>")
-    fails_with("10.greedy_decode", lambda m, s, n, b, e, p: greedy_solution(m, s, n, e, e, p), "do not start from <bos>")
-    fails_with("10.greedy_decode", lambda m, s, n, b, e, p: greedy_solution(m, s, n, 1, e, p), "bos_id argument")
+@pytest.mark.parametrize("start,hint", [("pad", "do not start from <bos>"), ("eos", "do not start from <bos>"),
+                                        ("one", "bos_id argument")])
+def test_greedy_decode_without_bos(start, hint):
+    def fn(model, src, n, bos, eos, pad):
+        first = {"pad": pad, "eos": eos, "one": 1}[start]
+        return greedy_solution(model, src, n, first, eos, pad)
+    fails_with("10.greedy_decode", fn, hint)
 
 
 def test_beam_step_more_mistakes():
@@ -866,3 +867,21 @@ def test_strict_mode_raises_on_failure(monkeypatch):
     with pytest.raises(AssertionError):
         check("06.causal_mask", lambda T: torch.ones(T, T, dtype=torch.bool))
     check("06.causal_mask", causal_tril)
+
+
+def test_wrong_shape_names_the_axes():
+    def transposed(x, memory, w_q, w_k, w_v, src_mask=None):
+        out, weights = cross_matmul(x, memory, w_q, w_k, w_v, src_mask)
+        return out, weights.transpose(-2, -1)
+    fails_with("07.cross_attention", transposed, "`weights` has shape (2, 5, 3), expected (2, 3, 5)", "Axis T is 5",
+               "swapped")
+
+
+def test_numpy_output_is_named():
+    fails_with("08.feed_forward", lambda x, w_1, b_1, w_2, b_2: (torch.relu(x @ w_1 + b_1) @ w_2 + b_2).numpy(),
+               "NumPy array")
+
+
+def test_wrong_values_report_difference():
+    r = fails_with("08.layer_norm", lambda x, g, b, eps=1e-5: ln_var(x, g, b, eps) + 0.5, "max difference")
+    assert "match" in r.message

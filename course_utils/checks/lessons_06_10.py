@@ -20,8 +20,8 @@ from torch import nn
 from course_utils.attention import attention
 from course_utils.layers import DecoderLayer, EncoderLayer
 
-from course_utils.checks import Fail, call, compare, compare_value, exercise, expect_callable, \
-    expect_tuple, probe_generator
+from course_utils.checks import (Fail, call, compare, compare_value, exercise, expect_callable,
+                                 expect_tuple, probe_generator)
 
 ATOL, RTOL = 1e-5, 1e-4
 
@@ -302,8 +302,8 @@ def check_nn_border(causal_self_attention):
          "The causal mask is right, but the padded keys are not hidden: pass key_padding_mask=(tgt == pad_id)."),
     ]
     with torch.no_grad():
-        _grade(causal_self_attention, "causal_self_attention", probes, _ref_nn_causal_self_attention, mutants, names=("out",),
-               axes=[("B", "T", "d_model")])
+        _grade(causal_self_attention, "causal_self_attention", probes, _ref_nn_causal_self_attention, mutants,
+               names=("out",), axes=[("B", "T", "d_model")])
 
 
 # ======================================================================== lesson 07
