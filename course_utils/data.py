@@ -249,7 +249,9 @@ def make_splits(seed: int = 0, n_train: int = 40_000, n_test: int = 2_000,
 
     train and test never contain a held-out combination (HELD_OUT); every compositional
     sentence contains at least one, cycling through them in turn. Each split has its own
-    random stream, so the test and compositional splits do not depend on `n_train`.
+    random stream, so the test and compositional splits do not depend on `n_train`, and
+    `train` of a smaller call is the start of `train` of a larger one (carve a validation
+    set off the end).
     """
     for name, n in (("n_train", n_train), ("n_test", n_test), ("n_compositional", n_compositional)):
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:

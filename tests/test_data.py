@@ -435,6 +435,21 @@ def test_parse_inverts_realize(random_pairs):
         assert (r.src, r.tgt) == (p.src, p.tgt)
 
 
+def test_different_structures_give_different_sentences():
+    """parse(realize(s)) == s, so realize is one-to-one: the count of structures
+    (grammar.count_sentences) is a count of distinct English sentences."""
+    rng = random.Random(9)
+    for _ in range(5000):
+        structure = grammar.sample_sentence(rng)
+        assert grammar.parse(realize(structure).src) == structure
+
+
+def test_train_prefix_does_not_depend_on_train_size():
+    small = make_splits(seed=0, n_train=100, n_test=50, n_compositional=30)
+    large = make_splits(seed=0, n_train=300, n_test=50, n_compositional=30)
+    assert large.train[:100] == small.train
+
+
 def test_reference_translation_of_typed_sentences():
     assert reference_translation("The dog chased the cat yesterday").tgt == ["狗", "昨天", "追", "了", "猫", "。"]
     assert reference_translation("the dog that chases the cat is big").tgt == ["追", "猫", "的", "狗", "很", "大", "。"]
