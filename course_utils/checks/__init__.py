@@ -60,6 +60,7 @@ import importlib
 import inspect
 import math
 import os
+import re
 import signal
 import threading
 import time
@@ -201,7 +202,10 @@ class CheckResult:
 
     def _repr_html_(self) -> str:
         mark, bg, fg = _STYLE[self.status]
-        esc = html.escape
+
+        def esc(text: str) -> str:  # escape, and show `code` as code
+            return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
         parts = [f'<div style="border-left:4px solid {fg};background:{bg};padding:6px 10px;'
                  f'margin:4px 0;font-family:sans-serif">',
                  f'<b style="color:{fg}">{mark} {esc(self.exercise_id)} {self.status}</b>: {esc(self.title)}',
