@@ -885,3 +885,17 @@ def test_numpy_output_is_named():
 def test_wrong_values_report_difference():
     r = fails_with("08.layer_norm", lambda x, g, b, eps=1e-5: ln_var(x, g, b, eps) + 0.5, "max difference")
     assert "match" in r.message
+
+
+def test_references_agree_with_course_utils():
+    """The exercises teach what the package does: the package's own functions pass the checks."""
+    from course_utils import decoding, masks, train
+    passes("06.causal_mask", masks.causal_mask)
+    passes("06.padding_mask", masks.padding_mask)
+    passes("09.warmup_lr", train.warmup_lr)
+    passes("09.label_smoothed_loss", train.label_smoothed_loss)
+
+    def package_greedy(model, src, max_new_tokens, bos_id, eos_id, pad_id):
+        return decoding.greedy_decode(model, src, max_new_tokens=max_new_tokens, bos_id=bos_id, eos_id=eos_id,
+                                      pad_id=pad_id, use_cache=False)
+    passes("10.greedy_decode", package_greedy)
