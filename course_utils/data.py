@@ -181,12 +181,16 @@ def held_out_features(pair_or_realized) -> set:
     return _english_features(src) & set(_HELD_OUT_FEATURES)
 
 
+_NOUN_FORMS = {form: key for key, n in grammar.NOUNS.items() for form in (n.en, n.en_plural)}
+_VERBS_3SG = {v.en_3sg for v in grammar.VERBS.values()}
+
+
 def _english_features(src) -> set:
     """Adjective-noun pairs, objects of relative clauses and question verbs, recovered from
     the English tokens alone (independent of the generator's bookkeeping)."""
     feats = set()
     src = list(src)
-    nouns = {**{n.en: k for k, n in grammar.NOUNS.items()}, **{n.en_plural: k for k, n in grammar.NOUNS.items()}}
+    nouns = _NOUN_FORMS
     word = lambda i: src[i] if 0 <= i < len(src) else None  # noqa: E731  (None past either end)
     for a, b in zip(src, src[1:]):
         if a in grammar.ADJECTIVES and b in nouns:
@@ -196,16 +200,14 @@ def _english_features(src) -> set:
         head = nouns.get(word(i - 1))
         if word(len(src) - 3) == "is" and word(len(src) - 2) in grammar.ADJECTIVES and head:
             feats.add(("adj_noun", src[-2], head))
-        verbs_3sg = {v.en_3sg for v in grammar.VERBS.values()}
-        if word(i + 1) in verbs_3sg:           # subject relative: that chases the (adj) N
+        if word(i + 1) in _VERBS_3SG:           # subject relative: that chases the (adj) N
             j = i + 3 if word(i + 3) in nouns else i + 4
             if word(j) in nouns:
                 feats.add(("rel_object", nouns[src[j]]))
         elif head:                             # object relative: the N that the dog chases
             feats.add(("rel_object", head))
     if src and src[0] in ("do", "does", "did", "will") and src[-1] == "?":
-        bases = {v.en for v in grammar.VERBS.values()}
-        verb = next((t for t in src[1:] if t in bases), None)
+        verb = next((t for t in src[1:] if t in grammar.VERBS), None)
         if verb:
             feats.add(("question_verb", verb))
     return feats
@@ -271,6 +273,16 @@ def _make_splits_cached(seed, n_train, n_test, n_compositional) -> tuple:
     clean = lambda r: not (r.features & held)  # noqa: E731
     test = _fill(random.Random(f"test-{seed}"), n_test, seen, clean)
     train = _fill(random.Random(f"train-{seed}"), n_train, seen, clean)
+    # The promise of the compositional split, checked again from the English words alone.
+    for name, split in (("train", train), ("test", test)):
+        leaked = next((p for p in split if held_out_features(p)), None)
+        if leaked is not None:
+            raise RuntimeError(f"make_splits: held-out combination {held_out_features(leaked)} "
+                               f"in {name}: {' '.join(leaked.src)!r}")
+    missing = next((p for p in compositional if not held_out_features(p)), None)
+    if missing is not None:
+        raise RuntimeError(f"make_splits: compositional sentence without a held-out combination: "
+                           f"{' '.join(missing.src)!r}")
     return tuple(train), tuple(test), tuple(compositional)
 
 
