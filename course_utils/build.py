@@ -191,7 +191,10 @@ def validate(solution: nbformat.NotebookNode, exercise: nbformat.NotebookNode, n
 
 def generate(root: Path) -> tuple[dict[Path, str], list[str]]:
     """{exercise path: text} for every solution notebook, plus the problems found."""
-    texts, problems = {}, []
+    from course_utils import checks
+
+    checks.registry()
+    texts, problems = {}, [f"cannot import {m}: {e}" for m, e in checks._LOAD_ERRORS.items()]
     for sol_path in sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb")):
         solution = nbformat.read(sol_path, as_version=4)
         try:

@@ -214,3 +214,27 @@ def test_an_outer_alarm_timer_survives_a_check(toy):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+def test_a_broken_lesson_module_does_not_break_check(monkeypatch):
+    from course_utils import checks as c
+
+    monkeypatch.setattr(c, "_loaded", False)
+    monkeypatch.setattr(c, "_LESSON_MODULES", ("course_utils.checks.lessons_01_05", "course_utils.checks._nope_"))
+    monkeypatch.setattr(c, "_LOAD_ERRORS", {})
+    real_import = c.importlib.import_module
+
+    def fake_import(name):
+        if name.endswith("_nope_"):
+            raise RuntimeError("boom")
+        return real_import(name)
+
+    monkeypatch.setattr(c.importlib, "import_module", fake_import)
+    assert check("04.predict_score_std", 8).passed
+    r = check("06.anything", 1)
+    assert r.status == "failed" and "Could not load course_utils.checks._nope_" in r.message
+
+
+def test_device_mismatch_is_named():
+    with pytest.raises(Fail, match="on device meta"):
+        compare("x", torch.zeros(2, device="meta"), torch.zeros(2))

@@ -98,6 +98,7 @@ class Exercise:
 
 
 _REGISTRY: dict[str, Exercise] = {}
+_LOAD_ERRORS: dict[str, str] = {}  # lesson module -> why it could not be imported
 _loaded = False
 
 
@@ -125,7 +126,9 @@ def _load_lessons() -> None:
             importlib.import_module(name)
         except ModuleNotFoundError as err:  # a lesson module not written yet
             if err.name != name:
-                raise
+                _LOAD_ERRORS[name] = f"{type(err).__name__}: {err}"
+        except Exception as err:  # a broken lesson module must not break check() for the others
+            _LOAD_ERRORS[name] = f"{type(err).__name__}: {err}"
 
 
 def registry() -> dict[str, Exercise]:
@@ -234,8 +237,9 @@ def check(exercise_id: str, obj: Any) -> CheckResult:
     ex = _REGISTRY.get(exercise_id) if isinstance(exercise_id, str) else None
     if ex is None:
         known = ", ".join(sorted(_REGISTRY)) or "none"
+        broken = "".join(f" (Could not load {m}: {e})" for m, e in _LOAD_ERRORS.items())
         result = CheckResult(str(exercise_id), "unknown exercise", "failed",
-                             f"There is no exercise with id {exercise_id!r}. Known ids: {known}.")
+                             f"There is no exercise with id {exercise_id!r}. Known ids: {known}.{broken}")
     else:
         result = _run_checker(ex, obj)
         _record(result)
@@ -456,10 +460,14 @@ def compare(name: str, got, want: torch.Tensor, axes: tuple[str, ...] | None = N
     Order: known mistakes (mutants) first, so their hint wins; then type, shape (naming
     the `axes`), dtype, NaN/inf, values (max difference and share of matching values).
     """
-    if isinstance(got, torch.Tensor) and got.is_floating_point() == want.is_floating_point():
+    if isinstance(got, torch.Tensor) and got.device == want.device and \
+            got.is_floating_point() == want.is_floating_point():
         for wrong, hint in mutants:
             if isinstance(wrong, torch.Tensor) and _close(got, wrong, atol, rtol) and not _close(got, want, atol, rtol):
                 raise Fail(f"`{name}` is not right: it equals what a known mistake gives.", hint=hint)
+    if isinstance(got, torch.Tensor) and got.device != want.device:
+        raise Fail(f"`{name}` is on device {got.device}, expected {want.device}.",
+                   hint="Create new tensors on the inputs' device (e.g. `device=x.device`).")
     if not isinstance(got, torch.Tensor):
         import numpy as np
         if isinstance(got, np.ndarray):
