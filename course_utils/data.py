@@ -255,6 +255,8 @@ def make_splits(seed: int = 0, n_train: int = 40_000, n_test: int = 2_000,
     `train` of a smaller call is the start of `train` of a larger one (carve a validation
     set off the end).
     """
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"make_splits: seed must be an int, got {type(seed).__name__} ({seed!r})")
     for name, n in (("n_train", n_train), ("n_test", n_test), ("n_compositional", n_compositional)):
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"make_splits: {name} must be an int >= 0, got {n!r}")

@@ -353,11 +353,50 @@ def _realize_relative(r: RelativeSentence) -> Realized:
     return Realized(en + ["."], zh + ["。"], tuple(sorted(tags)), frozenset(features))
 
 
+def _check_words(structure) -> None:
+    """Clear errors for words outside the lexicon (instead of a KeyError deep inside)."""
+    def known(value, table, what):
+        if value not in table:
+            raise ValueError(f"unknown {what} {value!r}; the grammar knows {sorted(table)}")
+
+    nps = [structure.subject, structure.object] if isinstance(structure, Clause) else \
+        [structure.head, structure.other, structure.predicate[2] if len(structure.predicate) > 2 else None]
+    for np_ in nps:
+        if isinstance(np_, NP):
+            known(np_.noun, NOUNS, "noun")
+            if np_.adj is not None:
+                known(np_.adj, ADJECTIVES, "adjective")
+            if np_.det not in _FULL_DETS or isinstance(np_.det, bool):
+                raise ValueError(f"determiner must be 'the', 'this' or an int 1..10, got {np_.det!r}")
+    if isinstance(structure, Clause):
+        known(structure.verb, VERBS, "verb")
+        known(structure.tense, TIMES, "tense")
+        if structure.place is not None:
+            known(structure.place, PLACES, "place")
+    else:
+        known(structure.rel_verb, VERBS, "verb")
+        if not VERBS[structure.rel_verb].transitive:
+            raise ValueError(f"a relative clause needs a transitive verb, got {structure.rel_verb!r}")
+        kind = structure.predicate[0] if structure.predicate else None
+        if kind not in ("adj", "verb") or len(structure.predicate) != (2 if kind == "adj" else 3):
+            raise ValueError("predicate must be ('adj', adjective) or ('verb', verb, object NP / place / None), "
+                             f"got {structure.predicate!r}")
+        known(structure.predicate[1], ADJECTIVES if kind == "adj" else VERBS, "adjective" if kind == "adj" else "verb")
+        rest = structure.predicate[2] if kind == "verb" else None
+        if kind == "verb" and VERBS[structure.predicate[1]].transitive != isinstance(rest, NP):
+            raise ValueError(f"predicate verb {structure.predicate[1]!r} needs "
+                             f"{'an object NP' if VERBS[structure.predicate[1]].transitive else 'a place or None'}, got {rest!r}")
+        if kind == "verb" and not isinstance(rest, NP) and rest is not None:
+            known(rest, PLACES, "place")
+
+
 def realize(structure) -> Realized:
     """Write a `Clause` or `RelativeSentence` out in English and Chinese tokens."""
     if isinstance(structure, Clause):
+        _check_words(structure)
         return _realize_clause(structure)
     if isinstance(structure, RelativeSentence):
+        _check_words(structure)
         return _realize_relative(structure)
     raise TypeError(f"realize: expected a Clause or RelativeSentence, got {type(structure).__name__}")
 

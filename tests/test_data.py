@@ -1,6 +1,7 @@
 """Tests of the toy corpus (course_utils.grammar, course_utils.data): word order of every
 phenomenon, splits, held-out combinations, vocabularies, batching, the TSV loader."""
 
+import hashlib
 import json
 import random
 import re
@@ -104,6 +105,15 @@ def test_phenomena_tags_are_from_the_documented_list(full_splits):
     Clause(NP("dog"), "chase", NP("cat"), time="every day", negated=True),
     Clause(NP("dog"), "play"),                                             # 玩 needs a place
     RelativeSentence("middle", NP("dog"), "chase", NP("cat"), ("adj", "big")),
+    Clause(NP("unicorn"), "sleep"),                                        # unknown words
+    Clause(NP("dog", det=11), "sleep"),
+    Clause(NP("dog", adj="purple"), "sleep"),
+    Clause(NP("dog"), "fly"),
+    Clause(NP("dog"), "sleep", tense="pluperfect"),
+    Clause(NP("dog"), "sleep", place="on the moon"),
+    RelativeSentence("subject", NP("dog"), "sleep", NP("cat"), ("adj", "big")),
+    RelativeSentence("subject", NP("dog"), "chase", NP("cat"), ("verb", "see", "in the park")),
+    RelativeSentence("subject", NP("dog"), "chase", NP("cat"), ("colour", "big")),
 ])
 def test_structures_outside_the_grammar_are_rejected(bad):
     with pytest.raises(ValueError):
@@ -181,6 +191,16 @@ def test_test_split_does_not_depend_on_train_size():
     small = make_splits(seed=0, n_train=100, n_test=50, n_compositional=30)
     large = make_splits(seed=0, n_train=1000, n_test=50, n_compositional=30)
     assert small.test == large.test and small.compositional == large.compositional
+
+
+def test_default_splits_are_stable(full_splits):
+    """The shipped reference model and the stored notebook outputs were made from exactly these
+    splits. If you change the grammar on purpose, update the fingerprint and retrain the
+    reference model (`course train`), then re-run the notebooks."""
+    fingerprint = hashlib.md5(repr((full_splits.train, full_splits.test, full_splits.compositional))
+                              .encode("utf-8")).hexdigest()
+    assert " ".join(full_splits.train[0].src) == "the teacher that kicks the ball is cute ."
+    assert fingerprint == "1ac5176cca87eb81c24a2b8d9b5b99fb"
 
 
 def test_split_sizes_and_defaults(full_splits):
@@ -266,6 +286,8 @@ def test_make_splits_rejects_bad_sizes():
         make_splits(n_train=-1)
     with pytest.raises(ValueError, match="n_test"):
         make_splits(n_test=2.5)
+    with pytest.raises(TypeError, match="seed"):
+        make_splits(seed="0")
 
 
 def test_find_example_returns_the_phenomenon(full_splits):
