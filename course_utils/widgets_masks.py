@@ -5,8 +5,11 @@ Shapes: B batch · T sequence length (queries and keys are the same tokens here)
 
 The logic lives in plain functions (`demo_batch`, `build_mask`, `masked_weights`,
 `describe_weights`) so tests can drive it without a browser; `MaskExplorer` only wires
-them to checkboxes, a dropdown, a text summary and a re-drawn heatmap.
+them to checkboxes, a dropdown, a text summary and a re-drawn heatmap (a PNG in an
+`ipywidgets.Image`, so it updates the same way in JupyterLab, Colab and headless tests).
 """
+
+import io
 
 import ipywidgets as widgets
 import torch
@@ -93,7 +96,8 @@ class MaskExplorer:
     the attention heatmap, re-drawn on every change.
 
     Drive it headless by setting `.padding.value`, `.causal.value` or `.sentence.value`;
-    `.weights` (T, T), `.summary.value` and `.figure` follow. Show it with `.widget`.
+    `.weights` (T, T), `.summary.value`, `.figure` and the PNG in `.image.value` follow.
+    Show it with `.widget`.
     """
 
     def __init__(self, sentences=DEMO_SENTENCES, seed: int = 0):
@@ -105,14 +109,14 @@ class MaskExplorer:
         options = [(" ".join(t for t in toks if t != PAD), i) for i, toks in enumerate(self.tokens)]
         self.sentence = widgets.Dropdown(options=options, value=0, description="sentence")
         self.summary = widgets.HTML()
-        self.output = widgets.Output()
+        self.image = widgets.Image(format="png")
         self.figure = None
         self.weights = None
         self.n_draws = 0
         for control in (self.padding, self.causal, self.sentence):
             control.observe(self._on_change, names="value")
         self.widget = widgets.VBox([widgets.HBox([self.padding, self.causal]), self.sentence,
-                                    self.summary, self.output])
+                                    self.summary, self.image])
         self.update()
 
     def _on_change(self, change) -> None:
@@ -130,21 +134,10 @@ class MaskExplorer:
         plot_attention(self.weights, toks, toks, ax=fig.subplots(),
                        title=f"self-attention weights, masks: {' + '.join(on)}")
         self.figure = fig
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90)
+        self.image.value = buffer.getvalue()
         self.n_draws += 1
-        self._show(fig)
-
-    def _show(self, fig) -> None:
-        try:
-            from IPython import get_ipython
-        except ImportError:
-            return
-        if get_ipython() is None:  # headless (tests): keep the figure, draw nothing
-            return
-        from IPython.display import display
-
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(fig)
 
 
 def mask_explorer(sentences=DEMO_SENTENCES, seed: int = 0) -> MaskExplorer:

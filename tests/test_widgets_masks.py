@@ -61,11 +61,13 @@ def test_explorer_toggles_change_weights_summary_and_figure():
     toks = ex.tokens[1]
     pad_cols = [i for i, t in enumerate(toks) if t == PAD]
     assert pad_cols
-    before, fig_before, draws = ex.weights.clone(), ex.figure, ex.n_draws
+    before, fig_before, draws, png_before = ex.weights.clone(), ex.figure, ex.n_draws, bytes(ex.image.value)
+    assert png_before.startswith(b"\x89PNG")
     assert ex.weights[:, pad_cols].sum() > 0.05  # no mask: pads get weight
 
     ex.padding.value = True
     assert ex.n_draws == draws + 1 and ex.figure is not fig_before
+    assert bytes(ex.image.value) != png_before and bytes(ex.image.value).startswith(b"\x89PNG")
     assert not torch.equal(ex.weights, before)
     assert (ex.weights[:, pad_cols] == 0).all()
     assert "masks: padding" in ex.summary.value and "<pad> keys (real-token rows): 0.000" in ex.summary.value
@@ -85,7 +87,7 @@ def test_explorer_controls_have_descriptions():
     ex = MaskExplorer()
     for control in (ex.padding, ex.causal, ex.sentence):
         assert control.description
-    assert ex.widget.children[-1] is ex.output
+    assert ex.widget.children[-1] is ex.image
 
 
 def test_plot_transformer_flow_draws_the_eight_numbered_steps_and_highlights():
