@@ -161,7 +161,11 @@ _SORTED_PLACES = sorted(PLACES)
 
 def predicate_adjectives_for(noun: str) -> tuple:
     """The adjectives that may follow "is" / 很 with `noun` as subject."""
-    return tuple(a for a in adjectives_for(noun) if ADJECTIVES[a].gradable)
+    return _PREDICATE_ADJECTIVES_FOR[noun]
+
+
+_PREDICATE_ADJECTIVES_FOR = {n: tuple(a for a in adjs if ADJECTIVES[a].gradable)
+                             for n, adjs in _ADJECTIVES_FOR.items()}
 
 
 # ----------------------------------------------------------------------------- structures
@@ -390,13 +394,16 @@ def _check_words(structure) -> None:
             known(rest, PLACES, "place")
 
 
-def realize(structure) -> Realized:
-    """Write a `Clause` or `RelativeSentence` out in English and Chinese tokens."""
+def realize(structure, check: bool = True) -> Realized:
+    """Write a `Clause` or `RelativeSentence` out in English and Chinese tokens.
+    `check=False` skips the lexicon check (for structures made by `sample_sentence`)."""
     if isinstance(structure, Clause):
-        _check_words(structure)
+        if check:
+            _check_words(structure)
         return _realize_clause(structure)
     if isinstance(structure, RelativeSentence):
-        _check_words(structure)
+        if check:
+            _check_words(structure)
         return _realize_relative(structure)
     raise TypeError(f"realize: expected a Clause or RelativeSentence, got {type(structure).__name__}")
 
