@@ -1,7 +1,7 @@
 """The toy English -> Chinese language the course trains on: a small grammar whose
 phenomena force the word order to change between the two languages.
 
-    the big dog chases the small cat .           -> 大 狗 追 小 猫 。
+    the big dog chases the small cat .             -> 大 狗 追 小 猫 。
     three dogs chased the cat yesterday .          -> 三 只 狗 昨天 追 了 猫 。
     the cat sleeps in the park .                   -> 猫 在 公园 睡觉 。
     did the dog chase the cat ?                    -> 狗 追 了 猫 吗 ？
@@ -10,7 +10,9 @@ phenomena force the word order to change between the two languages.
 A sentence is made in two steps: `sample_sentence(rng)` draws a *structure* (which nouns,
 verb, tense, time, place, ...) and `realize(structure)` writes it out in both languages. The
 same structure always gives the same pair, so the Chinese is a function of the English.
-`count_sentences()` counts the distinct sentences exactly, following the same choices.
+`count_sentences()` counts the distinct sentences exactly, following the same choices, and
+`parse(tokens)` reads an English sentence back into its structure (so a typed sentence gets
+its reference translation, and realize is shown to be one-to-one).
 
 Tokens: English by words and punctuation; Chinese by words, separated by spaces
 ("狗 昨天 追 了 猫 。").
