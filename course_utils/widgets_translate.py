@@ -7,10 +7,12 @@ The logic lives in plain functions so tests can drive it without a browser:
 `parse_sentence` (tokens, or a message naming unknown words), `attention_maps`
 (every attention weight of one teacher-forced pass), `translate_with_attention` (greedy
 translation plus its cross-attention). `TranslateExplorer` only wires them to a text
-box, a button, layer/head pickers, a text line with the translation and a heatmap.
+box, a button, layer/head pickers, a text line with the translation and a heatmap
+(a PNG in an `ipywidgets.Image`).
 """
 
 import html
+import io
 
 import ipywidgets as widgets
 import torch
@@ -133,7 +135,7 @@ class TranslateExplorer:
 
     Drive it headless: set `.text.value` (that translates, as Enter does in a browser) or
     call `.button.click()`;
-    `.result`, `.message.value` and `.figure` follow. Unknown words leave the last
+    `.result`, `.message.value`, `.figure` and the PNG in `.image.value` follow. Unknown words leave the last
     translation in place and put a message listing known words in `.message`.
     Show it with `.widget`.
     """
@@ -152,7 +154,7 @@ class TranslateExplorer:
         self.head = widgets.Dropdown(options=[("mean of heads", None)] + [(f"head {h}", h) for h in range(n_heads)],
                                      value=None, description="head")
         self.message = widgets.HTML()
-        self.output = widgets.Output()
+        self.image = widgets.Image(format="png")
         self.result = None
         self.figure = None
         self.n_draws = 0
@@ -163,7 +165,7 @@ class TranslateExplorer:
         for control in (self.layer, self.head):
             control.observe(lambda _: self.redraw(), names="value")
         self.widget = widgets.VBox([widgets.HBox([self.text, self.button]),
-                                    widgets.HBox([self.layer, self.head]), self.message, self.output])
+                                    widgets.HBox([self.layer, self.head]), self.message, self.image])
         if sentence:
             self.translate()
 
@@ -186,21 +188,10 @@ class TranslateExplorer:
         fig = Figure(figsize=(0.5 * S + 3.2, 0.4 * T + 2.0), layout="constrained")
         plot_cross_attention(self.result, layer=self.layer.value, head=self.head.value, ax=fig.subplots())
         self.figure = fig
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90)
+        self.image.value = buffer.getvalue()  # a PNG updates alike in JupyterLab, Colab and tests
         self.n_draws += 1
-        self._show(fig)
-
-    def _show(self, fig) -> None:
-        try:
-            from IPython import get_ipython
-        except ImportError:
-            return
-        if get_ipython() is None:  # headless (tests): keep the figure, draw nothing
-            return
-        from IPython.display import display
-
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(fig)
 
 
 def _shape(x):

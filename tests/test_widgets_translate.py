@@ -140,9 +140,10 @@ def test_explorer_translates_when_text_changes(setup):
     first = ex.result
     assert first is not None and ex.figure is not None
     assert first["text"] in ex.message.value and "the dog chases the cat ." in ex.message.value
-    draws = ex.n_draws
+    draws, png = ex.n_draws, ex.image.value
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
     ex.text.value = "did the teacher wash the car in the garden yesterday"
-    assert ex.n_draws == draws + 1
+    assert ex.n_draws == draws + 1 and ex.image.value != png
     assert ex.result["src_labels"][-1] == "?" and ex.result["src_labels"] != first["src_labels"]
 
 
@@ -161,8 +162,9 @@ def test_explorer_button_and_pickers_redraw(setup):
     draws = ex.n_draws
     ex.button.click()
     assert ex.n_draws == draws + 1
+    png = ex.image.value
     ex.head.value = 1
-    assert "head 1" in ex.figure.axes[0].get_title()
+    assert "head 1" in ex.figure.axes[0].get_title() and ex.image.value != png
     ex.layer.value = 0
     assert "layer 0" in ex.figure.axes[0].get_title()
     assert ex.n_draws == draws + 3
