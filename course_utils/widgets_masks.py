@@ -9,6 +9,7 @@ them to checkboxes, a dropdown, a text summary and a re-drawn heatmap (a PNG in 
 `ipywidgets.Image`, so it updates the same way in JupyterLab, Colab and headless tests).
 """
 
+import html
 import io
 
 import ipywidgets as widgets
@@ -129,7 +130,8 @@ class MaskExplorer:
         self.weights = masked_weights(self.scores, mask)[b]  # (T, T)
         toks = self.tokens[b]
         on = [name for name, box in (("padding", self.padding), ("causal", self.causal)) if box.value] or ["none"]
-        self.summary.value = f"<b>masks: {' + '.join(on)}</b> — {describe_weights(self.weights, toks)}"
+        summary = html.escape(describe_weights(self.weights, toks))  # "<pad>" is not an HTML tag
+        self.summary.value = f"<b>masks: {' + '.join(on)}</b> — {summary}"
         fig = Figure(figsize=(5.2, 4.2), layout="constrained")
         plot_attention(self.weights, toks, toks, ax=fig.subplots(),
                        title=f"self-attention weights, masks: {' + '.join(on)}")

@@ -70,7 +70,7 @@ def test_explorer_toggles_change_weights_summary_and_figure():
     assert bytes(ex.image.value) != png_before and bytes(ex.image.value).startswith(b"\x89PNG")
     assert not torch.equal(ex.weights, before)
     assert (ex.weights[:, pad_cols] == 0).all()
-    assert "masks: padding" in ex.summary.value and "<pad> keys (real-token rows): 0.000" in ex.summary.value
+    assert "masks: padding" in ex.summary.value and "&lt;pad&gt; keys (real-token rows): 0.000" in ex.summary.value
     assert "padding" in ex.figure.axes[0].get_title()
 
     ex.causal.value = True
