@@ -327,10 +327,11 @@ _ZH_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.'][A-Za-z0-9]+)*|\S")
 
 
 def tokenize_en(text: str) -> list[str]:
-    """English: lowercased words (keeping "don't" whole) and punctuation marks."""
+    """English: lowercased words (keeping "don't" and "don’t" whole, as "don't") and
+    punctuation marks."""
     if not isinstance(text, str):
         raise TypeError(f"tokenize_en: text must be a str, got {type(text).__name__}")
-    return _EN_TOKEN.findall(text.lower())
+    return _EN_TOKEN.findall(text.lower().replace("\u2019", "'"))
 
 
 def tokenize_zh(text: str, by: str = "char") -> list[str]:

@@ -423,6 +423,7 @@ def test_iterate_batches_covers_every_pair_once_and_is_seeded():
 def test_tokenizers():
     assert tokenize_en("The dog doesn't chase the CAT, right?") == \
         ["the", "dog", "doesn't", "chase", "the", "cat", ",", "right", "?"]
+    assert tokenize_en("I don\u2019t know.") == ["i", "don't", "know", "."]
     assert tokenize_zh("我有3D打印机，你呢？") == ["我", "有", "3D", "打", "印", "机", "，", "你", "呢", "？"]
     assert tokenize_zh("Tom 在 2024 年来了。") == ["Tom", "在", "2024", "年", "来", "了", "。"]
     assert tokenize_zh("狗 昨天 追 了 猫", by="space") == ["狗", "昨天", "追", "了", "猫"]
