@@ -638,7 +638,7 @@ def test_kv_cache_step_mistakes():
 
 
 # ------------------------------------------------------------------ garbage, for every exercise
-FUNCTION_IDS = ["06.causal_mask", "06.padding_mask", "06.decoder_mask", "06.masked_softmax", "06.nn_border",
+FUNCTION_IDS = ["10.length_penalty", "06.causal_mask", "06.padding_mask", "06.decoder_mask", "06.masked_softmax", "06.nn_border",
                 "07.cross_attention", "07.alignment", "08.layer_norm", "08.feed_forward", "08.decoder_layer",
                 "08.fix_encoder_layer", "09.warmup_lr", "09.label_smoothed_loss", "09.teacher_forcing",
                 "10.greedy_decode", "10.beam_step", "10.kv_cache_step"]
@@ -680,7 +680,7 @@ def test_in_place_mutation_named():
 def test_every_exercise_registered():
     from course_utils.checks import registry
     ours = {k for k in registry() if k[:2] in ("06", "07", "08", "09", "10")}
-    assert ours == set(FUNCTION_IDS) | {"07.predict_alignment", "08.predict_layernorm"}
+    assert ours == set(FUNCTION_IDS) | {"07.predict_alignment", "08.predict_layernorm", "09.predict_peak_lr"}
     assert all(sum(k.startswith(f"{n:02d}.") for k in ours) >= 3 for n in range(6, 11))
 
 
@@ -899,3 +899,38 @@ def test_references_agree_with_course_utils():
         return decoding.greedy_decode(model, src, max_new_tokens=max_new_tokens, bos_id=bos_id, eos_id=eos_id,
                                       pad_id=pad_id, use_cache=False)
     passes("10.greedy_decode", package_greedy)
+
+
+def test_predict_peak_lr():
+    passes("09.predict_peak_lr", 7e-4)
+    passes("09.predict_peak_lr", (512 * 4000) ** -0.5)
+    fails_with("09.predict_peak_lr", 4000 ** -0.5, "without the factor d_model^-0.5")
+    fails_with("09.predict_peak_lr", 512 ** -0.5, "d_model^-0.5 alone")
+    fails_with("09.predict_peak_lr", 512 ** -0.5 * 4000 ** -1.5, "slope")
+    fails_with("09.predict_peak_lr", 0.1, "not right yet")
+    fails_with("09.predict_peak_lr", "7e-4", "should be a number")
+    assert check("09.predict_peak_lr", ...).status == "pending"
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lp, n, a: lp / ((5 + n) / 6) ** a,
+    lambda lp, n, a: lp * torch.pow((5 + n) / 6, -a),
+    lambda lp, n, a: torch.stack([lp[i] / ((5 + n[i]) / 6) ** a for i in range(len(lp))]),
+])
+def test_length_penalty_correct(fn):
+    passes("10.length_penalty", fn)
+
+
+def test_length_penalty_matches_course_utils():
+    from course_utils.decoding import gnmt_length_penalty
+    passes("10.length_penalty", lambda lp, n, a: lp / gnmt_length_penalty(n, a))
+
+
+@pytest.mark.parametrize("fn,hint", [
+    (lambda lp, n, a: lp / n ** a, "length^alpha"),
+    (lambda lp, n, a: lp * ((5 + n) / 6) ** a, "Multiplied instead of divided"),
+    (lambda lp, n, a: lp / ((5 + n) / 6), "alpha is ignored"),
+    (lambda lp, n, a: lp / (5 + n / 6) ** a, "Brackets"),
+])
+def test_length_penalty_mistakes(fn, hint):
+    fails_with("10.length_penalty", fn, hint)

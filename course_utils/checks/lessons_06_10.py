@@ -710,6 +710,18 @@ def check_warmup_lr(warmup_lr):
     compare_value("warmup_lr(0, 512, 4000)", lr0, 0.0, abs_tol=1e-12)
 
 
+@exercise("09.predict_peak_lr", "Predict the peak of the warm-up schedule")
+def check_predict_peak_lr(prediction):
+    truth = (512 * 4000) ** -0.5
+    compare_value("prediction", prediction, truth, rel=0.02, mutants=[
+        (4000 ** -0.5, "That is step^-0.5 at the peak, without the factor d_model^-0.5 in front."),
+        (512 ** -0.5, "That is d_model^-0.5 alone; multiply by the schedule's value at step = warmup, "
+                      "warmup^-0.5."),
+        (512 ** -0.5 * 4000 ** -1.5, "warmup^-1.5 is the slope of the warm-up line; at step = warmup the "
+                                     "line's value is warmup * warmup^-1.5 = warmup^-0.5."),
+    ])
+
+
 def _ref_ls_loss(logits, target, smoothing, pad_id):
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1),
                            ignore_index=pad_id, label_smoothing=smoothing)
@@ -997,6 +1009,33 @@ def check_beam_step(beam_step):
     ]
     _grade(beam_step, "beam_step", probes, _ref_beam_step, mutants,
            names=("scores", "beam_idx", "token_idx"), axes=[("beam",), ("beam",), ("beam",)])
+
+
+def _ref_length_normalised(log_prob, length, alpha):
+    return log_prob / ((5.0 + length) / 6.0) ** alpha
+
+
+@exercise("10.length_penalty", "Rank finished hypotheses with a length penalty")
+def check_length_penalty(length_normalised_score):
+    g = _gen(102)
+    log_prob = -torch.rand(6, generator=g) * 12
+    length = torch.tensor([1.0, 3.0, 5.0, 8.0, 12.0, 20.0])
+    probes = [(f"6 hypotheses of lengths 1..20, alpha={a}", (log_prob, length, a)) for a in (0.6, 1.0, 0.0)]
+    mutants = [
+        (lambda lp, n, a: lp / n ** a,
+         "You divided by length^alpha. The GNMT penalty is ((5 + length) / 6)^alpha (Wu et al. 2016)."),
+        (lambda lp, n, a: lp * ((5.0 + n) / 6.0) ** a,
+         "Multiplied instead of divided: log P is negative, so multiplying by a penalty > 1 would favour "
+         "*short* outputs even more. Divide by the penalty."),
+        (lambda lp, n, a: lp / ((5.0 + n) / 6.0),
+         "alpha is ignored: raise the penalty to the power alpha (alpha = 0 means no penalty at all)."),
+        (lambda lp, n, a: lp / ((5.0 + n) / 6.0) ** (1 - a),
+         "The exponent is alpha itself, not 1 - alpha."),
+        (lambda lp, n, a: lp / (5.0 + n / 6.0) ** a,
+         "Brackets: the penalty is ((5 + length) / 6) ** alpha; here the division by 6 only hits length."),
+    ]
+    _grade(length_normalised_score, "length_normalised_score", probes, _ref_length_normalised, mutants,
+           names=("scores",), axes=[("hypotheses",)])
 
 
 def _ref_cache_step(q, k_new, v_new, cache):
