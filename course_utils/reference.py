@@ -228,6 +228,8 @@ def evaluate_main(argv=None) -> int:
     recipe = meta.get("recipe", {})
     config = dataclasses.replace(REFERENCE_CONFIG, **{k: recipe[k] for k in ("data_seed", "n_train", "n_val")
                                                       if k in recipe})
+    if args.split in ("test", "compositional"):  # these splits do not depend on the training split's size
+        config = dataclasses.replace(config, n_train=0, n_val=0)
     (train_pairs, val, test, compositional), _ = load_data(config)
     pairs = {"train": train_pairs, "val": val, "test": test, "compositional": compositional}[args.split]
     if args.limit is not None:

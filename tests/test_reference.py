@@ -1,0 +1,88 @@
+"""The shipped reference checkpoint and the `course train` / `course evaluate` commands."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from course_utils.reference import (REFERENCE_CHECKPOINT, REFERENCE_CONFIG, evaluate_main, load_data, load_reference,
+                                    score, train_main, translate)
+from course_utils.train import load_checkpoint
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return load_reference()
+
+
+@pytest.fixture(scope="module")
+def splits():
+    (train, val, test, compositional), _ = load_data()
+    return {"val": val, "test": test, "compositional": compositional}
+
+
+def test_shipped_checkpoint_is_small_plain_and_matches_the_recipe(reference):
+    model, src_vocab, tgt_vocab, meta = reference
+    assert REFERENCE_CHECKPOINT.stat().st_size < 3_000_000
+    raw = torch.load(REFERENCE_CHECKPOINT, weights_only=True)  # loads without unpickling code
+    assert raw["format_version"] == 1
+    assert model.config == REFERENCE_CONFIG.model_config(len(src_vocab), len(tgt_vocab))
+    assert not model.training
+    for key in ("steps", "train_seconds", "test", "compositional", "torch", "date", "recipe", "command"):
+        assert key in meta, key
+    assert meta["test"]["n"] == 2000 and meta["compositional"]["n"] == 1000
+
+
+@pytest.mark.slow
+def test_shipped_checkpoint_reaches_99_percent_on_the_test_split(reference, splits):
+    model, src_vocab, tgt_vocab, meta = reference
+    result = score(model, src_vocab, tgt_vocab, splits["test"])
+    assert result["exact_match"] >= 0.99
+    # `course evaluate` reproduces the figures stored when `course train` wrote the file
+    assert result["exact_match"] == pytest.approx(meta["test"]["exact_match"], abs=0.002)
+    assert result["bleu"] == pytest.approx(meta["test"]["bleu"], abs=0.2)
+
+
+def test_translate_one_sentence(reference, splits):
+    model, src_vocab, tgt_vocab, _ = reference
+    pair = splits["test"][0]
+    assert translate(model, src_vocab, tgt_vocab, pair.src) == "".join(pair.tgt)
+    assert translate(model, src_vocab, tgt_vocab, " ".join(pair.src)) == "".join(pair.tgt)
+
+
+def test_evaluate_command_prints_exact_match_and_bleu(capsys):
+    assert evaluate_main(["--split", "compositional", "--limit", "40", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "compositional: exact match" in out and "BLEU" in out and "(40 sentences)" in out
+
+
+def test_evaluate_command_reports_a_bad_checkpoint(tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    assert evaluate_main(["--checkpoint", str(bad), "--limit", "5", "--threads", "1"]) == 1
+    assert "bad.pt is not a readable checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_train_command_writes_a_loadable_checkpoint(tmp_path, capsys):
+    out = tmp_path / "tiny.pt"
+    code = train_main(["--out", str(out), "--steps", "4", "--eval-every", "2", "--n-train", "128",
+                       "--eval-limit", "8", "--threads", "1", "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "trained 4 steps" in printed and f"wrote {out}" in printed
+    model, src_vocab, tgt_vocab, meta = load_checkpoint(out)
+    assert meta["steps"] == 4 and meta["recipe"]["n_train"] == 128
+    assert meta["history"]["eval_step"] == [2, 4]
+    assert meta["test"]["n"] == 8 and 0.0 <= meta["test"]["exact_match"] <= 1.0
+
+
+@pytest.mark.slow
+def test_module_entry_point():
+    usage = subprocess.run([sys.executable, "-m", "course_utils.reference"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "train,evaluate" in usage.stderr
+    run = subprocess.run([sys.executable, "-m", "course_utils.reference", "evaluate", "--limit", "10",
+                          "--threads", "1"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "test: exact match" in run.stdout
