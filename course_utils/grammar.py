@@ -383,17 +383,19 @@ def _check_words(structure) -> None:
         known(structure.rel_verb, VERBS, "verb")
         if not VERBS[structure.rel_verb].transitive:
             raise ValueError(f"a relative clause needs a transitive verb, got {structure.rel_verb!r}")
-        kind = structure.predicate[0] if structure.predicate else None
-        if kind not in ("adj", "verb") or len(structure.predicate) != (2 if kind == "adj" else 3):
-            raise ValueError("predicate must be ('adj', adjective) or ('verb', verb, object NP / place / None), "
-                             f"got {structure.predicate!r}")
-        known(structure.predicate[1], ADJECTIVES if kind == "adj" else VERBS, "adjective" if kind == "adj" else "verb")
-        rest = structure.predicate[2] if kind == "verb" else None
-        if kind == "verb" and VERBS[structure.predicate[1]].transitive != isinstance(rest, NP):
-            raise ValueError(f"predicate verb {structure.predicate[1]!r} needs "
-                             f"{'an object NP' if VERBS[structure.predicate[1]].transitive else 'a place or None'}, got {rest!r}")
-        if kind == "verb" and not isinstance(rest, NP) and rest is not None:
-            known(rest, PLACES, "place")
+        predicate = tuple(structure.predicate)
+        if predicate[:1] == ("adj",) and len(predicate) == 2:
+            known(predicate[1], ADJECTIVES, "adjective")
+        elif predicate[:1] == ("verb",) and len(predicate) == 3:
+            _, verb, rest = predicate
+            known(verb, VERBS, "verb")
+            if VERBS[verb].transitive and not isinstance(rest, NP):
+                raise ValueError(f"predicate verb {verb!r} needs an object NP, got {rest!r}")
+            if not VERBS[verb].transitive and rest is not None:
+                known(rest, PLACES, "place")
+        else:
+            raise ValueError("predicate must be ('adj', adjective) or ('verb', verb, object NP "
+                             f"or place or None), got {predicate!r}")
 
 
 def realize(structure, check: bool = True) -> Realized:
