@@ -18,7 +18,7 @@ import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
 
-from course_utils.data import UnknownWordError, english_tokens
+from course_utils.data import UnknownWordError, english_tokens, reference_translation
 from course_utils.decoding import greedy_decode
 from course_utils.plotting import plot_attention
 
@@ -112,6 +112,18 @@ def translate_with_attention(model, src_vocab, tgt_vocab, tokens, max_new_tokens
     }
 
 
+def grammar_verdict(tokens, result: dict) -> str:
+    """Compare a translation with the grammar's own (`reference_translation`), or say that
+    the sentence is outside the grammar, where no reference exists."""
+    try:
+        expected = reference_translation(list(tokens)).tgt
+    except ValueError:
+        return "(not a sentence of the toy grammar: no reference; the model is on its own)"
+    if list(expected) == list(result["translation"]):
+        return "✓ the grammar's translation"
+    return f"✗ the grammar says {''.join(expected)}"
+
+
 def plot_cross_attention(result: dict, layer: int = -1, head: int | None = None, ax=None):
     """Heatmap of one layer's cross-attention from `translate_with_attention`: Chinese
     output tokens down the side, English source tokens along the bottom. `head=None`
@@ -178,7 +190,8 @@ class TranslateExplorer:
         self.result = translate_with_attention(self.model, self.src_vocab, self.tgt_vocab, tokens,
                                                self.max_new_tokens)
         self.message.value = (f"<span class='course-translation'>{html.escape(' '.join(tokens))} → "
-                              f"<b>{html.escape(self.result['text'])}</b></span>")
+                              f"<b>{html.escape(self.result['text'])}</b></span> "
+                              f"<span class='course-verdict'>{html.escape(grammar_verdict(tokens, self.result))}</span>")
         self.redraw()
 
     def redraw(self) -> None:

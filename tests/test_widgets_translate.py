@@ -7,7 +7,7 @@ from course_utils import set_seed
 from course_utils.data import build_vocabs
 from course_utils.decoding import greedy_decode
 from course_utils.model import Transformer, TransformerConfig
-from course_utils.widgets_translate import (TranslateExplorer, attention_maps, parse_sentence,
+from course_utils.widgets_translate import (TranslateExplorer, attention_maps, grammar_verdict, parse_sentence,
                                             plot_cross_attention, translate_with_attention)
 
 MAX_NEW = 8
@@ -168,3 +168,19 @@ def test_explorer_button_and_pickers_redraw(setup):
     ex.layer.value = 0
     assert "layer 0" in ex.figure.axes[0].get_title()
     assert ex.n_draws == draws + 3
+
+
+def test_grammar_verdict_compares_with_the_grammars_translation():
+    tokens = ["the", "dog", "chased", "the", "cat", "yesterday", "."]
+    right = {"translation": ["狗", "昨天", "追", "了", "猫", "。"]}
+    assert grammar_verdict(tokens, right).startswith("✓")
+    wrong = {"translation": ["猫", "追", "狗", "。"]}
+    assert grammar_verdict(tokens, wrong) == "✗ the grammar says 狗昨天追了猫。"
+    outside = ["the", "dog", "that", "chases", "the", "cat", "that", "sees", "the", "bird", "runs", "."]
+    assert "not a sentence of the toy grammar" in grammar_verdict(outside, right)
+
+
+def test_explorer_message_shows_the_verdict(setup):
+    model, src_vocab, tgt_vocab = setup
+    ex = TranslateExplorer(model, src_vocab, tgt_vocab, sentence="the dog sleeps", max_new_tokens=MAX_NEW)
+    assert "course-verdict" in ex.message.value and "grammar" in ex.message.value
