@@ -5,6 +5,7 @@ saves never touch the repository. It is stopped (kernels included) even when tes
 Run with `bash scripts/test_browser.sh` (installs Chromium when missing).
 """
 
+import signal
 import sys
 from pathlib import Path
 
@@ -29,11 +30,17 @@ def lab_server(tmp_path_factory):
     state = base / "state"
     state.mkdir()
     server = lab.LabServer(course, state)
+
+    def interrupt(signum, frame):  # a SIGTERM (e.g. from `timeout`) still tears the server down
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         server.start()
         yield server
     finally:
         server.stop()
+        signal.signal(signal.SIGTERM, previous)
 
 
 @pytest.fixture(scope="session")

@@ -367,11 +367,15 @@ JS_OUTPUT_SIGNATURE = """(cell) => {
       + '.widget-toggle-buttons, .widget-radio, .widget-checkbox, .widget-play, .widget-button, '
       + '.widget-inline-hbox > .widget-label, .widget-readout, input, select, button, textarea')
       .forEach(e => e.remove());
-  const images = Array.from(area.querySelectorAll('img')).map(i => i.src.length + ':' + i.src.slice(-400));
-  const svgs = Array.from(area.querySelectorAll('svg')).map(s => s.innerHTML.length + ':' + s.innerHTML.slice(-400));
-  return copy.innerText + '\\n' + images.join('\\n') + '\\n' + svgs.join('\\n');
+  const hash = (text) => { let h = 2166136261;
+    for (let i = 0; i < text.length; i++) { h = Math.imul(h ^ text.charCodeAt(i), 16777619); }
+    return text.length + ':' + (h >>> 0).toString(16); };
+  const images = Array.from(area.querySelectorAll('img')).map(i => hash(i.src));
+  const svgs = Array.from(area.querySelectorAll('.jp-RenderedSVG svg')).map(s => hash(s.innerHTML));
+  return copy.innerText + '\\n@@images@@\\n' + images.join('\\n') + '\\n' + svgs.join('\\n');
 }"""
 
+SIGNATURE_SEPARATOR = "\n@@images@@\n"
 CONTROL_SELECTOR = ".widget-slider, .widget-dropdown, .widget-text, .widget-textarea, .widget-toggle-buttons, .widget-checkbox"
 
 
@@ -435,16 +439,31 @@ def operate(page, control, text_value: str | None = None) -> str:
     return f"text box: typed {new!r} (was {old!r})"
 
 
-def wait_for_change(cell, before: str, timeout: float = 60) -> str | None:
-    """The cell's output signature once it differs from `before`; None if it never did."""
+JS_KERNEL_STATUS = """() => { const w = window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return k ? k.status : 'none'; }"""
+
+
+def wait_for_change(page, cell, before: str, timeout: float = 60, settle: float = 1.5) -> str | None:
+    """The cell's output signature once it differs from `before` and has settled (unchanged for
+    `settle` seconds with the kernel idle: a label can update before its figure); None if the
+    output never changed."""
     deadline = time.monotonic() + timeout
+    last, since = before, time.monotonic()
     while time.monotonic() < deadline:
         now = output_signature(cell)
-        if now != before:
-            time.sleep(0.5)  # let a figure finish redrawing
-            return output_signature(cell)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif (last != before and time.monotonic() - since >= settle
+              and page.evaluate(JS_KERNEL_STATUS) == "idle"):
+            return last
         time.sleep(0.25)
-    return None
+    return last if last != before else None
+
+
+def images_of(signature: str) -> str:
+    """The figure part of an output signature (see JS_OUTPUT_SIGNATURE)."""
+    return signature.split(SIGNATURE_SEPARATOR, 1)[1] if SIGNATURE_SEPARATOR in signature else ""
 
 
 # ---------------------------------------------------------------- editing and running one cell

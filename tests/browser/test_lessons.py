@@ -116,11 +116,14 @@ def test_lesson_widgets_respond(lesson, screenshots_dir):
             text, expect = TEXT_INPUT.get(lesson.name, (None, None))
             before = lab.output_signature(cell)
             action = lab.operate(lesson.page, control, text)
-            after = lab.wait_for_change(cell, before)
+            after = lab.wait_for_change(lesson.page, cell, before)
             tried.append(f"code cell {i + 1}, {label!r}: {action}")
             if after is None:
                 failures.append(f"{lesson.name}, code cell {i + 1}: control {label!r} ({action}) "
                                 f"changed nothing in the cell's output within 60 s")
+            elif lab.images_of(before).strip() and lab.images_of(after) == lab.images_of(before):
+                failures.append(f"{lesson.name}, code cell {i + 1}: control {label!r} ({action}) "
+                                f"changed the text but not the figure")
             elif action.startswith("text box") and expect and expect not in after:
                 failures.append(f"{lesson.name}, code cell {i + 1}: after {action}, the output does not "
                                 f"show {expect!r}:\n{after[:500]}")
