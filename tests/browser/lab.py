@@ -500,3 +500,18 @@ def run_cell(page, cell, path: str, timeout: float = 120) -> str:
             return cell.locator(".jp-Cell-outputArea").inner_text()
         time.sleep(0.25)
     raise TimeoutError(f"{path}: cell did not finish within {timeout:.0f} s (prompt {prompt.inner_text()!r})")
+
+
+def cell_screenshot(page, cell, dest: Path) -> Path:
+    """PNG of one cell (input and output), with the viewport grown so a tall cell fits."""
+    size = page.viewport_size
+    box = cell.bounding_box()
+    if box and box["height"] + 200 > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": int(box["height"]) + 200})
+        time.sleep(0.5)
+    cell.scroll_into_view_if_needed()
+    time.sleep(0.3)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    cell.screenshot(path=str(dest))
+    page.set_viewport_size(size)
+    return dest

@@ -53,7 +53,7 @@ def test_correct_answer_passes(exercise_page, screenshots_dir):
     lab.run_cell(page, lab.cell_with_source(page, "def attention(q, k, v, mask=None):"), PATH)
     check_cell = lab.cell_with_source(page, CHECK)
     out = lab.run_cell(page, check_cell, PATH)
-    check_cell.screenshot(path=str(screenshots_dir / "exercise_04_attention_passed.png"))
+    lab.cell_screenshot(page, check_cell, screenshots_dir / "exercise_04_attention_passed.png")
     assert f"{EXERCISE} passed" in out, f"{PATH}: a correct answer should pass, the check says:\n{out}"
 
 
@@ -64,6 +64,6 @@ def test_known_mistake_gets_its_hint(exercise_page, screenshots_dir):
     lab.run_cell(page, lab.cell_with_source(page, "def attention(q, k, v, mask=None):"), PATH)
     check_cell = lab.cell_with_source(page, CHECK)
     out = lab.run_cell(page, check_cell, PATH)
-    check_cell.screenshot(path=str(screenshots_dir / "exercise_04_attention_hint.png"))
+    lab.cell_screenshot(page, check_cell, screenshots_dir / "exercise_04_attention_hint.png")
     assert f"{EXERCISE} failed" in out, f"{PATH}: the unscaled answer should fail, the check says:\n{out}"
     assert "Hint:" in out and "√d_k" in out, f"{PATH}: expected the hint about dividing by √d_k, got:\n{out}"

@@ -128,6 +128,6 @@ def test_lesson_widgets_respond(lesson, screenshots_dir):
                 failures.append(f"{lesson.name}, code cell {i + 1}: after {action}, the output does not "
                                 f"show {expect!r}:\n{after[:500]}")
             time.sleep(0.3)
-        cell.screenshot(path=str(screenshots_dir / f"{lesson.name}_widget_cell{i + 1}.png"))
+        lab.cell_screenshot(lesson.page, cell, screenshots_dir / f"{lesson.name}_widget_cell{i + 1}.png")
     print("\n".join(tried))
     assert not failures, "\n".join(failures)
