@@ -246,7 +246,7 @@ def positional_widget(max_len: int = 50, d_model: int = 32, pos: int = 5, dim: i
 
 
 # ---------------------------------------------------------------- 04: one query
-def plot_query(query, keys, key_labels, weights, axes=None):
+def plot_query(query, keys, key_labels, weights, axes=None, title="softmax(q·k / √d_k)"):
     """Left: the keys and the query as arrows in the plane. Right: the attention weights.
     Returns the axes.
 
@@ -263,7 +263,7 @@ def plot_query(query, keys, key_labels, weights, axes=None):
         ax0.annotate(name, xy=key, xytext=(0, -14 if key[1] < 0 else 8), textcoords="offset points",
                      color=c, ha="center")
     ax0.annotate("", xy=query, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color="black", lw=2.5))
-    ax0.annotate("query", xy=query, xytext=(8, -4), textcoords="offset points", ha="left")
+    ax0.annotate("query", xy=query, xytext=(6, -14), textcoords="offset points", ha="left")
     lim = max(2.5, float(np.abs(np.vstack([keys, query[None]])).max()) * 1.3)
     ax0.set_xlim(-lim, lim)
     ax0.set_ylim(-lim, lim)
@@ -277,7 +277,7 @@ def plot_query(query, keys, key_labels, weights, axes=None):
     ax1.set_xticks(range(len(keys)), key_labels)
     ax1.set_ylim(0, 1.12)
     ax1.set_ylabel("attention weight")
-    ax1.set_title("softmax(q·k / √d_k)")
+    ax1.set_title(title)
     for i, w in enumerate(weights):
         ax1.text(i, w + 0.02, f"{w:.2f}", ha="center")
     return axes
@@ -285,30 +285,43 @@ def plot_query(query, keys, key_labels, weights, axes=None):
 
 class QueryWidget:
     """Two sliders move a 2-D query; the weights over fixed keys are recomputed and shown
-    as numbers, arrows and bars. A checkbox switches the 1/√d_k scaling.
+    as numbers, arrows and bars. A checkbox switches the 1/√d_k scaling. With
+    `show_temperature=True` a third slider sets the softmax temperature; with `values`
+    (one number per key) the label also shows the weighted answer sum_j weight_j value_j.
 
-    Attributes: `qx`, `qy` (FloatSliders), `scale_box` (Checkbox), `keys`, `result`
-    (the weights, (T,)), `label`, `output`, `ui`.
+    Attributes: `qx`, `qy` (FloatSliders), `scale_box` (Checkbox), `temperature`
+    (FloatLogSlider, or None), `keys`, `result` (the weights, (T,)), `answer` (or None),
+    `label`, `output`, `ui`.
     """
 
-    def __init__(self, keys=None, key_labels=None, query=(1.0, 0.0)):
+    def __init__(self, keys=None, key_labels=None, query=(1.0, 0.0), values=None, show_temperature=False):
         self.keys = np.array([[2.0, 0.0], [0.0, 2.0], [-1.5, -1.0]]) if keys is None else np.asarray(keys, float)
         if self.keys.ndim != 2 or self.keys.shape[1] != 2:
             raise ValueError(f"QueryWidget: keys must have shape (T, 2), got {self.keys.shape}")
         self.key_labels = list(key_labels) if key_labels is not None else [f"key {i}" for i in range(len(self.keys))]
         if len(self.key_labels) != len(self.keys):
             raise ValueError(f"QueryWidget: {len(self.keys)} keys but {len(self.key_labels)} key_labels")
+        self.values = None if values is None else np.asarray(values, dtype=float)
+        if self.values is not None and self.values.shape != (len(self.keys),):
+            raise ValueError(f"QueryWidget: values must have shape ({len(self.keys)},), got {self.values.shape}")
         self.qx = widgets.FloatSlider(value=query[0], min=-3, max=3, step=0.1, description="query[0]",
                                       continuous_update=False)
         self.qy = widgets.FloatSlider(value=query[1], min=-3, max=3, step=0.1, description="query[1]",
                                       continuous_update=False)
         self.scale_box = widgets.Checkbox(value=True, description="divide by √d_k")
+        self.temperature = (widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=2, step=0.1,
+                                                   description="temperature", continuous_update=False)
+                            if show_temperature else None)
         self.label = widgets.HTML()
         self.output = widgets.Output()
         self.fig = None
-        for w in (self.qx, self.qy, self.scale_box):
+        controls = [self.qx, self.qy, self.scale_box] + ([self.temperature] if show_temperature else [])
+        for w in controls:
             w.observe(lambda change: self.update(), names="value")
-        self.ui = widgets.VBox([widgets.HBox([self.qx, self.qy, self.scale_box]), self.label, self.output])
+        rows = [widgets.HBox([self.qx, self.qy, self.scale_box])]
+        if show_temperature:
+            rows.append(self.temperature)
+        self.ui = widgets.VBox([*rows, self.label, self.output])
         self.update()
 
     @property
@@ -316,13 +329,22 @@ class QueryWidget:
         return np.array([self.qx.value, self.qy.value])
 
     def update(self) -> None:
-        self.result = attention_weights(self.query, self.keys, scale=self.scale_box.value)
+        tau = 1.0 if self.temperature is None else self.temperature.value
+        self.result = attention_weights(self.query, self.keys, scale=self.scale_box.value, temperature=tau)
+        self.answer = None if self.values is None else float(self.result @ self.values)
         scores = self.keys @ self.query
         parts = ", ".join(f"{html.escape(n)}: score {s:+.2f} → weight {w:.2f}"
                           for n, s, w in zip(self.key_labels, scores, self.result))
-        self.label.value = f"q = ({self.qx.value:+.1f}, {self.qy.value:+.1f}) &nbsp;·&nbsp; {parts}"
+        text = f"q = ({self.qx.value:+.1f}, {self.qy.value:+.1f}) &nbsp;·&nbsp; {parts}"
+        if self.temperature is not None:
+            text += f" &nbsp;·&nbsp; temperature {tau:.2f}"
+        if self.answer is not None:
+            text += f" &nbsp;·&nbsp; <b>weighted answer {self.answer:.1f}</b>"
+        self.label.value = text
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-        plot_query(self.query, self.keys, self.key_labels, self.result, axes)
+        scores_text = "q·k / √d_k" if self.scale_box.value else "q·k"
+        title = f"softmax({scores_text})" if self.temperature is None else f"softmax({scores_text} / {tau:.2f})"
+        plot_query(self.query, self.keys, self.key_labels, self.result, axes, title=title)
         fig.tight_layout()
         self.fig = fig
         _show_in(self.output, fig)
@@ -331,9 +353,11 @@ class QueryWidget:
         display(self.ui)
 
 
-def query_widget(keys=None, key_labels=None, query=(1.0, 0.0)) -> QueryWidget:
-    """Lesson 04: move a query and watch the attention weights over fixed keys."""
-    return QueryWidget(keys, key_labels, query)
+def query_widget(keys=None, key_labels=None, query=(1.0, 0.0), values=None,
+                 show_temperature=False) -> QueryWidget:
+    """Lessons 01 and 04: move a query (and the temperature) and watch the attention
+    weights over fixed keys (and the weighted answer, if `values` are given)."""
+    return QueryWidget(keys, key_labels, query, values, show_temperature)
 
 
 def _show_in(output: widgets.Output, fig) -> None:

@@ -119,3 +119,27 @@ def test_query_widget_rejects_bad_keys():
         query_widget(keys=np.zeros((3, 3)))
     with pytest.raises(ValueError, match="key_labels"):
         query_widget(key_labels=["a"])
+
+
+def test_query_widget_temperature_and_weighted_answer():
+    keys = np.array([[-1.0, 0.2], [0.0, -0.8], [1.5, 2.0], [2.0, -1.0]])
+    values = np.array([4.0, 30.0, 200.0, 500.0])
+    w = query_widget(keys, ["cat", "dog", "tiger", "horse"], query=(-1.2, 0.1), values=values,
+                     show_temperature=True)
+    w.scale_box.value = False
+    np.testing.assert_allclose(w.result, softmax(keys @ np.array([-1.2, 0.1])))
+    assert w.answer == pytest.approx(float(w.result @ values))
+    assert f"weighted answer {w.answer:.1f}" in w.label.value
+    w.temperature.value = 0.01                     # cold: a hard lookup of the best key
+    assert w.result.max() > 0.99 and w.answer == pytest.approx(4.0, abs=0.5)
+    assert "temperature 0.01" in w.label.value
+    w.temperature.value = 100.0                    # hot: the plain average
+    np.testing.assert_allclose(w.result, 0.25, atol=0.02)
+    assert w.answer == pytest.approx(values.mean(), rel=0.05)
+
+
+def test_query_widget_without_temperature_has_no_slider():
+    w = query_widget()
+    assert w.temperature is None and w.answer is None
+    with pytest.raises(ValueError, match="values must have shape"):
+        query_widget(values=[1.0, 2.0])
