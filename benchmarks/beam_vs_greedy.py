@@ -1,0 +1,44 @@
+"""Greedy decoding vs. beam search on the reference checkpoint: exact match and BLEU on
+the test and compositional splits.
+
+    python benchmarks/beam_vs_greedy.py [--checkpoint PATH] [--beam-size 4] [--length-penalty 0.6]
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_line  # noqa: E402
+
+from course_utils.reference import REFERENCE_CHECKPOINT, load_data, load_reference, score  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default=str(REFERENCE_CHECKPOINT))
+    parser.add_argument("--beam-size", type=int, default=4)
+    parser.add_argument("--length-penalty", type=float, default=0.6)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=None, help="first N sentences of each split")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print(machine_line())
+    model, src_vocab, tgt_vocab, meta = load_reference(args.checkpoint)
+    (_, _, test, compositional), _ = load_data()
+    print(f"checkpoint {args.checkpoint} (trained {meta.get('steps')} steps)")
+    for name, pairs in (("test", test), ("compositional", compositional)):
+        pairs = pairs[:args.limit] if args.limit else pairs
+        for label, beam in (("greedy", 1), (f"beam {args.beam_size} (alpha {args.length_penalty})", args.beam_size)):
+            t0 = time.perf_counter()
+            r = score(model, src_vocab, tgt_vocab, pairs, beam_size=beam, length_penalty=args.length_penalty)
+            print(f"{name:>13} {label:>22}: exact match {100 * r['exact_match']:6.2f}%  BLEU {r['bleu']:6.2f}  "
+                  f"({r['n']} sentences, {time.perf_counter() - t0:.1f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
