@@ -416,10 +416,11 @@ def operate(page, control, text_value: str | None = None) -> str:
     if "widget-dropdown" in classes:
         select = control.locator("select")
         options = select.locator("option").all_inner_texts()
-        current = select.evaluate("s => s.selectedIndex")
-        target = (current + 1) % len(options)
+        current = select.evaluate("s => s.selectedIndex")  # -1: nothing shown as selected
+        target = (max(current, 0) + 1) % len(options)
         select.select_option(index=target)
-        return f"dropdown: chose {options[target]!r} (was {options[current]!r})"
+        was = repr(options[current]) if current >= 0 else "nothing selected"
+        return f"dropdown: chose {options[target]!r} (was {was})"
     if "widget-toggle-buttons" in classes:
         buttons = control.locator("button")
         pressed = [i for i in range(buttons.count()) if "mod-active" in (buttons.nth(i).get_attribute("class") or "")]

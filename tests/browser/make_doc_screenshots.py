@@ -1,9 +1,10 @@
 """Shrink chosen browser-test screenshots into docs/screenshots/ (committed, each < 200 KB).
 
 Run the browser suite first (bash scripts/test_browser.sh); it writes artifacts/screenshots/.
-Then:  .venv/bin/python tests/browser/make_doc_screenshots.py [NAME.png ...]
-With no names it uses DEFAULT below. Each image is cropped to MAX_HEIGHT, scaled to WIDTH and
-saved as an optimised 256-colour PNG under the same name.
+Then:  .venv/bin/python tests/browser/make_doc_screenshots.py [SOURCE.png[=DEST.png] ...]
+With no arguments it uses DEFAULT below (artifact name -> docs name; widget cells are numbered
+among code cells, so update a number when a lesson gains or loses cells). Each image is cropped
+to MAX_HEIGHT, scaled to WIDTH and saved as an optimised PNG of at most 256 colours.
 """
 
 import sys
@@ -13,8 +14,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC, DEST = ROOT / "artifacts" / "screenshots", ROOT / "docs" / "screenshots"
-DEFAULT = ["01_attention_intuition_widget_cell7.png", "06_masks_widget_cell20.png",
-           "10_inference_widget.png"]
+DEFAULT = {"01_attention_intuition_widget_cell7.png": "01_attention_intuition_widget.png",
+           "06_masks_widget_cell20.png": "06_masks_widget.png",
+           "10_inference_widget_cell26.png": "10_inference_translate.png"}
 WIDTH, MAX_HEIGHT, MAX_BYTES = 900, 1400, 200_000
 
 
@@ -30,17 +32,18 @@ def shrink(src: Path, dest: Path) -> int:
     return dest.stat().st_size
 
 
-def main(names) -> int:
+def main(args) -> int:
     DEST.mkdir(parents=True, exist_ok=True)
+    pairs = dict(a.split("=", 1) if "=" in a else (a, a) for a in args) or DEFAULT
     status = 0
-    for name in names or DEFAULT:
+    for name, dest_name in pairs.items():
         src = SRC / name
         if not src.exists():
             print(f"missing {src} (run the browser tests first)", file=sys.stderr)
             status = 1
             continue
-        size = shrink(src, DEST / name)
-        print(f"{DEST / name}: {size / 1000:.0f} KB")
+        size = shrink(src, DEST / dest_name)
+        print(f"{DEST / dest_name}: {size / 1000:.0f} KB")
         status |= size >= MAX_BYTES
     return status
 
