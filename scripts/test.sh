@@ -9,7 +9,7 @@ PY=.venv/bin/python
 [ -x "$PY" ] || { echo "test: no .venv; run 'make test' (it sets up first)" >&2; exit 1; }
 
 # Two cores: two workers with one thread each; notebooks keep their cells together.
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0 MPLBACKEND=Agg
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0
 export COURSE_NO_PROGRESS=1   # checks run in tests must not write a learner's progress file
 NBVAL=(--nbval-lax --nbval-current-env --nbval-cell-timeout=600
        --nbval-sanitize-with tests/nbval_sanitize.cfg -n 2 --dist loadfile -p no:cacheprovider)
