@@ -147,7 +147,11 @@ def test_train_and_evaluate_dispatch(monkeypatch):
 
 
 def test_missing_reference_is_a_clear_error(monkeypatch, capsys):
+    import course_utils
+
     monkeypatch.setitem(sys.modules, "course_utils.reference", None)  # import fails
+    # an earlier test may have imported it already: hide the package attribute too
+    monkeypatch.delattr(course_utils, "reference", raising=False)
     assert cli.main(["evaluate"]) == 2
     assert "not available" in capsys.readouterr().err
 
