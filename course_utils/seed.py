@@ -7,11 +7,11 @@ import numpy as np
 import torch
 
 
-def set_seed(seed: int = 0) -> torch.Generator:
+def set_seed(seed: int = 0) -> None:
     """Seed Python's `random`, NumPy and PyTorch (CPU and, if present, CUDA).
 
-    Returns a `torch.Generator` seeded with the same value, for code that wants its own
-    stream of random numbers without disturbing the global one.
+    Returns nothing, so a notebook's setup cell shows no output. Code that wants its own
+    stream of random numbers builds one: `torch.Generator().manual_seed(seed)`.
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be an int, got {type(seed).__name__} ({seed!r})")
@@ -21,4 +21,3 @@ def set_seed(seed: int = 0) -> torch.Generator:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
-    return torch.Generator().manual_seed(seed)
