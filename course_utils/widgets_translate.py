@@ -163,8 +163,9 @@ class TranslateExplorer:
         self.button = widgets.Button(description="Translate", button_style="primary")
         self.layer = widgets.Dropdown(options=[(f"layer {i}", i) for i in range(n_layers)],
                                       value=n_layers - 1, description="layer")
-        self.head = widgets.Dropdown(options=[("mean of heads", None)] + [(f"head {h}", h) for h in range(n_heads)],
-                                     value=None, description="head")
+        # "mean of heads" is -1, not None: a Dropdown whose value is None shows as blank
+        self.head = widgets.Dropdown(options=[("mean of heads", -1)] + [(f"head {h}", h) for h in range(n_heads)],
+                                     value=-1, description="head")
         self.message = widgets.HTML()
         self.image = widgets.Image(format="png")
         self.result = None
@@ -199,7 +200,8 @@ class TranslateExplorer:
             return
         T, S = len(self.result["tgt_labels"]), len(self.result["src_labels"])
         fig = Figure(figsize=(0.5 * S + 3.2, 0.4 * T + 2.0), layout="constrained")
-        plot_cross_attention(self.result, layer=self.layer.value, head=self.head.value, ax=fig.subplots())
+        plot_cross_attention(self.result, layer=self.layer.value,
+                             head=None if self.head.value < 0 else self.head.value, ax=fig.subplots())
         self.figure = fig
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=90)

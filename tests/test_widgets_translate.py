@@ -184,3 +184,15 @@ def test_explorer_message_shows_the_verdict(setup):
     model, src_vocab, tgt_vocab = setup
     ex = TranslateExplorer(model, src_vocab, tgt_vocab, sentence="the dog sleeps", max_new_tokens=MAX_NEW)
     assert "course-verdict" in ex.message.value and "grammar" in ex.message.value
+
+
+
+def test_head_picker_starts_on_a_visible_choice(setup):
+    """A Dropdown whose value is None renders blank in the browser; the head picker
+    must start on its labelled 'mean of heads' option, and that option must draw the mean."""
+    model, src_vocab, tgt_vocab = setup
+    ex = TranslateExplorer(model, src_vocab, tgt_vocab, sentence="the dog sleeps", max_new_tokens=MAX_NEW)
+    assert ex.head.label == "mean of heads" and ex.head.value is not None
+    assert "mean of heads" in ex.figure.axes[0].get_title()
+    ex.head.value = 0
+    assert "head 0" in ex.figure.axes[0].get_title()
