@@ -16,6 +16,7 @@ import argparse
 import dataclasses
 import datetime as _dt
 import platform
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -142,12 +143,23 @@ def score(model, src_vocab, tgt_vocab, pairs, beam_size: int = 1, length_penalty
 
 
 # -- command line -----------------------------------------------------------------------
-def train_main(argv=None) -> int:
-    """`course train`: train the reference model and write its checkpoint."""
+def _backup_existing(path: Path) -> Path | None:
+    """Copy an existing checkpoint to `<name>.bak-<UTC time>` before it is overwritten."""
+    if not path.exists():
+        return None
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    backup = path.with_name(f"{path.name}.bak-{stamp}")
+    shutil.copy2(path, backup)
+    return backup
+
+
+def _train_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course train", description=(
         "Train the course's reference English->Chinese Transformer and write its checkpoint "
         "(weights, config, vocabularies, and the scores on the test and compositional splits)."))
-    parser.add_argument("--out", default=str(REFERENCE_CHECKPOINT), help="checkpoint to write (default: %(default)s)")
+    parser.add_argument("--out", default=str(Path("artifacts") / "reference.pt"),
+                        help="checkpoint to write (default: %(default)s; an existing file is backed up first. "
+                             f"Maintainers replace the shipped model with --out {REFERENCE_CHECKPOINT})")
     parser.add_argument("--steps", type=int, default=REFERENCE_CONFIG.steps, help="training steps (default: %(default)s)")
     parser.add_argument("--n-train", type=int, default=REFERENCE_CONFIG.n_train, help="training pairs (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=REFERENCE_CONFIG.seed, help="seed for weights and batch order")
@@ -159,8 +171,17 @@ def train_main(argv=None) -> int:
     parser.add_argument("--eval-limit", type=int, default=None,
                         help="score only the first N test/compositional pairs at the end (default: all)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def train_main(argv=None) -> int:
+    """`course train`: train the reference model and write its checkpoint."""
+    args = _train_parser().parse_args(argv)
     from course_utils.train import save_checkpoint
+
+    backup = _backup_existing(Path(args.out))
+    if backup is not None:
+        print(f"{args.out} exists: backed it up to {backup}")
 
     torch.set_num_threads(args.threads)
     config = dataclasses.replace(REFERENCE_CONFIG, steps=args.steps, n_train=args.n_train, seed=args.seed,

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -76,6 +78,21 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path, capsys):
     assert meta["steps"] == 4 and meta["recipe"]["n_train"] == 128
     assert meta["history"]["eval_step"] == [2, 4]
     assert meta["test"]["n"] == 8 and 0.0 <= meta["test"]["exact_match"] <= 1.0
+    # a second run keeps the first checkpoint as a backup instead of overwriting it
+    first = out.read_bytes()
+    assert train_main(["--out", str(out), "--steps", "2", "--eval-every", "2", "--n-train", "64",
+                       "--eval-limit", "4", "--threads", "1", "--no-progress"]) == 0
+    backups = list(tmp_path.glob("tiny.pt.bak-*"))
+    assert len(backups) == 1 and backups[0].read_bytes() == first
+    assert "backed it up" in capsys.readouterr().out
+
+
+def test_train_never_overwrites_the_shipped_checkpoint_by_default():
+    from course_utils.reference import _train_parser
+
+    default_out = Path(_train_parser().parse_args([]).out).resolve()
+    assert default_out != REFERENCE_CHECKPOINT.resolve()
+    assert default_out.name == "reference.pt" and default_out.parent.name == "artifacts"
 
 
 @pytest.mark.slow
