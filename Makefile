@@ -4,7 +4,7 @@
 .PHONY: lab test setup
 
 lab: setup
-	.venv/bin/jupyter lab notebooks/00_welcome.ipynb
+	bash scripts/lab.sh $(LAB_ARGS)
 
 test: setup
 	bash scripts/test.sh
