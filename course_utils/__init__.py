@@ -3,9 +3,12 @@
 Each module is one idea of the course and the single source of truth that later
 lessons import once a lesson has built the idea inline. Imports flow one way:
 
-    masks -> attention -> positional -> layers -> model -> data -> train / decoding
+    masks -> attention -> positional -> layers -> model
+    grammar -> data (the toy English->Chinese corpus), metrics (exact match, BLEU)
+    model + data + metrics -> train, decoding -> reference (the shipped model)
 
-with plotting, widgets, checks, progress and the `course` CLI on top.
+and on top: plotting, widgets / widgets_masks / widgets_translate (lesson widgets),
+checks (exercise graders), progress, build (exercise generator) and cli (`course`).
 """
 
 __version__ = "0.1.0"
