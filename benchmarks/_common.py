@@ -1,5 +1,5 @@
 """Shared bits of the benchmark scripts: the machine description and a same-size
-`torch.nn.Transformer` baseline with the interface course_utils.decoding expects."""
+`torch.nn.Transformer` baseline with the interface course_utils.run.decoding expects."""
 
 import datetime as _dt
 import math
@@ -9,8 +9,8 @@ import platform
 import torch
 from torch import nn
 
-from course_utils.masks import causal_mask
-from course_utils.positional import PositionalEncoding
+from course_utils.transformer.masks import causal_mask
+from course_utils.transformer.positional import PositionalEncoding
 
 
 def machine_line() -> str:
@@ -38,7 +38,7 @@ class TorchTransformerBaseline(nn.Module):
     sqrt(d_model), the same sinusoidal positions, post-LN, an output projection.
 
     torch.nn speaks the opposite mask dialect (True = blocked), so masks are inverted at
-    this border. Has `encode`/`decode` so course_utils.decoding can drive it (no cache).
+    this border. Has `encode`/`decode` so course_utils.run.decoding can drive it (no cache).
     """
 
     def __init__(self, src_vocab_size, tgt_vocab_size, d_model=64, n_heads=4, n_layers=2, d_ff=256,

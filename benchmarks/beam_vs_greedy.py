@@ -14,7 +14,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_line  # noqa: E402
 
-from course_utils.reference import REFERENCE_CHECKPOINT, load_data, load_reference, score  # noqa: E402
+from course_utils.run.reference import REFERENCE_CHECKPOINT, load_data, load_reference, score  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -19,8 +19,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_line  # noqa: E402
 
-from course_utils.decoding import greedy_decode  # noqa: E402
-from course_utils.model import Transformer, TransformerConfig  # noqa: E402
+from course_utils.run.decoding import greedy_decode  # noqa: E402
+from course_utils.transformer.model import Transformer, TransformerConfig  # noqa: E402
 
 
 def best_time(fn, repeats):

@@ -25,10 +25,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import TorchTransformerBaseline, machine_line  # noqa: E402
 
-from course_utils.model import Transformer  # noqa: E402
-from course_utils.reference import REFERENCE_CONFIG, exact_match_fn, load_data  # noqa: E402
-from course_utils.seed import set_seed  # noqa: E402
-from course_utils.train import batch_iterator, train, use_fast_attention  # noqa: E402
+from course_utils.transformer.model import Transformer  # noqa: E402
+from course_utils.run.reference import REFERENCE_CONFIG, exact_match_fn, load_data  # noqa: E402
+from course_utils.base.seed import set_seed  # noqa: E402
+from course_utils.run.train import batch_iterator, train, use_fast_attention  # noqa: E402
 
 
 def run(which: str, threads: int, max_steps: int, target: float, eval_size: int, seed: int, eval_every: int) -> dict:
@@ -44,7 +44,7 @@ def run(which: str, threads: int, max_steps: int, target: float, eval_size: int,
     eval_pairs = test[:eval_size]
     greedy = exact_match_fn(eval_pairs, src_vocab, tgt_vocab)
     if which == "baseline":  # nn.Transformer has no key/value cache
-        from course_utils.decoding import translate_batch
+        from course_utils.run.decoding import translate_batch
         refs = [list(p.tgt) for p in eval_pairs]
 
         def greedy(m):

@@ -1,16 +1,23 @@
 """course_utils: the helper package of the course "Attention, step by step".
 
 Each module is one idea of the course and the single source of truth that later
-lessons import once a lesson has built the idea inline. Imports flow one way:
+lessons import once a lesson has built the idea by hand. The folders are layers;
+a module imports only from its own layer or the layers above it in this list
+(tests/test_layers.py enforces it):
 
-    masks -> attention -> positional -> layers -> model
-    grammar -> data (the toy English->Chinese corpus), metrics (exact match, BLEU)
-    model + data + metrics -> train, decoding -> reference (the shipped model)
+    base/          seed (reproducibility), validate (argument checks with clear errors)
+    transformer/   the model a learner builds: masks -> attention -> positional -> layers -> model,
+                   torch_border (conversions to and from torch.nn)
+    corpus/        the toy English->Chinese corpus: grammar -> data, metrics (exact match, BLEU)
+    run/           running the model: train, decoding (inference, evaluation), reference (the shipped model)
+    view/          what a learner sees: plotting, widgets (lessons 01-04), widgets_masks (06),
+                   widgets_translate (10)
+    course/        the course machinery: checks (exercise graders), progress, build (exercise
+                   generator), cli (the `course` command)
 
-and on top: plotting, widgets / widgets_masks / widgets_translate (lesson widgets),
-checks (exercise graders), progress, build (exercise generator) and cli (`course`).
+Lessons import from a layer's package, e.g. ``from course_utils.transformer import causal_mask``.
 """
 
 __version__ = "0.1.0"
 
-from course_utils.seed import set_seed  # noqa: F401  (the first cell of every notebook)
+from course_utils.base.seed import set_seed  # noqa: F401  (the first cell of every notebook)

@@ -41,7 +41,7 @@ if need_notebooks solutions; then
 else
   failed+=("solution notebooks missing")
 fi
-phase "exercises match solutions" "$PY" -m course_utils.build --check
+phase "exercises match solutions" "$PY" -m course_utils.course.build --check
 phase "browser (JupyterLab + Chromium)" bash scripts/test_browser.sh
 
 echo

@@ -1,4 +1,4 @@
-"""The exercise generator (course_utils.build): stubs, markers, determinism, --check."""
+"""The exercise generator (course_utils.course.build): stubs, markers, determinism, --check."""
 
 from pathlib import Path
 
@@ -6,9 +6,9 @@ import nbformat
 import pytest
 import torch
 
-from course_utils import build, checks
-from course_utils.build import BuildError, build_notebook, render, strip_solution
-from course_utils.checks import call, compare, exercise
+from course_utils.course import build, checks
+from course_utils.course.build import BuildError, build_notebook, render, strip_solution
+from course_utils.course.checks import call, compare, exercise
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -151,7 +151,7 @@ def _run_in_process(path: Path, monkeypatch) -> dict:
     """Execute a notebook's code cells in this process; return {exercise id: status} of its checks."""
     import ast
 
-    from course_utils.checks import CheckResult
+    from course_utils.course.checks import CheckResult
 
     monkeypatch.chdir(path.parent)
     namespace, results = {"__name__": "__main__"}, {}

@@ -1,4 +1,4 @@
-"""The check framework (course_utils.checks): statuses, diagnostics, time limit, strict mode,
+"""The check framework (course_utils.course.checks): statuses, diagnostics, time limit, strict mode,
 recording. Lesson checkers are tested in test_checks_01_05.py / test_checks_06_10.py."""
 
 import json
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import checks
-from course_utils.checks import (
+from course_utils.course import checks
+from course_utils.course.checks import (
     MIME_TYPE, CheckResult, Fail, call, check, compare, compare_value, exercise, expect_tuple,
     registry,
 )
@@ -217,10 +217,10 @@ def test_an_outer_alarm_timer_survives_a_check(toy):
 
 
 def test_a_broken_lesson_module_does_not_break_check(monkeypatch):
-    from course_utils import checks as c
+    from course_utils.course import checks as c
 
     monkeypatch.setattr(c, "_loaded", False)
-    monkeypatch.setattr(c, "_LESSON_MODULES", ("course_utils.checks.lessons_01_05", "course_utils.checks._nope_"))
+    monkeypatch.setattr(c, "_LESSON_MODULES", ("course_utils.course.checks.lessons_01_05", "course_utils.course.checks._nope_"))
     monkeypatch.setattr(c, "_LOAD_ERRORS", {})
     real_import = c.importlib.import_module
 
@@ -232,7 +232,7 @@ def test_a_broken_lesson_module_does_not_break_check(monkeypatch):
     monkeypatch.setattr(c.importlib, "import_module", fake_import)
     assert check("04.predict_score_std", 8).passed
     r = check("06.anything", 1)
-    assert r.status == "failed" and "Could not load course_utils.checks._nope_" in r.message
+    assert r.status == "failed" and "Could not load course_utils.course.checks._nope_" in r.message
 
 
 def test_device_mismatch_is_named():

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.checks import check
-from course_utils.checks import lessons_01_05 as L
+from course_utils.course.checks import check
+from course_utils.course.checks import lessons_01_05 as L
 
 
 @pytest.fixture(autouse=True)
@@ -213,7 +213,7 @@ def _pe_loops(max_len, d_model):
 
 
 def test_sinusoidal_encoding():
-    from course_utils.positional import sinusoidal_encoding as ref
+    from course_utils.transformer.positional import sinusoidal_encoding as ref
 
     passes("03.sinusoidal_encoding", ref)
     passes("03.sinusoidal_encoding", _pe_loops)
@@ -436,7 +436,7 @@ def _mha_class(**kw):
 
 
 def test_multi_head_attention():
-    from course_utils.layers import MultiHeadAttention as CourseMHA
+    from course_utils.transformer.layers import MultiHeadAttention as CourseMHA
 
     passes("05.multi_head_attention", _mha_class())
     passes("05.multi_head_attention", _mha_class(fast=True))

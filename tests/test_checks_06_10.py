@@ -7,8 +7,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils.checks import check
-from course_utils.checks import lessons_06_10 as L
+from course_utils.course.checks import check
+from course_utils.course.checks import lessons_06_10 as L
 
 
 @pytest.fixture(autouse=True)
@@ -678,7 +678,7 @@ def test_in_place_mutation_named():
 
 
 def test_every_exercise_registered():
-    from course_utils.checks import registry
+    from course_utils.course.checks import registry
     ours = {k for k in registry() if k[:2] in ("06", "07", "08", "09", "10")}
     assert ours == set(FUNCTION_IDS) | {"07.predict_alignment", "08.predict_layernorm", "09.predict_peak_lr"}
     assert all(sum(k.startswith(f"{n:02d}.") for k in ours) >= 3 for n in range(6, 11))
@@ -852,7 +852,7 @@ def test_kv_cache_step_more_mistakes():
 def test_runaway_learner_code_is_stopped(monkeypatch):
     import dataclasses
 
-    from course_utils.checks import _REGISTRY
+    from course_utils.course.checks import _REGISTRY
     monkeypatch.setitem(_REGISTRY, "06.causal_mask",
                         dataclasses.replace(_REGISTRY["06.causal_mask"], time_limit=0.3))
 
@@ -889,7 +889,8 @@ def test_wrong_values_report_difference():
 
 def test_references_agree_with_course_utils():
     """The exercises teach what the package does: the package's own functions pass the checks."""
-    from course_utils import decoding, masks, train
+    from course_utils.run import decoding, train
+    from course_utils.transformer import masks
     passes("06.causal_mask", masks.causal_mask)
     passes("06.padding_mask", masks.padding_mask)
     passes("09.warmup_lr", train.warmup_lr)
@@ -922,7 +923,7 @@ def test_length_penalty_correct(fn):
 
 
 def test_length_penalty_matches_course_utils():
-    from course_utils.decoding import gnmt_length_penalty
+    from course_utils.run.decoding import gnmt_length_penalty
     passes("10.length_penalty", lambda lp, n, a: lp / gnmt_length_penalty(n, a))
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import cli, progress
+from course_utils.course import cli, progress
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -93,7 +93,7 @@ def _tiny_exercise_nb(path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [
-        nbformat.v4.new_code_cell("from course_utils.checks import check\nimport torch"),
+        nbformat.v4.new_code_cell("from course_utils.course.checks import check\nimport torch"),
         nbformat.v4.new_code_cell("check('01.weighted_sum', lambda w, v: v.sum(0))"),
         nbformat.v4.new_code_cell("check('01.softmax_temperature', lambda s, t=1.0: torch.softmax(s / t, -1))"),
         nbformat.v4.new_code_cell("def soft_lookup(q, k, v):\n    raise NotImplementedError\n"
@@ -136,28 +136,28 @@ def test_collect_results_reads_check_json():
 
 def test_train_and_evaluate_dispatch(monkeypatch):
     seen = {}
-    fake = types.ModuleType("course_utils.reference")
+    fake = types.ModuleType("course_utils.run.reference")
     fake.train_main = lambda argv: seen.setdefault("train", argv) and 0
     fake.evaluate_main = lambda argv: 3
-    monkeypatch.setitem(sys.modules, "course_utils.reference", fake)
-    import course_utils
-    monkeypatch.setattr(course_utils, "reference", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "course_utils.run.reference", fake)
+    import course_utils.run
+    monkeypatch.setattr(course_utils.run, "reference", fake, raising=False)
     assert cli.main(["train", "--steps", "5"]) == 0 and seen["train"] == ["--steps", "5"]
     assert cli.main(["evaluate"]) == 3
 
 
 def test_missing_reference_is_a_clear_error(monkeypatch, capsys):
-    import course_utils
+    import course_utils.run
 
-    monkeypatch.setitem(sys.modules, "course_utils.reference", None)  # import fails
+    monkeypatch.setitem(sys.modules, "course_utils.run.reference", None)  # import fails
     # an earlier test may have imported it already: hide the package attribute too
-    monkeypatch.delattr(course_utils, "reference", raising=False)
+    monkeypatch.delattr(course_utils.run, "reference", raising=False)
     assert cli.main(["evaluate"]) == 2
     assert "not available" in capsys.readouterr().err
 
 
 def test_build_dispatch(monkeypatch):
-    from course_utils import build
+    from course_utils.course import build
 
     monkeypatch.setattr(build, "main", lambda argv: 7 if argv == ["--check"] else 0)
     assert cli.main(["build", "--check"]) == 7

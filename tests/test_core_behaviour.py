@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from course_utils.layers import MultiHeadAttention
-from course_utils.masks import causal_mask, padding_mask
-from course_utils.model import Transformer, TransformerConfig, count_parameters
-from course_utils.positional import LearnedPositionalEncoding, PositionalEncoding, sinusoidal_encoding
+from course_utils.transformer.layers import MultiHeadAttention
+from course_utils.transformer.masks import causal_mask, padding_mask
+from course_utils.transformer.model import Transformer, TransformerConfig, count_parameters
+from course_utils.transformer.positional import LearnedPositionalEncoding, PositionalEncoding, sinusoidal_encoding
 
 
 def tiny_model(**kw):

@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.attention import attention, sdpa_attention
-from course_utils.layers import (Decoder, DecoderLayer, Encoder, EncoderLayer, MultiHeadAttention,
+from course_utils.transformer.attention import attention, sdpa_attention
+from course_utils.transformer.layers import (Decoder, DecoderLayer, Encoder, EncoderLayer, MultiHeadAttention,
                                  merge_heads, split_heads)
-from course_utils.masks import causal_mask, padding_mask, to_torch_nn_mask
+from course_utils.transformer.masks import causal_mask, padding_mask, to_torch_nn_mask
 
 ATOL = 1e-5
 D_MODEL, N_HEADS, D_FF = 32, 4, 64

@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from course_utils.attention import attention
-from course_utils.layers import EncoderLayer, MultiHeadAttention
-from course_utils.masks import causal_mask, padding_mask
-from course_utils.model import Transformer, TransformerConfig
-from course_utils.positional import PositionalEncoding, sinusoidal_encoding
-from course_utils.seed import set_seed
+from course_utils.transformer.attention import attention
+from course_utils.transformer.layers import EncoderLayer, MultiHeadAttention
+from course_utils.transformer.masks import causal_mask, padding_mask
+from course_utils.transformer.model import Transformer, TransformerConfig
+from course_utils.transformer.positional import PositionalEncoding, sinusoidal_encoding
+from course_utils.base.seed import set_seed
 
 
 def model():

@@ -1,4 +1,4 @@
-"""Tests of the toy corpus (course_utils.grammar, course_utils.data): word order of every
+"""Tests of the toy corpus (course_utils.corpus.grammar, course_utils.corpus.data): word order of every
 phenomenon, splits, held-out combinations, vocabularies, batching, the TSV loader."""
 
 import hashlib
@@ -10,15 +10,15 @@ from collections import defaultdict
 import pytest
 import torch
 
-from course_utils import grammar
-from course_utils.data import (BOS_ID, EOS_ID, HELD_OUT, PAD_ID, PHENOMENA, UNK_ID, Batch, Pair,
+from course_utils.corpus import grammar
+from course_utils.corpus.data import (BOS_ID, EOS_ID, HELD_OUT, PAD_ID, PHENOMENA, UNK_ID, Batch, Pair,
                                UnknownWordError, Vocab, build_vocabs, collate, english_tokens,
                                find_example, generate_pairs, grammar_stats, held_out_features,
                                iterate_batches, load_parallel_tsv, make_splits, reference_translation,
                                tokenize_en,
                                tokenize_zh, vocabs_from_pairs)
-from course_utils.grammar import NP, Clause, RelativeSentence, realize
-from course_utils.masks import causal_mask
+from course_utils.corpus.grammar import NP, Clause, RelativeSentence, realize
+from course_utils.transformer.masks import causal_mask
 
 
 @pytest.fixture(scope="module")
@@ -390,7 +390,7 @@ def test_collate_accepts_plain_tuples_and_rejects_empty():
 
 
 def test_a_collated_batch_runs_through_the_model():
-    from course_utils.model import Transformer, TransformerConfig
+    from course_utils.transformer.model import Transformer, TransformerConfig
     splits = make_splits(seed=0, n_train=8, n_test=1, n_compositional=1)
     src_vocab, tgt_vocab = build_vocabs()
     b = collate(splits.train, src_vocab, tgt_vocab)

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.decoding import beam_search, gnmt_length_penalty, greedy_decode
-from course_utils.layers import KVCache, MultiHeadAttention, new_decoder_cache
-from course_utils.masks import causal_mask
-from course_utils.model import Transformer, TransformerConfig
+from course_utils.run.decoding import beam_search, gnmt_length_penalty, greedy_decode
+from course_utils.transformer.layers import KVCache, MultiHeadAttention, new_decoder_cache
+from course_utils.transformer.masks import causal_mask
+from course_utils.transformer.model import Transformer, TransformerConfig
 
 PAD, BOS, EOS, A, B = 0, 1, 2, 3, 4
 

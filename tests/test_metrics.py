@@ -1,8 +1,8 @@
-"""Tests of course_utils.metrics: exact match, sacreBLEU with Chinese tokenisation, breakdown by phenomenon."""
+"""Tests of course_utils.corpus.metrics: exact match, sacreBLEU with Chinese tokenisation, breakdown by phenomenon."""
 
 import pytest
 
-from course_utils.metrics import by_phenomenon, corpus_bleu, exact_match, sentence_bleu
+from course_utils.corpus.metrics import by_phenomenon, corpus_bleu, exact_match, sentence_bleu
 
 REFS = [["大", "狗", "追", "小", "猫", "。"],
         ["狗", "昨天", "追", "了", "猫", "。"],

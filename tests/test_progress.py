@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import progress
+from course_utils.course import progress
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils.reference import (REFERENCE_CHECKPOINT, REFERENCE_CONFIG, evaluate_main, load_data, load_reference,
+from course_utils.run.reference import (REFERENCE_CHECKPOINT, REFERENCE_CONFIG, evaluate_main, load_data, load_reference,
                                     score, train_main, translate)
-from course_utils.train import load_checkpoint
+from course_utils.run.train import load_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path, capsys):
 
 
 def test_train_never_overwrites_the_shipped_checkpoint_by_default():
-    from course_utils.reference import _train_parser
+    from course_utils.run.reference import _train_parser
 
     default_out = Path(_train_parser().parse_args([]).out).resolve()
     assert default_out != REFERENCE_CHECKPOINT.resolve()
@@ -97,9 +97,9 @@ def test_train_never_overwrites_the_shipped_checkpoint_by_default():
 
 @pytest.mark.slow
 def test_module_entry_point():
-    usage = subprocess.run([sys.executable, "-m", "course_utils.reference"], capture_output=True, text=True)
+    usage = subprocess.run([sys.executable, "-m", "course_utils.run.reference"], capture_output=True, text=True)
     assert usage.returncode == 2 and "train,evaluate" in usage.stderr
-    run = subprocess.run([sys.executable, "-m", "course_utils.reference", "evaluate", "--limit", "10",
+    run = subprocess.run([sys.executable, "-m", "course_utils.run.reference", "evaluate", "--limit", "10",
                           "--threads", "1"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "test: exact match" in run.stdout

@@ -7,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from course_utils.data import Vocab
-from course_utils.layers import MultiHeadAttention
-from course_utils.model import Transformer, TransformerConfig
-from course_utils.train import (CheckpointError, History, clip_gradients, label_smoothed_loss, load_checkpoint,
+from course_utils.corpus.data import Vocab
+from course_utils.transformer.layers import MultiHeadAttention
+from course_utils.transformer.model import Transformer, TransformerConfig
+from course_utils.run.train import (CheckpointError, History, clip_gradients, label_smoothed_loss, load_checkpoint,
                                 lr_at, make_scheduler, pick_device, save_checkpoint, train, use_fast_attention,
                                 warmup_lr)
 

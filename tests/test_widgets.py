@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils.positional import sinusoidal_encoding
-from course_utils.widgets import (
+from course_utils.transformer.positional import sinusoidal_encoding
+from course_utils.view.widgets import (
     attention_weights, normalize_weights, positional_widget, query_widget, softmax, toy_photo,
     weighted_sum, weighted_sum_widget,
 )
@@ -47,7 +47,7 @@ def test_softmax_matches_torch_and_temperature_sharpens():
 
 
 def test_attention_weights_match_course_attention():
-    from course_utils.attention import attention
+    from course_utils.transformer.attention import attention
     q, keys = np.array([1.0, -0.5, 2.0, 0.3]), np.random.default_rng(1).normal(size=(5, 4))
     _, ref = attention(torch.tensor(q)[None], torch.tensor(keys), torch.tensor(keys))
     np.testing.assert_allclose(attention_weights(q, keys), ref[0].numpy(), atol=1e-12)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from course_utils.widgets_masks import (PAD, MaskExplorer, build_mask, demo_batch, describe_weights,
+from course_utils.view.widgets_masks import (PAD, MaskExplorer, build_mask, demo_batch, describe_weights,
                                         masked_weights)
 
 
@@ -93,7 +93,7 @@ def test_explorer_controls_have_descriptions():
 def test_plot_transformer_flow_draws_the_eight_numbered_steps_and_highlights():
     import matplotlib
     matplotlib.use("Agg")
-    from course_utils.plotting import plot_transformer_flow
+    from course_utils.view.plotting import plot_transformer_flow
 
     ax = plot_transformer_flow(highlight=6)
     texts = " ".join(t.get_text() for t in ax.texts)

@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from course_utils import set_seed
-from course_utils.data import build_vocabs
-from course_utils.decoding import greedy_decode
-from course_utils.model import Transformer, TransformerConfig
-from course_utils.widgets_translate import (TranslateExplorer, attention_maps, grammar_verdict, parse_sentence,
+from course_utils.corpus.data import build_vocabs
+from course_utils.run.decoding import greedy_decode
+from course_utils.transformer.model import Transformer, TransformerConfig
+from course_utils.view.widgets_translate import (TranslateExplorer, attention_maps, grammar_verdict, parse_sentence,
                                             plot_cross_attention, translate_with_attention)
 
 MAX_NEW = 8

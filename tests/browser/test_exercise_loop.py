@@ -31,7 +31,7 @@ UNSCALED = CORRECT.replace(" / math.sqrt(q.size(-1))", "")
 @pytest.fixture(scope="module")
 def exercise_page(lab_server, lab_page):
     if not (lab.ROOT / PATH).exists():
-        pytest.fail(f"{PATH} is missing (generate exercises with `python -m course_utils.build`)")
+        pytest.fail(f"{PATH} is missing (generate exercises with `python -m course_utils.course.build`)")
     page = lab_page
     try:
         lab.open_notebook(page, lab_server, PATH)

@@ -6,7 +6,7 @@ The forward pass follows the course's eight-step macro flow:
 (1) source embedding + position, (2)-(3) encoder self-attention and feed-forward -> memory,
 (4) target embedding + position, (5) masked self-attention, (6) cross-attention over the
 memory, (7) linear (+ softmax outside) -> next-token scores; (8) the autoregressive loop
-lives in course_utils.decoding.
+lives in course_utils.run.decoding.
 """
 
 import math
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from course_utils.layers import Decoder, Encoder, new_decoder_cache
-from course_utils.masks import causal_mask, check_mask, padding_mask
-from course_utils.positional import LearnedPositionalEncoding, PositionalEncoding
+from course_utils.transformer.layers import Decoder, Encoder, new_decoder_cache
+from course_utils.transformer.masks import causal_mask, check_mask, padding_mask
+from course_utils.transformer.positional import LearnedPositionalEncoding, PositionalEncoding
 
 
 @dataclass(frozen=True)

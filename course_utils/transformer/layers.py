@@ -12,8 +12,8 @@ most modern models use because it trains more stably when stacked deep.
 import torch
 from torch import nn
 
-from course_utils.attention import attention, sdpa_attention
-from course_utils.masks import check_mask
+from course_utils.transformer.attention import attention, sdpa_attention
+from course_utils.transformer.masks import check_mask
 
 
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:

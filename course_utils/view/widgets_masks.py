@@ -16,8 +16,8 @@ import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
 
-from course_utils.masks import causal_mask, check_mask, padding_mask
-from course_utils.plotting import plot_attention
+from course_utils.transformer.masks import causal_mask, check_mask, padding_mask
+from course_utils.view.plotting import plot_attention
 
 PAD = "<pad>"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils import progress
+from course_utils.course import progress
 
 CELL_TIMEOUT = 300  # seconds per cell for `course check`
 
@@ -43,7 +43,7 @@ def cmd_progress(args) -> int:
 
 def collect_results(nb) -> tuple[list[dict], list[str]]:
     """Check results (from their JSON output) and errors of an executed notebook."""
-    from course_utils.checks import MIME_TYPE
+    from course_utils.course.checks import MIME_TYPE
 
     results, errors = [], []
     for index, cell in enumerate(nb.cells):
@@ -97,7 +97,7 @@ def _progress_for(path: Path) -> Path:
 
 
 def expected_ids(path: Path) -> list[str]:
-    from course_utils.checks import registry
+    from course_utils.course.checks import registry
 
     lesson = path.name[:2]
     return [i for i in registry() if i.startswith(lesson + ".")] if lesson.isdigit() else []
@@ -143,7 +143,7 @@ def cmd_check(args) -> int:
 # ----------------------------------------------------------------------------- reset
 
 def _ex_id(cell) -> str | None:
-    from course_utils.build import exercise_tag
+    from course_utils.course.build import exercise_tag
 
     course_meta = cell.get("metadata", {}).get("course", {})
     return course_meta.get("exercise") or exercise_tag(cell)
@@ -156,7 +156,7 @@ def reset_notebook(path: Path, ex_id: str, solutions_dir: Path | None = None, dr
     Writes `NAME.bak-YYYYmmdd-HHMMSS.ipynb` next to `path` first. Returns (backup path or
     None for a dry run, unified diff of the change).
     """
-    from course_utils.build import build_notebook
+    from course_utils.course.build import build_notebook
 
     path = Path(path)
     solutions_dir = Path(solutions_dir) if solutions_dir else _solutions_dir(path)
@@ -204,7 +204,7 @@ def _solutions_dir(path: Path) -> Path:
     root = progress.course_root(path.resolve().parent)
     if root is not None:
         return root / "solutions"
-    return Path(__file__).resolve().parents[1] / "solutions"
+    return Path(__file__).resolve().parents[2] / "solutions"
 
 
 def cmd_reset(args) -> int:
@@ -230,20 +230,20 @@ def cmd_reset(args) -> int:
 # ----------------------------------------------------------------------------- build, train, evaluate
 
 def cmd_build(args, rest) -> int:
-    from course_utils import build
+    from course_utils.course import build
 
     return build.main(rest)
 
 
 def _reference_command(name: str, rest: list[str]) -> int:
     try:
-        from course_utils import reference
+        from course_utils.run import reference
     except ImportError as err:
-        print(f"course {name}: the training code (course_utils.reference) is not available: {err}", file=sys.stderr)
+        print(f"course {name}: the training code (course_utils.run.reference) is not available: {err}", file=sys.stderr)
         return 2
     fn = getattr(reference, f"{name}_main", None)
     if fn is None:
-        print(f"course {name}: course_utils.reference has no {name}_main()", file=sys.stderr)
+        print(f"course {name}: course_utils.run.reference has no {name}_main()", file=sys.stderr)
         return 2
     return int(fn(rest) or 0)
 

@@ -17,10 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.attention import attention
-from course_utils.layers import DecoderLayer, EncoderLayer
+from course_utils.transformer.attention import attention
+from course_utils.transformer.layers import DecoderLayer, EncoderLayer
 
-from course_utils.checks import (Fail, call, compare, compare_value, exercise, expect_callable,
+from course_utils.course.checks import (Fail, call, compare, compare_value, exercise, expect_callable,
                                  expect_tuple, probe_generator)
 
 ATOL, RTOL = 1e-5, 1e-4

@@ -6,13 +6,13 @@ Shapes: B batch · K beams · S source length · T generated length · V target 
 Both decoders start every sequence from <bos>, feed the model its own previous output,
 and stop a sequence once it has produced <eos> (later positions hold `pad_id`). With
 `use_cache=True` the decoder keeps every earlier position's keys and values
-(course_utils.layers.KVCache) and feeds only the newest token at each step; without it,
+(course_utils.transformer.layers.KVCache) and feeds only the newest token at each step; without it,
 it re-runs the whole prefix at every step. The tokens are the same; only the work differs.
 """
 
 import torch
 
-from course_utils.masks import causal_mask, padding_mask
+from course_utils.transformer.masks import causal_mask, padding_mask
 
 
 def greedy_decode(model, src, max_new_tokens: int | None = None, bos_id: int = 1, eos_id: int = 2,
@@ -136,12 +136,12 @@ def translate_batch(model, src_vocab, tgt_vocab, sentences, beam_size: int = 1, 
 
 def evaluate(model, pairs, src_vocab, tgt_vocab, beam_size: int = 1, batch_size: int = 256,
              length_penalty: float = 0.6, bleu: bool = True) -> dict:
-    """Translate `pairs` (course_utils.data.Pair) and score them against their references.
+    """Translate `pairs` (course_utils.corpus.data.Pair) and score them against their references.
 
     Returns {"exact_match": float in [0, 1], "bleu": float in [0, 100] (if `bleu`),
     "hypotheses": list of token lists}.
     """
-    from course_utils.metrics import corpus_bleu, exact_match
+    from course_utils.corpus.metrics import corpus_bleu, exact_match
 
     hyps = translate_batch(model, src_vocab, tgt_vocab, [p.src for p in pairs], beam_size=beam_size,
                            batch_size=batch_size, length_penalty=length_penalty)

@@ -57,7 +57,7 @@ def check_mask(mask, T_q: int | None = None, T_k: int | None = None, name: str =
         raise TypeError(
             f"{name} must have dtype torch.bool (True = may attend), got {mask.dtype}. "
             "A float mask (0/-inf) is torch.nn's convention; build masks with "
-            "course_utils.masks or compare with `!= 0`."
+            "course_utils.transformer.masks or compare with `!= 0`."
         )
     if mask.dim() < 2:
         raise ValueError(f"{name} must have at least 2 dims (..., T_q, T_k), got shape {tuple(mask.shape)}")

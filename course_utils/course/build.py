@@ -1,7 +1,7 @@
 """Generate the exercise notebooks from the solution notebooks (the one source).
 
-    python -m course_utils.build            # write exercises/NN_name.ipynb from solutions/
-    python -m course_utils.build --check    # regenerate in memory; exit 1 if anything differs
+    python -m course_utils.course.build            # write exercises/NN_name.ipynb from solutions/
+    python -m course_utils.course.build --check    # regenerate in memory; exit 1 if anything differs
     course build [--check]                  # the same, through the `course` command
 
 Authoring rules for `solutions/NN_name.ipynb`:
@@ -47,7 +47,7 @@ class BuildError(ValueError):
 
 
 def course_root() -> Path:
-    return Path(__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[2]
 
 
 def exercise_tag(cell) -> str | None:
@@ -142,7 +142,7 @@ def render(nb: nbformat.NotebookNode) -> str:
 
 def validate(solution: nbformat.NotebookNode, exercise: nbformat.NotebookNode, name: str) -> list[str]:
     """Problems with one solution / generated exercise pair (empty list when all is well)."""
-    from course_utils.checks import registry
+    from course_utils.course.checks import registry
 
     problems, lesson = [], name[:2]
     known = registry()
@@ -191,7 +191,7 @@ def validate(solution: nbformat.NotebookNode, exercise: nbformat.NotebookNode, n
 
 def generate(root: Path) -> tuple[dict[Path, str], list[str]]:
     """{exercise path: text} for every solution notebook, plus the problems found."""
-    from course_utils import checks
+    from course_utils.course import checks
 
     checks.registry()
     texts, problems = {}, [f"cannot import {m}: {e}" for m, e in checks._LOAD_ERRORS.items()]

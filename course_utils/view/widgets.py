@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
-import course_utils.plotting  # noqa: F401  (CJK font for Chinese labels)
-from course_utils.positional import sinusoidal_encoding
+import course_utils.view.plotting  # noqa: F401  (CJK font for Chinese labels)
+from course_utils.transformer.positional import sinusoidal_encoding
 
 
 # ---------------------------------------------------------------- pure computations

@@ -11,13 +11,13 @@ difference, share of matching values) and, when the answer equals a *known mista
 (softmax over the wrong axis, no 1/√d_k, ...), a hint about that mistake.
 `check` never raises for a learner. With `COURSE_STRICT=1` (CI, solution notebooks)
 anything but *passed* raises `AssertionError`. Each result is recorded in the learner's
-progress file (course_utils.progress) unless `COURSE_NO_PROGRESS=1`.
+progress file (course_utils.course.progress) unless `COURSE_NO_PROGRESS=1`.
 
 How to add an exercise
 ----------------------
 1. Write a checker in `checks/lessons_01_05.py` or `checks/lessons_06_10.py` and register it:
 
-       from course_utils.checks import exercise, call, compare, expect_callable, probe_generator, Fail
+       from course_utils.course.checks import exercise, call, compare, expect_callable, probe_generator, Fail
 
        @exercise("06.causal_mask", "Build a causal mask")
        def _check_causal_mask(fn):
@@ -48,9 +48,9 @@ How to add an exercise
    loops, -inf/-1e9 fill), every known mistake fails *with its hint*, garbage fails.
 3. In `solutions/NN_name.ipynb` tag every cell of the exercise (statement, hint, answer,
    check) with `exercise:NN.name`; put the answer between `### BEGIN SOLUTION` and
-   `### END SOLUTION` (see course_utils.build for stub rules); the check cell ends with
+   `### END SOLUTION` (see course_utils.course.build for stub rules); the check cell ends with
    `check("NN.name", your_object)` and is marked `# NBVAL_CHECK_OUTPUT`. Then run
-   `python -m course_utils.build` to write `exercises/`.
+   `python -m course_utils.course.build` to write `exercises/`.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ __all__ = [
 
 MIME_TYPE = "application/vnd.course.check+json"
 DEFAULT_TIME_LIMIT = 10.0  # seconds per call of learner code
-_LESSON_MODULES = ("course_utils.checks.lessons_01_05", "course_utils.checks.lessons_06_10")
+_LESSON_MODULES = ("course_utils.course.checks.lessons_01_05", "course_utils.course.checks.lessons_06_10")
 
 
 # ----------------------------------------------------------------------------- registry
@@ -278,7 +278,7 @@ def _record(result: CheckResult) -> None:
     if os.environ.get("COURSE_NO_PROGRESS", "") not in ("", "0"):
         return
     try:
-        from course_utils import progress
+        from course_utils.course import progress
         progress.record(result.exercise_id, result.status)
     except Exception:  # progress is a convenience; never break a check over it
         pass

@@ -11,11 +11,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.checks import (
+from course_utils.course.checks import (
     Fail, call, compare, compare_value, exercise, expect_callable, expect_class, expect_tuple,
     probe_generator, randn,
 )
-from course_utils.positional import sinusoidal_encoding
+from course_utils.transformer.positional import sinusoidal_encoding
 
 # ============================================================================ lesson 01
 

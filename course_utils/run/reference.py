@@ -1,8 +1,8 @@
 """The course's reference model: its recipe, the shipped checkpoint, and the two commands
 that train and evaluate it.
 
-    python -m course_utils.reference train    [--out PATH] [--steps N] [--threads N] ...
-    python -m course_utils.reference evaluate [--checkpoint PATH] [--split test] [--beam-size K] ...
+    python -m course_utils.run.reference train    [--out PATH] [--steps N] [--threads N] ...
+    python -m course_utils.run.reference evaluate [--checkpoint PATH] [--split test] [--beam-size K] ...
 
 (`course train` / `course evaluate` run the same functions.) The recipe is the one
 measured in /work/shared/notes/TRAINING_CALIBRATION.md: a small post-LN Transformer
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 
-from course_utils.model import Transformer, TransformerConfig
+from course_utils.transformer.model import Transformer, TransformerConfig
 
-REFERENCE_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "reference.pt"
+REFERENCE_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "reference.pt"
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ REFERENCE_CONFIG = ReferenceConfig()
 
 def load_data(config: ReferenceConfig = REFERENCE_CONFIG):
     """(train, val, test, compositional) pair lists and (src_vocab, tgt_vocab)."""
-    from course_utils.data import build_vocabs, make_splits
+    from course_utils.corpus.data import build_vocabs, make_splits
 
     splits = make_splits(seed=config.data_seed, n_train=config.n_train + config.n_val)
     train, val = splits.train[:config.n_train], splits.train[config.n_train:]
@@ -79,7 +79,7 @@ def load_data(config: ReferenceConfig = REFERENCE_CONFIG):
 
 def load_reference(path=None, device="cpu"):
     """The shipped reference model: (model in eval mode, src_vocab, tgt_vocab, meta)."""
-    from course_utils.train import load_checkpoint
+    from course_utils.run.train import load_checkpoint
 
     return load_checkpoint(REFERENCE_CHECKPOINT if path is None else path, device=device)
 
@@ -87,16 +87,16 @@ def load_reference(path=None, device="cpu"):
 def translate(model, src_vocab, tgt_vocab, sentence, beam_size: int = 1) -> str:
     """Translate one English sentence (a string such as "the dog chases the cat", or a
     token list) and return the Chinese as a string, e.g. "狗追猫。"."""
-    from course_utils.data import english_tokens
-    from course_utils.decoding import translate_batch
+    from course_utils.corpus.data import english_tokens
+    from course_utils.run.decoding import translate_batch
 
     tokens = english_tokens(sentence, src_vocab) if isinstance(sentence, str) else list(sentence)
     return "".join(translate_batch(model, src_vocab, tgt_vocab, [tokens], beam_size=beam_size)[0])
 
 
 def exact_match_fn(pairs, src_vocab, tgt_vocab, batch_size: int = 500):
-    """An `eval_fn` for course_utils.train.train: greedy exact match on `pairs`."""
-    from course_utils.decoding import translate_batch
+    """An `eval_fn` for course_utils.run.train.train: greedy exact match on `pairs`."""
+    from course_utils.run.decoding import translate_batch
 
     refs = [list(p.tgt) for p in pairs]
     sources = [p.src for p in pairs]
@@ -111,8 +111,8 @@ def exact_match_fn(pairs, src_vocab, tgt_vocab, batch_size: int = 500):
 def train_reference(config: ReferenceConfig = REFERENCE_CONFIG, stop_at_target: bool = False,
                     device=None, progress: bool = True):
     """Train a model by the reference recipe. Returns (model, src_vocab, tgt_vocab, history, data)."""
-    from course_utils.seed import set_seed
-    from course_utils.train import batch_iterator, pick_device, train, use_fast_attention
+    from course_utils.base.seed import set_seed
+    from course_utils.run.train import batch_iterator, pick_device, train, use_fast_attention
 
     (train_pairs, val, test, compositional), (src_vocab, tgt_vocab) = load_data(config)
     set_seed(config.seed)
@@ -136,7 +136,7 @@ def train_reference(config: ReferenceConfig = REFERENCE_CONFIG, stop_at_target: 
 
 def score(model, src_vocab, tgt_vocab, pairs, beam_size: int = 1, length_penalty: float = 0.6) -> dict:
     """{"exact_match", "bleu", "n"} of `model` on `pairs` (exact match as a fraction)."""
-    from course_utils.decoding import evaluate
+    from course_utils.run.decoding import evaluate
 
     result = evaluate(model, pairs, src_vocab, tgt_vocab, beam_size=beam_size, length_penalty=length_penalty)
     return {"exact_match": result["exact_match"], "bleu": result["bleu"], "n": len(pairs)}
@@ -177,7 +177,7 @@ def _train_parser() -> argparse.ArgumentParser:
 def train_main(argv=None) -> int:
     """`course train`: train the reference model and write its checkpoint."""
     args = _train_parser().parse_args(argv)
-    from course_utils.train import save_checkpoint
+    from course_utils.run.train import save_checkpoint
 
     backup = _backup_existing(Path(args.out))
     if backup is not None:
@@ -238,7 +238,7 @@ def evaluate_main(argv=None) -> int:
     parser.add_argument("--length-penalty", type=float, default=0.6, help="beam search's alpha (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default: %(default)s)")
     args = parser.parse_args(argv)
-    from course_utils.train import CheckpointError
+    from course_utils.run.train import CheckpointError
 
     torch.set_num_threads(args.threads)
     try:
@@ -271,7 +271,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     commands = {"train": train_main, "evaluate": evaluate_main}
     if not argv or argv[0] not in commands:
-        print("usage: python -m course_utils.reference {train,evaluate} [options]  (-h for help)", file=sys.stderr)
+        print("usage: python -m course_utils.run.reference {train,evaluate} [options]  (-h for help)", file=sys.stderr)
         return 2
     return commands[argv[0]](argv[1:])
 

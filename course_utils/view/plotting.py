@@ -21,7 +21,7 @@ def use_cjk_font() -> str | None:
     """Make matplotlib able to draw Chinese characters; returns the font family used
     (None if no CJK font could be found, in which case Chinese shows as boxes).
 
-    Called on import of this module, so `import course_utils.plotting` is enough.
+    Called on import of this module, so `import course_utils.view.plotting` is enough.
     """
     installed = {f.name for f in font_manager.fontManager.ttflist}
     family = next((name for name in _CJK_CANDIDATES if name in installed), None)

@@ -18,9 +18,9 @@ import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
 
-from course_utils.data import UnknownWordError, english_tokens, reference_translation
-from course_utils.decoding import greedy_decode
-from course_utils.plotting import plot_attention
+from course_utils.corpus.data import UnknownWordError, english_tokens, reference_translation
+from course_utils.run.decoding import greedy_decode
+from course_utils.view.plotting import plot_attention
 
 EXAMPLE = "the girl drew five small horses in the garden last night"
 

@@ -19,8 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.layers import MultiHeadAttention
-from course_utils.model import Transformer, TransformerConfig
+from course_utils.transformer.layers import MultiHeadAttention
+from course_utils.transformer.model import Transformer, TransformerConfig
 
 CHECKPOINT_FORMAT_VERSION = 1
 
@@ -129,9 +129,9 @@ def clip_gradients(model: nn.Module, max_norm: float) -> float:
 
 # -- batches ----------------------------------------------------------------------------
 def batch_iterator(pairs, src_vocab, tgt_vocab, batch_size: int = 64, seed: int = 0):
-    """Endless mini-batches (course_utils.data.Batch) of `pairs`, reshuffled every epoch
+    """Endless mini-batches (course_utils.corpus.data.Batch) of `pairs`, reshuffled every epoch
     with its own seeded generator (the global random state is left alone)."""
-    from course_utils.data import collate
+    from course_utils.corpus.data import collate
 
     _check_positive_int(batch_size=batch_size)
     if len(pairs) == 0:
@@ -291,7 +291,7 @@ def load_checkpoint(path, device="cpu"):
     for a missing file and CheckpointError (a ValueError) naming the path for a corrupt
     file, another format, or weights that do not fit the stored config.
     """
-    from course_utils.data import Vocab
+    from course_utils.corpus.data import Vocab
 
     path = Path(path)
     if not path.is_file():

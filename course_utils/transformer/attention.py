@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from course_utils.masks import check_mask
+from course_utils.transformer.masks import check_mask
 
 
 def _check_qkv(q, k, v) -> None:
@@ -40,7 +40,7 @@ def attention(q, k, v, mask=None, dropout=None):
     Returns:
         out (..., T_q, d_v) and weights (..., T_q, T_k), each row summing to 1.
         A row whose keys are all masked is NaN (softmax of all -inf): masks built
-        with course_utils.masks never produce one.
+        with course_utils.transformer.masks never produce one.
     """
     _check_qkv(q, k, v)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., T_q, T_k)

@@ -9,7 +9,7 @@ Shapes: B batch · S source length · T target length (one more than the longest
     batch.src (B, S)  batch.tgt_in (B, T)  batch.tgt_out (B, T)
     batch.src_mask (B, 1, 1, S)  batch.tgt_mask (B, 1, T, T)    bool, True = may attend
 
-The sentences come from the grammar in `course_utils.grammar`; `reference_translation`
+The sentences come from the grammar in `course_utils.corpus.grammar`; `reference_translation`
 gives the grammar's translation of a typed sentence. The *compositional* split
 holds combinations that never occur in training (`HELD_OUT`): a model that only memorised
 whole phrases fails there, one that learned the parts and the rules does not.
@@ -28,8 +28,8 @@ from typing import Iterator, NamedTuple
 
 import torch
 
-from course_utils import grammar
-from course_utils.masks import causal_mask, padding_mask
+from course_utils.corpus import grammar
+from course_utils.transformer.masks import causal_mask, padding_mask
 
 SPECIALS = ("<pad>", "<bos>", "<eos>", "<unk>")
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3

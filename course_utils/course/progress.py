@@ -109,7 +109,7 @@ def record(exercise_id: str, status: str, path: Path | None = None) -> dict:
 def summary(path: Path | None = None) -> dict[str, dict]:
     """Per lesson: {"title", "passed", "total", "exercises": {id: status}} over all
     registered exercises (an exercise never checked counts as pending)."""
-    from course_utils.checks import registry
+    from course_utils.course.checks import registry
 
     data = load(path)["exercises"]
     out = {nn: {"title": title, "passed": 0, "total": 0, "exercises": {}} for nn, title in LESSONS.items()}
