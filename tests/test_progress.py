@@ -1,6 +1,8 @@
-"""The progress file (atomic, crash-safe), its summary and the lesson-00 widget."""
+"""The progress file (locked, atomic, self-repairing), its summary and the lesson-00 widget."""
 
 import json
+import multiprocessing
+import os
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,7 @@ def test_record_and_statuses(pfile):
         progress.record("04.attention", "great")
 
 
-def test_write_is_atomic(pfile, monkeypatch):
+def test_write_is_atomic_and_a_failed_write_is_reported(pfile, monkeypatch, capsys):
     progress.record("01.weighted_sum", "passed")
     before = pfile.read_bytes()
 
@@ -37,19 +39,97 @@ def test_write_is_atomic(pfile, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(progress.json, "dump", crash)
-    with pytest.raises(OSError):
-        progress.record("01.soft_lookup", "passed")
+    progress.record("01.soft_lookup", "passed")  # no exception: a check never breaks over progress
+    err = capsys.readouterr().err
+    assert "01.soft_lookup (passed) was NOT saved" in err and "disk full" in err
     assert pfile.read_bytes() == before  # the old file is intact
-    assert [p.name for p in pfile.parent.iterdir()] == ["progress.json"]  # no temp file left
+    assert sorted(p.name for p in pfile.parent.iterdir()) == ["progress.json", "progress.json.lock"]  # no temp file
 
 
-def test_unreadable_file_is_kept_aside(pfile):
+def _hammer(path, worker, n):
+    os.environ["COURSE_PROGRESS_FILE"] = str(path)
+    for i in range(n):
+        progress.record(f"99.w{worker}_{i}", "passed")
+        progress.record("99.shared", "failed")
+
+
+def test_concurrent_writers_keep_every_result(pfile):
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_hammer, args=(pfile, w, 40)) for w in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+    exercises = progress.load()["exercises"]
+    assert len([k for k in exercises if k.startswith("99.w")]) == 160  # 4 processes x 40 results, none lost
+    assert exercises["99.shared"]["attempts"] == 160
+
+
+def test_unreadable_file_is_moved_aside_with_a_unique_name(pfile, capsys):
     pfile.parent.mkdir(parents=True)
-    pfile.write_text("{not json")
-    assert progress.load() == {"version": 1, "exercises": {}}
-    assert any(p.name.startswith("progress.json.unreadable-") for p in pfile.parent.iterdir())
+    names = set()
+    for text in ("{not json", "[1, 2]", '{"exercises": "all passed"}', "\udcff".encode("utf-8", "surrogatepass")):
+        pfile.write_bytes(text if isinstance(text, bytes) else text.encode())
+        assert progress.load() == {"version": 1, "exercises": {}}
+        err = capsys.readouterr().err
+        aside = [p for p in pfile.parent.iterdir() if p.name.startswith("progress.json.unreadable-")]
+        new = {p.name for p in aside} - names
+        assert len(new) == 1, "each unreadable file gets its own backup (same second included)"
+        names |= new
+        assert str(pfile.parent / new.pop()) in err and "moved to" in err  # the learner is told where
+    assert not pfile.exists()
     progress.record("01.weighted_sum", "passed")
     assert progress.load()["exercises"]["01.weighted_sum"]["status"] == "passed"
+
+
+def test_wrong_shaped_entries_are_dropped_with_a_message(pfile, capsys):
+    pfile.parent.mkdir(parents=True)
+    good = {"status": "passed", "attempts": 2, "last_checked": "2026-01-01T00:00:00+00:00"}
+    pfile.write_text(json.dumps({"version": 1, "exercises": {
+        "04.attention": "passed", "04.fix_attention": None, "04.self_attention": {"status": "great"},
+        "05.split_heads": {"status": "failed", "attempts": -1}, "01.weighted_sum": good}}))
+    original = pfile.read_text()
+    assert progress.load()["exercises"] == {"01.weighted_sum": good}
+    err = capsys.readouterr().err
+    assert "dropped 4 entries" in err and "04.attention" in err
+    kept = [p for p in pfile.parent.iterdir() if p.name.startswith("progress.json.repaired-")]
+    assert len(kept) == 1 and kept[0].read_text() == original and str(kept[0]) in err
+    assert json.loads(pfile.read_text())["exercises"] == {"01.weighted_sum": good}  # repaired once
+    progress.summary()  # no crash, no second message
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write anywhere")
+def test_read_only_folder_says_results_are_not_saved(pfile, capsys):
+    pfile.parent.mkdir(parents=True)
+    progress.record("01.weighted_sum", "passed")
+    os.chmod(pfile.parent, 0o555)
+    try:
+        progress.record("01.soft_lookup", "passed")
+        err = capsys.readouterr().err
+        assert "01.soft_lookup (passed) was NOT saved" in err and str(pfile) in err
+        assert progress.load()["exercises"]["01.weighted_sum"]["status"] == "passed"
+    finally:
+        os.chmod(pfile.parent, 0o755)
+
+
+def test_read_only_file_says_results_are_not_saved(tmp_path, monkeypatch, capsys):
+    """Also as root: a progress path whose folder is a file cannot be written by anyone."""
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(blocker / "progress.json"))
+    progress.record("01.soft_lookup", "passed")
+    assert "was NOT saved" in capsys.readouterr().err
+    assert progress.load()["exercises"] == {}
+
+
+def test_reset_makes_an_exercise_pending_again(pfile):
+    progress.record("04.attention", "passed")
+    entry = progress.reset("04.attention")
+    assert entry["status"] == "pending" and entry["attempts"] == 1 and "first_passed" not in entry
+    assert progress.summary()["04"]["exercises"]["04.attention"] == "pending"
+    assert progress.reset("04.never_checked") is None
 
 
 def test_where_the_file_lives(tmp_path, monkeypatch):
@@ -65,6 +145,12 @@ def test_where_the_file_lives(tmp_path, monkeypatch):
     monkeypatch.chdir(elsewhere)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert progress.progress_path() == tmp_path / "home" / ".attention-course" / "progress.json"
+
+
+def test_exercise_list_matches_the_graders():
+    from course_utils.course.checks import registry
+
+    assert progress.known_exercises() == {i: ex.title for i, ex in registry().items()}
 
 
 def test_summary_counts_registered_exercises(pfile):

@@ -3,17 +3,39 @@
 Where: `$COURSE_PROGRESS_FILE` if set; otherwise `.course/progress.json` in the course
 folder (found by walking up from the current folder to the one holding `course_utils/`
 and `notebooks/`; it is git-ignored); otherwise `~/.attention-course/progress.json`.
-Writes are atomic (a temporary file, then `os.replace`), so a crash cannot leave half a
-file. `COURSE_NO_PROGRESS=1` (set by the test runner) turns recording off in `checks`.
+`COURSE_NO_PROGRESS=1` (set by the test runner) turns recording off in `checks`.
+
+Nothing is lost:
+- every update runs under an exclusive lock (`fcntl.flock` on `progress.json.lock`), so
+  checks recording at the same time (two notebooks, `course check` beside a kernel) all
+  keep their results; writes are atomic (a temporary file, then `os.replace`);
+- an entry of the wrong shape is dropped with a message, and the file as it was is kept
+  beside it first (`progress.json.repaired-<time>-<random>`);
+- a file that cannot be read at all is moved aside to `progress.json.unreadable-<time>-<random>`
+  (a unique name) and the learner is told where it went;
+- a file or folder that cannot be written gives a message saying the result was not saved.
+Messages go to standard error, prefixed `course progress:`.
+
+The list of graded exercises comes from `course_utils.course.exercise_list` (written by
+`course build` from the graders), so this module does not import the graders.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
+import secrets
+import shutil
+import sys
 import tempfile
 from pathlib import Path
+
+try:  # POSIX (Linux, macOS, Colab); elsewhere updates are not locked
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
 
 LESSONS = {
     "01": "Attention intuition",
@@ -26,7 +48,9 @@ LESSONS = {
     "08": "Building the Transformer",
     "09": "Training",
     "10": "Inference",
+    "11": "Capstone",
 }
+STATUSES = ("passed", "failed", "pending")
 _VERSION = 1
 
 
@@ -49,28 +73,106 @@ def progress_path() -> Path:
     return Path.home() / ".attention-course" / "progress.json"
 
 
-def load(path: Path | None = None) -> dict:
-    """The progress data: {"version": 1, "exercises": {id: {...}}}. A missing or
-    unreadable file gives empty progress (an unreadable one is kept aside, not lost)."""
-    path = Path(path) if path else progress_path()
+def _warn(message: str) -> None:
+    print(f"course progress: {message}", file=sys.stderr, flush=True)
+
+
+def _empty() -> dict:
+    return {"version": _VERSION, "exercises": {}}
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _aside_name(path: Path, why: str) -> Path:
+    """A name beside `path` that no other process picks: time plus random letters."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return path.with_name(f"{path.name}.{why}-{stamp}-{secrets.token_hex(3)}")
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """Hold an exclusive lock on `path`'s lock file. Yields False when no lock could be
+    taken (a folder that cannot be written): reading still works, writing will fail."""
+    lock_path = path.with_name(path.name + ".lock")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or not isinstance(data.get("exercises"), dict):
-            raise ValueError("not a progress file")
-        return data
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield False
+        return
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield True
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _valid_entry(entry) -> bool:
+    if not isinstance(entry, dict) or entry.get("status") not in STATUSES:
+        return False
+    attempts = entry.get("attempts", 0)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
+        return False
+    return all(isinstance(entry[k], str) for k in ("first_passed", "last_checked", "reset") if k in entry)
+
+
+def _read(path: Path) -> dict:
+    """Read and repair the file; call with the lock held. Never raises for a bad file."""
+    try:
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {"version": _VERSION, "exercises": {}}
-    except (OSError, ValueError):
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        return _empty()
+    except (OSError, UnicodeDecodeError) as err:
+        return _move_aside(path, f"it cannot be read ({type(err).__name__}: {err})")
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        return _move_aside(path, f"it is not valid JSON ({err})")
+    if not isinstance(data, dict) or not isinstance(data.get("exercises"), dict):
+        return _move_aside(path, 'it is not a progress file (no "exercises" object)')
+    bad = sorted(k for k, v in data["exercises"].items() if not isinstance(k, str) or not _valid_entry(v))
+    if bad:
+        keep = _aside_name(path, "repaired")
         try:
-            os.replace(path, path.with_name(f"{path.name}.unreadable-{stamp}"))
+            shutil.copy2(path, keep)
+            where = f"the file as it was is kept as {keep}"
+        except OSError as err:
+            where = f"the file as it was could not be kept ({err})"
+        data = {"version": _VERSION, "exercises": {k: v for k, v in data["exercises"].items() if k not in bad}}
+        _warn(f"{path}: dropped {len(bad)} entr{'y' if len(bad) == 1 else 'ies'} of the wrong shape "
+              f"({', '.join(map(str, bad[:5]))}{', ...' if len(bad) > 5 else ''}); {where}.")
+        try:
+            save(data, path)
         except OSError:
-            pass
-        return {"version": _VERSION, "exercises": {}}
+            pass  # reported when a result cannot be saved
+    data["version"] = _VERSION
+    return data
+
+
+def _move_aside(path: Path, why: str) -> dict:
+    aside = _aside_name(path, "unreadable")
+    try:
+        os.replace(path, aside)
+        _warn(f"{path}: {why}. It was moved to {aside}; progress starts again from an empty file.")
+    except OSError as err:
+        _warn(f"{path}: {why}, and it could not be moved aside ({err}); it is left as it is "
+              f"and progress is shown as empty.")
+    return _empty()
+
+
+def load(path: Path | None = None) -> dict:
+    """The progress data: {"version": 1, "exercises": {id: {...}}}. A missing file gives
+    empty progress; an unreadable one is moved aside (with a message), wrong entries dropped."""
+    path = Path(path) if path else progress_path()
+    with _locked(path):
+        return _read(path)
 
 
 def save(data: dict, path: Path | None = None) -> None:
-    """Write atomically: a temporary file in the same folder, then os.replace."""
+    """Write atomically: a temporary file in the same folder, then os.replace. Raises OSError."""
     path = Path(path) if path else progress_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".progress-", suffix=".tmp", dir=path.parent)
@@ -89,32 +191,72 @@ def save(data: dict, path: Path | None = None) -> None:
         raise
 
 
+def _update(path: Path | None, what: str, change) -> dict | None:
+    """Read, change and write the file under the lock. Returns change(data)'s value; on a
+    write failure says that `what` was not saved (no exception)."""
+    path = Path(path) if path else progress_path()
+    with _locked(path):
+        data = _read(path)
+        value = change(data)
+        try:
+            save(data, path)
+        except OSError as err:
+            _warn(f"{what} was NOT saved: {path} cannot be written ({type(err).__name__}: {err}). "
+                  f"Make its folder writable, or set COURSE_PROGRESS_FILE to a file you can write.")
+    return value
+
+
 def record(exercise_id: str, status: str, path: Path | None = None) -> dict:
     """Record one check result. A *pending* result never overwrites an earlier attempt."""
-    if status not in ("passed", "failed", "pending"):
+    if status not in STATUSES:
         raise ValueError(f"record: status must be 'passed', 'failed' or 'pending', got {status!r}")
-    data = load(path)
-    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    entry = data["exercises"].setdefault(exercise_id, {"status": "pending", "attempts": 0})
-    if status != "pending":
-        entry["attempts"] = entry.get("attempts", 0) + 1
-        entry["status"] = status
-        if status == "passed":
-            entry.setdefault("first_passed", now)
-    entry["last_checked"] = now
-    save(data, path)
-    return entry
+    if not isinstance(exercise_id, str) or not exercise_id:
+        raise ValueError(f"record: exercise_id must be a non-empty string, got {exercise_id!r}")
+
+    def change(data):
+        now = _now()
+        entry = data["exercises"].setdefault(exercise_id, {"status": "pending", "attempts": 0})
+        if status != "pending":
+            entry["attempts"] = entry.get("attempts", 0) + 1
+            entry["status"] = status
+            if status == "passed":
+                entry.setdefault("first_passed", now)
+        entry["last_checked"] = now
+        return dict(entry)
+
+    return _update(path, f"the result of {exercise_id} ({status})", change)
 
 
-def summary(path: Path | None = None) -> dict[str, dict]:
-    """Per lesson: {"title", "passed", "total", "exercises": {id: status}} over all
-    registered exercises (an exercise never checked counts as pending)."""
-    from course_utils.course.checks import registry
+def reset(exercise_id: str, path: Path | None = None) -> dict | None:
+    """Mark an exercise pending again (after `course reset`); its attempt count is kept."""
+    def change(data):
+        entry = data["exercises"].get(exercise_id)
+        if entry is None:
+            return None
+        entry["status"] = "pending"
+        entry.pop("first_passed", None)
+        entry["reset"] = _now()
+        return dict(entry)
 
+    return _update(path, f"the reset of {exercise_id}", change)
+
+
+def known_exercises() -> dict[str, str]:
+    """{exercise id: title} of every graded exercise (the list `course build` writes)."""
+    from course_utils.course.exercise_list import EXERCISES
+
+    return dict(EXERCISES)
+
+
+def summary(path: Path | None = None, exercises: dict[str, str] | None = None) -> dict[str, dict]:
+    """Per lesson: {"title", "passed", "total", "exercises": {id: status}} over all graded
+    exercises (default: `known_exercises()`; an exercise never checked counts as pending)."""
     data = load(path)["exercises"]
+    exercises = known_exercises() if exercises is None else exercises
     out = {nn: {"title": title, "passed": 0, "total": 0, "exercises": {}} for nn, title in LESSONS.items()}
-    for ex_id, ex in registry().items():
-        lesson = out.setdefault(ex.lesson, {"title": f"Lesson {ex.lesson}", "passed": 0, "total": 0, "exercises": {}})
+    for ex_id in sorted(exercises):
+        nn = ex_id.split(".", 1)[0]
+        lesson = out.setdefault(nn, {"title": f"Lesson {nn}", "passed": 0, "total": 0, "exercises": {}})
         status = data.get(ex_id, {}).get("status", "pending")
         lesson["exercises"][ex_id] = status
         lesson["total"] += 1
