@@ -1,0 +1,159 @@
+"""Lesson 08's step-through widget, driven headless (no browser)."""
+
+import pytest
+import torch
+
+from course_utils import set_seed
+from course_utils.corpus.data import build_vocabs
+from course_utils.run.decoding import greedy_decode
+from course_utils.run.reference import load_reference
+from course_utils.transformer.model import Transformer, TransformerConfig
+from course_utils.view.widgets_steps import StepExplorer, draw_step, parse_input, trace_steps
+
+SENTENCE = "the dog sees the black letter every day"
+
+
+@pytest.fixture(scope="module")
+def reference():
+    model, src_vocab, tgt_vocab, _ = load_reference()
+    return model, src_vocab, tgt_vocab
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """An untrained pre-LN model with a short max_len: nonsense output, but every code path."""
+    src_vocab, tgt_vocab = build_vocabs()
+    set_seed(0)
+    config = TransformerConfig(src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab), d_model=16,
+                               n_heads=2, n_layers=3, d_ff=32, dropout=0.0, max_len=12, norm_first=True)
+    return Transformer(config).eval(), src_vocab, tgt_vocab
+
+
+def test_parse_input_accepts_known_words_and_adds_the_full_stop(reference):
+    _, src_vocab, _ = reference
+    assert parse_input("The Dog sees the cat", src_vocab, 64) == (["the", "dog", "sees", "the", "cat", "."], None)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", "empty"), ("   ", "empty"),
+    ("the dog eats pizza", "pizza"),
+    ("the dog sees the cat!", "'!'"),
+    (" ".join(["dog"] * 70), "at most 64"),
+    (None, "Expected text"),
+])
+def test_parse_input_explains_bad_input(reference, text, expected):
+    _, src_vocab, _ = reference
+    tokens, problem = parse_input(text, src_vocab, 64)
+    assert tokens is None and expected in problem
+
+
+def test_trace_has_the_eight_steps_with_the_models_shapes(reference):
+    model, src_vocab, tgt_vocab = reference
+    trace = trace_steps(model, src_vocab, tgt_vocab, SENTENCE.split() + ["."])
+    S, T, d = 9, len(trace["tgt_labels"]), model.config.d_model
+    assert [s.number for s in trace["steps"]] == list(range(1, 9))
+    steps = {s.number: s for s in trace["steps"]}
+    assert steps[1].panels[0][0].shape == (S, d) and steps[3].panels[0][0].shape == (S, d)
+    assert steps[4].panels[0][0].shape == (T, d)
+    for n, shape in ((2, (S, S)), (5, (T, T)), (6, (T, S))):
+        assert len(steps[n].panels) == model.config.n_layers
+        for matrix, rows, cols, _ in steps[n].panels:
+            assert matrix.shape == shape and len(rows) == shape[0] and len(cols) == shape[1]
+            assert torch.allclose(matrix.sum(-1), torch.ones(shape[0]), atol=1e-5)
+    for matrix, *_ in steps[5].panels:  # the causal mask: nothing above the diagonal
+        assert (matrix.triu(1) == 0).all()
+    assert f"(1, 4, {T}, {S})" in " ".join(steps[6].shapes)
+    assert trace["tgt_labels"][0] == "<bos>" and trace["stopped"]
+
+
+def test_trace_translates_like_greedy_decode_and_the_single_pass_equals_the_loop(reference):
+    model, src_vocab, tgt_vocab = reference
+    tokens = SENTENCE.split() + ["."]
+    trace = trace_steps(model, src_vocab, tgt_vocab, tokens)
+    ids = greedy_decode(model, torch.tensor([src_vocab.encode(tokens)]), max_new_tokens=30,
+                        bos_id=tgt_vocab.bos_id, eos_id=tgt_vocab.eos_id)[0].tolist()
+    assert trace["output"] == tgt_vocab.decode(ids)
+    assert trace["text"] == "狗每天看见黑信。"
+    assert trace["loop_vs_pass"] < 1e-4
+    # step 7's most likely column per row is the token the loop chose next
+    matrix, rows, cols, _ = trace["steps"][6].panels[0]
+    assert [cols[j] for j in matrix.argmax(-1).tolist()] == trace["output"] + ["<eos>"]
+    # step 8's grid: call k was fed k tokens
+    grid = trace["steps"][7].panels[0][0]
+    assert grid.sum(-1).tolist() == [float(k + 1) for k in range(grid.size(0))]
+
+
+def test_trace_of_a_pre_ln_model_matches_its_forward(tiny):
+    """The hand-written walk reproduces the model's own forward (pre-LN, final norms, 3 layers)."""
+    model, src_vocab, tgt_vocab = tiny
+    trace = trace_steps(model, src_vocab, tgt_vocab, ["the", "cat", "."], max_new_tokens=5)
+    assert trace["loop_vs_pass"] < 1e-4
+    assert len(trace["steps"][1].panels) == 3
+    memory = trace["steps"][2].panels[0][0]
+    src = torch.tensor([src_vocab.encode(["the", "cat", "."])])
+    assert torch.allclose(memory, model.encode(src)[0], atol=1e-5)
+
+
+def test_trace_rejects_unknown_or_too_many_tokens(tiny):
+    model, src_vocab, tgt_vocab = tiny
+    with pytest.raises(ValueError, match="known words"):
+        trace_steps(model, src_vocab, tgt_vocab, ["the", "pizza"])
+    with pytest.raises(ValueError, match="max_len"):
+        trace_steps(model, src_vocab, tgt_vocab, ["dog"] * 13)
+
+
+def test_explorer_step_controls_change_the_picture_and_the_text(reference):
+    model, src_vocab, tgt_vocab = reference
+    explorer = StepExplorer(model, src_vocab, tgt_vocab, SENTENCE)
+    assert "狗每天看见黑信。" in explorer.message.value
+    seen = {explorer.image.value}
+    texts = {explorer.details.value}
+    for _ in range(7):
+        explorer.next.click()
+        seen.add(explorer.image.value)
+        texts.add(explorer.details.value)
+    assert explorer.step.value == 8 and len(seen) == 8 and len(texts) == 8
+    explorer.next.click()  # stays at 8
+    assert explorer.step.value == 8
+    explorer.step.value = 6
+    assert "Step 6" in explorer.details.value and "(B, H, T, S)" in explorer.details.value
+    explorer.previous.click()
+    assert explorer.step.value == 5 and "Step 5" in explorer.details.value
+    assert len(explorer.figure.axes) >= 3  # the map plus one panel per layer
+
+
+def test_explorer_new_sentence_redraws(reference):
+    model, src_vocab, tgt_vocab = reference
+    explorer = StepExplorer(model, src_vocab, tgt_vocab, SENTENCE, step=6)
+    before, draws = explorer.image.value, explorer.n_draws
+    explorer.text.value = "nine clever farmers push the dog"
+    assert "九个聪明的农民推狗。" in explorer.message.value
+    assert explorer.n_draws == draws + 1 and explorer.image.value != before
+
+
+@pytest.mark.parametrize("text", ["", "the dog eats pizza", "the dog sees the cat!", "dog " * 80])
+def test_explorer_bad_input_gives_a_message_and_keeps_the_last_trace(reference, text):
+    model, src_vocab, tgt_vocab = reference
+    explorer = StepExplorer(model, src_vocab, tgt_vocab, SENTENCE)
+    trace, image = explorer.trace, explorer.image.value
+    explorer.text.value = text  # must not raise
+    assert "course-problem" in explorer.message.value and "still shows" in explorer.message.value
+    assert explorer.trace is trace and explorer.image.value == image
+    explorer.button.click()  # again through the button
+    assert "course-problem" in explorer.message.value
+
+
+def test_explorer_opened_on_bad_input_shows_only_a_message(reference):
+    model, src_vocab, tgt_vocab = reference
+    explorer = StepExplorer(model, src_vocab, tgt_vocab, "")
+    assert explorer.trace is None and explorer.image.value == b"" and "empty" in explorer.message.value
+    explorer.step.value = 3  # nothing to draw yet, and no error
+    explorer.text.value = SENTENCE
+    assert explorer.trace is not None and explorer.image.value
+
+
+def test_draw_step_without_the_map(reference):
+    model, src_vocab, tgt_vocab = reference
+    trace = trace_steps(model, src_vocab, tgt_vocab, SENTENCE.split())
+    fig = draw_step(trace["steps"][5], show_flow=False)
+    assert len([ax for ax in fig.axes if ax.get_title().startswith("cross-attention")]) == model.config.n_layers
