@@ -1,14 +1,14 @@
-"""Lesson 10's translate widget and attention helpers, driven headless (no browser)."""
+"""Lesson 10's translate widget, driven headless (no browser), and the attention helpers of
+run/decoding it draws (attention_maps, translate_with_attention)."""
 
 import pytest
 import torch
 
 from course_utils import set_seed
 from course_utils.corpus.data import build_vocabs
-from course_utils.run.decoding import greedy_decode
+from course_utils.run.decoding import attention_maps, greedy_decode, translate_with_attention
 from course_utils.transformer.model import Transformer, TransformerConfig
-from course_utils.view.widgets_translate import (TranslateExplorer, attention_maps, grammar_verdict, parse_sentence,
-                                            plot_cross_attention, translate_with_attention)
+from course_utils.view.widgets_translate import TranslateExplorer, grammar_verdict, parse_sentence, plot_cross_attention
 
 MAX_NEW = 8
 
@@ -72,7 +72,7 @@ def test_attention_maps_keeps_batch_axis_for_batches(setup):
 
 def test_attention_maps_bad_input(setup):
     model = setup[0]
-    with pytest.raises(ValueError, match="src must be a \\(B, S\\)"):
+    with pytest.raises(ValueError, match=r"src must have 2 dims \(B, S\)"):
         attention_maps(model, torch.tensor([1, 2, 3]), torch.tensor([[1]]))
 
 

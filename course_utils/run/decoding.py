@@ -1,5 +1,11 @@
-"""From a trained model to translations: greedy decoding, beam search, and the
-key/value cache that makes decoding one token at a time fast (step 8 of the macro flow).
+"""run layer · the inference module: from a trained model to translations, scores and
+attention maps (step 8 of the macro flow; lesson 10).
+
+Greedy decoding, beam search and the key/value cache that makes decoding one token at a
+time fast; `evaluate`, the one evaluation of the course (used by `course evaluate`,
+training's eval hook, the benchmarks and lessons 09-10); `inference`, the one context for
+running a model (eval mode, no autograd); and lesson 10's look inside a translation
+(`attention_maps`, `translate_with_attention`).
 
 Shapes: B batch · K beams · S source length · T generated length · V target vocab.
 
@@ -8,23 +14,72 @@ and stop a sequence once it has produced <eos> (later positions hold `pad_id`). 
 `use_cache=True` the decoder keeps every earlier position's keys and values
 (course_utils.transformer.layers.KVCache) and feeds only the newest token at each step; without it,
 it re-runs the whole prefix at every step. The tokens are the same; only the work differs.
+The special ids come from the caller, else the model's config, else the course vocabulary
+(`special_ids`).
 """
+
+import contextlib
 
 import torch
 
+from course_utils.base import validate
+from course_utils.corpus.data import Vocab, pad_sequences
+from course_utils.corpus.metrics import corpus_bleu, exact_match
 from course_utils.transformer.masks import causal_mask, padding_mask
 
 
-def greedy_decode(model, src, max_new_tokens: int | None = None, bos_id: int = 1, eos_id: int = 2,
-                  pad_id: int | None = None, src_mask=None, use_cache: bool = True) -> torch.Tensor:
+@contextlib.contextmanager
+def inference(model):
+    """Run `model`, not train it: eval mode (no dropout) and no autograd inside the block;
+    the model's own mode (train or eval) comes back afterwards, also after an error.
+
+        with inference(model):
+            logits = model(src, tgt_in)
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
+def special_ids(model=None, bos_id: int | None = None, eos_id: int | None = None,
+                pad_id: int | None = None) -> tuple[int, int, int]:
+    """(bos_id, eos_id, pad_id) for decoding: an id given here wins; otherwise the model's
+    config (`pad_id`, and `bos_id`/`eos_id` where the config has them); otherwise the ids
+    fixed by the course vocabulary (course_utils.corpus.data.Vocab)."""
+    config = getattr(model, "config", None)
+    given = {"bos_id": bos_id, "eos_id": eos_id, "pad_id": pad_id}
+    return tuple(validate.integer(name, value if value is not None else getattr(config, name, getattr(Vocab, name)))
+                 for name, value in given.items())
+
+
+def cut_at_eos(rows, eos_id: int) -> list[list[int]]:
+    """Each row of ids up to and including its first <eos>; a row without one stays whole.
+
+    Shapes:
+        rows (B, T) tensor or B id lists -> B lists of lengths <= T.
+    """
+    if isinstance(rows, torch.Tensor):
+        rows = rows.tolist()
+    return [row[: row.index(eos_id) + 1] if eos_id in row else list(row) for row in rows]
+
+
+def greedy_decode(model, src, max_new_tokens: int | None = None, bos_id: int | None = None,
+                  eos_id: int | None = None, pad_id: int | None = None, src_mask=None,
+                  use_cache: bool = True) -> torch.Tensor:
     """Batched greedy decoding: at each step take the single most likely next token.
+    Built by hand in lesson 10 (section 2, and the exercise `greedy_decode`).
 
     Shapes:
         src (B, S) ids -> (B, T) ids with T <= max_new_tokens, <bos> not included,
         each row ending with <eos> (then `pad_id`) unless it ran out of steps.
     """
-    src, src_mask, pad_id, max_new_tokens = _prepare(model, src, src_mask, pad_id, max_new_tokens)
-    with _inference(model):
+    bos_id, eos_id, pad_id = special_ids(model, bos_id, eos_id, pad_id)
+    src, src_mask, max_new_tokens = _prepare(model, src, src_mask, pad_id, max_new_tokens)
+    with inference(model):
         memory = model.encode(src, src_mask)  # (B, S, d_model)
         ys = torch.full((src.size(0), 1), bos_id, dtype=torch.long, device=src.device)  # (B, 1)
         finished = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
@@ -43,32 +98,32 @@ def gnmt_length_penalty(length: torch.Tensor, alpha: float) -> torch.Tensor:
     """((5 + length) / 6) ** alpha (Wu et al. 2016), the length penalty the Transformer
     paper used with alpha = 0.6. A hypothesis is ranked by log P / penalty, so alpha > 0
     stops beam search from preferring short outputs just because they multiply fewer
-    probabilities; alpha = 0 ranks by log P alone."""
+    probabilities; alpha = 0 ranks by log P alone. Used in lesson 10 (beam search)."""
     return ((5.0 + length) / 6.0) ** alpha
 
 
 def beam_search(model, src, beam_size: int = 4, length_penalty: float = 0.6, max_new_tokens: int | None = None,
-                bos_id: int = 1, eos_id: int = 2, pad_id: int | None = None, src_mask=None,
-                use_cache: bool = True, return_scores: bool = False):
+                bos_id: int | None = None, eos_id: int | None = None, pad_id: int | None = None,
+                src_mask=None, use_cache: bool = True, return_scores: bool = False):
     """Batched beam search: keep the `beam_size` best partial translations of every
     sentence, extend each by every token, keep the best `beam_size` again.
 
     Hypotheses are ranked by log P(y | x) / gnmt_length_penalty(len(y), length_penalty).
     A hypothesis that has produced <eos> is finished: it keeps its score and competes
     with the unfinished ones until every beam of every sentence is finished.
+    Explained and compared with greedy decoding in lesson 10 (beam search).
 
     Shapes:
         src (B, S) ids -> the best hypothesis per sentence (B, T), T <= max_new_tokens,
         laid out as greedy_decode's output. With `return_scores`, also (B,) normalised
         log-probabilities of those hypotheses.
     """
-    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
-        raise ValueError(f"beam_search: beam_size must be an int >= 1, got {beam_size!r}")
-    if isinstance(length_penalty, bool) or not isinstance(length_penalty, (int, float)) or length_penalty < 0:
-        raise ValueError(f"beam_search: length_penalty must be a number >= 0, got {length_penalty!r}")
-    src, src_mask, pad_id, max_new_tokens = _prepare(model, src, src_mask, pad_id, max_new_tokens)
+    validate.positive_int("beam_search: beam_size", beam_size)
+    validate.finite_float("beam_search: length_penalty", length_penalty, min=0.0)
+    bos_id, eos_id, pad_id = special_ids(model, bos_id, eos_id, pad_id)
+    src, src_mask, max_new_tokens = _prepare(model, src, src_mask, pad_id, max_new_tokens)
     B, K, device = src.size(0), beam_size, src.device
-    with _inference(model):
+    with inference(model):
         memory = model.encode(src, src_mask).repeat_interleave(K, dim=0)  # (B * K, S, d_model)
         src_mask = src_mask.repeat_interleave(K, dim=0)  # (B * K, 1, 1, S)
         ys = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)  # (B * K, 1)
@@ -113,44 +168,117 @@ def translate_batch(model, src_vocab, tgt_vocab, sentences, beam_size: int = 1, 
                     max_new_tokens: int | None = None, length_penalty: float = 0.6,
                     use_cache: bool = True) -> list[list[str]]:
     """Translate token lists (e.g. `pair.src`) into target token lists, `batch_size` at a
-    time, with greedy decoding (beam_size=1) or beam search."""
+    time, with greedy decoding (beam_size=1) or beam search. `use_cache=False` re-runs the
+    prefix at every step (for a model without a key/value cache)."""
     if isinstance(sentences, (str, bytes)) or not all(isinstance(s, (list, tuple)) for s in sentences):
         raise TypeError("translate_batch: sentences must be a list of token lists, e.g. [['i', 'see', 'a', 'cat']]")
+    empty = next((i for i, s in enumerate(sentences) if len(s) == 0), None)
+    if empty is not None:
+        raise ValueError(f"translate_batch: sentence {empty} is empty; give at least one token")
+    validate.positive_int("translate_batch: batch_size", batch_size)
     device = next(model.parameters()).device
     results = []
     for start in range(0, len(sentences), batch_size):
         chunk = [src_vocab.encode(list(s)) for s in sentences[start:start + batch_size]]
-        src = torch.full((len(chunk), max(1, max(map(len, chunk)))), src_vocab.pad_id, dtype=torch.long)
-        for i, ids in enumerate(chunk):
-            src[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
-        src = src.to(device)
+        src = pad_sequences(chunk, src_vocab.pad_id).to(device)  # (B, S)
         kw = dict(max_new_tokens=max_new_tokens, bos_id=tgt_vocab.bos_id, eos_id=tgt_vocab.eos_id,
                   pad_id=tgt_vocab.pad_id, use_cache=use_cache)
         if beam_size == 1:
             out = greedy_decode(model, src, **kw)
         else:
             out = beam_search(model, src, beam_size=beam_size, length_penalty=length_penalty, **kw)
-        results += [tgt_vocab.decode(row, strip_special=True) for row in _rows_until_eos(out, tgt_vocab.eos_id)]
+        results += [tgt_vocab.decode(row, strip_special=True) for row in cut_at_eos(out, tgt_vocab.eos_id)]
     return results
 
 
 def evaluate(model, pairs, src_vocab, tgt_vocab, beam_size: int = 1, batch_size: int = 256,
-             length_penalty: float = 0.6, bleu: bool = True) -> dict:
-    """Translate `pairs` (course_utils.corpus.data.Pair) and score them against their references.
+             length_penalty: float = 0.6, bleu: bool = True, use_cache: bool = True) -> dict:
+    """The course's one evaluation: translate `pairs` (course_utils.corpus.data.Pair) and
+    score them against their references with course_utils.corpus.metrics.
+
+    Training's eval hook is `lambda m: evaluate(m, val, src_vocab, tgt_vocab, bleu=False)["exact_match"]`;
+    `use_cache=False` decodes without a key/value cache (torch.nn's Transformer has none).
+    Used in lessons 09 and 10.
 
     Returns {"exact_match": float in [0, 1], "bleu": float in [0, 100] (if `bleu`),
-    "hypotheses": list of token lists}.
+    "hypotheses": list of token lists, "n": number of pairs}.
     """
-    from course_utils.corpus.metrics import corpus_bleu, exact_match
-
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("evaluate: pairs is empty; need at least one sentence pair")
     hyps = translate_batch(model, src_vocab, tgt_vocab, [p.src for p in pairs], beam_size=beam_size,
-                           batch_size=batch_size, length_penalty=length_penalty)
+                           batch_size=batch_size, length_penalty=length_penalty, use_cache=use_cache)
     refs = [list(p.tgt) for p in pairs]
     result = {"exact_match": exact_match(hyps, refs)}
     if bleu:
         result["bleu"] = corpus_bleu(hyps, refs)
     result["hypotheses"] = hyps
+    result["n"] = len(pairs)
     return result
+
+
+# -- looking inside (lesson 10) -----------------------------------------------------------
+def attention_maps(model, src: torch.Tensor, tgt_in: torch.Tensor) -> dict:
+    """Run one teacher-forced pass and collect every attention weight the model computes.
+    Used in lesson 10 (what the heads look at).
+
+    Returns {"encoder": [...], "decoder_self": [...], "cross": [...]}, one tensor per
+    layer. For a batch of one sentence the batch axis is dropped.
+
+    Shapes:
+        src (B, S), tgt_in (B, T) (starting with <bos>) ->
+        encoder (B, H, S, S), decoder_self (B, H, T, T), cross (B, H, T, S) per layer.
+    """
+    validate.tensor("attention_maps: src", src, kind="int", ndim=2, shape="(B, S)")
+    validate.tensor("attention_maps: tgt_in", tgt_in, kind="int", ndim=2, shape="(B, T)")
+    with inference(model):
+        model(src, tgt_in)
+    maps = {
+        "encoder": [layer.self_attn.last_weights for layer in model.encoder.layers],
+        "decoder_self": [layer.self_attn.last_weights for layer in model.decoder.layers],
+        "cross": [layer.cross_attn.last_weights for layer in model.decoder.layers],
+    }
+    if any(w is None for ws in maps.values() for w in ws):
+        raise ValueError("attention_maps: the model's attention kept no weights (fast=True attention "
+                         "does not return them); build the model with the default attention")
+    if src.size(0) == 1:
+        maps = {kind: [w[0] for w in ws] for kind, ws in maps.items()}
+    return maps
+
+
+def translate_with_attention(model, src_vocab, tgt_vocab, tokens, max_new_tokens: int = 40) -> dict:
+    """Greedy-translate one tokenised English sentence and collect its attention maps.
+    Used in lesson 10 (what the heads look at, error analysis, the translate widget).
+
+    Returns {"translation": list of Chinese tokens (no specials), "text": the tokens
+    joined, "src_labels": source tokens, "tgt_labels": the tokens the decoder produced
+    (each row of a cross-attention map is the step that produced that token, ending in
+    <eos>), "maps": attention_maps(...) for the batch of one}.
+
+    Shapes:
+        maps["cross"][layer] (H, T, S) with T = len(tgt_labels), S = len(src_labels).
+    """
+    tokens = list(tokens)
+    if not tokens:
+        raise ValueError("translate_with_attention: tokens is empty; give at least one word")
+    missing = [t for t in tokens if t not in src_vocab]
+    if missing:
+        raise ValueError(f"translate_with_attention: tokens {missing} are not in the source vocabulary "
+                         "(check typed text with course_utils.corpus.data.english_tokens first)")
+    device = next(model.parameters()).device
+    src = torch.tensor([src_vocab.encode(tokens)], dtype=torch.long, device=device)  # (1, S)
+    out = greedy_decode(model, src, max_new_tokens=max_new_tokens, bos_id=tgt_vocab.bos_id,
+                        eos_id=tgt_vocab.eos_id, pad_id=tgt_vocab.pad_id)
+    out = cut_at_eos(out, tgt_vocab.eos_id)[0]
+    tgt_in = torch.tensor([[tgt_vocab.bos_id] + out[:-1]], dtype=torch.long, device=device)  # (1, T)
+    translation = tgt_vocab.decode(out, strip_special=True)
+    return {
+        "translation": translation,
+        "text": "".join(translation),
+        "src_labels": src_vocab.decode(src[0].tolist(), strip_special=False),
+        "tgt_labels": tgt_vocab.decode(out, strip_special=False),
+        "maps": attention_maps(model, src, tgt_in),
+    }
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -159,8 +287,6 @@ def _prepare(model, src, src_mask, pad_id, max_new_tokens):
         shape = tuple(src.shape) if isinstance(src, torch.Tensor) else type(src).__name__
         raise ValueError(f"src must be a (B, S) tensor of token ids, got {shape}")
     config = getattr(model, "config", None)
-    if pad_id is None:
-        pad_id = getattr(config, "pad_id", 0)
     if src_mask is None:
         src_mask = padding_mask(src, pad_id)  # (B, 1, 1, S)
     max_len = getattr(config, "max_len", None)
@@ -168,12 +294,11 @@ def _prepare(model, src, src_mask, pad_id, max_new_tokens):
         max_new_tokens = 2 * src.size(1) + 10
         if max_len is not None:
             max_new_tokens = min(max_new_tokens, max_len)
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
+    validate.positive_int("max_new_tokens", max_new_tokens)
     if max_len is not None and max_new_tokens > max_len:
         raise ValueError(f"max_new_tokens={max_new_tokens} exceeds the model's max_len={max_len} "
                          "(<bos> plus the generated tokens need positions)")
-    return src, src_mask, pad_id, max_new_tokens
+    return src, src_mask, max_new_tokens
 
 
 def _next_token_logits(model, ys, memory, src_mask, cache, t):
@@ -189,27 +314,3 @@ def _trim_padding(out, pad_id):
     keep = (out != pad_id).any(dim=0).nonzero()
     return out[:, : int(keep.max()) + 1] if keep.numel() else out[:, :1]
 
-
-def _rows_until_eos(out, eos_id):
-    rows = []
-    for row in out.tolist():
-        rows.append(row[: row.index(eos_id) + 1] if eos_id in row else row)
-    return rows
-
-
-class _inference:
-    """Context: eval mode (no dropout) and no autograd, restoring the mode after."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def __enter__(self):
-        self.was_training = self.model.training
-        self.model.eval()
-        self.no_grad = torch.no_grad()
-        self.no_grad.__enter__()
-
-    def __exit__(self, *exc):
-        self.no_grad.__exit__(*exc)
-        self.model.train(self.was_training)
-        return False

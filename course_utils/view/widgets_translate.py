@@ -19,7 +19,7 @@ import torch
 from matplotlib.figure import Figure
 
 from course_utils.corpus.data import UnknownWordError, english_tokens, reference_translation
-from course_utils.run.decoding import greedy_decode
+from course_utils.run.decoding import attention_maps, translate_with_attention  # noqa: F401  (lesson 10 imports them from here until it moves to run.decoding)
 from course_utils.view.plotting import plot_attention
 
 EXAMPLE = "the girl drew five small horses in the garden last night"
@@ -40,76 +40,6 @@ def parse_sentence(text: str, src_vocab) -> tuple[list[str] | None, str | None]:
         return None, f"{err}. Try for example: '{EXAMPLE}'."
     except ValueError:  # empty sentence
         return None, f"Type an English sentence first, for example: '{EXAMPLE}'."
-
-
-def attention_maps(model, src: torch.Tensor, tgt_in: torch.Tensor) -> dict:
-    """Run one teacher-forced pass and collect every attention weight the model computes.
-
-    Returns {"encoder": [...], "decoder_self": [...], "cross": [...]}, one tensor per
-    layer. For a batch of one sentence the batch axis is dropped.
-
-    Shapes:
-        src (B, S), tgt_in (B, T) (starting with <bos>) ->
-        encoder (B, H, S, S), decoder_self (B, H, T, T), cross (B, H, T, S) per layer.
-    """
-    if not isinstance(src, torch.Tensor) or src.dim() != 2:
-        raise ValueError(f"attention_maps: src must be a (B, S) tensor of ids, got {_shape(src)}")
-    if not isinstance(tgt_in, torch.Tensor) or tgt_in.dim() != 2:
-        raise ValueError(f"attention_maps: tgt_in must be a (B, T) tensor of ids, got {_shape(tgt_in)}")
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(src, tgt_in)
-    finally:
-        model.train(was_training)
-    maps = {
-        "encoder": [layer.self_attn.last_weights for layer in model.encoder.layers],
-        "decoder_self": [layer.self_attn.last_weights for layer in model.decoder.layers],
-        "cross": [layer.cross_attn.last_weights for layer in model.decoder.layers],
-    }
-    if any(w is None for ws in maps.values() for w in ws):
-        raise ValueError("attention_maps: the model's attention kept no weights (fast=True attention "
-                         "does not return them); build the model with the default attention")
-    if src.size(0) == 1:
-        maps = {kind: [w[0] for w in ws] for kind, ws in maps.items()}
-    return maps
-
-
-def translate_with_attention(model, src_vocab, tgt_vocab, tokens, max_new_tokens: int = 40) -> dict:
-    """Greedy-translate one tokenised English sentence and collect its attention maps.
-
-    Returns {"translation": list of Chinese tokens (no specials), "text": the tokens
-    joined, "src_labels": source tokens, "tgt_labels": the tokens the decoder produced
-    (each row of a cross-attention map is the step that produced that token, ending in
-    <eos>), "maps": attention_maps(...) for the batch of one}.
-
-    Shapes:
-        maps["cross"][layer] (H, T, S) with T = len(tgt_labels), S = len(src_labels).
-    """
-    tokens = list(tokens)
-    if not tokens:
-        raise ValueError("translate_with_attention: tokens is empty; give at least one word")
-    missing = [t for t in tokens if t not in src_vocab]
-    if missing:
-        raise ValueError(f"translate_with_attention: tokens {missing} are not in the source vocabulary "
-                         "(check typed text with parse_sentence first)")
-    device = next(model.parameters()).device
-    src = torch.tensor([src_vocab.encode(tokens)], dtype=torch.long, device=device)  # (1, S)
-    out = greedy_decode(model, src, max_new_tokens=max_new_tokens, bos_id=tgt_vocab.bos_id,
-                        eos_id=tgt_vocab.eos_id, pad_id=tgt_vocab.pad_id)[0].tolist()
-    if tgt_vocab.eos_id in out:
-        out = out[: out.index(tgt_vocab.eos_id) + 1]
-    tgt_in = torch.tensor([[tgt_vocab.bos_id] + out[:-1]], dtype=torch.long, device=device)  # (1, T)
-    maps = attention_maps(model, src, tgt_in)
-    translation = tgt_vocab.decode(out, strip_special=True)
-    return {
-        "translation": translation,
-        "text": "".join(translation),
-        "src_labels": src_vocab.decode(src[0].tolist(), strip_special=False),
-        "tgt_labels": tgt_vocab.decode(out, strip_special=False),
-        "maps": maps,
-    }
 
 
 def grammar_verdict(tokens, result: dict) -> str:
@@ -208,6 +138,3 @@ class TranslateExplorer:
         self.image.value = buffer.getvalue()  # a PNG updates alike in JupyterLab, Colab and tests
         self.n_draws += 1
 
-
-def _shape(x):
-    return tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
