@@ -65,7 +65,9 @@ def test_diagnostics_name_the_problem(toy):
     shape = check("99.double", lambda x: (2 * x).T).message
     assert "shape (3, 2)" in shape and "B is 3, should be 2" in shape and "swapped" in shape
     assert "3 axes instead of 2" in check("99.double", lambda x: (2 * x)[None]).message
-    assert "dtype torch.float64" in check("99.double", lambda x: (2 * x).double()).message
+    assert check("99.double", lambda x: (2 * x).double()).passed  # float64 is accepted when right
+    assert "too imprecise" in check("99.double", lambda x: (2 * x).half()).message
+    assert "(int)" in check("99.double", lambda x: (2 * x).long()).message
     nan = check("99.double", lambda x: torch.full_like(x, float("nan")))
     assert "NaN" in nan.message and nan.hint
 
@@ -220,8 +222,9 @@ def test_a_broken_lesson_module_does_not_break_check(monkeypatch):
     from course_utils.course import checks as c
 
     monkeypatch.setattr(c, "_loaded", False)
-    monkeypatch.setattr(c, "_LESSON_MODULES", ("course_utils.course.checks.lessons_01_05", "course_utils.course.checks._nope_"))
-    monkeypatch.setattr(c, "_LOAD_ERRORS", {})
+    monkeypatch.setattr(c, "_lesson_modules", lambda: ["course_utils.course.checks.lesson04",
+                                                       "course_utils.course.checks._nope_"])
+    monkeypatch.setattr(c.framework, "_LOAD_ERRORS", {})
     real_import = c.importlib.import_module
 
     def fake_import(name):
@@ -230,11 +233,192 @@ def test_a_broken_lesson_module_does_not_break_check(monkeypatch):
         return real_import(name)
 
     monkeypatch.setattr(c.importlib, "import_module", fake_import)
+    monkeypatch.setattr(c, "_LOAD_ERRORS", c.framework._LOAD_ERRORS)
     assert check("04.predict_score_std", 8).passed
-    r = check("06.anything", 1)
+    r = check("99.anything", 1)
     assert r.status == "failed" and "Could not load course_utils.course.checks._nope_" in r.message
+
+
+def test_progress_does_not_import_the_graders():
+    import ast
+    import inspect as ins
+
+    from course_utils.course import progress
+
+    tree = ast.parse(ins.getsource(progress))
+    imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in imported if m and "checks" in m]
 
 
 def test_device_mismatch_is_named():
     with pytest.raises(Fail, match="on device meta"):
         compare("x", torch.zeros(2, device="meta"), torch.zeros(2))
+
+
+# ----------------------------------------------------------------------------- framework guarantees
+
+@pytest.mark.parametrize("exc", [SystemExit(2), KeyboardInterrupt(), GeneratorExit(), StopIteration(),
+                                 ValueError("bad"), RecursionError()])
+def test_any_base_exception_from_learner_code_is_a_failure(toy, exc):
+    toy("99.double", _double_checker)
+
+    def raising(x):
+        raise exc
+
+    r = check("99.double", raising)
+    assert r.status == "failed" and type(exc).__name__ in r.message
+
+
+def test_strict_mode_raises_assertion_for_a_base_exception(toy, monkeypatch):
+    toy("99.double", _double_checker)
+    monkeypatch.setenv("COURSE_STRICT", "1")
+
+    def exits(x):
+        raise SystemExit(0)
+
+    with pytest.raises(AssertionError, match="SystemExit"):
+        check("99.double", exits)
+
+
+def test_a_check_leaves_no_trace(toy):
+    import random
+    import signal
+
+    def messy(x):  # learner code that changes every global it can
+        torch.manual_seed(123)
+        torch.rand(5)
+        random.seed(1)
+        np.random.seed(1)
+        torch.set_grad_enabled(False)
+        torch.set_default_dtype(torch.float64)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return 2 * x
+
+    toy("99.double", _double_checker)
+    torch.manual_seed(5), random.seed(5), np.random.seed(5)
+    want = (torch.rand(3), random.random(), np.random.rand())
+    torch.manual_seed(5), random.seed(5), np.random.seed(5)
+    handler = signal.getsignal(signal.SIGINT)
+    r = check("99.double", messy)
+    assert r.passed, repr(r)
+    assert torch.equal(torch.rand(3), want[0]) and random.random() == want[1] and np.random.rand() == want[2]
+    assert torch.is_grad_enabled() and torch.get_default_dtype() == torch.float32
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_lists_and_dicts_changed_in_place_are_reported(toy):
+    def checker(fn):
+        call(fn, [["a", "b"], ["c"]], {"k": torch.zeros(2)})
+
+    toy("99.mutate", checker)
+    assert check("99.mutate", lambda s, d: None).passed
+    assert "changed its input `s`" in check("99.mutate", lambda s, d: s[0].append("x")).message
+    assert "changed its input `d`" in check("99.mutate", lambda s, d: d["k"].add_(1)).message
+    assert "changed its input `d`" in check("99.mutate", lambda s, d: d.pop("k")).message
+
+
+def _softmax_checker(fn):
+    x = torch.tensor([[1.0, 2.0, 3.0]])
+    compare("p", call(fn, x, forbid=("softmax",)), x.softmax(-1))
+
+
+@pytest.mark.parametrize("answer", [
+    lambda x: torch.softmax(x, -1), lambda x: x.softmax(-1), lambda x: torch.nn.functional.softmax(x, dim=-1),
+    lambda x: torch.nn.Softmax(dim=-1)(x), lambda x: torch.special.softmax(x, -1)])
+def test_a_forbidden_built_in_fails_clearly(toy, answer):
+    toy("99.softmax", _softmax_checker)
+    r = check("99.softmax", answer)
+    assert r.status == "failed" and "write it yourself" in r.message, repr(r)
+    # everything is restored afterwards
+    assert torch.allclose(torch.softmax(torch.zeros(2), -1), torch.full((2,), 0.5))
+    assert torch.allclose(torch.zeros(2).softmax(-1), torch.full((2,), 0.5))
+
+
+def test_a_forbidden_built_in_swallowed_or_imported_by_name_still_fails(toy):
+    toy("99.softmax", _softmax_checker)
+
+    def swallowing(x):
+        try:
+            return torch.softmax(x, -1)
+        except BaseException:
+            e = (x - x.max(-1, keepdim=True).values).exp()
+            return e / e.sum(-1, keepdim=True)
+
+    assert "write it yourself" in check("99.softmax", swallowing).message
+    space = {"torch": torch}
+    exec("from torch.nn.functional import softmax as sm\ndef f(x):\n    return sm(x, dim=-1)\n", space)
+    assert "write it yourself" in check("99.softmax", space["f"]).message
+    assert space["sm"] is torch.nn.functional.softmax  # the learner's name is restored
+
+    def own(x):
+        e = (x - x.max(-1, keepdim=True).values).exp()
+        return e / e.sum(-1, keepdim=True)
+
+    assert check("99.softmax", own).passed
+
+
+def test_a_mistake_signature_names_a_mistake_not_reproduced_exactly(toy):
+    def checker(fn):
+        x = torch.arange(6.0).reshape(2, 3)
+        compare("y", call(fn, x), 2 * x, mistakes=[(x + 2, "You added 2."),
+                                                   (lambda y: bool((y < 0).all()), "The sign is flipped.")])
+
+    toy("99.sig", checker)
+    assert check("99.sig", lambda x: x + 2).hint == "You added 2."
+    assert check("99.sig", lambda x: -2 * x - 1).hint == "The sign is flipped."
+    assert check("99.sig", lambda x: 3 * x).hint is None
+    assert check("99.sig", lambda x: 2 * x).passed
+
+
+@pytest.mark.parametrize("answer", [8, 8.0, np.int64(8), np.float32(8.0), np.array(8.0), np.array([8]),
+                                    torch.tensor(8), torch.tensor([8.0]), [8], (8.0,)])
+def test_prediction_accepts_any_numeric_type(answer):
+    checks.compare_prediction("p", answer, 8.0)
+
+
+def test_prediction_arrays_near_misses_and_wrong_reasoning():
+    from course_utils.course.checks import compare_prediction
+
+    compare_prediction("p", np.array([0.5, 1.5]), [0.5, 1.5])
+    compare_prediction("p", torch.tensor([[0.5, 1.5]]), [0.5, 1.5])
+    compare_prediction("p", [0.5, 1.5], torch.tensor([0.5, 1.5]))
+    with pytest.raises(Fail, match="close: compute it exactly"):
+        compare_prediction("p", 7.7, 8.0, rel=0.01)
+    with pytest.raises(Fail) as e:
+        compare_prediction("p", np.float64(64), 8.0, mistakes=[(64, "variance!")])
+    assert e.value.hint == "variance!"
+    with pytest.raises(Fail, match="not right yet"):
+        compare_prediction("p", 30, 8.0)
+    for garbage in ("8", None, True, [], {"a": 1}, [1, 2]):
+        with pytest.raises(Fail, match="number"):
+            compare_prediction("p", garbage, 8.0)
+
+
+def test_a_failing_dependency_is_named_as_the_cause(toy):
+    def inner_checker(fn):
+        x = torch.arange(4.0)
+        compare("y", call(fn, x), x + 1)
+
+    def outer_checker(fn):
+        x = torch.arange(4.0)
+        compare("z", call(fn, x), 2 * (x + 1))
+
+    toy("98.plus_one", inner_checker)
+    toy("98.twice_plus_one", outer_checker)
+    checks._REGISTRY["98.twice_plus_one"] = checks.Exercise(
+        "98.twice_plus_one", "toy", outer_checker, name="twice_plus_one", uses=("plus_one",))
+    space = {}
+    exec("def plus_one(x):\n    return x + 2\ndef twice_plus_one(x):\n    return 2 * plus_one(x)\n", space)
+    r = check("98.twice_plus_one", space["twice_plus_one"])
+    assert r.status == "failed" and "Your `plus_one` above is the cause" in r.message, repr(r)
+    # passed explicitly
+    r = check("98.twice_plus_one", lambda x: 2 * (x + 2), plus_one=lambda x: x + 2)
+    assert "`plus_one` above is the cause" in r.message
+    # a right dependency: the answer's own mistake is reported
+    r = check("98.twice_plus_one", lambda x: 3 * (x + 1), plus_one=lambda x: x + 1)
+    assert r.status == "failed" and "cause" not in r.message
+    # found in the calling notebook's namespace (the answer defined elsewhere)
+    notebook = {"check": check, "plus_one": space["plus_one"], "answer": lambda x: 2 * (x + 2)}
+    exec("r = check('98.twice_plus_one', answer)", notebook)
+    assert "`plus_one` above is the cause" in notebook["r"].message
