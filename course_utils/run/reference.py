@@ -19,28 +19,38 @@ import platform
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from course_utils.base.seed import set_seed
+from course_utils.corpus.data import build_vocabs, english_tokens, make_splits
+from course_utils.run.decoding import evaluate, translate_batch
+from course_utils.run.train import (CheckpointError, batch_iterator, load_checkpoint, pick_device, save_checkpoint,
+                                     train, use_fast_attention)
 from course_utils.transformer.model import Transformer, TransformerConfig
 
 REFERENCE_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "reference.pt"
 
 
+def _reference_model() -> TransformerConfig:
+    """The reference model's shape over the course vocabularies (see build_vocabs)."""
+    src_vocab, tgt_vocab = build_vocabs()
+    return TransformerConfig(src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab), d_model=64,
+                             n_heads=4, n_layers=2, d_ff=256, dropout=0.0, max_len=64, norm_first=False)
+
+
 @dataclass(frozen=True)
 class ReferenceConfig:
     """How the reference model is built and trained (one place, so the CLI, the
-    benchmark and the lessons agree)."""
+    benchmark and the lessons agree). `model` is a TransformerConfig, so every model
+    option is there once, e.g. a pre-LN variant:
 
-    # model
-    d_model: int = 64
-    n_heads: int = 4
-    n_layers: int = 2
-    d_ff: int = 256
-    dropout: float = 0.0
-    max_len: int = 64
+        dataclasses.replace(REFERENCE_CONFIG, model=dataclasses.replace(REFERENCE_CONFIG.model, norm_first=True))
+    """
+
+    model: TransformerConfig = field(default_factory=_reference_model)
     # data: the train split of make_splits(seed); `n_val` more sentences drawn from the
     # same stream are held out for deciding when to stop (never the test split)
     data_seed: int = 0
@@ -59,10 +69,13 @@ class ReferenceConfig:
     eval_every: int = 100
     target: float = 0.99
 
+    def __post_init__(self):
+        if not isinstance(self.model, TransformerConfig):
+            raise TypeError(f"ReferenceConfig.model must be a TransformerConfig, got {type(self.model).__name__}")
+
     def model_config(self, src_vocab_size: int, tgt_vocab_size: int) -> TransformerConfig:
-        return TransformerConfig(src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size,
-                                 d_model=self.d_model, n_heads=self.n_heads, n_layers=self.n_layers,
-                                 d_ff=self.d_ff, dropout=self.dropout, max_len=self.max_len)
+        """`model` for vocabularies of these sizes."""
+        return dataclasses.replace(self.model, src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size)
 
 
 REFERENCE_CONFIG = ReferenceConfig()
@@ -70,8 +83,6 @@ REFERENCE_CONFIG = ReferenceConfig()
 
 def load_data(config: ReferenceConfig = REFERENCE_CONFIG):
     """(train, val, test, compositional) pair lists and (src_vocab, tgt_vocab)."""
-    from course_utils.corpus.data import build_vocabs, make_splits
-
     splits = make_splits(seed=config.data_seed, n_train=config.n_train + config.n_val)
     train, val = splits.train[:config.n_train], splits.train[config.n_train:]
     return (train, val, splits.test, splits.compositional), build_vocabs()
@@ -79,41 +90,20 @@ def load_data(config: ReferenceConfig = REFERENCE_CONFIG):
 
 def load_reference(path=None, device="cpu"):
     """The shipped reference model: (model in eval mode, src_vocab, tgt_vocab, meta)."""
-    from course_utils.run.train import load_checkpoint
-
     return load_checkpoint(REFERENCE_CHECKPOINT if path is None else path, device=device)
 
 
 def translate(model, src_vocab, tgt_vocab, sentence, beam_size: int = 1) -> str:
     """Translate one English sentence (a string such as "the dog chases the cat", or a
     token list) and return the Chinese as a string, e.g. "狗追猫。"."""
-    from course_utils.corpus.data import english_tokens
-    from course_utils.run.decoding import translate_batch
-
     tokens = english_tokens(sentence, src_vocab) if isinstance(sentence, str) else list(sentence)
     return "".join(translate_batch(model, src_vocab, tgt_vocab, [tokens], beam_size=beam_size)[0])
 
 
-def exact_match_fn(pairs, src_vocab, tgt_vocab, batch_size: int = 500):
-    """An `eval_fn` for course_utils.run.train.train: greedy exact match on `pairs`."""
-    from course_utils.run.decoding import translate_batch
-
-    refs = [list(p.tgt) for p in pairs]
-    sources = [p.src for p in pairs]
-
-    def eval_fn(model) -> float:
-        hyps = translate_batch(model, src_vocab, tgt_vocab, sources, batch_size=batch_size)
-        return sum(h == r for h, r in zip(hyps, refs)) / len(refs)
-
-    return eval_fn
-
-
 def train_reference(config: ReferenceConfig = REFERENCE_CONFIG, stop_at_target: bool = False,
                     device=None, progress: bool = True):
-    """Train a model by the reference recipe. Returns (model, src_vocab, tgt_vocab, history, data)."""
-    from course_utils.base.seed import set_seed
-    from course_utils.run.train import batch_iterator, pick_device, train, use_fast_attention
-
+    """Train a model by the reference recipe. Returns (model, src_vocab, tgt_vocab, history, data).
+    Lesson 09 trains a smaller model the same way, step by step."""
     (train_pairs, val, test, compositional), (src_vocab, tgt_vocab) = load_data(config)
     set_seed(config.seed)
     model = Transformer(config.model_config(len(src_vocab), len(tgt_vocab)))
@@ -122,22 +112,18 @@ def train_reference(config: ReferenceConfig = REFERENCE_CONFIG, stop_at_target: 
     history = train(model, batch_iterator(train_pairs, src_vocab, tgt_vocab, config.batch_size, seed=config.seed),
                     steps=config.steps, peak_lr=config.peak_lr, warmup=config.warmup, decay=config.decay,
                     label_smoothing=config.label_smoothing, clip_norm=config.clip_norm,
-                    eval_fn=exact_match_fn(val, src_vocab, tgt_vocab), eval_every=config.eval_every,
-                    target=config.target if stop_at_target else None, device=device, progress=progress)
-    history.target = config.target
-    if history.target_step is None:  # record when the target was first met, even without stopping
-        for step, score, seconds in zip(history.eval_step, history.eval_score, history.eval_seconds):
-            if score >= config.target:
-                history.target_step, history.target_seconds = step, seconds
-                break
+                    eval_fn=lambda m: evaluate(m, val, src_vocab, tgt_vocab, batch_size=500, bleu=False)["exact_match"],
+                    eval_every=config.eval_every, target=config.target if stop_at_target else None,
+                    device=device, progress=progress)
+    history.target = config.target  # when the target was first met, also when training did not stop there
+    history.target_step, history.target_seconds = history.first_reaching(config.target)
     use_fast_attention(model, False)
     return model.cpu(), src_vocab, tgt_vocab, history, (train_pairs, val, test, compositional)
 
 
 def score(model, src_vocab, tgt_vocab, pairs, beam_size: int = 1, length_penalty: float = 0.6) -> dict:
-    """{"exact_match", "bleu", "n"} of `model` on `pairs` (exact match as a fraction)."""
-    from course_utils.run.decoding import evaluate
-
+    """{"exact_match", "bleu", "n"} of `model` on `pairs` (exact match as a fraction):
+    course_utils.run.decoding.evaluate without the hypotheses."""
     result = evaluate(model, pairs, src_vocab, tgt_vocab, beam_size=beam_size, length_penalty=length_penalty)
     return {"exact_match": result["exact_match"], "bleu": result["bleu"], "n": len(pairs)}
 

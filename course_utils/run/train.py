@@ -1,5 +1,5 @@
-"""Training an encoder-decoder Transformer: loss, learning-rate schedule, the loop, and
-checkpoints.
+"""run layer · training an encoder-decoder Transformer: loss, learning-rate schedule, the
+loop, and checkpoints (lesson 09).
 
 Shapes: B batch · S source length · T target length · V target vocab.
 
@@ -18,7 +18,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm  # a widget in JupyterLab, text in a terminal
 
+from course_utils.base import validate
+from course_utils.corpus.data import Vocab, collate
+from course_utils.run.decoding import inference
 from course_utils.transformer.layers import MultiHeadAttention
 from course_utils.transformer.model import Transformer, TransformerConfig
 
@@ -58,6 +62,7 @@ def label_smoothed_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: f
     1 - smoothing on the right token plus smoothing / V spread over all V tokens
     (Szegedy et al. 2016; the paper uses smoothing = 0.1). Pad positions count for
     nothing. This is `F.cross_entropy(..., label_smoothing=smoothing, ignore_index=pad_id)`.
+    Built by hand in lesson 09 (section 4, the exercise `label_smoothed_loss`).
 
     Shapes:
         logits (B, T, V) or (N, V), target (B, T) or (N,) ids -> scalar.
@@ -80,9 +85,11 @@ def label_smoothed_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: f
 def warmup_lr(step: int, d_model: int, warmup: int = 4000) -> float:
     """The paper's schedule (sec. 5.3): lr = d_model^-0.5 * min(step^-0.5, step * warmup^-1.5).
     It rises linearly for `warmup` steps, peaks at (d_model * warmup)^-0.5, then decays
-    as 1 / sqrt(step). Step 0 (before the first update) gives 0."""
-    _check_nonneg_int(step=step)
-    _check_positive_int(d_model=d_model, warmup=warmup)
+    as 1 / sqrt(step). Step 0 (before the first update) gives 0.
+    Built by hand in lesson 09 (section 5, the exercise `warmup_lr`)."""
+    validate.non_negative_int("step", step)
+    validate.positive_int("d_model", d_model)
+    validate.positive_int("warmup", warmup)
     if step == 0:
         return 0.0
     return d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)
@@ -91,13 +98,15 @@ def warmup_lr(step: int, d_model: int, warmup: int = 4000) -> float:
 def lr_at(step: int, peak_lr: float, warmup: int, total_steps: int | None = None, decay: str = "cosine") -> float:
     """Linear warm-up from 0 to `peak_lr` over `warmup` steps, then a decay:
     "inverse_sqrt" (the paper's shape, peak_lr * sqrt(warmup / step)), "cosine" (to 0 at
-    `total_steps`) or "constant". Step 0 gives 0."""
-    _check_nonneg_int(step=step)
-    _check_positive_int(warmup=warmup)
+    `total_steps`) or "constant". Step 0 gives 0. Used in lesson 09 (section 5)."""
+    validate.non_negative_int("step", step)
+    validate.positive_int("warmup", warmup)
     if decay not in ("cosine", "inverse_sqrt", "constant"):
         raise ValueError(f"lr_at: decay must be 'cosine', 'inverse_sqrt' or 'constant', got {decay!r}")
-    if decay == "cosine" and (isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1):
-        raise ValueError(f"lr_at: cosine decay needs total_steps, an int >= 1, got {total_steps!r}")
+    if decay == "cosine":
+        if total_steps is None:
+            raise ValueError("lr_at: cosine decay needs total_steps (the step where it reaches 0)")
+        validate.positive_int("lr_at: total_steps", total_steps)
     if step <= warmup:
         return peak_lr * step / warmup
     if decay == "inverse_sqrt":
@@ -130,10 +139,9 @@ def clip_gradients(model: nn.Module, max_norm: float) -> float:
 # -- batches ----------------------------------------------------------------------------
 def batch_iterator(pairs, src_vocab, tgt_vocab, batch_size: int = 64, seed: int = 0):
     """Endless mini-batches (course_utils.corpus.data.Batch) of `pairs`, reshuffled every epoch
-    with its own seeded generator (the global random state is left alone)."""
-    from course_utils.corpus.data import collate
-
-    _check_positive_int(batch_size=batch_size)
+    with its own seeded generator (the global random state is left alone). Used in lesson 09
+    (section 6)."""
+    validate.positive_int("batch_size", batch_size)
     if len(pairs) == 0:
         raise ValueError("batch_iterator: pairs is empty")
     generator = torch.Generator().manual_seed(seed)
@@ -166,6 +174,13 @@ class History:
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def first_reaching(self, target: float) -> tuple[int | None, float | None]:
+        """(step, training seconds) of the first evaluation scoring >= target, or (None, None)."""
+        for step, score, seconds in zip(self.eval_step, self.eval_score, self.eval_seconds):
+            if score >= target:
+                return step, seconds
+        return None, None
+
 
 def train(model: nn.Module, batches, *, steps: int, peak_lr: float = 2e-3, warmup: int = 300,
           decay: str = "cosine", label_smoothing: float = 0.1, clip_norm: float | None = 1.0,
@@ -175,14 +190,17 @@ def train(model: nn.Module, batches, *, steps: int, peak_lr: float = 2e-3, warmu
     `.src`, `.tgt_in`, `.tgt_out`, e.g. from `batch_iterator`) with teacher forcing.
 
     Every `eval_every` steps (and at the end) `eval_fn(model)` is called, if given, and its
-    score (say, exact match in [0, 1]) recorded; with `target`, training stops at the first
+    score (say, exact match in [0, 1]) recorded, the model in eval mode without autograd
+    (course_utils.run.decoding.inference); with `target`, training stops at the first
     evaluation scoring >= target. The model is left in eval mode on `device`.
+    Written out step by step in lesson 09 (section 6).
 
     Shapes:
         batch.src (B, S), batch.tgt_in (B, T) (<bos> + target), batch.tgt_out (B, T)
         (target + <eos>) -> model logits (B, T, V).
     """
-    _check_positive_int(steps=steps, eval_every=eval_every)
+    validate.positive_int("steps", steps)
+    validate.positive_int("eval_every", eval_every)
     device = pick_device() if device is None else torch.device(device)
     if pad_id is None:
         pad_id = model.config.pad_id if hasattr(model, "config") else 0
@@ -195,18 +213,14 @@ def train(model: nn.Module, batches, *, steps: int, peak_lr: float = 2e-3, warmu
 
     def evaluate(step):
         t0 = time.perf_counter()
-        model.eval()
-        with torch.no_grad():
+        with inference(model):
             score = float(eval_fn(model))
-        model.train()
         history.eval_total_seconds += time.perf_counter() - t0
         history.eval_step.append(step)
         history.eval_score.append(score)
         history.eval_seconds.append(history.train_seconds)
         if bar is not None:
             bar.set_postfix(loss=f"{history.loss[-1]:.3f}", eval=f"{score:.3f}")
-        if target is not None and score >= target and history.target_step is None:
-            history.target_step, history.target_seconds = step, history.train_seconds
         return score
 
     model.train()
@@ -237,6 +251,8 @@ def train(model: nn.Module, batches, *, steps: int, peak_lr: float = 2e-3, warmu
             if target is not None and score >= target:
                 break
     history.train_seconds = time.perf_counter() - t_start - history.eval_total_seconds
+    if target is not None:
+        history.target_step, history.target_seconds = history.first_reaching(target)
     if bar is not None:
         bar.close()
     model.eval()
@@ -246,8 +262,6 @@ def train(model: nn.Module, batches, *, steps: int, peak_lr: float = 2e-3, warmu
 def _progress_bar(steps, progress):
     if not progress:
         return None
-    from tqdm.auto import tqdm  # a widget in JupyterLab, text in a terminal
-
     return tqdm(total=steps, desc="training", unit="step")
 
 
@@ -291,8 +305,6 @@ def load_checkpoint(path, device="cpu"):
     for a missing file and CheckpointError (a ValueError) naming the path for a corrupt
     file, another format, or weights that do not fit the stored config.
     """
-    from course_utils.corpus.data import Vocab
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
@@ -345,15 +357,3 @@ def _check_plain(value, where: str) -> None:
         return
     raise TypeError(f"save_checkpoint: {where} must hold plain values (numbers, strings, lists, dicts) "
                     f"so the file loads with weights_only=True, got {type(value).__name__}")
-
-
-def _check_positive_int(**values) -> None:
-    for name, val in values.items():
-        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {val!r}")
-
-
-def _check_nonneg_int(**values) -> None:
-    for name, val in values.items():
-        if isinstance(val, bool) or not isinstance(val, int) or val < 0:
-            raise ValueError(f"{name} must be an int >= 0, got {val!r}")
