@@ -1,0 +1,212 @@
+"""Checks of lesson 06 (masks): causal_mask, padding_mask, decoder_mask, masked_softmax, nn_border.
+
+Shapes: B batch · H heads · T_q/T_k query/key positions · T sequence length.
+References: course_utils.transformer.masks and torch. A mask is a bool tensor, True = may attend.
+"""
+
+import warnings
+
+import torch
+from torch import nn
+
+from course_utils.course.checks import Fail, call, compare, exercise, expect_callable, probe_generator
+from course_utils.transformer.masks import causal_mask, padding_mask
+from course_utils.transformer.torch_border import to_torch_key_padding_mask, to_torch_masks
+
+MASK_AXES = ("B", "H", "T_q", "T_k")
+HINT_BOOL = "Return a bool mask, True = may attend: build it with a comparison (`!=`, `<=`) or `torch.tril` on a bool tensor."
+HINT_POLARITY = ("Polarity inverted: True must mean *may attend* (torch.nn's attn_mask uses the opposite, "
+                 "True = blocked). Flip it with `~`.")
+
+
+def expect_bool_mask(name: str, got, want: torch.Tensor, axes=None) -> None:
+    """Name what a learner returned instead of a bool mask: torch.nn's float mask, 0/1 numbers,
+    an extra leading axis. (Values are compared afterwards by `compare`.)"""
+    if not isinstance(got, torch.Tensor):
+        return
+    if got.dim() == want.dim() + 1 and got.shape[0] == 1 and got.shape[1:] == want.shape:
+        raise Fail(f"`{name}` has shape {tuple(got.shape)}: an extra leading axis of size 1.",
+                   hint=f"Return shape {tuple(want.shape)}: drop the extra axis (`[0]` or `.squeeze(0)`).")
+    if got.dtype == torch.bool or got.shape != want.shape:
+        return
+    if got.is_floating_point() and torch.equal(torch.isneginf(got), ~want) and (got[want] == 0).all():
+        raise Fail(f"`{name}` is a float mask (0 = attend, -inf = blocked), torch.nn's additive dialect.",
+                   hint=HINT_BOOL)
+    if torch.equal(got != 0, want):
+        raise Fail(f"`{name}` has the right pattern but dtype {got.dtype}.",
+                   hint=HINT_BOOL + " A 0/1 number mask breaks `~mask` (for integers `~1` is -2, still non-zero).")
+    if torch.equal(got == 0, want):
+        raise Fail(f"`{name}` is a {got.dtype} mask with the opposite polarity.", hint=HINT_BOOL + " " + HINT_POLARITY)
+    raise Fail(f"`{name}` has dtype {got.dtype}, expected torch.bool.", hint=HINT_BOOL)
+
+
+def mask_mistakes(mask: torch.Tensor) -> list:
+    """Signatures of the mistakes attention weights show under a bool `mask` (True = may attend),
+    as `compare` mistakes: inverted polarity, NaN rows, blocked keys that still get weight."""
+    def allowed(got):
+        return mask.expand(got.shape)
+
+    def nan_rows(got):
+        return torch.isnan(got).any(-1)
+
+    def on(got, where):
+        return got[torch.isfinite(got) & where].abs()
+
+    return [
+        (lambda got: nan_rows(got).any() and torch.equal(nan_rows(got), allowed(got).all(-1)),
+         "NaN rows exactly where every key is allowed: the mask's polarity is inverted (True = may attend, "
+         "so fill where the mask is False: `masked_fill(~mask, ...)`)."),
+        (lambda got: (on(got, ~allowed(got)) > 1e-6).any() and (on(got, allowed(got)) < 1e-6).all(), HINT_POLARITY),
+        (lambda got: (on(got, ~allowed(got)) > 1e-6).any(),
+         "Blocked keys still get weight: the mask is ignored or does not block. Fill the blocked scores with -inf "
+         "(`scores.masked_fill(~mask, float('-inf'))`) *before* the softmax; a fill of 0 does not block (exp(0) = 1)."),
+        (lambda got: nan_rows(got).any() and torch.equal(nan_rows(got), ~allowed(got).any(-1)),
+         "NaN in the rows where every key is blocked: softmax of a row of -inf is 0/0. Give such rows all-zero "
+         "weights (e.g. `weights.nan_to_num(0.0)`)."),
+    ]
+
+
+@exercise("06.causal_mask", "Build a causal mask")
+def _check_causal_mask(fn):
+    expect_callable(fn, "causal_mask")
+    for T in (4, 7, 1):  # T = 1 last: there several mistakes give the same [[False]]
+        got, want = call(fn, T), causal_mask(T)
+        expect_bool_mask("mask", got, want)
+        if isinstance(got, torch.Tensor) and got.shape == want.shape and T > 1 and got.all():
+            raise Fail("`mask` is True everywhere: nothing is blocked.",
+                       hint="Keep only the lower triangle, diagonal included: position i may see j <= i.")
+        compare("mask", got, want, axes=("T_q", "T_k"), mistakes=[
+            (~want, HINT_POLARITY),
+            (want.T, "True on and above the diagonal lets position i see the future (j > i): keep the *lower* "
+                     "triangle (`torch.tril`)."),
+            (want.tril(-1), "The diagonal is False, so no position may attend to itself and row 0 has no key at "
+                            "all (its softmax is NaN). Keep the diagonal: `tril()` with no offset."),
+        ])
+
+
+def _token_probes():
+    g = probe_generator(6)
+    a = torch.randint(3, 20, (3, 6), generator=g)
+    a[0, 4:] = 0
+    a[2, 2:] = 0
+    b = torch.randint(1, 9, (2, 5), generator=g)
+    b[1, 3:] = 9
+    b[0, 1] = 0  # pad id 9 and a real token with id 0: a mask built with `!= 0` is wrong here
+    return [(a, 0), (b, 9)]
+
+
+@exercise("06.padding_mask", "Build a padding mask")
+def _check_padding_mask(fn):
+    expect_callable(fn, "padding_mask")
+    for tokens, pad_id in _token_probes():
+        got, want = call(fn, tokens, pad_id), padding_mask(tokens, pad_id)
+        B, T = tokens.shape
+        expect_bool_mask("mask", got, want)
+        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else None
+        named = {(B, T): "add a head axis and a query axis: `(tokens != pad_id)[:, None, None, :]`, so the mask "
+                         "broadcasts over heads and queries",
+                 (B, 1, T): "(B, 1, T) lines B up with the *heads* axis of (B, H, T_q, T_k); add one more axis: (B, 1, 1, T)",
+                 (B, 1, T, 1): "(B, 1, T, 1) blocks padded *queries* (rows), not padded keys (columns): use (B, 1, 1, T)"}
+        if shape in named and shape != want.shape:
+            raise Fail(f"`mask` has shape {shape}, expected {tuple(want.shape)}.", hint=named[shape][0].upper() + named[shape][1:] + ".")
+        compare("mask", got, want, axes=MASK_AXES, mistakes=[
+            (~want, HINT_POLARITY + " Here: True at the real tokens, False at the padding."),
+            ((tokens != 0)[:, None, None, :], "You compared with 0 instead of `pad_id`: use the argument (the "
+                                              "check also uses pad_id = 9)."),
+        ])
+
+
+@exercise("06.decoder_mask", "Combine padding and causal masks", uses=("causal_mask", "padding_mask"))
+def _check_decoder_mask(fn):
+    expect_callable(fn, "decoder_mask")
+    for tgt, pad_id in _token_probes():
+        B, T = tgt.shape
+        pad, causal = padding_mask(tgt, pad_id), causal_mask(T)
+        got, want = call(fn, tgt, pad_id), pad & causal
+        expect_bool_mask("mask", got, want)
+        if isinstance(got, torch.Tensor) and got.dtype == torch.bool and got.shape != want.shape:
+            if got.shape == causal.shape and torch.equal(got, causal):
+                raise Fail("`mask` is only the causal part (T, T): padded keys are still visible.",
+                           hint="AND it with the padding mask: `padding_mask(tgt, pad_id) & causal_mask(T)`.")
+            if got.shape == pad.shape and torch.equal(got, pad):
+                raise Fail("`mask` is only the padding part (B, 1, 1, T): every position still sees the future.",
+                           hint="AND it with the causal mask; broadcasting gives (B, 1, T, T).")
+        compare("mask", got, want, axes=MASK_AXES, mistakes=[
+            (~want, HINT_POLARITY),
+            (pad | causal, "`|` lets a key through when *either* mask allows it; a key must pass both: use `&`."),
+            (causal.expand(B, 1, T, T), "Only the causal part: padded keys are still visible. AND it with the padding mask."),
+            (pad.expand(B, 1, T, T), "Only the padding part: every position still sees the future. AND it with the causal mask."),
+            (pad.transpose(-1, -2) & causal, "You blocked padded *queries* (rows) instead of padded keys (columns): "
+                                             "use `(tgt != pad_id)[:, None, None, :]`."),
+            (pad & causal.T, "The causal part is transposed (upper triangle): positions see the future, not the past."),
+            ((tgt != 0)[:, None, None, :] & causal, "You compared with 0 instead of `pad_id`: use the argument."),
+        ])
+
+
+def _softmax_probes():
+    g = probe_generator(60)
+    scores = torch.randn(2, 2, 4, 5, generator=g) * 2
+    pad = torch.tensor([[True] * 5, [True, True, True, False, False]])[:, None, None, :]
+    rows = torch.ones(2, 1, 4, 5, dtype=torch.bool)
+    rows[1, 0, 2] = False  # one row with no allowed key at all
+    return [(scores, pad), (scores, pad & rows), (scores[0, 0, :3], causal_mask(5)[:3])]
+
+
+@exercise("06.masked_softmax", "A masked softmax without the NaN trap")
+def _check_masked_softmax(fn):
+    expect_callable(fn, "masked_softmax")
+    for scores, mask in _softmax_probes():
+        got = call(fn, scores, mask)
+        weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
+        want = weights.nan_to_num(0.0)
+        compare("weights", got, want, mistakes=[
+            (scores.masked_fill(~mask, -1e9).softmax(-1),
+             "Right for ordinary rows, but in a row with no allowed key every score is -1e9, so the weight spreads "
+             "evenly over the *blocked* keys. Set such rows to zero (e.g. multiply by the mask afterwards)."),
+            (scores.softmax(-1) * mask, "You masked *after* the softmax: the remaining weights no longer sum to 1. "
+                                        "Fill the blocked scores with -inf, then take the softmax."),
+            (scores.masked_fill(~mask, float("-inf")).softmax(-2).nan_to_num(0.0),
+             "Softmax over the wrong axis: normalise over the keys (the last axis, dim=-1)."),
+        ] + mask_mistakes(mask))
+
+
+def _border_probe():
+    g = probe_generator(61)
+    with torch.random.fork_rng(devices=[]):  # construction draws from the global RNG
+        mha = nn.MultiheadAttention(8, 2, batch_first=True)
+    with torch.no_grad():
+        for p in mha.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+    x = torch.randn(2, 5, 8, generator=g)
+    tgt = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 0, 0]])
+    return mha.eval(), x, tgt, 0
+
+
+@exercise("06.nn_border", "Find the bug: masks at the torch.nn border")
+def _check_nn_border(fn):
+    expect_callable(fn, "causal_self_attention")
+    mha, x, tgt, pad_id = _border_probe()
+    causal, keep = causal_mask(x.size(1)), padding_mask(tgt, pad_id)[:, 0, 0, :]  # course dialect: True = may attend
+
+    def run(attn_mask, key_padding_mask):
+        with warnings.catch_warnings():  # torch warns about mixed mask kinds in the wrong variants
+            warnings.simplefilter("ignore")
+            return mha(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False)[0]
+
+    with torch.no_grad():
+        got = call(fn, mha, x, tgt, pad_id)
+        want = run(to_torch_masks(causal)[0], to_torch_key_padding_mask(keep))
+        compare("out", got, want, axes=("B", "T", "d_model"), mistakes=[
+            (run(causal, keep), "Both masks still speak the course's dialect (True = may attend); nn.MultiheadAttention "
+                                "reads True as *blocked*. Invert both at the border with `~`."),
+            (run(causal, ~keep), "key_padding_mask is right now, but attn_mask is still True = may attend: invert it "
+                                 "with `~` for nn.MultiheadAttention."),
+            (run(~causal, keep), "attn_mask is right now, but key_padding_mask still marks the *real* tokens: for "
+                                 "torch.nn it must be True at the padding."),
+            (run(causal.float(), ~keep), "A float attn_mask is *added* to the scores, it blocks nothing: pass a bool "
+                                         "mask with True = blocked (`~causal_mask(T)`)."),
+            (run(~causal, None), "The causal mask is right, but the padded keys are not hidden: pass "
+                                 "`key_padding_mask=~key_padding_mask` (True at the padding)."),
+            (run(None, ~keep), "The padding is hidden, but every position sees the future: pass the inverted "
+                               "causal mask as attn_mask."),
+        ])

@@ -1,0 +1,155 @@
+"""Checks of lesson 07 (cross-attention): cross_attention, alignment, predict_alignment.
+
+Shapes: B batch · H heads · T target (query) positions · S source (key) positions · d_model · d_k · d_v.
+References: course_utils.transformer.attention, torch, and the shipped reference model's weights.
+"""
+
+import math
+
+import torch
+
+from course_utils.course.checks import Fail, call, compare, exercise, expect_callable, expect_tuple, probe_generator
+from course_utils.course.checks.lesson06 import mask_mistakes
+from course_utils.course.checks.reference_probes import real_batch, reference_model
+from course_utils.transformer.attention import attention
+
+HINT_KV_FROM_X = ("The keys and values come from the decoder (`x`): your weights have one column per *target* "
+                  "position. In cross-attention the queries come from `x`, the keys and values from `memory`: "
+                  "`k = memory @ w_k`, `v = memory @ w_v`, so the weights are (B, T, S).")
+
+
+def _cross_probes():
+    g = probe_generator(70)
+    B, T, S, d_model, d_k, d_v = 2, 3, 5, 8, 4, 6
+    x, memory = torch.randn(B, T, d_model, generator=g), torch.randn(B, S, d_model, generator=g)
+    w_q, w_k = torch.randn(d_model, d_k, generator=g), torch.randn(d_model, d_k, generator=g)
+    w_v = torch.randn(d_model, d_v, generator=g)
+    src_mask = torch.tensor([[True] * 5, [True, True, True, False, False]])[:, None, :]  # (B, 1, S)
+    return [(x, memory, w_q, w_k, w_v, None), (x, memory, w_q, w_k, w_v, src_mask)]
+
+
+def _diagnose_crash(fn, fail, x, memory, w_q, w_k, w_v, src_mask):
+    """An answer that raises when T != S: if it runs with T == S and then equals attention with
+    keys/values from x, name that mistake instead of the raw exception."""
+    x_sq = torch.cat([x, x[:, :2]], dim=1)  # T = S = 5
+    mask = None if src_mask is None else src_mask
+    try:
+        got = call(fn, x_sq, memory, w_q, w_k, w_v, mask)
+    except Fail:
+        raise fail from None
+    q, kx, vx = x_sq @ w_q, x_sq @ w_k, x_sq @ w_v
+    if isinstance(got, (tuple, list)) and got and isinstance(got[0], torch.Tensor) and \
+            torch.allclose(got[0], attention(q, kx, vx, mask)[0], atol=1e-5, rtol=1e-4):
+        raise Fail(f"{fail.message} (with T = S it runs, but uses the decoder's states as keys and values)",
+                   hint=HINT_KV_FROM_X) from None
+    raise Fail(fail.message, hint="Your code only runs when the target and source lengths are equal: somewhere "
+                                  "a T-sized and an S-sized axis are combined. The keys and values come from "
+                                  "`memory` (S positions), the queries from `x` (T positions).") from None
+
+
+@exercise("07.cross_attention", "Cross-attention: decoder queries, encoder keys and values")
+def _check_cross_attention(fn):
+    expect_callable(fn, "cross_attention")
+    for x, memory, w_q, w_k, w_v, src_mask in _cross_probes():
+        try:
+            got = call(fn, x, memory, w_q, w_k, w_v, src_mask)
+        except Fail as fail:
+            _diagnose_crash(fn, fail, x, memory, w_q, w_k, w_v, src_mask)
+        q, k, v = x @ w_q, memory @ w_k, memory @ w_v
+        out, weights = attention(q, k, v, src_mask)
+        out_got, w_got = expect_tuple(got, 2, ("out", "weights"))
+        (B, T, S), d_v = weights.shape, v.size(-1)
+        shapes = tuple(tuple(t.shape) if isinstance(t, torch.Tensor) else None for t in (out_got, w_got))
+        if shapes == ((B, T, S), (B, T, d_v)):
+            raise Fail("`out` and `weights` are swapped.", hint="Return `(out, weights)`: the output first.")
+        if shapes[1] == (B, T, T):
+            raise Fail(f"`weights` has shape {shapes[1]}: {T} columns (target positions) instead of S = {S}.",
+                       hint=HINT_KV_FROM_X)
+        if shapes[1] in ((B, S, T), (B, S, S)):
+            raise Fail(f"`weights` has shape {shapes[1]}: one row per *source* position.",
+                       hint="Roles swapped: the queries come from the decoder (`x`), the keys and values from "
+                            "the encoder's `memory`.")
+        mask = torch.ones(B, 1, S, dtype=torch.bool) if src_mask is None else src_mask
+        scores = q @ k.transpose(-2, -1)
+        compare("weights", w_got, weights, axes=("B", "T", "S"), mistakes=[
+            (scores.softmax(-1), "The scores are not scaled: divide `q @ k.T` by sqrt(d_k) (d_k = the width of q and k)."),
+            ((scores / q.size(-1)).masked_fill(~mask, -math.inf).softmax(-1),
+             "You divided by d_k; the paper divides by its square root, sqrt(d_k)."),
+            ((scores / math.sqrt(x.size(-1))).masked_fill(~mask, -math.inf).softmax(-1),
+             "You scaled by sqrt(d_model); use sqrt(d_k), the width of the queries and keys."),
+            ((scores / math.sqrt(q.size(-1))).masked_fill(~mask, -math.inf).softmax(-2),
+             "Softmax over the wrong axis: each target position distributes its attention over the source "
+             "positions, so normalise over the last axis (S)."),
+        ] + mask_mistakes(mask))
+        if shapes[0] == (B, T, x.size(-1)):
+            raise Fail(f"`out` has shape {shapes[0]}: width d_model instead of d_v = {d_v}.",
+                       hint="Project the values first: `v = memory @ w_v`, then `out = weights @ v`.")
+        compare("out", out_got, out, axes=("B", "T", "d_v"))
+
+
+def _real_weights():
+    """Cross-attention weights (B, H, T, S) of the reference model's last decoder layer on a padded
+    batch of real sentences (zero at the padded source positions)."""
+    model, _, _ = reference_model()
+    batch = real_batch()
+    with torch.no_grad():
+        model(batch.src, batch.tgt_in, batch.src_mask, batch.tgt_mask)
+    return model.decoder.layers[-1].cross_attn.last_weights
+
+
+@exercise("07.alignment", "Read an alignment off the attention weights")
+def _check_alignment(fn):
+    expect_callable(fn, "alignment")
+    g = probe_generator(71)
+    scores = torch.randn(2, 3, 4, 6, generator=g) * 3
+    scores[:, 0] = scores[:, 0].flip(-1) * 2  # head 0 disagrees with the others
+    for weights in (scores.softmax(-1), _real_weights()):
+        got, want = call(fn, weights), weights.mean(dim=1).argmax(dim=-1)
+        if isinstance(got, torch.Tensor) and got.is_floating_point() and got.shape == want.shape:
+            raise Fail(f"`alignment` has dtype {got.dtype}: positions are integer indices.",
+                       hint="Return integer indices (torch.long), as `argmax` gives them.")
+        compare("alignment", got, want, axes=("B", "T"), mistakes=[
+            (weights[:, 0].argmax(-1), "You used head 0 only: average the weights over all heads (dim=1) first."),
+            (weights.amax(dim=1).argmax(-1), "You took the maximum over heads; the exercise asks for the *average* "
+                                              "over heads (mean over dim=1)."),
+            (weights.mean(dim=1).argmin(dim=-1), "argmin instead of argmax: pick the source position with the *most* weight."),
+        ])
+        if isinstance(got, torch.Tensor) and got.shape == (weights.size(0), weights.size(-1)):
+            raise Fail(f"`alignment` has shape {tuple(got.shape)}, expected {tuple(want.shape)} (B, T).",
+                       hint="argmax over the wrong axis: for every target position (query), pick the source "
+                            "position (the last axis) with the most weight.")
+
+
+PREDICT_SRC = ["I", "love", "cats", "<pad>"]
+
+
+def predict_alignment_truth():
+    """The truth for 07.predict_alignment (the notebook shows how it is computed)."""
+    keys = torch.tensor([[2.0, 0, 0], [0, 2.0, 0], [0, 0, 2.0], [0, 0, 6.0]])
+    queries = torch.tensor([[1.0, 0.2, 0.1], [0.1, 1.0, 0.4], [0.3, 0.2, 1.0]])  # 我, 爱, 猫
+    _, weights = attention(queries, keys, keys, torch.tensor([[True, True, True, False]]))
+    return [PREDICT_SRC[i] for i in weights.argmax(-1).tolist()]
+
+
+@exercise("07.predict_alignment", "Predict which source word each query attends to")
+def _check_predict_alignment(prediction):
+    truth = predict_alignment_truth()
+    if isinstance(prediction, str):
+        prediction = prediction.split()
+    if not isinstance(prediction, (list, tuple)) or not all(isinstance(p, str) for p in prediction):
+        raise Fail(f"Write your prediction as a list of {len(truth)} source words (strings), e.g. "
+                   f"{['I'] * len(truth)}; got {type(prediction).__name__} {prediction!r:.60}.")
+    if len(prediction) != len(truth):
+        raise Fail(f"One source word per target position: expected {len(truth)} words, got {len(prediction)}.")
+    unknown = [p for p in prediction if p.strip() not in PREDICT_SRC]
+    if unknown:
+        raise Fail(f"{unknown[0]!r} is not a source token; choose from {PREDICT_SRC}.")
+    prediction = [p.strip() for p in prediction]
+    if "<pad>" in prediction:
+        raise Fail("`<pad>` cannot win.", hint="The <pad> key has the largest dot product, but the source mask "
+                   "blocks it: its score becomes -inf before the softmax, so it gets exactly zero weight.")
+    wrong = [i for i, (p, t) in enumerate(zip(prediction, truth)) if p != t]
+    if wrong:
+        raise Fail(f"{len(wrong)} of {len(truth)} predictions are off (target position {wrong[0]} first).",
+                   hint="For each query, compare its dot product with every allowed key; the largest one wins "
+                        "the most weight.")

@@ -1,0 +1,200 @@
+"""Checks of lesson 08 (building the Transformer): predict_layernorm, layer_norm, feed_forward,
+decoder_layer, fix_encoder_layer.
+
+Shapes: B batch · T target / S source positions · d_model · d_ff.
+References: torch (F.layer_norm, F.linear) and the layers of course_utils.transformer, also those of
+the shipped reference model on a padded batch of real sentences.
+"""
+
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils.course.checks import Fail, call, compare, compare_prediction, exercise, expect_callable, probe_generator
+from course_utils.course.checks.reference_probes import real_batch, reference_model
+from course_utils.transformer.layers import DecoderLayer, EncoderLayer
+
+
+@exercise("08.predict_layernorm", "Predict what LayerNorm does to [1, 2, 3, 4]")
+def _check_predict_layernorm(prediction):
+    x = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
+    centred = x - x.mean()
+    # two decimals asked: -1.34 and -1.3416 pass, -1.35 does not
+    compare_prediction("prediction", prediction, F.layer_norm(x, (4,)).tolist(), rel=0, abs_tol=0.006, near=0.05,
+                       mistakes=[
+        ((centred / x.std()).tolist(), "That divides by the *unbiased* standard deviation (n - 1 = 3). LayerNorm "
+                                       "uses the population variance: the mean of the squared deviations (n = 4)."),
+        (centred.tolist(), "You subtracted the mean but did not divide by the standard deviation: divide by "
+                           "sqrt(variance + eps); here the variance is 1.25."),
+        ((centred / 1.25).tolist(), "You divided by the variance, not by its square root: sqrt(1.25) ≈ 1.118."),
+        (((x - x.min()) / (x.max() - x.min())).tolist(), "That is min-max scaling to [0, 1]. LayerNorm subtracts the "
+                                                         "mean and divides by the standard deviation."),
+    ])
+
+
+@exercise("08.layer_norm", "LayerNorm by hand")
+def _check_layer_norm(fn):
+    expect_callable(fn, "layer_norm")
+    g = probe_generator(80)
+    x = torch.randn(2, 3, 8, generator=g) * 3 + 1.5
+    x[1, 2] = torch.randn(8, generator=g) * 1e-4  # tiny variance: the place of eps matters here
+    gamma, beta = torch.rand(8, generator=g) + 0.5, torch.randn(8, generator=g)
+    for x, gamma, beta, eps in ((x, gamma, beta, 1e-5), (x[0, :, :6].repeat(2, 1) * 0.3, gamma[:6], beta[:6], 0.1)):
+        got, want = call(fn, x, gamma, beta, eps), F.layer_norm(x, (x.size(-1),), gamma, beta, eps)
+        centred = x - x.mean(-1, keepdim=True)
+        var, var_n1 = x.var(-1, unbiased=False, keepdim=True), x.var(-1, unbiased=True, keepdim=True)
+        plain = centred / (var + eps).sqrt()
+        compare("out", got, want, mistakes=[
+            (centred / (var_n1 + eps).sqrt() * gamma + beta,
+             "You used the unbiased variance (dividing by n - 1). LayerNorm uses the population variance: "
+             "`x.var(-1, unbiased=False)` or `((x - mean) ** 2).mean(-1)`."),
+            (centred / (var.sqrt() + eps) * gamma + beta,
+             "eps is outside the square root: use sqrt(var + eps), not sqrt(var) + eps (it shows on near-constant rows)."),
+            (centred / (var_n1.sqrt() + eps) * gamma + beta,
+             "Two slips: use the population variance (unbiased=False), and put eps inside the square root."),
+            (plain, "gamma and beta are not applied: multiply by gamma, then add beta."),
+            (plain * beta + gamma, "gamma and beta are swapped: `y * gamma + beta`."),
+            ((x - x.mean(0)) / (x.var(0, unbiased=False) + eps).sqrt() * gamma + beta,
+             "You normalised over the wrong axis: LayerNorm normalises each position over its features (dim=-1)."),
+            (centred / (var + eps) * gamma + beta,
+             "You divided by the variance; divide by its square root, sqrt(var + eps)."),
+        ])
+
+
+@exercise("08.feed_forward", "The position-wise feed-forward network")
+def _check_feed_forward(fn):
+    expect_callable(fn, "feed_forward")
+    g = probe_generator(81)
+    x = torch.randn(2, 3, 4, generator=g)
+    w_1, b_1 = torch.randn(4, 16, generator=g), torch.randn(16, generator=g)
+    w_2, b_2 = torch.randn(16, 4, generator=g), torch.randn(4, generator=g)
+    got = call(fn, x, w_1, b_1, w_2, b_2)
+    hidden = F.linear(x, w_1.T, b_1)  # (B, T, d_ff)
+    want = F.linear(torch.relu(hidden), w_2.T, b_2)  # (B, T, d_model)
+    if isinstance(got, torch.Tensor) and got.shape == want.shape and got.is_floating_point() and \
+            (got >= 0).all() and (want < 0).any() and not torch.allclose(got, want):
+        raise Fail("`out` has no negative value at all, the reference has many.",
+                   hint="The ReLU belongs between the two linear maps only; the second one has no activation.")
+    compare("out", got, want, axes=("B", "T", "d_model"), mistakes=[
+        (hidden @ w_2 + b_2, "No non-linearity: without the ReLU the two linear maps collapse into one linear map."),
+        (torch.relu(x @ w_1) @ w_2, "The biases b_1 and b_2 are missing."),
+        (torch.relu(x @ w_1) @ w_2 + b_2, "b_1 is missing: add it before the ReLU."),
+        (torch.relu(hidden) @ w_2, "b_2 is missing: add it after the second matrix product."),
+        (torch.sigmoid(hidden) @ w_2 + b_2, "The paper's FFN uses ReLU, max(0, ·), not a sigmoid."),
+        (F.gelu(hidden) @ w_2 + b_2, "The paper's FFN uses ReLU, max(0, ·), not GELU."),
+    ])
+
+
+def _call_parts(fn, layer, *args):
+    """Run the answer with the layer's own forward patched to fail: the exercise builds the layer
+    from its parts."""
+    try:
+        return call(fn, layer, *args, forbid=((type(layer), "forward"),))
+    except Fail as fail:
+        if "write it yourself" not in fail.message:
+            raise
+        raise Fail("Your code calls the finished layer, `layer(...)`: this exercise asks you to write it yourself.",
+                   hint=f"Build the {type(layer).__name__} from its parts: `layer.self_attn`, `layer.ffn`, "
+                        "`layer.norm1`, ... each sublayer wrapped as `norm(x + sublayer(x))`.") from None
+
+
+def _real_layers():
+    """The reference model's first encoder and decoder layers with their real inputs: embedded
+    target, encoded memory, causal & padding target mask, source padding mask."""
+    model, _, _ = reference_model()
+    b = real_batch()
+    with torch.no_grad():
+        src = model.src_pos(model.src_embed(b.src) * math.sqrt(model.config.d_model))  # (B, S, d_model)
+        memory = model.encode(b.src, b.src_mask)
+        x = model.tgt_pos(model.tgt_embed(b.tgt_in) * math.sqrt(model.config.d_model))  # (B, T, d_model)
+    return model.encoder.layers[0], src, b.src_mask, model.decoder.layers[0], x, memory, b.tgt_mask
+
+
+def _random_layer(cls, seed):
+    g = probe_generator(seed)
+    with torch.random.fork_rng(devices=[]):  # construction draws from the global RNG
+        layer = cls(8, 2, 16).eval()
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+    return layer, g
+
+
+def _decoder_probes():
+    layer, g = _random_layer(DecoderLayer, 82)
+    x, memory = torch.randn(2, 4, 8, generator=g), torch.randn(2, 5, 8, generator=g)
+    memory_mask = torch.tensor([[True] * 5, [True, True, True, False, False]])[:, None, None, :]
+    _, _, _, real, x_real, mem_real, tgt_mask_real = _real_layers()
+    src_mask_real = real_batch().src_mask
+    return [(layer, x, memory, torch.ones(4, 4, dtype=torch.bool).tril(), memory_mask),
+            (real, x_real, mem_real, tgt_mask_real, src_mask_real)]
+
+
+@exercise("08.decoder_layer", "A post-LN decoder layer from its parts")
+def _check_decoder_layer(fn):
+    expect_callable(fn, "decoder_layer")
+    for layer, x, memory, tgt_mask, memory_mask in _decoder_probes():
+        layer = copy.deepcopy(layer)
+        L = layer
+        with torch.no_grad():
+            want = L(x, memory, tgt_mask, memory_mask)
+            L.norm_first = True
+            pre_ln = L(x, memory, tgt_mask, memory_mask)
+            L.norm_first = False
+
+            def post(sa_mask=tgt_mask, kv=memory, ca_mask=memory_mask, res=(1, 1, 1), inside=False):
+                h = x
+                for sub, norm, r in zip((lambda h: L.self_attn(h, h, sa_mask), lambda h: L.cross_attn(h, kv if kv is not None else h, ca_mask),
+                                         L.ffn), (L.norm1, L.norm2, L.norm3), res):
+                    h = h + norm(sub(h)) if inside else norm(h * r + sub(h))
+                return h
+
+            mistakes = [
+                (pre_ln, "That is pre-LN, x + Sublayer(LayerNorm(x)). The paper's layer (and this exercise) is "
+                         "post-LN: x = LayerNorm(x + Sublayer(x)) for each of the three sublayers."),
+                (post(inside=True), "You normalised the sublayer's output before adding the residual. Post-LN adds "
+                                    "first, then normalises: LayerNorm(x + Sublayer(x))."),
+                (post(sa_mask=None), "The masked self-attention got no mask: pass tgt_mask so position i cannot "
+                                     "see later positions."),
+                (post(ca_mask=None), "The cross-attention ignores memory_mask: padded source positions still get weight."),
+                (post(kv=None, ca_mask=None), "The second sublayer attends over the decoder's own states; its keys "
+                                              "and values come from `memory`: `layer.cross_attn(x, memory, memory_mask)`."),
+                (post(kv=None, ca_mask=tgt_mask), "The second sublayer attends over the decoder's own states; its keys "
+                                                  "and values come from `memory`: `layer.cross_attn(x, memory, memory_mask)`."),
+                (post(res=(0, 1, 1)), "The residual around the self-attention is missing: LayerNorm(x + SelfAttn(x))."),
+                (post(res=(1, 0, 1)), "The residual around the cross-attention is missing: LayerNorm(x + CrossAttn(x, memory))."),
+                (post(res=(1, 1, 0)), "The residual around the feed-forward network is missing: LayerNorm(x + FFN(x))."),
+            ]
+            got = _call_parts(fn, L, x, memory, tgt_mask, memory_mask)
+        compare("out", got, want, axes=("B", "T", "d_model"), mistakes=mistakes)
+
+
+@exercise("08.fix_encoder_layer", "Find the bug: a post-LN encoder layer")
+def _check_fix_encoder_layer(fn):
+    expect_callable(fn, "encoder_layer")
+    layer, g = _random_layer(EncoderLayer, 83)
+    real, src, src_mask, *_ = _real_layers()
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])[:, None, None, :]
+    for layer, x, mask in ((layer, torch.randn(2, 5, 8, generator=g), mask), (real, src, src_mask)):
+        L = copy.deepcopy(layer)
+        with torch.no_grad():
+            want = L(x, mask)
+            h = L.norm1(x + L.self_attn(x, x, mask))
+            L.norm_first = True
+            pre_ln = L(x, mask)
+            L.norm_first = False
+            mistakes = [
+                (L.norm2(x + L.ffn(h)), "Still the original bug: the second residual adds the layer's *input* x. Each "
+                                        "residual adds the input of its own sublayer: out = norm2(h + ffn(h))."),
+                (L.norm2(L.ffn(h)), "The residual around the feed-forward network is gone: out = norm2(h + ffn(h))."),
+                (L.norm2(h + L.ffn(x)), "The FFN must read the output of the attention sublayer (h), not the layer's input x."),
+                (L.norm2(x + L.ffn(x + L.self_attn(x, x, mask))), "norm1 is no longer applied: h = norm1(x + attn(x)), "
+                                                                  "then out = norm2(h + ffn(h))."),
+                (pre_ln, "That is a pre-LN layer; keep it post-LN (the paper's order): norm(x + sublayer(x))."),
+                (h + L.ffn(h), "norm2 is missing after the second residual: out = norm2(h + ffn(h))."),
+            ]
+            got = _call_parts(fn, L, x, mask)
+        compare("out", got, want, axes=("B", "S", "d_model"), mistakes=mistakes)

@@ -1,0 +1,163 @@
+"""Checks of lesson 09 (training): teacher_forcing, label_smoothed_loss, warmup_lr, predict_peak_lr.
+
+Shapes: B sentences · T = 1 + longest sentence · V target vocabulary.
+References: course_utils.corpus.data (pad_sequences, collate), course_utils.run.train
+(label_smoothed_loss, warmup_lr), and the shipped reference model on a padded batch of real sentences.
+"""
+
+import copy
+
+import torch
+import torch.nn.functional as F
+
+from course_utils.course.checks import Fail, call, compare, compare_prediction, exercise, expect_callable, \
+    expect_tuple, probe_generator
+from course_utils.course.checks.reference_probes import real_batch, real_pairs, reference_model
+from course_utils.corpus.data import pad_sequences
+from course_utils.run.train import label_smoothed_loss, warmup_lr
+
+
+def _teacher_probes():
+    batch, pairs = real_batch(), real_pairs()
+    _, _, tgt_vocab = reference_model()
+    real = [tgt_vocab.encode(p.tgt) for p in pairs]
+    return [([[5, 6, 7, 8], [9, 10], [11, 12, 13]], 1, 2, 0, None),
+            ([[3], [4, 5, 6]], 7, 8, 9, None),
+            (real, tgt_vocab.bos_id, tgt_vocab.eos_id, tgt_vocab.pad_id, (batch.tgt_in, batch.tgt_out))]
+
+
+@exercise("09.teacher_forcing", "Shift the target for teacher forcing")
+def _check_teacher_forcing(fn):
+    expect_callable(fn, "teacher_forcing")
+    for seqs, bos, eos, pad, real in _teacher_probes():
+        untouched = copy.deepcopy(seqs)  # the reference never sees what the answer may do to `seqs`
+        want_in = pad_sequences([[bos] + s for s in untouched], pad)  # (B, T)
+        want_out = pad_sequences([s + [eos] for s in untouched], pad)  # (B, T)
+        if real is not None:  # the course's own batching (collate) agrees
+            want_in, want_out = real
+        got = expect_tuple(call(fn, seqs, bos, eos, pad), 2, ("tgt_in", "tgt_out"))
+        got_in, got_out = got
+        if all(isinstance(t, torch.Tensor) and t.shape == want_in.shape for t in got):
+            if torch.equal(got_in, want_out) and torch.equal(got_out, want_in):
+                raise Fail("`tgt_in` and `tgt_out` are swapped.",
+                           hint="The decoder *reads* <bos> + sentence (tgt_in) and must *predict* sentence + <eos> (tgt_out).")
+            if torch.equal(got_in, got_out):
+                raise Fail("`tgt_in` equals `tgt_out`: no shift.", hint="Shift by one: tgt_in = <bos> + sentence, "
+                           "tgt_out = sentence + <eos>; otherwise the model learns to copy its input.")
+            if (got_out[:, 0] == bos).all():
+                raise Fail("`tgt_out` starts with <bos>.", hint="Position t predicts the token *after* tgt_in[t]: "
+                           "tgt_out = sentence + <eos>, without <bos>.")
+            if (got_in == eos).any():
+                raise Fail("`tgt_in` contains <eos> (in the shorter rows).",
+                           hint="The decoder never reads <eos>, it only predicts it. Slicing `[bos] + seq + [eos]` padded "
+                                "to a common length with `[:, :-1]` removes the last column, which is <eos> only in the "
+                                "longest row. Pad `[bos_id] + seq` and `seq + [eos_id]` separately.")
+            if ((got_out == eos) & (want_out == pad)).any():
+                raise Fail("`tgt_out` repeats <eos> where the padding belongs.",
+                           hint="One <eos> per sentence; fill the rest of the row with `pad_id`, which the loss ignores.")
+            if pad != 0 and ((got_in == 0) & (want_in == pad)).any():
+                raise Fail("The rows are padded with 0 instead of `pad_id`.",
+                           hint="Use the pad_id argument (the check also uses pad_id = 9).")
+        for name, g, w in (("tgt_in", got_in, want_in), ("tgt_out", got_out, want_out)):
+            if isinstance(g, torch.Tensor) and g.dim() == 2 and g.size(1) == w.size(1) + 1:
+                raise Fail(f"`{name}` has {g.size(1)} columns, one more than 1 + the longest sentence ({w.size(1)}).",
+                           hint="tgt_in = <bos> + sentence and tgt_out = sentence + <eos>: neither holds both.")
+            if isinstance(g, torch.Tensor) and g.dtype != torch.long and g.shape == w.shape:
+                raise Fail(f"`{name}` has dtype {g.dtype}; token ids are torch.long.",
+                           hint="`torch.tensor(rows, dtype=torch.long)` or `torch.full(..., dtype=torch.long)`.")
+            compare(name, g, w, axes=("B", "T"))
+
+
+def _call_loss(fn, *args, what=None):
+    """Run the answer with torch's cross-entropy forbidden (the statement asks for it by hand)."""
+    try:
+        return call(fn, *args, what=what, forbid=("cross_entropy",))
+    except Fail as fail:
+        if "write it yourself" not in fail.message:
+            raise
+        raise Fail(fail.message, hint="Build the loss from `log_softmax` as the statement's formula says: "
+                                      "-sum_v q_v log p_v per position, averaged over the non-pad positions.") from None
+
+
+def _loss_probes():
+    g = probe_generator(90)
+    logits = torch.randn(3, 5, 7, generator=g) * 2
+    target = torch.randint(3, 7, (3, 5), generator=g)
+    target[1, 3:], target[2, 1:] = 0, 0
+    target2 = target.clone()
+    target2[target2 == 0] = 2  # pad id 2
+    target2[0, 0] = 0  # and a real token with id 0
+    model, _, _ = reference_model()
+    b = real_batch()
+    with torch.no_grad():
+        real_logits = model(b.src, b.tgt_in, b.src_mask, b.tgt_mask)  # (B, T, V) of the shipped model
+    return [(logits, target, 0.1, 0), (logits, target2, 0.3, 2), (real_logits, b.tgt_out, 0.1, 0)]
+
+
+@exercise("09.label_smoothed_loss", "Label-smoothed cross-entropy by hand")
+def _check_label_smoothed_loss(fn):
+    expect_callable(fn, "label_smoothed_loss")
+    for logits, target, smoothing, pad_id in _loss_probes():
+        got = _call_loss(fn, logits, target, smoothing, pad_id)
+        if isinstance(got, (float, int)) and not isinstance(got, bool):
+            raise Fail(f"`loss` is a Python number ({got:.4g}); return the 0-dim tensor.",
+                       hint="A training loop needs loss.backward(): don't call .item() or float() on the loss.")
+        want = label_smoothed_loss(logits, target, smoothing, pad_id)
+        logp, keep, V = logits.log_softmax(-1), target != pad_id, logits.size(-1)
+        nll = -logp.gather(-1, target[..., None])[..., 0]  # (B, T)
+        per_token = (1 - smoothing) * nll - smoothing * logp.mean(-1)  # (B, T)
+        others = (1 - smoothing) * nll + smoothing / (V - 1) * (-logp.sum(-1) - nll)  # smoothing over V - 1 tokens
+        raw = (1 - smoothing) * -logits.gather(-1, target[..., None])[..., 0] - smoothing * logits.mean(-1)
+        compare("loss", got, want, axes=(), mistakes=[
+            (per_token.mean(), "Padding is counted: average only over the positions where target != pad_id."),
+            (label_smoothed_loss(logits, target, 0.0, pad_id), "No smoothing: the target distribution is "
+             "(1 - smoothing) on the right token plus smoothing / V on every token."),
+            (others[keep].mean(), "You spread the smoothing over the V - 1 *other* tokens; here (as in torch's "
+             "label_smoothing) it goes over all V tokens: q = (1 - smoothing) * one_hot + smoothing / V."),
+            (per_token[keep].sum(), "You summed the token losses; take their mean over the non-pad tokens."),
+            (((per_token * keep).sum(-1) / keep.sum(-1)).mean(), "You averaged per sentence, then over sentences. "
+             "Average over all non-pad *tokens*, so long sentences weigh by their length."),
+            (raw[keep].mean(), "The logits are used as log-probabilities: take `log_softmax(logits)` first."),
+            (((1 - smoothing) * nll + smoothing * -logp.sum(-1))[keep].mean(),
+             "The uniform part sums log p over the V tokens; it is their *mean* (smoothing / V each)."),
+        ])
+    logits = _loss_probes()[0][0].clone().requires_grad_(True)
+    got = _call_loss(fn, logits, *_loss_probes()[0][1:], what="`label_smoothed_loss` (with gradients)")
+    if not isinstance(got, torch.Tensor) or not got.requires_grad:
+        raise Fail("The loss is cut off from the graph: loss.requires_grad is False when the logits require grad.",
+                   hint="Compute the loss with torch operations on `logits` (no .detach(), .item(), numpy).")
+
+
+@exercise("09.warmup_lr", "The paper's warm-up learning-rate schedule")
+def _check_warmup_lr(fn):
+    expect_callable(fn, "warmup_lr")
+    settings = [(512, 4000, (1, 10, 1000, 3999, 4000, 4001, 20000, 100000)), (64, 300, (1, 150, 300, 5000))]
+    for d, w, steps in settings:
+        for s in steps:
+            got = call(fn, s, d, w, what=f"`warmup_lr` (step={s}, d_model={d}, warmup={w})")
+            compare_prediction(f"warmup_lr({s}, {d}, {w})", got, warmup_lr(s, d, w), rel=1e-6, mistakes=[
+                (d ** -0.5 * max(s ** -0.5, s * w ** -1.5), "max instead of min: the schedule is the *smaller* of the "
+                 "rising line (step * warmup^-1.5) and the decaying curve (step^-0.5)."),
+                (min(s ** -0.5, s * w ** -1.5), "The factor d_model^-0.5 is missing: multiply the min(...) by it."),
+                (d ** -0.5 * min(s ** -0.5, s * w ** -0.5), "The warm-up exponent is -1.5, not -0.5: "
+                 "step * warmup ** -1.5, so that both parts meet at step = warmup."),
+                (d ** -0.5 * min(s ** -0.5, s * w ** 1.5), "The warm-up exponent is negative: step * warmup ** -1.5."),
+                (d ** 0.5 * min(s ** -0.5, s * w ** -1.5), "d_model's exponent is -0.5 (divide by sqrt(d_model))."),
+                (d ** -0.5 * min((s + 1) ** -0.5, (s + 1) * w ** -1.5), "Off by one: use step itself, not step + 1."),
+            ])
+    try:
+        lr0 = call(fn, 0, 512, 4000, what="`warmup_lr` (step=0)")
+    except Fail as f:
+        raise Fail(f.message, hint="At step 0, step ** -0.5 divides by zero: return 0.0 for step 0.") from None
+    compare_prediction("warmup_lr(0, 512, 4000)", lr0, 0.0, abs_tol=1e-12)
+
+
+@exercise("09.predict_peak_lr", "Predict the peak of the warm-up schedule")
+def _check_predict_peak_lr(prediction):
+    # two significant digits asked: 4.4e-4 and 0.000442 pass, 4.5e-4 does not
+    compare_prediction("prediction", prediction, warmup_lr(4000, 512, 4000), rel=0.0115, mistakes=[
+        (4000 ** -0.5, "That is step^-0.5 at the peak, without the factor d_model^-0.5 in front."),
+        (512 ** -0.5, "That is d_model^-0.5 alone; multiply by the schedule's value at step = warmup, warmup^-0.5."),
+        (512 ** -0.5 * 4000 ** -1.5, "warmup^-1.5 is the slope of the warm-up line; at step = warmup the line's "
+                                     "value is warmup * warmup^-1.5 = warmup^-0.5."),
+    ])

@@ -1,0 +1,251 @@
+"""Checks of lesson 10 (inference): greedy_decode, beam_step, length_penalty, kv_cache_step.
+
+Shapes: B batch · S source length · T generated length · K beams · V vocabulary · H heads · d_k, d_v.
+References: course_utils.run.decoding (greedy_decode, gnmt_length_penalty), course_utils.transformer
+(attention, causal_mask, split_heads) and torch; model-level exercises also run on the shipped reference
+model with a padded batch of real sentences.
+"""
+
+import torch
+from torch import nn
+
+from course_utils.course.checks import Fail, call, compare, exercise, expect_callable, expect_tuple, probe_generator
+from course_utils.course.checks.reference_probes import real_batch, reference_model
+from course_utils.run.decoding import gnmt_length_penalty, greedy_decode
+from course_utils.transformer import attention, causal_mask, padding_mask, split_heads
+
+
+class ScriptedTranslator(nn.Module):
+    """A stand-in for a trained model: after <bos> it "translates" a source sentence by writing its
+    real tokens in reverse order, then <eos>. It has the course Transformer's interface:
+    `encode(src, src_mask=None)`, `decode(tgt, memory, src_mask=None, tgt_mask=None, ...)` -> logits
+    (B, T, V), and `forward(src, tgt)`. Like a decoder that reads padded memory, it treats <pad> as a
+    word when `decode` gets no `src_mask`. A prefix that does not start with <bos>, or a row that goes on
+    after its <eos>, gets nonsense."""
+
+    def __init__(self, vocab_size=10, bos_id=1, eos_id=2, pad_id=0):
+        super().__init__()
+        self.vocab_size, self.bos_id, self.eos_id, self.pad_id = vocab_size, bos_id, eos_id, pad_id
+        self.config = type("Config", (), {"pad_id": pad_id, "max_len": 64, "tgt_vocab_size": vocab_size})()
+
+    def encode(self, src, src_mask=None):
+        return src.float()[..., None]  # (B, S, 1)
+
+    def _next(self, words, prefix):
+        content = words[::-1]
+        if not prefix or prefix[0] != self.bos_id:
+            return content[-1] if content else self.eos_id
+        n = len(prefix) - 1
+        return content[n] if n < len(content) else self.eos_id if n == len(content) else content[0]
+
+    def decode(self, tgt, memory, src_mask=None, tgt_mask=None, offset=0, cache=None):
+        B, T = tgt.shape
+        src = memory[..., 0].round().long()  # (B, S)
+        keep = torch.ones_like(src, dtype=torch.bool) if src_mask is None else src_mask.reshape(B, -1).expand_as(src)
+        logits = torch.full((B, T, self.vocab_size), -4.0)
+        for b, row in enumerate(tgt.tolist()):
+            words = src[b][keep[b]].tolist()
+            for i in range(T):
+                logits[b, i, self._next(words, row[: i + 1])] = 4.0
+        return logits
+
+    def forward(self, src, tgt, src_mask=None, tgt_mask=None):
+        src_mask = padding_mask(src, self.pad_id) if src_mask is None else src_mask
+        return self.decode(tgt, self.encode(src, src_mask), src_mask, tgt_mask)
+
+
+class _Watched:
+    """Forwards to `model` and notes each `decode` call's first column and source mask."""
+
+    def __init__(self, model):
+        self._model, self.decodes = model, []
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def encode(self, src, *args, **kwargs):
+        return self._model.encode(src, *args, **kwargs)
+
+    def decode(self, tgt, memory, src_mask=None, *args, **kwargs):
+        self.decodes.append((tgt[:, 0].clone() if isinstance(tgt, torch.Tensor) and tgt.dim() == 2 else None, src_mask))
+        return self._model.decode(tgt, memory, src_mask, *args, **kwargs)
+
+    def __call__(self, src, tgt, *args, **kwargs):
+        self.decodes.append((tgt[:, 0].clone() if isinstance(tgt, torch.Tensor) and tgt.dim() == 2 else None, "forward"))
+        return self._model(src, tgt, *args, **kwargs)
+
+    forward = __call__
+
+
+def _greedy_probes():
+    model, _, tgt_vocab = reference_model()
+    real = real_batch().src
+    return [(ScriptedTranslator(10, 1, 2, 0), torch.tensor([[3, 4, 5, 6, 7], [8, 9, 0, 0, 0], [4, 4, 6, 3, 0]]), 10, 1, 2, 0),
+            (ScriptedTranslator(12, 10, 11, 0), torch.tensor([[3, 4, 5, 6, 7], [6, 5, 0, 0, 0]]), 4, 10, 11, 0),
+            (model, real, 30, tgt_vocab.bos_id, tgt_vocab.eos_id, tgt_vocab.pad_id)]
+
+
+def _greedy_calls(watched, src, bos, pad):
+    """Fail with a named hint if the decode calls show a mistake (the first column, the source mask)."""
+    firsts = [f for f, _ in watched.decodes if f is not None]
+    if firsts and not (firsts[0] == bos).all():
+        start = int(firsts[0][0])
+        raise Fail(f"Your rows start with token {start}, not with <bos> ({bos}).",
+                   hint="Put bos_id in the first column (`torch.full((B, 1), bos_id)`); the model learned to begin "
+                        "a translation after <bos>." + (" Use the bos_id argument, not 1." if start == 1 else ""))
+    truth = padding_mask(src, pad)
+    masks = [m for _, m in watched.decodes]
+    if (src == pad).any() and any(m is None for m in masks):
+        raise Fail("`model.decode` was called without `src_mask` on a batch with padded sources.",
+                   hint="Without the source mask the cross-attention reads the <pad> positions of `memory`, and "
+                        "short sentences come out wrong. Build `src_mask = (src != pad_id)[:, None, None, :]` and "
+                        "pass it to both: `model.encode(src, src_mask)`, `model.decode(ys, memory, src_mask)`.")
+    if any(isinstance(m, torch.Tensor) and m.shape == truth.shape and torch.equal(m, ~truth) for m in masks):
+        raise Fail("The `src_mask` you pass is inverted.", hint="True = may attend: True at the real source tokens, "
+                   "`src != pad_id`.")
+
+
+@exercise("10.greedy_decode", "Batched greedy decoding", time_limit=20.0)
+def _check_greedy_decode(fn):
+    expect_callable(fn, "greedy_decode")
+    for model, src, n, bos, eos, pad in _greedy_probes():
+        watched = _Watched(model)
+        with torch.no_grad():
+            want = greedy_decode(model, src, max_new_tokens=n, bos_id=bos, eos_id=eos, pad_id=pad, use_cache=False)
+            try:
+                got = call(fn, watched, src, n, bos, eos, pad)
+            except Fail:
+                _greedy_calls(watched, src, bos, pad)
+                raise
+        _greedy_calls(watched, src, bos, pad)
+        if isinstance(got, torch.Tensor) and got.dim() == 2 and got.size(0) == want.size(0) and not got.is_floating_point():
+            T = want.size(1)
+            if got.size(1) == T + 1 and (got[:, 0] == bos).all() and torch.equal(got[:, 1:], want):
+                raise Fail("Your output starts with <bos>.", hint="Return only the generated tokens: drop the first column (`ys[:, 1:]`).")
+            if got.size(1) > T and torch.equal(got[:, :T], want):
+                tail = got[:, T:]
+                raise Fail(f"Your output has {got.size(1)} columns: it goes on after every row has produced <eos>.",
+                           hint="Rows that finished keep generating: write pad_id after a row's <eos> "
+                                "(`next_token.masked_fill(finished, pad_id)`)." if (tail != pad).any() else
+                                "Stop as soon as every row has produced <eos>: keep a bool `finished` per row and "
+                                "`break` when `finished.all()`.")
+            if got.size(1) < T and torch.equal(got, want[:, :got.size(1)]) and ((got == eos).sum(1) > 0).any():
+                raise Fail("Your output stops when the *first* row has produced <eos>; the others are cut short.",
+                           hint="Stop when *all* rows have produced <eos> (`finished.all()`).")
+            if got.shape == want.shape:
+                after = torch.cumsum((want == eos).long(), 1) - (want == eos).long() > 0  # positions after a row's <eos>
+                if (got[after] != pad).any() and torch.equal(got[~after], want[~after]):
+                    raise Fail("After a row's <eos> your output goes on with other tokens.",
+                               hint="Write pad_id in a row once it has produced <eos>: `next_token.masked_fill(finished, pad_id)`.")
+            if got.size(1) > 2 and (got == got[:, :1]).all() and not (want == want[:, :1]).all():
+                raise Fail("Every step appends the same token.", hint="The next token comes from the *last* position's "
+                           "logits, `logits[:, -1]`, not the first.")
+        compare("tokens", got, want, axes=("B", "T"))
+
+
+@exercise("10.beam_step", "One step of beam search")
+def _check_beam_step(fn):
+    expect_callable(fn, "beam_step")
+    g = probe_generator(100)
+    lp = torch.randn(3, 7, generator=g).log_softmax(-1)
+    lp[1, 4] = -0.01  # a strong continuation of the second beam: two winners come from one beam
+    model, _, tgt_vocab = reference_model()
+    src = real_batch().src[1:2].expand(3, -1)  # one real sentence, three beams
+    with torch.no_grad():
+        first = model.decode(torch.full((1, 1), tgt_vocab.bos_id), model.encode(src[:1]), padding_mask(src[:1], 0))[:, -1].log_softmax(-1)
+        top, tokens = first[0].topk(3)
+        ys = torch.stack([torch.full((3,), tgt_vocab.bos_id), tokens], 1)  # (K, 2)
+        real = model.decode(ys, model.encode(src), padding_mask(src, 0))[:, -1].log_softmax(-1)  # (K, V)
+    probes = [(lp, torch.tensor([-0.5, -1.0, -2.5]), 3), (first, torch.zeros(1), 4), (real, top, 3)]
+    for log_probs, beam_scores, k in probes:
+        got = expect_tuple(call(fn, log_probs, beam_scores, k), 3, ("scores", "beam_idx", "token_idx"))
+        V, total = log_probs.size(-1), beam_scores[:, None] + log_probs  # (K, V)
+        scores, flat = total.flatten().topk(k)
+        want = (scores, flat // V, flat % V)
+        for name, value in zip(("beam_idx", "token_idx"), got[1:]):
+            if isinstance(value, torch.Tensor) and value.is_floating_point():
+                raise Fail(f"`{name}` has dtype {value.dtype}: indices are torch.long.",
+                           hint="Use integer division `flat // V` and `flat % V` on topk's indices (not `/`).")
+        best = total.max(-1)
+        order = best.values.argsort(descending=True)[:k]
+        mistakes = {
+            "per beam": ((best.values[order], order, best.indices[order]),
+                         "You kept the best token of *each* beam. Compare all K x V candidates together: two new beams "
+                         "may extend the same old beam."),
+            "no scores": (log_probs.flatten().topk(k), "The beams' running scores are ignored: a candidate's score is "
+                                                       "beam_scores[k] + log_probs[k, token]."),
+            "swapped": ((scores, flat % V, flat // V), "beam_idx and token_idx are swapped: flat // V is the beam, flat % V the token."),
+            "flat": ((scores, flat // V, flat), "token_idx is the flat index into the K x V candidates; split it: token = flat % V."),
+            "ascending": (total.flatten().topk(k, largest=False), "You took the *lowest* scores; keep the highest."),
+        }
+        for (wrong, hint) in mistakes.values():
+            wrong = wrong if len(wrong) == 3 else (wrong[0], wrong[1] // V, wrong[1] % V)
+            if all(isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a.double(), b.double())
+                   for a, b in zip(got, wrong)) and not all(torch.equal(a.double(), b.double()) for a, b in zip(wrong, want)):
+                raise Fail("Your beam step equals what a known mistake gives.", hint=hint)
+        for name, value, w in zip(("scores", "beam_idx", "token_idx"), got, want):
+            compare(name, value, w, axes=("beam",))
+
+
+@exercise("10.length_penalty", "Rank finished hypotheses with a length penalty")
+def _check_length_penalty(fn):
+    expect_callable(fn, "length_normalised_score")
+    log_prob = -torch.rand(6, generator=probe_generator(102)) * 12
+    n = torch.tensor([1.0, 3.0, 5.0, 8.0, 12.0, 20.0])
+    for a in (0.6, 1.0, 0.0):
+        got, want = call(fn, log_prob, n, a), log_prob / gnmt_length_penalty(n, a)
+        compare("scores", got, want, axes=("hypotheses",), mistakes=[
+            (log_prob / n ** a, "You divided by length^alpha. The GNMT penalty is ((5 + length) / 6)^alpha."),
+            (log_prob * gnmt_length_penalty(n, a), "Multiplied instead of divided: divide log P by the penalty."),
+            (log_prob / gnmt_length_penalty(n, 1.0), "alpha is ignored: raise the penalty to the power alpha."),
+            (log_prob / gnmt_length_penalty(n, 1 - a), "The exponent is alpha itself, not 1 - alpha."),
+            (log_prob / (5.0 + n / 6.0) ** a, "Brackets: the penalty is ((5 + length) / 6) ** alpha; here the "
+                                             "division by 6 only hits length."),
+            (log_prob / (5.0 + n) ** a / 6.0, "Brackets: divide (5 + length) by 6 *before* raising to alpha."),
+        ])
+
+
+def _cache_probes():
+    g = probe_generator(101)
+    q, k, v = (torch.randn(2, 2, 4, d, generator=g) for d in (4, 4, 3))  # (B, H, T, d)
+    model, _, _ = reference_model()
+    b = real_batch()
+    with torch.no_grad():
+        x = model.tgt_embed(b.tgt_in[:3, :6])  # (3, 6, d_model)
+        attn = model.decoder.layers[0].self_attn
+        real = [split_heads(w(x), attn.n_heads) for w in (attn.w_q, attn.w_k, attn.w_v)]  # (B, H, T, d_k)
+    return [(q, k, v), tuple(real)]
+
+
+@exercise("10.kv_cache_step", "One decoding step with a key/value cache")
+def _check_kv_cache_step(fn):
+    expect_callable(fn, "kv_cache_step")
+    for q, k, v in _cache_probes():
+        cache, outs = None, []
+        for t in range(q.size(2)):
+            step = (q[:, :, t:t + 1], k[:, :, t:t + 1], v[:, :, t:t + 1])
+            got = expect_tuple(call(fn, *step, cache, what=f"`kv_cache_step` (at step {t})"), 2, ("out", "cache"))
+            out, new_cache = got
+            k_all, v_all = k[:, :, :t + 1], v[:, :, :t + 1]
+            want = attention(step[0], k_all, v_all)[0]  # (B, H, 1, d_v)
+            if isinstance(new_cache, torch.Tensor) and isinstance(out, (tuple, list)):
+                raise Fail("`out` and `cache` are swapped.", hint="Return `(out, (k, v))`: the output first.")
+            mistakes = [(attention(*step)[0], "The new query attends only to the new key. Concatenate the cached keys "
+                                             "and values with the new ones first, then attend over all of them."),
+                       ((step[0] @ k_all.transpose(-2, -1)).softmax(-1) @ v_all, "The scores are not scaled: divide "
+                                                                                 "q·k by sqrt(d_k).")]
+            compare(f"out (step {t})", out, want, axes=("B", "H", "T_q", "d_v"), mistakes=mistakes)
+            order = [t] + list(range(t))  # the new position first: the same output, the cache out of time order
+            kk, vv = expect_tuple(new_cache, 2, ("k", "v"))
+            if t > 0 and isinstance(kk, torch.Tensor) and kk.shape == step[1].shape:
+                raise Fail(f"The returned cache holds only the new position (step {t}).",
+                           hint="Return the concatenated keys and values, so the next step can use them.")
+            if t > 0 and isinstance(kk, torch.Tensor) and kk.shape == k_all.shape and torch.equal(kk, k[:, :, order]):
+                raise Fail("The new key is at the *start* of the cache.",
+                           hint="Append at the end: `torch.cat([k_past, k_new], dim=-2)`, so the cache stays in time order.")
+            compare(f"cache k (step {t})", kk, k_all, axes=("B", "H", "T", "d_k"))
+            compare(f"cache v (step {t})", vv, v_all, axes=("B", "H", "T", "d_v"))
+            cache, outs = new_cache, outs + [out]
+        compare("the cached steps, stacked", torch.cat(outs, dim=-2), attention(q, k, v, causal_mask(q.size(2)))[0],
+                axes=("B", "H", "T", "d_v"))
+    return "Step by step with the cache equals causal attention over the whole sequence."
