@@ -1,5 +1,6 @@
 """Shared bits of the benchmark scripts: the machine description and a same-size
-`torch.nn.Transformer` baseline with the interface course_utils.run.decoding expects."""
+`torch.nn.Transformer` baseline with the interface course_utils.run.decoding expects.
+Its masks cross into torch.nn through course_utils.transformer.torch_border."""
 
 import datetime as _dt
 import math
@@ -9,8 +10,9 @@ import platform
 import torch
 from torch import nn
 
-from course_utils.transformer.masks import causal_mask
+from course_utils.transformer.masks import causal_mask, padding_mask
 from course_utils.transformer.positional import PositionalEncoding
+from course_utils.transformer.torch_border import to_torch_key_padding_mask, to_torch_masks
 
 
 def machine_line() -> str:
@@ -37,8 +39,8 @@ class TorchTransformerBaseline(nn.Module):
     """The same model built from `torch.nn.Transformer`: same sizes, embeddings scaled by
     sqrt(d_model), the same sinusoidal positions, post-LN, an output projection.
 
-    torch.nn speaks the opposite mask dialect (True = blocked), so masks are inverted at
-    this border. Has `encode`/`decode` so course_utils.run.decoding can drive it (no cache).
+    torch.nn speaks the opposite mask dialect (True = blocked), so our masks (True = may
+    attend) are converted at this border by torch_border. Has `encode`/`decode` so course_utils.run.decoding can drive it (no cache).
     """
 
     def __init__(self, src_vocab_size, tgt_vocab_size, d_model=64, n_heads=4, n_layers=2, d_ff=256,
@@ -57,8 +59,10 @@ class TorchTransformerBaseline(nn.Module):
                 nn.init.xavier_uniform_(p)
 
     def encode(self, src, src_mask=None):
+        if src_mask is None:
+            src_mask = padding_mask(src, self.pad_id)  # (B, 1, 1, S)
         x = self.src_pos(self.src_embed(src) * math.sqrt(self.d_model))
-        return self.transformer.encoder(x, src_key_padding_mask=src == self.pad_id)
+        return self.transformer.encoder(x, src_key_padding_mask=to_torch_key_padding_mask(src_mask))
 
     def decode(self, tgt, memory, src_mask=None, tgt_mask=None, offset=0, cache=None):
         if cache is not None:
@@ -66,19 +70,20 @@ class TorchTransformerBaseline(nn.Module):
         T = tgt.size(1)
         if tgt_mask is None:
             tgt_mask = causal_mask(T, tgt.device)
-        # memory padding: recover it from our (B, 1, 1, S) mask (True = may attend)
-        memory_pad = None if src_mask is None else ~src_mask[:, 0, 0, :]
+        memory_pad = None if src_mask is None else to_torch_key_padding_mask(src_mask)  # (B, S) True = pad
+        attn_mask, _ = to_torch_masks(tgt_mask)  # (T, T) True = blocked
         x = self.tgt_pos(self.tgt_embed(tgt) * math.sqrt(self.d_model), offset=offset)
-        x = self.transformer.decoder(x, memory, tgt_mask=~tgt_mask, memory_key_padding_mask=memory_pad)
+        x = self.transformer.decoder(x, memory, tgt_mask=attn_mask, memory_key_padding_mask=memory_pad)
         return self.out_proj(x)
 
     def forward(self, src, tgt):
-        memory_pad = src == self.pad_id
+        memory_pad = to_torch_key_padding_mask(padding_mask(src, self.pad_id))  # (B, S) True = pad
         x = self.src_pos(self.src_embed(src) * math.sqrt(self.d_model))
         y = self.tgt_pos(self.tgt_embed(tgt) * math.sqrt(self.d_model))
-        T = tgt.size(1)
-        out = self.transformer(x, y, tgt_mask=~causal_mask(T, tgt.device), src_key_padding_mask=memory_pad,
-                               tgt_key_padding_mask=tgt == self.pad_id, memory_key_padding_mask=memory_pad)
+        attn_mask, _ = to_torch_masks(causal_mask(tgt.size(1), tgt.device))  # (T, T) True = blocked
+        out = self.transformer(x, y, tgt_mask=attn_mask, src_key_padding_mask=memory_pad,
+                               tgt_key_padding_mask=to_torch_key_padding_mask(padding_mask(tgt, self.pad_id)),
+                               memory_key_padding_mask=memory_pad)
         return self.out_proj(out)
 
     def new_cache(self):

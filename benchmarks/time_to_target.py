@@ -1,14 +1,15 @@
 """Time to >= 99% exact match: the course's Transformer (reference recipe) vs. a same-size
 torch.nn.Transformer, trained on the same data, seed, batches, optimiser and schedule.
 
-    python benchmarks/time_to_target.py [--threads 2] [--seeds 0,1,2] [--parallel]
+    python benchmarks/time_to_target.py [--threads 2] [--seeds 0,1,2] [--parallel] [--tiny]
 
 Both models are evaluated every `--eval-every` steps (default 50) by batched greedy decoding
 of the first 500 test sentences (exact match); evaluation time is not counted. Each seed
 sets both models' initial weights and the (shared) batch order. `--parallel` trains all runs
 at once, one process each (only where there are that many x threads idle cores); the
 default runs them one after the other. Prints the times, their ratio ours / baseline per
-seed and the ratio of the medians.
+seed and the ratio of the medians. `--tiny` runs a few steps on a few sentences (a smoke
+test of the script, not a measurement).
 """
 
 import argparse
@@ -25,36 +26,35 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import TorchTransformerBaseline, machine_line  # noqa: E402
 
-from course_utils.transformer.model import Transformer  # noqa: E402
-from course_utils.run.reference import REFERENCE_CONFIG, exact_match_fn, load_data  # noqa: E402
 from course_utils.base.seed import set_seed  # noqa: E402
+from course_utils.run.decoding import evaluate  # noqa: E402
+from course_utils.run.reference import REFERENCE_CONFIG, load_data  # noqa: E402
 from course_utils.run.train import batch_iterator, train, use_fast_attention  # noqa: E402
+from course_utils.transformer.model import Transformer  # noqa: E402
 
 
-def run(which: str, threads: int, max_steps: int, target: float, eval_size: int, seed: int, eval_every: int) -> dict:
+def run(which: str, threads: int, max_steps: int, target: float, eval_size: int, seed: int, eval_every: int,
+        n_train: int = REFERENCE_CONFIG.n_train) -> dict:
     torch.set_num_threads(threads)
-    config = dataclasses.replace(REFERENCE_CONFIG, steps=max_steps, seed=seed, eval_every=eval_every)
+    config = dataclasses.replace(REFERENCE_CONFIG, steps=max_steps, seed=seed, eval_every=eval_every,
+                                 n_train=n_train)
     (train_pairs, _, test, _), (src_vocab, tgt_vocab) = load_data(config)
     set_seed(config.seed)
     if which == "ours":
         model = use_fast_attention(Transformer(config.model_config(len(src_vocab), len(tgt_vocab))), True)
     else:
-        model = TorchTransformerBaseline(len(src_vocab), len(tgt_vocab), config.d_model, config.n_heads,
-                                         config.n_layers, config.d_ff, config.max_len)
+        m = config.model
+        model = TorchTransformerBaseline(len(src_vocab), len(tgt_vocab), m.d_model, m.n_heads, m.n_layers, m.d_ff,
+                                         m.max_len, pad_id=m.pad_id)
     eval_pairs = test[:eval_size]
-    greedy = exact_match_fn(eval_pairs, src_vocab, tgt_vocab)
-    if which == "baseline":  # nn.Transformer has no key/value cache
-        from course_utils.run.decoding import translate_batch
-        refs = [list(p.tgt) for p in eval_pairs]
 
-        def greedy(m):
-            hyps = translate_batch(m, src_vocab, tgt_vocab, [p.src for p in eval_pairs], batch_size=500,
-                                   use_cache=False)
-            return sum(h == r for h, r in zip(hyps, refs)) / len(refs)
+    def greedy(m):  # nn.Transformer has no key/value cache: the baseline decodes without one
+        return evaluate(m, eval_pairs, src_vocab, tgt_vocab, batch_size=500, bleu=False,
+                        use_cache=which == "ours")["exact_match"]
 
     history = train(model, batch_iterator(train_pairs, src_vocab, tgt_vocab, config.batch_size, seed=config.seed),
                     steps=config.steps, peak_lr=config.peak_lr, warmup=config.warmup, decay=config.decay,
-                    label_smoothing=config.label_smoothing, clip_norm=config.clip_norm, pad_id=0,
+                    label_smoothing=config.label_smoothing, clip_norm=config.clip_norm, pad_id=config.model.pad_id,
                     eval_fn=greedy, eval_every=config.eval_every, target=target, device="cpu", progress=False)
     return {"which": which, "seed": seed, "params": sum(p.numel() for p in model.parameters()),
             "target_seconds": history.target_seconds, "target_step": history.target_step,
@@ -77,11 +77,16 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (default: %(default)s)")
     parser.add_argument("--parallel", action="store_true", help="train both at once in two processes")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--n-train", type=int, default=REFERENCE_CONFIG.n_train, help="training pairs")
+    parser.add_argument("--tiny", action="store_true",
+                        help="smoke test: 4 steps, 64 training pairs, 8 evaluation sentences")
     args = parser.parse_args(argv)
+    if args.tiny:
+        args.max_steps, args.eval_every, args.eval_size, args.n_train = 4, 2, 8, 64
     torch.set_num_threads(args.threads)
     print(machine_line(), flush=True)
     seeds = [int(s) for s in args.seeds.split(",")]
-    jobs = [(w, args.threads, args.max_steps, args.target, args.eval_size, seed, args.eval_every)
+    jobs = [(w, args.threads, args.max_steps, args.target, args.eval_size, seed, args.eval_every, args.n_train)
             for seed in seeds for w in ("ours", "baseline")]
     t0 = time.perf_counter()
     if args.parallel:
