@@ -70,17 +70,17 @@ def test_explorer_toggles_change_weights_summary_and_figure():
     assert bytes(ex.image.value) != png_before and bytes(ex.image.value).startswith(b"\x89PNG")
     assert not torch.equal(ex.weights, before)
     assert (ex.weights[:, pad_cols] == 0).all()
-    assert "masks: padding" in ex.summary.value and "&lt;pad&gt; keys (real-token rows): 0.000" in ex.summary.value
+    assert "masks: padding" in ex.message.value and "&lt;pad&gt; keys (real-token rows): 0.000" in ex.message.value
     assert "padding" in ex.figure.axes[0].get_title()
 
     ex.causal.value = True
     assert (torch.triu(ex.weights, diagonal=1) == 0).all()
-    assert "padding + causal" in ex.summary.value and "future keys: 0.000" in ex.summary.value
+    assert "padding + causal" in ex.message.value and "future keys: 0.000" in ex.message.value
 
     ex.padding.value = False
     ex.causal.value = False
     assert torch.allclose(ex.weights, before)
-    assert "masks: none" in ex.summary.value
+    assert "masks: none" in ex.message.value
 
 
 def test_explorer_controls_have_descriptions():

@@ -1,6 +1,8 @@
 """Lesson 10's translate widget, driven headless (no browser), and the attention helpers of
 run/decoding it draws (attention_maps, translate_with_attention)."""
 
+import html
+
 import pytest
 import torch
 
@@ -147,13 +149,43 @@ def test_explorer_translates_when_text_changes(setup):
     assert ex.result["src_labels"][-1] == "?" and ex.result["src_labels"] != first["src_labels"]
 
 
-def test_explorer_unknown_word_keeps_last_translation(setup):
+def test_explorer_problem_clears_the_stale_translation_and_says_why(setup):
     model, src_vocab, tgt_vocab = setup
     ex = TranslateExplorer(model, src_vocab, tgt_vocab, sentence="the dog sleeps", max_new_tokens=MAX_NEW)
-    before, draws = ex.result, ex.n_draws
+    assert ex.result is not None and ex.figure is not None and ex.image.value
     ex.text.value = "the dog eats pizza"
-    assert "pizza" in ex.message.value and "unknown" in ex.message.value
-    assert ex.result is before and ex.n_draws == draws
+    assert "pizza" in ex.message.value and "unknown" in ex.message.value and "course-problem" in ex.message.value
+    assert ex.result is None and ex.figure is None and bytes(ex.image.value) == b""  # nothing stale on screen
+    ex.text.value = "the dog sleeps"
+    assert ex.result is not None and bytes(ex.image.value).startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("text, words", [("the dog sleeps!", ["'!'", "'.'"]),
+                                         ("the dog, the cat", ["','"])])
+def test_explorer_names_punctuation_the_grammar_lacks(setup, text, words):
+    model, src_vocab, tgt_vocab = setup
+    ex = TranslateExplorer(model, src_vocab, tgt_vocab, max_new_tokens=MAX_NEW)
+    ex.text.value = text
+    assert ex.result is None and "course-problem" in ex.message.value
+    assert "has no" in ex.message.value and all(html.escape(w) in ex.message.value for w in words)
+
+
+def test_explorer_lowers_capitals_and_adds_the_final_full_stop(setup):
+    model, src_vocab, tgt_vocab = setup
+    ex = TranslateExplorer(model, src_vocab, tgt_vocab, max_new_tokens=MAX_NEW)
+    ex.text.value = "The Dog Sleeps"
+    assert ex.result is not None and ex.result["src_labels"] == ["the", "dog", "sleeps", "."]
+    ex.text.value = "Does the dog sleep"
+    assert ex.result["src_labels"][-1] == "?"
+
+
+def test_explorer_refuses_a_sentence_over_the_length_limit(setup):
+    model, src_vocab, tgt_vocab = setup
+    limit = model.config.max_len
+    ex = TranslateExplorer(model, src_vocab, tgt_vocab, sentence="the dog sleeps", max_new_tokens=MAX_NEW)
+    ex.text.value = "the " + "big " * limit + "dog sleeps"
+    assert ex.result is None and ex.figure is None
+    assert f"at most {limit}" in ex.message.value and "course-problem" in ex.message.value
 
 
 def test_explorer_button_and_pickers_redraw(setup):

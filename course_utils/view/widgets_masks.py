@@ -1,23 +1,22 @@
-"""Lesson 06's widget: switch the padding and causal masks on and off and watch the
-attention weights change.
+"""view layer · lesson 06's widget: switch the padding and causal masks on and off and
+watch the attention weights change.
 
 Shapes: B batch · T sequence length (queries and keys are the same tokens here).
 
 The logic lives in plain functions (`demo_batch`, `build_mask`, `masked_weights`,
-`describe_weights`) so tests can drive it without a browser; `MaskExplorer` only wires
-them to checkboxes, a dropdown, a text summary and a re-drawn heatmap (a PNG in an
-`ipywidgets.Image`, so it updates the same way in JupyterLab, Colab and headless tests).
+`describe_weights`) so tests can drive it without a browser; `MaskExplorer` (a
+LessonWidget: `.widget`, `.figure`, `.image`, `.message`) only wires them to checkboxes,
+a dropdown, a text summary and a re-drawn heatmap.
 """
 
 import html
-import io
 
 import ipywidgets as widgets
 import torch
-from matplotlib.figure import Figure
 
 from course_utils.transformer.masks import causal_mask, check_mask, padding_mask
 from course_utils.view.plotting import plot_attention
+from course_utils.view.widget_base import LessonWidget
 
 PAD = "<pad>"
 
@@ -92,16 +91,17 @@ def describe_weights(weights: torch.Tensor, tokens) -> str:
             f"largest weight on future keys: {future:.3f}")
 
 
-class MaskExplorer:
+class MaskExplorer(LessonWidget):
     """Checkboxes for the padding and causal masks, a sentence picker, a text summary and
     the attention heatmap, re-drawn on every change.
 
     Drive it headless by setting `.padding.value`, `.causal.value` or `.sentence.value`;
-    `.weights` (T, T), `.summary.value`, `.figure` and the PNG in `.image.value` follow.
+    `.weights` (T, T), `.message.value`, `.figure` and the PNG in `.image.value` follow.
     Show it with `.widget`.
     """
 
     def __init__(self, sentences=DEMO_SENTENCES, seed: int = 0):
+        super().__init__()
         self.tokens, self.ids, self.scores = demo_batch(sentences, seed=seed)
         self.padding = widgets.Checkbox(value=False, description="padding mask (hide <pad> keys)",
                                         indent=False)
@@ -109,15 +109,10 @@ class MaskExplorer:
                                        indent=False)
         options = [(" ".join(t for t in toks if t != PAD), i) for i, toks in enumerate(self.tokens)]
         self.sentence = widgets.Dropdown(options=options, value=0, description="sentence")
-        self.summary = widgets.HTML()
-        self.image = widgets.Image(format="png")
-        self.figure = None
         self.weights = None
-        self.n_draws = 0
         for control in (self.padding, self.causal, self.sentence):
             control.observe(self._on_change, names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.padding, self.causal]), self.sentence,
-                                    self.summary, self.image])
+        self.layout(widgets.HBox([self.padding, self.causal]), self.sentence)
         self.update()
 
     def _on_change(self, change) -> None:
@@ -131,15 +126,11 @@ class MaskExplorer:
         toks = self.tokens[b]
         on = [name for name, box in (("padding", self.padding), ("causal", self.causal)) if box.value] or ["none"]
         summary = html.escape(describe_weights(self.weights, toks))  # "<pad>" is not an HTML tag
-        self.summary.value = f"<b>masks: {' + '.join(on)}</b> — {summary}"
-        fig = Figure(figsize=(5.2, 4.2), layout="constrained")
+        self.say(f"<b>masks: {' + '.join(on)}</b> — {summary}")
+        fig = self.new_figure(5.2, 4.2)
         plot_attention(self.weights, toks, toks, ax=fig.subplots(),
                        title=f"self-attention weights, masks: {' + '.join(on)}")
-        self.figure = fig
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90)
-        self.image.value = buffer.getvalue()
-        self.n_draws += 1
+        self.show(fig)
 
 
 def mask_explorer(sentences=DEMO_SENTENCES, seed: int = 0) -> MaskExplorer:

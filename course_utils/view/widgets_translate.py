@@ -1,45 +1,53 @@
-"""Lesson 10's tools for looking inside a trained translator, and its widget: type an
-English sentence, read the model's Chinese translation, see where it looked.
+"""view layer · lesson 10's widget: type an English sentence, read the model's Chinese
+translation, see where it looked.
 
-Shapes: B batch · H heads · S source length · T target length (with <bos>/<eos>).
+Shapes: H heads · S source length · T target length (with <bos>/<eos>).
 
 The logic lives in plain functions so tests can drive it without a browser:
-`parse_sentence` (tokens, or a message naming unknown words), `attention_maps`
-(every attention weight of one teacher-forced pass), `translate_with_attention` (greedy
-translation plus its cross-attention). `TranslateExplorer` only wires them to a text
-box, a button, layer/head pickers, a text line with the translation and a heatmap
-(a PNG in an `ipywidgets.Image`).
+`parse_sentence` (tokens, or a message saying what is wrong with the text) and
+`grammar_verdict`; the translation and its attention come from the inference module,
+course_utils.run.decoding (`translate_with_attention`). `TranslateExplorer` (a
+LessonWidget: `.widget`, `.figure`, `.image`, `.message`) wires them to a text box, a
+button, layer/head pickers, a text line and a heatmap.
 """
 
 import html
-import io
 
 import ipywidgets as widgets
-import torch
-from matplotlib.figure import Figure
 
 from course_utils.corpus.data import UnknownWordError, english_tokens, reference_translation
 from course_utils.run.decoding import attention_maps, translate_with_attention  # noqa: F401  (lesson 10 imports them from here until it moves to run.decoding)
 from course_utils.view.plotting import plot_attention
+from course_utils.view.widget_base import LessonWidget
 
 EXAMPLE = "the girl drew five small horses in the garden last night"
 
 
-def parse_sentence(text: str, src_vocab) -> tuple[list[str] | None, str | None]:
-    """Tokenise a typed English sentence with the data module's `english_tokens`.
+def parse_sentence(text: str, src_vocab, max_tokens: int | None = None) -> tuple[list[str] | None, str | None]:
+    """Tokenise a typed English sentence as lesson 10 does, with `english_tokens`: capitals
+    are lowered and a missing final "." (or "?" for a question) is added.
 
-    Returns (tokens, None) when every word is in `src_vocab` (a final "." or "?" is added
-    if missing), else (None, message): the message names the unknown words, suggests close
-    known ones and lists a few words the model knows.
+    Returns (tokens, None) when the sentence can be translated, else (None, message): the
+    message names unknown words (suggesting close known ones), punctuation the toy
+    grammar lacks ("!", ",", ...), or a sentence longer than `max_tokens`.
     """
     if not isinstance(text, str):
         raise TypeError(f"parse_sentence: text must be a str, got {type(text).__name__}")
     try:
-        return english_tokens(text, src_vocab), None
+        tokens = english_tokens(text, src_vocab)
     except UnknownWordError as err:
+        marks = [t for t in dict.fromkeys(err.unknown) if not any(ch.isalnum() for ch in t)]
+        if marks:
+            return None, (f"The toy grammar has no {' or '.join(repr(m) for m in marks)}: its sentences "
+                          "are plain statements ending in '.' or questions ending in '?'. "
+                          f"Try for example: '{EXAMPLE}'.")
         return None, f"{err}. Try for example: '{EXAMPLE}'."
     except ValueError:  # empty sentence
         return None, f"Type an English sentence first, for example: '{EXAMPLE}'."
+    if max_tokens is not None and len(tokens) > max_tokens:
+        return None, (f"The sentence has {len(tokens)} tokens; the model reads at most {max_tokens}. "
+                      "Type a shorter one.")
+    return tokens, None
 
 
 def grammar_verdict(tokens, result: dict) -> str:
@@ -71,20 +79,22 @@ def plot_cross_attention(result: dict, layer: int = -1, head: int | None = None,
                           xlabel="English source (keys)", ylabel="Chinese output (queries)")
 
 
-class TranslateExplorer:
+class TranslateExplorer(LessonWidget):
     """A text box and a Translate button (Enter works too), layer and head pickers, the
     translation as text, and the cross-attention heatmap.
 
     Drive it headless: set `.text.value` (that translates, as Enter does in a browser) or
-    call `.button.click()`;
-    `.result`, `.message.value`, `.figure` and the PNG in `.image.value` follow. Unknown words leave the last
-    translation in place and put a message listing known words in `.message`.
+    call `.button.click()`; `.result`, `.message.value`, `.figure` and the PNG in
+    `.image.value` follow. Text that cannot be translated (unknown words, "!" or ",", too
+    long) clears the last translation and its heatmap and says what is wrong in `.message`.
     Show it with `.widget`.
     """
 
     def __init__(self, model, src_vocab, tgt_vocab, sentence: str = "", max_new_tokens: int = 40):
+        super().__init__()
         self.model, self.src_vocab, self.tgt_vocab = model, src_vocab, tgt_vocab
         self.max_new_tokens = max_new_tokens
+        self.max_tokens = getattr(getattr(model, "config", None), "max_len", None)
         n_layers = len(model.decoder.layers)
         n_heads = model.decoder.layers[0].cross_attn.n_heads
         self.text = widgets.Text(value=sentence, placeholder="type an English sentence",
@@ -96,45 +106,42 @@ class TranslateExplorer:
         # "mean of heads" is -1, not None: a Dropdown whose value is None shows as blank
         self.head = widgets.Dropdown(options=[("mean of heads", -1)] + [(f"head {h}", h) for h in range(n_heads)],
                                      value=-1, description="head")
-        self.message = widgets.HTML()
-        self.image = widgets.Image(format="png")
         self.result = None
-        self.figure = None
-        self.n_draws = 0
         self.button.on_click(lambda _: self.translate())
         # continuous_update=False: the value (and so a translation) changes on Enter or
         # when the box loses focus, not on every keystroke
         self.text.observe(lambda _: self.translate(), names="value")
         for control in (self.layer, self.head):
             control.observe(lambda _: self.redraw(), names="value")
-        self.widget = widgets.VBox([widgets.HBox([self.text, self.button]),
-                                    widgets.HBox([self.layer, self.head]), self.message, self.image])
+        self.layout(widgets.HBox([self.text, self.button]), widgets.HBox([self.layer, self.head]))
         if sentence:
             self.translate()
 
     def translate(self) -> None:
-        """Tokenise the text box, translate, and redraw (or explain what is wrong)."""
-        tokens, problem = parse_sentence(self.text.value, self.src_vocab)
+        """Tokenise the text box, translate, and redraw (or clear and explain what is wrong)."""
+        tokens, problem = parse_sentence(self.text.value, self.src_vocab, self.max_tokens)
+        if problem is None:
+            try:
+                result = translate_with_attention(self.model, self.src_vocab, self.tgt_vocab, tokens,
+                                                  self.max_new_tokens)
+            except ValueError as err:
+                problem = str(err)
         if problem is not None:
-            self.message.value = f"<span class='course-unknown'>{html.escape(problem)}</span>"
+            self.result = None
+            self.clear()
+            self.problem(problem)
             return
-        self.result = translate_with_attention(self.model, self.src_vocab, self.tgt_vocab, tokens,
-                                               self.max_new_tokens)
-        self.message.value = (f"<span class='course-translation'>{html.escape(' '.join(tokens))} → "
-                              f"<b>{html.escape(self.result['text'])}</b></span> "
-                              f"<span class='course-verdict'>{html.escape(grammar_verdict(tokens, self.result))}</span>")
+        self.result = result
+        self.say(f"<span class='course-translation'>{html.escape(' '.join(tokens))} → "
+                 f"<b>{html.escape(result['text'])}</b></span> "
+                 f"<span class='course-verdict'>{html.escape(grammar_verdict(tokens, result))}</span>")
         self.redraw()
 
     def redraw(self) -> None:
         if self.result is None:
             return
         T, S = len(self.result["tgt_labels"]), len(self.result["src_labels"])
-        fig = Figure(figsize=(0.5 * S + 3.2, 0.4 * T + 2.0), layout="constrained")
+        fig = self.new_figure(0.5 * S + 3.2, 0.4 * T + 2.0)
         plot_cross_attention(self.result, layer=self.layer.value,
                              head=None if self.head.value < 0 else self.head.value, ax=fig.subplots())
-        self.figure = fig
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90)
-        self.image.value = buffer.getvalue()  # a PNG updates alike in JupyterLab, Colab and tests
-        self.n_draws += 1
-
+        self.show(fig)
