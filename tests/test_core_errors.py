@@ -105,7 +105,7 @@ def test_wrong_width_input_to_mha():
 def test_mask_helpers_validate():
     with pytest.raises(ValueError, match=">= 1"):
         causal_mask(0)
-    with pytest.raises(TypeError, match="integer ids"):
+    with pytest.raises(TypeError, match="integer token ids"):
         padding_mask(torch.randn(2, 3), 0)
     with pytest.raises(ValueError, match=r"\(B, T\)"):
         padding_mask(torch.ones(3, dtype=torch.long), 0)

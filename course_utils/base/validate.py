@@ -126,7 +126,9 @@ def tensor(name: str, x, *, kind: str | None = None, ndim: int | None = None,
 
 def token_ids(name: str, x, vocab_size: int | None = None, ndim: int = 2) -> torch.Tensor:
     """An integer tensor of token ids, `ndim` dims (B, T), each id in [0, vocab_size)."""
-    tensor(name, x, kind="int", ndim=ndim, shape="(B, T)" if ndim == 2 else "")
+    if isinstance(x, torch.Tensor) and not _KINDS["int"][1](x.dtype):
+        raise TypeError(f"{name} must hold integer token ids, got dtype {x.dtype}")
+    tensor(name, x, ndim=ndim, shape="(B, T) of token ids" if ndim == 2 else "")
     if vocab_size is not None and x.numel():
         low, high = int(x.min()), int(x.max())
         if low < 0 or high >= vocab_size:

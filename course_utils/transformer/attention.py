@@ -12,55 +12,84 @@ import math
 import torch
 import torch.nn.functional as F
 
+from course_utils.base.validate import probability, tensor
 from course_utils.transformer.masks import check_mask
 
 
-def _check_qkv(q, k, v) -> None:
+def _check_qkv(q, k, v, mask, fn: str) -> None:
     for name, t in (("q", q), ("k", k), ("v", v)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"attention: {name} must be a torch.Tensor, got {type(t).__name__}")
-        if not t.dtype.is_floating_point:
-            raise TypeError(f"attention: {name} must be a floating-point tensor, got dtype {t.dtype}")
-        if t.dim() < 2:
-            raise ValueError(f"attention: {name} must have shape (..., T, d), got {tuple(t.shape)}")
+        tensor(f"{fn}: {name}", t, kind="float", min_ndim=2, shape="(..., T, d)")
+    if not q.dtype == k.dtype == v.dtype:
+        raise TypeError(f"{fn}: q, k and v must share one dtype, got q {q.dtype}, k {k.dtype}, v {v.dtype}; "
+                        "convert with .to(q.dtype)")
+    if not q.device == k.device == v.device:
+        raise ValueError(f"{fn}: q, k and v must be on one device, got {q.device}, {k.device}, {v.device}")
     if q.size(-1) != k.size(-1):
-        raise ValueError(f"attention: q and k must share their last dim d_k, got q {tuple(q.shape)} "
+        raise ValueError(f"{fn}: q and k must share their last dim d_k, got q {tuple(q.shape)} "
                          f"and k {tuple(k.shape)}")
     if k.size(-2) != v.size(-2):
-        raise ValueError(f"attention: k and v must have the same number of positions T_k, got "
+        raise ValueError(f"{fn}: k and v must have the same number of positions T_k, got "
                          f"k {tuple(k.shape)} and v {tuple(v.shape)}")
+    try:
+        lead = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except RuntimeError:
+        raise ValueError(f"{fn}: q, k and v must have the same leading (batch, head) dims, got "
+                         f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}") from None
+    if mask is not None:
+        check_mask(mask, q.size(-2), k.size(-2))
+        scores_shape = (*lead, q.size(-2), k.size(-2))
+        try:
+            fits = torch.broadcast_shapes(mask.shape, scores_shape) == scores_shape
+        except RuntimeError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{fn}: mask of shape {tuple(mask.shape)} does not broadcast to the scores' "
+                             f"shape {scores_shape} (leading dims: batch, heads)")
+
+
+def _empty_rows(mask):
+    """(..., T_q, 1) bool: True for a query row that may attend to no key at all."""
+    return ~mask.any(dim=-1, keepdim=True)
 
 
 def attention(q, k, v, mask=None, dropout=None):
     """Scaled dot-product attention (Vaswani et al. 2017, eq. 1), by hand.
 
     Shapes:
-        q (..., T_q, d_k), k (..., T_k, d_k), v (..., T_k, d_v)
+        q (..., T_q, d_k), k (..., T_k, d_k), v (..., T_k, d_v), one floating dtype;
+        the leading dims (batch, heads) must match or broadcast.
         mask: bool, broadcastable to (..., T_q, T_k); True = may attend.
     Returns:
         out (..., T_q, d_v) and weights (..., T_q, T_k), each row summing to 1.
-        A row whose keys are all masked is NaN (softmax of all -inf): masks built
-        with course_utils.transformer.masks never produce one.
+        A fully masked row (a query allowed no key) has zero weights and a zero output,
+        not NaN, exactly as in `sdpa_attention`. Masks built with
+        course_utils.transformer.masks and right padding never produce one.
     """
-    _check_qkv(q, k, v)
+    _check_qkv(q, k, v, mask, "attention")
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., T_q, T_k)
     if mask is not None:
-        check_mask(mask, q.size(-2), k.size(-2))
-        scores = scores.masked_fill(~mask, float("-inf"))
+        empty = _empty_rows(mask)
+        # an empty row is let through the fill (no row of all -inf, so no NaN, not even in
+        # the gradients) and its weights are zeroed after the softmax
+        scores = scores.masked_fill(~(mask | empty), float("-inf"))
     weights = scores.softmax(dim=-1)
+    if mask is not None:
+        weights = weights.masked_fill(empty, 0.0)
     if dropout is not None:
         weights = dropout(weights)
     return weights @ v, weights  # (..., T_q, d_v)
 
 
 def sdpa_attention(q, k, v, mask=None, dropout_p: float = 0.0):
-    """The fast path: `F.scaled_dot_product_attention`, same conventions as `attention`.
+    """The fast path: `F.scaled_dot_product_attention`, same conventions and same numbers
+    as `attention` (a fully masked row gives a zero output here too).
 
     Shapes:
         as `attention`. Returns (out, None): the fused kernel does not expose weights.
     """
-    _check_qkv(q, k, v)
-    if mask is not None:
-        check_mask(mask, q.size(-2), k.size(-2))
+    _check_qkv(q, k, v, mask, "sdpa_attention")
+    probability("sdpa_attention: dropout_p", dropout_p)
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+    if mask is not None:
+        out = out.masked_fill(_empty_rows(mask), 0.0)  # the documented result, whatever the kernel
     return out, None

@@ -12,18 +12,25 @@ most modern models use because it trains more stably when stacked deep.
 import torch
 from torch import nn
 
+from course_utils.base.validate import boolean, positive_int, probability, tensor
 from course_utils.transformer.attention import attention, sdpa_attention
 from course_utils.transformer.masks import check_mask
 
 
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
     """(B, T, d_model) -> (B, H, T, d_k): give every head its own slice of the width."""
+    tensor("split_heads: x", x, ndim=3, shape="(B, T, d_model)")
+    positive_int("split_heads: n_heads", n_heads)
     B, T, d_model = x.shape
+    if d_model % n_heads:
+        raise ValueError(f"split_heads: the width d_model={d_model} of x {tuple(x.shape)} is not divisible by "
+                         f"n_heads={n_heads}; each head gets d_model / n_heads dimensions")
     return x.view(B, T, n_heads, d_model // n_heads).transpose(1, 2)  # (B, H, T, d_k)
 
 
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
     """(B, H, T, d_k) -> (B, T, H * d_k): concatenate the heads again."""
+    tensor("merge_heads: x", x, ndim=4, shape="(B, H, T, d_k)")
     B, H, T, d_k = x.shape
     return x.transpose(1, 2).reshape(B, T, H * d_k)  # (B, T, d_model)
 
@@ -43,7 +50,7 @@ class KVCache:
     """
 
     def __init__(self, static: bool = False):
-        self.static = static
+        self.static = boolean("KVCache: static", static)
         self.k = None
         self.v = None
 
@@ -94,25 +101,34 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True, fast: bool = False):
         super().__init__()
-        _check_dims(d_model=d_model, n_heads=n_heads)
-        _check_dropout(dropout)
+        _check_dims("MultiHeadAttention", d_model=d_model, n_heads=n_heads)
+        probability("MultiHeadAttention: dropout", dropout)
+        boolean("MultiHeadAttention: bias", bias)
         self.d_model, self.n_heads, self.d_k = d_model, n_heads, d_model // n_heads
         self.w_q = nn.Linear(d_model, d_model, bias=bias)
         self.w_k = nn.Linear(d_model, d_model, bias=bias)
         self.w_v = nn.Linear(d_model, d_model, bias=bias)
         self.w_o = nn.Linear(d_model, d_model, bias=bias)
         self.dropout = nn.Dropout(dropout)
-        self.fast = fast
+        self.fast = boolean("MultiHeadAttention: fast", fast)
         self.last_weights = None
 
     def forward(self, x_q: torch.Tensor, x_kv: torch.Tensor, mask: torch.Tensor | None = None,
                 cache: KVCache | None = None) -> torch.Tensor:
-        _check_input(x_q, self.d_model, "x_q")
-        _check_input(x_kv, self.d_model, "x_kv")
+        _check_input(x_q, self.d_model, "MultiHeadAttention: x_q")
+        _check_input(x_kv, self.d_model, "MultiHeadAttention: x_kv")
         if x_q.size(0) != x_kv.size(0):
             raise ValueError(f"MultiHeadAttention: x_q has batch size {x_q.size(0)} but x_kv has {x_kv.size(0)}")
+        weight_dtype = self.w_q.weight.dtype
+        for name, x in (("x_q", x_q), ("x_kv", x_kv)):
+            if x.dtype != weight_dtype:
+                raise TypeError(f"MultiHeadAttention: {name} has dtype {x.dtype} but the module's weights are "
+                                f"{weight_dtype}; convert the input (x.to({weight_dtype})) or the module")
         if cache is not None and not isinstance(cache, KVCache):
             raise TypeError(f"MultiHeadAttention: cache must be a KVCache or None, got {type(cache).__name__}")
+        if cache is not None and cache.filled and cache.k.size(0) != x_q.size(0):
+            raise ValueError(f"MultiHeadAttention: the cache holds a batch of {cache.k.size(0)} but x_q has "
+                             f"{x_q.size(0)}; start a new cache for a new batch")
         q = split_heads(self.w_q(x_q), self.n_heads)  # (B, H, T_q, d_k)
         if cache is not None and cache.static and cache.filled:
             k, v = cache.k, cache.v  # the memory's keys and values, computed at the first step
@@ -122,7 +138,7 @@ class MultiHeadAttention(nn.Module):
             if cache is not None:
                 k, v = cache.append(k, v)  # (B, H, T_cached + T_k, d_k)
         if mask is not None:
-            check_mask(mask, q.size(2), k.size(2))
+            check_mask(mask, q.size(2), k.size(2), "MultiHeadAttention: mask", B=q.size(0), H=self.n_heads)
         if self.fast:
             p = self.dropout.p if self.training else 0.0
             out, weights = sdpa_attention(q, k, v, mask, dropout_p=p)
@@ -144,13 +160,17 @@ class FeedForward(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0):
         super().__init__()
-        _check_dims(d_model=d_model, d_ff=d_ff)
-        _check_dropout(dropout)
+        _check_dims("FeedForward", d_model=d_model, d_ff=d_ff)
+        probability("FeedForward: dropout", dropout)
+        self.d_model = d_model
         self.w_1 = nn.Linear(d_model, d_ff)
         self.w_2 = nn.Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tensor("FeedForward: x", x, kind="float", min_ndim=1)
+        if x.size(-1) != self.d_model:
+            raise ValueError(f"FeedForward: x must have shape (..., d_model={self.d_model}), got {tuple(x.shape)}")
         return self.w_2(self.dropout(torch.relu(self.w_1(x))))
 
 
@@ -169,7 +189,7 @@ class EncoderLayer(nn.Module):
         self.norm2 = nn.LayerNorm(d_model)
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
-        self.norm_first = norm_first
+        self.norm_first = boolean("EncoderLayer: norm_first", norm_first)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if self.norm_first:
@@ -201,7 +221,7 @@ class DecoderLayer(nn.Module):
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
         self.dropout3 = nn.Dropout(dropout)
-        self.norm_first = norm_first
+        self.norm_first = boolean("DecoderLayer: norm_first", norm_first)
 
     def forward(self, x, memory, tgt_mask=None, memory_mask=None, cache=None) -> torch.Tensor:
         """`cache`: None, or {"self": KVCache(), "cross": KVCache(static=True)} for
@@ -227,7 +247,8 @@ class Encoder(nn.Module):
 
     def __init__(self, n_layers, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, final_norm=False):
         super().__init__()
-        _check_dims(n_layers=n_layers)
+        _check_dims("Encoder", n_layers=n_layers)
+        boolean("Encoder: final_norm", final_norm)
         self.layers = nn.ModuleList(
             EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model) if final_norm else nn.Identity()
@@ -247,13 +268,19 @@ class Decoder(nn.Module):
 
     def __init__(self, n_layers, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, final_norm=False):
         super().__init__()
-        _check_dims(n_layers=n_layers)
+        _check_dims("Decoder", n_layers=n_layers)
+        boolean("Decoder: final_norm", final_norm)
         self.layers = nn.ModuleList(
             DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model) if final_norm else nn.Identity()
 
     def forward(self, x, memory, tgt_mask=None, memory_mask=None, cache=None) -> torch.Tensor:
         """`cache`: None, or one dict per layer from `new_decoder_cache(n_layers)`."""
+        if cache is not None and (not isinstance(cache, list) or not all(
+                isinstance(c, dict) and isinstance(c.get("self"), KVCache) and isinstance(c.get("cross"), KVCache)
+                for c in cache)):
+            raise TypeError("Decoder: cache must be None or the list from new_decoder_cache(n_layers): one "
+                            '{"self": KVCache(), "cross": KVCache(static=True)} per layer')
         if cache is not None and len(cache) != len(self.layers):
             raise ValueError(f"Decoder: cache has {len(cache)} entries, expected one per layer ({len(self.layers)})")
         for i, layer in enumerate(self.layers):
@@ -261,26 +288,15 @@ class Decoder(nn.Module):
         return self.norm(x)
 
 
-def _check_dims(**dims) -> None:
+def _check_dims(owner: str, **dims) -> None:
     for name, val in dims.items():
-        if isinstance(val, bool) or not isinstance(val, int):
-            raise TypeError(f"{name} must be an int, got {type(val).__name__} ({val!r})")
-        if val < 1:
-            raise ValueError(f"{name} must be >= 1, got {val}")
+        positive_int(f"{owner}: {name}", val)
     if "d_model" in dims and "n_heads" in dims and dims["d_model"] % dims["n_heads"]:
-        raise ValueError(f"d_model={dims['d_model']} is not divisible by n_heads={dims['n_heads']}: "
+        raise ValueError(f"{owner}: d_model={dims['d_model']} is not divisible by n_heads={dims['n_heads']}: "
                          "each head gets d_model / n_heads dimensions")
 
 
-def _check_dropout(p) -> None:
-    if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout must be a probability in [0, 1), got {p!r}")
-
-
 def _check_input(x, d_model: int, name: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.dtype.is_floating_point:
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    tensor(name, x, kind="float")
     if x.dim() != 3 or x.size(-1) != d_model:
         raise ValueError(f"{name} must have shape (B, T, d_model={d_model}), got {tuple(x.shape)}")

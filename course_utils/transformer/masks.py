@@ -13,6 +13,8 @@ blocked) and `nn.Transformer.generate_square_subsequent_mask` returns a float ma
 
 import torch
 
+from course_utils.base.validate import integer, positive_int, token_ids
+
 
 def causal_mask(T: int, device=None) -> torch.Tensor:
     """(T, T) bool; True on and below the diagonal: position i may see j <= i.
@@ -20,10 +22,7 @@ def causal_mask(T: int, device=None) -> torch.Tensor:
     Shapes:
         returns (T, T), broadcastable to (B, H, T, T).
     """
-    if isinstance(T, bool) or not isinstance(T, int):
-        raise TypeError(f"causal_mask: T must be an int, got {type(T).__name__}")
-    if T < 1:
-        raise ValueError(f"causal_mask: T must be >= 1, got {T}")
+    positive_int("causal_mask: T", T)
     return torch.ones(T, T, dtype=torch.bool, device=device).tril()
 
 
@@ -33,12 +32,8 @@ def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
     Shapes:
         tokens (B, T) integer ids -> (B, 1, 1, T).
     """
-    if not isinstance(tokens, torch.Tensor):
-        raise TypeError(f"padding_mask: tokens must be a torch.Tensor, got {type(tokens).__name__}")
-    if tokens.dtype.is_floating_point or tokens.dtype == torch.bool or tokens.is_complex():
-        raise TypeError(f"padding_mask: tokens must hold integer ids, got dtype {tokens.dtype}")
-    if tokens.dim() != 2:
-        raise ValueError(f"padding_mask: tokens must have shape (B, T), got {tuple(tokens.shape)}")
+    token_ids("padding_mask: tokens", tokens)
+    integer("padding_mask: pad_id", pad_id)
     return (tokens != pad_id)[:, None, None, :]  # (B, 1, 1, T)
 
 
@@ -48,9 +43,14 @@ def to_torch_nn_mask(mask: torch.Tensor) -> torch.Tensor:
     return ~mask
 
 
-def check_mask(mask, T_q: int | None = None, T_k: int | None = None, name: str = "mask") -> None:
+def check_mask(mask, T_q: int | None = None, T_k: int | None = None, name: str = "mask", *,
+               B: int | None = None, H: int | None = None) -> None:
     """Raise a clear TypeError/ValueError unless `mask` is a bool tensor that broadcasts
-    to (..., T_q, T_k)."""
+    to (B, H, T_q, T_k). Each size left as None is not checked.
+
+    A 3-D mask (X, T_q, T_k) broadcasts its first axis against the heads, not the batch;
+    when `H` is given, such a mask must have X = 1 (add a head axis: `mask[:, None]`).
+    """
     if not isinstance(mask, torch.Tensor):
         raise TypeError(f"{name} must be a bool torch.Tensor (True = may attend), got {type(mask).__name__}")
     if mask.dtype != torch.bool:
@@ -67,3 +67,18 @@ def check_mask(mask, T_q: int | None = None, T_k: int | None = None, name: str =
     if T_k is not None and mask.shape[-1] not in (1, T_k):
         raise ValueError(f"{name} has {mask.shape[-1]} key columns but there are T_k={T_k} keys "
                          f"(mask shape {tuple(mask.shape)})")
+    if B is None and H is None:
+        return
+    if mask.dim() > 4:
+        raise ValueError(f"{name} must have at most 4 dims (B, H, T_q, T_k), got shape {tuple(mask.shape)}")
+    if mask.dim() == 3 and H is not None and mask.shape[0] != 1:
+        raise ValueError(f"{name} has shape {tuple(mask.shape)}: a 3-D mask's first axis lines up with the "
+                         f"H={H} heads, not the batch. Give it a head axis, (B, 1, T_q, T_k): mask[:, None]")
+    if mask.dim() == 4:
+        if B is not None and mask.shape[0] not in (1, B):
+            raise ValueError(f"{name} is for a batch of {mask.shape[0]} but the batch size is B={B} "
+                             f"(mask shape {tuple(mask.shape)})")
+        if H is not None and mask.shape[1] not in (1, H):
+            raise ValueError(f"{name} has {mask.shape[1]} heads but there are H={H} "
+                             f"(mask shape {tuple(mask.shape)})")
+

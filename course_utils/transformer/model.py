@@ -15,9 +15,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from course_utils.base.validate import (boolean, int_in_range, non_negative_int, one_of, positive_int, probability,
+                                       tensor, token_ids)
 from course_utils.transformer.layers import Decoder, Encoder, new_decoder_cache
 from course_utils.transformer.masks import causal_mask, check_mask, padding_mask
-from course_utils.transformer.positional import LearnedPositionalEncoding, PositionalEncoding
+from course_utils.transformer.positional import LearnedPositionalEncoding, PositionalEncoding, check_max_len
+
+# The largest model a config may describe: 2**31 parameters, 8 GiB of float32 weights,
+# a thousand times the paper's base model. Beyond it, building the model would exhaust the
+# memory of any machine this course runs on, so the config says so at once.
+MAX_PARAMETERS = 2**31
 
 
 @dataclass(frozen=True)
@@ -44,24 +51,39 @@ class TransformerConfig:
     pad_id: int = 0
 
     def __post_init__(self):
-        for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "n_heads", "n_layers", "d_ff", "max_len"):
-            val = getattr(self, name)
-            if isinstance(val, bool) or not isinstance(val, int):
-                raise TypeError(f"TransformerConfig.{name} must be an int, got {type(val).__name__} ({val!r})")
-            if val < 1:
-                raise ValueError(f"TransformerConfig.{name} must be >= 1, got {val}")
+        for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "n_heads", "n_layers", "d_ff"):
+            positive_int(f"TransformerConfig.{name}", getattr(self, name))
+        check_max_len("TransformerConfig.max_len", self.max_len)
         if self.d_model % self.n_heads:
             raise ValueError(f"TransformerConfig: d_model={self.d_model} is not divisible by "
                              f"n_heads={self.n_heads}; each head needs d_model / n_heads dimensions")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            raise ValueError(f"TransformerConfig.dropout must be in [0, 1), got {self.dropout!r}")
-        if self.positional not in ("sinusoidal", "learned"):
-            raise ValueError(f"TransformerConfig.positional must be 'sinusoidal' or 'learned', got {self.positional!r}")
+        probability("TransformerConfig.dropout", self.dropout)
+        for name in ("norm_first", "share_embeddings", "tie_output"):
+            boolean(f"TransformerConfig.{name}", getattr(self, name))
+        one_of("TransformerConfig.positional", self.positional, ("sinusoidal", "learned"))
         if self.share_embeddings and self.src_vocab_size != self.tgt_vocab_size:
             raise ValueError("TransformerConfig.share_embeddings needs one vocabulary, but "
                              f"src_vocab_size={self.src_vocab_size} != tgt_vocab_size={self.tgt_vocab_size}")
-        if not 0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size):
-            raise ValueError(f"TransformerConfig.pad_id={self.pad_id} is outside the vocabularies")
+        int_in_range("TransformerConfig.pad_id", self.pad_id, 0, min(self.src_vocab_size, self.tgt_vocab_size),
+                     hint="the padding id must be a token of both vocabularies")
+        if self.approx_parameters > MAX_PARAMETERS:
+            raise ValueError(f"TransformerConfig describes a model of about {self.approx_parameters:.2e} "
+                             f"parameters ({4 * self.approx_parameters / 2**30:.0f} GiB of float32 weights), more "
+                             f"than the {MAX_PARAMETERS:.2e} this course allows; make d_model, d_ff, n_layers "
+                             "or the vocabularies smaller")
+
+    @property
+    def approx_parameters(self) -> int:
+        """The model's parameter count from the config alone (biases included, the output
+        bias and any learned positions too), without building it."""
+        d, f = self.d_model, self.d_ff
+        attn, ffn, norm = 4 * (d * d + d), 2 * d * f + d + f, 2 * d
+        enc, dec = attn + ffn + 2 * norm, 2 * attn + ffn + 3 * norm
+        embed = self.src_vocab_size * d + (0 if self.share_embeddings else self.tgt_vocab_size * d)
+        out = (0 if self.tie_output else self.tgt_vocab_size * d) + self.tgt_vocab_size
+        pos = 2 * self.max_len * d if self.positional == "learned" else 0
+        final = 2 * norm if self.norm_first else 0
+        return self.n_layers * (enc + dec) + embed + out + pos + final
 
     @property
     def d_k(self) -> int:
@@ -111,12 +133,13 @@ class Transformer(nn.Module):
 
     # -- the pieces -------------------------------------------------------------------
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Steps 1-3. src (B, S) -> memory (B, S, d_model)."""
+        """Steps 1-3. src (B, S) -> memory (B, S, d_model).
+
+        `src_mask` defaults to the padding mask of `src`. A source sequence made only of
+        padding has nothing to encode: it is refused with a ValueError naming its row.
+        """
         self._check_tokens(src, "src", self.config.src_vocab_size)
-        if src_mask is None:
-            src_mask = padding_mask(src, self.config.pad_id)
-        x = self.src_pos(self.src_embed(src) * math.sqrt(self.config.d_model))  # (B, S, d_model)
-        return self.encoder(x, src_mask)
+        return self._encode(src, self._source_mask(src, src_mask))
 
     def decode(self, tgt, memory, src_mask=None, tgt_mask=None, offset: int = 0, cache=None) -> torch.Tensor:
         """Steps 4-7. tgt (B, T), memory (B, S, d_model) -> logits (B, T, V_tgt).
@@ -130,16 +153,16 @@ class Transformer(nn.Module):
         sees all of them (nothing later exists yet, so nothing needs masking).
         """
         self._check_tokens(tgt, "tgt", self.config.tgt_vocab_size)
-        if not isinstance(memory, torch.Tensor) or memory.dim() != 3 or memory.size(-1) != self.config.d_model:
-            shape = tuple(memory.shape) if isinstance(memory, torch.Tensor) else type(memory).__name__
-            raise ValueError(f"memory must have shape (B, S, d_model={self.config.d_model}), got {shape}")
+        d_model = self.config.d_model
+        tensor("memory", memory, kind="float")
+        if memory.dim() != 3 or memory.size(-1) != d_model:
+            raise ValueError(f"memory must have shape (B, S, d_model={d_model}), got {tuple(memory.shape)}")
         if memory.size(0) != tgt.size(0):
             raise ValueError(f"batch sizes differ: tgt has {tgt.size(0)} sequences, memory has {memory.size(0)}")
-        if tgt_mask is None and cache is None:
-            tgt_mask = padding_mask(tgt, self.config.pad_id) & causal_mask(tgt.size(1), tgt.device)
-        x = self.tgt_pos(self.tgt_embed(tgt) * math.sqrt(self.config.d_model), offset=offset)  # (B, T, d_model)
-        x = self.decoder(x, memory, tgt_mask, src_mask, cache=cache)
-        return self.out_proj(x)  # (B, T, V_tgt)
+        if src_mask is not None:
+            _check_source_mask(src_mask, memory.size(0), self.config.n_heads, memory.size(1), "src_mask")
+        non_negative_int("offset", offset)
+        return self._decode(tgt, memory, src_mask, tgt_mask, offset, cache)
 
     def new_cache(self) -> list:
         """An empty key/value cache for incremental decoding: one
@@ -147,30 +170,60 @@ class Transformer(nn.Module):
         return new_decoder_cache(self.config.n_layers)
 
     def forward(self, src, tgt, src_mask=None, tgt_mask=None) -> torch.Tensor:
-        """Teacher-forced pass: src (B, S), tgt (B, T) -> logits (B, T, V_tgt)."""
+        """Teacher-forced pass: src (B, S), tgt (B, T) -> logits (B, T, V_tgt).
+        Each argument is checked once, here."""
         self._check_tokens(src, "src", self.config.src_vocab_size)
         self._check_tokens(tgt, "tgt", self.config.tgt_vocab_size)
         if src.size(0) != tgt.size(0):
             raise ValueError(f"batch sizes differ: src has {src.size(0)} sequences, tgt has {tgt.size(0)}")
+        src_mask = self._source_mask(src, src_mask)
+        return self._decode(tgt, self._encode(src, src_mask), src_mask, tgt_mask, 0, None)
+
+    # -- unchecked steps: callers have checked their arguments ---------------------------
+    def _encode(self, src, src_mask):
+        x = self.src_pos(self.src_embed(src) * math.sqrt(self.config.d_model))  # (B, S, d_model)
+        return self.encoder(x, src_mask)
+
+    def _decode(self, tgt, memory, src_mask, tgt_mask, offset, cache):
+        if tgt_mask is None and cache is None:
+            tgt_mask = padding_mask(tgt, self.config.pad_id) & causal_mask(tgt.size(1), tgt.device)
+        x = self.tgt_pos(self.tgt_embed(tgt) * math.sqrt(self.config.d_model), offset=offset)  # (B, T, d_model)
+        x = self.decoder(x, memory, tgt_mask, src_mask, cache=cache)
+        return self.out_proj(x)  # (B, T, V_tgt)
+
+    def _source_mask(self, src, src_mask):
+        """The source's padding mask (or the given one, checked); refuses all-padding rows."""
         if src_mask is None:
-            src_mask = padding_mask(src, self.config.pad_id)
-        else:
-            check_mask(src_mask, T_k=src.size(1), name="src_mask")
-        memory = self.encode(src, src_mask)
-        return self.decode(tgt, memory, src_mask, tgt_mask)
+            src_mask = padding_mask(src, self.config.pad_id)  # (B, 1, 1, S)
+            empty = ~src_mask.any(dim=-1).flatten(1).all(dim=1)  # (B,)
+            if empty.any():
+                rows = empty.nonzero().flatten().tolist()
+                raise ValueError(f"src row(s) {rows[:10]} hold only padding (pad_id={self.config.pad_id}): there is "
+                                 "no token to attend to, so the translation would be noise. Remove empty sentences "
+                                 "or give each at least one token (e.g. <eos>)")
+            return src_mask
+        _check_source_mask(src_mask, src.size(0), self.config.n_heads, src.size(1), "src_mask")
+        return src_mask
 
     def _check_tokens(self, ids, name: str, vocab_size: int) -> None:
-        if not isinstance(ids, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(ids).__name__}")
-        if ids.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
-            raise TypeError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
-        if ids.dim() != 2:
-            raise ValueError(f"{name} must have shape (B, length), got {tuple(ids.shape)}")
+        token_ids(name, ids, vocab_size)
         if ids.size(1) > self.config.max_len:
             raise ValueError(f"{name} has length {ids.size(1)}, longer than max_len={self.config.max_len}")
-        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
-            bad = int(ids.max()) if int(ids.max()) >= vocab_size else int(ids.min())
-            raise ValueError(f"{name} holds token id {bad}, outside the vocabulary [0, {vocab_size})")
+        if ids.size(0) == 0 or ids.size(1) == 0:
+            raise ValueError(f"{name} must hold at least one sequence of at least one token, got shape "
+                             f"{tuple(ids.shape)}")
+
+
+def _check_source_mask(mask, B: int, H: int, S: int, name: str) -> None:
+    """A mask over the source positions, (B, 1, 1, S) as from `padding_mask`, or anything
+    broadcastable to (B, H, T_q, S), that leaves every row at least one position."""
+    check_mask(mask, T_k=S, name=name, B=B, H=H)
+    empty = ~mask.any(dim=-1)  # (..., T_q)
+    if empty.any():
+        rows = sorted({int(i) for i in empty.nonzero()[:, 0]}) if mask.dim() == 4 else []
+        which = f" for sequence(s) {rows[:10]}" if rows and mask.shape[0] > 1 else ""
+        raise ValueError(f"{name} blocks every source position{which}: there is nothing to attend to. An "
+                         "all-padding source sentence has no translation; remove it or give it a token")
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:

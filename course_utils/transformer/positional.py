@@ -12,6 +12,20 @@ import math
 import torch
 from torch import nn
 
+from course_utils.base.validate import non_negative_int, positive_int, probability, tensor
+
+# The longest sequence a position table is built for. A table holds max_len x d_model
+# floats (max_len = 10**12 with d_model = 512 would be 2 PB); the course's sentences
+# have fewer than 100 tokens, the paper's at most a few hundred.
+MAX_LEN_LIMIT = 65_536
+_MAX_LEN_WHY = (f"a position table holds max_len x d_model numbers, so the course caps max_len at "
+                f"{MAX_LEN_LIMIT} (its sentences have fewer than 100 tokens)")
+
+
+def check_max_len(name: str, max_len) -> int:
+    """An int in [1, MAX_LEN_LIMIT], with the reason for the cap in the error."""
+    return positive_int(name, max_len, max=MAX_LEN_LIMIT, hint=_MAX_LEN_WHY)
+
 
 def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
     """The paper's fixed encoding (Vaswani et al. 2017, sec. 3.5), interleaved:
@@ -22,11 +36,8 @@ def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
     Shapes:
         returns (max_len, d_model), float32.
     """
-    for name, val in (("max_len", max_len), ("d_model", d_model)):
-        if isinstance(val, bool) or not isinstance(val, int):
-            raise TypeError(f"sinusoidal_encoding: {name} must be an int, got {type(val).__name__}")
-        if val < 1:
-            raise ValueError(f"sinusoidal_encoding: {name} must be >= 1, got {val}")
+    check_max_len("sinusoidal_encoding: max_len", max_len)
+    positive_int("sinusoidal_encoding: d_model", d_model)
     position = torch.arange(max_len, dtype=torch.float32)[:, None]  # (max_len, 1)
     div = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
     angles = position * div  # (max_len, ceil(d_model / 2))
@@ -37,34 +48,44 @@ def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
 
 
 class _PositionBase(nn.Module):
-    def _check(self, x: torch.Tensor) -> None:
-        if not isinstance(x, torch.Tensor) or x.dim() != 3:
-            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"{type(self).__name__}: expected x of shape (B, T, d_model), got {shape}")
+    """What both encodings share: argument checks and the positions they add."""
+
+    def __init__(self, d_model: int, max_len: int, dropout: float):
+        super().__init__()
+        name = type(self).__name__
+        self.d_model = positive_int(f"{name}: d_model", d_model)
+        self.max_len = check_max_len(f"{name}: max_len", max_len)
+        self.dropout = nn.Dropout(probability(f"{name}: dropout", dropout))
+
+    def _check(self, x, offset) -> None:
+        name = type(self).__name__
+        if isinstance(x, torch.Tensor) and not x.dtype.is_floating_point:
+            raise TypeError(f"{name}: x must be a floating-point tensor of token vectors (B, T, d_model), "
+                            f"got dtype {x.dtype}; embed token ids first (nn.Embedding), or convert "
+                            "vectors with x.float()")
+        tensor(f"{name}: x", x, ndim=3, shape="(B, T, d_model)")
         if x.size(-1) != self.d_model:
-            raise ValueError(f"{type(self).__name__}: x has width {x.size(-1)}, expected d_model={self.d_model}")
-        if x.size(1) > self.max_len:
-            raise ValueError(f"{type(self).__name__}: sequence length {x.size(1)} exceeds max_len={self.max_len}")
+            raise ValueError(f"{name}: x has width {x.size(-1)}, expected d_model={self.d_model}")
+        non_negative_int(f"{name}: offset", offset)
+        if offset + x.size(1) > self.max_len:
+            where = f"positions up to {offset + x.size(1)} exceed" if offset else f"sequence length {x.size(1)} exceeds"
+            raise ValueError(f"{name}: {where} max_len={self.max_len}")
 
 
 class PositionalEncoding(_PositionBase):
     """Adds the fixed sinusoidal encoding to token embeddings, then dropout.
 
     Shapes:
-        x (B, T, d_model) -> (B, T, d_model), T <= max_len.
+        x (B, T, d_model), floating point -> (B, T, d_model), same dtype; offset + T <= max_len.
     """
 
     def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0):
-        super().__init__()
-        self.d_model, self.max_len = d_model, max_len
+        super().__init__(d_model, max_len, dropout)
         self.register_buffer("pe", sinusoidal_encoding(max_len, d_model), persistent=False)
-        self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
-        """`offset` shifts the positions, for decoding one token at a time."""
-        self._check(x)
-        if offset + x.size(1) > self.max_len:
-            raise ValueError(f"PositionalEncoding: positions up to {offset + x.size(1)} exceed max_len={self.max_len}")
+        """`offset` (>= 0) shifts the positions, for decoding one token at a time."""
+        self._check(x, offset)
         return self.dropout(x + self.pe[offset : offset + x.size(1)].to(x.dtype))
 
 
@@ -72,19 +93,16 @@ class LearnedPositionalEncoding(_PositionBase):
     """The alternative: one trainable vector per position (as in BERT and GPT).
 
     Shapes:
-        x (B, T, d_model) -> (B, T, d_model), T <= max_len.
+        x (B, T, d_model), floating point -> (B, T, d_model); offset + T <= max_len.
     """
 
     def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0):
-        super().__init__()
-        self.d_model, self.max_len = d_model, max_len
+        super().__init__(d_model, max_len, dropout)
         self.embedding = nn.Embedding(max_len, d_model)
         nn.init.normal_(self.embedding.weight, std=0.02)
-        self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
-        self._check(x)
-        if offset + x.size(1) > self.max_len:
-            raise ValueError(f"LearnedPositionalEncoding: positions up to {offset + x.size(1)} exceed max_len={self.max_len}")
+        """`offset` (>= 0) shifts the positions, for decoding one token at a time."""
+        self._check(x, offset)
         positions = torch.arange(offset, offset + x.size(1), device=x.device)
-        return self.dropout(x + self.embedding(positions))
+        return self.dropout(x + self.embedding(positions).to(x.dtype))
