@@ -108,16 +108,16 @@ def _check_alignment(fn):
         if isinstance(got, torch.Tensor) and got.is_floating_point() and got.shape == want.shape:
             raise Fail(f"`alignment` has dtype {got.dtype}: positions are integer indices.",
                        hint="Return integer indices (torch.long), as `argmax` gives them.")
+        if isinstance(got, torch.Tensor) and got.shape == (weights.size(0), weights.size(-1)):
+            raise Fail(f"`alignment` has shape {tuple(got.shape)}, expected {tuple(want.shape)} (B, T).",
+                       hint="argmax over the wrong axis: for every target position (query), pick the source "
+                            "position (the last axis) with the most weight.")
         compare("alignment", got, want, axes=("B", "T"), mistakes=[
             (weights[:, 0].argmax(-1), "You used head 0 only: average the weights over all heads (dim=1) first."),
             (weights.amax(dim=1).argmax(-1), "You took the maximum over heads; the exercise asks for the *average* "
                                               "over heads (mean over dim=1)."),
             (weights.mean(dim=1).argmin(dim=-1), "argmin instead of argmax: pick the source position with the *most* weight."),
         ])
-        if isinstance(got, torch.Tensor) and got.shape == (weights.size(0), weights.size(-1)):
-            raise Fail(f"`alignment` has shape {tuple(got.shape)}, expected {tuple(want.shape)} (B, T).",
-                       hint="argmax over the wrong axis: for every target position (query), pick the source "
-                            "position (the last axis) with the most weight.")
 
 
 PREDICT_SRC = ["I", "love", "cats", "<pad>"]

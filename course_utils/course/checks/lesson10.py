@@ -55,15 +55,17 @@ class ScriptedTranslator(nn.Module):
 
 
 class _Watched:
-    """Forwards to `model` and notes each `decode` call's first column and source mask."""
+    """Forwards to `model` and notes each `decode` call's first column and source mask, and
+    whether a source with padding was encoded."""
 
-    def __init__(self, model):
-        self._model, self.decodes = model, []
+    def __init__(self, model, pad_id):
+        self._model, self._pad_id, self.decodes, self.padded_encode = model, pad_id, [], False
 
     def __getattr__(self, name):
         return getattr(self._model, name)
 
     def encode(self, src, *args, **kwargs):
+        self.padded_encode |= isinstance(src, torch.Tensor) and bool((src == self._pad_id).any())
         return self._model.encode(src, *args, **kwargs)
 
     def decode(self, tgt, memory, src_mask=None, *args, **kwargs):
@@ -95,7 +97,7 @@ def _greedy_calls(watched, src, bos, pad):
                         "a translation after <bos>." + (" Use the bos_id argument, not 1." if start == 1 else ""))
     truth = padding_mask(src, pad)
     masks = [m for _, m in watched.decodes]
-    if (src == pad).any() and any(m is None for m in masks):
+    if watched.padded_encode and any(m is None for m in masks):
         raise Fail("`model.decode` was called without `src_mask` on a batch with padded sources.",
                    hint="Without the source mask the cross-attention reads the <pad> positions of `memory`, and "
                         "short sentences come out wrong. Build `src_mask = (src != pad_id)[:, None, None, :]` and "
@@ -109,7 +111,7 @@ def _greedy_calls(watched, src, bos, pad):
 def _check_greedy_decode(fn):
     expect_callable(fn, "greedy_decode")
     for model, src, n, bos, eos, pad in _greedy_probes():
-        watched = _Watched(model)
+        watched = _Watched(model, pad)
         with torch.no_grad():
             want = greedy_decode(model, src, max_new_tokens=n, bos_id=bos, eos_id=eos, pad_id=pad, use_cache=False)
             try:
@@ -122,21 +124,21 @@ def _check_greedy_decode(fn):
             T = want.size(1)
             if got.size(1) == T + 1 and (got[:, 0] == bos).all() and torch.equal(got[:, 1:], want):
                 raise Fail("Your output starts with <bos>.", hint="Return only the generated tokens: drop the first column (`ys[:, 1:]`).")
-            if got.size(1) > T and torch.equal(got[:, :T], want):
-                tail = got[:, T:]
-                raise Fail(f"Your output has {got.size(1)} columns: it goes on after every row has produced <eos>.",
-                           hint="Rows that finished keep generating: write pad_id after a row's <eos> "
-                                "(`next_token.masked_fill(finished, pad_id)`)." if (tail != pad).any() else
-                                "Stop as soon as every row has produced <eos>: keep a bool `finished` per row and "
-                                "`break` when `finished.all()`.")
+            after = torch.cumsum((want == eos).long(), 1) - (want == eos).long() > 0  # (B, T) after a row's <eos>
+            head = got[:, :T]
+            if got.size(1) >= T and torch.equal(head[~after], want[~after]):  # every row right up to its <eos>
+                if (head[after] != pad).any() or (got[:, T:] != pad).any():
+                    raise Fail("After a row's <eos> your output goes on with other tokens.",
+                               hint="Rows that finished keep generating: write pad_id in a row once it has produced "
+                                    "<eos> (`next_token.masked_fill(finished, pad_id)`)" +
+                                    (", and stop when every row has finished." if got.size(1) > T else "."))
+                if got.size(1) > T:
+                    raise Fail(f"Your output has {got.size(1)} columns: it goes on after every row has produced <eos>.",
+                               hint="Stop as soon as every row has produced <eos>: keep a bool `finished` per row and "
+                                    "`break` when `finished.all()`.")
             if got.size(1) < T and torch.equal(got, want[:, :got.size(1)]) and ((got == eos).sum(1) > 0).any():
                 raise Fail("Your output stops when the *first* row has produced <eos>; the others are cut short.",
                            hint="Stop when *all* rows have produced <eos> (`finished.all()`).")
-            if got.shape == want.shape:
-                after = torch.cumsum((want == eos).long(), 1) - (want == eos).long() > 0  # positions after a row's <eos>
-                if (got[after] != pad).any() and torch.equal(got[~after], want[~after]):
-                    raise Fail("After a row's <eos> your output goes on with other tokens.",
-                               hint="Write pad_id in a row once it has produced <eos>: `next_token.masked_fill(finished, pad_id)`.")
             if got.size(1) > 2 and (got == got[:, :1]).all() and not (want == want[:, :1]).all():
                 raise Fail("Every step appends the same token.", hint="The next token comes from the *last* position's "
                            "logits, `logits[:, -1]`, not the first.")

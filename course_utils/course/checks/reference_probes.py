@@ -33,6 +33,11 @@ def reference_model():
         return copy.deepcopy(model), src_vocab, tgt_vocab
 
 
+def vocabularies():
+    """(src_vocab, tgt_vocab) of the reference model."""
+    return _loaded()[1:3]
+
+
 def real_pairs():
     """6 real sentence pairs of the course corpus, 4-token and 14-token sources mixed."""
     return list(_loaded()[3])

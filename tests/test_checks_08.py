@@ -1,0 +1,267 @@
+"""Checks of lesson 08 (building the Transformer): right answers in several styles pass; the
+mistakes learners make fail with a hint naming them."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from checks_answers import fails_with, passes
+
+
+# ------------------------------------------------------------------ 08.predict_layernorm
+LN_PREDICT_RIGHT = [[-1.34, -0.45, 0.45, 1.34], np.array([-1.34, -0.45, 0.45, 1.34]),
+                    torch.tensor([[-1.3416, -0.4472, 0.4472, 1.3416]]), (-1.342, -0.447, 0.447, 1.342)]
+LN_PREDICT_WRONG = [([-1.16, -0.39, 0.39, 1.16], "*unbiased* standard deviation"),
+                    ([-1.5, -0.5, 0.5, 1.5], "did not divide by the standard deviation"),
+                    ([-1.2, -0.4, 0.4, 1.2], "not by its square root"),
+                    ([-1.34, -0.44, 0.44, 1.34], "close: compute it exactly"),
+                    ([0.0, 0.33, 0.67, 1.0], "min-max"), ("-1.34 -0.45 0.45 1.34", "should be a number"),
+                    ([-1.34, 0.0, 1.34], "should hold 4 numbers")]
+
+
+# ------------------------------------------------------------------ 08.layer_norm
+def ln_mean_of_squares(x, gamma, beta, eps=1e-5):
+    mean = x.mean(dim=-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=-1, keepdim=True)
+    return gamma * (x - mean) / torch.sqrt(var + eps) + beta
+
+
+def ln_rsqrt(x, gamma, beta, eps=1e-5):
+    var, mean = torch.var_mean(x, dim=-1, unbiased=False, keepdim=True)
+    return (x - mean) * torch.rsqrt(var + eps) * gamma + beta
+
+
+def ln_builtin(x, gamma, beta, eps=1e-5):
+    return F.layer_norm(x, gamma.shape, gamma, beta, eps)
+
+
+def ln_float64_rows(x, gamma, beta, eps=1e-5):
+    rows = x.double().reshape(-1, x.size(-1))
+    out = torch.empty_like(rows)
+    for i, row in enumerate(rows):
+        mu = row.sum() / row.numel()
+        sigma2 = ((row - mu) ** 2).sum() / row.numel()
+        out[i] = (row - mu) / (sigma2 + eps) ** 0.5
+    return (out.reshape(x.shape) * gamma.double() + beta.double()).float()
+
+
+def _ln(unbiased=False, eps_inside=True, dim=-1, affine="right", power=0.5):
+    def layer_norm(x, gamma, beta, eps=1e-5):
+        mean = x.mean(dim, keepdim=True)
+        var = x.var(dim, unbiased=unbiased, keepdim=True)
+        y = (x - mean) / ((var + eps) ** power if eps_inside else var.sqrt() + eps)
+        return {"right": y * gamma + beta, "none": y, "swapped": y * beta + gamma}[affine]
+    return layer_norm
+
+
+LN_RIGHT = [ln_mean_of_squares, ln_rsqrt, ln_builtin, ln_float64_rows]
+LN_WRONG = [(_ln(unbiased=True), "unbiased variance"), (_ln(eps_inside=False), "outside the square root"),
+            (_ln(unbiased=True, eps_inside=False), "Two slips"), (_ln(affine="none"), "not applied"),
+            (_ln(affine="swapped"), "swapped"), (_ln(dim=0), "wrong axis"), (_ln(power=1.0), "divided by the variance")]
+
+
+# ------------------------------------------------------------------ 08.feed_forward
+def ffn_matmul(x, w_1, b_1, w_2, b_2):
+    return torch.relu(x @ w_1 + b_1) @ w_2 + b_2
+
+
+def ffn_linear(x, w_1, b_1, w_2, b_2):
+    return F.linear(F.relu(F.linear(x, w_1.T, b_1)), w_2.T, b_2)
+
+
+def ffn_einsum_clamp(x, w_1, b_1, w_2, b_2):
+    h = (torch.einsum("btd,df->btf", x, w_1) + b_1).clamp(min=0)
+    return torch.einsum("btf,fd->btd", h, w_2) + b_2
+
+
+def ffn_float64_maximum(x, w_1, b_1, w_2, b_2):
+    h = torch.maximum(x.double() @ w_1.double() + b_1.double(), torch.tensor(0.0, dtype=torch.float64))
+    return h @ w_2.double() + b_2.double()
+
+
+def ffn_relu_after(x, w_1, b_1, w_2, b_2):
+    return torch.relu(torch.relu(x @ w_1 + b_1) @ w_2 + b_2)
+
+
+def ffn_relu_only_after(x, w_1, b_1, w_2, b_2):
+    return torch.relu((x @ w_1 + b_1) @ w_2 + b_2)
+
+
+def ffn_linear_only(x, w_1, b_1, w_2, b_2):
+    return (x @ w_1 + b_1) @ w_2 + b_2
+
+
+def ffn_no_bias(x, w_1, b_1, w_2, b_2):
+    return torch.relu(x @ w_1) @ w_2
+
+
+def ffn_no_b1(x, w_1, b_1, w_2, b_2):
+    return torch.relu(x @ w_1) @ w_2 + b_2
+
+
+def ffn_no_b2(x, w_1, b_1, w_2, b_2):
+    return torch.relu(x @ w_1 + b_1) @ w_2
+
+
+def ffn_sigmoid(x, w_1, b_1, w_2, b_2):
+    return torch.sigmoid(x @ w_1 + b_1) @ w_2 + b_2
+
+
+def ffn_gelu(x, w_1, b_1, w_2, b_2):
+    return F.gelu(x @ w_1 + b_1) @ w_2 + b_2
+
+
+FFN_RIGHT = [ffn_matmul, ffn_linear, ffn_einsum_clamp, ffn_float64_maximum]
+FFN_WRONG = [(ffn_relu_after, "ReLU belongs between the two linear maps only"),
+             (ffn_relu_only_after, "ReLU belongs between the two linear maps only"),
+             (ffn_linear_only, "No non-linearity"), (ffn_no_bias, "biases b_1 and b_2 are missing"),
+             (ffn_no_b1, "b_1 is missing"), (ffn_no_b2, "b_2 is missing"), (ffn_sigmoid, "not a sigmoid"),
+             (ffn_gelu, "not GELU")]
+
+
+# ------------------------------------------------------------------ 08.decoder_layer
+def dec_post_ln(layer, x, memory, tgt_mask, memory_mask):
+    x = layer.norm1(x + layer.self_attn(x, x, tgt_mask))
+    x = layer.norm2(x + layer.cross_attn(x, memory, memory_mask))
+    return layer.norm3(x + layer.ffn(x))
+
+
+def dec_keywords(layer, x, memory, tgt_mask, memory_mask):
+    h = layer.norm1(x + layer.self_attn(x_q=x, x_kv=x, mask=tgt_mask))
+    h = layer.norm2(h + layer.cross_attn(x_q=h, x_kv=memory, mask=memory_mask))
+    return layer.norm3(h + layer.ffn.w_2(torch.relu(layer.ffn.w_1(h))))
+
+
+def dec_loop(layer, x, memory, tgt_mask, memory_mask):
+    sublayers = [lambda h: layer.self_attn(h, h, tgt_mask), lambda h: layer.cross_attn(h, memory, memory_mask), layer.ffn]
+    for sublayer, norm in zip(sublayers, [layer.norm1, layer.norm2, layer.norm3]):
+        x = norm(x + sublayer(x))
+    return x
+
+
+def dec_functional_norm(layer, x, memory, tgt_mask, memory_mask):
+    def norm(n, h):
+        return F.layer_norm(h, n.normalized_shape, n.weight, n.bias, n.eps)
+    x = norm(layer.norm1, x + layer.self_attn(x, x, tgt_mask))
+    x = norm(layer.norm2, x + layer.cross_attn(x, memory, memory_mask))
+    return norm(layer.norm3, x + layer.ffn(x))
+
+
+def dec_call_layer(layer, x, memory, tgt_mask, memory_mask):
+    return layer(x, memory, tgt_mask, memory_mask)
+
+
+def dec_call_forward(layer, x, memory, tgt_mask, memory_mask):
+    return layer.forward(x, memory, tgt_mask=tgt_mask, memory_mask=memory_mask)
+
+
+def _dec(order="post", self_mask=True, cross="memory", cross_mask=True, res=(1, 1, 1)):
+    def decoder_layer(layer, x, memory, tgt_mask, memory_mask):
+        subs = [lambda h: layer.self_attn(h, h, tgt_mask if self_mask else None),
+                lambda h: layer.cross_attn(h, memory if cross == "memory" else h, memory_mask if cross_mask else None),
+                layer.ffn]
+        for sub, norm, r in zip(subs, [layer.norm1, layer.norm2, layer.norm3], res):
+            if order == "post":
+                x = norm(x + sub(x)) if r else norm(sub(x))
+            elif order == "pre":
+                x = x + sub(norm(x))
+            else:
+                x = x + norm(sub(x))
+        return x
+    return decoder_layer
+
+
+DEC_RIGHT = [dec_post_ln, dec_keywords, dec_loop, dec_functional_norm]
+DEC_WRONG = [(dec_call_layer, "calls the finished layer"), (dec_call_forward, "calls the finished layer"),
+             (_dec(order="pre"), "pre-LN"), (_dec(order="inside"), "before adding the residual"),
+             (_dec(self_mask=False), "got no mask"), (_dec(cross_mask=False), "ignores memory_mask"),
+             (_dec(cross="self", cross_mask=False), "decoder's own states"),
+             (_dec(res=(0, 1, 1)), "around the self-attention is missing"),
+             (_dec(res=(1, 0, 1)), "around the cross-attention is missing"),
+             (_dec(res=(1, 1, 0)), "around the feed-forward network is missing")]
+
+
+# ------------------------------------------------------------------ 08.fix_encoder_layer
+def enc_fixed(layer, x, mask):
+    h = layer.norm1(x + layer.self_attn(x, x, mask))
+    return layer.norm2(h + layer.ffn(h))
+
+
+def enc_named(layer, x, mask):
+    attended = layer.self_attn(x, x, mask=mask)
+    h = layer.norm1(attended + x)
+    return layer.norm2(layer.ffn(h) + h)
+
+
+def enc_functional(layer, x, mask):
+    n1, n2 = layer.norm1, layer.norm2
+    h = F.layer_norm(x + layer.self_attn(x, x, mask), n1.normalized_shape, n1.weight, n1.bias, n1.eps)
+    return F.layer_norm(h + layer.ffn(h), n2.normalized_shape, n2.weight, n2.bias, n2.eps)
+
+
+def enc_stub(layer, x, mask):
+    h = layer.norm1(x + layer.self_attn(x, x, mask))
+    return layer.norm2(x + layer.ffn(h))
+
+
+def enc_call(layer, x, mask):
+    return layer(x, mask)
+
+
+def enc_no_residual(layer, x, mask):
+    h = layer.norm1(x + layer.self_attn(x, x, mask))
+    return layer.norm2(layer.ffn(h))
+
+
+def enc_ffn_of_x(layer, x, mask):
+    h = layer.norm1(x + layer.self_attn(x, x, mask))
+    return layer.norm2(h + layer.ffn(x))
+
+
+def enc_pre_ln(layer, x, mask):
+    n = layer.norm1(x)
+    h = x + layer.self_attn(n, n, mask)
+    return h + layer.ffn(layer.norm2(h))
+
+
+def enc_no_norm2(layer, x, mask):
+    h = layer.norm1(x + layer.self_attn(x, x, mask))
+    return h + layer.ffn(h)
+
+
+ENC_RIGHT = [enc_fixed, enc_named, enc_functional]
+ENC_WRONG = [(enc_stub, "Still the original bug"), (enc_call, "calls the finished layer"),
+             (enc_no_residual, "residual around the feed-forward network is gone"),
+             (enc_ffn_of_x, "not the layer's input x"), (enc_pre_ln, "pre-LN"), (enc_no_norm2, "norm2 is missing")]
+
+
+RIGHT = {"08.predict_layernorm": LN_PREDICT_RIGHT, "08.layer_norm": LN_RIGHT, "08.feed_forward": FFN_RIGHT,
+         "08.decoder_layer": DEC_RIGHT, "08.fix_encoder_layer": ENC_RIGHT}
+WRONG = {"08.predict_layernorm": LN_PREDICT_WRONG, "08.layer_norm": LN_WRONG, "08.feed_forward": FFN_WRONG,
+         "08.decoder_layer": DEC_WRONG, "08.fix_encoder_layer": ENC_WRONG}
+RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
+WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
+
+
+@pytest.mark.parametrize("ex_id,answer", RIGHT_CASES, ids=[f"{e}-{i}" for i, (e, _) in enumerate(RIGHT_CASES)])
+def test_right_answers_pass(ex_id, answer):
+    passes(ex_id, answer)
+
+
+@pytest.mark.parametrize("ex_id,answer,hint", WRONG_CASES, ids=[f"{e}-{i}" for i, (e, _, _) in enumerate(WRONG_CASES)])
+def test_wrong_answers_name_the_mistake(ex_id, answer, hint):
+    fails_with(ex_id, answer, hint)
+
+
+def test_every_exercise_has_three_right_and_three_wrong_answers():
+    for ex in RIGHT:
+        assert len(RIGHT[ex]) >= 3 and len(WRONG[ex]) >= 3, ex
+
+
+def test_forbidden_forward_is_restored():
+    from course_utils.transformer.layers import DecoderLayer, EncoderLayer
+    before = DecoderLayer.forward, EncoderLayer.forward
+    fails_with("08.decoder_layer", dec_call_layer, "write it yourself")
+    fails_with("08.fix_encoder_layer", enc_call, "write it yourself")
+    assert (DecoderLayer.forward, EncoderLayer.forward) == before

@@ -1,0 +1,262 @@
+"""Checks of lesson 09 (training): right answers in several styles pass; the mistakes learners
+make fail with a hint naming them."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pad_sequence
+
+from checks_answers import fails_with, passes
+
+
+# ------------------------------------------------------------------ 09.teacher_forcing
+def tf_full(seqs, bos_id, eos_id, pad_id):
+    T = 1 + max(len(seq) for seq in seqs)
+    tgt_in = torch.full((len(seqs), T), pad_id, dtype=torch.long)
+    tgt_out = torch.full((len(seqs), T), pad_id, dtype=torch.long)
+    for i, seq in enumerate(seqs):
+        tgt_in[i, : len(seq) + 1] = torch.tensor([bos_id] + list(seq))
+        tgt_out[i, : len(seq) + 1] = torch.tensor(list(seq) + [eos_id])
+    return tgt_in, tgt_out
+
+
+def tf_pad_sequence(seqs, bos_id, eos_id, pad_id):
+    tgt_in = pad_sequence([torch.tensor([bos_id] + s) for s in seqs], batch_first=True, padding_value=pad_id)
+    tgt_out = pad_sequence([torch.tensor(s + [eos_id]) for s in seqs], batch_first=True, padding_value=pad_id)
+    return tgt_in, tgt_out
+
+
+def tf_lists(seqs, bos_id, eos_id, pad_id):
+    T = max(map(len, seqs)) + 1
+    rows_in = [[bos_id, *s] + [pad_id] * (T - 1 - len(s)) for s in seqs]
+    rows_out = [[*s, eos_id] + [pad_id] * (T - 1 - len(s)) for s in seqs]
+    return torch.tensor(rows_in, dtype=torch.long), torch.tensor(rows_out, dtype=torch.long)
+
+
+def tf_numpy(seqs, bos_id, eos_id, pad_id):
+    T = max(len(s) for s in seqs) + 1
+    a = np.full((len(seqs), T), pad_id, dtype=np.int64)
+    b = a.copy()
+    for i, s in enumerate(seqs):
+        a[i, 0], a[i, 1:len(s) + 1] = bos_id, s
+        b[i, :len(s)], b[i, len(s)] = s, eos_id
+    return torch.from_numpy(a), torch.from_numpy(b)
+
+
+def tf_swapped(seqs, bos_id, eos_id, pad_id):
+    a, b = tf_full(seqs, bos_id, eos_id, pad_id)
+    return b, a
+
+
+def tf_no_shift(seqs, bos_id, eos_id, pad_id):
+    a, _ = tf_full(seqs, bos_id, eos_id, pad_id)
+    return a, a.clone()
+
+
+def tf_slice_full(seqs, bos_id, eos_id, pad_id):  # [bos] + s + [eos], padded, then [:, :-1] / [:, 1:]
+    full = pad_sequence([torch.tensor([bos_id] + s + [eos_id]) for s in seqs], batch_first=True, padding_value=pad_id)
+    return full[:, :-1], full[:, 1:]
+
+
+def tf_eos_padding(seqs, bos_id, eos_id, pad_id):
+    T = max(map(len, seqs)) + 1
+    return (torch.tensor([[bos_id, *s] + [pad_id] * (T - 1 - len(s)) for s in seqs]),
+            torch.tensor([[*s] + [eos_id] * (T - len(s)) for s in seqs]))
+
+
+def tf_pad_zero(seqs, bos_id, eos_id, pad_id):
+    return tf_lists(seqs, bos_id, eos_id, 0)
+
+
+def tf_both_special(seqs, bos_id, eos_id, pad_id):
+    full = [[bos_id] + s + [eos_id] for s in seqs]
+    T = max(map(len, full))
+    rows = torch.tensor([r + [pad_id] * (T - len(r)) for r in full])
+    return rows[:, :-1], rows
+
+
+def tf_mutates(seqs, bos_id, eos_id, pad_id):
+    for s in seqs:
+        s.insert(0, bos_id)
+    return tf_lists([s[1:] for s in seqs], bos_id, eos_id, pad_id)
+
+
+def tf_float(seqs, bos_id, eos_id, pad_id):
+    a, b = tf_full(seqs, bos_id, eos_id, pad_id)
+    return a.float(), b.float()
+
+
+def tf_bos_in_out(seqs, bos_id, eos_id, pad_id):
+    a, _ = tf_full(seqs, bos_id, eos_id, pad_id)
+    b = tf_full([[bos_id] + s[:-1] for s in seqs], bos_id, eos_id, pad_id)[1]
+    return a, b
+
+
+TF_RIGHT = [tf_full, tf_pad_sequence, tf_lists, tf_numpy]
+TF_WRONG = [(tf_swapped, "swapped"), (tf_no_shift, "no shift"), (tf_slice_full, "contains <eos> (in the shorter rows)"),
+            (tf_eos_padding, "repeat <eos> where the padding belongs"), (tf_pad_zero, "padded with 0 instead of `pad_id`"),
+            (tf_both_special, "one more than 1 + the longest"), (tf_mutates, "changed its input `seqs` in place"),
+            (tf_float, "token ids are torch.long"), (tf_bos_in_out, "starts with <bos>")]
+
+
+# ------------------------------------------------------------------ 09.label_smoothed_loss
+def ls_gather(logits, target, smoothing, pad_id):
+    logp = logits.log_softmax(dim=-1)
+    nll = -logp.gather(-1, target[..., None]).squeeze(-1)
+    loss = (1 - smoothing) * nll + smoothing * -logp.mean(dim=-1)
+    return loss[target != pad_id].mean()
+
+
+def ls_one_hot(logits, target, smoothing, pad_id):
+    V = logits.size(-1)
+    q = (1 - smoothing) * F.one_hot(target, V).float() + smoothing / V
+    per_position = -(q * torch.log_softmax(logits, -1)).sum(-1)
+    keep = (target != pad_id).float()
+    return (per_position * keep).sum() / keep.sum()
+
+
+def ls_nll_loss(logits, target, smoothing, pad_id):
+    logp = F.log_softmax(logits, dim=-1).reshape(-1, logits.size(-1))
+    t = target.reshape(-1)
+    keep = t != pad_id
+    return (1 - smoothing) * F.nll_loss(logp, t, ignore_index=pad_id) + smoothing * -logp.mean(-1)[keep].mean()
+
+
+def ls_float64_logsumexp(logits, target, smoothing, pad_id):
+    x = logits.double()
+    logp = x - torch.logsumexp(x, dim=-1, keepdim=True)
+    mask = target != pad_id
+    picked = torch.where(mask, logp.gather(-1, target.unsqueeze(-1))[..., 0], torch.zeros((), dtype=x.dtype))
+    uniform = torch.where(mask, logp.mean(-1), torch.zeros((), dtype=x.dtype))
+    return (-((1 - smoothing) * picked + smoothing * uniform).sum() / mask.sum()).float()
+
+
+def ls_builtin(logits, target, smoothing, pad_id):
+    return F.cross_entropy(logits.flatten(0, 1), target.flatten(), ignore_index=pad_id, label_smoothing=smoothing)
+
+
+def ls_module(logits, target, smoothing, pad_id):
+    loss_fn = torch.nn.CrossEntropyLoss(ignore_index=pad_id, label_smoothing=smoothing)
+    return loss_fn(logits.reshape(-1, logits.size(-1)), target.reshape(-1))
+
+
+def _ls(smooth="all", reduce="tokens", log=True, uniform="mean"):
+    def label_smoothed_loss(logits, target, smoothing, pad_id):
+        V = logits.size(-1)
+        logp = logits.log_softmax(-1) if log else logits
+        hot = F.one_hot(target, V).to(logits.dtype)
+        q = {"all": (1 - smoothing) * hot + smoothing / V, "none": hot,
+             "others": (1 - smoothing) * hot + smoothing / (V - 1) * (1 - hot)}[smooth]
+        nll = -(q * logp).sum(-1)
+        if uniform == "sum":
+            nll = -(1 - smoothing) * (hot * logp).sum(-1) - smoothing * logp.sum(-1)
+        keep = target != pad_id
+        if reduce == "all":
+            return nll.mean()
+        if reduce == "sum":
+            return nll[keep].sum()
+        if reduce == "sentences":
+            return ((nll * keep).sum(-1) / keep.sum(-1)).mean()
+        return nll[keep].mean()
+    return label_smoothed_loss
+
+
+def ls_item(logits, target, smoothing, pad_id):
+    return ls_gather(logits, target, smoothing, pad_id).item()
+
+
+def ls_detached(logits, target, smoothing, pad_id):
+    return ls_gather(logits.detach(), target, smoothing, pad_id)
+
+
+LS_RIGHT = [ls_gather, ls_one_hot, ls_nll_loss, ls_float64_logsumexp]
+LS_WRONG = [(ls_builtin, "write it yourself"), (ls_module, "write it yourself"),
+            (_ls(reduce="all"), "Padding is counted"), (_ls(smooth="none"), "No smoothing"),
+            (_ls(smooth="others"), "V - 1 *other* tokens"), (_ls(reduce="sum"), "summed the token losses"),
+            (_ls(reduce="sentences"), "per sentence"), (_ls(log=False), "take `log_softmax(logits)` first"),
+            (_ls(uniform="sum"), "their *mean*"), (ls_item, "Python number"), (ls_detached, "cut off from the graph")]
+
+
+# ------------------------------------------------------------------ 09.warmup_lr
+def lr_min(step, d_model, warmup):
+    if step == 0:
+        return 0.0
+    return d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)
+
+
+def lr_branch(step, d_model, warmup):
+    if step == 0:
+        return 0.0
+    if step < warmup:
+        return step * warmup ** -1.5 / math.sqrt(d_model)
+    return 1 / math.sqrt(d_model * step)
+
+
+def lr_numpy(step, d_model, warmup):
+    s = np.float64(max(step, 1e-12))
+    return float(0.0 if step == 0 else d_model ** -0.5 * np.minimum(s ** -0.5, s * warmup ** -1.5))
+
+
+def lr_tensor(step, d_model, warmup):
+    if step == 0:
+        return torch.tensor(0.0)
+    s = torch.tensor(float(step), dtype=torch.float64)
+    return torch.minimum(s.rsqrt(), s * warmup ** -1.5) / math.sqrt(d_model)
+
+
+def _lr(f):
+    def warmup_lr(step, d_model, warmup):
+        return 0.0 if step == 0 else f(step, d_model, warmup)
+    return warmup_lr
+
+
+def lr_no_zero(step, d_model, warmup):
+    return d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)
+
+
+LR_RIGHT = [lr_min, lr_branch, lr_numpy, lr_tensor]
+LR_WRONG = [(_lr(lambda s, d, w: d ** -0.5 * max(s ** -0.5, s * w ** -1.5)), "max instead of min"),
+            (_lr(lambda s, d, w: min(s ** -0.5, s * w ** -1.5)), "d_model^-0.5 is missing"),
+            (_lr(lambda s, d, w: d ** -0.5 * min(s ** -0.5, s * w ** -0.5)), "-1.5, not -0.5"),
+            (_lr(lambda s, d, w: d ** 0.5 * min(s ** -0.5, s * w ** -1.5)), "d_model's exponent is -0.5"),
+            (_lr(lambda s, d, w: d ** -0.5 * min((s + 1) ** -0.5, (s + 1) * w ** -1.5)), "Off by one"),
+            (lr_no_zero, "return 0.0 for step 0")]
+
+
+# ------------------------------------------------------------------ 09.predict_peak_lr
+PEAK_RIGHT = [7.0e-4, 0.000699, np.float64(6.99e-4), torch.tensor(7e-4), (512 * 4000) ** -0.5]
+PEAK_WRONG = [(4000 ** -0.5, "without the factor d_model^-0.5"), (512 ** -0.5, "d_model^-0.5 alone"),
+              (512 ** -0.5 * 4000 ** -1.5, "slope of the warm-up line"), (6.9e-4, "close: compute it exactly"),
+              (1 / (512 * 4000), "take the square root"), ("7e-4", "should be a number")]
+
+
+RIGHT = {"09.teacher_forcing": TF_RIGHT, "09.label_smoothed_loss": LS_RIGHT, "09.warmup_lr": LR_RIGHT,
+         "09.predict_peak_lr": PEAK_RIGHT}
+WRONG = {"09.teacher_forcing": TF_WRONG, "09.label_smoothed_loss": LS_WRONG, "09.warmup_lr": LR_WRONG,
+         "09.predict_peak_lr": PEAK_WRONG}
+RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
+WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
+
+
+@pytest.mark.parametrize("ex_id,answer", RIGHT_CASES, ids=[f"{e}-{i}" for i, (e, _) in enumerate(RIGHT_CASES)])
+def test_right_answers_pass(ex_id, answer):
+    passes(ex_id, answer)
+
+
+@pytest.mark.parametrize("ex_id,answer,hint", WRONG_CASES, ids=[f"{e}-{i}" for i, (e, _, _) in enumerate(WRONG_CASES)])
+def test_wrong_answers_name_the_mistake(ex_id, answer, hint):
+    fails_with(ex_id, answer, hint)
+
+
+def test_every_exercise_has_three_right_and_three_wrong_answers():
+    for ex in RIGHT:
+        assert len(RIGHT[ex]) >= 3 and len(WRONG[ex]) >= 3, ex
+
+
+def test_cross_entropy_is_usable_again_after_the_check():
+    fails_with("09.label_smoothed_loss", ls_builtin, "write it yourself")
+    logits, target = torch.randn(4, 5), torch.tensor([1, 2, 3, 0])
+    assert torch.isfinite(F.cross_entropy(logits, target))
