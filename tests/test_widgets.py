@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from course_utils.transformer.intuition import attention_weights, normalize_weights, softmax, weighted_sum
 from course_utils.transformer.positional import sinusoidal_encoding
-from course_utils.view.widgets import (
-    attention_weights, normalize_weights, positional_widget, query_widget, softmax, toy_photo,
-    weighted_sum, weighted_sum_widget,
-)
+from course_utils.view.widget_base import LessonWidget
+from course_utils.view.widgets import positional_widget, query_widget, toy_photo, weighted_sum_widget
 
 
 # ---------------------------------------------------------------- pure functions
@@ -33,9 +32,9 @@ def test_weighted_sum_matches_a_loop_and_checks_shapes():
     rng = np.random.default_rng(0)
     values, weights = rng.normal(size=(3, 4, 5)), np.array([0.2, 0.3, 0.5])
     expected = sum(w * v for w, v in zip(weights, values))
-    np.testing.assert_allclose(weighted_sum(values, weights), expected)
+    np.testing.assert_allclose(weighted_sum(weights, values), expected)  # the order of lesson 01's exercise
     with pytest.raises(ValueError, match="same T"):
-        weighted_sum(values, weights[:2])
+        weighted_sum(weights[:2], values)
 
 
 def test_softmax_matches_torch_and_temperature_sharpens():
@@ -71,13 +70,13 @@ def test_weighted_sum_widget_follows_the_sliders():
     w.sliders["face"].value, w.sliders["background"].value = 0.99, 0.01
     np.testing.assert_allclose(w.weights, [0.99, 0.01])
     np.testing.assert_allclose(w.result, 0.99 * photo["face"] + 0.01 * photo["background"])
-    assert "face = 0.99" in w.label.value and "background = 0.01" in w.label.value
-    old_fig = w.fig
+    assert "face = 0.99" in w.message.value and "background = 0.01" in w.message.value
+    old_fig = w.figure
     w.sliders["face"].value = 0.0
     np.testing.assert_allclose(w.weights, [0.0, 1.0])
     np.testing.assert_allclose(w.result, photo["background"])
-    assert "face = 0.00" in w.label.value
-    assert w.fig is not old_fig and "weight 0.00" in w.fig.axes[0].get_title()
+    assert "face = 0.00" in w.message.value
+    assert w.figure is not old_fig and "weight 0.00" in w.figure.axes[0].get_title()
 
 
 def test_weighted_sum_widget_rejects_mismatched_weights():
@@ -91,11 +90,11 @@ def test_positional_widget_follows_the_sliders():
     assert w.result == pytest.approx(pe[3, 0])
     w.pos_slider.value = 17
     assert w.result == pytest.approx(pe[17, 0])
-    assert "PE[17, 0]" in w.label.value
+    assert "PE[17, 0]" in w.message.value
     w.dim_slider.value = 5
     assert w.result == pytest.approx(pe[17, 5])
-    assert "pos=17, column i=5" in w.fig.axes[0].get_title()
-    assert "PE[pos, 5]" in w.fig.axes[1].get_ylabel()  # the wave plot (the colour bar is added last)
+    assert "pos=17, column i=5" in w.figure.axes[0].get_title()
+    assert "PE[pos, 5]" in w.figure.axes[1].get_ylabel()  # the wave plot (the colour bar is added last)
 
 
 def test_query_widget_follows_the_sliders_and_the_scale_box():
@@ -106,12 +105,12 @@ def test_query_widget_follows_the_sliders_and_the_scale_box():
     w.qx.value, w.qy.value = 0.0, 3.0
     np.testing.assert_allclose(w.result, attention_weights([0.0, 3.0], keys))
     assert w.result.argmax() == 1
-    assert "dog: score +6.00" in w.label.value
+    assert "dog: score +6.00" in w.message.value
     scaled_max = w.result.max()
     w.scale_box.value = False
     np.testing.assert_allclose(w.result, softmax(keys @ np.array([0.0, 3.0])))
     assert w.result.max() > scaled_max  # without 1/sqrt(d_k) the softmax is sharper
-    assert [t.get_text() for t in w.fig.axes[1].get_xticklabels()] == ["cat", "dog", "ran"]
+    assert [t.get_text() for t in w.figure.axes[1].get_xticklabels()] == ["cat", "dog", "ran"]
 
 
 def test_query_widget_rejects_bad_keys():
@@ -129,10 +128,10 @@ def test_query_widget_temperature_and_weighted_answer():
     w.scale_box.value = False
     np.testing.assert_allclose(w.result, softmax(keys @ np.array([-1.2, 0.1])))
     assert w.answer == pytest.approx(float(w.result @ values))
-    assert f"weighted answer {w.answer:.1f}" in w.label.value
+    assert f"weighted answer {w.answer:.1f}" in w.message.value
     w.temperature.value = 0.01                     # cold: a hard lookup of the best key
     assert w.result.max() > 0.99 and w.answer == pytest.approx(4.0, abs=0.5)
-    assert "temperature 0.01" in w.label.value
+    assert "temperature 0.01" in w.message.value
     w.temperature.value = 100.0                    # hot: the plain average
     np.testing.assert_allclose(w.result, 0.25, atol=0.02)
     assert w.answer == pytest.approx(values.mean(), rel=0.05)
@@ -143,3 +142,11 @@ def test_query_widget_without_temperature_has_no_slider():
     assert w.temperature is None and w.answer is None
     with pytest.raises(ValueError, match="values must have shape"):
         query_widget(values=[1.0, 2.0])
+
+
+@pytest.mark.parametrize("make", [weighted_sum_widget, positional_widget, query_widget])
+def test_every_widget_follows_the_one_convention(make):
+    w = make()
+    assert isinstance(w, LessonWidget)
+    assert w.widget.children[-1] is w.image and w.widget.children[-2] is w.message
+    assert bytes(w.image.value).startswith(b"\x89PNG") and w.n_draws == 1 and w.figure is not None

@@ -1,12 +1,13 @@
-"""Interactive widgets for lessons 01-04: move a value, watch attention respond.
+"""view layer · the interactive widgets of lessons 01-04: move a value, watch attention respond.
 
 Shapes: T number of items/keys/positions · d vector width · d_model model width.
 
-Each widget keeps its computation in plain functions (tested without a browser) and
-wires ipywidgets to an `update()` method. Setting a control's `.value` from Python calls
-`update()` at once, which recomputes `result`, rewrites the numbers in `label` (an HTML
-widget) and redraws the figure in `output`. Display a widget with `display(w.ui)` or just
-`w` as the last line of a cell.
+Each widget is a LessonWidget (view/widget_base.py): its arithmetic comes from
+course_utils.transformer.intuition (tested without a browser), and moving a control calls
+`update()`, which recomputes `result`, rewrites the numbers in `.message` and redraws the
+PNG in `.image` (`.figure` is the Figure). Setting a control's `.value` from Python does
+the same. Show a widget with `.widget`, or as the last line of a cell.
+The `plot_*` functions draw on axes you pass, or on a new pyplot figure.
 """
 
 import html
@@ -14,71 +15,11 @@ import html
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import display
 
-import course_utils.view.plotting  # noqa: F401  (CJK font for Chinese labels)
+from course_utils.transformer.intuition import (  # noqa: F401  (softmax: lesson 01 imports it from here until it moves)
+    attention_weights, normalize_weights, softmax, weighted_sum)
 from course_utils.transformer.positional import sinusoidal_encoding
-
-
-# ---------------------------------------------------------------- pure computations
-def normalize_weights(raw) -> np.ndarray:
-    """Non-negative raw weights -> weights that sum to 1 (all equal if every raw weight is 0).
-
-    Shapes:
-        raw (T,) -> (T,).
-    """
-    raw = np.asarray(raw, dtype=float)
-    if raw.ndim != 1 or raw.size == 0:
-        raise ValueError(f"normalize_weights: raw must be a non-empty 1-D array, got shape {raw.shape}")
-    if (raw < 0).any():
-        raise ValueError(f"normalize_weights: raw weights must be >= 0, got {raw.tolist()}")
-    total = raw.sum()
-    return np.full(raw.size, 1.0 / raw.size) if total == 0 else raw / total
-
-
-def weighted_sum(values, weights) -> np.ndarray:
-    """sum_i weights[i] * values[i]: the operation at the heart of attention.
-
-    Shapes:
-        values (T, ...) any trailing shape (vectors, images); weights (T,) -> (...).
-    """
-    values = np.asarray(values, dtype=float)
-    weights = np.asarray(weights, dtype=float)
-    if weights.ndim != 1 or values.shape[:1] != weights.shape:
-        raise ValueError(f"weighted_sum: need values (T, ...) and weights (T,) with the same T, "
-                         f"got values {values.shape} and weights {weights.shape}")
-    return np.tensordot(weights, values, axes=1)
-
-
-def softmax(scores, temperature: float = 1.0) -> np.ndarray:
-    """Numerically stable softmax of scores / temperature along the last axis.
-
-    Shapes:
-        scores (..., T) -> (..., T), each row summing to 1.
-    """
-    if not temperature > 0:
-        raise ValueError(f"softmax: temperature must be > 0, got {temperature!r}")
-    z = np.asarray(scores, dtype=float) / temperature
-    z = z - z.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def attention_weights(query, keys, scale: bool = True, temperature: float = 1.0) -> np.ndarray:
-    """Weights of one query over T keys: softmax(q . k_j / sqrt(d) / temperature).
-
-    Shapes:
-        query (d,), keys (T, d) -> (T,).
-    """
-    query = np.asarray(query, dtype=float)
-    keys = np.asarray(keys, dtype=float)
-    if query.ndim != 1 or keys.ndim != 2 or keys.shape[1] != query.shape[0]:
-        raise ValueError(f"attention_weights: need query (d,) and keys (T, d), got query {query.shape} "
-                         f"and keys {keys.shape}")
-    scores = keys @ query  # (T,)
-    if scale:
-        scores = scores / np.sqrt(query.shape[0])
-    return softmax(scores, temperature)
+from course_utils.view.widget_base import LessonWidget
 
 
 def toy_photo(size: int = 24) -> dict[str, np.ndarray]:
@@ -112,7 +53,7 @@ def plot_weighted_sum(values: dict, weights, axes=None):
     for ax, name, w in zip(axes, names, weights):
         ax.imshow(values[name], cmap="gray", vmin=0, vmax=1)
         ax.set_title(f"{name}: weight {w:.2f}", fontsize=10)
-    mixed = weighted_sum(np.stack([values[n] for n in names]), weights)
+    mixed = weighted_sum(weights, np.stack([values[n] for n in names]))
     axes[-1].imshow(mixed, cmap="gray", vmin=0, vmax=1)
     axes[-1].set_title("weighted sum", fontsize=10)
     axes[-1].set_xlabel(" + ".join(f"{w:.2f}·{n}" for n, w in zip(names, weights)), fontsize=8)
@@ -122,15 +63,16 @@ def plot_weighted_sum(values: dict, weights, axes=None):
     return axes
 
 
-class WeightedSumWidget:
+class WeightedSumWidget(LessonWidget):
     """One slider per picture sets its raw weight; weights are normalised to sum to 1 and
     the weighted sum of the pictures is redrawn.
 
     Attributes: `sliders` (name -> FloatSlider), `weights` (normalised, (T,)),
-    `result` (the weighted sum), `label`, `output`, `ui`.
+    `result` (the weighted sum), and the LessonWidget ones (`.widget`, `.figure`, ...).
     """
 
     def __init__(self, values: dict | None = None, raw_weights=None):
+        super().__init__()
         self.values = toy_photo() if values is None else dict(values)
         names = list(self.values)
         raw_weights = [0.5] * len(names) if raw_weights is None else list(raw_weights)
@@ -140,32 +82,21 @@ class WeightedSumWidget:
             name: widgets.FloatSlider(value=w, min=0.0, max=1.0, step=0.01, description=f"{name}",
                                       continuous_update=False, readout_format=".2f")
             for name, w in zip(names, raw_weights)}
-        self.label = widgets.HTML()
-        self.output = widgets.Output()
-        self.fig = None
         for s in self.sliders.values():
             s.observe(lambda change: self.update(), names="value")
-        self.ui = widgets.VBox([widgets.HTML("<b>Raw weight of each picture</b> (normalised to sum to 1)"),
-                                *self.sliders.values(), self.label, self.output])
+        self.layout(widgets.HTML("<b>Raw weight of each picture</b> (normalised to sum to 1)"),
+                    *self.sliders.values())
         self.update()
 
     def update(self) -> None:
         names = list(self.values)
         self.weights = normalize_weights([self.sliders[n].value for n in names])
-        self.result = weighted_sum(np.stack([self.values[n] for n in names]), self.weights)
+        self.result = weighted_sum(self.weights, np.stack([self.values[n] for n in names]))
         parts = ", ".join(f"{html.escape(n)} = {w:.2f}" for n, w in zip(names, self.weights))
-        self.label.value = f"normalised weights: {parts} (sum = {self.weights.sum():.2f})"
-        self._redraw()
-
-    def _redraw(self) -> None:
-        fig, axes = plt.subplots(1, len(self.values) + 1, figsize=(2.6 * (len(self.values) + 1), 2.9))
-        plot_weighted_sum(self.values, self.weights, axes)
-        fig.tight_layout()
-        self.fig = fig
-        _show_in(self.output, fig)
-
-    def _ipython_display_(self):
-        display(self.ui)
+        self.say(f"normalised weights: {parts} (sum = {self.weights.sum():.2f})")
+        fig = self.new_figure(2.6 * (len(names) + 1), 2.9)
+        plot_weighted_sum(self.values, self.weights, fig.subplots(1, len(names) + 1))
+        self.show(fig)
 
 
 def weighted_sum_widget(values: dict | None = None, raw_weights=None) -> WeightedSumWidget:
@@ -202,42 +133,35 @@ def plot_positional(pe, pos: int, dim: int, axes=None):
     return axes
 
 
-class PositionalWidget:
+class PositionalWidget(LessonWidget):
     """Sliders for a position and a dimension of the sinusoidal encoding; shows the
     value PE[pos, i], the row of the heatmap and the dimension's wave.
 
     Attributes: `pos_slider`, `dim_slider`, `pe` ((max_len, d_model)), `result`
-    (PE[pos, dim]), `label`, `output`, `ui`.
+    (PE[pos, dim]), and the LessonWidget ones (`.widget`, `.figure`, ...).
     """
 
     def __init__(self, max_len: int = 50, d_model: int = 32, pos: int = 5, dim: int = 0):
+        super().__init__()
         self.pe = sinusoidal_encoding(max_len, d_model).numpy()
         self.pos_slider = widgets.IntSlider(value=pos, min=0, max=max_len - 1, description="position",
                                             continuous_update=False)
         self.dim_slider = widgets.IntSlider(value=dim, min=0, max=d_model - 1, description="dimension",
                                             continuous_update=False)
-        self.label = widgets.HTML()
-        self.output = widgets.Output()
-        self.fig = None
         for s in (self.pos_slider, self.dim_slider):
             s.observe(lambda change: self.update(), names="value")
-        self.ui = widgets.VBox([widgets.HBox([self.pos_slider, self.dim_slider]), self.label, self.output])
+        self.layout(widgets.HBox([self.pos_slider, self.dim_slider]))
         self.update()
 
     def update(self) -> None:
         pos, dim = self.pos_slider.value, self.dim_slider.value
         self.result = float(self.pe[pos, dim])
         first = ", ".join(f"{x:+.2f}" for x in self.pe[pos, :6])
-        self.label.value = (f"PE[{pos}, {dim}] = {self.result:+.3f} &nbsp;·&nbsp; "
-                            f"first 6 values of PE[{pos}]: [{first}, …]")
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
-        plot_positional(self.pe, pos, dim, axes)
-        fig.tight_layout()
-        self.fig = fig
-        _show_in(self.output, fig)
-
-    def _ipython_display_(self):
-        display(self.ui)
+        self.say(f"PE[{pos}, {dim}] = {self.result:+.3f} &nbsp;·&nbsp; "
+                 f"first 6 values of PE[{pos}]: [{first}, …]")
+        fig = self.new_figure(10, 3.4)
+        plot_positional(self.pe, pos, dim, fig.subplots(1, 2))
+        self.show(fig)
 
 
 def positional_widget(max_len: int = 50, d_model: int = 32, pos: int = 5, dim: int = 0) -> PositionalWidget:
@@ -257,7 +181,7 @@ def plot_query(query, keys, key_labels, weights, axes=None, title="softmax(q·k 
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     ax0, ax1 = axes
-    colors = plt.cm.tab10(np.arange(len(keys)))
+    colors = plt.get_cmap("tab10")(np.arange(len(keys)))
     for key, name, c in zip(keys, key_labels, colors):
         ax0.annotate("", xy=key, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=c, lw=2))
         ax0.annotate(name, xy=key, xytext=(0, -14 if key[1] < 0 else 8), textcoords="offset points",
@@ -283,7 +207,7 @@ def plot_query(query, keys, key_labels, weights, axes=None, title="softmax(q·k 
     return axes
 
 
-class QueryWidget:
+class QueryWidget(LessonWidget):
     """Two sliders move a 2-D query; the weights over fixed keys are recomputed and shown
     as numbers, arrows and bars. A checkbox switches the 1/√d_k scaling. With
     `show_temperature=True` a third slider sets the softmax temperature; with `values`
@@ -291,10 +215,11 @@ class QueryWidget:
 
     Attributes: `qx`, `qy` (FloatSliders), `scale_box` (Checkbox), `temperature`
     (FloatLogSlider, or None), `keys`, `result` (the weights, (T,)), `answer` (or None),
-    `label`, `output`, `ui`.
+    and the LessonWidget ones (`.widget`, `.figure`, `.message`, ...).
     """
 
     def __init__(self, keys=None, key_labels=None, query=(1.0, 0.0), values=None, show_temperature=False):
+        super().__init__()
         self.keys = np.array([[2.0, 0.0], [0.0, 2.0], [-1.5, -1.0]]) if keys is None else np.asarray(keys, float)
         if self.keys.ndim != 2 or self.keys.shape[1] != 2:
             raise ValueError(f"QueryWidget: keys must have shape (T, 2), got {self.keys.shape}")
@@ -312,16 +237,13 @@ class QueryWidget:
         self.temperature = (widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=2, step=0.1,
                                                    description="temperature", continuous_update=False)
                             if show_temperature else None)
-        self.label = widgets.HTML()
-        self.output = widgets.Output()
-        self.fig = None
         controls = [self.qx, self.qy, self.scale_box] + ([self.temperature] if show_temperature else [])
         for w in controls:
             w.observe(lambda change: self.update(), names="value")
         rows = [widgets.HBox([self.qx, self.qy, self.scale_box])]
         if show_temperature:
             rows.append(self.temperature)
-        self.ui = widgets.VBox([*rows, self.label, self.output])
+        self.layout(*rows)
         self.update()
 
     @property
@@ -340,17 +262,12 @@ class QueryWidget:
             text += f" &nbsp;·&nbsp; temperature {tau:.2f}"
         if self.answer is not None:
             text += f" &nbsp;·&nbsp; <b>weighted answer {self.answer:.1f}</b>"
-        self.label.value = text
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+        self.say(text)
+        fig = self.new_figure(9, 3.6)
         scores_text = "q·k / √d_k" if self.scale_box.value else "q·k"
         title = f"softmax({scores_text})" if self.temperature is None else f"softmax({scores_text} / {tau:.2f})"
-        plot_query(self.query, self.keys, self.key_labels, self.result, axes, title=title)
-        fig.tight_layout()
-        self.fig = fig
-        _show_in(self.output, fig)
-
-    def _ipython_display_(self):
-        display(self.ui)
+        plot_query(self.query, self.keys, self.key_labels, self.result, fig.subplots(1, 2), title=title)
+        self.show(fig)
 
 
 def query_widget(keys=None, key_labels=None, query=(1.0, 0.0), values=None,
@@ -359,10 +276,3 @@ def query_widget(keys=None, key_labels=None, query=(1.0, 0.0), values=None,
     weights over fixed keys (and the weighted answer, if `values` are given)."""
     return QueryWidget(keys, key_labels, query, values, show_temperature)
 
-
-def _show_in(output: widgets.Output, fig) -> None:
-    """Replace what `output` shows with `fig`, and close it so pyplot does not show it twice."""
-    output.clear_output(wait=True)
-    with output:
-        display(fig)
-    plt.close(fig)
