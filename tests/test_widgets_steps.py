@@ -132,15 +132,19 @@ def test_explorer_new_sentence_redraws(reference):
 
 
 @pytest.mark.parametrize("text", ["", "the dog eats pizza", "the dog sees the cat!", "dog " * 80])
-def test_explorer_bad_input_gives_a_message_and_keeps_the_last_trace(reference, text):
+def test_explorer_bad_input_gives_a_message_and_clears_the_stale_figure(reference, text):
     model, src_vocab, tgt_vocab = reference
     explorer = StepExplorer(model, src_vocab, tgt_vocab, SENTENCE)
-    trace, image = explorer.trace, explorer.image.value
+    assert explorer.image.value and explorer.details.value
     explorer.text.value = text  # must not raise
-    assert "course-problem" in explorer.message.value and "still shows" in explorer.message.value
-    assert explorer.trace is trace and explorer.image.value == image
+    assert "course-problem" in explorer.message.value and "for example" in explorer.message.value
+    assert explorer.trace is None and explorer.image.value == b"" and explorer.figure is None
+    assert explorer.details.value == ""
+    explorer.step.value = 4  # nothing to draw, and no error
     explorer.button.click()  # again through the button
-    assert "course-problem" in explorer.message.value
+    assert "course-problem" in explorer.message.value and explorer.image.value == b""
+    explorer.text.value = SENTENCE  # and back to a working sentence
+    assert explorer.trace is not None and explorer.image.value and "Step 4" in explorer.details.value
 
 
 def test_explorer_opened_on_bad_input_shows_only_a_message(reference):
@@ -150,6 +154,16 @@ def test_explorer_opened_on_bad_input_shows_only_a_message(reference):
     explorer.step.value = 3  # nothing to draw yet, and no error
     explorer.text.value = SENTENCE
     assert explorer.trace is not None and explorer.image.value
+
+
+def test_explorer_follows_the_widget_convention(reference):
+    from course_utils.view.widget_base import LessonWidget
+
+    model, src_vocab, tgt_vocab = reference
+    explorer = StepExplorer(model, src_vocab, tgt_vocab, SENTENCE)
+    assert isinstance(explorer, LessonWidget)
+    assert explorer.message in explorer.widget.children and explorer.image in explorer.widget.children
+    assert explorer.figure is not None and explorer.n_draws == 1
 
 
 def test_draw_step_without_the_map(reference):

@@ -1,5 +1,5 @@
-"""Lesson 08's step-through widget: type an English sentence and walk it through the
-trained translator one of the eight steps at a time.
+"""view layer · lesson 08's step-through widget: type an English sentence and walk it
+through the trained translator one of the eight steps at a time.
 
 Shapes: S source length · T target length (with <bos>) · H heads · d_model · V target vocab.
 
@@ -7,8 +7,9 @@ The logic lives in plain functions so tests can drive it without a browser:
 `parse_input` (tokens, or a message saying what is wrong with the text) and `trace_steps`
 (runs the sentence through the model by hand and keeps the intermediate tensor of every
 step). `StepExplorer` only wires them to a text box, a Run button, a step slider with
-Previous/Next buttons, a text panel and a re-drawn figure (a PNG in an `ipywidgets.Image`,
-like the other lessons' widgets, so it updates alike in JupyterLab, Colab and headless tests).
+Previous/Next buttons, a text panel and a re-drawn figure; it follows the lessons' widget
+convention (`LessonWidget`: a PNG in an `ipywidgets.Image`, which updates alike in
+JupyterLab, Colab and headless tests).
 
 The trace runs the decoder twice on purpose: step 8 is the autoregressive loop (one model
 call per new token), and steps 4-7 are shown as ONE teacher-forced pass over `<bos>` + the
@@ -17,17 +18,16 @@ difference between the two sets of logits: rounding error, because they compute 
 """
 
 import html
-import io
 import math
 from dataclasses import dataclass
 
 import ipywidgets as widgets
 import torch
-from matplotlib.figure import Figure
 
 from course_utils.corpus.data import UnknownWordError, english_tokens
 from course_utils.transformer.masks import causal_mask, padding_mask
 from course_utils.view.plotting import plot_attention, plot_heatmap, plot_transformer_flow
+from course_utils.view.widget_base import LessonWidget
 
 EXAMPLE = "the dog sees the black letter every day"
 STEP_TITLES = {
@@ -236,8 +236,7 @@ def draw_step(step: Step, fig=None, show_flow: bool = True):
     n = len(step.panels)
     if fig is None:
         rows, cols = step.panels[0][0].shape
-        fig = Figure(figsize=(5.0 * show_flow + min(5.5 * n, 12), max(4.4, 0.32 * rows + 2.2)),
-                     layout="constrained")
+        fig = LessonWidget.new_figure(5.0 * show_flow + min(5.5 * n, 12), max(4.4, 0.32 * rows + 2.2))
     axes = fig.subplots(1, n + show_flow, squeeze=False,
                         width_ratios=([1.0] if show_flow else []) + [1.0] * n)[0]
     if show_flow:
@@ -260,18 +259,19 @@ def draw_step(step: Step, fig=None, show_flow: bool = True):
     return fig
 
 
-class StepExplorer:
+class StepExplorer(LessonWidget):
     """A text box with a Run button, a step slider with Previous/Next buttons, a text panel
-    (translation, what the step does, shapes) and the step's figure.
+    (what the step does, its shapes), the translation line and the step's figure.
 
     Drive it headless: set `.text.value` (that runs it, as Enter does in a browser) or
     call `.button.click()`; set `.step.value` or click `.next`/`.previous`. `.trace`,
     `.message.value`, `.details.value`, `.figure` and the PNG in `.image.value` follow.
-    Bad input leaves the last trace in place and explains the problem in `.message`.
-    Show it with `.widget`.
+    Bad input clears the figure and the step text (nothing stale stays on screen) and says
+    what is wrong in `.message`. Show it with `.widget`.
     """
 
     def __init__(self, model, src_vocab, tgt_vocab, sentence: str = EXAMPLE, step: int = 1):
+        super().__init__()
         self.model, self.src_vocab, self.tgt_vocab = model, src_vocab, tgt_vocab
         self.text = widgets.Text(value=sentence, placeholder="type an English sentence",
                                  description="English", continuous_update=False,
@@ -280,20 +280,15 @@ class StepExplorer:
         self.step = widgets.IntSlider(value=step, min=1, max=8, description="step", continuous_update=False)
         self.previous = widgets.Button(description="◀ Previous", layout=widgets.Layout(width="110px"))
         self.next = widgets.Button(description="Next ▶", layout=widgets.Layout(width="110px"))
-        self.message = widgets.HTML()
         self.details = widgets.HTML()
-        self.image = widgets.Image(format="png")
         self.trace = None
-        self.figure = None
-        self.n_draws = 0
         self.button.on_click(lambda _: self.run())
         self.text.observe(lambda _: self.run(), names="value")
         self.step.observe(lambda _: self.redraw(), names="value")
         self.previous.on_click(lambda _: self._move(-1))
         self.next.on_click(lambda _: self._move(+1))
-        self.widget = widgets.VBox([widgets.HBox([self.text, self.button]),
-                                    widgets.HBox([self.previous, self.step, self.next]),
-                                    self.message, self.details, self.image])
+        self.layout(widgets.HBox([self.text, self.button]),
+                    widgets.HBox([self.previous, self.step, self.next]), self.details)
         self.run()
 
     def _move(self, delta: int) -> None:
@@ -308,13 +303,15 @@ class StepExplorer:
             except ValueError as err:
                 problem = str(err)
         if problem is not None:
-            keep = " (the figure below still shows the last sentence that worked)" if self.trace else ""
-            self.message.value = f"<span class='course-problem'>{html.escape(problem)}{keep}</span>"
+            self.trace = None
+            self.details.value = ""
+            self.clear()
+            self.problem(problem)
             return
         self.trace = trace
         ending = "" if trace["stopped"] else " (stopped at the length limit, no &lt;eos&gt;)"
-        self.message.value = (f"<span class='course-translation'>{html.escape(' '.join(tokens))} → "
-                              f"<b>{html.escape(trace['text'])}</b>{ending}</span>")
+        self.say(f"<span class='course-translation'>{html.escape(' '.join(tokens))} → "
+                 f"<b>{html.escape(trace['text'])}</b>{ending}</span>")
         self.redraw()
 
     def redraw(self) -> None:
@@ -324,12 +321,7 @@ class StepExplorer:
         shapes = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in step.shapes)
         self.details.value = (f"<b>Step {step.number}: {html.escape(step.title)}</b><br>"
                               f"{html.escape(step.text)}<ul>{shapes}</ul>")
-        fig = draw_step(step)
-        self.figure = fig
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=80)
-        self.image.value = buffer.getvalue()
-        self.n_draws += 1
+        self.show(draw_step(step))
 
 
 def step_explorer(model, src_vocab, tgt_vocab, sentence: str = EXAMPLE, step: int = 1) -> StepExplorer:
