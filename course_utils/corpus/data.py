@@ -28,6 +28,7 @@ from typing import Iterator, NamedTuple
 
 import torch
 
+from course_utils.base.validate import int_in_range
 from course_utils.corpus import grammar
 from course_utils.transformer.masks import causal_mask, padding_mask
 
@@ -91,10 +92,14 @@ class Vocab:
         return f"Vocab({len(self)} tokens: {shown}{', ...' if len(self) > 12 else ''})"
 
     def token_to_id(self, token: str) -> int:
+        """The id of `token` (a str); unknown tokens get <unk> (id 3)."""
+        if not isinstance(token, str):
+            raise TypeError(f"Vocab.token_to_id: token must be a str, got {type(token).__name__} ({token!r})")
         return self.stoi.get(token, self.unk_id)
 
     def id_to_token(self, idx: int) -> str:
-        return self.itos[idx]
+        """The token of id `idx`, 0 <= idx < len(vocab): no negative indexing from the end."""
+        return self.itos[int_in_range("Vocab.id_to_token: idx", idx, 0, len(self.itos))]
 
     def encode(self, tokens, add_bos: bool = False, add_eos: bool = False) -> list[int]:
         """Token list -> id list; unknown tokens become <unk> (id 3)."""
@@ -113,6 +118,9 @@ class Vocab:
             ids = ids.tolist()
         out = []
         for i in ids:
+            if isinstance(i, bool) or not hasattr(i, "__index__"):
+                raise TypeError(f"Vocab.decode: ids must be ints, got {type(i).__name__} ({i!r})")
+            i = i.__index__()
             if not 0 <= i < len(self.itos):
                 raise ValueError(f"Vocab.decode: id {i} is outside this vocabulary of {len(self)} tokens")
             if strip_special:
@@ -129,7 +137,7 @@ class Vocab:
     @classmethod
     def from_dict(cls, d: dict) -> "Vocab":
         tokens = d.get("tokens") if isinstance(d, dict) else None
-        if tokens is None or list(tokens[:4]) != list(SPECIALS):
+        if type(tokens) not in (list, tuple) or list(tokens[:4]) != list(SPECIALS):
             raise ValueError(f"Vocab.from_dict: expected {{'tokens': [{', '.join(SPECIALS)}, ...]}}, "
                              f"got {str(d)[:80]}")
         return cls(tokens[4:])

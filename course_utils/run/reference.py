@@ -90,13 +90,16 @@ def load_data(config: ReferenceConfig = REFERENCE_CONFIG):
 
 def load_reference(path=None, device="cpu"):
     """The shipped reference model: (model in eval mode, src_vocab, tgt_vocab, meta)."""
-    return load_checkpoint(REFERENCE_CHECKPOINT if path is None else path, device=device)
+    return load_checkpoint(REFERENCE_CHECKPOINT if path is None else path, device=device, recipe=ReferenceConfig)
 
 
 def translate(model, src_vocab, tgt_vocab, sentence, beam_size: int = 1) -> str:
     """Translate one English sentence (a string such as "the dog chases the cat", or a
     token list) and return the Chinese as a string, e.g. "狗追猫。"."""
-    tokens = english_tokens(sentence, src_vocab) if isinstance(sentence, str) else list(sentence)
+    if not isinstance(sentence, (str, list, tuple)) or not all(isinstance(t, str) for t in sentence):
+        raise TypeError(f"translate: sentence must be a str or a list of str tokens, got {sentence!r:.80}")
+    # a token list goes through the same checks as a typed sentence (unknown words, final ".")
+    tokens = english_tokens(sentence if isinstance(sentence, str) else " ".join(sentence), src_vocab)
     return "".join(translate_batch(model, src_vocab, tgt_vocab, [tokens], beam_size=beam_size)[0])
 
 

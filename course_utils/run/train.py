@@ -12,6 +12,8 @@ import dataclasses
 import math
 import os
 import time
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -272,7 +274,9 @@ def _grad_norm(model) -> float:
 
 # -- checkpoints ------------------------------------------------------------------------
 class CheckpointError(ValueError):
-    """A checkpoint file that is corrupt, of another format, or does not fit its config."""
+    """A checkpoint file that is empty, corrupt, of another format, has an entry of the wrong
+    type, or weights that do not fit its config or are not finite. The message names the
+    file and the entry."""
 
 
 def save_checkpoint(path, model: Transformer, src_vocab, tgt_vocab, **meta) -> Path:
@@ -281,6 +285,9 @@ def save_checkpoint(path, model: Transformer, src_vocab, tgt_vocab, **meta) -> P
     strings, lists, dicts (e.g. steps, seconds, scores, seed)."""
     if not isinstance(getattr(model, "config", None), TransformerConfig):
         raise TypeError(f"save_checkpoint: model must be a course Transformer, got {type(model).__name__}")
+    for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
+        if not isinstance(vocab, Vocab):
+            raise TypeError(f"save_checkpoint: {name} must be a Vocab, got {type(vocab).__name__}")
     _check_plain(meta, "meta")
     checkpoint = {
         "format_version": CHECKPOINT_FORMAT_VERSION,
@@ -291,6 +298,8 @@ def save_checkpoint(path, model: Transformer, src_vocab, tgt_vocab, **meta) -> P
         "meta": dict(meta),
     }
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"save_checkpoint: {path} is a folder; give a file path such as {path / 'model.pt'}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(checkpoint, tmp)
@@ -298,21 +307,30 @@ def save_checkpoint(path, model: Transformer, src_vocab, tgt_vocab, **meta) -> P
     return path
 
 
-def load_checkpoint(path, device="cpu"):
-    """Read a checkpoint written by `save_checkpoint`.
+def load_checkpoint(path, device="cpu", recipe=None):
+    """Read a checkpoint written by `save_checkpoint` (with `weights_only=True`: a file
+    cannot run code while it loads).
 
     Returns (model in eval mode, src_vocab, tgt_vocab, meta). Raises FileNotFoundError
-    for a missing file and CheckpointError (a ValueError) naming the path for a corrupt
-    file, another format, or weights that do not fit the stored config.
+    for a missing file and CheckpointError (a ValueError) naming the path and the entry for
+    anything else: an empty, truncated or non-torch file, another format, a missing entry or
+    one of the wrong type, weights that do not fit the stored config, NaN or inf weights.
+    `recipe`, a dataclass such as course_utils.run.reference.ReferenceConfig, is the type
+    of meta["recipe"]: every field stored there must have the type that dataclass declares.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file")
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes): not a checkpoint (an interrupted copy or download?)")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for a damaged file
-        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt or not written by "
-                              f"torch.save): {type(err).__name__}: {str(err).splitlines()[0][:200]}") from err
+        detail = (str(err).strip().splitlines() or [""])[0][:200]
+        raise CheckpointError(f"{path} is not a readable checkpoint (corrupt, truncated or not written by "
+                              f"torch.save): {type(err).__name__}{': ' + detail if detail else ''}") from err
     if not isinstance(checkpoint, dict) or "format_version" not in checkpoint:
         raise CheckpointError(f"{path} is not a course checkpoint (no 'format_version' entry)")
     if checkpoint["format_version"] != CHECKPOINT_FORMAT_VERSION:
@@ -321,25 +339,88 @@ def load_checkpoint(path, device="cpu"):
     missing = {"config", "state_dict", "src_vocab", "tgt_vocab", "meta"} - checkpoint.keys()
     if missing:
         raise CheckpointError(f"{path} lacks the entries {sorted(missing)}")
+    for entry in ("config", "state_dict", "src_vocab", "tgt_vocab", "meta"):
+        if type(checkpoint[entry]) is not dict:
+            raise CheckpointError(f"{path}: the entry '{entry}' must be a dict, got {type(checkpoint[entry]).__name__}")
     try:
         config = TransformerConfig(**checkpoint["config"])
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{path} holds an invalid model config: {err}") from err
-    try:
-        src_vocab = Vocab.from_dict(checkpoint["src_vocab"])
-        tgt_vocab = Vocab.from_dict(checkpoint["tgt_vocab"])
-    except Exception as err:
-        raise CheckpointError(f"{path} holds an unreadable vocabulary: {err}") from err
+    vocabs = []
+    for entry in ("src_vocab", "tgt_vocab"):
+        try:
+            vocabs.append(Vocab.from_dict(checkpoint[entry]))
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"{path}: the entry '{entry}' is not a readable vocabulary: {err}") from err
+    src_vocab, tgt_vocab = vocabs
     if (len(src_vocab), len(tgt_vocab)) != (config.src_vocab_size, config.tgt_vocab_size):
         raise CheckpointError(f"{path}: vocabularies have {len(src_vocab)} / {len(tgt_vocab)} tokens but the "
                               f"config says {config.src_vocab_size} / {config.tgt_vocab_size}")
+    meta = checkpoint["meta"]
+    try:
+        _check_plain(meta, "meta")
+    except TypeError as err:
+        raise CheckpointError(f"{path}: {str(err).replace('save_checkpoint: ', '')}") from err
+    if recipe is not None and "recipe" in meta:
+        _check_fields(meta["recipe"], recipe, "meta['recipe']", path)
+    _check_weights(checkpoint["state_dict"], path)
     model = Transformer(config)
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as err:  # missing/unexpected keys or wrong shapes
         raise CheckpointError(f"{path}: the weights do not fit the stored config: "
                               f"{' '.join(str(err).split())[:500]}") from err
-    return model.to(device).eval(), src_vocab, tgt_vocab, checkpoint["meta"]
+    try:
+        model = model.to(device)
+    except (RuntimeError, TypeError, ValueError) as err:
+        raise ValueError(f"load_checkpoint: cannot move the model to device {device!r}: {err}") from err
+    return model.eval(), src_vocab, tgt_vocab, meta
+
+
+def _check_weights(state_dict: dict, path) -> None:
+    """Every entry a finite floating-point tensor under a string name."""
+    for name, value in state_dict.items():
+        where = f"{path}: state_dict[{name!r}]"
+        if not isinstance(name, str):
+            raise CheckpointError(f"{where}: weight names must be strings")
+        if not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{where} must be a tensor, got {type(value).__name__}")
+        if not value.dtype.is_floating_point:
+            raise CheckpointError(f"{where} must hold floating-point weights, got dtype {value.dtype}")
+        bad = int((~torch.isfinite(value)).sum())
+        if bad:
+            raise CheckpointError(f"{where} holds {bad} NaN or infinite value(s) of {value.numel()}: the model "
+                                  "diverged (or the file was altered) before it was saved; it cannot translate")
+
+
+def _check_fields(value, cls, where: str, path) -> None:
+    """`value` (a dict read from a file) has, for each field of dataclass `cls` it holds,
+    that field's declared type (int, float, str, bool, None, a nested dataclass). Keys that
+    `cls` does not declare are left alone (older checkpoints)."""
+    if type(value) is not dict:
+        raise CheckpointError(f"{path}: {where} must be a dict, got {type(value).__name__}")
+    hints = typing.get_type_hints(cls)
+    for field_ in dataclasses.fields(cls):
+        if field_.name in value:
+            _check_typed(value[field_.name], hints[field_.name], f"{where}[{field_.name!r}]", path)
+
+
+def _check_typed(value, expected, where: str, path) -> None:
+    options = typing.get_args(expected) if typing.get_origin(expected) in (typing.Union, types.UnionType) else (
+        expected,)
+    for option in options:
+        if dataclasses.is_dataclass(option):
+            if type(value) is dict:
+                _check_fields(value, option, where, path)
+                return
+        elif option is type(None) and value is None:
+            return
+        elif option is float and type(value) in (int, float) and math.isfinite(value):
+            return
+        elif option in (int, str, bool) and type(value) is option:
+            return
+    names = " or ".join("a dict" if dataclasses.is_dataclass(o) else getattr(o, "__name__", str(o)) for o in options)
+    raise CheckpointError(f"{path}: {where} must be {names}, got {type(value).__name__} ({value!r:.60})")
 
 
 def _check_plain(value, where: str) -> None:
