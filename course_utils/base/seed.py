@@ -6,6 +6,8 @@ import random
 import numpy as np
 import torch
 
+from course_utils.base.validate import non_negative_int
+
 
 def set_seed(seed: int = 0) -> None:
     """Seed Python's `random`, NumPy and PyTorch (CPU and, if present, CUDA).
@@ -13,10 +15,7 @@ def set_seed(seed: int = 0) -> None:
     Returns nothing, so a notebook's setup cell shows no output. Code that wants its own
     stream of random numbers builds one: `torch.Generator().manual_seed(seed)`.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__} ({seed!r})")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
+    non_negative_int("seed", seed)
     os.environ["PYTHONHASHSEED"] = str(seed)  # for subprocesses started from here on
     random.seed(seed)
     np.random.seed(seed % 2**32)

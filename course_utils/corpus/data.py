@@ -1,5 +1,5 @@
-"""Data for the course: the toy English -> Chinese corpus, vocabularies, batching with
-masks, and a loader for real tab-separated parallel text.
+"""corpus layer · data for the course: the toy English -> Chinese corpus, vocabularies,
+batching with masks, and a loader for real tab-separated parallel text (lesson 09).
 
 Shapes: B batch · S source length · T target length (one more than the longest target).
 
@@ -65,7 +65,8 @@ _HELD_OUT_FEATURES = tuple(
 
 # ----------------------------------------------------------------------------- vocabulary
 class Vocab:
-    """Token <-> id mapping with fixed special ids: <pad>=0, <bos>=1, <eos>=2, <unk>=3."""
+    """Token <-> id mapping with fixed special ids: <pad>=0, <bos>=1, <eos>=2, <unk>=3.
+    Built by hand in lesson 03 (section 1, tokens -> ids); used from lesson 09 on."""
 
     pad_id, bos_id, eos_id, unk_id = PAD_ID, BOS_ID, EOS_ID, UNK_ID
 
@@ -162,13 +163,8 @@ class Vocab:
 
 def build_vocabs() -> tuple[Vocab, Vocab]:
     """(src_vocab, tgt_vocab) from the grammar's full lexicon: deterministic, and no split
-    (compositional included) ever needs <unk>."""
+    (compositional included) ever needs <unk>. Used in lesson 09 (section 1)."""
     return Vocab(grammar.english_words()), Vocab(grammar.chinese_words())
-
-
-def vocabs_from_pairs(pairs, min_freq: int = 1) -> tuple[Vocab, Vocab]:
-    """(src_vocab, tgt_vocab) built from the pairs themselves (for real data)."""
-    return Vocab.from_pairs(pairs, min_freq, "src"), Vocab.from_pairs(pairs, min_freq, "tgt")
 
 
 # ----------------------------------------------------------------------------- the toy corpus
@@ -310,25 +306,6 @@ def find_example(phenomenon: str, pairs=None, seed: int = 0, exclude=()) -> Pair
     raise LookupError(f"find_example: no pair with phenomenon {phenomenon!r} (excluding {tuple(exclude)})")
 
 
-def grammar_stats() -> dict:
-    """Sizes of the grammar for lesson 09: word counts, vocabulary sizes, and the exact
-    number of distinct sentences (see `grammar.count_sentences` for how it is computed)."""
-    src_vocab, tgt_vocab = build_vocabs()
-    counts = grammar.count_sentences()
-    return {
-        "nouns": len(grammar.NOUNS), "verbs_transitive": len(grammar.TRANSITIVE),
-        "verbs_intransitive": len(grammar.INTRANSITIVE), "adjectives": len(grammar.ADJECTIVES),
-        "numbers": len(grammar.NUMBERS), "classifiers": len({n.classifier for n in grammar.NOUNS.values()}),
-        "time_phrases": sum(len(t) for t in grammar.TIMES.values()), "place_phrases": len(grammar.PLACES),
-        "src_vocab_size": len(src_vocab), "tgt_vocab_size": len(tgt_vocab),
-        # the factors of the count: a full noun phrase has 12 determiners x (1 + fitting
-        # adjectives); a clause has 32 tense/time/mood frames and 7 place choices (none or 6)
-        "np_determiners": len(grammar._FULL_DETS), "clause_frames": grammar._clause_frames(),
-        "place_choices": 1 + len(grammar.PLACES),
-        "distinct_sentences": counts["total"], "distinct_by_type": counts,
-    }
-
-
 # ----------------------------------------------------------------------------- tokenizers
 _EN_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_")
 _ZH_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.'][A-Za-z0-9]+)*|\S")
@@ -336,7 +313,7 @@ _ZH_TOKEN = re.compile(r"[A-Za-z0-9]+(?:[.'][A-Za-z0-9]+)*|\S")
 
 def tokenize_en(text: str) -> list[str]:
     """English: lowercased words (keeping "don't" and "don’t" whole, as "don't") and
-    punctuation marks."""
+    punctuation marks. Tokens are introduced in lesson 03 (section 1)."""
     if not isinstance(text, str):
         raise TypeError(f"tokenize_en: text must be a str, got {type(text).__name__}")
     return _EN_TOKEN.findall(text.lower().replace("\u2019", "'"))
@@ -369,6 +346,7 @@ def english_tokens(sentence: str, vocab: Vocab | None = None) -> list[str]:
 
     Adds the final "." (or "?" when it starts with do/does/did/will) if missing. Raises
     `UnknownWordError` (a ValueError) naming every unknown word, with suggestions.
+    Used in lesson 10 (typed sentences, the translate widget).
     """
     known = set(vocab.itos[len(SPECIALS):]) if vocab is not None else set(grammar.english_words())
     tokens = tokenize_en(sentence)
@@ -425,6 +403,7 @@ class Batch:
 
 def pad_sequences(seqs, pad_id: int = PAD_ID) -> torch.Tensor:
     """List of id lists -> long tensor, right-padded with `pad_id`.
+    Built by hand in lesson 09 (section 2, the exercise `teacher_forcing`).
 
     Shapes:
         B lists of lengths <= T -> (B, T), T = the longest length.
@@ -437,7 +416,7 @@ def pad_sequences(seqs, pad_id: int = PAD_ID) -> torch.Tensor:
 
 def collate(pairs, src_vocab: Vocab, tgt_vocab: Vocab) -> Batch:
     """Encode, pad and mask a list of pairs (anything with .src/.tgt token lists, or
-    (src, tgt, ...) tuples).
+    (src, tgt, ...) tuples). Built by hand in lesson 09 (section 2, batches: padding and masks).
 
     Shapes:
         returns Batch(src (B, S), tgt_in (B, T), tgt_out (B, T), src_mask (B, 1, 1, S),
@@ -456,22 +435,6 @@ def collate(pairs, src_vocab: Vocab, tgt_vocab: Vocab) -> Batch:
     src_mask = padding_mask(src, src_vocab.pad_id)                                        # (B, 1, 1, S)
     tgt_mask = padding_mask(tgt_in, tgt_vocab.pad_id) & causal_mask(tgt_in.size(1))      # (B, 1, T, T)
     return Batch(src, tgt_in, tgt_out, src_mask, tgt_mask)
-
-
-def iterate_batches(pairs, batch_size: int, src_vocab: Vocab, tgt_vocab: Vocab,
-                    shuffle: bool = True, seed: int = 0, drop_last: bool = False) -> Iterator[Batch]:
-    """Yield `collate`d batches of `batch_size` pairs; one pass over the data (an epoch).
-    `shuffle` uses its own random.Random(seed), so the global RNG is untouched."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"iterate_batches: batch_size must be an int >= 1, got {batch_size!r}")
-    order = list(range(len(pairs)))
-    if shuffle:
-        random.Random(seed).shuffle(order)
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        if drop_last and len(idx) < batch_size:
-            break
-        yield collate([pairs[i] for i in idx], src_vocab, tgt_vocab)
 
 
 # ----------------------------------------------------------------------------- real data
@@ -497,7 +460,8 @@ def load_parallel_tsv(path, max_len: int | None = None, zh_by: str = "char") -> 
     lines (no tab, an empty side, not UTF-8, longer than `max_len` tokens) are skipped and
     reported as `LineProblem`s with their line numbers; blank lines are skipped silently.
     Returns ParallelCorpus(pairs, problems); raises FileNotFoundError for a missing file and
-    ValueError when no line is usable.
+    ValueError when no line is usable. For a learner's own corpus: see the README section
+    "Your own parallel corpus" (build vocabularies with `Vocab.from_pairs`).
     """
     path = Path(path)
     if not path.is_file():
