@@ -6,6 +6,7 @@ import json
 import random
 import re
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,10 +14,9 @@ import torch
 from course_utils.corpus import grammar
 from course_utils.corpus.data import (BOS_ID, EOS_ID, HELD_OUT, PAD_ID, PHENOMENA, UNK_ID, Batch, Pair,
                                UnknownWordError, Vocab, build_vocabs, collate, english_tokens,
-                               find_example, generate_pairs, grammar_stats, held_out_features,
-                               iterate_batches, load_parallel_tsv, make_splits, reference_translation,
-                               tokenize_en,
-                               tokenize_zh, vocabs_from_pairs)
+                               find_example, generate_pairs, held_out_features,
+                               load_parallel_tsv, make_splits, reference_translation,
+                               tokenize_en, tokenize_zh)
 from course_utils.corpus.grammar import NP, Clause, RelativeSentence, realize
 from course_utils.transformer.masks import causal_mask
 
@@ -143,14 +143,12 @@ def test_sentence_lengths_are_moderate(full_splits):
 
 # ----------------------------------------------------------------------------- size of the language
 def test_distinct_sentence_count_is_well_over_a_million():
-    stats = grammar_stats()
-    assert stats["distinct_sentences"] > 1e6
-    assert (stats["np_determiners"], stats["clause_frames"], stats["place_choices"]) == (12, 32, 7)
-    by_type = stats["distinct_by_type"]
-    assert by_type["total"] == by_type["clause"] + by_type["relative_subject"] + by_type["relative_object"]
-    assert stats["nouns"] >= 20 and stats["adjectives"] >= 8 and stats["numbers"] == 10
-    assert stats["verbs_transitive"] + stats["verbs_intransitive"] >= 12
-    assert stats["time_phrases"] >= 3 and stats["place_phrases"] >= 3
+    counts = grammar.count_sentences()
+    assert counts["total"] > 1e6
+    assert counts["total"] == counts["clause"] + counts["relative_subject"] + counts["relative_object"]
+    assert len(grammar.NOUNS) >= 20 and len(grammar.ADJECTIVES) >= 8 and len(grammar.NUMBERS) == 10
+    assert len(grammar.TRANSITIVE) + len(grammar.INTRANSITIVE) >= 12
+    assert sum(len(t) for t in grammar.TIMES.values()) >= 3 and len(grammar.PLACES) >= 3
 
 
 def test_count_components_match_what_the_sampler_produces():
@@ -334,7 +332,7 @@ def test_vocab_from_pairs_min_freq():
     pairs = [Pair(["a", "b"], ["x"]), Pair(["a", "c"], ["x", "y"])]
     v = Vocab.from_pairs(pairs, min_freq=2)
     assert v.itos[4:] == ["a"]
-    src_v, tgt_v = vocabs_from_pairs(pairs)
+    src_v, tgt_v = Vocab.from_pairs(pairs, side="src"), Vocab.from_pairs(pairs, side="tgt")
     assert src_v.itos[4:] == ["a", "b", "c"] and tgt_v.itos[4:] == ["x", "y"]
     with pytest.raises(ValueError, match="side"):
         Vocab.from_pairs(pairs, side="zh")
@@ -400,23 +398,6 @@ def test_a_collated_batch_runs_through_the_model():
     logits = model(b.src, b.tgt_in, b.src_mask, b.tgt_mask)
     assert logits.shape == (*b.tgt_out.shape, len(tgt_vocab))
     assert torch.isfinite(logits).all()
-
-
-def test_iterate_batches_covers_every_pair_once_and_is_seeded():
-    pairs = make_splits(seed=0, n_train=23, n_test=1, n_compositional=1).train
-    src_vocab, tgt_vocab = build_vocabs()
-    batches = list(iterate_batches(pairs, 5, src_vocab, tgt_vocab, shuffle=True, seed=1))
-    assert [b.src.size(0) for b in batches] == [5, 5, 5, 5, 3]
-    seen = sorted(tuple(src_vocab.decode(row)) for b in batches for row in b.src)
-    assert seen == sorted(tuple(p.src) for p in pairs)
-    again = list(iterate_batches(pairs, 5, src_vocab, tgt_vocab, shuffle=True, seed=1))
-    other = list(iterate_batches(pairs, 5, src_vocab, tgt_vocab, shuffle=True, seed=2))
-    assert all(torch.equal(a.src, b.src) for a, b in zip(batches, again))
-    assert not all(a.src.shape == b.src.shape and torch.equal(a.src, b.src) for a, b in zip(batches, other))
-    plain = list(iterate_batches(pairs, 5, src_vocab, tgt_vocab, shuffle=False, drop_last=True))
-    assert len(plain) == 4 and src_vocab.decode(plain[0].src[0]) == pairs[0].src
-    with pytest.raises(ValueError, match="batch_size"):
-        next(iterate_batches(pairs, 0, src_vocab, tgt_vocab))
 
 
 # ----------------------------------------------------------------------------- tokenizers, typed input
@@ -541,7 +522,20 @@ def test_tsv_pairs_train_end_to_end(tmp_path):
     path = tmp_path / "cmn.txt"
     path.write_text("I run.\t我跑。\nThe cat sleeps.\t猫在睡觉。\n", encoding="utf-8")
     pairs, _ = load_parallel_tsv(path)
-    src_vocab, tgt_vocab = vocabs_from_pairs(pairs)
+    src_vocab, tgt_vocab = Vocab.from_pairs(pairs, side="src"), Vocab.from_pairs(pairs, side="tgt")
     b = collate(pairs, src_vocab, tgt_vocab)
     assert b.src.shape == (2, 4) and b.tgt_out.shape == (2, 6)
     assert UNK_ID not in b.src.tolist()[0]
+
+
+def test_readme_parallel_corpus_example_runs_and_prints_what_it_says(tmp_path, monkeypatch, capsys):
+    """The README's "Your own parallel corpus" example: run it, compare each print with its comment."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"### Your own parallel corpus.*?```python\n(.*?)```", readme, re.S)
+    assert block, "README lost its 'Your own parallel corpus' example"
+    code = block.group(1)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    promised = [line.split("#", 1)[1].strip() for line in code.splitlines() if line.startswith("print(")]
+    assert printed == promised

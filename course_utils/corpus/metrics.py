@@ -1,5 +1,6 @@
-"""Translation metrics: sentence exact match, corpus BLEU (sacreBLEU, Chinese tokenisation),
-and both broken down by phenomenon for error analysis.
+"""corpus layer · translation metrics: sentence exact match, corpus BLEU (sacreBLEU, Chinese
+tokenisation), and exact match broken down by phenomenon for error analysis (lesson 10).
+course_utils.run.decoding.evaluate is the one function that translates and scores with them.
 
 Hypotheses and references are token lists (["狗", "追", "猫", "。"]) or plain strings.
 """
@@ -34,29 +35,24 @@ def _as_text(s) -> str:
 
 
 def exact_match(hyps, refs) -> float:
-    """Fraction (0..1) of hypotheses identical to their reference, token for token."""
+    """Fraction (0..1) of hypotheses identical to their reference, token for token.
+    Used in lessons 09 and 10 (through run.decoding.evaluate)."""
     hyps, refs = _check_lists(hyps, refs, "exact_match")
     return sum(_as_tokens(h) == _as_tokens(r) for h, r in zip(hyps, refs)) / len(hyps)
 
 
 def corpus_bleu(hyps, refs) -> float:
     """Corpus BLEU (0..100) with sacreBLEU's Chinese tokenisation (`tokenize="zh"`: every
-    Chinese character is a token), computed on the space-joined tokens."""
+    Chinese character is a token), computed on the space-joined tokens. Used in lesson 10."""
     hyps, refs = _check_lists(hyps, refs, "corpus_bleu")
     bleu = BLEU(tokenize="zh")
     return float(bleu.corpus_score([_as_text(h) for h in hyps], [[_as_text(r) for r in refs]]).score)
 
 
-def sentence_bleu(hyp, ref) -> float:
-    """BLEU (0..100) of one sentence (sacreBLEU, `tokenize="zh"`, effective order so short
-    sentences are not scored 0 for lacking 4-grams)."""
-    bleu = BLEU(tokenize="zh", effective_order=True)
-    return float(bleu.sentence_score(_as_text(hyp), [_as_text(ref)]).score)
-
-
 def by_phenomenon(hyps, refs, phenomena) -> dict:
     """Exact match per phenomenon tag: {tag: {"n": count, "exact_match": fraction}}, sorted by
-    tag. `phenomena[i]` is the tag tuple of sentence i (e.g. `pair.phenomena`)."""
+    tag. `phenomena[i]` is the tag tuple of sentence i (e.g. `pair.phenomena`). Used in
+    lesson 10 (error analysis)."""
     hyps, refs = _check_lists(hyps, refs, "by_phenomenon")
     phenomena = list(phenomena)
     if len(phenomena) != len(hyps):
