@@ -1,114 +1,168 @@
-"""Checkers of lessons 01-05: every correct variant passes, every known mistake fails with
-its own hint, garbage fails without raising."""
+"""Graders of lessons 01-05 against answer sets: for every exercise, right answers in
+several styles (matmul / einsum / loops / allowed built-ins / float64 inside / -1e9 or
+-inf / torch.where, and peer-style code a learner might paste) must pass, and wrong
+answers learners write must fail with a hint naming the mistake (asserted by key phrase).
+
+Answers that call an earlier learner function are written as notebook cells (`notebook`),
+so that the check finds that function where a learner's notebook has it.
+"""
 
 import math
+import random
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from course_utils.course.checks import check
-from course_utils.course.checks import lessons_01_05 as L
+
+NOT_NAMED = None  # a wrong answer for which only a generic message is expected
 
 
 @pytest.fixture(autouse=True)
 def _not_strict(monkeypatch):
     monkeypatch.delenv("COURSE_STRICT", raising=False)
+    monkeypatch.setenv("COURSE_NO_PROGRESS", "1")
 
 
-def passes(ex_id, obj):
-    r = check(ex_id, obj)
-    assert r.status == "passed", repr(r)
+def notebook(source: str) -> dict:
+    """Run `source` as notebook cells would (one shared global namespace) and return it."""
+    space = {"torch": torch, "math": math, "np": np, "nn": nn, "F": F, "check": check}
+    exec(source, space)
+    return space
 
 
-def fails_with(ex_id, obj, hint):
-    r = check(ex_id, obj)
-    assert r.status == "failed", repr(r)
-    assert r.hint == hint, repr(r)
+def stable_softmax(z, dim=-1):
+    e = (z - z.max(dim=dim, keepdim=True).values).exp()
+    return e / e.sum(dim=dim, keepdim=True)
 
 
-def fails(ex_id, obj, text=""):
-    r = check(ex_id, obj)
-    assert r.status == "failed" and text in r.message, repr(r)
+# ============================================================================ answer sets
+RIGHT: dict[str, list] = {}
+WRONG: dict[str, list] = {}  # (answer, key phrase of the hint, or NOT_NAMED)
+
+# ---------------------------------------------------------------------------- 01.weighted_sum
+RIGHT["01.weighted_sum"] = [
+    lambda w, v: w @ v,
+    lambda w, v: (w[:, None] * v).sum(0),
+    lambda w, v: torch.einsum("n,nd->d", w, v),
+    lambda w, v: sum(w[i] * v[i] for i in range(len(w))),
+    lambda w, v: v.T @ w,
+    lambda w, v: (w.double() @ v.double()),  # float64 result
+    lambda w, v: torch.tensordot(w, v, dims=1),
+]
+WRONG["01.weighted_sum"] = [
+    (lambda w, v: v.sum(0), "plain sum"),
+    (lambda w, v: v.mean(0), "plain average"),
+    (lambda w, v: w[:, None] * v, "sum over the rows"),
+    (lambda w, v: (w[:, None] * v).sum(1), "not over the width"),
+    (lambda w, v: v @ w, "weights @ values"),
+    (lambda w, v: torch.softmax(w, 0) @ v, "no softmax"),
+]
+
+# ---------------------------------------------------------------------------- 01.softmax_temperature
 
 
-def pending(ex_id):
-    def stub(*args, **kwargs):
-        raise NotImplementedError(f"Exercise {ex_id}: your code here")
-
-    assert check(ex_id, stub).status == "pending"
-
-
-# ============================================================================ 01
-
-def test_weighted_sum():
-    passes("01.weighted_sum", lambda w, v: w @ v)
-    passes("01.weighted_sum", lambda w, v: (w[:, None] * v).sum(0))
-    passes("01.weighted_sum", lambda w, v: torch.einsum("n,nd->d", w, v))
-    passes("01.weighted_sum", lambda w, v: sum(w[i] * v[i] for i in range(len(w))))
-    fails_with("01.weighted_sum", lambda w, v: v.sum(0), L.HINT_NO_WEIGHTS)
-    fails_with("01.weighted_sum", lambda w, v: v.mean(0), L.HINT_MEAN)
-    fails("01.weighted_sum", lambda w, v: w * v[:, 0], "shape")
-    pending("01.weighted_sum")
+def sm_loop(scores, temperature=1.0):
+    flat = (scores / temperature).reshape(-1, scores.shape[-1])
+    rows = []
+    for row in flat:
+        e = torch.exp(row - torch.max(row))
+        rows.append(e / torch.sum(e))
+    return torch.stack(rows).reshape(scores.shape)
 
 
-def _softmax_stable(s, t=1.0):
-    z = s / t
-    z = z - z.max(dim=-1, keepdim=True).values
-    return z.exp() / z.exp().sum(-1, keepdim=True)
+def sm_numpy_port(scores, temperature=1.0):  # the lesson's 1-D NumPy softmax, pasted
+    z = np.asarray(scores, dtype=float) / temperature
+    e = np.exp(z - z.max())
+    return e / e.sum()
 
 
-def test_softmax_temperature():
-    passes("01.softmax_temperature", _softmax_stable)
-    passes("01.softmax_temperature", lambda s, t=1.0: torch.softmax(s / t, dim=-1))
-    passes("01.softmax_temperature", lambda s, t=1.0: (s / t - torch.logsumexp(s / t, -1, keepdim=True)).exp())
-    fails_with("01.softmax_temperature", lambda s, t=1.0: _softmax_stable(s * t), L.HINT_TEMP_MULT)
-    fails_with("01.softmax_temperature", lambda s, t=1.0: torch.softmax(s / t, dim=0), L.HINT_AXIS)
-    fails_with("01.softmax_temperature", lambda s, t=1.0: (s / t).exp(), L.HINT_NO_NORM)
-    fails_with("01.softmax_temperature", lambda s, t=1.0: (s / t).exp() / (s / t).exp().sum(-1, keepdim=True),
-               L.HINT_UNSTABLE)
-    pending("01.softmax_temperature")
+def sm_torch_port(scores, temperature=1.0):  # the same, translated to torch line by line
+    z = scores / temperature
+    e = torch.exp(z - z.max())
+    return e / e.sum()
 
 
-def test_soft_lookup():
-    def ok(q, k, v):
-        w = torch.softmax(k @ q, -1)
-        return w @ v, w
+RIGHT["01.softmax_temperature"] = [
+    lambda s, t=1.0: stable_softmax(s / t),
+    lambda s, t=1.0: (s / t - torch.logsumexp(s / t, -1, keepdim=True)).exp(),
+    lambda s, t=1.0: stable_softmax((s / t).double()),  # float64 inside and out
+    lambda s, t=1.0: stable_softmax((s / t).double()).float(),
+    sm_loop,
+    lambda s, t=1.0: torch.exp(s / t - (s / t).amax(-1, keepdim=True)) / torch.exp(
+        s / t - (s / t).amax(-1, keepdim=True)).sum(-1, keepdim=True),
+]
+WRONG["01.softmax_temperature"] = [
+    (lambda s, t=1.0: torch.softmax(s / t, dim=-1), "write it yourself"),
+    (lambda s, t=1.0: F.softmax(s / t, dim=-1), "write it yourself"),
+    (lambda s, t=1.0: (s / t).softmax(-1), "write it yourself"),
+    (lambda s, t=1.0: stable_softmax(s * t), "Divide the scores by the temperature"),
+    (lambda s, t=1.0: stable_softmax(s / t, dim=0), "wrong axis"),
+    (lambda s, t=1.0: (s / t).exp(), "divide by the sum"),
+    (lambda s, t=1.0: (s / t).exp() / (s / t).exp().sum(-1, keepdim=True), "overflows"),
+    (sm_numpy_port, "whole tensor"),
+    (sm_torch_port, "whole tensor"),
+    (lambda s, t=1.0: (s / t - (s / t).max()).exp() / (s / t - (s / t).max()).exp().sum(-1, keepdim=True),
+     "own maximum"),
+    (lambda s, t=1.0: (s / t - (s / t).max(-1).values).exp() / (s / t).exp().sum(-1), "keepdim"),
+]
 
-    def einsum(q, k, v):
-        w = torch.einsum("nd,d->n", k, q).softmax(0)
-        return torch.einsum("n,nv->v", w, v), w
-
-    passes("01.soft_lookup", ok)
-    passes("01.soft_lookup", einsum)
-
-    def hard(q, k, v):
-        w = F.one_hot((k @ q).argmax(), k.size(0)).float()
-        return w @ v, w
-
-    def raw(q, k, v):
-        s = k @ q
-        return s @ v, s
-
-    fails_with("01.soft_lookup", hard, L.HINT_HARD)
-    fails_with("01.soft_lookup", raw, L.HINT_RAW_SCORES)
-    fails("01.soft_lookup", lambda q, k, v: ok(q, k, v)[0], "tuple of 2")
-    pending("01.soft_lookup")
-
-
-# ============================================================================ 02
-
-def test_rnn_step():
-    passes("02.rnn_step", lambda x, h, wx, wh, b: torch.tanh(x @ wx + h @ wh + b))
-    passes("02.rnn_step", lambda x, h, wx, wh, b: torch.tanh(torch.addmm(b, x, wx) + torch.mm(h, wh)))
-    fails_with("02.rnn_step", lambda x, h, wx, wh, b: x @ wx + h @ wh + b, L.HINT_NO_TANH)
-    fails_with("02.rnn_step", lambda x, h, wx, wh, b: torch.tanh(x @ wx + b), L.HINT_NO_HIDDEN)
-    fails_with("02.rnn_step", lambda x, h, wx, wh, b: torch.tanh(x @ wx + h @ wh), L.HINT_NO_BIAS)
-    pending("02.rnn_step")
+# ---------------------------------------------------------------------------- 01.soft_lookup
 
 
-def _rnn_loop(x, h0, wx, wh, b):
+def lookup_manual(q, k, v):
+    s = k @ q
+    e = (s - s.max()).exp()
+    w = e / e.sum()
+    return w @ v, w
+
+
+RIGHT["01.soft_lookup"] = [
+    lambda q, k, v: (torch.softmax(k @ q, -1) @ v, torch.softmax(k @ q, -1)),
+    lambda q, k, v: (torch.einsum("n,nv->v", torch.einsum("nd,d->n", k, q).softmax(0), v),
+                     torch.einsum("nd,d->n", k, q).softmax(0)),
+    lookup_manual,
+    lambda q, k, v: (F.softmax(q @ k.T, dim=0) @ v, F.softmax(q @ k.T, dim=0)),
+    lambda q, k, v: tuple(x.double() for x in lookup_manual(q.double(), k.double(), v.double())),
+    lambda q, k, v: [(torch.softmax(k @ q, 0)[:, None] * v).sum(0), torch.softmax(k @ q, 0)],
+]
+WRONG["01.soft_lookup"] = [
+    (lambda q, k, v: (F.one_hot((k @ q).argmax(), k.size(0)).float() @ v,
+                      F.one_hot((k @ q).argmax(), k.size(0)).float()), "hard"),
+    (lambda q, k, v: ((k @ q) @ v, k @ q), "Turn the scores into weights"),
+    (lambda q, k, v: (torch.softmax(k @ q / math.sqrt(q.numel()), -1) @ v,
+                      torch.softmax(k @ q / math.sqrt(q.numel()), -1)), "No scaling"),
+    (lambda q, k, v: (torch.softmax(k @ q, -1), torch.softmax(k @ q, -1) @ v), "other order"),
+    (lambda q, k, v: torch.softmax(k @ q, -1) @ v, "Return all 2 values"),
+    (lambda q, k, v: (torch.softmax(q @ k, -1) @ v, torch.softmax(q @ k, -1)), "keys @ query"),
+    (lambda q, k, v: (torch.softmax(k @ q, -1) @ v.T, torch.softmax(k @ q, -1)), "order of the matrix products"),
+]
+
+# ---------------------------------------------------------------------------- 02.rnn_step
+RIGHT["02.rnn_step"] = [
+    lambda x, h, wx, wh, b: torch.tanh(x @ wx + h @ wh + b),
+    lambda x, h, wx, wh, b: torch.tanh(torch.addmm(b, x, wx) + torch.mm(h, wh)),
+    lambda x, h, wx, wh, b: torch.einsum("bi,ih->bh", x, wx).add(torch.einsum("bj,jh->bh", h, wh)).add(b).tanh(),
+    lambda x, h, wx, wh, b: torch.tanh(F.linear(x, wx.T) + F.linear(h, wh.T, b)),
+    lambda x, h, wx, wh, b: torch.tanh(torch.cat([x, h], 1) @ torch.cat([wx, wh], 0) + b),
+    lambda x, h, wx, wh, b: torch.tanh(x.double() @ wx.double() + h.double() @ wh.double() + b.double()),
+]
+WRONG["02.rnn_step"] = [
+    (lambda x, h, wx, wh, b: x @ wx + h @ wh + b, "Apply the non-linearity"),
+    (lambda x, h, wx, wh, b: torch.tanh(x @ wx + b), "h_{t-1} must enter"),
+    (lambda x, h, wx, wh, b: torch.tanh(x @ wx + h @ wh), "Add the bias"),
+    (lambda x, h, wx, wh, b: torch.relu(x @ wx + h @ wh + b), "not ReLU or sigmoid"),
+    (lambda x, h, wx, wh, b: torch.tanh(x @ wx) + h @ wh + b, "whole sum inside tanh"),
+    (lambda x, h, wx, wh, b: torch.tanh(x @ wx + h @ wh.T + b), "transposed matrix"),
+]
+
+# ---------------------------------------------------------------------------- 02.rnn_forward
+
+
+def rnn_loop(x, h0, wx, wh, b):
     h, states = h0, []
     for t in range(x.size(1)):
         h = torch.tanh(x[:, t] @ wx + h @ wh + b)
@@ -116,362 +170,650 @@ def _rnn_loop(x, h0, wx, wh, b):
     return torch.stack(states, 1), h
 
 
-def test_rnn_forward():
-    passes("02.rnn_forward", _rnn_loop)
-
-    def prealloc(x, h0, wx, wh, b):
-        B, T, _ = x.shape
-        states = torch.empty(B, T, h0.size(1))
-        xw = x @ wx  # input projections of all steps at once
-        h = h0
-        for t in range(T):
-            h = torch.tanh(xw[:, t] + h @ wh + b)
-            states[:, t] = h
-        return states, states[:, -1]
-
-    passes("02.rnn_forward", prealloc)
-
-    def stale(x, h0, wx, wh, b):
-        states = torch.stack([torch.tanh(x[:, t] @ wx + h0 @ wh + b) for t in range(x.size(1))], 1)
-        return states, states[:, -1]
-
-    fails("02.rnn_forward", stale)
-    assert "previous step" in check("02.rnn_forward", stale).hint
-    r = check("02.rnn_forward", lambda *a: (_rnn_loop(*a)[0].flip(1), _rnn_loop(*a)[1]))
-    assert "reverse order" in r.hint
-    r = check("02.rnn_forward", lambda *a: (_rnn_loop(*a)[0], a[1]))
-    assert "h_last" in r.message and "not the initial state" in r.hint
-    pending("02.rnn_forward")
+def rnn_prealloc(x, h0, wx, wh, b):
+    B, T, _ = x.shape
+    states = torch.zeros(B, T, h0.size(1), dtype=x.dtype)
+    h = h0
+    for t in range(T):
+        h = torch.tanh(x[:, t, :] @ wx + h @ wh + b)
+        states[:, t] = h
+    return states, states[:, -1]
 
 
-def test_predict_gradient():
-    passes("02.predict_gradient", 0.5 ** 10)
-    passes("02.predict_gradient", 0.000977)
-    passes("02.predict_gradient", torch.tensor(0.5 ** 10))
-    for wrong, word in ((5.0, "multiply"), (0.5 ** 9, "Count"), (0.5 ** 11, "Count"), (1.0, "halves")):
-        assert word in check("02.predict_gradient", wrong).hint
-    r = check("02.predict_gradient", 0.3)
-    assert r.status == "failed" and r.hint is None and "0.3" in r.message
-    fails("02.predict_gradient", "0.001", "number")
-    assert check("02.predict_gradient", ...).status == "pending"
+def rnn_torch(x, h0, wx, wh, b):
+    rnn = nn.RNN(wx.size(0), wx.size(1), batch_first=True)  # uses the global RNG: the check restores it
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(wx.T)
+        rnn.weight_hh_l0.copy_(wh.T)
+        rnn.bias_ih_l0.copy_(b)
+        rnn.bias_hh_l0.zero_()
+        states, h_n = rnn(x, h0.unsqueeze(0))
+    return states, h_n.squeeze(0)
 
 
-# ============================================================================ 03
+def rnn_cat(x, h0, wx, wh, b):
+    h, states = h0, None
+    for x_t in x.unbind(1):
+        h = torch.tanh(x_t @ wx + h @ wh + b)
+        states = h[:, None] if states is None else torch.cat([states, h[:, None]], 1)
+    return states, h
 
-def _word2idx(sentences):
-    table = {}
+
+def rnn_stale(x, h0, wx, wh, b):
+    return torch.stack([torch.tanh(x[:, t] @ wx + h0 @ wh + b) for t in range(x.size(1))], 1), \
+        torch.tanh(x[:, -1] @ wx + h0 @ wh + b)
+
+
+def rnn_store_before(x, h0, wx, wh, b):
+    h, states = h0, []
+    for t in range(x.size(1)):
+        states.append(h)
+        h = torch.tanh(x[:, t] @ wx + h @ wh + b)
+    return torch.stack(states, 1), h
+
+
+def rnn_with_h0(x, h0, wx, wh, b):
+    h, states = h0, [h0]
+    for t in range(x.size(1)):
+        h = torch.tanh(x[:, t] @ wx + h @ wh + b)
+        states.append(h)
+    return torch.stack(states, 1), h
+
+
+RIGHT["02.rnn_forward"] = [rnn_loop, rnn_prealloc, rnn_torch, rnn_cat,
+                           lambda *a: tuple(y.double() for y in rnn_loop(*(z.double() for z in a)))]
+WRONG["02.rnn_forward"] = [
+    (rnn_stale, "not h0 every time"),
+    (lambda *a: (rnn_loop(*a)[0].flip(1), rnn_loop(*a)[1]), "reverse order"),
+    (rnn_store_before, "*after* step t"),
+    (rnn_with_h0, "h0 is the input"),
+    (lambda *a: (rnn_loop(*a)[0].transpose(0, 1), rnn_loop(*a)[1]), "dim=1"),
+    (lambda *a: (rnn_loop(*a)[0], a[1]), "not the initial state"),
+    (lambda *a: (rnn_loop(*a)[0], rnn_loop(*a)[0][:, 0]), "states[:, -1]"),
+    (lambda *a: rnn_loop(*a)[::-1], "other order"),
+]
+
+# ---------------------------------------------------------------------------- 02.predict_gradient
+RIGHT["02.predict_gradient"] = [0.5 ** 10, 0.001, np.float64(0.0009765625), torch.tensor(0.5) ** 10, 1 / 1024,
+                                np.array([0.000977])]
+WRONG["02.predict_gradient"] = [(5.0, "multiply"), (0.5 ** 9, "Count the steps"), (1.0, "halves"),
+                                (0, "not zero"), (0.0009, "close"), (1024, "0.5^10, not 2^10"), (0.5, "one step")]
+
+# ---------------------------------------------------------------------------- 03.word2idx
+
+
+def w2i_loop(sentences):
+    word2idx = {}
+    for sentence in sentences:
+        for token in sentence:
+            if token not in word2idx:
+                word2idx[token] = len(word2idx) + 1
+    return word2idx
+
+
+def w2i_counter(sentences):  # the frequency-ordered vocabulary of many tutorials
+    from collections import Counter
+    counts = Counter(t for s in sentences for t in s)
+    return {w: i + 1 for i, (w, _) in enumerate(counts.most_common())}
+
+
+def w2i_running_counter(sentences):
+    word2idx, i = {}, 0
     for s in sentences:
         for t in s:
-            table.setdefault(t, len(table) + 1)
-    return table
+            i += 1
+            word2idx[t] = i
+    return word2idx
 
 
-def test_word2idx():
-    passes("03.word2idx", _word2idx)
-    passes("03.word2idx", lambda ss: {w: i + 1 for i, w in enumerate(dict.fromkeys(t for s in ss for t in s))})
-    assert "reserved for padding" in check("03.word2idx", lambda ss: {w: i - 1 for w, i in _word2idx(ss).items()}).hint
-    assert "first appearance" in check(
-        "03.word2idx", lambda ss: {w: i + 1 for i, w in enumerate(sorted({t for s in ss for t in s}))}).hint
-
-    def renumbers(ss):
-        table, n = {}, 0
-        for s in ss:
-            for t in s:
-                n += 1
-                table[t] = n
-        return table
-
-    assert "keeps the id" in check("03.word2idx", renumbers).hint
-    fails("03.word2idx", lambda ss: list(_word2idx(ss)), "dict")
-    fails("03.word2idx", lambda ss: {"狗": 1}, "Missing")
-
-    def mutates(ss):
-        ss.append(["x"])
-        return _word2idx(ss)
-
-    fails("03.word2idx", mutates, "changed its input")
-    pending("03.word2idx")
+def w2i_mutating(sentences):
+    for s in sentences:
+        s.sort()
+    return w2i_loop(sentences)
 
 
-def test_predict_permutation():
-    passes("03.predict_permutation", 2)
-    assert "position 2" in check("03.predict_permutation", 0).hint
-    assert "追" in check("03.predict_permutation", 1).hint
-    assert "unchanged" in check("03.predict_permutation", None).hint
-    fails("03.predict_permutation", 2.0, "int")
-    fails("03.predict_permutation", True, "int")
-    assert check("03.predict_permutation", ...).status == "pending"
+RIGHT["03.word2idx"] = [
+    w2i_loop,
+    lambda ss: {w: i for i, w in enumerate(dict.fromkeys(t for s in ss for t in s), start=1)},
+    lambda ss: (lambda d: [d.setdefault(t, len(d) + 1) for s in ss for t in s] and d)({}),
+    lambda ss: {w: i + 1 for i, w in enumerate(sorted(set(t for s in ss for t in s),
+                                                      key=[t for s in ss for t in s].index))},
+]
+WRONG["03.word2idx"] = [
+    (lambda ss: {w: i for i, w in enumerate(dict.fromkeys(t for s in ss for t in s))}, "Start at 1"),
+    (lambda ss: {w: i + 1 for i, w in enumerate(sorted({t for s in ss for t in s}))}, "alphabetically"),
+    (w2i_counter, "not by how often"),
+    (w2i_running_counter, "keeps the id"),
+    (lambda ss: {i: w for w, i in w2i_loop(ss).items()}, "not each id to its word"),
+    (lambda ss: [w for w in dict.fromkeys(t for s in ss for t in s)], "Build a dict"),
+    (w2i_mutating, "work on a copy"),
+    (lambda ss: {w: i + 1 for s in ss for i, w in enumerate(dict.fromkeys(s))}, "one dict for all"),
+]
+
+# ---------------------------------------------------------------------------- 03.predict_permutation
+RIGHT["03.predict_permutation"] = [2, np.int64(2), torch.tensor(2), 2.0, np.array(2), torch.tensor([2])]
+WRONG["03.predict_permutation"] = [(0, "cannot tell *where*"), (1, "follow 狗"), (None, "Follow the token 狗"),
+                                   (np.int32(0), "cannot tell *where*")]
+
+# ---------------------------------------------------------------------------- 03.sinusoidal_encoding
 
 
-def _pe_loops(max_len, d_model):
+def pe_solution(max_len, d_model):
+    pos = torch.arange(max_len, dtype=torch.float32)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float32)
     pe = torch.zeros(max_len, d_model)
-    for pos in range(max_len):
-        for i in range(0, d_model, 2):
-            pe[pos, i] = math.sin(pos / 10000 ** (i / d_model))
-            pe[pos, i + 1] = math.cos(pos / 10000 ** (i / d_model))
+    pe[:, 0::2] = torch.sin(pos / 10000 ** (two_i / d_model))
+    pe[:, 1::2] = torch.cos(pos / 10000 ** (two_i / d_model))
     return pe
 
 
-def test_sinusoidal_encoding():
-    from course_utils.transformer.positional import sinusoidal_encoding as ref
-
-    passes("03.sinusoidal_encoding", ref)
-    passes("03.sinusoidal_encoding", _pe_loops)
-    passes("03.sinusoidal_encoding", lambda n, d: _pe_loops(n, d).double())  # float64 is accepted
-    for wrong, word in ((L._pe_swapped, "even columns"), (L._pe_concat, "Interleave"),
-                        (L._pe_per_column, "share one frequency"),
-                        (lambda n, d: L._pe_variant(n, d, lambda i: i), "Divide the exponent"),
-                        (lambda n, d: L._pe_variant(n, d, lambda i: -i / d), "multiplied"),
-                        (lambda n, d: L._pe_variant(n, d, lambda i: 2 * i / d), "twice")):
-        r = check("03.sinusoidal_encoding", wrong)
-        assert r.status == "failed" and word in (r.hint or ""), repr(r)
-    fails("03.sinusoidal_encoding", lambda n, d: ref(n, d).T, "swapped")
-    pending("03.sinusoidal_encoding")
+def pe_exp_log(max_len, d_model):  # the exp(-log(10000) ...) form many implementations use
+    position = torch.arange(max_len).unsqueeze(1).float()
+    div_term = torch.exp(torch.arange(0, d_model, 2).float() * -(math.log(10000.0) / d_model))
+    pe = torch.zeros(max_len, d_model)
+    pe[:, 0::2] = torch.sin(position * div_term)
+    pe[:, 1::2] = torch.cos(position * div_term)
+    return pe
 
 
-def test_embed_with_positions():
-    passes("03.embed_with_positions", lambda ids, table, pe: table[ids] + pe[: ids.size(1)])
-    passes("03.embed_with_positions", lambda ids, table, pe: F.embedding(ids, table) + pe[None, : ids.shape[1], :])
-    passes("03.embed_with_positions",
-           lambda ids, table, pe: F.one_hot(ids, table.size(0)).float() @ table + pe[: ids.size(1)])
-    assert "Add the positional" in check("03.embed_with_positions", lambda ids, t, pe: t[ids]).hint
-    assert "pe[0]" in check("03.embed_with_positions", lambda ids, t, pe: t[ids] + pe[0]).hint
-    assert "√d_model" in check("03.embed_with_positions",
-                                lambda ids, t, pe: t[ids] * math.sqrt(t.size(1)) + pe[: ids.size(1)]).hint
-    assert "not along the batch" in check("03.embed_with_positions",
-                                          lambda ids, t, pe: t[ids] + pe[: ids.size(0), None]).hint
-    pending("03.embed_with_positions")
+def pe_loops(max_len, d_model):
+    pe = [[0.0] * d_model for _ in range(max_len)]
+    for pos in range(max_len):
+        for i in range(0, d_model, 2):
+            pe[pos][i] = math.sin(pos / 10000 ** (i / d_model))
+            pe[pos][i + 1] = math.cos(pos / 10000 ** (i / d_model))
+    return torch.tensor(pe)
 
 
-# ============================================================================ 04
+def pe_stack(max_len, d_model):
+    angles = torch.arange(max_len, dtype=torch.float64)[:, None] / 10000 ** (
+        torch.arange(d_model // 2, dtype=torch.float64) * 2 / d_model)
+    return torch.stack([angles.sin(), angles.cos()], -1).reshape(max_len, d_model)  # float64
 
-def _attn_matmul(q, k, v, mask=None):
+
+def pe_variant(exponent, swap=False, start=0, concat=False):
+    def pe(max_len, d_model):
+        pos = torch.arange(start, start + max_len, dtype=torch.float32)[:, None]
+        i = torch.arange(d_model // 2, dtype=torch.float32)
+        angles = pos / 10000 ** exponent(i, d_model)
+        a, b = (angles.cos(), angles.sin()) if swap else (angles.sin(), angles.cos())
+        if concat:
+            return torch.cat([a, b], 1)
+        return torch.stack([a, b], -1).reshape(max_len, d_model)
+    return pe
+
+
+def pe_per_column(max_len, d_model):
+    pe = torch.zeros(max_len, d_model)
+    for pos in range(max_len):
+        for j in range(d_model):
+            angle = pos / 10000 ** (j / d_model)
+            pe[pos, j] = math.sin(angle) if j % 2 == 0 else math.cos(angle)
+    return pe
+
+
+RIGHT["03.sinusoidal_encoding"] = [pe_solution, pe_exp_log, pe_loops, pe_stack,
+                                   pe_variant(lambda i, d: 2 * i / d)]
+WRONG["03.sinusoidal_encoding"] = [
+    (pe_variant(lambda i, d: 2 * i / d, swap=True), "sin goes in the even columns"),
+    (pe_variant(lambda i, d: 2 * i / d, concat=True), "Interleave"),
+    (pe_variant(lambda i, d: i / d), "you need 2*i"),
+    (pe_variant(lambda i, d: 4 * i / d), "twice that"),
+    (pe_variant(lambda i, d: 2 * i), "Divide the exponent by d_model"),
+    (pe_variant(lambda i, d: 2 * i / d, start=1), "Positions start at 0"),
+    (pe_per_column, "share one frequency"),
+    (pe_variant(lambda i, d: 2 * i / d * 0.7), "exponent"),
+]
+
+# ---------------------------------------------------------------------------- 03.embed_with_positions
+RIGHT["03.embed_with_positions"] = [
+    lambda ids, table, pe: table[ids] + pe[:ids.size(1)],
+    lambda ids, table, pe: F.embedding(ids, table) + pe[: ids.shape[1]].unsqueeze(0),
+    lambda ids, table, pe: F.one_hot(ids, table.size(0)).float() @ table + pe[:ids.size(1)],
+    lambda ids, table, pe: nn.Embedding.from_pretrained(table)(ids) + pe[torch.arange(ids.size(1))],
+    lambda ids, table, pe: torch.stack([torch.stack([table[ids[b, t]] + pe[t] for t in range(ids.size(1))])
+                                        for b in range(ids.size(0))]),
+]
+WRONG["03.embed_with_positions"] = [
+    (lambda ids, table, pe: table[ids], "Add the positional encoding"),
+    (lambda ids, table, pe: table[ids] + pe[0], "pe[0] everywhere"),
+    (lambda ids, table, pe: table[ids] * math.sqrt(table.size(1)) + pe[:ids.size(1)], "No scaling"),
+    (lambda ids, table, pe: table[ids] + pe, "first T rows"),
+    (lambda ids, table, pe: table[ids] + pe[ids], "not by the token id"),
+    (lambda ids, table, pe: table[ids] + pe[:ids.size(0), None], "not along the batch"),
+]
+
+# ---------------------------------------------------------------------------- 04.attention
+
+
+def att_solution(q, k, v, mask=None):
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
-    w = scores.softmax(-1)
-    return w @ v, w
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
 
 
-def _attn_einsum_1e9(q, k, v, mask=None):
-    scores = torch.einsum("...qd,...kd->...qk", q, k) / q.shape[-1] ** 0.5
+def att_annotated_style(query, key, value, mask=None, dropout=None):
+    """In the style of the Annotated Transformer's `attention` (returns (out, p_attn))."""
+    d_k = query.size(-1)
+    scores = torch.matmul(query, key.transpose(-2, -1)) / math.sqrt(d_k)
     if mask is not None:
-        scores = torch.where(mask, scores, torch.tensor(-1e9))
-    w = torch.softmax(scores, dim=-1)
-    return torch.einsum("...qk,...kv->...qv", w, v), w
+        scores = scores.masked_fill(mask == 0, -1e9)
+    p_attn = scores.softmax(dim=-1)
+    if dropout is not None:
+        p_attn = dropout(p_attn)
+    return torch.matmul(p_attn, value), p_attn
 
 
-def _attn_loops(q, k, v, mask=None):
-    """Query by query, with a Python loop over the leading axes."""
-    lead = q.shape[:-2]
-    qf, kf, vf = q.reshape(-1, *q.shape[-2:]), k.reshape(-1, *k.shape[-2:]), v.reshape(-1, *v.shape[-2:])
-    m = None if mask is None else mask.expand(*lead, q.size(-2), k.size(-2)).reshape(-1, q.size(-2), k.size(-2))
-    outs, ws = [], []
-    for n in range(qf.size(0)):
-        rows_o, rows_w = [], []
-        for i in range(qf.size(1)):
-            s = kf[n] @ qf[n, i] / math.sqrt(q.size(-1))
-            if m is not None:
-                s = s.masked_fill(~m[n, i], float("-inf"))
-            w = torch.exp(s - s.max()) / torch.exp(s - s.max()).sum()
-            rows_w.append(w)
-            rows_o.append(w @ vf[n])
-        outs.append(torch.stack(rows_o))
-        ws.append(torch.stack(rows_w))
-    return torch.stack(outs).reshape(*lead, q.size(-2), v.size(-1)), torch.stack(ws).reshape(*lead, q.size(-2), k.size(-2))
+def d2l_style_masked_softmax(X, valid_lens):
+    """In the style of d2l's masked_softmax: positions past each row's valid length get a
+    very negative score before the softmax."""
+    if valid_lens is None:
+        return F.softmax(X, dim=-1)
+    shape = X.shape
+    keep = torch.arange(shape[-1])[None, :] < valid_lens.reshape(-1)[:, None]
+    X = X.reshape(-1, shape[-1]).masked_fill(~keep, -1e6)
+    return F.softmax(X.reshape(shape), dim=-1)
 
 
-def _variant(**kw):
-    return lambda q, k, v, mask=None: L._attn_variant(q, k, v, mask, **kw)
+def att_d2l_style(q, k, v, mask=None):
+    """d2l's DotProductAttention, adapted to take our bool mask (its valid lengths = the
+    number of True keys per query row, which holds for a padding mask)."""
+    scores = torch.bmm(q.reshape(-1, *q.shape[-2:]), k.reshape(-1, *k.shape[-2:]).transpose(1, 2))
+    scores = scores.reshape(*q.shape[:-1], k.size(-2)) / math.sqrt(q.shape[-1])
+    valid_lens = None if mask is None else mask.expand(scores.shape).sum(-1)
+    weights = d2l_style_masked_softmax(scores, valid_lens)
+    return weights @ v, weights
 
 
-def test_attention_correct_variants():
-    for fn in (_attn_matmul, _attn_einsum_1e9, _attn_loops):
-        passes("04.attention", fn)
-
-    def with_sdpa_weights(q, k, v, mask=None):  # out from torch, weights by hand
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask), _attn_matmul(q, k, v, mask)[1]
-
-    passes("04.attention", with_sdpa_weights)
+def att_einsum_where(q, k, v, mask=None):
+    scores = torch.einsum("...qd,...kd->...qk", q, k) * q.shape[-1] ** -0.5
+    if mask is not None:
+        scores = torch.where(mask, scores, torch.tensor(float("-inf")))
+    weights = scores.softmax(-1)
+    return torch.einsum("...qk,...kv->...qv", weights, v), weights
 
 
-@pytest.mark.parametrize("kw, hint", [
-    (dict(scale=1.0), L.HINT_NO_SCALE),
-    (dict(axis=-2), L.HINT_SOFTMAX_AXIS),
-    (dict(mask_mode="after"), L.HINT_MASK_AFTER),
-    (dict(mask_mode="zero"), L.HINT_MASK_ZERO),
-    (dict(mask_mode="inverted"), L.HINT_MASK_INVERTED),
-])
-def test_attention_known_mistakes(kw, hint):
-    fails_with("04.attention", _variant(**kw), hint)
+def att_float64(q, k, v, mask=None):
+    out, w = att_solution(q.double(), k.double(), v.double(), mask)
+    return out.float(), w.float()
 
 
-def test_attention_scaling_mistakes_need_their_own_probes():
-    def by_dk(q, k, v, mask=None):
-        return L._attn_variant(q, k, v, mask, scale=q.size(-1) ** 2)
-
-    def by_dv(q, k, v, mask=None):
-        return L._attn_variant(q, k, v, mask, scale=v.size(-1))
-
-    fails_with("04.attention", by_dk, L.HINT_SCALE_DK)
-    fails_with("04.attention", by_dv, L.HINT_SCALE_DV)
+def att_sdpa(q, k, v, mask=None):
+    _, weights = att_einsum_where(q, k, v, mask)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask), weights
 
 
-def test_attention_other_failures():
-    fails("04.attention", lambda q, k, v, mask=None: _attn_matmul(q, k, v, mask)[0], "tuple of 2")
-    fails("04.attention", lambda q, k, v, mask=None: _attn_matmul(q, k, v, mask)[::-1], "shape")
-
-    def in_place(q, k, v, mask=None):
-        q /= math.sqrt(q.size(-1))
-        w = (q @ k.transpose(-2, -1)).masked_fill(~mask, float("-inf")).softmax(-1) if mask is not None \
-            else (q @ k.transpose(-2, -1)).softmax(-1)
-        return w @ v, w
-
-    fails("04.attention", in_place, "in place")
-
-    def nan_rows(q, k, v, mask=None):
-        out, w = _attn_matmul(q, k, v, mask)
-        return out, w * float("nan")
-
-    fails("04.attention", nan_rows, "NaN")
-    pending("04.attention")
-
-
-def test_fix_attention():
-    passes("04.fix_attention", lambda q, k, v: _attn_matmul(q, k, v))
-
-    def buggy(q, k, v):  # the exercise's starting code
-        scores = q @ k.transpose(-2, -1)
-        weights = scores.softmax(dim=-2)
+def att_wrong(scale=True, dim=-1, fill="~mask", value=float("-inf"), after=False, scale_after=False, dot_t=False):
+    def attention_answer(q, k, v, mask=None):
+        scores = q @ k.T if dot_t else q @ k.transpose(-2, -1)
+        if scale == "d_k":
+            scores = scores / q.size(-1)
+        elif scale and not scale_after:
+            scores = scores / math.sqrt(q.size(-1))
+        if mask is not None and not after and fill:
+            scores = scores.masked_fill(~mask if fill == "~mask" else mask, value)
+        weights = scores.softmax(dim=dim)
+        if mask is not None and after:
+            weights = weights * mask
+        if scale_after:
+            weights = weights / math.sqrt(q.size(-1))
         return weights @ v, weights
-
-    fails_with("04.fix_attention", buggy, L.HINT_BOTH)
-    fails_with("04.fix_attention", lambda q, k, v: L._attn_variant(q, k, v, scale=1.0), L.HINT_NO_SCALE)
-    fails_with("04.fix_attention", lambda q, k, v: L._attn_variant(q, k, v, axis=-2), L.HINT_SOFTMAX_AXIS)
+    return attention_answer
 
 
-def test_predict_score_std():
-    passes("04.predict_score_std", 8)
-    passes("04.predict_score_std", 7.9)
-    assert "variance" in check("04.predict_score_std", 64).hint
-    assert "after" in check("04.predict_score_std", 1).hint
-    fails("04.predict_score_std", 20)
+RIGHT["04.attention"] = [att_solution, att_annotated_style, att_d2l_style, att_einsum_where, att_float64, att_sdpa,
+                         att_wrong(value=-1e9)]
+WRONG["04.attention"] = [
+    (att_wrong(scale=False), "Divide the scores by √d_k"),
+    (att_wrong(scale="d_k"), "*square root*"),
+    (att_wrong(dim=-2), "over the keys"),
+    (att_wrong(fill="mask"), "polarity"),
+    (att_wrong(fill="mask", value=-1e9), "polarity"),
+    (att_wrong(value=0.0), "not 0"),
+    (att_wrong(after=True), "*before* the softmax"),
+    (att_wrong(fill=None), "no effect"),
+    (att_wrong(dot_t=True), "reverses *all* axes"),
+    (lambda q, k, v, mask=None: att_solution(q, k, v, mask)[::-1], "other order"),
+    (att_wrong(scale_after=True), "before the softmax"),
+]
+
+# ---------------------------------------------------------------------------- 04.fix_attention
 
 
-def test_self_attention():
-    def ok(x, wq, wk, wv):
-        return _attn_matmul(x @ wq, x @ wk, x @ wv)
-
-    def einsum(x, wq, wk, wv):
-        q, k, v = (torch.einsum("btd,de->bte", x, w) for w in (wq, wk, wv))
-        return _attn_einsum_1e9(q, k, v)
-
-    passes("04.self_attention", ok)
-    passes("04.self_attention", einsum)
-    fails_with("04.self_attention", lambda x, wq, wk, wv: _attn_matmul(x @ wq, x @ wq, x @ wv), L.HINT_SWAPPED_PROJ)
-    fails_with("04.self_attention", lambda x, wq, wk, wv: L._attn_variant(x @ wq, x @ wk, x @ wv, scale=1.0),
-               L.HINT_NO_SCALE)
-    fails("04.self_attention", lambda x, wq, wk, wv: _attn_matmul(x, x, x @ wv))
-    pending("04.self_attention")
+def fix_untouched(q, k, v):
+    d_k = q.size(-1)  # noqa: F841 (the given code computes it and does not use it: one of the bugs)
+    scores = q @ k.transpose(-2, -1)
+    weights = scores.softmax(dim=-2)
+    return weights @ v, weights
 
 
-# ============================================================================ 05
-
-def test_split_and_merge_heads():
-    passes("05.split_heads", lambda x, h: x.view(x.size(0), x.size(1), h, -1).transpose(1, 2))
-    passes("05.split_heads", lambda x, h: x.reshape(*x.shape[:2], h, x.size(2) // h).permute(0, 2, 1, 3))
-    passes("05.split_heads", lambda x, h: torch.stack(x.chunk(h, dim=-1), dim=1))
-    fails_with("05.split_heads", lambda x, h: x.reshape(x.size(0), h, x.size(1), -1), L.HINT_NO_TRANSPOSE_SPLIT)
-    assert "contiguous slices" in check(
-        "05.split_heads", lambda x, h: x.view(x.size(0), x.size(1), -1, h).permute(0, 3, 1, 2)).hint
-    fails("05.split_heads", lambda x, h: x.view(x.size(0), x.size(1), h, -1), "Axis H is 5, should be 3")
-    pending("05.split_heads")
-
-    passes("05.merge_heads", lambda x: x.transpose(1, 2).reshape(x.size(0), x.size(2), -1))
-    passes("05.merge_heads", lambda x: torch.cat(x.unbind(1), dim=-1))
-    fails_with("05.merge_heads", lambda x: x.reshape(x.size(0), x.size(2), -1), L.HINT_NO_TRANSPOSE_MERGE)
-    pending("05.merge_heads")
+def fix_axis_only(q, k, v):
+    scores = q @ k.transpose(-2, -1)
+    weights = scores.softmax(dim=-1)
+    return weights @ v, weights
 
 
-class _MHA(nn.Module):
-    """A correct module, with switches for the known mistakes."""
+def fix_scale_only(q, k, v):
+    scores = q @ k.transpose(-2, -1) / q.size(-1) ** 0.5
+    weights = scores.softmax(dim=-2)
+    return weights @ v, weights
 
-    def __init__(self, d_model, n_heads, transpose=True, scale_by_d_model=False, use_w_o=True, use_mask=True,
-                 fast=False):
+
+RIGHT["04.fix_attention"] = [
+    lambda q, k, v: att_solution(q, k, v),
+    att_wrong(),
+    lambda q, k, v: (lambda w: (w @ v, w))((q @ k.transpose(-2, -1) * q.size(-1) ** -0.5).softmax(dim=-1)),
+    lambda q, k, v: (lambda w: (w @ v.double(), w))(torch.softmax(q.double() @ k.double().transpose(-2, -1)
+                                                                   / math.sqrt(q.size(-1)), -1)),
+]
+WRONG["04.fix_attention"] = [
+    (fix_untouched, "Divide the scores by √d_k"),
+    (fix_axis_only, "Divide the scores by √d_k"),
+    (fix_scale_only, "over the keys"),
+    (att_wrong(scale="d_k"), "*square root*"),
+]
+
+# ---------------------------------------------------------------------------- 04.predict_score_std
+RIGHT["04.predict_score_std"] = [8, 8.0, np.float32(8), torch.tensor(8.0), math.sqrt(64), [8]]
+WRONG["04.predict_score_std"] = [(64, "*variance*"), (1, "*after* dividing"), (0, "mean of q·k"),
+                                 (7, "close"), (0.125, "add up")]
+
+# ---------------------------------------------------------------------------- 04.self_attention
+SELF_ATTENTION_CELLS = """
+def attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+
+def self_attention(x, w_q, w_k, w_v):
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    return attention(q, k, v)
+"""
+SELF_ATTENTION_WRONG_ATTENTION = SELF_ATTENTION_CELLS.replace(" / math.sqrt(q.size(-1))", "")
+
+
+def sa_einsum(x, w_q, w_k, w_v):
+    q, k, v = (torch.einsum("btd,de->bte", x, w) for w in (w_q, w_k, w_v))
+    w = torch.softmax(torch.einsum("bqe,bke->bqk", q, k) / math.sqrt(w_q.size(1)), -1)
+    return torch.einsum("bqk,bkv->bqv", w, v), w
+
+
+def sa_package(x, w_q, w_k, w_v):
+    from course_utils.transformer import attention as package_attention
+    return package_attention(x @ w_q, x @ w_k, x @ w_v)
+
+
+def sa_wrong(scale=True, dim=-1, k_from_q=False, scale_by_model=False):
+    def self_attention(x, w_q, w_k, w_v):
+        q, k, v = x @ w_q, x @ (w_q if k_from_q else w_k), x @ w_v
+        scores = q @ k.transpose(1, 2)
+        if scale:
+            scores = scores / math.sqrt(x.size(-1) if scale_by_model else q.size(-1))
+        w = scores.softmax(dim)
+        return w @ v, w
+    return self_attention
+
+
+RIGHT["04.self_attention"] = [notebook(SELF_ATTENTION_CELLS)["self_attention"], sa_einsum, sa_package,
+                              lambda *a: tuple(y.double() for y in sa_einsum(*(z.double() for z in a))),
+                              sa_wrong()]
+WRONG["04.self_attention"] = [
+    (sa_wrong(scale=False), "Divide the scores by √d_k"),
+    (sa_wrong(dim=1), "over the keys"),
+    (sa_wrong(k_from_q=True), "its own matrix"),
+    (sa_wrong(scale_by_model=True), "not by √d_model"),
+    (lambda *a: sa_einsum(*a)[::-1], "other order"),
+    (notebook(SELF_ATTENTION_WRONG_ATTENTION)["self_attention"], "Your `attention` above is the cause"),
+]
+
+# ---------------------------------------------------------------------------- 05.split_heads / merge_heads
+
+
+def split_loop(x, n_heads):
+    d_k = x.size(-1) // n_heads
+    return torch.stack([x[..., h * d_k:(h + 1) * d_k] for h in range(n_heads)], dim=1)
+
+
+RIGHT["05.split_heads"] = [
+    lambda x, H: x.view(x.size(0), x.size(1), H, -1).transpose(1, 2),
+    lambda x, H: x.reshape(*x.shape[:2], H, x.size(-1) // H).permute(0, 2, 1, 3),
+    lambda x, H: torch.stack(x.chunk(H, dim=-1), dim=1),
+    lambda x, H: x.unflatten(-1, (H, -1)).transpose(1, 2).contiguous(),
+    split_loop,
+]
+WRONG["05.split_heads"] = [
+    (lambda x, H: x.reshape(x.size(0), H, x.size(1), -1), "a direct view"),
+    (lambda x, H: x.view(x.size(0), x.size(1), H, -1), "bring the head axis before"),
+    (lambda x, H: x.view(x.size(0), x.size(1), -1, H).permute(0, 3, 1, 2), "contiguous slices"),
+]
+
+RIGHT["05.merge_heads"] = [
+    lambda x: x.transpose(1, 2).reshape(x.size(0), x.size(2), -1),
+    lambda x: x.permute(0, 2, 1, 3).contiguous().view(x.size(0), x.size(2), -1),
+    lambda x: torch.cat(x.unbind(1), dim=-1),
+    lambda x: x.transpose(1, 2).flatten(2),
+]
+WRONG["05.merge_heads"] = [
+    (lambda x: x.reshape(x.size(0), x.size(2), -1), "Move the head axis back"),
+    (lambda x: x.transpose(1, 2).view(x.size(0), x.size(2), -1), "use `.reshape`"),
+    (lambda x: x.permute(0, 2, 3, 1).reshape(x.size(0), x.size(2), -1), "head 0 first"),
+    (lambda x: x.transpose(1, 2), "reshape to (B, T, H * d_k)"),
+]
+
+# ---------------------------------------------------------------------------- 05.multi_head_attention
+MHA_CELLS = """
+def attention(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ v, weights
+
+def split_heads(x, n_heads):
+    B, T, d_model = x.shape
+    return x.view(B, T, n_heads, d_model // n_heads).transpose(1, 2)
+
+def merge_heads(x):
+    B, H, T, d_k = x.shape
+    return x.transpose(1, 2).reshape(B, T, H * d_k)
+
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d_model, n_heads):
         super().__init__()
-        self.h, self.d_model = n_heads, d_model
-        self.w_q, self.w_k, self.w_v, self.w_o = (nn.Linear(d_model, d_model) for _ in range(4))
-        self.transpose, self.scale_by_d_model, self.use_w_o, self.use_mask, self.fast = \
-            transpose, scale_by_d_model, use_w_o, use_mask, fast
+        self.n_heads = n_heads
+        self.w_q = nn.Linear(d_model, d_model)
+        self.w_k = nn.Linear(d_model, d_model)
+        self.w_v = nn.Linear(d_model, d_model)
+        self.w_o = nn.Linear(d_model, d_model)
 
     def forward(self, x_q, x_kv, mask=None):
-        B, T_q, _ = x_q.shape
-        T_k = x_kv.size(1)
-
-        def split(x, T):
-            if self.transpose:
-                return x.view(B, T, self.h, -1).transpose(1, 2)
-            return x.reshape(B, self.h, T, -1)
-
-        q, k, v = split(self.w_q(x_q), T_q), split(self.w_k(x_kv), T_k), split(self.w_v(x_kv), T_k)
-        mask = mask if self.use_mask else None
-        if self.fast:
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        else:
-            scale = self.d_model if self.scale_by_d_model else q.size(-1)
-            s = q @ k.transpose(-2, -1) / math.sqrt(scale)
-            if mask is not None:
-                s = s.masked_fill(~mask, -1e9)
-            out = s.softmax(-1) @ v
-        out = out.transpose(1, 2).reshape(B, T_q, -1) if self.transpose else out.reshape(B, T_q, -1)
-        return self.w_o(out) if self.use_w_o else out
+        q = split_heads(self.w_q(x_q), self.n_heads)
+        k = split_heads(self.w_k(x_kv), self.n_heads)
+        v = split_heads(self.w_v(x_kv), self.n_heads)
+        out, _ = attention(q, k, v, mask)
+        return self.w_o(merge_heads(out))
+"""
 
 
-def _mha_class(**kw):
-    class Learner(_MHA):
-        def __init__(self, d_model, n_heads):
-            super().__init__(d_model, n_heads, **kw)
-
-    return Learner
-
-
-def test_multi_head_attention():
-    from course_utils.transformer.layers import MultiHeadAttention as CourseMHA
-
-    passes("05.multi_head_attention", _mha_class())
-    passes("05.multi_head_attention", _mha_class(fast=True))
-    passes("05.multi_head_attention", CourseMHA)
-    assert "transpose" in check("05.multi_head_attention", _mha_class(transpose=False)).hint
-    assert "√d_k" in check("05.multi_head_attention", _mha_class(scale_by_d_model=True)).hint
-    assert "w_o" in check("05.multi_head_attention", _mha_class(use_w_o=False)).hint
-    assert "mask" in check("05.multi_head_attention", _mha_class(use_mask=False)).hint
-    fails("05.multi_head_attention", _mha_class()(12, 3), "class")
-
-    class NoLinear(nn.Module):
-        def __init__(self, d_model, n_heads):
-            super().__init__()
-
-    fails("05.multi_head_attention", NoLinear, "w_q")
-
-    class NotModule:
-        def __init__(self, d_model, n_heads):
-            pass
-
-    fails("05.multi_head_attention", NotModule, "nn.Module")
-
-    class Stub(_MHA):
-        def __init__(self, d_model, n_heads):
-            super().__init__(d_model, n_heads)
-
-        def forward(self, x_q, x_kv, mask=None):
-            raise NotImplementedError("Exercise 05.multi_head_attention: your code here")
-
-    assert check("05.multi_head_attention", Stub).status == "pending"
+def mha(source_change=None):
+    """The lesson's MultiHeadAttention cells, with one line changed (old, new)."""
+    text = MHA_CELLS if source_change is None else MHA_CELLS.replace(*source_change)
+    assert text != MHA_CELLS or source_change is None
+    return notebook(text)["MultiHeadAttention"]
 
 
-def test_predict_param_count():
-    passes("05.predict_param_count", 1_050_624)
-    for wrong, word in ((4 * 512 * 512, "bias"), (3 * (512 * 512 + 512), "w_o"), (8 * 1_050_624, "n_heads"),
-                        (1_050_624 / 8, "slices"), (3 * 512 * 512, "biases")):
-        assert word in check("05.predict_param_count", wrong).hint
-    fails("05.predict_param_count", 1_050_625)
+class MHAEinsumSDPA(nn.Module):
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        self.h = n_heads
+        self.w_q, self.w_k, self.w_v, self.w_o = (nn.Linear(d_model, d_model) for _ in range(4))
+
+    def forward(self, x_q, x_kv, mask=None):
+        B, T_q, d = x_q.shape
+        q = self.w_q(x_q).view(B, T_q, self.h, -1).transpose(1, 2)
+        k = self.w_k(x_kv).view(B, x_kv.size(1), self.h, -1).transpose(1, 2)
+        v = self.w_v(x_kv).view(B, x_kv.size(1), self.h, -1).transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.w_o(out.transpose(1, 2).reshape(B, T_q, d))
+
+
+class MHATransposeQKV(nn.Module):
+    """In the style of d2l's transpose_qkv / transpose_output (heads folded into the batch)."""
+
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        self.num_heads = n_heads
+        self.w_q, self.w_k, self.w_v, self.w_o = (nn.Linear(d_model, d_model) for _ in range(4))
+
+    def transpose_qkv(self, X):
+        X = X.reshape(X.shape[0], X.shape[1], self.num_heads, -1).permute(0, 2, 1, 3)
+        return X.reshape(-1, X.shape[2], X.shape[3])
+
+    def transpose_output(self, X):
+        X = X.reshape(-1, self.num_heads, X.shape[1], X.shape[2]).permute(0, 2, 1, 3)
+        return X.reshape(X.shape[0], X.shape[1], -1)
+
+    def forward(self, x_q, x_kv, mask=None):
+        q, k, v = self.transpose_qkv(self.w_q(x_q)), self.transpose_qkv(self.w_k(x_kv)), self.transpose_qkv(self.w_v(x_kv))
+        scores = torch.bmm(q, k.transpose(1, 2)) / math.sqrt(q.shape[-1])
+        if mask is not None:
+            full = mask.expand(x_q.size(0), self.num_heads, x_q.size(1), x_kv.size(1))
+            scores = scores.masked_fill(~full.reshape(-1, x_q.size(1), x_kv.size(1)), -1e9)
+        return self.w_o(self.transpose_output(torch.bmm(scores.softmax(-1), v)))
+
+
+class MHAPackage(nn.Module):
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        self.n_heads = n_heads
+        self.w_q, self.w_k, self.w_v, self.w_o = (nn.Linear(d_model, d_model) for _ in range(4))
+
+    def forward(self, x_q, x_kv, mask=None):
+        from course_utils.transformer import attention, merge_heads, split_heads
+        q, k, v = (split_heads(w(x), self.n_heads) for w, x in ((self.w_q, x_q), (self.w_k, x_kv), (self.w_v, x_kv)))
+        return self.w_o(merge_heads(attention(q, k, v, mask)[0]))
+
+
+RIGHT["05.multi_head_attention"] = [
+    mha(), MHAEinsumSDPA, MHATransposeQKV, MHAPackage,
+    mha(('scores.masked_fill(~mask, float("-inf"))', "torch.where(mask, scores, -1e9)")),
+    mha(("out, _ = attention(q, k, v, mask)", "out, _ = attention(q.double(), k.double(), v.double(), mask)\n"
+                                              "        out = out.float()")),
+]
+WRONG["05.multi_head_attention"] = [
+    (mha(("return x.view(B, T, n_heads, d_model // n_heads).transpose(1, 2)",
+          "return x.view(B, n_heads, T, d_model // n_heads)")), "Your `split_heads` above is the cause"),
+    (mha(("return x.transpose(1, 2).reshape(B, T, H * d_k)", "return x.reshape(B, T, H * d_k)")),
+     "Your `merge_heads` above is the cause"),
+    (mha(("return self.w_o(merge_heads(out))", "return merge_heads(out)")), "output projection w_o"),
+    (mha(("out, _ = attention(q, k, v, mask)", "out, _ = attention(q, k, v)")), "Pass the mask on"),
+    (mha(("scores.masked_fill(~mask,", "scores.masked_fill(mask,")), "Your `attention` above is the cause"),
+    (mha(("out, _ = attention(q, k, v, mask)", "out, _ = attention(q, k, v, ~mask if mask is not None else None)")),
+     "polarity"),
+    (mha(("k = split_heads(self.w_k(x_kv), self.n_heads)\n        v = split_heads(self.w_v(x_kv), self.n_heads)",
+          "k = split_heads(self.w_k(x_q), self.n_heads)\n        v = split_heads(self.w_v(x_q), self.n_heads)")),
+     "come from `x_kv`"),
+    (mha(("out, _ = attention(q, k, v, mask)",
+          "out = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1) * self.n_heads)"
+          " + (0 if mask is None else torch.zeros(1).masked_fill(~mask, float('-inf'))), -1) @ v")),
+     "not √d_model"),
+]
+
+# ---------------------------------------------------------------------------- 05.predict_param_count
+RIGHT["05.predict_param_count"] = [1_050_624, np.int64(1_050_624), torch.tensor(1_050_624), 1050624.0,
+                                   4 * (512 * 512 + 512)]
+WRONG["05.predict_param_count"] = [(4 * 512 * 512, "also has a bias"), (3 * (512 * 512 + 512), "output projection"),
+                                   (8 * 1_050_624, "doesn't grow with n_heads"), (1_050_000, "close"),
+                                   (3 * 512 * 512, "biases and the output projection")]
+
+
+# ============================================================================ tests
+EXERCISES = sorted(RIGHT)
+
+
+def test_every_exercise_of_lessons_01_05_has_answer_sets():
+    from course_utils.course.checks import registry
+    ids = sorted(i for i in registry() if i[:2] in ("01", "02", "03", "04", "05"))
+    assert ids == EXERCISES == sorted(WRONG)
+    for ex_id in ids:
+        assert len(RIGHT[ex_id]) >= 3 and len(WRONG[ex_id]) >= 3, ex_id
+
+
+@pytest.mark.parametrize("ex_id,index", [(e, i) for e in EXERCISES for i in range(len(RIGHT[e]))])
+def test_right_answers_pass(ex_id, index):
+    r = check(ex_id, RIGHT[ex_id][index])
+    assert r.status == "passed", repr(r)
+
+
+@pytest.mark.parametrize("ex_id,index", [(e, i) for e in EXERCISES for i in range(len(WRONG[e]))])
+def test_wrong_answers_fail_with_their_hint(ex_id, index):
+    answer, phrase = WRONG[ex_id][index]
+    r = check(ex_id, answer)
+    assert r.status == "failed", repr(r)
+    assert phrase in f"{r.message} {r.hint or ''}", repr(r)
+    assert r.hint, repr(r)  # a named hint, not only "differs from the reference"
+
+
+def test_fix_attention_names_one_bug_at_a_time():
+    r = check("04.fix_attention", fix_untouched)
+    assert "√d_k" in r.hint and "dim=-1" not in r.hint and "axis" not in r.hint
+
+
+@pytest.mark.parametrize("ex_id", EXERCISES)
+def test_garbage_and_stubs_never_raise(ex_id):
+    def stub(*args, **kwargs):
+        raise NotImplementedError(f"Exercise {ex_id}: your code here")
+
+    assert check(ex_id, ...).status == "pending"
+    if isinstance(RIGHT[ex_id][0], type):  # the class exercise: the notebook's stub is forward()
+        stub = mha(("q = split_heads(self.w_q(x_q), self.n_heads)", "raise NotImplementedError"))
+    if callable(RIGHT[ex_id][0]):
+        assert check(ex_id, stub).status == "pending"
+    for garbage in (None, 42, "text", lambda *a: None, lambda *a: 1 / 0, lambda *a: exit(1)):
+        assert check(ex_id, garbage).status == "failed"
+
+
+@pytest.mark.parametrize("ex_id", ["02.rnn_forward", "05.multi_head_attention", "01.softmax_temperature"])
+def test_a_check_leaves_the_global_state_alone(ex_id):
+    answer = RIGHT[ex_id][2]
+    torch.manual_seed(7), random.seed(7), np.random.seed(7)
+    want = (torch.rand(4), random.random(), np.random.rand())
+    torch.manual_seed(7), random.seed(7), np.random.seed(7)
+    with torch.no_grad():
+        assert check(ex_id, answer).passed
+        assert not torch.is_grad_enabled()
+    assert torch.equal(torch.rand(4), want[0]) and random.random() == want[1] and np.random.rand() == want[2]
+    assert torch.is_grad_enabled() and torch.get_default_dtype() == torch.float32
+
+
+def test_the_learners_arguments_are_unchanged():
+    passed_in = RIGHT["05.multi_head_attention"][0]
+    before = dict(vars(passed_in))
+    check("05.multi_head_attention", passed_in)
+    assert dict(vars(passed_in)) == before
+    module = passed_in(12, 3)
+    r = check("05.multi_head_attention", module)  # an instance instead of the class
+    assert r.status == "failed" and "the class" in r.message
+
+
+def test_dependency_found_when_passed_explicitly():
+    space = notebook(MHA_CELLS.replace("return x.view(B, T, n_heads, d_model // n_heads).transpose(1, 2)",
+                                       "return x.view(B, n_heads, T, d_model // n_heads)"))
+    fixed = notebook(MHA_CELLS)
+    # the class from a right notebook, the learner's wrong split_heads passed by name: nothing to blame
+    assert check("05.multi_head_attention", fixed["MultiHeadAttention"], split_heads=space["split_heads"]).passed
+    r = check("05.multi_head_attention", space["MultiHeadAttention"], split_heads=space["split_heads"])
+    assert "`split_heads` above is the cause" in r.message and r.hint
+
+
+def answer_counts() -> dict[str, tuple[int, int, int]]:
+    """{exercise: (right answers, wrong answers, wrong answers that get a hint)}, measured."""
+    counts = {}
+    for ex_id in EXERCISES:
+        hinted = sum(bool(check(ex_id, a).hint) for a, _ in WRONG[ex_id])
+        counts[ex_id] = (len(RIGHT[ex_id]), len(WRONG[ex_id]), hinted)
+    return counts

@@ -480,13 +480,15 @@ def _forbidding(names, fn, used: list):
                 delattr(owner, attr)
 
 
-def call(fn, *args, what: str | None = None, forbid: tuple = (), **kwargs):
+def call(fn, *args, what: str | None = None, forbid: tuple = (), errors: list[tuple[Any, str]] = (), **kwargs):
     """Call learner code with a time limit, in-place-mutation detection and, with `forbid`,
     built-ins patched to fail: keys of FORBIDDEN ("softmax") or (owner, "attribute") pairs
     such as (EncoderLayer, "forward").
 
     NotImplementedError -> Pending; a time-out or any other exception (any BaseException:
     SystemExit, KeyboardInterrupt, ...) -> Fail that names the exception and the learner's line.
+    `errors`: (pattern, hint) pairs for exceptions a known mistake raises; `pattern` is a
+    regular expression searched in the failure message (which quotes the learner's line).
     """
     label = what or f"`{getattr(fn, '__name__', 'your code')}`"
     names = _param_names(fn, len(args))
@@ -512,7 +514,9 @@ def call(fn, *args, what: str | None = None, forbid: tuple = (), **kwargs):
             raise _forbidden_fail(label, used) from None
         line = _learner_line(err)
         where = f" at the line `{line}`" if line else ""
-        raise Fail(f"{label} raised {type(err).__name__}{where}: {err}") from None
+        message = f"{label} raised {type(err).__name__}{where}: {err}"
+        hint = next((h for pattern, h in errors if re.search(pattern, message)), None)
+        raise Fail(message, hint) from None
     if used:  # the learner's own try/except swallowed the failure
         raise _forbidden_fail(label, used)
     for name, arg, snap in before:
@@ -541,11 +545,26 @@ def expect_class(obj, name: str) -> None:
         raise Fail(f"Expected the class `{name}` itself (not an instance), got {_describe(obj)}.")
 
 
-def expect_tuple(value, n: int, names: tuple[str, ...]):
+def expect_tuple(value, n: int, names: tuple[str, ...], wants: tuple | None = None):
+    """`value` as a tuple of `n` values. With `wants` (the right values, tensors), a pair
+    returned in the other order fails with a hint saying so."""
     if not isinstance(value, (tuple, list)) or len(value) != n:
         got = f"{type(value).__name__} of length {len(value)}" if isinstance(value, (tuple, list)) else _describe(value)
-        raise Fail(f"Expected a tuple of {n} values ({', '.join(names)}), got {got}.")
-    return tuple(value)
+        hint = None
+        if isinstance(value, torch.Tensor) and wants is not None and \
+                any(isinstance(w, torch.Tensor) and value.shape == w.shape for w in wants):
+            hint = f"Return all {n} values, as a tuple: `return {', '.join(names)}`."
+        raise Fail(f"Expected a tuple of {n} values ({', '.join(names)}), got {got}.", hint)
+    value = tuple(value)
+    if wants is not None and n == 2 and all(isinstance(v, torch.Tensor) for v in (*value, *wants)):
+        shapes = [tuple(v.shape) for v in value]
+        want_shapes = [tuple(w.shape) for w in wants]
+        swapped = shapes[::-1] == want_shapes and shapes != want_shapes
+        if swapped or (shapes == want_shapes and _close(value[0], wants[1], 1e-5, 1e-4) and
+                       _close(value[1], wants[0], 1e-5, 1e-4) and not _close(value[0], wants[0], 1e-5, 1e-4)):
+            raise Fail(f"The two returned values are in the other order: expected ({', '.join(names)}).",
+                       hint=f"Return `{names[0]}` first and `{names[1]}` second.")
+    return value
 
 
 def _describe(obj) -> str:
@@ -608,10 +627,13 @@ def compare(name: str, got, want: torch.Tensor, axes: tuple[str, ...] | None = N
     """
     mistakes = list(mistakes) + list(mutants)
     if not isinstance(got, torch.Tensor):
-        if isinstance(got, np.ndarray):
-            raise Fail(f"`{name}` is a NumPy array; expected a torch.Tensor.",
-                       hint="Stay in torch: use torch operations (`@`, `.exp()`, `.sum()`, ...) on the tensors "
-                            "you were given.")
+        if isinstance(got, np.ndarray) and np.issubdtype(got.dtype, np.number):
+            as_tensor = torch.from_numpy(np.array(got))
+            _match_mistakes(name, as_tensor, want, mistakes, atol, rtol)  # a known mistake's hint first
+            right = _close(as_tensor, want, atol, rtol)
+            raise Fail(f"`{name}` is a NumPy array{' (with the right values)' if right else ''}; expected a torch.Tensor.",
+                       hint="Stay in torch: use torch operations (`@`, `.exp()`, `.max(dim=-1, keepdim=True)`, "
+                            "`.sum(...)`) on the tensors you were given, not np.* functions.")
         raise Fail(f"`{name}` should be a torch.Tensor, got {_describe(got)}.")
     if got.device != want.device:
         raise Fail(f"`{name}` is on device {got.device}, expected {want.device}.",
@@ -620,14 +642,7 @@ def compare(name: str, got, want: torch.Tensor, axes: tuple[str, ...] | None = N
         (got.dtype == want.dtype)
     if dtype_ok and _close(got, want, atol, rtol):
         return
-    for wrong, hint in mistakes:
-        if callable(wrong) and not isinstance(wrong, torch.Tensor):
-            continue
-        if isinstance(wrong, torch.Tensor) and _close(got, wrong.to(got.device), atol, rtol):
-            raise Fail(f"`{name}` is not right: it equals what a known mistake gives.", hint=hint)
-    for wrong, hint in mistakes:
-        if callable(wrong) and not isinstance(wrong, torch.Tensor) and _holds(wrong, got):
-            raise Fail(f"`{name}` is not right: it shows the mark of a known mistake.", hint=hint)
+    _match_mistakes(name, got, want, mistakes, atol, rtol)
     if got.shape != want.shape:
         raise Fail(_shape_message(name, tuple(got.shape), tuple(want.shape), axes))
     if not dtype_ok:
@@ -655,6 +670,18 @@ def compare(name: str, got, want: torch.Tensor, axes: tuple[str, ...] | None = N
     diff = torch.nan_to_num(diff, nan=float("inf"))
     raise Fail(f"`{name}` differs from the reference: max difference {_fmt(diff.max().item())}; "
                f"{int(ok.sum())} of {want.numel()} values ({_pct(int(ok.sum()), want.numel())}) match.")
+
+
+def _match_mistakes(name, got, want, mistakes, atol, rtol) -> None:
+    """Fail with the hint of the first mistake `got` shows: values first, then signatures."""
+    if _close(got, want, atol, rtol):
+        return
+    for wrong, hint in mistakes:
+        if isinstance(wrong, torch.Tensor) and _close(got, wrong.to(got.device), atol, rtol):
+            raise Fail(f"`{name}` is not right: it equals what a known mistake gives.", hint=hint)
+    for wrong, hint in mistakes:
+        if callable(wrong) and not isinstance(wrong, torch.Tensor) and _holds(wrong, got):
+            raise Fail(f"`{name}` is not right: it shows the mark of a known mistake.", hint=hint)
 
 
 def _pct(k: int, n: int) -> str:

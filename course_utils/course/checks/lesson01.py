@@ -1,0 +1,104 @@
+"""Graders of lesson 01 (attention intuition): weighted sum, softmax with a temperature,
+soft lookup. Shapes: n items · d/d_k/d_v widths."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from course_utils.course.checks import (
+    call, compare, exercise, expect_callable, expect_tuple, probe_generator, randn,
+)
+
+HINT_NO_WEIGHTS = "This is the plain sum of the values: multiply each value row by its weight first."
+HINT_MEAN = "This is the plain average of the values: the weights decide how much each value counts."
+HINT_NOT_SUMMED = "Multiply each row by its weight, then sum over the rows (dim=0) to get one vector of width d."
+HINT_SUM_WRONG_AXIS = "Sum over the rows (the n items, dim=0), not over the width d."
+HINT_VALUES_FIRST = "The weights pick rows of `values`: `weights @ values`, not `values @ weights`."
+HINT_RENORMALISED = "The weights are already weights (they sum to 1): use them as given, no softmax."
+
+
+@exercise("01.weighted_sum", "A weighted sum of values")
+def _check_weighted_sum(fn):
+    expect_callable(fn, "weighted_sum")
+    g = probe_generator(1)
+    for n, d in ((4, 3), (1, 5), (6, 2), (3, 3)):
+        weights = torch.rand(n, generator=g).softmax(0)
+        values = randn(g, n, d)
+        got = call(fn, weights, values, errors=[(r"size mismatch|cannot be multiplied", HINT_VALUES_FIRST)])
+        compare("output", got, weights @ values, axes=("d",), mistakes=[
+            (values.sum(0), HINT_NO_WEIGHTS), (values.mean(0), HINT_MEAN),
+            (values @ weights if n == d else None, HINT_VALUES_FIRST),
+            (weights.softmax(0) @ values, HINT_RENORMALISED),
+            (weights[:, None] * values, HINT_NOT_SUMMED), ((weights[:, None] * values).sum(1), HINT_SUM_WRONG_AXIS)])
+
+
+HINT_TEMP_MULT = "Divide the scores by the temperature (scores / T): a high temperature should make the distribution flatter."
+HINT_AXIS = "The softmax went over the wrong axis: each row (the last axis, dim=-1) must sum to 1."
+HINT_GLOBAL = ("You normalised over the whole tensor, as the lesson's 1-D NumPy version does: here each row "
+               "(the last axis) must sum to 1, so use `dim=-1, keepdim=True` in max and sum.")
+HINT_NO_NORM = "Remember to divide by the sum of the exponentials, so the result sums to 1."
+HINT_UNSTABLE = ("exp() of a large score overflows to inf, and inf / inf is NaN. Subtract the maximum "
+                 "of each row before exp(): it cancels out in the ratio.")
+HINT_GLOBAL_MAX = ("Subtract each row's own maximum (`max(dim=-1, keepdim=True)`): with the maximum of the "
+                   "whole tensor a row of small scores underflows to 0 / 0.")
+HINT_KEEPDIM = ("`max(dim=-1)` and `sum(dim=-1)` drop the last axis, so the division does not line up row by row: "
+                "add `keepdim=True`.")
+
+
+HINT_NUMPY = ("The lesson's NumPy softmax works on one row; here `scores` is a torch tensor of any shape: use "
+              "torch operations over the last axis (`.max(dim=-1, keepdim=True).values`, `.exp()`, "
+              "`.sum(dim=-1, keepdim=True)`).")
+
+
+def _global(z, max_only=False):
+    e = (z - z.max()).exp()
+    return e / e.sum(-1, keepdim=True) if max_only else e / e.sum()
+
+
+@exercise("01.softmax_temperature", "Softmax with a temperature", name="softmax")
+def _check_softmax_temperature(fn):
+    expect_callable(fn, "softmax")
+    g = probe_generator(2)
+    big = torch.tensor([[1000.0, 999.0, 0.0], [5.0, 6.0, 7.0]])
+    probes = [(randn(g, 3, 4), 0.5), (randn(g, 2, 3, 6) * 3, 2.0), (big, 1.0), (randn(g, 5), 1.0)]
+    for scores, t in probes:
+        got = call(fn, scores, t, forbid=("softmax", "log_softmax"),
+                   errors=[(r"must match the size of tensor", HINT_KEEPDIM), (r"\bnp\.", HINT_NUMPY)])
+        z = scores / t
+        mistakes = [(torch.softmax(scores * t, dim=-1), HINT_TEMP_MULT), (z.exp(), HINT_NO_NORM),
+                    (z.exp() / z.exp().sum(-1, keepdim=True), HINT_UNSTABLE)]
+        if scores.dim() > 1:
+            mistakes += [(_global(z), HINT_GLOBAL), (_global(z, max_only=True), HINT_GLOBAL_MAX),
+                         (torch.softmax(z, dim=0), HINT_AXIS),
+                         (lambda p: abs(float(p.double().sum()) - 1) < 1e-4, HINT_GLOBAL),
+                         (lambda p: not torch.allclose(p.double().sum(-1), torch.ones(p.shape[:-1]).double(),
+                                                       atol=1e-4) and bool(torch.isfinite(p).all()), HINT_AXIS)]
+        compare("probabilities", got, torch.softmax(z, dim=-1), axes=("B", "T", "n")[-scores.dim():],
+                mistakes=mistakes)
+
+
+HINT_HARD = ("That is a *hard* lookup: all the weight went to the best key. Attention is soft: "
+             "softmax the scores and mix all the values.")
+HINT_RAW_SCORES = "Turn the scores into weights with a softmax before mixing the values."
+HINT_SCALED = "No scaling in this exercise: the scores are the plain dot products `keys @ query` (√d_k comes in lesson 04)."
+HINT_SCORES_AXIS = "One score per key: `keys @ query` (shape (n,)), each key row dotted with the query."
+HINT_PRODUCTS = ("Check the order of the matrix products: scores = `keys @ query` (one per key, shape (n,)), "
+                 "out = `weights @ values` (shape (d_v,)).")
+
+
+@exercise("01.soft_lookup", "Attention as a soft dictionary lookup")
+def _check_soft_lookup(fn):
+    expect_callable(fn, "soft_lookup")
+    g = probe_generator(3)
+    for n, d_k, d_v in ((4, 3, 2), (5, 2, 6), (3, 3, 4)):
+        query, keys, values = randn(g, d_k), randn(g, n, d_k), randn(g, n, d_v)
+        scores = keys @ query
+        weights = scores.softmax(-1)
+        got = expect_tuple(call(fn, query, keys, values, errors=[(r"size mismatch|cannot be multiplied|must match the size", HINT_PRODUCTS)]), 2, ("out", "weights"), wants=(weights @ values, weights))
+        wrong = [(F.one_hot(scores.argmax(), n).to(scores.dtype), HINT_HARD), (scores, HINT_RAW_SCORES),
+                 ((scores / math.sqrt(d_k)).softmax(-1), HINT_SCALED)]
+        if n == d_k:
+            wrong.append(((query @ keys).softmax(-1), HINT_SCORES_AXIS))
+        compare("weights", got[1], weights, axes=("n",), mistakes=wrong)
+        compare("out", got[0], weights @ values, axes=("d_v",), mistakes=[(w @ values, h) for w, h in wrong])

@@ -1,0 +1,97 @@
+"""Graders of lesson 02 (from RNNs to attention): one RNN step, a whole sequence, and the
+vanishing gradient. Shapes: B batch · T steps · d_in input width · d_h hidden width."""
+
+import torch
+from torch import nn
+
+from course_utils.course.checks import (
+    Fail, call, compare, compare_prediction, exercise, expect_callable, expect_tuple, probe_generator, randn,
+)
+
+HINT_NO_TANH = "Apply the non-linearity: h_t = tanh(x_t W_xh + h_{t-1} W_hh + b)."
+HINT_OTHER_NONLIN = "This RNN uses tanh (values in (-1, 1)), not ReLU or sigmoid."
+HINT_TANH_PART = "Put the whole sum inside tanh: tanh(x_t W_xh + h_{t-1} W_hh + b)."
+HINT_NO_HIDDEN = "The previous hidden state h_{t-1} must enter the update through W_hh."
+HINT_NO_BIAS = "Add the bias b inside the tanh."
+HINT_W_T = "Multiply as in the formula, `h_prev @ w_hh` (rows are states), not by the transposed matrix."
+
+
+@exercise("02.rnn_step", "One step of a recurrent network")
+def _check_rnn_step(fn):
+    expect_callable(fn, "rnn_step")
+    g = probe_generator(4)
+    for B, d_in, d_h in ((2, 3, 4), (1, 5, 2), (3, 4, 4)):
+        x_t, h_prev = randn(g, B, d_in), randn(g, B, d_h)
+        w_xh, w_hh, b = randn(g, d_in, d_h), randn(g, d_h, d_h) * 0.5, randn(g, d_h)
+        got = call(fn, x_t, h_prev, w_xh, w_hh, b)
+        pre = x_t @ w_xh + h_prev @ w_hh + b
+        wrong_t = x_t @ (w_xh.T if d_in == d_h else w_xh) + h_prev @ w_hh.T + b
+        compare("h_t", got, torch.tanh(pre), axes=("B", "d_h"), mistakes=[
+            (pre, HINT_NO_TANH), (torch.relu(pre), HINT_OTHER_NONLIN), (torch.sigmoid(pre), HINT_OTHER_NONLIN),
+            (torch.tanh(x_t @ w_xh) + h_prev @ w_hh + b, HINT_TANH_PART),
+            (torch.tanh(x_t @ w_xh + b), HINT_NO_HIDDEN), (torch.tanh(x_t @ w_xh + h_prev @ w_hh), HINT_NO_BIAS),
+            (torch.tanh(wrong_t), HINT_W_T)])
+
+
+HINT_STALE = "Each step must use the hidden state of the *previous step*, not h0 every time: update h inside the loop."
+HINT_REVERSED = "The states are in reverse order: states[:, t] is the state after step t."
+HINT_SHIFTED = "states[:, t] is the state *after* step t (h_{t+1} in 0-based steps), so h0 is not among the states."
+HINT_WITH_H0 = "Keep only the T states computed by the loop; h0 is the input, not one of the outputs."
+HINT_STACK_AXIS = "Stack along the time axis, dim=1, so that states has shape (B, T, d_h)."
+HINT_LAST_H0 = "h_last should be the state after the last step, not the initial state."
+HINT_LAST_FIRST = "h_last should be the state after the *last* step, states[:, -1]."
+
+
+def _rnn_reference(x, h0, w_xh, w_hh, b):
+    """torch.nn.RNN (tanh, batch_first) with these weights (the check runs inside a
+    forked RNG, so building it leaves the global RNG as it was)."""
+    d_in, d_h = w_xh.shape
+    rnn = nn.RNN(d_in, d_h, batch_first=True)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(w_xh.T)
+        rnn.weight_hh_l0.copy_(w_hh.T)
+        rnn.bias_ih_l0.copy_(b)
+        rnn.bias_hh_l0.zero_()
+        states, h_last = rnn(x, h0[None])
+    return states, h_last[0]
+
+
+@exercise("02.rnn_forward", "Run an RNN over a whole sequence", uses=("rnn_step",))
+def _check_rnn_forward(fn):
+    expect_callable(fn, "rnn_forward")
+    g = probe_generator(5)
+    for B, T, d_in, d_h in ((2, 5, 3, 4), (3, 1, 2, 2), (1, 7, 4, 3)):
+        x, h0 = randn(g, B, T, d_in), randn(g, B, d_h)
+        w_xh, w_hh, b = randn(g, d_in, d_h) * 0.5, randn(g, d_h, d_h) * 0.5, randn(g, d_h)
+        states, h_last = _rnn_reference(x, h0, w_xh, w_hh, b)
+        got = expect_tuple(call(fn, x, h0, w_xh, w_hh, b), 2, ("states", "h_last"), wants=(states, h_last))
+        stale = torch.tanh(x @ w_xh + (h0 @ w_hh)[:, None] + b)  # h0 reused at every step
+        with_h0 = torch.cat([h0[:, None], states], 1)
+        compare("states", got[0], states, axes=("B", "T", "d_h"), mistakes=[
+            (stale, HINT_STALE), (states.flip(1) if T > 1 else None, HINT_REVERSED),
+            (with_h0[:, :-1] if T > 1 else None, HINT_SHIFTED), (with_h0, HINT_WITH_H0),
+            (states.transpose(0, 1) if B > 1 else None, HINT_STACK_AXIS)])
+        compare("h_last", got[1], h_last, axes=("B", "d_h"),
+                mistakes=[(h0, HINT_LAST_H0), (states[:, 0] if T > 1 else None, HINT_LAST_FIRST)])
+
+
+@exercise("02.predict_gradient", "Predict the output: how much of x_0 survives 10 steps?")
+def _check_predict_gradient(prediction):
+    if prediction is None:
+        raise Fail("`prediction` is None: store a number.")
+    x = torch.zeros(11, requires_grad=True)  # the statement's linear RNN, differentiated by autograd
+    h = x[0]
+    for t in range(1, 11):
+        h = 0.5 * h + x[t]
+    (truth,) = torch.autograd.grad(h, x)
+    # "≈ 0.001" is right: the statement asks for the order of magnitude of 0.5^10 = 0.000977.
+    compare_prediction("prediction", prediction, truth[0].item(), rel=0.05, near=0.3, mistakes=[
+        (0.5 * 10, "Gradients *multiply* along the chain rule, one factor w per step; they do not add."),
+        (0.5 ** 9, "Count the steps again: from x_0 to h_10 the signal is multiplied by w ten times."),
+        (0.5 ** 11, "Count the steps again: from x_0 to h_10 the signal is multiplied by w ten times."),
+        (1.0, "With w = 0.5 each step halves the gradient; it does not stay at 1."),
+        (0.5, "That is one step; the gradient is multiplied by w at each of the ten steps."),
+        (0.0, "Small, but not zero: 0.5 multiplied by itself ten times."),
+        (2.0 ** 10, "w = 0.5 *halves* the gradient at every step: 0.5^10, not 2^10."),
+    ])
+    return "Right: 0.5^10 ≈ 0.001: after ten steps almost nothing of x_0 reaches the gradient."

@@ -1,0 +1,154 @@
+"""Graders of lesson 03 (tokens, embeddings, positions): a vocabulary, the permutation
+puzzle, the sinusoidal encoding, ids -> embeddings + positions.
+Shapes: B batch · T positions · V vocabulary · d_model width."""
+
+import math
+from collections import Counter
+
+import torch
+
+from course_utils.course.checks import (
+    Fail, call, compare, compare_prediction, exercise, expect_callable, probe_generator, randn,
+)
+from course_utils.transformer import sinusoidal_encoding
+
+HINT_FROM_0 = "Start at 1: id 0 is reserved for padding (<pad>)."
+HINT_ALPHA = "Number the words in order of first appearance, as you read the sentences, not alphabetically."
+HINT_FREQ = "Number the words in order of first appearance, not by how often they occur."
+HINT_NEW_ID = "A word seen again keeps the id it got the first time; only new words get new ids."
+HINT_PER_SENTENCE = "Use one dict for all the sentences: ids continue from one sentence to the next."
+HINT_INVERSE = "Map each word to its id (word -> id), not each id to its word."
+HINT_ORDER = ("The ids 1..n are all there but in another order (a `set` has no order): number the words as "
+              "they first appear.")
+
+
+def _mistakes(sentences):
+    flat = [t for s in sentences for t in s]
+    words = list(dict.fromkeys(flat))
+    per_sentence = {}
+    for s in sentences:
+        per_sentence.update({w: i + 1 for i, w in enumerate(dict.fromkeys(s))})
+    return [({w: i for i, w in enumerate(words)}, HINT_FROM_0),
+            ({w: i + 1 for i, w in enumerate(sorted(words))}, HINT_ALPHA),
+            ({w: i + 1 for i, (w, _) in enumerate(Counter(flat).most_common())}, HINT_FREQ),
+            ({w: i + 1 for i, w in enumerate(sorted(words, key=lambda w: -flat.count(w)))}, HINT_FREQ),
+            ({w: max(i + 1 for i, t in enumerate(flat) if t == w) for w in words}, HINT_NEW_ID),
+            ({w: max(i for i, t in enumerate(flat) if t == w) for w in words}, HINT_NEW_ID),
+            (per_sentence, HINT_PER_SENTENCE)]
+
+
+@exercise("03.word2idx", "word2idx: give every word an id", name="build_word2idx")
+def _check_word2idx(fn):
+    expect_callable(fn, "build_word2idx")
+    probes = [[["狗", "追", "猫"], ["猫", "追", "狗"]],
+              [["the", "cat", "sat"], ["the", "dog", "sat", "down"], ["a", "cat"]],
+              [["一", "只", "猫"], ["猫", "猫", "追", "猫"], ["只", "追"]]]  # first seen != most frequent
+    for sentences in probes:
+        got = call(fn, sentences)
+        want = {w: i for i, w in enumerate(dict.fromkeys(t for s in sentences for t in s), start=1)}
+        if got == want:
+            continue
+        if not isinstance(got, dict):
+            raise Fail(f"`build_word2idx` should return a dict, got {type(got).__name__}.",
+                       hint="Build a dict `{}` and return it." if got is None or isinstance(got, (list, tuple)) else None)
+        for wrong, hint in _mistakes(sentences):
+            if got == wrong:
+                raise Fail("The ids are not right: they follow a known wrong rule.", hint=hint)
+        if set(got) == set(want.values()) and set(got.values()) == set(want):
+            raise Fail("The dict maps ids to words.", hint=HINT_INVERSE)
+        if set(got) != set(want):
+            missing, extra = sorted(set(want) - set(got)), sorted(map(str, set(got) - set(want)))
+            raise Fail(f"The dict should have one entry per distinct word. Missing: {missing}; unexpected: {extra}.")
+        if sorted(got.values()) == sorted(want.values()):
+            raise Fail("The ids are 1..n in the wrong order.", hint=HINT_ORDER)
+        wrong = [w for w in want if got[w] != want[w]]
+        raise Fail(f"{len(wrong)} of {len(want)} words have the wrong id, e.g. {wrong[0]!r} -> {got[wrong[0]]!r}, "
+                   f"expected {want[wrong[0]]}.")
+
+
+@exercise("03.predict_permutation", "Predict the output: where does 狗 go without positions?")
+def _check_predict_permutation(prediction):
+    if prediction is None:
+        raise Fail("`prediction` is None, but one row of out2 is exactly equal to out1[0].",
+                   hint="Follow the token 狗: its query and the set of keys it compares with are unchanged.")
+    compare_prediction("prediction", prediction, 2, rel=0, abs_tol=1e-9, near=0, mistakes=[
+        (0, "Without positions, attention cannot tell *where* a token is: the output row follows the token "
+            "狗, which now stands at position 2."),
+        (1, "Row 1 is 追, which stays in the middle; follow 狗 instead."),
+    ])
+    return "Right: the outputs are the same rows, permuted like the inputs. Order is invisible without positions."
+
+
+def _pe(max_len, d_model, exponent, first=torch.sin, second=torch.cos, start=0):
+    """A positional encoding built with a wrong exponent (a function of the even column index 2i)."""
+    pos = torch.arange(start, start + max_len, dtype=torch.float64)[:, None]
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)
+    angles = pos / 10000 ** exponent(two_i)
+    return torch.stack([first(angles), second(angles)], -1).flatten(1).float()
+
+
+def _pe_per_column(max_len, d_model):
+    """The exponent taken from each column's own index j (j/d_model), sin or cos by parity."""
+    pos = torch.arange(max_len, dtype=torch.float64)[:, None]
+    j = torch.arange(d_model)
+    angles = pos / 10000 ** (j / d_model)
+    return torch.where(j % 2 == 0, angles.sin(), angles.cos()).float()
+
+
+def _first_pair_only(max_len, d_model):
+    """Signature: the frequency-1 pair (columns 0, 1) is right but another frequency is wrong."""
+    pos = torch.arange(max_len, dtype=torch.float64)
+
+    def test(pe):
+        good = torch.allclose(pe[:, 0].double(), pos.sin(), atol=1e-4) and torch.allclose(pe[:, 1].double(), pos.cos(), atol=1e-4)
+        return good and d_model > 2
+    return test
+
+
+HINT_EXPONENT = "Check the exponent: pos / 10000^(2i/d_model), where 2i is the even column index (0, 2, 4, ...)."
+
+
+@exercise("03.sinusoidal_encoding", "The sinusoidal positional encoding")
+def _check_sinusoidal(fn):
+    expect_callable(fn, "sinusoidal_encoding")
+    for max_len, d_model in ((10, 8), (50, 16), (3, 2)):
+        got = call(fn, max_len, d_model)
+        want = sinusoidal_encoding(max_len, d_model)
+        d = d_model
+        compare("pe", got, want, axes=("max_len", "d_model"), atol=1e-4, mistakes=[
+            (_pe(max_len, d, lambda i: i / d, torch.cos, torch.sin), "sin goes in the even columns (2i), cos in the odd ones (2i+1)."),
+            (torch.cat([want[:, 0::2], want[:, 1::2]], 1), "Interleave: column 2i holds sin and column 2i+1 holds cos "
+                                                           "of the same frequency; don't put all sines first."),
+            (_pe(max_len, d, lambda i: 2 * i / d), "The exponent is 2i/d_model where 2i is the even column index; you used twice that."),
+            (_pe(max_len, d, lambda i: i / 2 / d), "The exponent is 2i/d_model: with i counting the pairs (0, 1, 2, ...) "
+                                                   "you need 2*i, not i."),
+            (_pe(max_len, d, lambda i: i), "Divide the exponent by d_model: pos / 10000^(2i/d_model)."),
+            (_pe(max_len, d, lambda i: -i / d), "Divide the position by 10000^(2i/d_model); you multiplied by it."),
+            (_pe(max_len, d, lambda i: i / d, start=1), "Positions start at 0: row 0 is position 0 (sin 0 = 0, cos 0 = 1)."),
+            (_pe_per_column(max_len, d), "Columns 2i and 2i+1 share one frequency, 1/10000^(2i/d_model); "
+                                         "the cos column must not use (2i+1)/d_model."),
+            (_first_pair_only(max_len, d), HINT_EXPONENT),
+        ])
+
+
+HINT_NO_PE = "Add the positional encoding: x = table[ids] + pe[:T]."
+HINT_PE0 = "Each position t gets its own row pe[t]; you added pe[0] everywhere."
+HINT_SQRT = "No scaling by √d_model in this exercise: just the sum."
+HINT_PE_BATCH = "The positions run along the sequence axis T (pe[:T]), not along the batch."
+HINT_PE_BY_ID = "pe is indexed by the position t, not by the token id: use pe[:T]."
+HINT_PE_ALL = "Take only the first T rows of the encoding, pe[:T], so it lines up with the T positions."
+
+
+@exercise("03.embed_with_positions", "Token ids -> embeddings + positions")
+def _check_embed_with_positions(fn):
+    expect_callable(fn, "embed_with_positions")
+    g = probe_generator(6)
+    for B, T, n_vocab, d_model in ((2, 4, 7, 6), (3, 1, 5, 4), (1, 6, 9, 8)):
+        ids = torch.randint(0, n_vocab, (B, T), generator=g)
+        table = randn(g, n_vocab, d_model)
+        pe = sinusoidal_encoding(10, d_model)
+        got = call(fn, ids, table, pe, errors=[(r"must match the size of tensor b \(10\)", HINT_PE_ALL)])
+        emb = table[ids]
+        compare("x", got, emb + pe[:T], axes=("B", "T", "d_model"), mistakes=[
+            (emb, HINT_NO_PE), (emb + pe[0], HINT_PE0), (emb * math.sqrt(d_model) + pe[:T], HINT_SQRT),
+            (emb + pe[:B, None] if B != T else None, HINT_PE_BATCH), (emb + pe[ids], HINT_PE_BY_ID)])

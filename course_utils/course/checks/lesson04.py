@@ -1,0 +1,140 @@
+"""Graders of lesson 04 (self-attention): scaled dot-product attention with a mask, the
+find-the-bug exercise, the size of dot products, self-attention with three projections.
+Shapes: B batch · H heads · T_q/T_k query/key positions · d_k/d_v widths."""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from course_utils.course.checks import (
+    call, compare, compare_prediction, exercise, expect_callable, expect_tuple, probe_generator, randn,
+)
+from course_utils.course.checks.signatures import (
+    HINT_IGNORED_MASK, HINT_POLARITY, HINT_ROWS_SUM, ignored_mask, inverted_mask, rows_not_normalised,
+)
+from course_utils.transformer import attention as reference_attention
+
+HINT_NO_SCALE = ("Divide the scores by √d_k (the width of q and k). Without it the scores grow with d_k "
+                 "and the softmax saturates.")
+HINT_SCALE_DK = "Divide by the *square root* of d_k, not by d_k itself."
+HINT_SCALE_DV = "Scale by √d_k, the width of q and k, not by the width of v."
+HINT_SCALE_AFTER = "Scale the *scores* before the softmax; dividing the weights afterwards breaks their sum of 1."
+HINT_SOFTMAX_AXIS = "Take the softmax over the keys (dim=-1), so each query's weights sum to 1."
+HINT_MASK_AFTER = ("Apply the mask *before* the softmax (blocked scores -> -inf); zeroing weights after "
+                   "the softmax leaves rows that no longer sum to 1.")
+HINT_MASK_ZERO = ("Blocked scores must become -inf (or a very large negative number), not 0: exp(0) = 1 "
+                  "still gives them weight.")
+HINT_MASK_ADDED = "A bool mask selects positions; adding it to the scores only shifts them. Use masked_fill."
+HINT_DOT_T = ("`k.T` reverses *all* axes of a batched tensor; `k.transpose(-2, -1)` swaps only the last two "
+              "(T_k and d_k).")
+
+
+def _variant(q, k, v, mask=None, scale=None, axis=-1, mask_mode="fill", scale_after=False):
+    """Attention with a known mistake (scale = the number whose square root divides the scores)."""
+    d = q.size(-1) if scale is None else scale
+    scores = q @ k.transpose(-2, -1) / (1 if scale_after else math.sqrt(d))
+    if mask is not None:
+        fills = {"fill": (~mask, float("-inf")), "zero": (~mask, 0.0), "inverted": (mask, float("-inf"))}
+        if mask_mode in fills:
+            scores = scores.masked_fill(*fills[mask_mode])
+        elif mask_mode == "added":
+            scores = scores + mask
+    weights = scores.softmax(dim=axis)
+    if mask is not None and mask_mode == "after":
+        weights = weights * mask
+    if scale_after:
+        weights = weights / math.sqrt(d)
+    return weights @ v, weights
+
+
+def _probes(seed):
+    g = probe_generator(seed)
+    B, H, T_q, T_k, d_k, d_v = 2, 3, 4, 5, 6, 7
+    q, k, v = randn(g, B, H, T_q, d_k), randn(g, B, H, T_k, d_k), randn(g, B, H, T_k, d_v)
+    lengths = torch.tensor([5, 3])  # batch row 0 has no padding, row 1 two padded keys
+    mask = (torch.arange(T_k)[None, :] < lengths[:, None])[:, None, None, :]  # (B, 1, 1, T_k)
+    yield q, k, v, mask
+    yield q[0, 0] * 3, k[0, 0] * 3, v[0, 0], None  # (T_q, d_k): no batch or heads
+
+
+def _mistakes(q, k, v, mask, first_bug_only=False):
+    """(wrong (out, weights), hint) for the mistakes learners make, most specific first."""
+    d_k, d_v = q.size(-1), v.size(-1)
+    variants = [(dict(scale=1.0, axis=-2), HINT_NO_SCALE if first_bug_only else HINT_SOFTMAX_AXIS),
+                (dict(scale=1.0), HINT_NO_SCALE), (dict(scale=d_k ** 2), HINT_SCALE_DK),
+                (dict(scale=d_v), HINT_SCALE_DV), (dict(scale_after=True), HINT_SCALE_AFTER),
+                (dict(axis=-2), HINT_SOFTMAX_AXIS)]
+    if q.dim() == 4:
+        variants.append((dict(axis=1), HINT_SOFTMAX_AXIS))
+    if mask is not None:
+        variants += [(dict(mask_mode="after"), HINT_MASK_AFTER), (dict(mask_mode="zero"), HINT_MASK_ZERO),
+                     (dict(mask_mode="inverted"), HINT_POLARITY), (dict(mask_mode="added"), HINT_MASK_ADDED),
+                     (dict(mask_mode="none"), HINT_IGNORED_MASK)]
+    return [(_variant(q, k, v, mask, **kw), hint) for kw, hint in variants]
+
+
+def _check_attention_fn(fn, with_mask: bool, seed: int, first_bug_only=False):
+    for q, k, v, mask in _probes(seed):
+        mask = mask if with_mask else None
+        args = (q, k, v, mask) if with_mask else (q, k, v)
+        want_out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        want_w = reference_attention(q, k, v, mask)[1]
+        got = expect_tuple(call(fn, *args, errors=[(r"\.T\b", HINT_DOT_T)]), 2, ("out", "weights"),
+                           wants=(want_out, want_w))
+        wrong = _mistakes(q, k, v, mask, first_bug_only)
+        signatures = [(rows_not_normalised, HINT_ROWS_SUM)]
+        if mask is not None:
+            signatures = [(inverted_mask(mask), HINT_POLARITY), (ignored_mask(mask), HINT_IGNORED_MASK)] + signatures
+        axes = ("B", "H", "T_q", "T_k")[-q.dim():]
+        compare("weights", got[1], want_w, axes=axes, mistakes=[(w[1], h) for w, h in wrong] + signatures)
+        compare("out", got[0], want_out, axes=axes[:-1] + ("d_v",), mistakes=[(w[0], h) for w, h in wrong])
+
+
+@exercise("04.attention", "Scaled dot-product attention with a mask")
+def _check_attention(fn):
+    expect_callable(fn, "attention")
+    _check_attention_fn(fn, with_mask=True, seed=7)
+    return "All probes match F.scaled_dot_product_attention."
+
+
+@exercise("04.fix_attention", "Find the bug: attention that doesn't attend", name="attention_fixed")
+def _check_fix_attention(fn):
+    expect_callable(fn, "attention_fixed")
+    _check_attention_fn(fn, with_mask=False, seed=8, first_bug_only=True)
+
+
+@exercise("04.predict_score_std", "Predict the output: how big do dot products get?")
+def _check_predict_score_std(prediction):
+    compare_prediction("prediction", prediction, math.sqrt(64), rel=0.06, near=0.25, mistakes=[
+        (64.0, "64 is the *variance* of q·k (a sum of 64 terms of variance 1); the standard deviation is its square root."),
+        (1.0, "That is the standard deviation *after* dividing by √d_k, which is what the scaling is for."),
+        (0.0, "0 is the mean of q·k; the question asks how far typical values are from it."),
+        (1 / 8, "Each term has variance 1 and the 64 variances *add up*: the variance is 64, its square root 8."),
+    ])
+    return "Right: std(q·k) = √d_k = 8, so the paper divides by √d_k to bring it back to 1."
+
+
+HINT_NO_PROJ = "Project the input first: q = x @ w_q, k = x @ w_k, v = x @ w_v."
+HINT_SWAPPED_PROJ = "Each projection has its own matrix: keys use w_k and values use w_v."
+HINT_SCALE_MODEL = "Scale by √d_k, the width of q and k after projection, not by √d_model."
+
+
+@exercise("04.self_attention", "Self-attention: one input, three projections", uses=("attention",))
+def _check_self_attention(fn):
+    expect_callable(fn, "self_attention")
+    g = probe_generator(9)
+    for B, T, d_model, d_k, d_v in ((2, 5, 8, 4, 6), (1, 3, 4, 4, 2)):
+        x = randn(g, B, T, d_model)
+        w_q, w_k, w_v = randn(g, d_model, d_k) * 0.5, randn(g, d_model, d_k) * 0.5, randn(g, d_model, d_v) * 0.5
+        q, k, v = x @ w_q, x @ w_k, x @ w_v
+        out, weights = reference_attention(q, k, v)
+        got = expect_tuple(call(fn, x, w_q, w_k, w_v), 2, ("out", "weights"), wants=(out, weights))
+        wrong = [(_variant(q, k, v, scale=1.0), HINT_NO_SCALE), (_variant(q, k, v, axis=-2), HINT_SOFTMAX_AXIS),
+                 (_variant(q, q, v), HINT_SWAPPED_PROJ), (_variant(q, k, x @ w_k) if d_k == d_v else None, HINT_SWAPPED_PROJ),
+                 (_variant(q, k, v, scale=d_model) if d_model != d_k else None, HINT_SCALE_MODEL),
+                 (_variant(x, x, v) if d_k == d_model else None, HINT_NO_PROJ)]
+        wrong = [(w, h) for w, h in wrong if w is not None]
+        compare("weights", got[1], weights, axes=("B", "T_q", "T_k"),
+                mistakes=[(w[1], h) for w, h in wrong] + [(rows_not_normalised, HINT_ROWS_SUM)])
+        compare("out", got[0], out, axes=("B", "T", "d_v"), mistakes=[(w[0], h) for w, h in wrong])
