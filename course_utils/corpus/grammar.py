@@ -1,5 +1,5 @@
-"""The toy English -> Chinese language the course trains on: a small grammar whose
-phenomena force the word order to change between the two languages.
+"""corpus layer · the toy English -> Chinese language the course trains on (lesson 09): a
+small grammar whose phenomena force the word order to change between the two languages.
 
     the big dog chases the small cat .             -> 大 狗 追 小 猫 。
     three dogs chased the cat yesterday .          -> 三 只 狗 昨天 追 了 猫 。

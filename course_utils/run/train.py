@@ -77,10 +77,9 @@ def label_smoothed_loss(logits: torch.Tensor, target: torch.Tensor, smoothing: f
     if logits.shape[:-1] != target.shape:
         raise ValueError(f"label_smoothed_loss: logits {tuple(logits.shape)} must be target's shape "
                          f"{tuple(target.shape)} plus a vocabulary axis")
-    if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 1:
-        raise ValueError(f"label_smoothed_loss: smoothing must be in [0, 1), got {smoothing!r}")
+    smoothing = validate.probability("label_smoothed_loss: smoothing", smoothing)
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1),
-                           ignore_index=pad_id, label_smoothing=float(smoothing))
+                           ignore_index=pad_id, label_smoothing=smoothing)
 
 
 # -- learning rate ----------------------------------------------------------------------

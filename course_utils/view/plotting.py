@@ -1,5 +1,5 @@
-"""Plotting helpers shared by the lessons: one heatmap for every attention picture, and a
-font that can draw Chinese tokens.
+"""view layer · plotting helpers shared by the lessons: one heatmap for every attention
+picture, the eight-step map of the Transformer, and a font that can draw Chinese tokens.
 
 Shapes: T_q/T_k query/key positions.
 """
@@ -10,6 +10,7 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import font_manager
+from matplotlib.patches import FancyBboxPatch
 
 # System fonts with Chinese glyphs, tried before the bundled one (mplfonts' Noto Sans CJK SC).
 _CJK_CANDIDATES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "PingFang SC",
@@ -108,10 +109,8 @@ def plot_transformer_flow(ax=None, highlight=None, src_text="source tokens", tgt
     """Draw the encoder-decoder's eight-step macro flow as numbered boxes and arrows.
 
     `highlight` is a step number 1-8 (or a collection of them) to colour; the texts label
-    the two inputs at the bottom. Returns the Axes.
+    the two inputs at the bottom. Returns the Axes. Drawn in lessons 00 and 08.
     """
-    from matplotlib.patches import FancyBboxPatch
-
     xe, xd = 0.22, 0.67  # the encoder's and the decoder's column
     steps = {1: (xe, 0.17, "source embedding + position"),
              2: (xe, 0.36, "multi-head self-attention\n+ residual, LayerNorm"),
