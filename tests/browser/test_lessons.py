@@ -23,8 +23,10 @@ EXPECTED_LESSONS = [
 RUN_TIMEOUT_S = {"09_training": 600}
 DEFAULT_RUN_TIMEOUT_S = 180
 # Text to type into a lesson's text boxes, and what the output must then show (default: the
-# box's text reversed, and any change). Lesson 10's box translates a sentence of the toy grammar.
-TEXT_INPUT = {"10_inference": ("nine clever farmers push the dog .", "→")}
+# box's text reversed, and any change). The boxes of lessons 08 (step-through) and 10 (translate)
+# take a sentence of the toy grammar.
+TEXT_INPUT = {"08_building_the_transformer": ("nine clever farmers push the dog .", "→"),
+              "10_inference": ("nine clever farmers push the dog .", "→")}
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
 CONTROL_MODELS = {"FloatSliderModel", "IntSliderModel", "SelectionSliderModel", "FloatLogSliderModel",
