@@ -151,3 +151,39 @@ def test_model_trains_on_a_tiny_copy_task():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+# --- one documented result for a fully masked row, in both attention paths ------------------
+from course_utils.transformer.attention import attention, sdpa_attention  # noqa: E402
+from course_utils.run.train import use_fast_attention  # noqa: E402
+
+
+def left_padded_mask():
+    """Left padding & causal: the first two queries of row 0 may attend to nothing."""
+    tokens = torch.tensor([[0, 0, 5, 6, 7], [5, 6, 7, 8, 9]])
+    return padding_mask(tokens, 0) & causal_mask(5)  # (2, 1, 5, 5)
+
+
+def test_fully_masked_rows_are_zero_in_both_paths_and_their_gradients_finite(gen):
+    mask = left_padded_mask()
+    q, k, v = (torch.randn(2, 3, 5, 4, generator=gen, requires_grad=True) for _ in range(3))
+    out, weights = attention(q, k, v, mask)
+    fast, _ = sdpa_attention(q, k, v, mask)
+    torch.testing.assert_close(out, fast, atol=1e-6, rtol=0)
+    assert (out[0, :, :2] == 0).all() and (weights[0, :, :2] == 0).all()  # the documented result
+    torch.testing.assert_close(weights[0, :, 2:].sum(-1), torch.ones(3, 3))  # other rows still sum to 1
+    assert torch.isfinite(out).all()
+    (out.sum() + fast.sum()).backward()
+    assert all(torch.isfinite(t.grad).all() for t in (q, k, v))
+
+
+def test_use_fast_attention_never_changes_the_numbers_even_with_empty_rows():
+    model = tiny_model()
+    src = torch.tensor([[5, 6, 7, 8], [5, 6, 0, 0]])
+    tgt = torch.tensor([[0, 0, 9, 10, 11], [1, 9, 10, 11, 12]])  # left-padded target row 0
+    tgt_mask = padding_mask(tgt, 0) & causal_mask(5)
+    slow = model(src, tgt, tgt_mask=tgt_mask)
+    fast = use_fast_attention(model, True)(src, tgt, tgt_mask=tgt_mask)
+    use_fast_attention(model, False)
+    assert torch.isfinite(slow).all()
+    torch.testing.assert_close(slow, fast, atol=1e-5, rtol=1e-5)

@@ -125,3 +125,171 @@ def test_set_seed_repeats():
     a = torch.randn(3)
     set_seed(3)
     assert torch.equal(a, torch.randn(3))
+
+
+# --- issue 13: the public API names every bad argument -------------------------------------
+from course_utils.base import validate  # noqa: E402
+from course_utils.corpus.data import UnknownWordError, Vocab  # noqa: E402
+from course_utils.run.decoding import greedy_decode  # noqa: E402
+from course_utils.run.reference import translate  # noqa: E402
+from course_utils.transformer.attention import sdpa_attention  # noqa: E402
+from course_utils.transformer.layers import merge_heads, split_heads  # noqa: E402
+from course_utils.transformer.model import count_parameters  # noqa: E402
+from course_utils.transformer.positional import LearnedPositionalEncoding  # noqa: E402
+
+
+@pytest.mark.parametrize("field,value", [("tie_output", "false"), ("norm_first", "no"), ("share_embeddings", 1),
+                                         ("tie_output", None)])
+def test_config_bool_fields_must_be_bools(field, value):
+    """A truthy string must not switch a feature on ('false' is truthy)."""
+    with pytest.raises(TypeError, match=f"TransformerConfig.{field} must be True or False"):
+        TransformerConfig(10, 10, **{field: value})
+
+
+@pytest.mark.parametrize("pad_id,error", [(0.5, TypeError), (True, TypeError), (-1, ValueError), (10, ValueError)])
+def test_config_pad_id_is_an_int_inside_both_vocabularies(pad_id, error):
+    with pytest.raises(error, match="TransformerConfig.pad_id"):
+        TransformerConfig(10, 12, pad_id=pad_id)
+
+
+def test_config_sizes_are_bounded_with_the_reason():
+    with pytest.raises(ValueError, match=r"TransformerConfig.max_len must be in \[1, 65536\].*position table"):
+        TransformerConfig(10, 10, max_len=10**12)
+    with pytest.raises(ValueError, match="parameters.*GiB"):
+        TransformerConfig(10**6, 10**6, d_model=4096, n_heads=8)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(share_embeddings=True, tie_output=True), dict(norm_first=True),
+                                dict(positional="learned", tie_output=True)])
+def test_approx_parameters_is_exact(kw):
+    """The bound above uses approx_parameters; it must count what the model holds."""
+    cfg = TransformerConfig(13, 13, d_model=16, n_heads=2, n_layers=2, d_ff=24, max_len=9, **kw)
+    assert cfg.approx_parameters == count_parameters(Transformer(cfg))
+
+
+@pytest.mark.parametrize("Pos", [PositionalEncoding, LearnedPositionalEncoding])
+def test_positional_offsets_and_input_dtypes(Pos):
+    pe = Pos(8, max_len=10)
+    with pytest.raises(ValueError, match="offset must be >= 0, got -2"):
+        pe(torch.zeros(1, 3, 8), offset=-2)
+    with pytest.raises(TypeError, match="floating-point.*int64"):
+        pe(torch.zeros(1, 3, 8, dtype=torch.long))
+    with pytest.raises(ValueError, match="positions up to 11 exceed max_len=10"):
+        pe(torch.zeros(1, 3, 8), offset=8)
+    assert pe(torch.zeros(1, 3, 8, dtype=torch.float64)).dtype == torch.float64
+    with pytest.raises(ValueError, match="max_len must be in"):
+        Pos(8, max_len=10**12)
+
+
+def test_attention_names_dtype_batch_and_mask_mismatches():
+    q32, k64 = torch.randn(2, 3, 4), torch.randn(2, 3, 4, dtype=torch.float64)
+    for fn in (attention, sdpa_attention):
+        with pytest.raises(TypeError, match=r"q, k and v must share one dtype.*q torch.float32, k torch.float64"):
+            fn(q32, k64, k64)
+        with pytest.raises(ValueError, match=r"leading \(batch, head\) dims.*q \(2, 3, 4\), k \(3, 3, 4\)"):
+            fn(q32, torch.randn(3, 3, 4), torch.randn(3, 3, 4))
+        with pytest.raises(ValueError, match=r"mask of shape \(3, 3, 3\) does not broadcast"):
+            fn(q32, q32, q32, torch.ones(3, 3, 3, dtype=torch.bool))
+
+
+def test_mha_names_wrong_mask_batch_heads_and_input_dtype():
+    mha = MultiHeadAttention(8, 2)
+    x = torch.randn(2, 4, 8)
+    with pytest.raises(ValueError, match="batch of 3 but the batch size is B=2"):
+        mha(x, x, torch.ones(3, 1, 4, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="has 3 heads but there are H=2"):
+        mha(x, x, torch.ones(2, 3, 4, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"3-D mask's first axis lines up with the H=2 heads.*mask\[:, None\]"):
+        mha(x, x, torch.ones(2, 4, 4, dtype=torch.bool))  # B == H: would silently mask the wrong rows
+    with pytest.raises(TypeError, match="x_q has dtype torch.float64 but the module's weights are torch.float32"):
+        mha(x.double(), x.double())
+
+
+def test_split_and_merge_heads_name_bad_arguments():
+    x = torch.randn(2, 5, 8)
+    with pytest.raises(ValueError, match="n_heads=3"):
+        split_heads(x, 3)
+    with pytest.raises(ValueError, match="split_heads: n_heads must be >= 1"):
+        split_heads(x, 0)
+    with pytest.raises(TypeError, match="split_heads: n_heads must be an int"):
+        split_heads(x, 2.0)
+    with pytest.raises(ValueError, match=r"split_heads: x must have 3 dims \(B, T, d_model\)"):
+        split_heads(x[0], 2)
+    with pytest.raises(TypeError, match="split_heads: x must be a torch.Tensor"):
+        split_heads([[1.0]], 1)
+    with pytest.raises(ValueError, match=r"merge_heads: x must have 4 dims"):
+        merge_heads(x)
+
+
+def test_all_padding_source_is_a_clear_error_not_nan_logits():
+    m = model()
+    src = torch.tensor([[4, 5, 6], [0, 0, 0]])
+    tgt = torch.tensor([[1, 4], [1, 4]])
+    for call in (lambda: m(src, tgt), lambda: m.encode(src), lambda: greedy_decode(m, src, max_new_tokens=3)):
+        with pytest.raises(ValueError, match=r"(src row\(s\)|sequence\(s\)) \[1\].*(only padding|all-padding)"):
+            call()
+    memory = m.encode(src[:1])
+    with pytest.raises(ValueError, match="src_mask blocks every source position"):
+        m.decode(tgt[:1], memory, torch.zeros(1, 1, 1, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="src_mask blocks every source position for sequence"):
+        m(src[:1].expand(2, 3), tgt, torch.tensor([True, False])[:, None, None, None].expand(2, 1, 1, 3))
+
+
+def test_decode_names_memory_offset_and_mask_problems():
+    m = model()
+    tgt = torch.tensor([[1, 4]])
+    with pytest.raises(TypeError, match="memory must be a floating-point tensor"):
+        m.decode(tgt, torch.zeros(1, 3, 16, dtype=torch.long), None)
+    with pytest.raises(ValueError, match="offset must be >= 0"):
+        m.decode(tgt, torch.zeros(1, 3, 16), None, offset=-1)
+    with pytest.raises(ValueError, match="src_mask is for a batch of 2 but the batch size is B=1"):
+        m.decode(tgt, torch.zeros(1, 3, 16), torch.ones(2, 1, 1, 3, dtype=torch.bool))
+
+
+def test_vocab_id_to_token_refuses_negative_and_non_int_ids():
+    v = Vocab(["dog", "cat"])
+    assert v.id_to_token(5) == "cat"
+    with pytest.raises(ValueError, match=r"Vocab.id_to_token: idx must be in \[0, 6\), got -1"):
+        v.id_to_token(-1)
+    with pytest.raises(ValueError, match="got 6"):
+        v.id_to_token(6)
+    with pytest.raises(TypeError, match="must be an int, got float"):
+        v.id_to_token(1.0)
+    with pytest.raises(TypeError, match="token must be a str"):
+        v.token_to_id(4)
+    with pytest.raises(TypeError, match="ids must be ints"):
+        v.decode([4.0])
+
+
+def test_translate_checks_token_lists_like_sentences():
+    src_vocab, tgt_vocab = Vocab(["dog", "cat", "chases", "the"]), Vocab(["狗", "猫", "追"])
+    m = Transformer(TransformerConfig(len(src_vocab), len(tgt_vocab), d_model=16, n_heads=2, n_layers=1, d_ff=32,
+                                      max_len=16)).eval()
+    with pytest.raises(UnknownWordError, match="unknown word 'dgo'"):
+        translate(m, src_vocab, tgt_vocab, ["the", "dgo", "chases", "the", "cat"])
+    with pytest.raises(UnknownWordError, match="unknown word 'dgo'"):
+        translate(m, src_vocab, tgt_vocab, "the dgo chases the cat")
+    with pytest.raises(TypeError, match="a str or a list of str tokens"):
+        translate(m, src_vocab, tgt_vocab, [1, 2])
+    assert isinstance(translate(m, src_vocab, tgt_vocab, ["the", "dog", "chases", "the", "cat"]), str)
+
+
+def test_validate_helpers_name_the_argument_and_refuse_lookalikes():
+    with pytest.raises(TypeError, match="flag must be True or False, got str"):
+        validate.boolean("flag", "false")
+    with pytest.raises(TypeError, match="n must be an int, got bool"):
+        validate.positive_int("n", True)
+    with pytest.raises(ValueError, match="n must be in \\[1, 5\\], got 6: why"):
+        validate.positive_int("n", 6, max=5, hint="why")
+    for bad in (float("nan"), float("inf"), 10**400):
+        with pytest.raises(ValueError, match="lr must be a finite number"):
+            validate.finite_float("lr", bad)
+    with pytest.raises(ValueError, match="p must be >= 0.0 and < 1.0, got 1.0"):
+        validate.probability("p", 1)
+    with pytest.raises(ValueError, match="mode must be one of 'a', 'b'"):
+        validate.one_of("mode", "c", ("a", "b"))
+    with pytest.raises(ValueError, match=r"q and k must have the same batch size \(dim 0\)"):
+        validate.same_batch(q=torch.zeros(2, 1), k=torch.zeros(3, 1))
+    with pytest.raises(ValueError, match="w holds 1 non-finite"):
+        validate.finite_tensor("w", torch.tensor([1.0, float("nan")]))
+    assert validate.finite_float("x", 1) == 1.0 and validate.int_in_range("i", 2, 0, 3) == 2
