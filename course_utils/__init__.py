@@ -6,12 +6,13 @@ a module imports only from its own layer or the layers above it in this list
 (tests/test_layers.py enforces it):
 
     base/          seed (reproducibility), validate (argument checks with clear errors)
-    transformer/   the model a learner builds: masks -> attention -> positional -> layers -> model,
-                   torch_border (conversions to and from torch.nn)
+    transformer/   the model a learner builds: intuition (numpy, lessons 01-04); masks -> attention
+                   -> positional -> layers -> model, torch_border (conversions to and from torch.nn)
     corpus/        the toy English->Chinese corpus: grammar -> data, metrics (exact match, BLEU)
-    run/           running the model: train, decoding (inference, evaluation), reference (the shipped model)
-    view/          what a learner sees: plotting, widgets (lessons 01-04), widgets_masks (06),
-                   widgets_translate (10)
+    run/           running the model: decoding (inference, the one evaluation), train, reference
+                   (the shipped model)
+    view/          what a learner sees: plotting, widget_base (the one widget convention), widgets
+                   (lessons 01-04), widgets_masks (06), widgets_steps (08), widgets_translate (10)
     course/        the course machinery: checks (exercise graders), progress, build (exercise
                    generator), cli (the `course` command)
 

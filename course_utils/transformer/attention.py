@@ -1,4 +1,4 @@
-"""Scaled dot-product attention, the primitive everything else is built from.
+"""transformer layer · scaled dot-product attention, the primitive everything else is built from.
 
 Shapes: B batch · H heads · T_q/T_k query/key positions · d_k query/key width · d_v value width.
 
@@ -54,6 +54,7 @@ def _empty_rows(mask):
 
 def attention(q, k, v, mask=None, dropout=None):
     """Scaled dot-product attention (Vaswani et al. 2017, eq. 1), by hand.
+    Built by hand in lesson 04 (the exercise `attention`).
 
     Shapes:
         q (..., T_q, d_k), k (..., T_k, d_k), v (..., T_k, d_v), one floating dtype;
@@ -86,6 +87,8 @@ def sdpa_attention(q, k, v, mask=None, dropout_p: float = 0.0):
 
     Shapes:
         as `attention`. Returns (out, None): the fused kernel does not expose weights.
+
+    Compared with the by-hand path in lesson 04 (section 3).
     """
     _check_qkv(q, k, v, mask, "sdpa_attention")
     probability("sdpa_attention: dropout_p", dropout_p)

@@ -1,4 +1,4 @@
-"""The Transformer's building blocks: multi-head attention, feed-forward, the two layers,
+"""transformer layer · the Transformer's building blocks: multi-head attention, feed-forward, the two layers,
 and the encoder and decoder stacks.
 
 Shapes: B batch · H heads · T_q/T_k query/key positions · S/T source/target length ·
@@ -18,7 +18,8 @@ from course_utils.transformer.masks import check_mask
 
 
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
-    """(B, T, d_model) -> (B, H, T, d_k): give every head its own slice of the width."""
+    """(B, T, d_model) -> (B, H, T, d_k): give every head its own slice of the width.
+    Built by hand in lesson 05 (the exercise `split_heads`)."""
     tensor("split_heads: x", x, ndim=3, shape="(B, T, d_model)")
     positive_int("split_heads: n_heads", n_heads)
     B, T, d_model = x.shape
@@ -29,7 +30,8 @@ def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
 
 
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
-    """(B, H, T, d_k) -> (B, T, H * d_k): concatenate the heads again."""
+    """(B, H, T, d_k) -> (B, T, H * d_k): concatenate the heads again.
+    Built by hand in lesson 05 (the exercise `merge_heads`)."""
     tensor("merge_heads: x", x, ndim=4, shape="(B, H, T, d_k)")
     B, H, T, d_k = x.shape
     return x.transpose(1, 2).reshape(B, T, H * d_k)  # (B, T, d_model)
@@ -37,6 +39,7 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 
 class KVCache:
     """The keys and values one attention module has already computed while decoding.
+    Built by hand in lesson 10 (section 4, the exercise `kv_cache_step`).
 
     Decoding one token at a time, the decoder would recompute the keys and values of
     every earlier position at every step. A cache keeps them instead:
@@ -76,12 +79,14 @@ class KVCache:
 
 
 def new_decoder_cache(n_layers: int) -> list[dict[str, KVCache]]:
-    """One {"self": KVCache, "cross": KVCache(static)} per decoder layer."""
+    """One {"self": KVCache, "cross": KVCache(static)} per decoder layer.
+    Used in lesson 10 (section 4)."""
     return [{"self": KVCache(), "cross": KVCache(static=True)} for _ in range(n_layers)]
 
 
 class MultiHeadAttention(nn.Module):
     """Multi-head attention (Vaswani et al. 2017, sec. 3.2.2).
+    Built by hand in lesson 05 (the exercise `MultiHeadAttention`).
 
     Each head projects the inputs with its own slice of `w_q, w_k, w_v`, attends, and
     the heads' outputs are concatenated and mixed by `w_o`.
@@ -150,6 +155,7 @@ class MultiHeadAttention(nn.Module):
 
 class FeedForward(nn.Module):
     """Position-wise feed-forward network: FFN(x) = max(0, x W_1 + b_1) W_2 + b_2.
+    Built by hand in lesson 08 (section 1, the exercise `feed_forward`).
 
     The only non-linearity of a layer apart from the softmax; applied to every position
     on its own.
@@ -176,6 +182,7 @@ class FeedForward(nn.Module):
 
 class EncoderLayer(nn.Module):
     """Self-attention then feed-forward, each wrapped in residual + LayerNorm.
+    Built by hand in lesson 08 (the exercise `encoder_layer`).
 
     Shapes:
         x (B, S, d_model), mask broadcastable to (B, H, S, S) -> (B, S, d_model).
@@ -208,6 +215,8 @@ class DecoderLayer(nn.Module):
         x (B, T, d_model), memory (B, S, d_model),
         tgt_mask broadcastable to (B, H, T, T), memory_mask to (B, H, T, S)
         -> (B, T, d_model).
+
+    Built by hand in lesson 08 (the exercise `decoder_layer`).
     """
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float = 0.0, norm_first: bool = False):
@@ -243,6 +252,8 @@ class Encoder(nn.Module):
 
     Shapes:
         x (B, S, d_model), mask broadcastable to (B, H, S, S) -> memory (B, S, d_model).
+
+    Stacked in lesson 08.
     """
 
     def __init__(self, n_layers, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, final_norm=False):
@@ -261,6 +272,7 @@ class Encoder(nn.Module):
 
 class Decoder(nn.Module):
     """A stack of `n_layers` DecoderLayers, with an optional final LayerNorm.
+    Stacked in lesson 08.
 
     Shapes:
         x (B, T, d_model), memory (B, S, d_model) -> (B, T, d_model).

@@ -1,4 +1,4 @@
-"""Masks: the one convention the whole course uses, decided here.
+"""transformer layer · masks: the one convention the whole course uses, decided here.
 
 Shapes: B batch · H heads · T_q/T_k query/key positions · T sequence length.
 
@@ -18,6 +18,7 @@ from course_utils.base.validate import integer, positive_int, token_ids
 
 def causal_mask(T: int, device=None) -> torch.Tensor:
     """(T, T) bool; True on and below the diagonal: position i may see j <= i.
+    Built by hand in lesson 06 (the exercise `causal_mask`).
 
     Shapes:
         returns (T, T), broadcastable to (B, H, T, T).
@@ -28,6 +29,7 @@ def causal_mask(T: int, device=None) -> torch.Tensor:
 
 def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
     """(B, 1, 1, T) bool; True for real tokens, broadcast over heads and queries.
+    Built by hand in lesson 06 (the exercise `padding_mask`).
 
     Shapes:
         tokens (B, T) integer ids -> (B, 1, 1, T).
@@ -38,7 +40,8 @@ def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
 
 
 def to_torch_nn_mask(mask: torch.Tensor) -> torch.Tensor:
-    """Our mask (True = may attend) -> torch.nn's `attn_mask` (True = blocked)."""
+    """Our mask (True = may attend) -> torch.nn's `attn_mask` (True = blocked).
+    The polarity trap of lessons 05 and 06; torch_border also converts key padding."""
     check_mask(mask, name="mask")
     return ~mask
 

@@ -1,4 +1,4 @@
-"""The encoder-decoder Transformer, configured by one frozen, validated dataclass.
+"""transformer layer · the encoder-decoder Transformer, configured by one frozen, validated dataclass.
 
 Shapes: B batch · S source length · T target length · d_model model width · V vocab size.
 
@@ -30,6 +30,7 @@ MAX_PARAMETERS = 2**31
 @dataclass(frozen=True)
 class TransformerConfig:
     """Everything that fixes the model's shape. Checked on creation.
+    Introduced in lesson 08.
 
     `share_embeddings` uses one embedding table for source and target (needs one shared
     vocabulary); `tie_output` reuses the target embedding as the output projection, as
@@ -101,6 +102,7 @@ class TransformerConfig:
 
 class Transformer(nn.Module):
     """Encoder-decoder Transformer (Vaswani et al. 2017).
+    Assembled in lesson 08, step by step along the eight-step map.
 
     Shapes:
         src (B, S) and tgt (B, T) integer ids -> logits (B, T, V_tgt).
@@ -227,5 +229,6 @@ def _check_source_mask(mask, B: int, H: int, S: int, name: str) -> None:
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
-    """Number of parameters; tied/shared weights are counted once."""
+    """Number of parameters; tied/shared weights are counted once.
+    Used in lessons 05 and 08."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)

@@ -1,4 +1,4 @@
-"""Positional encodings: how the model learns *where* a token is.
+"""transformer layer · positional encodings: how the model learns *where* a token is.
 
 Shapes: B batch · T sequence length · d_model model width.
 
@@ -35,6 +35,8 @@ def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
 
     Shapes:
         returns (max_len, d_model), float32.
+
+    Built by hand in lesson 03 (section 3, the exercise `sinusoidal_encoding`).
     """
     check_max_len("sinusoidal_encoding: max_len", max_len)
     positive_int("sinusoidal_encoding: d_model", d_model)
@@ -74,6 +76,7 @@ class _PositionBase(nn.Module):
 
 class PositionalEncoding(_PositionBase):
     """Adds the fixed sinusoidal encoding to token embeddings, then dropout.
+    Built by hand in lesson 03 (the exercise `embed_with_positions`).
 
     Shapes:
         x (B, T, d_model), floating point -> (B, T, d_model), same dtype; offset + T <= max_len.
@@ -91,6 +94,7 @@ class PositionalEncoding(_PositionBase):
 
 class LearnedPositionalEncoding(_PositionBase):
     """The alternative: one trainable vector per position (as in BERT and GPT).
+    Shown in lesson 03 (section 5).
 
     Shapes:
         x (B, T, d_model), floating point -> (B, T, d_model); offset + T <= max_len.
