@@ -422,3 +422,15 @@ def test_a_failing_dependency_is_named_as_the_cause(toy):
     notebook = {"check": check, "plus_one": space["plus_one"], "answer": lambda x: 2 * (x + 2)}
     exec("r = check('98.twice_plus_one', answer)", notebook)
     assert "`plus_one` above is the cause" in notebook["r"].message
+
+
+def test_an_id_registered_twice_is_refused(toy):
+    toy("99.double", _double_checker)
+
+    def another_checker(fn):
+        pass
+
+    with pytest.raises(ValueError, match="registered twice"):
+        exercise("99.double", "again")(another_checker)
+    with pytest.raises(TypeError, match="tuple of names"):
+        exercise("99.other", "t", uses="split_heads")

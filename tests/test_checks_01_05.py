@@ -7,6 +7,7 @@ Answers that call an earlier learner function are written as notebook cells (`no
 so that the check finds that function where a learner's notebook has it.
 """
 
+import linecache
 import math
 import random
 
@@ -28,9 +29,12 @@ def _not_strict(monkeypatch):
 
 
 def notebook(source: str) -> dict:
-    """Run `source` as notebook cells would (one shared global namespace) and return it."""
+    """Run `source` as notebook cells would (one shared global namespace, the source kept
+    for tracebacks as Jupyter keeps it) and return the namespace."""
+    name = f"<cell-{len(linecache.cache)}-{hash(source)}>"
+    linecache.cache[name] = (len(source), None, source.splitlines(True), name)
     space = {"torch": torch, "math": math, "np": np, "nn": nn, "F": F, "check": check}
-    exec(source, space)
+    exec(compile(source, name, "exec"), space)
     return space
 
 
@@ -60,6 +64,10 @@ WRONG["01.weighted_sum"] = [
     (lambda w, v: (w[:, None] * v).sum(1), "not over the width"),
     (lambda w, v: v @ w, "weights @ values"),
     (lambda w, v: torch.softmax(w, 0) @ v, "no softmax"),
+    (lambda w, v: torch.dot(w, v), "takes two vectors"),
+    (lambda w, v: w * v, "sum over the rows"),
+    (lambda w, v: (w @ v).sum(), "not over everything"),
+    (lambda w, v: v[w.argmax()], "instead of picking the best one"),
 ]
 
 # ---------------------------------------------------------------------------- 01.softmax_temperature
@@ -108,6 +116,9 @@ WRONG["01.softmax_temperature"] = [
     (lambda s, t=1.0: (s / t - (s / t).max()).exp() / (s / t - (s / t).max()).exp().sum(-1, keepdim=True),
      "own maximum"),
     (lambda s, t=1.0: (s / t - (s / t).max(-1).values).exp() / (s / t).exp().sum(-1), "keepdim"),
+    (lambda s, t=1.0: (s / t - (s / t).max(dim=-1, keepdim=True)).exp(), "`.values`"),
+    (lambda s, t=1.0: torch.exp(s / t) / torch.sum(torch.exp(s / t)), "whole tensor"),
+    (lambda s, t=1.0: (lambda e: e / e.sum(0, keepdim=True))((s / t - (s / t).amax(-1, keepdim=True)).exp()), "axis"),
 ]
 
 # ---------------------------------------------------------------------------- 01.soft_lookup
@@ -157,6 +168,9 @@ WRONG["02.rnn_step"] = [
     (lambda x, h, wx, wh, b: torch.relu(x @ wx + h @ wh + b), "not ReLU or sigmoid"),
     (lambda x, h, wx, wh, b: torch.tanh(x @ wx) + h @ wh + b, "whole sum inside tanh"),
     (lambda x, h, wx, wh, b: torch.tanh(x @ wx + h @ wh.T + b), "transposed matrix"),
+    (lambda x, h, wx, wh, b: torch.tanh(wx @ x + wh @ h + b), "batch rows first"),
+    (lambda x, h, wx, wh, b: torch.tanh(x @ wx + h @ wh) + b, "bias b inside"),
+    (lambda x, h, wx, wh, b: torch.sigmoid(x @ wx + h @ wh + b), "not ReLU or sigmoid"),
 ]
 
 # ---------------------------------------------------------------------------- 02.rnn_forward
@@ -231,13 +245,37 @@ WRONG["02.rnn_forward"] = [
     (lambda *a: (rnn_loop(*a)[0], a[1]), "not the initial state"),
     (lambda *a: (rnn_loop(*a)[0], rnn_loop(*a)[0][:, 0]), "states[:, -1]"),
     (lambda *a: rnn_loop(*a)[::-1], "other order"),
+    (lambda *a: (rnn_loop(*a)[0], rnn_loop(*a)[0][-1]), "states[-1] is the last sequence"),
+    (lambda x, h0, wx, wh, b: rnn_loop(x[:, :-1], h0, wx, wh, b) if x.size(1) > 1 else rnn_loop(x, h0, wx, wh, b),
+     "all T steps"),
+    (lambda x, h0, wx, wh, b: (lambda s, h: (list(s.unbind(1)), h))(*rnn_loop(x, h0, wx, wh, b)), "torch.stack"),
+    (notebook("""
+def rnn_forward(x, h0, w_xh, w_hh, b):
+    h, states = h0, []
+    for t in range(x.size(1)):
+        h = torch.tanh(x[t] @ w_xh + h @ w_hh + b)
+        states.append(h)
+    return torch.stack(states, dim=1), h
+""")["rnn_forward"], "x[:, t] is step t"),
+    (notebook("""
+def rnn_step(x_t, h_prev, w_xh, w_hh, b):
+    return torch.tanh(x_t @ w_xh + h_prev @ w_hh)
+
+def rnn_forward(x, h0, w_xh, w_hh, b):
+    h, states = h0, []
+    for t in range(x.size(1)):
+        h = rnn_step(x[:, t], h, w_xh, w_hh, b)
+        states.append(h)
+    return torch.stack(states, dim=1), h
+""")["rnn_forward"], "Your `rnn_step` above is the cause"),
 ]
 
 # ---------------------------------------------------------------------------- 02.predict_gradient
 RIGHT["02.predict_gradient"] = [0.5 ** 10, 0.001, np.float64(0.0009765625), torch.tensor(0.5) ** 10, 1 / 1024,
                                 np.array([0.000977])]
 WRONG["02.predict_gradient"] = [(5.0, "multiply"), (0.5 ** 9, "Count the steps"), (1.0, "halves"),
-                                (0, "not zero"), (0.0009, "close"), (1024, "0.5^10, not 2^10"), (0.5, "one step")]
+                                (0, "not zero"), (0.0009, "close"), (1024, "0.5^10, not 2^10"), (0.5, "one step"),
+                                ("0.5**10", "without quotes")]
 
 # ---------------------------------------------------------------------------- 03.word2idx
 
@@ -288,6 +326,9 @@ WRONG["03.word2idx"] = [
     (lambda ss: [w for w in dict.fromkeys(t for s in ss for t in s)], "Build a dict"),
     (w2i_mutating, "work on a copy"),
     (lambda ss: {w: i + 1 for s in ss for i, w in enumerate(dict.fromkeys(s))}, "one dict for all"),
+    (lambda ss: {w: i for i, w in enumerate(["<pad>", *dict.fromkeys(t for s in ss for t in s)])}, "leave <pad> out"),
+    (lambda ss: {w: i + 1 for i, w in enumerate(dict.fromkeys(t for s in ss for t in s.split()))}, "no `.split()`"),
+    (lambda ss: {w: i + 1 for i, w in enumerate(t for s in ss for t in s)}, "keeps the id"),
 ]
 
 # ---------------------------------------------------------------------------- 03.predict_permutation
@@ -363,6 +404,9 @@ WRONG["03.sinusoidal_encoding"] = [
     (pe_variant(lambda i, d: 2 * i / d, start=1), "Positions start at 0"),
     (pe_per_column, "share one frequency"),
     (pe_variant(lambda i, d: 2 * i / d * 0.7), "exponent"),
+    (lambda n, d: pe_solution(n, d)[None], "without a leading batch axis"),
+    (lambda n, d: torch.sin(torch.arange(n)[:, None] / 10000 ** (torch.arange(d) // 2 * 2 / d)), "*cosine*"),
+    (lambda n, d: pe_variant(lambda i, dd: 2 * i / dd)(n, d).numpy(), "NumPy"),
 ]
 
 # ---------------------------------------------------------------------------- 03.embed_with_positions
@@ -381,6 +425,8 @@ WRONG["03.embed_with_positions"] = [
     (lambda ids, table, pe: table[ids] + pe, "first T rows"),
     (lambda ids, table, pe: table[ids] + pe[ids], "not by the token id"),
     (lambda ids, table, pe: table[ids] + pe[:ids.size(0), None], "not along the batch"),
+    (lambda ids, table, pe: table[ids] + pe[:ids.size(0)], "T = ids.size(1)"),
+    (lambda ids, table, pe: nn.Embedding(*table.shape)(ids).detach() + pe[:ids.size(1)], "given `table`"),
 ]
 
 # ---------------------------------------------------------------------------- 04.attention
@@ -450,10 +496,12 @@ def att_wrong(scale=True, dim=-1, fill="~mask", value=float("-inf"), after=False
         scores = q @ k.T if dot_t else q @ k.transpose(-2, -1)
         if scale == "d_k":
             scores = scores / q.size(-1)
+        elif scale == "d_v":
+            scores = scores / math.sqrt(v.size(-1))
         elif scale and not scale_after:
             scores = scores / math.sqrt(q.size(-1))
         if mask is not None and not after and fill:
-            scores = scores.masked_fill(~mask if fill == "~mask" else mask, value)
+            scores = scores.masked_fill(~mask if fill == "~mask" else mask == 1 if fill == "mask == 1" else mask, value)
         weights = scores.softmax(dim=dim)
         if mask is not None and after:
             weights = weights * mask
@@ -477,6 +525,10 @@ WRONG["04.attention"] = [
     (att_wrong(dot_t=True), "reverses *all* axes"),
     (lambda q, k, v, mask=None: att_solution(q, k, v, mask)[::-1], "other order"),
     (att_wrong(scale_after=True), "before the softmax"),
+    (att_wrong(scale="d_v"), "not by the width of v"),
+    (lambda q, k, v, mask=None: att_solution(q, k, v, mask if mask else None), "is not None"),
+    (lambda q, k, v, mask=None: att_solution(q, k.transpose(2, 3).transpose(-2, -1), v, mask), "assumes four axes"),
+    (att_wrong(fill="mask == 1", value=-1e9), "polarity"),
 ]
 
 # ---------------------------------------------------------------------------- 04.fix_attention
@@ -558,6 +610,12 @@ def sa_wrong(scale=True, dim=-1, k_from_q=False, scale_by_model=False):
     return self_attention
 
 
+def sa_k_t(x, w_q, w_k, w_v):
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    weights = torch.softmax(q @ k.T / math.sqrt(q.size(-1)), dim=-1)
+    return weights @ v, weights
+
+
 RIGHT["04.self_attention"] = [notebook(SELF_ATTENTION_CELLS)["self_attention"], sa_einsum, sa_package,
                               lambda *a: tuple(y.double() for y in sa_einsum(*(z.double() for z in a))),
                               sa_wrong()]
@@ -568,6 +626,8 @@ WRONG["04.self_attention"] = [
     (sa_wrong(scale_by_model=True), "not by √d_model"),
     (lambda *a: sa_einsum(*a)[::-1], "other order"),
     (notebook(SELF_ATTENTION_WRONG_ATTENTION)["self_attention"], "Your `attention` above is the cause"),
+    (sa_k_t, "reverses *all* axes"),
+    (lambda x, w_q, w_k, w_v: sa_package(x, w_q.T, w_k.T, w_v.T), "Project with `x @ w_q`"),
 ]
 
 # ---------------------------------------------------------------------------- 05.split_heads / merge_heads
@@ -589,6 +649,9 @@ WRONG["05.split_heads"] = [
     (lambda x, H: x.reshape(x.size(0), H, x.size(1), -1), "a direct view"),
     (lambda x, H: x.view(x.size(0), x.size(1), H, -1), "bring the head axis before"),
     (lambda x, H: x.view(x.size(0), x.size(1), -1, H).permute(0, 3, 1, 2), "contiguous slices"),
+    (lambda x, H: x.view(x.size(0), x.size(1), H, -1).transpose(1, 2).reshape(-1, x.size(1), x.size(2) // H),
+     "two axes"),
+    (lambda x, H: x.split(x.size(-1) // H, dim=-1), "torch.stack"),
 ]
 
 RIGHT["05.merge_heads"] = [
@@ -602,6 +665,7 @@ WRONG["05.merge_heads"] = [
     (lambda x: x.transpose(1, 2).view(x.size(0), x.size(2), -1), "use `.reshape`"),
     (lambda x: x.permute(0, 2, 3, 1).reshape(x.size(0), x.size(2), -1), "head 0 first"),
     (lambda x: x.transpose(1, 2), "reshape to (B, T, H * d_k)"),
+    (lambda x: torch.cat([x[:, h] for h in range(x.size(1))], dim=1), "along the last axis"),
 ]
 
 # ---------------------------------------------------------------------------- 05.multi_head_attention
@@ -721,6 +785,16 @@ WRONG["05.multi_head_attention"] = [
           "out = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1) * self.n_heads)"
           " + (0 if mask is None else torch.zeros(1).masked_fill(~mask, float('-inf'))), -1) @ v")),
      "not √d_model"),
+    (mha(("        super().__init__()\n", "")), "super().__init__()"),
+    (mha(("q = split_heads(self.w_q(x_q), self.n_heads)\n        k = split_heads(self.w_k(x_kv), self.n_heads)\n"
+          "        v = split_heads(self.w_v(x_kv), self.n_heads)\n        out, _ = attention(q, k, v, mask)\n"
+          "        return self.w_o(merge_heads(out))",
+          "B, T_q, d = x_q.shape\n"
+          "        q = split_heads(self.w_q(x_q), self.n_heads)\n        k = split_heads(self.w_k(x_kv), self.n_heads)\n"
+          "        v = split_heads(self.w_v(x_kv), self.n_heads)\n        out, _ = attention(q, k, v, mask)\n"
+          "        return self.w_o(out.reshape(B, T_q, d))")), "Move the head axis back"),
+    (mha(("out, _ = attention(q, k, v, mask)", "out = torch.softmax(q @ k.transpose(-2, -1), -1) @ v")),
+     "Divide the scores by √d_k"),
 ]
 
 # ---------------------------------------------------------------------------- 05.predict_param_count

@@ -22,7 +22,8 @@ when the values are right. Each result is recorded in the learner's progress fil
 
 How to add an exercise
 ----------------------
-One module per lesson, `checks/lessonNN.py` (every `lesson*.py` here is loaded). A checker
+One module per lesson, `checks/lessonNN.py` (every `lesson*.py` here is loaded; shared
+helpers live in other modules, e.g. `signatures.py`). A checker
 receives the learner's object, probes it, and raises `Fail` (through the helpers) or returns:
 
     import torch
@@ -92,10 +93,8 @@ _loaded = False
 
 
 def _lesson_modules() -> list[str]:
-    """Every `lesson*` module of this package: multi-lesson `lessons_NN_MM` modules first, so
-    that a per-lesson `lessonNN` module replaces the graders it takes over."""
-    names = [m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("lesson")]
-    return [f"{__name__}.{n}" for n in sorted(names, key=lambda n: (not n.startswith("lessons_"), n))]
+    """Every `lessonNN` module of this package, in lesson order."""
+    return sorted(f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__) if m.name.startswith("lesson"))
 
 
 def _load_lessons() -> None:

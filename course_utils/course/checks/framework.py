@@ -75,11 +75,10 @@ def exercise(id: str, title: str, time_limit: float = DEFAULT_TIME_LIMIT, name: 
 
     def register(checker):
         old = _REGISTRY.get(id)
-        # A per-lesson module replaces the grader of a multi-lesson `lessons_NN_MM` module.
-        replaces = old is not None and ".lessons_" in old.checker.__module__ and \
-            ".lessons_" not in checker.__module__
-        if old is not None and not replaces and old.checker.__qualname__ != checker.__qualname__:
-            raise ValueError(f"exercise: id {id!r} is registered twice")
+        if old is not None and (old.checker.__module__, old.checker.__qualname__) != \
+                (checker.__module__, checker.__qualname__):
+            raise ValueError(f"exercise: id {id!r} is registered twice ({old.checker.__module__}."
+                             f"{old.checker.__qualname__} and {checker.__module__}.{checker.__qualname__})")
         _REGISTRY[id] = Exercise(id, title, checker, time_limit, name or id.split(".", 1)[1], tuple(uses))
         return checker
 
@@ -719,8 +718,11 @@ def _as_numbers(name: str, got) -> np.ndarray:
         arr = np.asarray(got)
     except Exception:
         arr = None
-    if isinstance(got, (str, bytes)) or arr is None or arr.dtype == object or \
-            not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) or arr.size == 0:
+    if isinstance(got, (str, bytes)):
+        raise Fail(f"`{name}` should be a number, got the text {got!r}.",
+                   hint="Store the number itself, without quotes; Python can compute it for you, e.g. `0.5 ** 3`.")
+    if arr is None or arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) \
+            or arr.size == 0:
         raise Fail(f"`{name}` should be a number, got {_describe(got)}.")
     if arr.dtype == bool:
         raise Fail(f"`{name}` should be a number, got a boolean ({got!r}).")

@@ -16,6 +16,9 @@ HINT_NOT_SUMMED = "Multiply each row by its weight, then sum over the rows (dim=
 HINT_SUM_WRONG_AXIS = "Sum over the rows (the n items, dim=0), not over the width d."
 HINT_VALUES_FIRST = "The weights pick rows of `values`: `weights @ values`, not `values @ weights`."
 HINT_RENORMALISED = "The weights are already weights (they sum to 1): use them as given, no softmax."
+HINT_HARD_PICK = "Attention mixes *all* the value rows, each by its weight, instead of picking the best one."
+HINT_ALL_SUMMED = "The result is one vector of width d: sum over the rows only (dim=0), not over everything."
+HINT_DOT = "`torch.dot` takes two vectors; here `values` is a matrix: use `weights @ values`."
 
 
 @exercise("01.weighted_sum", "A weighted sum of values")
@@ -25,12 +28,16 @@ def _check_weighted_sum(fn):
     for n, d in ((4, 3), (1, 5), (6, 2), (3, 3)):
         weights = torch.rand(n, generator=g).softmax(0)
         values = randn(g, n, d)
-        got = call(fn, weights, values, errors=[(r"size mismatch|cannot be multiplied", HINT_VALUES_FIRST)])
+        got = call(fn, weights, values, errors=[(r"1D tensors expected", HINT_DOT),
+                                                (r"size mismatch|cannot be multiplied", HINT_VALUES_FIRST),
+                                                (r"must match the size of tensor", HINT_NOT_SUMMED)])
         compare("output", got, weights @ values, axes=("d",), mistakes=[
             (values.sum(0), HINT_NO_WEIGHTS), (values.mean(0), HINT_MEAN),
             (values @ weights if n == d else None, HINT_VALUES_FIRST),
             (weights.softmax(0) @ values, HINT_RENORMALISED),
-            (weights[:, None] * values, HINT_NOT_SUMMED), ((weights[:, None] * values).sum(1), HINT_SUM_WRONG_AXIS)])
+            (weights[:, None] * values, HINT_NOT_SUMMED), ((weights[:, None] * values).sum(1), HINT_SUM_WRONG_AXIS),
+            (weights * values if n == d else None, HINT_NOT_SUMMED), (values[weights.argmax()], HINT_HARD_PICK),
+            (lambda out: out.shape == values.shape, HINT_NOT_SUMMED), (lambda out: out.dim() == 0, HINT_ALL_SUMMED)])
 
 
 HINT_TEMP_MULT = "Divide the scores by the temperature (scores / T): a high temperature should make the distribution flatter."
@@ -51,6 +58,9 @@ HINT_NUMPY = ("The lesson's NumPy softmax works on one row; here `scores` is a t
               "`.sum(dim=-1, keepdim=True)`).")
 
 
+HINT_VALUES = "`max(dim=...)` returns a pair (values, indices): take `.values` (or use `amax`)."
+
+
 def _global(z, max_only=False):
     e = (z - z.max()).exp()
     return e / e.sum(-1, keepdim=True) if max_only else e / e.sum()
@@ -64,7 +74,8 @@ def _check_softmax_temperature(fn):
     probes = [(randn(g, 3, 4), 0.5), (randn(g, 2, 3, 6) * 3, 2.0), (big, 1.0), (randn(g, 5), 1.0)]
     for scores, t in probes:
         got = call(fn, scores, t, forbid=("softmax", "log_softmax"),
-                   errors=[(r"must match the size of tensor", HINT_KEEPDIM), (r"\bnp\.", HINT_NUMPY)])
+                   errors=[(r"must match the size of tensor", HINT_KEEPDIM), (r"\bnp\.", HINT_NUMPY),
+                           (r"return_types\.max", HINT_VALUES)])
         z = scores / t
         mistakes = [(torch.softmax(scores * t, dim=-1), HINT_TEMP_MULT), (z.exp(), HINT_NO_NORM),
                     (z.exp() / z.exp().sum(-1, keepdim=True), HINT_UNSTABLE)]

@@ -14,6 +14,8 @@ HINT_TANH_PART = "Put the whole sum inside tanh: tanh(x_t W_xh + h_{t-1} W_hh + 
 HINT_NO_HIDDEN = "The previous hidden state h_{t-1} must enter the update through W_hh."
 HINT_NO_BIAS = "Add the bias b inside the tanh."
 HINT_W_T = "Multiply as in the formula, `h_prev @ w_hh` (rows are states), not by the transposed matrix."
+HINT_ORDER = ("Multiply as in the formula, batch rows first: `x_t @ w_xh` is (B, d_in) @ (d_in, d_h) and "
+              "`h_prev @ w_hh` is (B, d_h) @ (d_h, d_h).")
 
 
 @exercise("02.rnn_step", "One step of a recurrent network")
@@ -23,13 +25,14 @@ def _check_rnn_step(fn):
     for B, d_in, d_h in ((2, 3, 4), (1, 5, 2), (3, 4, 4)):
         x_t, h_prev = randn(g, B, d_in), randn(g, B, d_h)
         w_xh, w_hh, b = randn(g, d_in, d_h), randn(g, d_h, d_h) * 0.5, randn(g, d_h)
-        got = call(fn, x_t, h_prev, w_xh, w_hh, b)
+        got = call(fn, x_t, h_prev, w_xh, w_hh, b, errors=[(r"cannot be multiplied|size mismatch", HINT_ORDER)])
         pre = x_t @ w_xh + h_prev @ w_hh + b
         wrong_t = x_t @ (w_xh.T if d_in == d_h else w_xh) + h_prev @ w_hh.T + b
         compare("h_t", got, torch.tanh(pre), axes=("B", "d_h"), mistakes=[
             (pre, HINT_NO_TANH), (torch.relu(pre), HINT_OTHER_NONLIN), (torch.sigmoid(pre), HINT_OTHER_NONLIN),
             (torch.tanh(x_t @ w_xh) + h_prev @ w_hh + b, HINT_TANH_PART),
             (torch.tanh(x_t @ w_xh + b), HINT_NO_HIDDEN), (torch.tanh(x_t @ w_xh + h_prev @ w_hh), HINT_NO_BIAS),
+            (torch.tanh(x_t @ w_xh + h_prev @ w_hh) + b, HINT_NO_BIAS),
             (torch.tanh(wrong_t), HINT_W_T)])
 
 
@@ -40,6 +43,10 @@ HINT_WITH_H0 = "Keep only the T states computed by the loop; h0 is the input, no
 HINT_STACK_AXIS = "Stack along the time axis, dim=1, so that states has shape (B, T, d_h)."
 HINT_LAST_H0 = "h_last should be the state after the last step, not the initial state."
 HINT_LAST_FIRST = "h_last should be the state after the *last* step, states[:, -1]."
+HINT_LAST_ROW = "states[:, -1] is the last step of every sequence; states[-1] is the last sequence of the batch."
+HINT_X_T = "x[:, t] is step t of every sequence in the batch; x[t] is the whole sequence number t."
+HINT_STEPS = "Loop over all T steps, `for t in range(x.size(1))`: states must hold T states."
+HINT_LIST = "Turn the list of states into one tensor: `torch.stack(states, dim=1)` gives (B, T, d_h)."
 
 
 def _rnn_reference(x, h0, w_xh, w_hh, b):
@@ -64,15 +71,21 @@ def _check_rnn_forward(fn):
         x, h0 = randn(g, B, T, d_in), randn(g, B, d_h)
         w_xh, w_hh, b = randn(g, d_in, d_h) * 0.5, randn(g, d_h, d_h) * 0.5, randn(g, d_h)
         states, h_last = _rnn_reference(x, h0, w_xh, w_hh, b)
-        got = expect_tuple(call(fn, x, h0, w_xh, w_hh, b), 2, ("states", "h_last"), wants=(states, h_last))
+        got = expect_tuple(call(fn, x, h0, w_xh, w_hh, b, errors=[(r"\w\[t\]", HINT_X_T)]), 2, ("states", "h_last"),
+                           wants=(states, h_last))
+        if isinstance(got[0], (list, tuple)):
+            raise Fail(f"`states` should be a tensor of shape {tuple(states.shape)}, got a {type(got[0]).__name__}.",
+                       hint=HINT_LIST)
         stale = torch.tanh(x @ w_xh + (h0 @ w_hh)[:, None] + b)  # h0 reused at every step
         with_h0 = torch.cat([h0[:, None], states], 1)
         compare("states", got[0], states, axes=("B", "T", "d_h"), mistakes=[
             (stale, HINT_STALE), (states.flip(1) if T > 1 else None, HINT_REVERSED),
             (with_h0[:, :-1] if T > 1 else None, HINT_SHIFTED), (with_h0, HINT_WITH_H0),
-            (states.transpose(0, 1) if B > 1 else None, HINT_STACK_AXIS)])
+            (states.transpose(0, 1) if B > 1 else None, HINT_STACK_AXIS),
+            (lambda s: s.dim() == 3 and s.shape[0] == B and s.shape[1] < T, HINT_STEPS)])
         compare("h_last", got[1], h_last, axes=("B", "d_h"),
-                mistakes=[(h0, HINT_LAST_H0), (states[:, 0] if T > 1 else None, HINT_LAST_FIRST)])
+                mistakes=[(h0, HINT_LAST_H0), (states[:, 0] if T > 1 else None, HINT_LAST_FIRST),
+                          (states[-1] if B > 1 else None, HINT_LAST_ROW)])
 
 
 @exercise("02.predict_gradient", "Predict the output: how much of x_0 survives 10 steps?")

@@ -18,6 +18,8 @@ HINT_FREQ = "Number the words in order of first appearance, not by how often the
 HINT_NEW_ID = "A word seen again keeps the id it got the first time; only new words get new ids."
 HINT_PER_SENTENCE = "Use one dict for all the sentences: ids continue from one sentence to the next."
 HINT_INVERSE = "Map each word to its id (word -> id), not each id to its word."
+HINT_SPECIALS = "Only the words of the sentences: leave <pad> out of the dict (ids simply start at 1)."
+HINT_TOKENS = "Each sentence is already a list of tokens: loop over it directly, no `.split()`."
 HINT_ORDER = ("The ids 1..n are all there but in another order (a `set` has no order): number the words as "
               "they first appear.")
 
@@ -44,7 +46,7 @@ def _check_word2idx(fn):
               [["the", "cat", "sat"], ["the", "dog", "sat", "down"], ["a", "cat"]],
               [["一", "只", "猫"], ["猫", "猫", "追", "猫"], ["只", "追"]]]  # first seen != most frequent
     for sentences in probes:
-        got = call(fn, sentences)
+        got = call(fn, sentences, errors=[(r"has no attribute 'split'", HINT_TOKENS)])
         want = {w: i for i, w in enumerate(dict.fromkeys(t for s in sentences for t in s), start=1)}
         if got == want:
             continue
@@ -56,6 +58,9 @@ def _check_word2idx(fn):
                 raise Fail("The ids are not right: they follow a known wrong rule.", hint=hint)
         if set(got) == set(want.values()) and set(got.values()) == set(want):
             raise Fail("The dict maps ids to words.", hint=HINT_INVERSE)
+        extra = set(got) - set(want)
+        if extra and all(isinstance(w, str) and w.startswith("<") for w in extra):
+            raise Fail(f"The dict has entries that are not words of the sentences: {sorted(extra)}.", hint=HINT_SPECIALS)
         if set(got) != set(want):
             missing, extra = sorted(set(want) - set(got)), sorted(map(str, set(got) - set(want)))
             raise Fail(f"The dict should have one entry per distinct word. Missing: {missing}; unexpected: {extra}.")
@@ -127,6 +132,10 @@ def _check_sinusoidal(fn):
             (_pe(max_len, d, lambda i: i / d, start=1), "Positions start at 0: row 0 is position 0 (sin 0 = 0, cos 0 = 1)."),
             (_pe_per_column(max_len, d), "Columns 2i and 2i+1 share one frequency, 1/10000^(2i/d_model); "
                                          "the cos column must not use (2i+1)/d_model."),
+            (_pe(max_len, d, lambda i: i / d, torch.sin, torch.sin), "The odd columns (2i+1) hold the *cosine*."),
+            (_pe(max_len, d, lambda i: i / d, torch.cos, torch.cos), "The even columns (2i) hold the *sine*."),
+            (lambda pe: pe.dim() == 3 and pe.shape[0] == 1,
+             "Return a (max_len, d_model) table, without a leading batch axis."),
             (_first_pair_only(max_len, d), HINT_EXPONENT),
         ])
 
@@ -136,7 +145,9 @@ HINT_PE0 = "Each position t gets its own row pe[t]; you added pe[0] everywhere."
 HINT_SQRT = "No scaling by √d_model in this exercise: just the sum."
 HINT_PE_BATCH = "The positions run along the sequence axis T (pe[:T]), not along the batch."
 HINT_PE_BY_ID = "pe is indexed by the position t, not by the token id: use pe[:T]."
-HINT_PE_ALL = "Take only the first T rows of the encoding, pe[:T], so it lines up with the T positions."
+HINT_PE_ALL = ("Take only the first T rows of the encoding, pe[:T] with T = ids.size(1) (the sequence axis), so it "
+               "lines up with the T positions.")
+HINT_TABLE = "Look the ids up in the given `table` (`table[ids]`); don't create a new embedding."
 
 
 @exercise("03.embed_with_positions", "Token ids -> embeddings + positions")
@@ -147,8 +158,9 @@ def _check_embed_with_positions(fn):
         ids = torch.randint(0, n_vocab, (B, T), generator=g)
         table = randn(g, n_vocab, d_model)
         pe = sinusoidal_encoding(10, d_model)
-        got = call(fn, ids, table, pe, errors=[(r"must match the size of tensor b \(10\)", HINT_PE_ALL)])
+        got = call(fn, ids, table, pe, errors=[(r"must match the size of tensor", HINT_PE_ALL)])
         emb = table[ids]
         compare("x", got, emb + pe[:T], axes=("B", "T", "d_model"), mistakes=[
             (emb, HINT_NO_PE), (emb + pe[0], HINT_PE0), (emb * math.sqrt(d_model) + pe[:T], HINT_SQRT),
-            (emb + pe[:B, None] if B != T else None, HINT_PE_BATCH), (emb + pe[ids], HINT_PE_BY_ID)])
+            (emb + pe[:B, None] if B != T else None, HINT_PE_BATCH), (emb + pe[ids], HINT_PE_BY_ID),
+            (lambda x: x.shape == emb.shape and not torch.isclose(x - pe[:T], emb, atol=1e-4).any(), HINT_TABLE)])

@@ -26,6 +26,11 @@ HINT_MASK_AFTER = ("Apply the mask *before* the softmax (blocked scores -> -inf)
 HINT_MASK_ZERO = ("Blocked scores must become -inf (or a very large negative number), not 0: exp(0) = 1 "
                   "still gives them weight.")
 HINT_MASK_ADDED = "A bool mask selects positions; adding it to the scores only shifts them. Use masked_fill."
+HINT_IF_MASK = "`if mask:` asks for the truth of a whole tensor; test `if mask is not None:`."
+HINT_TRANSPOSE_AXES = ("`transpose(2, 3)` assumes four axes; `k.transpose(-2, -1)` swaps the last two whatever "
+                       "comes before them.")
+HINT_PROJ_SHAPES = ("Project with `x @ w_q` ((B, T, d_model) @ (d_model, d_k)); then `q @ k.transpose(-2, -1)` "
+                    "gives (B, T, T).")
 HINT_DOT_T = ("`k.T` reverses *all* axes of a batched tensor; `k.transpose(-2, -1)` swaps only the last two "
               "(T_k and d_k).")
 
@@ -80,7 +85,9 @@ def _check_attention_fn(fn, with_mask: bool, seed: int, first_bug_only=False):
         args = (q, k, v, mask) if with_mask else (q, k, v)
         want_out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         want_w = reference_attention(q, k, v, mask)[1]
-        got = expect_tuple(call(fn, *args, errors=[(r"\.T\b", HINT_DOT_T)]), 2, ("out", "weights"),
+        errors = [(r"\.T\b", HINT_DOT_T), (r"Boolean value of Tensor", HINT_IF_MASK),
+                  (r"Dimension out of range", HINT_TRANSPOSE_AXES)]
+        got = expect_tuple(call(fn, *args, errors=errors), 2, ("out", "weights"),
                            wants=(want_out, want_w))
         wrong = _mistakes(q, k, v, mask, first_bug_only)
         signatures = [(rows_not_normalised, HINT_ROWS_SUM)]
@@ -129,10 +136,12 @@ def _check_self_attention(fn):
         w_q, w_k, w_v = randn(g, d_model, d_k) * 0.5, randn(g, d_model, d_k) * 0.5, randn(g, d_model, d_v) * 0.5
         q, k, v = x @ w_q, x @ w_k, x @ w_v
         out, weights = reference_attention(q, k, v)
-        got = expect_tuple(call(fn, x, w_q, w_k, w_v), 2, ("out", "weights"), wants=(out, weights))
+        errors = [(r"\.T\b", HINT_DOT_T), (r"cannot be multiplied|size mismatch|must match the size", HINT_PROJ_SHAPES)]
+        got = expect_tuple(call(fn, x, w_q, w_k, w_v, errors=errors), 2, ("out", "weights"), wants=(out, weights))
         wrong = [(_variant(q, k, v, scale=1.0), HINT_NO_SCALE), (_variant(q, k, v, axis=-2), HINT_SOFTMAX_AXIS),
                  (_variant(q, q, v), HINT_SWAPPED_PROJ), (_variant(q, k, x @ w_k) if d_k == d_v else None, HINT_SWAPPED_PROJ),
                  (_variant(q, k, v, scale=d_model) if d_model != d_k else None, HINT_SCALE_MODEL),
+                 (_variant(q, k, v, scale=d_v) if d_v != d_k else None, HINT_SCALE_DV),
                  (_variant(x, x, v) if d_k == d_model else None, HINT_NO_PROJ)]
         wrong = [(w, h) for w, h in wrong if w is not None]
         compare("weights", got[1], weights, axes=("B", "T_q", "T_k"),

@@ -22,6 +22,10 @@ HINT_NO_TRANSPOSE_MERGE = ("Move the head axis back next to d_k with .transpose(
                            "(B, T, H * d_k); reshaping (B, H, T, d_k) directly mixes positions.")
 HINT_MERGE_ORDER = "Concatenate the heads, head 0 first: (B, T, H, d_k) reshaped, not (B, T, d_k, H)."
 HINT_MERGE_NO_RESHAPE = "After the transpose, reshape to (B, T, H * d_k): the heads side by side."
+HINT_FOLDED = "Keep the batch and the heads as two axes: (B, H, T, d_k), not (B * H, T, d_k)."
+HINT_PIECES = "Stack the pieces into one tensor along a new head axis: `torch.stack(pieces, dim=1)`."
+HINT_CAT_AXIS = "Concatenate the heads along the last axis (dim=-1): each position gets H * d_k numbers."
+HINT_SUPER = "Call `super().__init__()` first in `__init__`, before creating the layers."
 HINT_VIEW = ("After a transpose the memory is no longer contiguous, so `.view` fails: use `.reshape` "
              "(or `.contiguous().view`).")
 
@@ -33,10 +37,13 @@ def _check_split_heads(fn):
     for B, T, d_model, H in ((2, 5, 12, 3), (1, 4, 8, 4), (3, 2, 6, 1)):
         x = randn(g, B, T, d_model)
         got = call(fn, x, H)
+        if isinstance(got, (list, tuple)):
+            raise Fail(f"`heads` should be one tensor (B, H, T, d_k), got a {type(got).__name__}.", hint=HINT_PIECES)
         d_k = d_model // H
         compare("heads", got, split_heads(x, H), axes=("B", "H", "T", "d_k"), mistakes=[
             (x.reshape(B, H, T, d_k), HINT_NO_TRANSPOSE_SPLIT), (x.view(B, T, H, d_k), HINT_SPLIT_NO_SWAP),
-            (x.view(B, T, d_k, H).permute(0, 3, 1, 2), HINT_SPLIT_ORDER)])
+            (x.view(B, T, d_k, H).permute(0, 3, 1, 2), HINT_SPLIT_ORDER),
+            (lambda y: y.dim() == 3 and y.shape[0] == B * H and H > 1, HINT_FOLDED)])
 
 
 @exercise("05.merge_heads", "Merge the heads back")
@@ -49,11 +56,12 @@ def _check_merge_heads(fn):
         compare("merged", got, merge_heads(x), axes=("B", "T", "d_model"), mistakes=[
             (x.reshape(B, T, H * d_k), HINT_NO_TRANSPOSE_MERGE),
             (x.permute(0, 2, 3, 1).reshape(B, T, H * d_k) if H > 1 else None, HINT_MERGE_ORDER),
-            (x.transpose(1, 2), HINT_MERGE_NO_RESHAPE)])
+            (x.transpose(1, 2), HINT_MERGE_NO_RESHAPE),
+            (lambda y: tuple(y.shape) == (B, H * T, d_k) and H > 1, HINT_CAT_AXIS)])
 
 
-def _mha_variant(x_q, x_kv, mask, w, n_heads, split="right", scale=None, use_w_o=True, kv_from_q=False,
-                 mask_mode="fill"):
+def _mha_variant(x_q, x_kv, mask, w, n_heads, split="right", merge="right", scale=None, use_w_o=True,
+                 kv_from_q=False, mask_mode="fill", axis=-1):
     """Multi-head attention from the weights `w` = {name: (weight, bias)}, with a known mistake."""
     B, T_q, d_model = x_q.shape
     x_kv = x_q if kv_from_q else x_kv
@@ -64,8 +72,8 @@ def _mha_variant(x_q, x_kv, mask, w, n_heads, split="right", scale=None, use_w_o
     scores = q @ k.transpose(-2, -1) / math.sqrt(scale or d_k)
     if mask is not None and mask_mode != "none":
         scores = scores.masked_fill(mask if mask_mode == "inverted" else ~mask, float("-inf"))
-    out = scores.softmax(-1) @ v
-    out = merge_heads(out) if split == "right" else out.reshape(B, T_q, d_model)
+    out = scores.softmax(axis) @ v
+    out = merge_heads(out) if merge == "right" else out.reshape(B, T_q, d_model)
     return lin["w_o"](out) if use_w_o else out
 
 
@@ -75,7 +83,8 @@ def _check_mha(cls):
     expect_class(cls, "MultiHeadAttention")
     g = probe_generator(12)
     d_model, n_heads = 12, 3
-    module = call(cls, d_model, n_heads, what="`MultiHeadAttention(d_model=12, n_heads=3)`")
+    module = call(cls, d_model, n_heads, what="`MultiHeadAttention(d_model=12, n_heads=3)`",
+                  errors=[(r"before Module.__init__\(\) call", HINT_SUPER)])
     if not isinstance(module, nn.Module):
         raise Fail("`MultiHeadAttention` should subclass nn.Module (call super().__init__() first).")
     for name in ("w_q", "w_k", "w_v", "w_o"):
@@ -105,7 +114,11 @@ def _check_mha(cls):
             want, _ = torch_mha(x_q, x_kv_probe, x_kv_probe, need_weights=False,
                                 key_padding_mask=None if m is None else to_torch_key_padding_mask(pad))
         args = (x_q, x_kv_probe, m, w, n_heads)
-        mistakes = [(_mha_variant(*args, split="wrong"), HINT_NO_TRANSPOSE_SPLIT),
+        mistakes = [(_mha_variant(*args, split="wrong", merge="wrong"), HINT_NO_TRANSPOSE_SPLIT),
+                    (_mha_variant(*args, split="wrong"), HINT_NO_TRANSPOSE_SPLIT),
+                    (_mha_variant(*args, merge="wrong"), HINT_NO_TRANSPOSE_MERGE),
+                    (_mha_variant(*args, scale=1), "Divide the scores by √d_k, the width of one head."),
+                    (_mha_variant(*args, axis=-2), "Take the softmax over the keys (dim=-1)."),
                     (_mha_variant(*args, scale=d_model),
                      "Each head scales by √d_k with d_k = d_model / n_heads, the width of one head, not √d_model."),
                     (_mha_variant(*args, use_w_o=False), "After merging the heads, mix them with the output projection w_o."),
