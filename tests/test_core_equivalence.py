@@ -1,7 +1,8 @@
 """Our hand-written pieces give the same numbers as PyTorch's own (float32, atol 1e-5).
 
 torch.nn speaks the opposite mask dialect (True = blocked); every test here inverts our
-masks with `~` at that border, as the lessons teach.
+masks with `~` at that border, as the lessons teach. Weights cross the border through
+course_utils.transformer.torch_border (tested on its own in tests/test_torch_border.py).
 """
 
 import pytest
@@ -13,6 +14,7 @@ from course_utils.transformer.attention import attention, sdpa_attention
 from course_utils.transformer.layers import (Decoder, DecoderLayer, Encoder, EncoderLayer, MultiHeadAttention,
                                  merge_heads, split_heads)
 from course_utils.transformer.masks import causal_mask, padding_mask, to_torch_nn_mask
+from course_utils.transformer.torch_border import copy_layer_weights, to_torch_mha
 
 ATOL = 1e-5
 D_MODEL, N_HEADS, D_FF = 32, 4, 64
@@ -64,13 +66,7 @@ def test_split_merge_heads_round_trip(gen):
 
 # --- multi-head attention vs nn.MultiheadAttention ----------------------------------------
 def copy_mha(ours: MultiHeadAttention) -> nn.MultiheadAttention:
-    ref = nn.MultiheadAttention(ours.d_model, ours.n_heads, batch_first=True)
-    with torch.no_grad():
-        ref.in_proj_weight.copy_(torch.cat([ours.w_q.weight, ours.w_k.weight, ours.w_v.weight]))
-        ref.in_proj_bias.copy_(torch.cat([ours.w_q.bias, ours.w_k.bias, ours.w_v.bias]))
-        ref.out_proj.weight.copy_(ours.w_o.weight)
-        ref.out_proj.bias.copy_(ours.w_o.bias)
-    return ref.eval()
+    return to_torch_mha(ours).eval()
 
 
 @pytest.mark.parametrize("fast", [False, True])
@@ -115,27 +111,6 @@ def test_mask_polarity_trap_is_real(gen):
 
 
 # --- layers and stacks vs nn.Transformer* ------------------------------------------------
-def copy_encoder_layer(ours: EncoderLayer, ref: nn.TransformerEncoderLayer) -> None:
-    ref.self_attn.load_state_dict(copy_mha(ours.self_attn).state_dict())
-    _copy_ffn_norms(ours, ref, 2)
-
-
-def copy_decoder_layer(ours: DecoderLayer, ref: nn.TransformerDecoderLayer) -> None:
-    ref.self_attn.load_state_dict(copy_mha(ours.self_attn).state_dict())
-    ref.multihead_attn.load_state_dict(copy_mha(ours.cross_attn).state_dict())
-    _copy_ffn_norms(ours, ref, 3)
-
-
-def _copy_ffn_norms(ours, ref, n_norms):
-    with torch.no_grad():
-        ref.linear1.weight.copy_(ours.ffn.w_1.weight)
-        ref.linear1.bias.copy_(ours.ffn.w_1.bias)
-        ref.linear2.weight.copy_(ours.ffn.w_2.weight)
-        ref.linear2.bias.copy_(ours.ffn.w_2.bias)
-        for i in range(1, n_norms + 1):
-            getattr(ref, f"norm{i}").load_state_dict(getattr(ours, f"norm{i}").state_dict())
-
-
 def _perturb_norms(module, gen):
     """LayerNorm starts at weight 1, bias 0; randomise so a swapped norm would show."""
     with torch.no_grad():
@@ -151,7 +126,7 @@ def test_encoder_layer_matches_torch(gen, norm_first):
     _perturb_norms(ours, gen)
     ref = nn.TransformerEncoderLayer(D_MODEL, N_HEADS, D_FF, dropout=0.0, batch_first=True,
                                      norm_first=norm_first).eval()
-    copy_encoder_layer(ours, ref)
+    copy_layer_weights(ours, ref)
     x = rand(gen, 2, 7, D_MODEL)
     src = torch.tensor([[3] * 7, [3] * 4 + [0] * 3])
     close(ours(x, padding_mask(src, 0)), ref(x, src_key_padding_mask=(src == 0)))
@@ -163,7 +138,7 @@ def test_decoder_layer_matches_torch(gen, norm_first):
     _perturb_norms(ours, gen)
     ref = nn.TransformerDecoderLayer(D_MODEL, N_HEADS, D_FF, dropout=0.0, batch_first=True,
                                      norm_first=norm_first).eval()
-    copy_decoder_layer(ours, ref)
+    copy_layer_weights(ours, ref)
     x, memory = rand(gen, 2, 5, D_MODEL), rand(gen, 2, 8, D_MODEL)
     tgt = torch.tensor([[3] * 5, [3] * 3 + [0] * 2])
     src = torch.tensor([[3] * 8, [3] * 6 + [0] * 2])
@@ -186,9 +161,9 @@ def test_stacks_match_torch(gen, norm_first):
                                     enable_nested_tensor=False).eval()
     ref_dec = nn.TransformerDecoder(nn.TransformerDecoderLayer(D_MODEL, N_HEADS, D_FF, **kw), n_layers).eval()
     for ours, ref in zip(enc.layers, ref_enc.layers):
-        copy_encoder_layer(ours, ref)
+        copy_layer_weights(ours, ref)
     for ours, ref in zip(dec.layers, ref_dec.layers):
-        copy_decoder_layer(ours, ref)
+        copy_layer_weights(ours, ref)
     src = torch.tensor([[3] * 6, [3] * 4 + [0] * 2])
     x, y = rand(gen, 2, 6, D_MODEL), rand(gen, 2, 4, D_MODEL)
     memory = enc(x, padding_mask(src, 0))
