@@ -3,7 +3,7 @@ batching with masks, and a loader for real tab-separated parallel text (lesson 0
 
 Shapes: B batch · S source length · T target length (one more than the longest target).
 
-    splits = make_splits(seed=0)                       # .train / .test / .compositional
+    splits = make_splits(seed=0)      # .train .test .compositional .long .nested .relative_tense
     src_vocab, tgt_vocab = build_vocabs()
     batch = collate(splits.train[:4], src_vocab, tgt_vocab)
     batch.src (B, S)  batch.tgt_in (B, T)  batch.tgt_out (B, T)
@@ -13,18 +13,27 @@ The sentences come from the grammar in `course_utils.corpus.grammar`; `reference
 gives the grammar's translation of a typed sentence. The *compositional* split
 holds combinations that never occur in training (`HELD_OUT`): a model that only memorised
 whole phrases fails there, one that learned the parts and the rules does not.
+
+Three more held-out splits go where the training data never goes, to find where a model
+trained on it stops working (lesson 10): *long* (sentences longer, in both languages, than
+any sentence of the other splits, which hold at most `LENGTH_LIMIT` tokens per side: length
+generalisation and positional encodings), *nested* (a relative clause inside a relative
+clause, where training has one level, within the same length limit) and *relative_tense* (a relative clause on the subject of a past, future, negated or question
+clause: training has relative clauses only in plain present statements).
+`SPLIT_NAMES` lists every split by name.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import random
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import torch
 
@@ -57,6 +66,13 @@ HELD_OUT = {
     # a verb never used in a question
     "question_verb": ("wash",),
 }
+# No sentence of train, test or compositional has more tokens than this, in either language;
+# every sentence of the long split has more, in both.
+LENGTH_LIMIT = 13
+
+# The splits make_splits returns (course evaluate --split takes its choices from here).
+SPLIT_NAMES = ("train", "test", "compositional", "long", "nested", "relative_tense")
+
 _HELD_OUT_FEATURES = tuple(
     [("adj_noun", a, n) for a, n in HELD_OUT["adj_noun"]]
     + [("rel_object", n) for n in HELD_OUT["rel_object"]]
@@ -219,18 +235,28 @@ def _english_features(src) -> set:
 
 @dataclass
 class Splits:
-    """The three splits; sources never repeat within or across splits."""
+    """The splits (see SPLIT_NAMES); sources never repeat within or across splits."""
     train: list
     test: list
     compositional: list
     seed: int = 0
+    long: list = field(default_factory=list)
+    nested: list = field(default_factory=list)
+    relative_tense: list = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> list:
+        """`splits["long"]`: a split by its name in SPLIT_NAMES."""
+        if name not in SPLIT_NAMES:
+            raise KeyError(f"no split {name!r}; the splits are {', '.join(SPLIT_NAMES)}")
+        return getattr(self, name)
 
     def __repr__(self) -> str:
         return (f"Splits(train={len(self.train)}, test={len(self.test)}, "
-                f"compositional={len(self.compositional)}, seed={self.seed})")
+                f"compositional={len(self.compositional)}, long={len(self.long)}, "
+                f"nested={len(self.nested)}, relative_tense={len(self.relative_tense)}, seed={self.seed})")
 
 
-def _fill(rng, n, seen, accept, force_cycle=None, max_tries_per_item=200) -> list[Pair]:
+def _fill(rng, n, seen, accept, force_cycle=None, max_tries_per_item=200, sampler=None) -> list[Pair]:
     out = []
     tries = 0
     k = 0
@@ -239,7 +265,8 @@ def _fill(rng, n, seen, accept, force_cycle=None, max_tries_per_item=200) -> lis
         if tries > max_tries_per_item * (n + 1):
             raise RuntimeError(f"could only generate {len(out)} of {n} distinct sentences")
         force = force_cycle[k % len(force_cycle)] if force_cycle else None
-        r = grammar.realize(grammar.sample_sentence(rng, force), check=False)
+        structure = sampler(rng) if sampler is not None else grammar.sample_sentence(rng, force)
+        r = grammar.realize(structure, check=sampler is not None)
         key = " ".join(r.src)
         if key in seen or not accept(r):
             continue
@@ -250,35 +277,91 @@ def _fill(rng, n, seen, accept, force_cycle=None, max_tries_per_item=200) -> lis
 
 
 def make_splits(seed: int = 0, n_train: int = 40_000, n_test: int = 2_000,
-                n_compositional: int = 1_000) -> Splits:
-    """Generate the train, test and compositional splits from `seed` (deterministic).
+                n_compositional: int = 1_000, n_long: int = 500, n_nested: int = 500,
+                n_relative_tense: int = 500) -> Splits:
+    """Generate the train, test, compositional, long and nested splits from `seed`
+    (deterministic).
 
     train and test never contain a held-out combination (HELD_OUT); every compositional
-    sentence contains at least one, cycling through them in turn. Each split has its own
-    random stream, so the test and compositional splits do not depend on `n_train`, and
-    `train` of a smaller call is the start of `train` of a larger one (carve a validation
-    set off the end).
+    sentence contains at least one, cycling through them in turn. None of the three has
+    more than LENGTH_LIMIT tokens on either side. Every *long* sentence has more on both
+    sides (and no held-out combination); every *nested* sentence has a relative clause
+    inside a relative clause (`grammar.sample_nested_relative`), no held-out combination,
+    and fits the length limit; every *relative_tense* sentence has a relative clause on the
+    subject of a clause that is past, future, negated, a question or has a time phrase
+    (training has relative clauses only in plain present statements), within the limit. Each split has its own random stream, so no split depends
+    on the size of another, and `train` of a smaller call is the start of `train` of a
+    larger one (carve a validation set off the end).
     """
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"make_splits: seed must be an int, got {type(seed).__name__} ({seed!r})")
-    for name, n in (("n_train", n_train), ("n_test", n_test), ("n_compositional", n_compositional)):
+    for name, n in (("n_train", n_train), ("n_test", n_test), ("n_compositional", n_compositional),
+                    ("n_long", n_long), ("n_nested", n_nested), ("n_relative_tense", n_relative_tense)):
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"make_splits: {name} must be an int >= 0, got {n!r}")
-    cached = _make_splits_cached(seed, n_train, n_test, n_compositional)
+    cached = _make_splits_cached(seed, n_train, n_test, n_compositional, n_long, n_nested, n_relative_tense)
     fresh = [[Pair(list(p.src), list(p.tgt), p.phenomena) for p in split] for split in cached]
-    return Splits(*fresh, seed=seed)  # fresh lists: a caller may change them freely
+    train, test, compositional, long, nested, relative_tense = fresh  # fresh lists: callers may change them
+    return Splits(train, test, compositional, seed=seed, long=long, nested=nested, relative_tense=relative_tense)
+
+
+def fits_length_limit(pair_or_realized) -> bool:
+    """True if neither side has more than LENGTH_LIMIT tokens (train, test, compositional)."""
+    return max(len(pair_or_realized.src), len(pair_or_realized.tgt)) <= LENGTH_LIMIT
+
+
+def _long_sentence(rng: random.Random):
+    """A clause of the grammar stretched past LENGTH_LIMIT: the draw of the sampler, with
+    numbers, adjectives, a place and a time phrase added where they fit (tried until both
+    sides are longer than the limit; `_fill` checks that)."""
+    def np_(np0, plural_ok=True):
+        adjs = grammar.adjectives_for(np0.noun)
+        det = rng.randint(2, 10) if plural_ok and rng.random() < 0.7 else rng.choice(("this", "the", 1))
+        return grammar.NP(np0.noun, det, rng.choice(adjs) if adjs else None)
+
+    while True:
+        c = grammar.sample_sentence(rng)
+        if isinstance(c, grammar.Clause) and c.object is not None:
+            break
+    tense = rng.choice(("past", "future")) if c.tense == "present" and rng.random() < 0.7 else c.tense
+    question = c.question and rng.random() < 0.5
+    negated = tense != "present" and not question and rng.random() < 0.6   # "every day" is never negated
+    return grammar.Clause(np_(c.subject), c.verb, np_(c.object), tense, rng.choice(sorted(grammar.TIMES[tense])),
+                          rng.choice(sorted(grammar.PLACES)), negated=negated, question=question)
+
+
+def _relative_tense_sentence(rng: random.Random):
+    """A clause of the sampler that is not a plain present statement, its subject given a
+    relative clause: "the dog that chases the cat slept yesterday ." -> 追 猫 的 狗 昨天 睡觉 了 。"""
+    while True:
+        c = grammar.sample_sentence(rng)
+        if not isinstance(c, grammar.Clause) or not (c.tense != "present" or c.time or c.negated or c.question):
+            continue
+        subject = grammar.relative_np(rng, grammar.NP(c.subject.noun))
+        if subject is not None:
+            return dataclasses.replace(c, subject=subject)
 
 
 @functools.lru_cache(maxsize=4)
-def _make_splits_cached(seed, n_train, n_test, n_compositional) -> tuple:
+def _make_splits_cached(seed, n_train, n_test, n_compositional, n_long=0, n_nested=0, n_relative_tense=0) -> tuple:
     """Lessons and tests ask for the same splits again and again: generate them once."""
     held = set(_HELD_OUT_FEATURES)
     seen: set = set()
     compositional = _fill(random.Random(f"compositional-{seed}"), n_compositional, seen,
-                          lambda r: bool(r.features & held), force_cycle=_HELD_OUT_FEATURES)
-    clean = lambda r: not (r.features & held)  # noqa: E731
+                          lambda r: bool(r.features & held) and fits_length_limit(r),
+                          force_cycle=_HELD_OUT_FEATURES)
+    clean = lambda r: not (r.features & held) and fits_length_limit(r)  # noqa: E731
     test = _fill(random.Random(f"test-{seed}"), n_test, seen, clean)
     train = _fill(random.Random(f"train-{seed}"), n_train, seen, clean)
+    long = _fill(random.Random(f"long-{seed}"), n_long, seen,
+                 lambda r: not (r.features & held) and min(len(r.src), len(r.tgt)) > LENGTH_LIMIT,
+                 sampler=_long_sentence)
+    nested = _fill(random.Random(f"nested-{seed}"), n_nested, seen,
+                   lambda r: not (r.features & held) and fits_length_limit(r),
+                   sampler=grammar.sample_nested_relative)
+    relative_tense = _fill(random.Random(f"relative_tense-{seed}"), n_relative_tense, seen,
+                           lambda r: not (r.features & held) and fits_length_limit(r),
+                           sampler=_relative_tense_sentence)
     # The promise of the compositional split, checked again from the English words alone.
     for name, split in (("train", train), ("test", test)):
         leaked = next((p for p in split if held_out_features(p)), None)
@@ -289,7 +372,7 @@ def _make_splits_cached(seed, n_train, n_test, n_compositional) -> tuple:
     if missing is not None:
         raise RuntimeError(f"make_splits: compositional sentence without a held-out combination: "
                            f"{' '.join(missing.src)!r}")
-    return tuple(train), tuple(test), tuple(compositional)
+    return tuple(train), tuple(test), tuple(compositional), tuple(long), tuple(nested), tuple(relative_tense)
 
 
 def find_example(phenomenon: str, pairs=None, seed: int = 0, exclude=()) -> Pair:

@@ -229,6 +229,41 @@ class RelativeSentence:
 
 
 @dataclass(frozen=True)
+class RelativeNP:
+    """A noun phrase with its own relative clause, used *inside* a RelativeSentence to nest
+    one clause in another (the nested split) or as the subject of a `Clause` (the
+    relative_tense split); the training grammar does neither:
+    "the cat that sees the bird" (kind "subject") -> 看见 鸟 的 猫,
+    "the cat that the girl sees" (kind "object")  -> 女孩 看见 的 猫.
+    It offers what a relative sentence reads from an `NP` (noun, det, adj, en(), zh())."""
+    np: NP
+    kind: str
+    verb: str
+    other: NP
+
+    noun = property(lambda self: self.np.noun)
+    det = property(lambda self: self.np.det)
+    adj = property(lambda self: self.np.adj)
+    plural = property(lambda self: self.np.plural)
+
+    @property
+    def rel_object(self) -> str:
+        return self.other.noun if self.kind == "subject" else self.np.noun
+
+    def en(self) -> list[str]:
+        v = VERBS[self.verb]
+        if self.kind == "subject":
+            return self.np.en() + ["that", v.en_3sg] + self.other.en()
+        return self.np.en() + ["that"] + self.other.en() + [v.en_3sg]
+
+    def zh(self) -> list[str]:
+        v = VERBS[self.verb]
+        if self.kind == "subject":
+            return [v.zh] + self.other.zh() + ["的"] + self.np.zh()
+        return self.other.zh() + [v.zh, "的"] + self.np.zh()
+
+
+@dataclass(frozen=True)
 class Realized:
     src: list
     tgt: list
@@ -306,6 +341,9 @@ def _realize_clause(c: Clause) -> Realized:
 
     tags = {"svo" if v.transitive else "intransitive", c.tense} | _np_tags(c.subject)
     features = _np_features(c.subject)
+    if isinstance(c.subject, RelativeNP):   # a relative clause in a full clause (the relative_tense split)
+        tags |= {"relative_in_clause", f"relative_{c.subject.kind}"}
+        features |= {("rel_object", c.subject.rel_object)} | _np_features(c.subject.other)
     if c.object:
         tags |= _np_tags(c.object)
         features |= _np_features(c.object)
@@ -332,6 +370,9 @@ def _realize_relative(r: RelativeSentence) -> Realized:
         rel_object = r.head.noun
     tags = {f"relative_{r.kind}", "present"} | _np_tags(r.head) | _np_tags(r.other)
     features = _np_features(r.head) | _np_features(r.other) | {("rel_object", rel_object)}
+    if isinstance(r.other, RelativeNP):   # a clause inside the clause (the nested split)
+        tags |= {"nested_relative", f"relative_{r.other.kind}"}
+        features |= {("rel_object", r.other.rel_object)} | _np_features(r.other.other)
     if r.predicate[0] == "adj":
         adj = ADJECTIVES[r.predicate[1]]
         en += ["is", adj.en]
@@ -506,6 +547,32 @@ def sample_sentence(rng: random.Random, force=None):
     if rng.random() < 0.75:
         return _sample_clause(rng, f)
     return _sample_relative(rng, f)
+
+
+def sample_nested_relative(rng: random.Random) -> RelativeSentence:
+    """A relative sentence whose inner noun phrase has a relative clause of its own (two
+    levels of nesting; the training grammar has one), e.g.
+    "the dog that chases the cat that sees the bird is big ." -> 追 看见 鸟 的 猫 的 狗 很 大 。
+    The selection rules of the lexicon hold at both levels."""
+    while True:
+        outer = _sample_relative(rng)
+        inner = relative_np(rng, outer.other)
+        if inner is not None:
+            return RelativeSentence(outer.kind, outer.head, outer.rel_verb, inner, outer.predicate)
+
+
+def relative_np(rng: random.Random, np_: NP):
+    """`np_` with a relative clause of its own ("the cat" -> "the cat that sees the bird" or
+    "the cat that the girl sees"), its verb and other noun drawn to fit the lexicon; None if
+    no transitive verb takes that noun in the drawn role."""
+    kind = "subject" if rng.random() < 0.5 else "object"
+    role = "subjects" if kind == "subject" else "objects"
+    verbs = [v for v in TRANSITIVE if np_.noun in getattr(VERBS[v], role)]
+    if not verbs:
+        return None
+    v = VERBS[rng.choice(verbs)]
+    other = _sample_np(rng, v.objects if kind == "subject" else v.subjects, False)
+    return RelativeNP(np_, kind, v.en, other)
 
 
 # ----------------------------------------------------------------------------- counting
