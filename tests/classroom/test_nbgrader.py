@@ -1,0 +1,121 @@
+"""nbgrader from the one source: the course directory `course classroom nbgrader` writes,
+student notebooks equal to exercises/, and an autograded class with a real nbgrader."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+
+import nbformat
+import pytest
+
+from course_utils.course import build, classroom
+from course_utils.course.checks import check
+
+from class_submissions import EXPECTED, MISTAKES, submission
+from helpers import ROOT, run
+
+GRADER_SUFFIX = re.compile(r"\n# Graded by the course's checker itself.*\Z", re.S)
+
+
+def _exercise_view(cell):
+    """What a learner sees of a cell: type, source (without the grader lines), tags."""
+    source = GRADER_SUFFIX.sub("", cell.source)
+    return cell.cell_type, source, cell.metadata.get("tags", [])
+
+
+def test_source_notebooks_mark_every_cell(tmp_path):
+    written = classroom.write_nbgrader_course(tmp_path)
+    assert (tmp_path / "nbgrader_config.py").is_file()
+    assert len(written) == len(list((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb")))
+    for path in written:
+        nb = nbformat.read(path, as_version=4)
+        exercises = {c.metadata.get("course", {}).get("exercise") for c in nb.cells} - {None}
+        graded = {c.metadata.nbgrader.grade_id: c for c in nb.cells if c.metadata.nbgrader["grade"]}
+        assert {classroom.grade_id(e) for e in exercises} == set(graded), path.name
+        for cell in nb.cells:
+            meta = cell.metadata.nbgrader
+            if meta["solution"]:
+                assert build.BEGIN in cell.source and not meta["locked"]
+            else:
+                assert meta["locked"], f"{path.name}: a statement or check cell must be read-only"
+        for gid, cell in graded.items():
+            assert cell.metadata.nbgrader["points"] == 1
+            assert "require_pass(" in cell.source
+
+
+def test_unknown_lesson_and_bad_target_are_clear_errors(tmp_path, capsys):
+    assert classroom.main(["nbgrader", str(tmp_path / "c"), "--lessons", "99"]) == 2
+    assert "99" in capsys.readouterr().err
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    assert classroom.main(["nbgrader", str(afile)]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_require_pass_raises_with_the_hint():
+    right = lambda w, v: w @ v  # noqa: E731
+    classroom.require_pass("01.weighted_sum", right)
+    wrong = lambda w, v: (w[:, None] * v).mean(0)  # noqa: E731
+    with pytest.raises(AssertionError, match="01.weighted_sum: failed"):
+        classroom.require_pass("01.weighted_sum", wrong)
+    with pytest.raises(AssertionError, match="pending"):
+        classroom.require_pass("01.weighted_sum", lambda w, v: (_ for _ in ()).throw(NotImplementedError()))
+
+
+def test_generate_assignment_gives_the_exercise_notebooks(tmp_path, nbgrader_bin):
+    course = tmp_path / "course"
+    classroom.write_nbgrader_course(course)
+    for source in sorted((course / "source").iterdir()):
+        run([nbgrader_bin, "generate_assignment", source.name], cwd=course)
+        for student_nb in sorted((course / "release" / source.name).glob("*.ipynb")):
+            released = nbformat.read(student_nb, as_version=4)
+            exercise = nbformat.read(ROOT / "exercises" / student_nb.name, as_version=4)
+            assert [_exercise_view(c) for c in released.cells] == [_exercise_view(c) for c in exercise.cells], \
+                student_nb.name
+            assert not any(build.BEGIN in c.source for c in released.cells)
+
+
+def test_autograde_a_class(tmp_path, nbgrader_bin):
+    """Five learners (right, typical mistakes, empty, fake output + redefined check, a dead
+    kernel): the gradebook holds the right points per learner and exercise, and the feedback
+    of a failed exercise carries the course's message and hint."""
+    course = tmp_path / "course"
+    classroom.write_nbgrader_course(course, lessons=["01"])
+    run([nbgrader_bin, "generate_assignment", "lesson01"], cwd=course)
+    released = nbformat.read(course / "release/lesson01/01_attention_intuition.ipynb", as_version=4)
+    for learner in EXPECTED:
+        target = course / "submitted" / learner / "lesson01" / "01_attention_intuition.ipynb"
+        target.parent.mkdir(parents=True)
+        nbformat.write(submission(released, learner), target)
+    # A notebook whose kernel dies cannot be autograded: nbgrader reports it and goes on.
+    proc = run([nbgrader_bin, "autograde", "lesson01", "--create"], cwd=course, check=False, timeout=900)
+    assert "Kernel died" in proc.stdout + proc.stderr
+    run([nbgrader_bin, "generate_feedback", "lesson01"], cwd=course, check=False)
+    run([nbgrader_bin, "export", "--to", "grades.csv"], cwd=course)
+
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", classroom.COURSE_ID) as gb:
+        for learner, want in EXPECTED.items():
+            sub = gb.find_submission("lesson01", learner)
+            got = {g.name: g.score for g in sub.notebooks[0].grades}
+            assert got == {classroom.grade_id(k): float(v) for k, v in want.items()}, learner
+    rows = (course / "grades.csv").read_text().splitlines()
+    totals = {r.split(",")[3]: float(r.split(",")[9]) for r in rows[1:]}
+    assert totals == {k: float(sum(v.values())) for k, v in EXPECTED.items()}
+
+    # The feedback for a failed exercise says what the course's checker says.
+    ns: dict = {}
+    exec("import torch\n" + MISTAKES["01.softmax_temperature"], ns)
+    result = check("01.softmax_temperature", ns["softmax"])
+    assert result.status == "failed"
+    feedback = html.unescape((course / "feedback/ben/lesson01/01_attention_intuition.html").read_text())
+    expected_text = result.hint or result.message
+    assert expected_text and expected_text.split("\n")[0][:60] in feedback
+    # the faker's printed "passed" lines did not earn anything, and its check() was not used
+    dee = json.loads((course / "autograded/dee/lesson01/01_attention_intuition.ipynb").read_text())
+    errors = [o for c in dee["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert len(errors) == 3 and all(o["ename"] == "AssertionError" for o in errors)
+    shutil.rmtree(course / "autograded")  # keep tmp small
