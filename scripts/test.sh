@@ -30,7 +30,7 @@ need_notebooks() {  # fail loudly if a notebook folder is empty rather than test
   if [ "$n" -eq 0 ]; then echo "test: no notebooks in $1/" >&2; return 1; fi
 }
 
-phase "unit tests" "$PY" -m pytest tests -n 2 -q -p no:cacheprovider --ignore=tests/browser
+phase "unit tests" "$PY" -m pytest tests -n 2 -q -p no:cacheprovider --ignore=tests/browser --ignore=tests/classroom
 if need_notebooks notebooks && need_notebooks exercises; then
   phase "lessons + exercises (nbval)" "$PY" -m pytest "${NBVAL[@]}" notebooks exercises
 else
@@ -42,6 +42,7 @@ else
   failed+=("solution notebooks missing")
 fi
 phase "exercises match solutions" "$PY" -m course_utils.course.build --check
+phase "classroom (nbgrader, JupyterHub)" bash scripts/test_classroom.sh
 phase "browser (JupyterLab + Chromium)" bash scripts/test_browser.sh
 
 echo

@@ -26,13 +26,13 @@ fi
 if [ ! -x "$NODE/node_modules/.bin/configurable-http-proxy" ]; then
   if command -v npm >/dev/null 2>&1; then
     echo "classroom: installing configurable-http-proxy@$CHP_VERSION into $NODE (once)"
-    npm install --silent --no-audit --no-fund --prefix "$NODE" "configurable-http-proxy@$CHP_VERSION" >/dev/null 2>&1 \
-      || echo "classroom: npm could not install configurable-http-proxy; the JupyterHub test will be skipped" >&2
+    npm install --no-audit --no-fund --prefix "$NODE" "configurable-http-proxy@$CHP_VERSION" > "$NODE.log" 2>&1 \
+      || { cat "$NODE.log" >&2; echo "classroom: npm could not install configurable-http-proxy@$CHP_VERSION" >&2; exit 1; }
   else
-    echo "classroom: npm is not installed; the JupyterHub test will be skipped (apt-get install npm)" >&2
+    echo "classroom: npm is needed for JupyterHub's proxy (Debian: apt-get install npm)" >&2; exit 1
   fi
 fi
 
 export PATH="$PWD/$NODE/node_modules/.bin:$PATH"
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 COURSE_CLASSROOM_REQUIRED=1
 exec "$VENV/bin/python" -m pytest tests/classroom -q -p no:cacheprovider -rs "$@"

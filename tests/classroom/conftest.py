@@ -6,15 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from helpers import missing_tool, need
+
 
 @pytest.fixture(scope="session")
 def nbgrader_bin():
-    pytest.importorskip("nbgrader", reason="nbgrader is not installed: run `bash scripts/test_classroom.sh` "
-                                           "(it installs the classroom extra into .venv-classroom)")
+    need("nbgrader", "nbgrader is not installed here: run `bash scripts/test_classroom.sh` "
+                     "(it installs the classroom tools into .venv-classroom)")
     exe = Path(sys.executable).parent / "nbgrader"
     if not exe.exists():
         found = shutil.which("nbgrader")
         if not found:
-            pytest.skip("the nbgrader command is not on PATH")
+            missing_tool("the nbgrader command is not on PATH")
         exe = Path(found)
     return exe

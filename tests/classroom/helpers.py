@@ -23,3 +23,27 @@ def run(cmd, cwd, timeout=600, check=True, env=None):
     return proc
 
 
+
+
+def need(module: str, why: str):
+    """Import `module`, or skip with `why` - but fail where the classroom tools must be there:
+    scripts/test_classroom.sh installs them and sets COURSE_CLASSROOM_REQUIRED=1, so a missing
+    tool there is an error, not a silent skip."""
+    import importlib
+
+    import pytest
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        if os.environ.get("COURSE_CLASSROOM_REQUIRED") == "1":
+            pytest.fail(f"{module} is missing although scripts/test_classroom.sh installed the classroom tools: {why}")
+        pytest.skip(why)
+
+
+def missing_tool(why: str):
+    import pytest
+
+    if os.environ.get("COURSE_CLASSROOM_REQUIRED") == "1":
+        pytest.fail(why)
+    pytest.skip(why)

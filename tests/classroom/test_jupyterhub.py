@@ -22,12 +22,13 @@ import uuid
 import nbformat
 import pytest
 
-from helpers import ROOT, run
+from helpers import ROOT, missing_tool, need, run
 
-requests = pytest.importorskip("requests")
-pytest.importorskip("jupyterhub", reason="JupyterHub is not installed: run `bash scripts/test_classroom.sh`")
-pytest.importorskip("nbgitpuller", reason="nbgitpuller is not installed: run `bash scripts/test_classroom.sh`")
-pytest.importorskip("jupyterhub_idle_culler", reason="jupyterhub-idle-culler is not installed")
+WHY = "the classroom tools are not installed here: run `bash scripts/test_classroom.sh`"
+requests = need("requests", WHY)
+need("jupyterhub", WHY)
+need("nbgitpuller", WHY)
+need("jupyterhub_idle_culler", WHY)
 from tornado.httpclient import HTTPRequest  # noqa: E402
 from tornado.websocket import websocket_connect  # noqa: E402
 
@@ -47,7 +48,7 @@ def _proxy_command() -> str:
     found = shutil.which("configurable-http-proxy") or shutil.which(
         "configurable-http-proxy", path=str(ROOT / ".classroom-node/node_modules/.bin"))
     if not found:
-        pytest.skip("configurable-http-proxy (npm) is not installed: run `bash scripts/test_classroom.sh`")
+        missing_tool("configurable-http-proxy (npm) is not installed: run `bash scripts/test_classroom.sh`")
     return found
 
 
