@@ -419,9 +419,14 @@ def test_a_failing_dependency_is_named_as_the_cause(toy):
     r = check("98.twice_plus_one", lambda x: 3 * (x + 1), plus_one=lambda x: x + 1)
     assert r.status == "failed" and "cause" not in r.message
     # found in the calling notebook's namespace (the answer defined elsewhere)
-    notebook = {"check": check, "plus_one": space["plus_one"], "answer": lambda x: 2 * (x + 2)}
+    elsewhere = {}
+    exec("answer = lambda x: 2 * plus_one(x)", elsewhere)  # refers to a plus_one it does not define
+    notebook = {"check": check, "plus_one": space["plus_one"], "answer": elsewhere["answer"]}
     exec("r = check('98.twice_plus_one', answer)", notebook)
     assert "`plus_one` above is the cause" in notebook["r"].message
+    # an answer that does not call plus_one is not blamed on it
+    r = check("98.twice_plus_one", lambda x: 3 * (x + 1))
+    assert r.status == "failed" and "cause" not in r.message
 
 
 def test_an_id_registered_twice_is_refused(toy):

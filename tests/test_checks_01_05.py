@@ -529,6 +529,8 @@ WRONG["04.attention"] = [
     (lambda q, k, v, mask=None: att_solution(q, k, v, mask if mask else None), "is not None"),
     (lambda q, k, v, mask=None: att_solution(q, k.transpose(2, 3).transpose(-2, -1), v, mask), "assumes four axes"),
     (att_wrong(fill="mask == 1", value=-1e9), "polarity"),
+    (lambda q, k, v, mask=None: att_solution(q, k, v, mask) if q.dim() == 3 else
+     torch.bmm(q, k.transpose(-2, -1)), "`torch.bmm` takes exactly 3-D"),
 ]
 
 # ---------------------------------------------------------------------------- 04.fix_attention
@@ -786,6 +788,8 @@ WRONG["05.multi_head_attention"] = [
           " + (0 if mask is None else torch.zeros(1).masked_fill(~mask, float('-inf'))), -1) @ v")),
      "not √d_model"),
     (mha(("        super().__init__()\n", "")), "super().__init__()"),
+    (mha(("def forward(self, x_q, x_kv, mask=None):", "def forward(self, query, key, value, mask=None):")),
+     "takes two inputs"),
     (mha(("q = split_heads(self.w_q(x_q), self.n_heads)\n        k = split_heads(self.w_k(x_kv), self.n_heads)\n"
           "        v = split_heads(self.w_v(x_kv), self.n_heads)\n        out, _ = attention(q, k, v, mask)\n"
           "        return self.w_o(merge_heads(out))",
@@ -882,6 +886,31 @@ def test_dependency_found_when_passed_explicitly():
     assert check("05.multi_head_attention", fixed["MultiHeadAttention"], split_heads=space["split_heads"]).passed
     r = check("05.multi_head_attention", space["MultiHeadAttention"], split_heads=space["split_heads"])
     assert "`split_heads` above is the cause" in r.message and r.hint
+
+
+def test_a_skipped_earlier_exercise_is_not_blamed_for_an_answer_that_does_not_use_it():
+    space = notebook(MHA_CELLS.replace("    B, T, d_model = x.shape\n    return x.view(B, T, n_heads, d_model // n_heads)"
+                                       ".transpose(1, 2)", "    raise NotImplementedError"))
+    inline = notebook("""
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d_model, n_heads):
+        super().__init__()
+        self.h = n_heads
+        self.w_q, self.w_k, self.w_v, self.w_o = (nn.Linear(d_model, d_model) for _ in range(4))
+
+    def forward(self, x_q, x_kv, mask=None):
+        B, T_q, d = x_q.shape
+        q = self.w_q(x_q).view(B, T_q, self.h, -1).transpose(1, 2)
+        k = self.w_k(x_kv).view(B, x_kv.size(1), self.h, -1).transpose(1, 2)
+        v = self.w_v(x_kv).view(B, x_kv.size(1), self.h, -1).transpose(1, 2)
+        w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(d), -1)
+        return self.w_o((w @ v).transpose(1, 2).reshape(B, T_q, d))
+""")
+    space["check"] = check
+    space["Inline"] = inline["MultiHeadAttention"]
+    exec("r = check('05.multi_head_attention', Inline)", space)
+    r = space["r"]
+    assert r.status == "failed" and "split_heads" not in r.message and "√d_k" in r.hint, repr(r)
 
 
 def answer_counts() -> dict[str, tuple[int, int, int]]:

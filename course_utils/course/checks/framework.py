@@ -276,12 +276,26 @@ def _defined_with(obj) -> list[dict]:
     return [f.__globals__ for f in funcs]
 
 
+def _refers_to(obj, name: str) -> bool:
+    """Does the code of `obj` (a function, or the methods of a class) use the global `name`?"""
+    funcs = [obj] if inspect.isfunction(obj) else \
+        [f for f in vars(obj).values() if inspect.isfunction(f)] if isinstance(obj, type) else []
+    codes = [f.__code__ for f in funcs]
+    while codes:
+        code = codes.pop()
+        if name in code.co_names:
+            return True
+        codes += [c for c in code.co_consts if inspect.iscode(c)]
+    return False
+
+
 def _blame_dependency(ex, obj, result, explicit, namespace) -> CheckResult:
-    """If an earlier learner object that `ex` uses fails its own check, name it as the cause."""
+    """If an earlier learner object that `ex` uses (and that the answer calls) fails its own
+    check, name it as the cause."""
     by_name = {e.name: e for e in _REGISTRY.values()}
     for name in ex.uses:
         dep = by_name.get(name)
-        if dep is None:
+        if dep is None or (name not in explicit and not _refers_to(obj, name)):
             continue
         spaces = [explicit] + _defined_with(obj) + [namespace]
         found = next((space[name] for space in spaces if name in space), None)

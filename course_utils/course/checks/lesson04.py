@@ -26,6 +26,8 @@ HINT_MASK_AFTER = ("Apply the mask *before* the softmax (blocked scores -> -inf)
 HINT_MASK_ZERO = ("Blocked scores must become -inf (or a very large negative number), not 0: exp(0) = 1 "
                   "still gives them weight.")
 HINT_MASK_ADDED = "A bool mask selects positions; adding it to the scores only shifts them. Use masked_fill."
+HINT_BMM = ("`torch.bmm` takes exactly 3-D tensors; `@` (torch.matmul) works with any number of leading axes "
+            "(batch, heads, ...).")
 HINT_IF_MASK = "`if mask:` asks for the truth of a whole tensor; test `if mask is not None:`."
 HINT_TRANSPOSE_AXES = ("`transpose(2, 3)` assumes four axes; `k.transpose(-2, -1)` swaps the last two whatever "
                        "comes before them.")
@@ -86,7 +88,7 @@ def _check_attention_fn(fn, with_mask: bool, seed: int, first_bug_only=False):
         want_out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         want_w = reference_attention(q, k, v, mask)[1]
         errors = [(r"\.T\b", HINT_DOT_T), (r"Boolean value of Tensor", HINT_IF_MASK),
-                  (r"Dimension out of range", HINT_TRANSPOSE_AXES)]
+                  (r"Dimension out of range", HINT_TRANSPOSE_AXES), (r"must be a 3D tensor", HINT_BMM)]
         got = expect_tuple(call(fn, *args, errors=errors), 2, ("out", "weights"),
                            wants=(want_out, want_w))
         wrong = _mistakes(q, k, v, mask, first_bug_only)

@@ -2,6 +2,7 @@
 itself (equal to torch.nn.MultiheadAttention), and its parameter count.
 Shapes: B batch · H heads · T/T_q/T_k positions · d_model width · d_k = d_model / H."""
 
+import inspect
 import math
 
 import torch
@@ -25,6 +26,8 @@ HINT_MERGE_NO_RESHAPE = "After the transpose, reshape to (B, T, H * d_k): the he
 HINT_FOLDED = "Keep the batch and the heads as two axes: (B, H, T, d_k), not (B * H, T, d_k)."
 HINT_PIECES = "Stack the pieces into one tensor along a new head axis: `torch.stack(pieces, dim=1)`."
 HINT_CAT_AXIS = "Concatenate the heads along the last axis (dim=-1): each position gets H * d_k numbers."
+HINT_FORWARD_ARGS = ("`forward(x_q, x_kv, mask=None)` takes two inputs: queries from `x_q`, keys *and* values from "
+                     "`x_kv` (not three separate query, key, value arguments).")
 HINT_SUPER = "Call `super().__init__()` first in `__init__`, before creating the layers."
 HINT_VIEW = ("After a transpose the memory is no longer contiguous, so `.view` fails: use `.reshape` "
              "(or `.contiguous().view`).")
@@ -81,6 +84,12 @@ def _mha_variant(x_q, x_kv, mask, w, n_heads, split="right", merge="right", scal
           name="MultiHeadAttention", uses=("split_heads", "merge_heads", "attention"))
 def _check_mha(cls):
     expect_class(cls, "MultiHeadAttention")
+    try:
+        params = list(inspect.signature(cls.forward).parameters.values())[1:]
+    except (TypeError, ValueError):
+        params = []
+    if len([p for p in params if p.default is inspect.Parameter.empty and p.kind == p.POSITIONAL_OR_KEYWORD]) > 2:
+        raise Fail(f"`forward` takes the arguments ({', '.join(p.name for p in params)}).", hint=HINT_FORWARD_ARGS)
     g = probe_generator(12)
     d_model, n_heads = 12, 3
     module = call(cls, d_model, n_heads, what="`MultiHeadAttention(d_model=12, n_heads=3)`",
