@@ -80,7 +80,7 @@ CAUSAL_RIGHT = [causal_tril, causal_compare, causal_loops, causal_subsequent_sty
 CAUSAL_WRONG = [(causal_triu_polarity, "Polarity inverted"), (causal_upper, "see the future"),
                 (causal_no_diagonal, "attend to itself"), (causal_float_nn, "float mask (0 = attend, -inf = blocked)"),
                 (causal_long, "right pattern but dtype torch.int64"), (causal_float01, "Return a bool mask, True = may attend"),
-                (subsequent_mask_with_batch, "extra leading axis"), (causal_all_true, "nothing is blocked"),
+                (subsequent_mask_with_batch, "extra leading axes"), (causal_all_true, "nothing is blocked"),
                 (causal_uint8_inverted, "opposite polarity")]
 
 
@@ -329,10 +329,51 @@ BORDER_WRONG = [(border_stub, "Invert both"), (border_only_padding_fixed, "attn_
                 (border_float_ours, "blocks nothing"), (border_no_padding, "padded keys are not hidden")]
 
 
+
+# ------------------------------------------------------------------ more mistakes, by property
+def causal_band(T):
+    return torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=-1)
+
+
+def causal_two_axes(T):
+    return torch.tril(torch.ones(T, T, dtype=torch.bool))[None, None]
+
+
+def pad_batch_last(tokens, pad_id):
+    return (tokens != pad_id)[None, None]
+
+
+def dec_squeezed(tgt, pad_id):
+    return dec_and(tgt, pad_id).squeeze(1)
+
+
+def ms_exp_times_mask(scores, mask):
+    e = scores.exp() * mask
+    return e / e.sum(-1, keepdim=True)
+
+
+def ms_multiply_scores(scores, mask):
+    return (scores * mask).softmax(-1)
+
+
+def border_transposed_not_inverted(mha, x, tgt, pad_id):
+    return mha(x, x, x, attn_mask=masks.causal_mask(x.size(1)).T, key_padding_mask=tgt == pad_id)[0]
+
+
+def border_tuple(mha, x, tgt, pad_id):
+    return mha(x, x, x, attn_mask=~masks.causal_mask(x.size(1)), key_padding_mask=tgt == pad_id)
+
 RIGHT = {"06.causal_mask": CAUSAL_RIGHT, "06.padding_mask": PAD_RIGHT, "06.decoder_mask": DEC_RIGHT,
          "06.masked_softmax": MS_RIGHT, "06.nn_border": BORDER_RIGHT}
 WRONG = {"06.causal_mask": CAUSAL_WRONG, "06.padding_mask": PAD_WRONG, "06.decoder_mask": DEC_WRONG,
          "06.masked_softmax": MS_WRONG, "06.nn_border": BORDER_WRONG}
+
+WRONG["06.causal_mask"] += [(causal_band, "True above the diagonal"), (causal_two_axes, "extra leading axes")]
+WRONG["06.padding_mask"] += [(pad_batch_last, "axes are not where they belong")]
+WRONG["06.decoder_mask"] += [(dec_squeezed, "axes are not where they belong")]
+WRONG["06.masked_softmax"] += [(ms_exp_times_mask, "NaN in the rows where every key is blocked"),
+                               (ms_multiply_scores, "Blocked keys still get weight")]
+WRONG["06.nn_border"] += [(border_transposed_not_inverted, "NaN rows"), (border_tuple, "returns (output, weights)")]
 RIGHT_CASES = [(ex, fn) for ex, fns in RIGHT.items() for fn in fns]
 WRONG_CASES = [(ex, fn, hint) for ex, pairs in WRONG.items() for fn, hint in pairs]
 

@@ -89,7 +89,7 @@ CROSS_WRONG = [(_variant(kv_of="x"), "keys and values come from the decoder"),
                (_variant(mask="ignored"), "Blocked keys still get weight"),
                (_variant(mask="zero"), "a fill of 0 does not block"),
                (_variant(mask="inverted"), "polarity is inverted"),
-               (_variant(swap=True), "swapped"), (_variant(project_v=False), "Project the values")]
+               (_variant(swap=True), "in the other order"), (_variant(project_v=False), "Project the values")]
 
 
 # ------------------------------------------------------------------ 07.alignment
@@ -145,8 +145,30 @@ PREDICT_WRONG = [(["I", "<pad>", "<pad>"], "<pad> key has the largest dot produc
                  (["I", "I", "I"], "2 of 3 predictions are off"), ([0, 1, 2], "strings"),
                  (["I", "love"], "expected 3 words"), (["I", "like", "cats"], "not a source token")]
 
+
+def cross_renormalised(x, memory, w_q, w_k, w_v, src_mask=None):
+    out, weights = cross_matmul(x, memory, w_q, w_k, w_v, src_mask)
+    weights = weights / weights.sum(-2, keepdim=True)
+    return weights @ (memory @ w_v), weights
+
+
+def cross_out_only(x, memory, w_q, w_k, w_v, src_mask=None):
+    return cross_matmul(x, memory, w_q, w_k, w_v, src_mask)[0]
+
+
+def align_list(weights):
+    return weights.mean(1).argmax(-1).tolist()
+
+
+def align_batch_mean(weights):
+    return weights.mean(0).argmax(-1)
+
 RIGHT = {"07.cross_attention": CROSS_RIGHT, "07.alignment": ALIGN_RIGHT, "07.predict_alignment": PREDICT_RIGHT}
 WRONG = {"07.cross_attention": CROSS_WRONG, "07.alignment": ALIGN_WRONG, "07.predict_alignment": PREDICT_WRONG}
+
+WRONG["07.cross_attention"] += [(cross_renormalised, "do not sum to 1"), (cross_out_only, "Return all 2 values")]
+WRONG["07.alignment"] += [(align_list, "no `.tolist()`"), (align_batch_mean, "averaged over the batch axis")]
+RIGHT["07.predict_alignment"] += ["I, love, cats"]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

@@ -236,10 +236,73 @@ ENC_WRONG = [(enc_stub, "Still the original bug"), (enc_call, "calls the finishe
              (enc_ffn_of_x, "not the layer's input x"), (enc_pre_ln, "pre-LN"), (enc_no_norm2, "norm2 is missing")]
 
 
+
+def dec_cross_first(layer, x, memory, tgt_mask, memory_mask):
+    x = layer.norm1(x + layer.cross_attn(x, memory, memory_mask))
+    x = layer.norm2(x + layer.self_attn(x, x, tgt_mask))
+    return layer.norm3(x + layer.ffn(x))
+
+
+def dec_norms_swapped(layer, x, memory, tgt_mask, memory_mask):
+    x = layer.norm2(x + layer.self_attn(x, x, tgt_mask))
+    x = layer.norm1(x + layer.cross_attn(x, memory, memory_mask))
+    return layer.norm3(x + layer.ffn(x))
+
+
+def dec_cross_reads_input(layer, x, memory, tgt_mask, memory_mask):
+    h = layer.norm1(x + layer.self_attn(x, x, tgt_mask))
+    h = layer.norm2(x + layer.cross_attn(x, memory, memory_mask))
+    return layer.norm3(h + layer.ffn(h))
+
+
+def dec_one_norm(layer, x, memory, tgt_mask, memory_mask):
+    x = x + layer.self_attn(x, x, tgt_mask)
+    x = x + layer.cross_attn(x, memory, memory_mask)
+    return layer.norm3(x + layer.ffn(x))
+
+
+def enc_unnormalised_residual(layer, x, mask):
+    a = x + layer.self_attn(x, x, mask)
+    return layer.norm2(a + layer.ffn(layer.norm1(a)))
+
+
+def enc_norms_swapped(layer, x, mask):
+    h = layer.norm2(x + layer.self_attn(x, x, mask))
+    return layer.norm1(h + layer.ffn(h))
+
+
+def ln_eps_fixed(x, gamma, beta, eps=1e-5):
+    return ln_rsqrt(x, gamma, beta, 1e-5)
+
+
+def ln_std(x, gamma, beta, eps=1e-5):
+    return (x - x.mean(-1, keepdim=True)) / x.std(-1, keepdim=True) * gamma + beta
+
+
+def ln_global(x, gamma, beta, eps=1e-5):
+    return gamma * (x - x.mean()) / (x.var(unbiased=False) + eps).sqrt() + beta
+
+
+def ffn_tanh(x, w_1, b_1, w_2, b_2):
+    return torch.tanh(x @ w_1 + b_1) @ w_2 + b_2
+
+
+def ffn_b1_after_relu(x, w_1, b_1, w_2, b_2):
+    return (torch.relu(x @ w_1) + b_1) @ w_2 + b_2
+
 RIGHT = {"08.predict_layernorm": LN_PREDICT_RIGHT, "08.layer_norm": LN_RIGHT, "08.feed_forward": FFN_RIGHT,
          "08.decoder_layer": DEC_RIGHT, "08.fix_encoder_layer": ENC_RIGHT}
 WRONG = {"08.predict_layernorm": LN_PREDICT_WRONG, "08.layer_norm": LN_WRONG, "08.feed_forward": FFN_WRONG,
          "08.decoder_layer": DEC_WRONG, "08.fix_encoder_layer": ENC_WRONG}
+
+WRONG["08.decoder_layer"] += [(dec_cross_first, "wrong order"), (dec_norms_swapped, "norm1 and norm2 are swapped"),
+                              (dec_cross_reads_input, "reads the layer's input x"), (dec_one_norm, "Only one LayerNorm")]
+WRONG["08.fix_encoder_layer"] += [(enc_unnormalised_residual, "it must add h"), (enc_norms_swapped, "norm1 and norm2 are swapped")]
+WRONG["08.layer_norm"] += [(ln_eps_fixed, "`eps` argument is ignored"), (ln_std, "`x.std(-1)`"),
+                           (ln_global, "*whole* tensor")]
+WRONG["08.feed_forward"] += [(ffn_tanh, "not tanh"), (ffn_b1_after_relu, "*inside* the ReLU")]
+WRONG["08.predict_layernorm"] += [([1, 2, 3, 4], "changes the values"), ([-0.67, -0.22, 0.22, 0.67], "*sum* of squared"),
+                                  ([-1.3, -0.4, 0.4, 1.3], "close")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

@@ -233,10 +233,68 @@ PEAK_WRONG = [(4000 ** -0.5, "without the factor d_model^-0.5"), (512 ** -0.5, "
               (1 / (512 * 4000), "take the square root"), ("7e-4", "should be a number")]
 
 
+
+def tf_left_padded(seqs, bos_id, eos_id, pad_id):
+    T = max(map(len, seqs)) + 1
+    return (torch.tensor([[pad_id] * (T - 1 - len(s)) + [bos_id] + s for s in seqs]),
+            torch.tensor([[pad_id] * (T - 1 - len(s)) + s + [eos_id] for s in seqs]))
+
+
+def tf_no_eos(seqs, bos_id, eos_id, pad_id):
+    T = max(map(len, seqs)) + 1
+    return (torch.tensor([[bos_id] + s + [pad_id] * (T - 1 - len(s)) for s in seqs]),
+            torch.tensor([s + [pad_id] * (T - len(s)) for s in seqs]))
+
+
+def tf_python_lists(seqs, bos_id, eos_id, pad_id):
+    return tuple(t.tolist() for t in tf_full(seqs, bos_id, eos_id, pad_id))
+
+
+def tf_time_major(seqs, bos_id, eos_id, pad_id):
+    return tuple(t.T for t in tf_full(seqs, bos_id, eos_id, pad_id))
+
+
+def ls_no_one_minus(logits, target, smoothing, pad_id):
+    logp = logits.log_softmax(-1)
+    nll = -logp.gather(-1, target[..., None])[..., 0]
+    return (nll - smoothing * logp.mean(-1))[target != pad_id].mean()
+
+
+def ls_kl(logits, target, smoothing, pad_id):
+    V = logits.size(-1)
+    q = (1 - smoothing) * F.one_hot(target, V) + smoothing / V
+    return (q * (q.log() - logits.log_softmax(-1))).sum(-1)[target != pad_id].mean()
+
+
+def ls_probabilities(logits, target, smoothing, pad_id):
+    p = logits.softmax(-1)
+    loss = -(1 - smoothing) * p.gather(-1, target[..., None])[..., 0] - smoothing * p.mean(-1)
+    return loss[target != pad_id].mean()
+
+
+def ls_pad_zero(logits, target, smoothing, pad_id):
+    return ls_gather(logits, target, smoothing, 0)
+
+
+def ls_per_position(logits, target, smoothing, pad_id):
+    logp = logits.log_softmax(-1)
+    loss = (1 - smoothing) * -logp.gather(-1, target[..., None])[..., 0] - smoothing * logp.mean(-1)
+    return loss * (target != pad_id)
+
 RIGHT = {"09.teacher_forcing": TF_RIGHT, "09.label_smoothed_loss": LS_RIGHT, "09.warmup_lr": LR_RIGHT,
          "09.predict_peak_lr": PEAK_RIGHT}
 WRONG = {"09.teacher_forcing": TF_WRONG, "09.label_smoothed_loss": LS_WRONG, "09.warmup_lr": LR_WRONG,
          "09.predict_peak_lr": PEAK_WRONG}
+
+WRONG["09.teacher_forcing"] += [(tf_left_padded, "start with padding"), (tf_no_eos, "have no <eos>"),
+                                (tf_python_lists, "are lists"), (tf_time_major, "You built it as (T, B)")]
+WRONG["09.label_smoothed_loss"] += [(ls_no_one_minus, "weighted 1 - smoothing"), (ls_kl, "KL divergence"),
+                                    (ls_probabilities, "used the probabilities"), (ls_pad_zero, "target == 0"),
+                                    (ls_per_position, "not a loss per position")]
+WRONG["09.warmup_lr"] += [(_lr(lambda s, d, w: d ** -0.5 * min(s ** 0.5, s * w ** -1.5)), "not step^0.5"),
+                          (_lr(lambda s, d, w: d ** -0.5 * min(1 / s, s * w ** -1.5)), "not 1 / step"),
+                          (_lr(lambda s, d, w: d ** -0.5 * (s * w ** -1.5 if s <= w else w ** -0.5)), "stays at the peak")]
+WRONG["09.predict_peak_lr"] += [(512 ** -0.5 / 4000, "instead of its square root"), (1e-3, "(d_model * warmup)^-0.5")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

@@ -24,9 +24,9 @@ def expect_bool_mask(name: str, got, want: torch.Tensor, axes=None) -> None:
     an extra leading axis. (Values are compared afterwards by `compare`.)"""
     if not isinstance(got, torch.Tensor):
         return
-    if got.dim() == want.dim() + 1 and got.shape[0] == 1 and got.shape[1:] == want.shape:
-        raise Fail(f"`{name}` has shape {tuple(got.shape)}: an extra leading axis of size 1.",
-                   hint=f"Return shape {tuple(want.shape)}: drop the extra axis (`[0]` or `.squeeze(0)`).")
+    if got.dim() > want.dim() and got.shape[got.dim() - want.dim():] == want.shape and got.numel() == want.numel():
+        raise Fail(f"`{name}` has shape {tuple(got.shape)}: extra leading axes of size 1.",
+                   hint=f"Return shape {tuple(want.shape)}: drop the extra axes (e.g. `[0]` or `.reshape(...)`).")
     if got.dtype == torch.bool or got.shape != want.shape:
         return
     if got.is_floating_point() and torch.equal(torch.isneginf(got), ~want) and (got[want] == 0).all():
@@ -38,6 +38,13 @@ def expect_bool_mask(name: str, got, want: torch.Tensor, axes=None) -> None:
     if torch.equal(got == 0, want):
         raise Fail(f"`{name}` is a {got.dtype} mask with the opposite polarity.", hint=HINT_BOOL + " " + HINT_POLARITY)
     raise Fail(f"`{name}` has dtype {got.dtype}, expected torch.bool.", hint=HINT_BOOL)
+
+
+def reshaped(want: torch.Tensor, axes: str) -> tuple:
+    """The signature of right values laid out in the wrong shape, as a `compare` mistake."""
+    return (lambda got: got.shape != want.shape and got.numel() == want.numel() and
+            torch.equal(got.reshape(want.shape), want),
+            f"Right values, but the axes are not where they belong: return shape {axes}.")
 
 
 def mask_mistakes(mask: torch.Tensor) -> list:
@@ -63,6 +70,8 @@ def mask_mistakes(mask: torch.Tensor) -> list:
         (lambda got: nan_rows(got).any() and torch.equal(nan_rows(got), ~allowed(got).any(-1)),
          "NaN in the rows where every key is blocked: softmax of a row of -inf is 0/0. Give such rows all-zero "
          "weights (e.g. `weights.nan_to_num(0.0)`)."),
+        (lambda got: ((got.sum(-1) - allowed(got).any(-1).to(got.dtype)).abs() > 1e-3).any(),
+         "The rows of the weights do not sum to 1: take the softmax over the keys (the last axis), after masking."),
     ]
 
 
@@ -81,6 +90,10 @@ def _check_causal_mask(fn):
                      "triangle (`torch.tril`)."),
             (want.tril(-1), "The diagonal is False, so no position may attend to itself and row 0 has no key at "
                             "all (its softmax is NaN). Keep the diagonal: `tril()` with no offset."),
+            (lambda got: (got.bool() & ~want).any(), "True above the diagonal: position i may see a *later* position "
+                                                     "j > i. Only j <= i is allowed (`torch.tril`)."),
+            (lambda got: (~got.bool() & want).any(), "False on or below the diagonal: position i cannot see some "
+                                                     "earlier position j <= i, which it may (`torch.tril`, diagonal included)."),
         ])
 
 
@@ -113,6 +126,7 @@ def _check_padding_mask(fn):
             (~want, HINT_POLARITY + " Here: True at the real tokens, False at the padding."),
             ((tokens != 0)[:, None, None, :], "You compared with 0 instead of `pad_id`: use the argument (the "
                                               "check also uses pad_id = 9)."),
+            reshaped(want, "(B, 1, 1, T) = `(tokens != pad_id)[:, None, None, :]`"),
         ])
 
 
@@ -140,6 +154,7 @@ def _check_decoder_mask(fn):
                                              "use `(tgt != pad_id)[:, None, None, :]`."),
             (pad & causal.T, "The causal part is transposed (upper triangle): positions see the future, not the past."),
             ((tgt != 0)[:, None, None, :] & causal, "You compared with 0 instead of `pad_id`: use the argument."),
+            reshaped(want, "(B, 1, T, T): batch, a head axis of size 1, queries, keys"),
         ])
 
 
@@ -196,6 +211,9 @@ def _check_nn_border(fn):
     with torch.no_grad():
         got = call(fn, mha, x, tgt, pad_id)
         want = run(to_torch_masks(causal)[0], to_torch_key_padding_mask(keep))
+        if isinstance(got, tuple) and got and isinstance(got[0], torch.Tensor) and got[0].shape == want.shape:
+            raise Fail("`out` is a tuple: nn.MultiheadAttention returns (output, weights).",
+                       hint="Keep only the output: `out, _ = mha(...)` or `mha(...)[0]`.")
         compare("out", got, want, axes=("B", "T", "d_model"), mistakes=[
             (run(causal, keep), "Both masks still speak the course's dialect (True = may attend); nn.MultiheadAttention "
                                 "reads True as *blocked*. Invert both at the border with `~`."),
@@ -209,4 +227,7 @@ def _check_nn_border(fn):
                                  "`key_padding_mask=~key_padding_mask` (True at the padding)."),
             (run(None, ~keep), "The padding is hidden, but every position sees the future: pass the inverted "
                                "causal mask as attn_mask."),
+            (lambda got: torch.isnan(got).any(), "NaN rows: some query has every key blocked. For torch.nn, True = "
+             "*blocked*: attn_mask must be True only above the diagonal (`~causal_mask(T)`) and key_padding_mask True "
+             "only at the padding."),
         ])

@@ -57,11 +57,9 @@ def _check_cross_attention(fn):
             _diagnose_crash(fn, fail, x, memory, w_q, w_k, w_v, src_mask)
         q, k, v = x @ w_q, memory @ w_k, memory @ w_v
         out, weights = attention(q, k, v, src_mask)
-        out_got, w_got = expect_tuple(got, 2, ("out", "weights"))
+        out_got, w_got = expect_tuple(got, 2, ("out", "weights"), wants=(out, weights))
         (B, T, S), d_v = weights.shape, v.size(-1)
         shapes = tuple(tuple(t.shape) if isinstance(t, torch.Tensor) else None for t in (out_got, w_got))
-        if shapes == ((B, T, S), (B, T, d_v)):
-            raise Fail("`out` and `weights` are swapped.", hint="Return `(out, weights)`: the output first.")
         if shapes[1] == (B, T, T):
             raise Fail(f"`weights` has shape {shapes[1]}: {T} columns (target positions) instead of S = {S}.",
                        hint=HINT_KV_FROM_X)
@@ -105,6 +103,12 @@ def _check_alignment(fn):
     scores[:, 0] = scores[:, 0].flip(-1) * 2  # head 0 disagrees with the others
     for weights in (scores.softmax(-1), _real_weights()):
         got, want = call(fn, weights), weights.mean(dim=1).argmax(dim=-1)
+        if isinstance(got, (list, tuple)):
+            raise Fail(f"`alignment` is a {type(got).__name__}; expected a tensor.",
+                       hint="Keep the result of `argmax` as it is, a (B, T) torch.long tensor (no `.tolist()`).")
+        if isinstance(got, torch.Tensor) and got.shape == weights.shape[1:3] and got.shape != want.shape:
+            raise Fail(f"`alignment` has shape {tuple(got.shape)}: one row per *head*.",
+                       hint="You averaged over the batch axis (dim=0); the heads are the second axis: `weights.mean(dim=1)`.")
         if isinstance(got, torch.Tensor) and got.is_floating_point() and got.shape == want.shape:
             raise Fail(f"`alignment` has dtype {got.dtype}: positions are integer indices.",
                        hint="Return integer indices (torch.long), as `argmax` gives them.")
@@ -135,7 +139,7 @@ def predict_alignment_truth():
 def _check_predict_alignment(prediction):
     truth = predict_alignment_truth()
     if isinstance(prediction, str):
-        prediction = prediction.split()
+        prediction = prediction.replace(",", " ").split()
     if not isinstance(prediction, (list, tuple)) or not all(isinstance(p, str) for p in prediction):
         raise Fail(f"Write your prediction as a list of {len(truth)} source words (strings), e.g. "
                    f"{['I'] * len(truth)}; got {type(prediction).__name__} {prediction!r:.60}.")

@@ -23,16 +23,23 @@ def _check_predict_layernorm(prediction):
     x = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
     centred = x - x.mean()
     # two decimals asked: -1.34 and -1.3416 pass, -1.35 does not
-    compare_prediction("prediction", prediction, F.layer_norm(x, (4,)).tolist(), rel=0, abs_tol=0.006, near=0.05,
-                       mistakes=[
-        ((centred / x.std()).tolist(), "That divides by the *unbiased* standard deviation (n - 1 = 3). LayerNorm "
-                                       "uses the population variance: the mean of the squared deviations (n = 4)."),
-        (centred.tolist(), "You subtracted the mean but did not divide by the standard deviation: divide by "
-                           "sqrt(variance + eps); here the variance is 1.25."),
-        ((centred / 1.25).tolist(), "You divided by the variance, not by its square root: sqrt(1.25) ≈ 1.118."),
-        (((x - x.min()) / (x.max() - x.min())).tolist(), "That is min-max scaling to [0, 1]. LayerNorm subtracts the "
-                                                         "mean and divides by the standard deviation."),
-    ])
+    try:
+        compare_prediction("prediction", prediction, F.layer_norm(x, (4,)).tolist(), rel=0, abs_tol=0.006, near=0.15,
+                           mistakes=[
+            ((centred / x.std()).tolist(), "That divides by the *unbiased* standard deviation (n - 1 = 3). LayerNorm "
+                                           "uses the population variance: the mean of the squared deviations (n = 4)."),
+            (centred.tolist(), "You subtracted the mean but did not divide by the standard deviation: divide by "
+                               "sqrt(variance + eps); here the variance is 1.25."),
+            ((centred / 1.25).tolist(), "You divided by the variance, not by its square root: sqrt(1.25) ≈ 1.118."),
+            (((x - x.min()) / (x.max() - x.min())).tolist(), "That is min-max scaling to [0, 1]. LayerNorm subtracts the "
+                                                             "mean and divides by the standard deviation."),
+            (x.tolist(), "LayerNorm changes the values: subtract the mean (2.5), then divide by the standard deviation."),
+            ((centred / centred.pow(2).sum().sqrt()).tolist(), "You divided by the square root of the *sum* of squared "
+             "deviations (5); the variance is their *mean*: 5 / 4 = 1.25."),
+        ])
+    except Fail as fail:
+        raise Fail(fail.message, fail.hint or "Subtract the mean (2.5), then divide by sqrt(variance + eps), where the "
+                   "variance is the mean of the squared deviations (1.25). gamma = 1 and beta = 0.") from None
 
 
 @exercise("08.layer_norm", "LayerNorm by hand")
@@ -61,6 +68,22 @@ def _check_layer_norm(fn):
              "You normalised over the wrong axis: LayerNorm normalises each position over its features (dim=-1)."),
             (centred / (var + eps) * gamma + beta,
              "You divided by the variance; divide by its square root, sqrt(var + eps)."),
+            (F.layer_norm(x, (x.size(-1),), gamma, beta, 1e-5), "The `eps` argument is ignored: use the eps passed in "
+                                                                 "(the check also uses eps = 0.1)."),
+            (centred / x.std(-1, keepdim=True) * gamma + beta,
+             "You divided by the unbiased standard deviation, `x.std(-1)` (n - 1, no eps). LayerNorm uses "
+             "sqrt(var + eps) with the population variance (unbiased=False)."),
+            (centred / var.sqrt() * gamma + beta, "eps is missing: divide by sqrt(var + eps), not sqrt(var) "
+                                                  "(it shows on near-constant rows)."),
+            ((x - x.mean()) / (x.var(unbiased=False) + eps).sqrt() * gamma + beta,
+             "You normalised with the mean and variance of the *whole* tensor; LayerNorm uses each position's own, "
+             "over its features: `x.mean(-1, keepdim=True)`."),
+            (lambda got: not torch.allclose(((got - beta) / gamma).mean(-1), ((want - beta) / gamma).mean(-1), atol=1e-3),
+             "After removing gamma and beta, your rows are not centred: subtract each position's mean over the last "
+             "axis, `x.mean(dim=-1, keepdim=True)`."),
+            (lambda got: not torch.allclose(((got - beta) / gamma).var(-1), ((want - beta) / gamma).var(-1), rtol=1e-3, atol=1e-4),
+             "Centred right, but divided by the wrong amount: divide by sqrt(var + eps), with the population variance "
+             "of each position (`unbiased=False`) and eps inside the root."),
         ])
 
 
@@ -85,6 +108,9 @@ def _check_feed_forward(fn):
         (torch.relu(hidden) @ w_2, "b_2 is missing: add it after the second matrix product."),
         (torch.sigmoid(hidden) @ w_2 + b_2, "The paper's FFN uses ReLU, max(0, ·), not a sigmoid."),
         (F.gelu(hidden) @ w_2 + b_2, "The paper's FFN uses ReLU, max(0, ·), not GELU."),
+        (torch.tanh(hidden) @ w_2 + b_2, "The paper's FFN uses ReLU, max(0, ·), not tanh."),
+        ((torch.relu(x @ w_1) + b_1) @ w_2 + b_2, "b_1 goes *inside* the ReLU: relu(x @ w_1 + b_1)."),
+        (torch.relu(hidden) @ w_2 + b_1[:b_2.numel()], "The second layer's bias is b_2, not b_1."),
     ])
 
 
@@ -145,12 +171,17 @@ def _check_decoder_layer(fn):
             pre_ln = L(x, memory, tgt_mask, memory_mask)
             L.norm_first = False
 
-            def post(sa_mask=tgt_mask, kv=memory, ca_mask=memory_mask, res=(1, 1, 1), inside=False):
+            def post(sa_mask=tgt_mask, kv=memory, ca_mask=memory_mask, res=(1, 1, 1), inside=False, order=(0, 1, 2),
+                     norms=(1, 2, 3)):
+                subs = (lambda h: L.self_attn(h, h, sa_mask), lambda h: L.cross_attn(h, h if kv is None else kv, ca_mask), L.ffn)
                 h = x
-                for sub, norm, r in zip((lambda h: L.self_attn(h, h, sa_mask), lambda h: L.cross_attn(h, kv if kv is not None else h, ca_mask),
-                                         L.ffn), (L.norm1, L.norm2, L.norm3), res):
-                    h = h + norm(sub(h)) if inside else norm(h * r + sub(h))
+                for i, n, r in zip(order, norms, res):
+                    norm = getattr(L, f"norm{n}")
+                    h = h + norm(subs[i](h)) if inside else norm(h * r + subs[i](h))
                 return h
+
+            a = x + L.self_attn(x, x, tgt_mask)
+            b = L.norm1(a) + L.cross_attn(L.norm1(a), memory, memory_mask)
 
             mistakes = [
                 (pre_ln, "That is pre-LN, x + Sublayer(LayerNorm(x)). The paper's layer (and this exercise) is "
@@ -167,6 +198,15 @@ def _check_decoder_layer(fn):
                 (post(res=(0, 1, 1)), "The residual around the self-attention is missing: LayerNorm(x + SelfAttn(x))."),
                 (post(res=(1, 0, 1)), "The residual around the cross-attention is missing: LayerNorm(x + CrossAttn(x, memory))."),
                 (post(res=(1, 1, 0)), "The residual around the feed-forward network is missing: LayerNorm(x + FFN(x))."),
+                (post(order=(1, 0, 2)), "The sublayers are in the wrong order: masked self-attention first, then "
+                                        "cross-attention over `memory`, then the feed-forward network."),
+                (post(norms=(2, 1, 3)), "norm1 and norm2 are swapped: norm1 follows the self-attention, norm2 the "
+                                        "cross-attention, norm3 the feed-forward network."),
+                (L.norm3(L.norm2(x + L.cross_attn(x, memory, memory_mask)) + L.ffn(L.norm2(x + L.cross_attn(x, memory, memory_mask)))),
+                 "The cross-attention reads the layer's input x, so the self-attention's result is lost: each sublayer "
+                 "reads the previous sublayer's output (reassign `x` after each step)."),
+                (L.norm3((a + L.cross_attn(a, memory, memory_mask)) + L.ffn(a + L.cross_attn(a, memory, memory_mask))),
+                 "Only one LayerNorm at the end: post-LN normalises after *every* residual sum: norm1, norm2, norm3."),
             ]
             got = _call_parts(fn, L, x, memory, tgt_mask, memory_mask)
         compare("out", got, want, axes=("B", "T", "d_model"), mistakes=mistakes)
@@ -195,6 +235,10 @@ def _check_fix_encoder_layer(fn):
                                                                   "then out = norm2(h + ffn(h))."),
                 (pre_ln, "That is a pre-LN layer; keep it post-LN (the paper's order): norm(x + sublayer(x))."),
                 (h + L.ffn(h), "norm2 is missing after the second residual: out = norm2(h + ffn(h))."),
+                (L.norm1(L.norm2(x + L.self_attn(x, x, mask)) + L.ffn(L.norm2(x + L.self_attn(x, x, mask)))),
+                 "norm1 and norm2 are swapped: norm1 follows the attention, norm2 the feed-forward network."),
+                (L.norm2(x + L.self_attn(x, x, mask) + L.ffn(h)), "The second residual adds x + attn(x) before norm1; "
+                 "it must add h = norm1(x + attn(x)), the FFN's own input: out = norm2(h + ffn(h))."),
             ]
             got = _call_parts(fn, L, x, mask)
         compare("out", got, want, axes=("B", "S", "d_model"), mistakes=mistakes)

@@ -6,6 +6,7 @@ References: course_utils.corpus.data (pad_sequences, collate), course_utils.run.
 """
 
 import copy
+import math
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +38,14 @@ def _check_teacher_forcing(fn):
             want_in, want_out = real
         got = expect_tuple(call(fn, seqs, bos, eos, pad), 2, ("tgt_in", "tgt_out"))
         got_in, got_out = got
+        if all(isinstance(t, (list, tuple)) for t in got):
+            raise Fail("`tgt_in` and `tgt_out` are lists; expected torch.long tensors.",
+                       hint="Turn the padded rows into a tensor: `torch.tensor(rows, dtype=torch.long)`.")
         if all(isinstance(t, torch.Tensor) and t.shape == want_in.shape for t in got):
+            if (got_in[:, 0] == pad).any() and (got_in == bos).any(1).all():
+                raise Fail("Some rows of `tgt_in` start with padding.",
+                           hint="Pad at the end (right): `[bos_id] + seq + [pad_id] * (T - 1 - len(seq))`; every row "
+                                "starts with <bos>.")
             if torch.equal(got_in, want_out) and torch.equal(got_out, want_in):
                 raise Fail("`tgt_in` and `tgt_out` are swapped.",
                            hint="The decoder *reads* <bos> + sentence (tgt_in) and must *predict* sentence + <eos> (tgt_out).")
@@ -58,7 +66,13 @@ def _check_teacher_forcing(fn):
             if pad != 0 and ((got_in == 0) & (want_in == pad)).any():
                 raise Fail("The rows are padded with 0 instead of `pad_id`.",
                            hint="Use the pad_id argument (the check also uses pad_id = 9).")
+            if not (got_out == eos).any(1).all():
+                raise Fail("Some rows of `tgt_out` have no <eos>.",
+                           hint="tgt_out = sentence + <eos>: the model must learn to end the sentence.")
         for name, g, w in (("tgt_in", got_in, want_in), ("tgt_out", got_out, want_out)):
+            if isinstance(g, torch.Tensor) and g.shape == w.T.shape and g.shape != w.shape:
+                raise Fail(f"`{name}` has shape {tuple(g.shape)}, expected {tuple(w.shape)} (B, T).",
+                           hint="One row per sentence: (B, T). You built it as (T, B); drop the transpose, or build rows.")
             if isinstance(g, torch.Tensor) and g.dim() == 2 and g.size(1) == w.size(1) + 1:
                 raise Fail(f"`{name}` has {g.size(1)} columns, one more than 1 + the longest sentence ({w.size(1)}).",
                            hint="tgt_in = <bos> + sentence and tgt_out = sentence + <eos>: neither holds both.")
@@ -109,6 +123,7 @@ def _check_label_smoothed_loss(fn):
         nll = -logp.gather(-1, target[..., None])[..., 0]  # (B, T)
         per_token = (1 - smoothing) * nll - smoothing * logp.mean(-1)  # (B, T)
         others = (1 - smoothing) * nll + smoothing / (V - 1) * (-logp.sum(-1) - nll)  # smoothing over V - 1 tokens
+        q_right = 1 - smoothing + smoothing / V  # the smoothed target's weight on the right token
         raw = (1 - smoothing) * -logits.gather(-1, target[..., None])[..., 0] - smoothing * logits.mean(-1)
         compare("loss", got, want, axes=(), mistakes=[
             (per_token.mean(), "Padding is counted: average only over the positions where target != pad_id."),
@@ -120,8 +135,21 @@ def _check_label_smoothed_loss(fn):
             (((per_token * keep).sum(-1) / keep.sum(-1)).mean(), "You averaged per sentence, then over sentences. "
              "Average over all non-pad *tokens*, so long sentences weigh by their length."),
             (raw[keep].mean(), "The logits are used as log-probabilities: take `log_softmax(logits)` first."),
+            ((-(1 - smoothing) * logp.exp().gather(-1, target[..., None])[..., 0] - smoothing * logp.exp().mean(-1))[keep].mean(),
+             "You used the probabilities (softmax); the loss uses their logarithm: `log_softmax(logits)`."),
             (((1 - smoothing) * nll + smoothing * -logp.sum(-1))[keep].mean(),
              "The uniform part sums log p over the V tokens; it is their *mean* (smoothing / V each)."),
+            ((nll - smoothing * logp.mean(-1))[keep].mean(), "The right token's part is weighted 1 - smoothing: "
+             "q = (1 - smoothing) * one_hot + smoothing / V."),
+            (per_token[target != 0].mean() if pad_id != 0 else want, "You skipped the positions where target == 0; "
+             "skip those where target == pad_id (the check also uses pad_id = 2)."),
+            (per_token[keep].sum() / target.numel(), "You divided by every position, padding included; divide by "
+             "the number of non-pad positions."),
+            (per_token[keep].mean() + (q_right * math.log(q_right) + (V - 1) * smoothing / V * math.log(smoothing / V)),
+             "That is the KL divergence KL(q || p); it differs from the cross-entropy -sum q log p by q's entropy. "
+             "Use the cross-entropy."),
+            (lambda got: got.dim() > 0, "Return one number, the mean over the non-pad positions (a 0-dim tensor), "
+                                        "not a loss per position."),
         ])
     logits = probes[0][0].clone().requires_grad_(True)
     got = _call_loss(fn, logits, *probes[0][1:], what="`label_smoothed_loss` (with gradients)")
@@ -138,6 +166,7 @@ def _check_warmup_lr(fn):
         for s in steps:
             got = call(fn, s, d, w, what=f"`warmup_lr` (step={s}, d_model={d}, warmup={w})")
             compare_prediction(f"warmup_lr({s}, {d}, {w})", got, warmup_lr(s, d, w), rel=1e-6, mistakes=[
+                (d ** -0.5 * min(s ** 0.5, s * w ** -1.5), "The decaying part is step^-0.5 (negative exponent), not step^0.5."),
                 (d ** -0.5 * max(s ** -0.5, s * w ** -1.5), "max instead of min: the schedule is the *smaller* of the "
                  "rising line (step * warmup^-1.5) and the decaying curve (step^-0.5)."),
                 (min(s ** -0.5, s * w ** -1.5), "The factor d_model^-0.5 is missing: multiply the min(...) by it."),
@@ -146,6 +175,11 @@ def _check_warmup_lr(fn):
                 (d ** -0.5 * min(s ** -0.5, s * w ** 1.5), "The warm-up exponent is negative: step * warmup ** -1.5."),
                 (d ** 0.5 * min(s ** -0.5, s * w ** -1.5), "d_model's exponent is -0.5 (divide by sqrt(d_model))."),
                 (d ** -0.5 * min((s + 1) ** -0.5, (s + 1) * w ** -1.5), "Off by one: use step itself, not step + 1."),
+                (d ** -0.5 * min(1 / s, s * w ** -1.5), "The decaying part is step^-0.5 = 1 / sqrt(step), not 1 / step."),
+                (d ** -0.5 * (s * w ** -1.5 if s <= w else w ** -0.5), "After the warm-up the rate must decay as "
+                 "step^-0.5; yours stays at the peak. Use min(step^-0.5, step * warmup^-1.5)."),
+                ((d * min(s, w)) ** -0.5, "Before the peak the rate rises *linearly*, step * warmup^-1.5; use the "
+                                          "paper's min(step^-0.5, step * warmup^-1.5)."),
             ])
     try:
         lr0 = call(fn, 0, 512, 4000, what="`warmup_lr` (step=0)")
@@ -157,10 +191,19 @@ def _check_warmup_lr(fn):
 @exercise("09.predict_peak_lr", "Predict the peak of the warm-up schedule")
 def _check_predict_peak_lr(prediction):
     # two significant digits asked: the peak is 6.99e-4, so 7.0e-4 and 0.000699 pass, 6.9e-4 does not
+    try:
+        _judge_peak(prediction)
+    except Fail as fail:
+        raise Fail(fail.message, fail.hint or "The peak is at step = warmup, where both parts of the min equal "
+                   "warmup^-0.5; times d_model^-0.5 that is (d_model * warmup)^-0.5.") from None
+
+
+def _judge_peak(prediction):
     compare_prediction("prediction", prediction, warmup_lr(4000, 512, 4000), rel=0.008, mistakes=[
         (4000 ** -0.5, "That is step^-0.5 at the peak, without the factor d_model^-0.5 in front."),
         (512 ** -0.5, "That is d_model^-0.5 alone; multiply by the schedule's value at step = warmup, warmup^-0.5."),
         (512 ** -0.5 * 4000 ** -1.5, "warmup^-1.5 is the slope of the warm-up line; at step = warmup the line's "
                                      "value is warmup * warmup^-1.5 = warmup^-0.5."),
         (1 / (512 * 4000), "The peak is (d_model * warmup)^-0.5: take the square root of the product."),
+        (512 ** -0.5 / 4000, "At the peak, step * warmup^-1.5 = warmup^-0.5: you divided by warmup instead of its square root."),
     ])

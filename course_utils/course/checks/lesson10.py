@@ -120,8 +120,17 @@ def _check_greedy_decode(fn):
                 _greedy_calls(watched, src, bos, pad)
                 raise
         _greedy_calls(watched, src, bos, pad)
-        if isinstance(got, torch.Tensor) and got.dim() == 2 and got.size(0) == want.size(0) and not got.is_floating_point():
+        if isinstance(got, torch.Tensor) and got.is_floating_point():
+            raise Fail(f"`tokens` has dtype {got.dtype}: token ids are integers.",
+                       hint="Keep `ys` a torch.long tensor: `torch.full((B, 1), bos_id, dtype=torch.long)`, and append "
+                            "the argmax (already long) without converting it.")
+        if isinstance(got, torch.Tensor) and got.dim() == 2 and got.size(0) == want.size(0):
             T = want.size(1)
+            if got.shape == want.shape and not (got == eos).any(1)[(want == eos).any(1)].all() and \
+                    ((got != want) <= ((want == eos) & (got == pad))).all():
+                raise Fail("The <eos> of each finished row was replaced by pad_id.",
+                           hint="Write the token first, then mark the row finished: `next_token.masked_fill(finished, "
+                                "pad_id)` with the `finished` of the *previous* step, then `finished |= next_token == eos_id`.")
             if got.size(1) == T + 1 and (got[:, 0] == bos).all() and torch.equal(got[:, 1:], want):
                 raise Fail("Your output starts with <bos>.", hint="Return only the generated tokens: drop the first column (`ys[:, 1:]`).")
             after = torch.cumsum((want == eos).long(), 1) - (want == eos).long() > 0  # (B, T) after a row's <eos>
@@ -160,10 +169,14 @@ def _check_beam_step(fn):
         real = model.decode(ys, model.encode(src), padding_mask(src, 0))[:, -1].log_softmax(-1)  # (K, V)
     probes = [(lp, torch.tensor([-0.5, -1.0, -2.5]), 3), (first, torch.zeros(1), 4), (real, top, 3)]
     for log_probs, beam_scores, k in probes:
-        got = expect_tuple(call(fn, log_probs, beam_scores, k), 3, ("scores", "beam_idx", "token_idx"))
         V, total = log_probs.size(-1), beam_scores[:, None] + log_probs  # (K, V)
         scores, flat = total.flatten().topk(k)
         want = (scores, flat // V, flat % V)
+        got = call(fn, log_probs, beam_scores, k)
+        if isinstance(got, (tuple, list)) and len(got) == 2:
+            raise Fail("Expected 3 values (scores, beam_idx, token_idx), got 2.",
+                       hint="Return the new running scores too: `return scores, beam_idx, token_idx`.")
+        got = expect_tuple(got, 3, ("scores", "beam_idx", "token_idx"), wants=want)
         for name, value in zip(("beam_idx", "token_idx"), got[1:]):
             if isinstance(value, torch.Tensor) and value.is_floating_point():
                 raise Fail(f"`{name}` has dtype {value.dtype}: indices are torch.long.",
@@ -179,6 +192,10 @@ def _check_beam_step(fn):
             "swapped": ((scores, flat % V, flat // V), "beam_idx and token_idx are swapped: flat // V is the beam, flat % V the token."),
             "flat": ((scores, flat // V, flat), "token_idx is the flat index into the K x V candidates; split it: token = flat % V."),
             "ascending": (total.flatten().topk(k, largest=False), "You took the *lowest* scores; keep the highest."),
+            "by K": ((scores, flat % log_probs.size(0), flat // log_probs.size(0)),
+                     "Split the flat index by the vocabulary size V (beam = flat // V, token = flat % V), not by K."),
+            "product": ((beam_scores[:, None] * log_probs).flatten().topk(k), "Log-probabilities *add* up: a candidate's "
+                                                                               "score is beam_scores[k] + log_probs[k, token]."),
         }
         for (wrong, hint) in mistakes.values():
             wrong = wrong if len(wrong) == 3 else (wrong[0], wrong[1] // V, wrong[1] % V)
@@ -204,6 +221,11 @@ def _check_length_penalty(fn):
             (log_prob / (5.0 + n / 6.0) ** a, "Brackets: the penalty is ((5 + length) / 6) ** alpha; here the "
                                              "division by 6 only hits length."),
             (log_prob / (5.0 + n) ** a / 6.0, "Brackets: divide (5 + length) by 6 *before* raising to alpha."),
+            (-want, "The sign flipped: divide the (negative) log-probability by the (positive) penalty, no minus."),
+            (log_prob - gnmt_length_penalty(n, a), "Divide log P by the penalty; you subtracted it."),
+            (log_prob / ((6.0 + n) / 5.0) ** a, "5 and 6 swapped: the penalty is ((5 + length) / 6) ** alpha."),
+            (log_prob / n, "You divided by the length (a plain average per token); the GNMT penalty is "
+                           "((5 + length) / 6) ** alpha."),
         ])
 
 
@@ -226,16 +248,26 @@ def _check_kv_cache_step(fn):
         cache, outs = None, []
         for t in range(q.size(2)):
             step = (q[:, :, t:t + 1], k[:, :, t:t + 1], v[:, :, t:t + 1])
-            got = expect_tuple(call(fn, *step, cache, what=f"`kv_cache_step` (at step {t})"), 2, ("out", "cache"))
+            got = expect_tuple(call(fn, *step, cache, what=f"`kv_cache_step` (at step {t})", errors=[
+                ("size of tensor|must match the size|shapes cannot be multiplied|same leading", "The cache grew along the wrong axis: "
+                 "concatenate along time, `torch.cat([k_past, k_new], dim=-2)` (B, H, T, d_k)."),
+            ]), 2, ("out", "cache"))
             out, new_cache = got
             k_all, v_all = k[:, :, :t + 1], v[:, :, :t + 1]
             want = attention(step[0], k_all, v_all)[0]  # (B, H, 1, d_v)
             if isinstance(new_cache, torch.Tensor) and isinstance(out, (tuple, list)):
                 raise Fail("`out` and `cache` are swapped.", hint="Return `(out, (k, v))`: the output first.")
+            if isinstance(out, torch.Tensor) and out.shape[:-1] == want.shape[:-1] and out.size(-1) == k.size(-1) != v.size(-1):
+                raise Fail(f"`out` has width {out.size(-1)} = d_k; expected d_v = {v.size(-1)}.",
+                           hint="The output is the weighted sum of the *values*: `weights @ v`, not of the keys.")
             mistakes = [(attention(*step)[0], "The new query attends only to the new key. Concatenate the cached keys "
                                              "and values with the new ones first, then attend over all of them."),
                        ((step[0] @ k_all.transpose(-2, -1)).softmax(-1) @ v_all, "The scores are not scaled: divide "
-                                                                                 "q·k by sqrt(d_k).")]
+                                                                                 "q·k by sqrt(d_k)."),
+                       (v_all.sum(-2, keepdim=True), "Every weight is 1: the softmax went over the query axis (of "
+                                                     "size 1). Take it over the keys, the last axis."),
+                       (v_all[:, :, :1], "Only the first position is attended: no mask is needed here, every "
+                                         "cached position is in the past.")]
             compare(f"out (step {t})", out, want, axes=("B", "H", "T_q", "d_v"), mistakes=mistakes)
             order = [t] + list(range(t))  # the new position first: the same output, the cache out of time order
             kk, vv = expect_tuple(new_cache, 2, ("k", "v"))
