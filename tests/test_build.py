@@ -20,7 +20,7 @@ def toy_exercise():
 
     exercise("99.double", "double it")(checker)
     yield "99.double"
-    checks._REGISTRY.pop("99.double", None)
+    checks.framework._REGISTRY.pop("99.double", None)
 
 
 def test_stub_keeps_indentation_and_names_the_exercise():

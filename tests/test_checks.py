@@ -27,7 +27,7 @@ def toy(monkeypatch):
 
     yield register
     for ex_id in added:
-        checks._REGISTRY.pop(ex_id, None)
+        checks.framework._REGISTRY.pop(ex_id, None)
 
 
 def _double_checker(fn):
@@ -218,25 +218,19 @@ def test_an_outer_alarm_timer_survives_a_check(toy):
         signal.signal(signal.SIGALRM, old)
 
 
-def test_a_broken_lesson_module_does_not_break_check(monkeypatch):
-    from course_utils.course import checks as c
+def test_a_broken_lesson_module_does_not_break_check(monkeypatch, tmp_path):
+    from course_utils.course.checks import framework
 
-    monkeypatch.setattr(c, "_loaded", False)
-    monkeypatch.setattr(c, "_lesson_modules", lambda: ["course_utils.course.checks.lesson04",
-                                                       "course_utils.course.checks._nope_"])
-    monkeypatch.setattr(c.framework, "_LOAD_ERRORS", {})
-    real_import = c.importlib.import_module
-
-    def fake_import(name):
-        if name.endswith("_nope_"):
-            raise RuntimeError("boom")
-        return real_import(name)
-
-    monkeypatch.setattr(c.importlib, "import_module", fake_import)
-    monkeypatch.setattr(c, "_LOAD_ERRORS", c.framework._LOAD_ERRORS)
+    (tmp_path / "lesson98.py").write_text("raise RuntimeError('boom')\n")
+    (tmp_path / "helpers.py").write_text("raise RuntimeError('not a lesson module: never imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path.parent))
+    (tmp_path / "__init__.py").write_text("")
+    monkeypatch.setattr(framework, "_LESSON_PACKAGES", framework._LESSON_PACKAGES + [(tmp_path.name, [str(tmp_path)])])
+    monkeypatch.setattr(framework, "_LOAD_ERRORS", {})
     assert check("04.predict_score_std", 8).passed
+    assert checks.load_errors() == {f"{tmp_path.name}.lesson98": "RuntimeError: boom"}
     r = check("99.anything", 1)
-    assert r.status == "failed" and "Could not load course_utils.course.checks._nope_" in r.message
+    assert r.status == "failed" and f"Could not load {tmp_path.name}.lesson98" in r.message
 
 
 def test_progress_does_not_import_the_graders():
@@ -406,7 +400,7 @@ def test_a_failing_dependency_is_named_as_the_cause(toy):
 
     toy("98.plus_one", inner_checker)
     toy("98.twice_plus_one", outer_checker)
-    checks._REGISTRY["98.twice_plus_one"] = checks.Exercise(
+    checks.framework._REGISTRY["98.twice_plus_one"] = checks.Exercise(
         "98.twice_plus_one", "toy", outer_checker, name="twice_plus_one", uses=("plus_one",))
     space = {}
     exec("def plus_one(x):\n    return x + 2\ndef twice_plus_one(x):\n    return 2 * plus_one(x)\n", space)

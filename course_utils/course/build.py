@@ -209,7 +209,7 @@ def generate(root: Path) -> tuple[dict[Path, str], list[str]]:
     from course_utils.course import checks
 
     checks.registry()
-    texts, problems = {}, [f"cannot import {m}: {e}" for m, e in checks._LOAD_ERRORS.items()]
+    texts, problems = {}, [f"cannot import {m}: {e}" for m, e in checks.load_errors().items()]
     for sol_path in sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb")):
         try:
             solution = nbformat.read(sol_path, as_version=4)

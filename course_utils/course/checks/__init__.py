@@ -77,38 +77,13 @@ mistake learners make fails with its hint), tag the exercise's cells in
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from course_utils.course.checks import framework
 from course_utils.course.checks.framework import (  # noqa: F401
-    DEFAULT_TIME_LIMIT, FORBIDDEN, MIME_TYPE, CheckResult, Exercise, Fail, Pending, _LOAD_ERRORS,
-    _REGISTRY, call, check, compare, compare_prediction, compare_value, exercise, expect_callable,
-    expect_class, expect_tuple, get_exercise, probe_generator, randn, registry,
+    DEFAULT_TIME_LIMIT, FORBIDDEN, MIME_TYPE, CheckResult, Exercise, Fail, Pending, call, check, compare,
+    compare_prediction, compare_value, exercise, expect_callable, expect_class, expect_tuple, get_exercise,
+    lesson_modules, lesson_package, load_errors, probe_generator, randn, registry,
 )
 
 __all__ = list(framework.__all__)
 
-_loaded = False
-
-
-def _lesson_modules() -> list[str]:
-    """Every `lessonNN` module of this package, in lesson order."""
-    return sorted(f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__) if m.name.startswith("lesson"))
-
-
-def _load_lessons() -> None:
-    """Import every lesson module once; a broken one is recorded, not raised, so that
-    check() still works for the other lessons."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for name in _lesson_modules():
-        try:
-            importlib.import_module(name)
-        except Exception as err:
-            _LOAD_ERRORS[name] = f"{type(err).__name__}: {err}"
-
-
-framework._loaders.append(_load_lessons)
+lesson_package(__name__, __path__)  # every checks/lesson*.py is loaded on first use

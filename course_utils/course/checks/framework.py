@@ -9,9 +9,11 @@ from __future__ import annotations
 import contextlib
 import copy
 import html
+import importlib
 import inspect
 import math
 import os
+import pkgutil
 import random
 import re
 import signal
@@ -30,7 +32,7 @@ __all__ = [
     "check", "CheckResult", "Exercise", "exercise", "registry", "get_exercise",
     "Fail", "Pending", "call", "compare", "compare_value", "compare_prediction", "expect_callable",
     "expect_class", "expect_tuple", "probe_generator", "randn", "MIME_TYPE", "DEFAULT_TIME_LIMIT",
-    "FORBIDDEN",
+    "FORBIDDEN", "lesson_package", "lesson_modules", "load_errors",
 ]
 
 MIME_TYPE = "application/vnd.course.check+json"
@@ -58,7 +60,9 @@ class Exercise:
 
 
 _REGISTRY: dict[str, Exercise] = {}
-_loaders: list[Callable[[], None]] = []  # set by the package: imports the lesson modules
+_LESSON_PACKAGES: list[tuple[str, list[str]]] = []  # (package, __path__) holding lessonNN modules
+_LOAD_ERRORS: dict[str, str] = {}  # lesson module -> why it could not be imported
+_imported: set[str] = set()
 
 
 def exercise(id: str, title: str, time_limit: float = DEFAULT_TIME_LIMIT, name: str | None = None,
@@ -85,9 +89,33 @@ def exercise(id: str, title: str, time_limit: float = DEFAULT_TIME_LIMIT, name: 
     return register
 
 
+def lesson_package(name: str, path) -> None:
+    """Declare a package whose `lesson*` modules hold graders; they are imported on the
+    first use of the registry (a broken one is recorded, see `load_errors`, not raised)."""
+    _LESSON_PACKAGES.append((name, list(path)))
+
+
+def lesson_modules() -> list[str]:
+    """Every `lesson*` module of the declared packages, in name order."""
+    return sorted(f"{package}.{m.name}" for package, path in _LESSON_PACKAGES
+                  for m in pkgutil.iter_modules(path) if m.name.startswith("lesson"))
+
+
+def load_errors() -> dict[str, str]:
+    """{lesson module: why it could not be imported} (empty when all loaded)."""
+    _load()
+    return dict(_LOAD_ERRORS)
+
+
 def _load() -> None:
-    for loader in _loaders:
-        loader()
+    for name in lesson_modules():
+        if name in _imported:
+            continue
+        _imported.add(name)
+        try:
+            importlib.import_module(name)
+        except Exception as err:  # a broken lesson module must not break check() for the others
+            _LOAD_ERRORS[name] = f"{type(err).__name__}: {err}"
 
 
 def registry() -> dict[str, Exercise]:
@@ -222,8 +250,6 @@ def check(exercise_id: str, obj: Any, **learner_objects: Any) -> CheckResult:
         raise AssertionError(f"COURSE_STRICT: check did not pass\n{result!r}")
     return result
 
-
-_LOAD_ERRORS: dict[str, str] = {}  # lesson module -> why it could not be imported (filled by the package)
 
 
 @contextlib.contextmanager
