@@ -169,7 +169,8 @@ def translate_batch(model, src_vocab, tgt_vocab, sentences, beam_size: int = 1, 
                     use_cache: bool = True) -> list[list[str]]:
     """Translate token lists (e.g. `pair.src`) into target token lists, `batch_size` at a
     time, with greedy decoding (beam_size=1) or beam search. `use_cache=False` re-runs the
-    prefix at every step (for a model without a key/value cache)."""
+    prefix at every step (for a model without a key/value cache). What `evaluate` (lessons
+    09-10) translates with."""
     if isinstance(sentences, (str, bytes)) or not all(isinstance(s, (list, tuple)) for s in sentences):
         raise TypeError("translate_batch: sentences must be a list of token lists, e.g. [['i', 'see', 'a', 'cat']]")
     empty = next((i for i, s in enumerate(sentences) if len(s) == 0), None)

@@ -89,7 +89,8 @@ def load_data(config: ReferenceConfig = REFERENCE_CONFIG):
 
 
 def load_reference(path=None, device="cpu"):
-    """The shipped reference model: (model in eval mode, src_vocab, tgt_vocab, meta)."""
+    """The shipped reference model: (model in eval mode, src_vocab, tgt_vocab, meta).
+    Loaded in lessons 08 and 10."""
     return load_checkpoint(REFERENCE_CHECKPOINT if path is None else path, device=device, recipe=ReferenceConfig)
 
 
