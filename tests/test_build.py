@@ -86,6 +86,36 @@ def test_build_notebook(toy_exercise):
     assert render(nb) == render(build_notebook(_solution_nb(), "99_toy.ipynb"))  # byte-identical
 
 
+def test_exercise_notebooks_say_what_they_are(toy_exercise):
+    nb = build_notebook(_solution_nb(), "99_toy.ipynb")
+    meta = nb.metadata["course"]
+    assert meta["lesson"] == "99" and meta["exercises"] == ["99.double"]
+    assert meta["generated_from"] == "solutions/99_toy.ipynb"  # `course reset` and `course check` read these
+
+
+def test_the_exercise_list_matches_the_graders():
+    assert build.EXERCISE_LIST.read_text(encoding="utf-8") == build.render_exercise_list(), "run `course build`"
+    from course_utils.course.exercise_list import EXERCISES
+
+    assert EXERCISES == {i: ex.title for i, ex in checks.registry().items()}
+
+
+def test_root_must_be_a_course_folder(tmp_path, capsys):
+    for root in ("/nonexistent", str(tmp_path)):
+        with pytest.raises(SystemExit) as exit_:
+            build.main(["--root", root])
+        assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "no such folder" in err and "no solutions/" in err
+
+
+def test_an_unreadable_solution_is_a_problem_not_a_crash(tmp_path, toy_exercise):
+    root = _course(tmp_path, _solution_nb())
+    (root / "solutions" / "98_broken.ipynb").write_text("{not json")
+    texts, problems = build.generate(root)
+    assert len(texts) == 1 and any("98_broken.ipynb: not a readable notebook" in p for p in problems)
+
+
 def _course(tmp_path, nb):
     (tmp_path / "solutions").mkdir()
     (tmp_path / "exercises").mkdir()

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils.run.reference import (REFERENCE_CHECKPOINT, REFERENCE_CONFIG, evaluate_main, load_data, load_reference,
-                                    score, train_main, translate)
+from course_utils.run.reference import (REFERENCE_CHECKPOINT, REFERENCE_CONFIG, load_data, load_reference, score,
+                                    translate)
+from course_utils.course.cli import main as course
 from course_utils.run.train import load_checkpoint
 
 
@@ -54,7 +55,7 @@ def test_translate_one_sentence(reference, splits):
 
 
 def test_evaluate_command_prints_exact_match_and_bleu(capsys):
-    assert evaluate_main(["--split", "compositional", "--limit", "40", "--threads", "1"]) == 0
+    assert course(["evaluate", "--split", "compositional", "--limit", "40", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "compositional: exact match" in out and "BLEU" in out and "(40 sentences)" in out
 
@@ -62,14 +63,14 @@ def test_evaluate_command_prints_exact_match_and_bleu(capsys):
 def test_evaluate_command_reports_a_bad_checkpoint(tmp_path, capsys):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
-    assert evaluate_main(["--checkpoint", str(bad), "--limit", "5", "--threads", "1"]) == 1
+    assert course(["evaluate", "--checkpoint", str(bad), "--limit", "5", "--threads", "1"]) == 1
     assert "bad.pt is not a readable checkpoint" in capsys.readouterr().err
 
 
 @pytest.mark.slow
 def test_train_command_writes_a_loadable_checkpoint(tmp_path, capsys):
     out = tmp_path / "tiny.pt"
-    code = train_main(["--out", str(out), "--steps", "4", "--eval-every", "2", "--n-train", "128",
+    code = course(["train", "--out", str(out), "--steps", "4", "--eval-every", "2", "--n-train", "128",
                        "--eval-limit", "8", "--threads", "1", "--no-progress"])
     assert code == 0
     printed = capsys.readouterr().out
@@ -80,7 +81,7 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path, capsys):
     assert meta["test"]["n"] == 8 and 0.0 <= meta["test"]["exact_match"] <= 1.0
     # a second run keeps the first checkpoint as a backup instead of overwriting it
     first = out.read_bytes()
-    assert train_main(["--out", str(out), "--steps", "2", "--eval-every", "2", "--n-train", "64",
+    assert course(["train", "--out", str(out), "--steps", "2", "--eval-every", "2", "--n-train", "64",
                        "--eval-limit", "4", "--threads", "1", "--no-progress"]) == 0
     backups = list(tmp_path.glob("tiny.pt.bak-*"))
     assert len(backups) == 1 and backups[0].read_bytes() == first
@@ -88,18 +89,18 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path, capsys):
 
 
 def test_train_never_overwrites_the_shipped_checkpoint_by_default():
-    from course_utils.run.reference import _train_parser
+    from course_utils.run.reference import DEFAULT_TRAIN_OUT
 
-    default_out = Path(_train_parser().parse_args([]).out).resolve()
+    default_out = Path(DEFAULT_TRAIN_OUT).resolve()
     assert default_out != REFERENCE_CHECKPOINT.resolve()
     assert default_out.name == "reference.pt" and default_out.parent.name == "artifacts"
 
 
 @pytest.mark.slow
 def test_module_entry_point():
-    usage = subprocess.run([sys.executable, "-m", "course_utils.run.reference"], capture_output=True, text=True)
-    assert usage.returncode == 2 and "train,evaluate" in usage.stderr
-    run = subprocess.run([sys.executable, "-m", "course_utils.run.reference", "evaluate", "--limit", "10",
+    usage = subprocess.run([sys.executable, "-m", "course_utils.course.cli", "nonsense"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "train" in usage.stderr and "evaluate" in usage.stderr
+    run = subprocess.run([sys.executable, "-m", "course_utils.course.cli", "evaluate", "--limit", "10",
                           "--threads", "1"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "test: exact match" in run.stdout

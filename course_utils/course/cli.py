@@ -3,21 +3,42 @@
     course progress [--json]                       passed / total per lesson, with a bar
     course check exercises/NN_name.ipynb           grade a notebook: run a *copy*, print a table
     course reset exercises/NN_name.ipynb --id ID   restore one exercise (backup first)
-    course build [--check]                         generate exercises/ from solutions/
+    course build [--check] [--root DIR]            generate exercises/ from solutions/
     course train ... / course evaluate ...         train / evaluate the reference model
+    course --version
+
+Every option is checked before any work starts or any file is touched: a bad value is an
+argparse error (exit status 2) that names the option.
+
+Grading (`course check`) runs a copy of the notebook in a fresh kernel of this Python
+(`sys.executable`). The learner's cells run as they are, except the check cells, which are
+restored from the generated exercise; at each check cell a grading cell written here
+grades the learner's object with freshly imported graders and writes the result to a
+private file. Whatever a notebook prints, or a `check` it defines, is never read as a
+result. A cell that runs past `--timeout`, or a kernel that dies, ends the run with a row
+saying so; the results before it stay.
+
+Progress: `course check` and `course reset` record results only for the course's own
+exercise notebook (`exercises/NN_name.ipynb` in the course folder). A copy (a scratch
+notebook, `04_self_attention-Copy1.ipynb`) is graded and reset the same way, but never
+changes the recorded progress of the original exercise.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import datetime as _dt
 import difflib
 import json
+import math
 import os
+import secrets
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -25,6 +46,121 @@ import nbformat
 from course_utils.course import progress
 
 CELL_TIMEOUT = 300  # seconds per cell for `course check`
+MAX_THREADS = 256
+
+
+# ----------------------------------------------------------------------------- argument types
+
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def _threads(text: str) -> int:
+    value = _int_at_least(1)(text)
+    if value > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_THREADS}, got {value}")
+    return value
+
+
+def _finite_float(low: float | None = None, strict: bool = False):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if low is not None and (value <= low if strict else value < low):
+            raise argparse.ArgumentTypeError(f"must be {'greater than' if strict else 'at least'} {low:g}, got {text}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+def _existing_file(text: str) -> Path:
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a folder, not a file")
+    return path
+
+
+def _output_file(text: str) -> Path:
+    """A path a file can be written to: not a folder, in a folder that exists (or can be
+    made) and can be written."""
+    if not text or text.endswith(("/", os.sep)):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a file path, not a folder")
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a folder; give a file path such as {Path(text) / 'model.pt'}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text}: the file cannot be written")
+    folder = path.absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {folder} is a file, so no folder can be made there")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text}: the folder {folder} cannot be written")
+    return path
+
+
+def _help(text: str) -> str:
+    """Help text that argparse will %-format: keep literal percent signs."""
+    return text.replace("%", "%%")
+
+
+def _split_names() -> tuple[str, ...]:
+    """`course evaluate --split` choices: the corpus's splits plus the reference's 'val'."""
+    import dataclasses
+
+    from course_utils.corpus import data
+
+    names = getattr(data, "SPLIT_NAMES", None)
+    if names is None:  # older corpus module: the list fields of Splits
+        names = tuple(f.name for f in dataclasses.fields(data.Splits) if f.name != "seed")
+    return tuple(dict.fromkeys([*names, "val"]))
+
+
+def _device_available(name: str) -> bool:
+    import torch
+
+    if name == "cpu":
+        return True
+    if name == "cuda":
+        return torch.cuda.is_available()
+    if name == "mps":
+        return bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+    return False
+
+
+def _device(text: str) -> str:
+    """--device: cpu, cuda or mps, and present in this torch build."""
+    if text not in ("cpu", "cuda", "mps"):
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from cpu, cuda, mps)")
+    if not _device_available(text):
+        raise argparse.ArgumentTypeError(f"{text} is not available here (this torch build or machine has no {text} "
+                                         f"device); use cpu, or leave --device out to pick the fastest present")
+    return text
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("course-utils")
+    except metadata.PackageNotFoundError:
+        return "unknown (course_utils is not installed; run `pip install -e .`)"
 
 
 # ----------------------------------------------------------------------------- progress
@@ -39,243 +175,599 @@ def cmd_progress(args) -> int:
     return 0
 
 
-# ----------------------------------------------------------------------------- check
+# ----------------------------------------------------------------------------- notebooks
 
-def collect_results(nb) -> tuple[list[dict], list[str]]:
-    """Check results (from their JSON output) and errors of an executed notebook."""
-    from course_utils.course.checks import MIME_TYPE
-
-    results, errors = [], []
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            if MIME_TYPE in data:
-                value = data[MIME_TYPE]
-                results.append(json.loads(value) if isinstance(value, str) else dict(value))
-            if out.get("output_type") == "error" and "raises-exception" not in cell.metadata.get("tags", []):
-                errors.append(f"cell {index} ({_first_line(cell.source)}): {out.get('ename')}: {out.get('evalue')}")
-    return results, errors
+class NotebookError(ValueError):
+    """A file that is not a readable Jupyter notebook (one line, for the learner)."""
 
 
-def _first_line(source: str) -> str:
-    line = next((l for l in source.splitlines() if l.strip() and not l.startswith("#")), "")
-    return line if len(line) <= 50 else line[:47] + "..."
-
-
-def execute_copy(path: Path, timeout: int = CELL_TIMEOUT, record: bool = True):
-    """Execute a copy of the notebook in a temporary folder; the learner's file is only read."""
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    env_backup = dict(os.environ)
-    os.environ["COURSE_STRICT"] = "0"  # grading must see failures, not stop at them
-    if record:
-        os.environ.setdefault("COURSE_PROGRESS_FILE", str(_progress_for(path)))
-    else:
-        os.environ["COURSE_NO_PROGRESS"] = "1"
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """Read and validate a notebook, or raise NotebookError with a one-line reason."""
     try:
-        with tempfile.TemporaryDirectory(prefix="course-check-") as tmp:
-            shutil.copy(path, Path(tmp) / path.name)
-            client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                                    record_timing=False, resources={"metadata": {"path": tmp}})
-            client.execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(env_backup)
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise NotebookError(f"{path} is not a notebook (not UTF-8 text)") from None
+    except OSError as err:
+        raise NotebookError(f"{path} cannot be read ({err.strerror or err})") from None
+    try:
+        raw = json.loads(text)
+    except ValueError as err:
+        raise NotebookError(f"{path} is not a notebook (not valid JSON: {err})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list) or "nbformat" not in raw:
+        raise NotebookError(f"{path} is not a Jupyter notebook (no 'cells' list and 'nbformat' version)")
+    if raw.get("nbformat") != 4:
+        raise NotebookError(f"{path}: notebook format {raw.get('nbformat')!r} is not supported (only version 4)")
+    try:
+        nb = nbformat.reads(text, as_version=4, capture_validation_error={})
+        nbformat.validate(nb)
+    except Exception as err:  # ValidationError and friends: one line, no traceback
+        message = getattr(err, "message", None) or str(err)
+        raise NotebookError(f"{path} is not a valid notebook: {message.splitlines()[0][:200]}") from None
     return nb
 
 
-def _progress_for(path: Path) -> Path:
-    if os.environ.get("COURSE_PROGRESS_FILE"):
-        return Path(os.environ["COURSE_PROGRESS_FILE"])
-    root = progress.course_root(path.resolve().parent)
-    if root is not None:
-        return root / ".course" / "progress.json"
-    return progress.progress_path()
+def _course_meta(nb) -> dict:
+    meta = nb.metadata.get("course")
+    return meta if isinstance(meta, dict) else {}
 
-
-def expected_ids(path: Path) -> list[str]:
-    from course_utils.course.checks import registry
-
-    lesson = path.name[:2]
-    return [i for i in registry() if i.startswith(lesson + ".")] if lesson.isdigit() else []
-
-
-def format_table(rows: list[tuple[str, str, str]]) -> str:
-    w_id = max([len("exercise")] + [len(r[0]) for r in rows])
-    lines = [f"{'exercise':<{w_id}}  {'status':<8}  details", f"{'-' * w_id}  {'-' * 8}  {'-' * 7}"]
-    lines += [f"{i:<{w_id}}  {s:<8}  {d}" for i, s, d in rows]
-    return "\n".join(lines)
-
-
-def cmd_check(args) -> int:
-    path = Path(args.notebook)
-    if not path.is_file():
-        print(f"course check: no such notebook: {path}", file=sys.stderr)
-        return 2
-    print(f"Running a copy of {path} (your file is not changed) ...", flush=True)
-    nb = execute_copy(path, timeout=args.timeout, record=not args.no_record)
-    results, errors = collect_results(nb)
-    latest = {r["id"]: r for r in results}  # a check run twice: the last one counts
-    rows = []
-    for ex_id in dict.fromkeys([*latest, *expected_ids(path)]):  # notebook order
-        if args.id and ex_id != args.id:
-            continue
-        r = latest.get(ex_id)
-        if r is None:
-            rows.append((ex_id, "missing", "no check cell ran (deleted, or an earlier error stopped it)"))
-        else:
-            detail = r.get("message", "") + (f"  Hint: {r['hint']}" if r.get("hint") else "")
-            rows.append((ex_id, r["status"], detail))
-    print(format_table(rows))
-    n_pass = sum(r[1] == "passed" for r in rows)
-    print(f"\n{n_pass} of {len(rows)} passed.")
-    for e in errors:
-        print(f"error in {e}")
-    bad = errors or any(r[1] in ("failed", "missing") for r in rows)
-    if args.strict:
-        bad = bad or any(r[1] != "passed" for r in rows)
-    return 1 if bad else 0
-
-
-# ----------------------------------------------------------------------------- reset
 
 def _ex_id(cell) -> str | None:
     from course_utils.course.build import exercise_tag
 
     course_meta = cell.get("metadata", {}).get("course", {})
-    return course_meta.get("exercise") or exercise_tag(cell)
+    ex_id = course_meta.get("exercise") if isinstance(course_meta, dict) else None
+    return ex_id if isinstance(ex_id, str) else exercise_tag(cell)
 
 
-def reset_notebook(path: Path, ex_id: str, solutions_dir: Path | None = None, dry_run: bool = False,
-                   now: _dt.datetime | None = None) -> tuple[Path | None, str]:
-    """Replace the cells of exercise `ex_id` in `path` with freshly generated ones.
+def _course_root_of(path: Path) -> Path | None:
+    return progress.course_root(path.resolve().parent)
 
-    Writes `NAME.bak-YYYYmmdd-HHMMSS.ipynb` next to `path` first. Returns (backup path or
-    None for a dry run, unified diff of the change).
-    """
-    from course_utils.course.build import build_notebook
 
+def _fresh_exercise(path: Path, nb) -> tuple[nbformat.NotebookNode | None, Path | None]:
+    """The exercise notebook freshly generated from the solution `nb` was generated from
+    (metadata course.generated_from), and that solution's path; (None, None) if unknown."""
+    from course_utils.course.build import build_notebook, course_root
+
+    source = _course_meta(nb).get("generated_from")
+    if not isinstance(source, str) or not source.startswith("solutions/") or "/" in source[len("solutions/"):]:
+        return None, None
+    roots = [r for r in (_course_root_of(path), course_root()) if r is not None]
+    for root in dict.fromkeys(roots):
+        sol_path = root / source
+        if sol_path.is_file():
+            return build_notebook(read_notebook(sol_path), sol_path.name), sol_path
+    return None, None
+
+
+def _check_calls(source: str) -> list[tuple[str, str]]:
+    """[(exercise id, expression)] of every `check("NN.name", expression)` in `source`."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    calls = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "check"
+                and len(node.args) == 2 and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)):
+            calls.append((node.args[0].value, ast.unparse(node.args[1])))
+    return calls
+
+
+def _canonical(path: Path, nb) -> Path | None:
+    """The progress file to record in, if `path` is the course's own exercise notebook."""
+    source = _course_meta(nb).get("generated_from")
+    root = _course_root_of(path)
+    if root is None or not isinstance(source, str):
+        return None
+    if path.resolve() != (root / "exercises" / Path(source).name).resolve():
+        return None
+    if os.environ.get("COURSE_PROGRESS_FILE"):
+        return Path(os.environ["COURSE_PROGRESS_FILE"]).expanduser()
+    return root / ".course" / "progress.json"
+
+
+# ----------------------------------------------------------------------------- check
+
+@dataclass
+class GradeReport:
+    rows: list[tuple[str, str, str]] = field(default_factory=list)  # (exercise or "cell N", status, details)
+    errors: list[str] = field(default_factory=list)  # errors in the learner's cells
+    notes: list[str] = field(default_factory=list)
+    stopped: str | None = None  # why grading stopped early
+
+
+_GRADER_CELL = '''\
+# course check: grading cell (written by the grader, not part of the notebook)
+import builtins as _course_b, importlib as _course_importlib, json as _course_json, sys as _course_sys
+for _course_name in [m for m in list(_course_sys.modules)
+                     if m == "course_utils.course.checks" or m.startswith("course_utils.course.checks.")]:
+    del _course_sys.modules[_course_name]
+_course_checks = _course_importlib.import_module("course_utils.course.checks")
+_course_found = []
+for _course_id, _course_expr in {todo!r}:
+    try:
+        _course_obj = _course_b.eval(_course_expr)
+    except _course_b.Exception as _course_err:
+        _course_found.append({{"id": _course_id, "status": "missing", "message":
+            f"not attempted: `{{_course_expr}}` is not defined here ({{_course_b.type(_course_err).__name__}}); "
+            f"run the cells that define it"}})
+        continue
+    try:
+        _course_r = _course_checks.check(_course_id, _course_obj)
+        _course_found.append({{"id": _course_id, "status": _course_b.str(_course_r.status),
+                              "message": _course_b.str(_course_r.message), "hint": _course_r.hint}})
+    except _course_b.Exception as _course_err:
+        _course_found.append({{"id": _course_id, "status": "failed", "message":
+            f"the grader could not run ({{_course_b.type(_course_err).__name__}}: {{_course_err}})"}})
+with _course_b.open({results!r}, "a", encoding="utf-8") as _course_f:
+    for _course_row in _course_found:
+        _course_f.write(_course_json.dumps({{"token": {token!r}, **_course_row}}) + "\\n")
+'''
+
+
+def _kernel_manager(folder: Path):
+    """A kernel manager that starts this Python (sys.executable) over IPC sockets (no TCP
+    port, so no 'TCP without encryption' warning)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+
+    spec_dir = folder / "kernels" / "course-python"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python (course check)", "language": "python"}), encoding="utf-8")
+    ksm = KernelSpecManager(kernel_dirs=[str(folder / "kernels")], ensure_native_kernel=False)
+    return AsyncKernelManager(kernel_name="course-python", kernel_spec_manager=ksm, transport="ipc",
+                         ip=str(folder / "k"))
+
+
+def _first_line(source: str) -> str:
+    line = next((l.strip() for l in source.splitlines() if l.strip() and not l.lstrip().startswith("#")), "")
+    return line if len(line) <= 50 else line[:47] + "..."
+
+
+def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
+    """Grade a copy of the notebook at `path` (see the module docstring). Never changes `path`."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    nb = read_notebook(path) if nb is None else nb
+    report = GradeReport()
+    fresh, sol_path = _fresh_exercise(path, nb)
+    meta = _course_meta(nb)
+    fresh_checks = {}  # exercise id -> (cell id, source, expression) from the generated exercise
+    for cell in (fresh.cells if fresh is not None else nb.cells):
+        if cell.cell_type == "code":
+            for ex_id, expr in _check_calls(cell.source):
+                fresh_checks.setdefault(ex_id, (cell.get("id"), cell.source, expr))
+    if fresh is None:
+        report.notes.append("the solution this notebook was generated from was not found: "
+                            "the check cells are taken from the notebook itself")
+    expected = meta.get("exercises")
+    if not (isinstance(expected, list) and all(isinstance(i, str) for i in expected)):
+        expected = list(fresh_checks)  # no metadata: the exercises the check cells name
+    expected = list(dict.fromkeys(expected))
+    if not expected:
+        return report
+
+    run_nb = copy.deepcopy(nb)
+    run_cells, origin, grader_at = [], [], {}
+    token = secrets.token_hex(16)
+    private = Path(tempfile.mkdtemp(prefix="course-grade-"))
+    results = private / "results.jsonl"
+    fresh_by_cell_id = {cid: ex_id for ex_id, (cid, _, _) in fresh_checks.items() if cid}
+    graded_in_place = set()
+    for index, cell in enumerate(run_nb.cells):
+        ex_id = fresh_by_cell_id.get(cell.get("id")) if cell.cell_type == "code" else None
+        if ex_id is None and cell.cell_type == "code" and _ex_id(cell) in fresh_checks \
+                and _check_calls(cell.source):
+            ex_id = _ex_id(cell)  # a check cell with another id (an old notebook)
+        if ex_id in expected and ex_id not in graded_in_place:
+            graded_in_place.add(ex_id)
+            source = _GRADER_CELL.format(todo=[(ex_id, fresh_checks[ex_id][2])], results=str(results), token=token)
+            grader_at[len(run_cells)] = [ex_id]
+            run_cells.append(nbformat.v4.new_code_cell(source))  # the restored check, graded here
+            origin.append(index)
+            continue
+        run_cells.append(cell)
+        origin.append(index)
+    rest = [(i, fresh_checks[i][2]) for i in expected if i not in graded_in_place and i in fresh_checks]
+    if rest:
+        grader_at[len(run_cells)] = [i for i, _ in rest]
+        run_cells.append(nbformat.v4.new_code_cell(_GRADER_CELL.format(todo=rest, results=str(results), token=token)))
+        origin.append(None)
+    run_nb.cells = run_cells
+
+    env = dict(os.environ, COURSE_STRICT="0", COURSE_NO_PROGRESS="1")
+    env.pop("COURSE_PROGRESS_FILE", None)
+    try:
+        with tempfile.TemporaryDirectory(prefix="course-check-") as tmp:
+            work = Path(tmp) / "work"
+            work.mkdir()
+            shutil.copy(path, work / path.name)
+            km = _kernel_manager(Path(tmp))
+            client = NotebookClient(run_nb, km=km, timeout=timeout, allow_errors=True, record_timing=False,
+                                    resources={"metadata": {"path": str(work)}})
+            with open(Path(tmp) / "kernel.log", "wb") as log:
+                try:
+                    with client.setup_kernel(env=env, cwd=str(work), stdout=log, stderr=log):
+                        for run_index, cell in enumerate(run_nb.cells):
+                            if cell.cell_type != "code":
+                                continue
+                            where = "the grading cell" if origin[run_index] is None else f"cell {origin[run_index] + 1}"
+                            try:
+                                client.execute_cell(cell, run_index)
+                            except CellTimeoutError:
+                                report.stopped = f"{where} timed out after {timeout:g} s"
+                                report.rows.append((where, "timeout", f"{where} timed out after {timeout:g} s "
+                                                    "(a loop that never ends?); the kernel was stopped"))
+                                break
+                            except DeadKernelError:
+                                report.stopped = f"the kernel died in {where}"
+                                report.rows.append((where, "died", f"kernel died while running {where} "
+                                                    "(os._exit, out of memory, or a crash)"))
+                                break
+                            if run_index not in grader_at:
+                                for out in cell.get("outputs", []):
+                                    if out.get("output_type") == "error" and \
+                                            "raises-exception" not in cell.metadata.get("tags", []):
+                                        report.errors.append(f"{where} ({_first_line(cell.source)}): "
+                                                             f"{out.get('ename')}: {out.get('evalue')}")
+                except (CellTimeoutError, DeadKernelError) as err:  # e.g. while shutting down
+                    report.stopped = report.stopped or f"the kernel stopped ({type(err).__name__})"
+                except RuntimeError as err:  # a kernel that could not start
+                    report.stopped = f"the kernel could not start or stopped answering ({err})"
+                    report.rows.append(("kernel", "died", report.stopped))
+        found = {}
+        if results.exists():
+            for line in results.read_text(encoding="utf-8").splitlines():
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(row, dict) and row.get("token") == token and row.get("id") in expected:
+                    found[row["id"]] = row  # a check graded twice: the last one counts
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+    for ex_id in expected:
+        row = found.get(ex_id)
+        if row is not None:
+            detail = str(row.get("message", "")) + (f"  Hint: {row['hint']}" if row.get("hint") else "")
+            report.rows.append((ex_id, str(row.get("status")), detail))
+        elif ex_id not in fresh_checks:
+            report.rows.append((ex_id, "missing", "not attempted: no check cell for it was found"))
+        elif report.stopped:
+            report.rows.append((ex_id, "not run", f"not graded: {report.stopped}"))
+        else:
+            report.rows.append((ex_id, "missing", "not attempted"))
+    return report
+
+
+def format_table(rows: list[tuple[str, str, str]]) -> str:
+    w_id = max([len("exercise")] + [len(r[0]) for r in rows])
+    w_st = max([len("status")] + [len(r[1]) for r in rows])
+    lines = [f"{'exercise':<{w_id}}  {'status':<{w_st}}  details", f"{'-' * w_id}  {'-' * w_st}  {'-' * 7}"]
+    lines += [f"{i:<{w_id}}  {s:<{w_st}}  {d}" for i, s, d in rows]
+    return "\n".join(lines)
+
+
+def cmd_check(args) -> int:
+    path = args.notebook
+    try:
+        nb = read_notebook(path)
+    except NotebookError as err:
+        print(f"course check: {err}", file=sys.stderr)
+        return 2
+    print(f"Running a copy of {path} (your file is not changed) ...", flush=True)
+    try:
+        report = grade(path, timeout=args.timeout, nb=nb)
+    except NotebookError as err:  # the solution it was generated from is broken
+        print(f"course check: {err}", file=sys.stderr)
+        return 2
+    for note in report.notes:
+        print(f"note: {note}")
+    graded = [r for r in report.rows if r[1] not in ("timeout", "died")]
+    if not graded and not report.stopped:
+        print(f"course check: {path} has no graded exercises (no check cells and no exercise list in its "
+              f"metadata): nothing to grade.", file=sys.stderr)
+        return 1
+    rows = report.rows
+    if args.id:
+        if args.id not in {r[0] for r in graded}:
+            known = ", ".join(r[0] for r in graded)
+            print(f"course check: exercise {args.id!r} is not in {path}; its exercises are: {known}", file=sys.stderr)
+            return 2
+        rows = [r for r in rows if r[0] == args.id or r[1] in ("timeout", "died")]
+    print(format_table(rows))
+    shown = [r for r in rows if r[1] not in ("timeout", "died")]
+    n_pass = sum(r[1] == "passed" for r in shown)
+    print(f"\n{n_pass} of {len(shown)} passed.")
+    for e in report.errors:
+        print(f"error in {e}")
+    if not args.no_record:
+        _record(path, nb, [r for r in graded if r[1] in progress.STATUSES])
+    bad = bool(report.errors or report.stopped) or any(r[1] not in ("passed", "pending") for r in rows)
+    if args.strict:
+        bad = bad or any(r[1] != "passed" for r in rows)
+    return 1 if bad else 0
+
+
+def _record(path: Path, nb, rows) -> None:
+    target = _canonical(path, nb)
+    if target is None:
+        name = Path(str(_course_meta(nb).get("generated_from", "exercises/NN_name.ipynb"))).name
+        print(f"\nNot recorded in your progress: {path} is not the course's exercises/{name} "
+              f"(a copy is graded, but only the exercise notebook itself updates your progress).")
+        return
+    for ex_id, status, _ in rows:
+        progress.record(ex_id, status, path=target)
+    print(f"\nRecorded in {target}.")
+
+
+# ----------------------------------------------------------------------------- reset
+
+class ResetError(ValueError):
+    """`course reset` refuses (a one-line reason)."""
+
+
+@dataclass
+class ResetResult:
+    target: Path  # the file changed (a symbolic link's target)
+    backup: Path | None
+    diff: str
+    kept: int = 0  # other cells of the exercise (copies the learner made), left as they are
+    progress_file: Path | None = None
+
+
+def _backup_folder(target: Path) -> Path:
+    root = _course_root_of(target)
+    return (root if root is not None else target.parent) / ".course" / "backups"
+
+
+def reset_notebook(path: Path, ex_id: str, dry_run: bool = False, now: _dt.datetime | None = None) -> ResetResult:
+    """Put the cells of exercise `ex_id` of a generated exercise notebook back to their
+    generated state. Cells the generator wrote are matched by cell id; other cells
+    (including copies of exercise cells) are kept. A backup goes to .course/backups/ first."""
     path = Path(path)
-    solutions_dir = Path(solutions_dir) if solutions_dir else _solutions_dir(path)
-    sol_path = solutions_dir / path.name
-    if not sol_path.is_file():
-        raise FileNotFoundError(f"no solution notebook {sol_path} to regenerate {path.name} from")
-    fresh = build_notebook(nbformat.read(sol_path, as_version=4), path.name)
-    new_cells = [c for c in fresh.cells if _ex_id(c) == ex_id]
-    if not new_cells:
-        raise KeyError(f"exercise {ex_id!r} is not in {sol_path.name}")
-    nb = nbformat.read(path, as_version=4)
-    positions = [i for i, c in enumerate(nb.cells) if _ex_id(c) == ex_id]
-    if positions:
-        at = positions[0]
-    else:  # the learner deleted the cells: put them back after the cell that precedes them in the source
-        before = fresh.cells[fresh.cells.index(new_cells[0]) - 1].get("id") if fresh.cells.index(new_cells[0]) else None
-        ids = [c.get("id") for c in nb.cells]
-        at = ids.index(before) + 1 if before in ids else len(nb.cells)
-    old_text = _cells_text([nb.cells[i] for i in positions])
-    kept = [c for i, c in enumerate(nb.cells) if i not in set(positions)]
-    at -= sum(1 for i in positions if i < at)
-    nb.cells = kept[:at] + [copy.deepcopy(c) for c in new_cells] + kept[at:]
-    diff = "\n".join(difflib.unified_diff(old_text.splitlines(), _cells_text(new_cells).splitlines(),
+    target = path.resolve() if path.is_symlink() else path
+    if not target.is_file():
+        raise ResetError(f"no such notebook: {path}" + (f" (a link to {target}, which is missing)" if target != path else ""))
+    try:
+        nb = read_notebook(target)
+    except NotebookError as err:
+        raise ResetError(str(err)) from None
+    meta = _course_meta(nb)
+    if not isinstance(meta.get("generated_from"), str):
+        raise ResetError(f"{path} is not an exercise notebook generated by `course build` (its metadata has no "
+                         f"course.generated_from). Reset works on exercises/NN_name.ipynb and copies of them; "
+                         f"solutions and lesson notebooks are never reset.")
+    root = _course_root_of(target)
+    if root is not None and target.resolve().parent in ((root / "solutions").resolve(), (root / "notebooks").resolve()):
+        raise ResetError(f"{path} is in {target.resolve().parent.name}/: solutions and lessons are never reset.")
+    fresh, sol_path = _fresh_exercise(target, nb)
+    if fresh is None:
+        raise ResetError(f"the solution notebook {meta['generated_from']} that {path.name} was generated from "
+                         f"was not found: nothing to restore from")
+    if sol_path.resolve() == target.resolve():
+        raise ResetError(f"{path} is the solution notebook itself: never reset")
+    listed = meta.get("exercises") if isinstance(meta.get("exercises"), list) else \
+        list(dict.fromkeys(i for i in map(_ex_id, fresh.cells) if i))
+    new_ids = [c.get("id") for c in fresh.cells if _ex_id(c) == ex_id]
+    if ex_id not in listed or not new_ids:
+        raise ResetError(f"exercise {ex_id!r} is not in {path.name}; its exercises are: {', '.join(listed)}")
+
+    cells = list(nb.cells)
+    old_text, new_text, inserted = [], [], 0
+    anchor = -1
+    for fresh_cell in fresh.cells:
+        cid = fresh_cell.get("id")
+        pos = next((i for i, c in enumerate(cells) if c.get("id") == cid), None)
+        if _ex_id(fresh_cell) != ex_id:
+            if pos is not None:
+                anchor = pos
+            continue
+        new_text.append(_cell_text(fresh_cell))
+        if pos is not None:
+            old_text.append(_cell_text(cells[pos]))
+            cells[pos] = copy.deepcopy(fresh_cell)
+            anchor = pos
+        else:  # the learner deleted it: put it back after the cell that precedes it
+            anchor += 1
+            cells.insert(anchor, copy.deepcopy(fresh_cell))
+            inserted += 1
+    kept = sum(_ex_id(c) == ex_id for c in cells) - len(new_ids)
+    diff = "\n".join(difflib.unified_diff("\n".join(old_text).splitlines(), "\n".join(new_text).splitlines(),
                                           f"{path.name} (yours)", f"{path.name} (fresh)", lineterm=""))
-    if dry_run:
-        return None, diff
+    result = ResetResult(target=target, backup=None, diff=diff, kept=kept)
+    nb.cells = cells
+    if dry_run or (old_text == new_text and not inserted):
+        return result
+    folder = _backup_folder(target)
+    folder.mkdir(parents=True, exist_ok=True)
     stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    backup = path.with_name(f"{path.stem}.bak-{stamp}.ipynb")
+    backup = folder / f"{target.stem}-{stamp}.ipynb"
     n = 1
     while backup.exists():
-        backup = path.with_name(f"{path.stem}.bak-{stamp}-{n}.ipynb")
+        backup = folder / f"{target.stem}-{stamp}-{n}.ipynb"
         n += 1
-    shutil.copy2(path, backup)
-    tmp = path.with_name(f".{path.name}.tmp")
-    nbformat.write(nb, tmp)
-    os.replace(tmp, path)
-    return backup, diff
+    shutil.copy2(target, backup)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(3)}.tmp")
+    try:
+        nbformat.write(nb, tmp)
+        shutil.copymode(target, tmp)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    result.backup = backup
+    result.progress_file = _canonical(target, nb)
+    if result.progress_file is not None:
+        progress.reset(ex_id, path=result.progress_file)
+    return result
 
 
-def _cells_text(cells) -> str:
-    return "\n".join(f"--- {c.cell_type} cell\n{c.source}" for c in cells)
-
-
-def _solutions_dir(path: Path) -> Path:
-    root = progress.course_root(path.resolve().parent)
-    if root is not None:
-        return root / "solutions"
-    return Path(__file__).resolve().parents[2] / "solutions"
+def _cell_text(cell) -> str:
+    return f"--- {cell.cell_type} cell\n{cell.source}"
 
 
 def cmd_reset(args) -> int:
-    path = Path(args.notebook)
-    if not path.is_file():
-        print(f"course reset: no such notebook: {path}", file=sys.stderr)
-        return 2
+    path = args.notebook
     try:
-        backup, diff = reset_notebook(path, args.id, dry_run=args.dry_run)
-    except (FileNotFoundError, KeyError) as err:
-        print(f"course reset: {err.args[0]}", file=sys.stderr)
+        result = reset_notebook(path, args.id, dry_run=args.dry_run)
+    except ResetError as err:
+        print(f"course reset: {err}", file=sys.stderr)
         return 2
+    if result.target != path:
+        print(f"{path} is a link to {result.target}: resetting {result.target}.")
     if args.dry_run:
-        print(diff or "(no change)")
-        print(f"\nDry run: {path} was not changed.")
+        print(result.diff or "(no change)")
+        print(f"\nDry run: {result.target} was not changed.")
         return 0
-    print(f"Backup of your notebook: {backup}")
-    print(f"Exercise {args.id} in {path} is back to its starting state.")
+    if result.backup is None:
+        print(f"Exercise {args.id} in {result.target} is already in its starting state: nothing changed.")
+        return 0
+    print(f"Backup of your notebook: {result.backup}")
+    print(f"Exercise {args.id} in {result.target} is back to its starting state.")
+    if result.kept:
+        print(f"{result.kept} other cell(s) of exercise {args.id} (copies you made) were kept as they are.")
+    if result.progress_file is not None:
+        print(f"Your progress now shows {args.id} as pending ({result.progress_file}).")
+    else:
+        print("This notebook is a copy, so your recorded progress is unchanged.")
     print("If the notebook is open in JupyterLab, close it without saving and reopen it.")
     return 0
 
 
 # ----------------------------------------------------------------------------- build, train, evaluate
 
-def cmd_build(args, rest) -> int:
+def cmd_build(args) -> int:
     from course_utils.course import build
 
-    return build.main(rest)
+    return build.run(root=args.root, check=args.check)
 
 
-def _reference_command(name: str, rest: list[str]) -> int:
+def _reference(name: str):
     try:
         from course_utils.run import reference
     except ImportError as err:
         print(f"course {name}: the training code (course_utils.run.reference) is not available: {err}", file=sys.stderr)
+        return None
+    return reference
+
+
+def cmd_train(args) -> int:
+    reference = _reference("train")
+    if reference is None:
         return 2
-    fn = getattr(reference, f"{name}_main", None)
-    if fn is None:
-        print(f"course {name}: course_utils.run.reference has no {name}_main()", file=sys.stderr)
+    return int(reference.train_command(
+        out=args.out, steps=args.steps, n_train=args.n_train, seed=args.seed, eval_every=args.eval_every,
+        stop_at_target=args.stop_at_target, threads=args.threads, device=args.device, eval_limit=args.eval_limit,
+        progress=not args.no_progress, command="course train " + " ".join(args.argv)) or 0)
+
+
+def cmd_evaluate(args) -> int:
+    reference = _reference("evaluate")
+    if reference is None:
         return 2
-    return int(fn(rest) or 0)
+    return int(reference.evaluate_command(
+        checkpoint=args.checkpoint, split=args.split, limit=args.limit, beam_size=args.beam_size,
+        length_penalty=args.length_penalty, threads=args.threads) or 0)
+
+
+def _reference_defaults():
+    """(config, shipped checkpoint path, default --out) or None when the training code is missing."""
+    try:
+        from course_utils.run import reference
+    except ImportError:
+        return None
+    return (reference.REFERENCE_CONFIG, reference.REFERENCE_CHECKPOINT,
+            getattr(reference, "DEFAULT_TRAIN_OUT", Path("artifacts") / "reference.pt"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from course_utils.course import build
+
+    parser = argparse.ArgumentParser(prog="course", description="Attention, step by step: exercises and progress.")
+    parser.add_argument("--version", action="version", version=f"course {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("progress", help="show passed / total exercises per lesson")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("check", help="grade a notebook by running a copy of it")
+    p.add_argument("notebook", type=_existing_file, help="the notebook to grade (it is only read)")
+    p.add_argument("--id", help="show only this exercise")
+    p.add_argument("--timeout", type=_int_at_least(1), default=CELL_TIMEOUT,
+                   help="whole seconds each cell may run (at least 1; default %(default)s)")
+    p.add_argument("--strict", action="store_true", help="exit 1 unless every exercise passed")
+    p.add_argument("--no-record", action="store_true", help="don't record the results in the progress file")
+
+    p = sub.add_parser("reset", help="restore one exercise of an exercise notebook (after a backup)")
+    p.add_argument("notebook", type=_existing_file, help="an exercises/NN_name.ipynb notebook, or a copy of one")
+    p.add_argument("--id", required=True, help="exercise id, e.g. 04.attention")
+    p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+
+    p = sub.add_parser("build", help="generate exercises/ from solutions/ (--check: verify only)",
+                       description=build.__doc__.split("\n\n")[0])
+    build.add_arguments(p)
+
+    defaults = _reference_defaults()
+    if defaults is not None:
+        config, shipped, default_out = defaults
+        p = sub.add_parser("train", help="train the reference model", description=(
+            "Train the course's reference English->Chinese Transformer and write its checkpoint "
+            "(weights, config, vocabularies, and the scores on the test and compositional splits)."))
+        p.add_argument("--out", type=_output_file, default=default_out, help=_help(
+            f"checkpoint file to write (default: {default_out}; an existing file is backed up first. "
+            f"Maintainers replace the shipped model with --out {shipped})"))
+        p.add_argument("--steps", type=_int_at_least(1), default=config.steps,
+                       help=f"training steps (default: {config.steps})")
+        p.add_argument("--n-train", type=_int_at_least(1), default=config.n_train,
+                       help=f"training pairs (default: {config.n_train})")
+        p.add_argument("--seed", type=_int_at_least(0), default=config.seed, help="seed for weights and batch order")
+        p.add_argument("--eval-every", type=_int_at_least(1), default=config.eval_every,
+                       help=f"evaluate on the validation sentences every N steps (default: {config.eval_every})")
+        p.add_argument("--stop-at-target", action="store_true",
+                       help=_help(f"stop once validation exact match reaches {config.target:.0%}"))
+        p.add_argument("--threads", type=_threads, default=2, help="CPU threads for torch (default: 2)")
+        p.add_argument("--device", type=_device, default=None, metavar="{cpu,cuda,mps}",
+                       help="default: the fastest present")
+        p.add_argument("--eval-limit", type=_int_at_least(1), default=None,
+                       help="score only the first N test/compositional pairs at the end (default: all)")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+        p = sub.add_parser("evaluate", help="evaluate a trained model", description=(
+            "Evaluate a checkpoint on a split of the course corpus: sentence exact match and corpus BLEU."))
+        p.add_argument("--checkpoint", type=_existing_file, default=shipped,
+                       help="checkpoint file (default: the shipped reference model)")
+        p.add_argument("--split", choices=_split_names(), default="test", help="default: test")
+        p.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N pairs of the split")
+        p.add_argument("--beam-size", type=_int_at_least(1), default=1, help="1 = greedy decoding (default)")
+        p.add_argument("--length-penalty", type=_finite_float(0), default=0.6,
+                       help="beam search's alpha, a finite number >= 0 (default: 0.6)")
+        p.add_argument("--threads", type=_threads, default=2, help="CPU threads for torch (default: 2)")
+    else:
+        for name in ("train", "evaluate"):
+            sub.add_parser(name, help=f"{name} the reference model (needs course_utils.run.reference)")
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog="course", description="Attention, step by step: exercises and progress.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = sub.add_parser("progress", help="show passed / total exercises per lesson")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p = sub.add_parser("check", help="grade a notebook by running a copy of it")
-    p.add_argument("notebook")
-    p.add_argument("--id", help="show only this exercise")
-    p.add_argument("--timeout", type=int, default=CELL_TIMEOUT, help="seconds per cell (default %(default)s)")
-    p.add_argument("--strict", action="store_true", help="exit 1 unless every exercise passed")
-    p.add_argument("--no-record", action="store_true", help="don't record the results in the progress file")
-    p = sub.add_parser("reset", help="restore one exercise of a notebook (after a backup)")
-    p.add_argument("notebook")
-    p.add_argument("--id", required=True, help="exercise id, e.g. 04.attention")
-    p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
-    for name, text in (("build", "generate exercises/ from solutions/ (--check: verify only)"),
-                       ("train", "train the reference model"), ("evaluate", "evaluate a trained model")):
-        sub.add_parser(name, help=text, add_help=False)
-    if argv and argv[0] in ("build", "train", "evaluate"):
-        if argv[0] == "build":
-            return cmd_build(None, argv[1:])
-        return _reference_command(argv[0], argv[1:])
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    return {"progress": cmd_progress, "check": cmd_check, "reset": cmd_reset}[args.command](args)
+    if args.command in ("train", "evaluate") and not hasattr(args, "threads"):
+        _reference(args.command)  # prints why the training code is missing
+        return 2
+    if args.command == "train":
+        args.argv = argv[1:]
+    return {"progress": cmd_progress, "check": cmd_check, "reset": cmd_reset, "build": cmd_build,
+            "train": cmd_train, "evaluate": cmd_evaluate}[args.command](args)
 
 
 if __name__ == "__main__":

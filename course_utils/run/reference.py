@@ -1,18 +1,17 @@
-"""The course's reference model: its recipe, the shipped checkpoint, and the two commands
-that train and evaluate it.
+"""run layer · the course's reference model: its recipe, the shipped checkpoint, and the two
+commands that train and evaluate it (the model lessons 08 and 10 load).
 
-    python -m course_utils.run.reference train    [--out PATH] [--steps N] [--threads N] ...
-    python -m course_utils.run.reference evaluate [--checkpoint PATH] [--split test] [--beam-size K] ...
+    course train    [--out PATH] [--steps N] [--threads N] ...      -> train_command(...)
+    course evaluate [--checkpoint PATH] [--split test] [--beam-size K]  -> evaluate_command(...)
 
-(`course train` / `course evaluate` run the same functions.) The recipe is the one
-measured in /work/shared/notes/TRAINING_CALIBRATION.md: a small post-LN Transformer
+(the options are parsed and validated in course_utils.course.cli.) The recipe is the one
+calibrated on the course corpus (times in benchmarks/RESULTS.md): a small post-LN Transformer
 (d_model 64, 2 + 2 layers, 4 heads, d_ff 256, no dropout), Adam (0.9, 0.98), peak
 learning rate 2e-3 after 300 warm-up steps, cosine decay, clipping 1.0, label smoothing 0.1.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as _dt
 import platform
@@ -143,42 +142,20 @@ def _backup_existing(path: Path) -> Path | None:
     return backup
 
 
-def _train_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="course train", description=(
-        "Train the course's reference English->Chinese Transformer and write its checkpoint "
-        "(weights, config, vocabularies, and the scores on the test and compositional splits)."))
-    parser.add_argument("--out", default=str(Path("artifacts") / "reference.pt"),
-                        help="checkpoint to write (default: %(default)s; an existing file is backed up first. "
-                             f"Maintainers replace the shipped model with --out {REFERENCE_CHECKPOINT})")
-    parser.add_argument("--steps", type=int, default=REFERENCE_CONFIG.steps, help="training steps (default: %(default)s)")
-    parser.add_argument("--n-train", type=int, default=REFERENCE_CONFIG.n_train, help="training pairs (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=REFERENCE_CONFIG.seed, help="seed for weights and batch order")
-    parser.add_argument("--eval-every", type=int, default=REFERENCE_CONFIG.eval_every)
-    parser.add_argument("--stop-at-target", action="store_true",
-                        help=f"stop once validation exact match reaches {REFERENCE_CONFIG.target:.0%}")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default: %(default)s)")
-    parser.add_argument("--device", choices=("cpu", "cuda", "mps"), default=None, help="default: the fastest present")
-    parser.add_argument("--eval-limit", type=int, default=None,
-                        help="score only the first N test/compositional pairs at the end (default: all)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return parser
-
-
-def train_main(argv=None) -> int:
-    """`course train`: train the reference model and write its checkpoint."""
-    args = _train_parser().parse_args(argv)
-    from course_utils.run.train import save_checkpoint
-
-    backup = _backup_existing(Path(args.out))
+def train_command(*, out, steps: int, n_train: int, seed: int, eval_every: int, stop_at_target: bool = False,
+                  threads: int = 2, device: str | None = None, eval_limit: int | None = None, progress: bool = True,
+                  command: str = "course train") -> int:
+    """`course train` (its options are parsed and validated in course_utils.course.cli):
+    train the reference model and write its checkpoint to `out`."""
+    backup = _backup_existing(Path(out))
     if backup is not None:
-        print(f"{args.out} exists: backed it up to {backup}")
+        print(f"{out} exists: backed it up to {backup}")
 
-    torch.set_num_threads(args.threads)
-    config = dataclasses.replace(REFERENCE_CONFIG, steps=args.steps, n_train=args.n_train, seed=args.seed,
-                                 eval_every=args.eval_every)
+    torch.set_num_threads(threads)
+    config = dataclasses.replace(REFERENCE_CONFIG, steps=steps, n_train=n_train, seed=seed, eval_every=eval_every)
     t0 = time.perf_counter()
     model, src_vocab, tgt_vocab, history, (_, _, test, compositional) = train_reference(
-        config, stop_at_target=args.stop_at_target, device=args.device, progress=not args.no_progress)
+        config, stop_at_target=stop_at_target, device=device, progress=progress)
     meta = {
         "recipe": dataclasses.asdict(config),
         "steps": history.steps_done,
@@ -191,16 +168,16 @@ def train_main(argv=None) -> int:
         "val_exact_match": history.eval_score[-1] if history.eval_score else None,
         "history": {"eval_step": history.eval_step, "eval_score": history.eval_score,
                     "loss_every_50": [round(x, 4) for x in history.loss[::50]]},
-        "threads": args.threads,
-        "device": str(next(model.parameters()).device) if args.device is None else args.device,
+        "threads": threads,
+        "device": str(next(model.parameters()).device) if device is None else device,
         "torch": str(torch.__version__),
         "python": platform.python_version(),
         "machine": platform.machine(),
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "course train " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": command,
     }
-    out = save_checkpoint(args.out, model, src_vocab, tgt_vocab, **meta)  # saved before scoring: never lose a run
-    limit = slice(None) if args.eval_limit is None else slice(0, args.eval_limit)
+    out = save_checkpoint(out, model, src_vocab, tgt_vocab, **meta)  # saved before scoring: never lose a run
+    limit = slice(None) if eval_limit is None else slice(0, eval_limit)
     for name, pairs in (("test", test[limit]), ("compositional", compositional[limit])):
         meta[name] = score(model, src_vocab, tgt_vocab, pairs)
     save_checkpoint(out, model, src_vocab, tgt_vocab, **meta)
@@ -217,54 +194,37 @@ def train_main(argv=None) -> int:
     return 0
 
 
-def evaluate_main(argv=None) -> int:
-    """`course evaluate`: print exact match and BLEU of a checkpoint on a split."""
-    parser = argparse.ArgumentParser(prog="course evaluate", description=(
-        "Evaluate a checkpoint on a split of the course corpus: sentence exact match and corpus BLEU."))
-    parser.add_argument("--checkpoint", default=str(REFERENCE_CHECKPOINT), help="default: the shipped reference model")
-    parser.add_argument("--split", choices=("test", "compositional", "val", "train"), default="test")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N pairs of the split")
-    parser.add_argument("--beam-size", type=int, default=1, help="1 = greedy decoding (default)")
-    parser.add_argument("--length-penalty", type=float, default=0.6, help="beam search's alpha (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for torch (default: %(default)s)")
-    args = parser.parse_args(argv)
-    from course_utils.run.train import CheckpointError
-
-    torch.set_num_threads(args.threads)
+def evaluate_command(*, checkpoint=REFERENCE_CHECKPOINT, split: str = "test", limit: int | None = None,
+                     beam_size: int = 1, length_penalty: float = 0.6, threads: int = 2) -> int:
+    """`course evaluate` (options parsed and validated in course_utils.course.cli): print
+    exact match and BLEU of a checkpoint on a split ("train", "val" or a name in
+    course_utils.corpus.data's split list)."""
+    torch.set_num_threads(threads)
     try:
-        model, src_vocab, tgt_vocab, meta = load_reference(args.checkpoint)
+        model, src_vocab, tgt_vocab, meta = load_reference(checkpoint)
     except (FileNotFoundError, CheckpointError) as err:
         print(f"course evaluate: {err}", file=sys.stderr)
         return 1
     recipe = meta.get("recipe", {})
     config = dataclasses.replace(REFERENCE_CONFIG, **{k: recipe[k] for k in ("data_seed", "n_train", "n_val")
                                                       if k in recipe})
-    if args.split in ("test", "compositional"):  # these splits do not depend on the training split's size
-        config = dataclasses.replace(config, n_train=0, n_val=0)
-    (train_pairs, val, test, compositional), _ = load_data(config)
-    pairs = {"train": train_pairs, "val": val, "test": test, "compositional": compositional}[args.split]
-    if args.limit is not None:
-        pairs = pairs[:args.limit]
-    result = score(model, src_vocab, tgt_vocab, pairs, beam_size=args.beam_size, length_penalty=args.length_penalty)
-    decoder = "greedy" if args.beam_size == 1 else f"beam {args.beam_size}, alpha {args.length_penalty}"
-    print(f"{args.checkpoint} ({decoder})")
-    print(_format_scores(args.split, result))
+    if split in ("train", "val"):  # these depend on the training split's size
+        (train_pairs, val, _, _), _ = load_data(config)
+        pairs = train_pairs if split == "train" else val
+    else:  # the held-out splits do not depend on the training split's size
+        pairs = getattr(make_splits(seed=config.data_seed, n_train=0), split)
+    if limit is not None:
+        pairs = pairs[:limit]
+    result = score(model, src_vocab, tgt_vocab, pairs, beam_size=beam_size, length_penalty=length_penalty)
+    decoder = "greedy" if beam_size == 1 else f"beam {beam_size}, alpha {length_penalty}"
+    print(f"{checkpoint} ({decoder})")
+    print(_format_scores(split, result))
     return 0
+
+
+DEFAULT_TRAIN_OUT = Path("artifacts") / "reference.pt"  # never the shipped checkpoint
 
 
 def _format_scores(name: str, result: dict) -> str:
     return (f"{name:>13}: exact match {100 * result['exact_match']:.2f}%  BLEU {result['bleu']:.2f}  "
             f"({result['n']} sentences)")
-
-
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    commands = {"train": train_main, "evaluate": evaluate_main}
-    if not argv or argv[0] not in commands:
-        print("usage: python -m course_utils.run.reference {train,evaluate} [options]  (-h for help)", file=sys.stderr)
-        return 2
-    return commands[argv[0]](argv[1:])
-
-
-if __name__ == "__main__":
-    sys.exit(main())
