@@ -104,3 +104,22 @@ def test_module_entry_point():
                           "--threads", "1"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert "test: exact match" in run.stdout
+
+
+def test_reference_config_is_built_on_transformer_config():
+    """ReferenceConfig holds a TransformerConfig (every model option once, norm_first included)."""
+    import dataclasses
+
+    from course_utils.run.reference import ReferenceConfig
+    from course_utils.transformer.model import TransformerConfig
+
+    assert isinstance(REFERENCE_CONFIG.model, TransformerConfig)
+    repeated = {f.name for f in dataclasses.fields(ReferenceConfig)} & {f.name for f in dataclasses.fields(TransformerConfig)}
+    assert not repeated, f"ReferenceConfig repeats TransformerConfig's fields {repeated}"
+    pre_ln = dataclasses.replace(REFERENCE_CONFIG, model=dataclasses.replace(REFERENCE_CONFIG.model, norm_first=True))
+    model = pre_ln.model_config(10, 12)
+    assert model.norm_first and (model.src_vocab_size, model.tgt_vocab_size) == (10, 12)
+    assert dataclasses.replace(model, norm_first=False, src_vocab_size=REFERENCE_CONFIG.model.src_vocab_size,
+                               tgt_vocab_size=REFERENCE_CONFIG.model.tgt_vocab_size) == REFERENCE_CONFIG.model
+    with pytest.raises(TypeError, match="TransformerConfig"):
+        ReferenceConfig(model={"d_model": 64})

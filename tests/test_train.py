@@ -230,3 +230,11 @@ def test_checkpoint_errors(tmp_path):
     torch.save({**raw, "config": {**raw["config"], "n_heads": 3}}, tmp_path / "badcfg.pt")
     with pytest.raises(CheckpointError, match="invalid model config"):
         load_checkpoint(tmp_path / "badcfg.pt")
+
+
+def test_history_first_reaching_is_the_first_evaluation_at_or_over_the_target():
+    h = History(eval_step=[10, 20, 30, 40], eval_score=[0.5, 0.99, 0.98, 1.0], eval_seconds=[1.0, 2.0, 3.0, 4.0])
+    assert h.first_reaching(0.99) == (20, 2.0)
+    assert h.first_reaching(1.0) == (40, 4.0)
+    assert h.first_reaching(1.01) == (None, None)
+    assert History().first_reaching(0.5) == (None, None)
