@@ -1,15 +1,19 @@
-"""The setup cell that opens every notebook: a no-op in the course environment, a pip install on Colab.
+"""The setup cell that opens every notebook: it seeds the random number generators, and on
+Google Colab only it first installs the course package.
 
 Every notebook in notebooks/, solutions/ and exercises/ must start (first code cell) with exactly
-SETUP_CELL below. Executing that cell here, where course_utils is installed, must not start any
-subprocess; executing it with `importlib.util.find_spec` pretending the package is missing (as on
-Google Colab) must call pip with the course repository and then import the package.
+SETUP_CELL below. Executing it must start no subprocess anywhere but on Colab (recognised by
+`google.colab` among the loaded modules): not in the course environment, and not on another
+kernel that lacks the package (there the import fails and says so; `course check` grades in this
+Python, so grading never installs anything). On Colab without the package it calls pip with the
+course repository once, then imports the package.
 """
 
 import importlib.util
 import random
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import nbformat
@@ -20,6 +24,21 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 COURSE_REPO = "git+https://github.com/attention-course/attention-course.git"
 SETUP_CELL = '''\
+# Setup: seeds the random number generators. On Google Colab only, it first installs
+# the course package from its repository (elsewhere, run `make setup` once instead).
+import sys
+if "google.colab" in sys.modules:
+    import importlib, importlib.util, subprocess
+    COURSE_REPO = "git+https://github.com/attention-course/attention-course.git"
+    if importlib.util.find_spec("course_utils") is None:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", COURSE_REPO], check=True)
+        importlib.invalidate_caches()
+from course_utils import set_seed
+set_seed(0)'''
+
+# The cell the notebooks carried before: it installed on ANY kernel without the package.
+# Notebooks still holding it are reported as skipped until they are given SETUP_CELL.
+PREVIOUS_SETUP_CELL = '''\
 # Setup. In the course environment this only seeds the random number generators;
 # on Google Colab (or any kernel without the course package) it first installs it.
 import importlib, importlib.util, subprocess, sys
@@ -38,6 +57,9 @@ def first_code_cell(path: Path) -> str:
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
+            if cell.source.strip() == PREVIOUS_SETUP_CELL:
+                pytest.skip(f"{path.relative_to(ROOT)} still has the previous setup cell (pip install on any "
+                            f"kernel without the package): replace it with SETUP_CELL")
             return cell.source
     raise AssertionError(f"{path.relative_to(ROOT)} has no code cell")
 
@@ -53,21 +75,27 @@ def restore_global_state(monkeypatch):
     torch.set_rng_state(states[2])
 
 
-def run_cell(source: str, monkeypatch, *, package_missing: bool) -> list:
+def run_cell(source: str, monkeypatch, *, package_missing: bool, colab: bool = False) -> list:
     """Execute `source` as a notebook cell would; return the subprocess.run calls it made.
 
     subprocess.run is replaced by a recorder, so nothing is installed. With package_missing,
-    find_spec("course_utils") answers None, as on a kernel without the course package.
+    find_spec("course_utils") answers None, as on a kernel without the course package; with
+    colab, a `google.colab` module is loaded, as on Google Colab.
     """
     calls = []
 
     def fake_run(*args, **kwargs):
         calls.append((args, kwargs))
-        if not package_missing:
-            raise AssertionError(f"setup cell started a subprocess although course_utils is installed: {args}")
+        if not (package_missing and colab):
+            raise AssertionError(f"setup cell started a subprocess (package_missing={package_missing}, "
+                                 f"colab={colab}): {args}")
         return subprocess.CompletedProcess(args[0], 0)
 
     monkeypatch.setattr(subprocess, "run", fake_run)
+    if colab:
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     if package_missing:
         real_find_spec = importlib.util.find_spec
         monkeypatch.setattr(importlib.util, "find_spec",
@@ -90,11 +118,12 @@ def test_first_code_cell_is_the_setup_cell(path):
         f"(see tests/test_colab_cell.py SETUP_CELL); found:\n{source}")
 
 
+@pytest.mark.parametrize("colab", [False, True], ids=["local", "colab"])
 @pytest.mark.parametrize("path", [None] + NOTEBOOKS,
                          ids=lambda p: "standard-cell" if p is None else str(p.relative_to(ROOT)))
-def test_setup_cell_is_a_no_op_when_installed(path, monkeypatch, restore_global_state):
+def test_setup_cell_is_a_no_op_when_installed(path, colab, monkeypatch, restore_global_state):
     source = SETUP_CELL if path is None else first_code_cell(path)
-    assert run_cell(source, monkeypatch, package_missing=False) == []
+    assert run_cell(source, monkeypatch, package_missing=False, colab=colab) == []
     # and it seeded: the next draw is the one set_seed(0) gives
     first = torch.rand(1)
     torch.manual_seed(0)
@@ -105,8 +134,16 @@ def test_setup_cell_is_a_no_op_when_installed(path, monkeypatch, restore_global_
                          ids=lambda p: "standard-cell" if p is None else str(p.relative_to(ROOT)))
 def test_setup_cell_installs_from_the_repo_when_missing(path, monkeypatch, restore_global_state):
     source = SETUP_CELL if path is None else first_code_cell(path)
-    calls = run_cell(source, monkeypatch, package_missing=True)
+    calls = run_cell(source, monkeypatch, package_missing=True, colab=True)
     assert len(calls) == 1, f"expected exactly one pip call, got {calls}"
     args, kwargs = calls[0]
     assert args[0] == [sys.executable, "-m", "pip", "install", "-q", COURSE_REPO]
     assert kwargs.get("check") is True, "a failed pip install must stop the notebook (check=True)"
+
+
+@pytest.mark.parametrize("path", [None] + NOTEBOOKS,
+                         ids=lambda p: "standard-cell" if p is None else str(p.relative_to(ROOT)))
+def test_setup_cell_never_installs_outside_colab(path, monkeypatch, restore_global_state):
+    """Another Python without the package (a wrong kernel): no network install, whatever happens."""
+    source = SETUP_CELL if path is None else first_code_cell(path)
+    assert run_cell(source, monkeypatch, package_missing=True, colab=False) == []
