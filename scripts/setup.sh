@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create (or bring up to date) the course environment in .venv from requirements-lock.txt,
-# install course_utils in editable mode and register a Jupyter kernel. Safe to run again:
+# install course_utils in editable mode (notebooks use the environment's own "python3"
+# kernel, so none is registered). Safe to run again:
 # it does nothing when .venv already matches the lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +32,5 @@ echo "setup: creating the course environment in $VENV with $("$PY" --version) (a
 # pip's output was filtered above, so check the result explicitly
 "$VENV/bin/python" -c "import torch, numpy, matplotlib, ipywidgets, nbval, course_utils" \
   || { echo "setup: the environment is incomplete; see pip's messages above" >&2; exit 1; }
-"$VENV/bin/python" -m ipykernel install --sys-prefix --name attention-course \
-  --display-name "Python (attention course)" >/dev/null
 echo "$want" > "$VENV/.course-stamp"
 echo "setup: done ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"
