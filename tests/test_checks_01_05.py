@@ -68,6 +68,8 @@ WRONG["01.weighted_sum"] = [
     (lambda w, v: w * v, "sum over the rows"),
     (lambda w, v: (w @ v).sum(), "not over everything"),
     (lambda w, v: v[w.argmax()], "instead of picking the best one"),
+    (lambda w, v: w.unsqueeze(0) @ v, "without an extra axis"),
+    (lambda w, v: w @ v / len(w), "Don't divide by n"),
 ]
 
 # ---------------------------------------------------------------------------- 01.softmax_temperature
@@ -119,6 +121,7 @@ WRONG["01.softmax_temperature"] = [
     (lambda s, t=1.0: (s / t - (s / t).max(dim=-1, keepdim=True)).exp(), "`.values`"),
     (lambda s, t=1.0: torch.exp(s / t) / torch.sum(torch.exp(s / t)), "whole tensor"),
     (lambda s, t=1.0: (lambda e: e / e.sum(0, keepdim=True))((s / t - (s / t).amax(-1, keepdim=True)).exp()), "axis"),
+    (lambda s, t=1.0: stable_softmax(s) / t, "*last*"),
 ]
 
 # ---------------------------------------------------------------------------- 01.soft_lookup
@@ -249,6 +252,8 @@ WRONG["02.rnn_forward"] = [
     (lambda x, h0, wx, wh, b: rnn_loop(x[:, :-1], h0, wx, wh, b) if x.size(1) > 1 else rnn_loop(x, h0, wx, wh, b),
      "all T steps"),
     (lambda x, h0, wx, wh, b: (lambda s, h: (list(s.unbind(1)), h))(*rnn_loop(x, h0, wx, wh, b)), "torch.stack"),
+    (lambda x, h0, wx, wh, b: (lambda s, h: (torch.cat(list(s.unbind(1)), dim=1), h))(*rnn_loop(x, h0, wx, wh, b)),
+     "new time axis"),
     (notebook("""
 def rnn_forward(x, h0, w_xh, w_hh, b):
     h, states = h0, []
@@ -326,7 +331,7 @@ WRONG["03.word2idx"] = [
     (lambda ss: [w for w in dict.fromkeys(t for s in ss for t in s)], "Build a dict"),
     (w2i_mutating, "work on a copy"),
     (lambda ss: {w: i + 1 for s in ss for i, w in enumerate(dict.fromkeys(s))}, "one dict for all"),
-    (lambda ss: {w: i for i, w in enumerate(["<pad>", *dict.fromkeys(t for s in ss for t in s)])}, "leave <pad> out"),
+    (lambda ss: {w: i for i, w in enumerate(["<pad>", *dict.fromkeys(t for s in ss for t in s)])}, "leave special tokens"),
     (lambda ss: {w: i + 1 for i, w in enumerate(dict.fromkeys(t for s in ss for t in s.split()))}, "no `.split()`"),
     (lambda ss: {w: i + 1 for i, w in enumerate(t for s in ss for t in s)}, "keeps the id"),
 ]
@@ -427,6 +432,7 @@ WRONG["03.embed_with_positions"] = [
     (lambda ids, table, pe: table[ids] + pe[:ids.size(0), None], "not along the batch"),
     (lambda ids, table, pe: table[ids] + pe[:ids.size(0)], "T = ids.size(1)"),
     (lambda ids, table, pe: nn.Embedding(*table.shape)(ids).detach() + pe[:ids.size(1)], "given `table`"),
+    (lambda ids, table, pe: (table[ids] + pe[:ids.size(1)]) * math.sqrt(table.size(1)), "No scaling"),
 ]
 
 # ---------------------------------------------------------------------------- 04.attention
@@ -491,11 +497,21 @@ def att_sdpa(q, k, v, mask=None):
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask), weights
 
 
+def att_bool_index(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if mask is not None:
+        scores[~mask] = float("-inf")
+    weights = scores.softmax(-1)
+    return weights @ v, weights
+
+
 def att_wrong(scale=True, dim=-1, fill="~mask", value=float("-inf"), after=False, scale_after=False, dot_t=False):
     def attention_answer(q, k, v, mask=None):
         scores = q @ k.T if dot_t else q @ k.transpose(-2, -1)
         if scale == "d_k":
             scores = scores / q.size(-1)
+        elif scale == "T_k":
+            scores = scores / math.sqrt(k.size(-2))
         elif scale == "d_v":
             scores = scores / math.sqrt(v.size(-1))
         elif scale and not scale_after:
@@ -526,6 +542,8 @@ WRONG["04.attention"] = [
     (lambda q, k, v, mask=None: att_solution(q, k, v, mask)[::-1], "other order"),
     (att_wrong(scale_after=True), "before the softmax"),
     (att_wrong(scale="d_v"), "not by the width of v"),
+    (att_wrong(scale="T_k"), "not by the number of keys"),
+    (att_bool_index, "masked_fill(~mask, float('-inf'))` broadcasts"),
     (lambda q, k, v, mask=None: att_solution(q, k, v, mask if mask else None), "is not None"),
     (lambda q, k, v, mask=None: att_solution(q, k.transpose(2, 3).transpose(-2, -1), v, mask), "assumes four axes"),
     (att_wrong(fill="mask == 1", value=-1e9), "polarity"),
@@ -790,6 +808,8 @@ WRONG["05.multi_head_attention"] = [
     (mha(("        super().__init__()\n", "")), "super().__init__()"),
     (mha(("def forward(self, x_q, x_kv, mask=None):", "def forward(self, query, key, value, mask=None):")),
      "takes two inputs"),
+    (mha(("out, _ = attention(q, k, v, mask)", "out, _ = attention(q, k, v, None if mask is None else mask.unsqueeze(1))")),
+     "pass it to the attention as it is"),
     (mha(("q = split_heads(self.w_q(x_q), self.n_heads)\n        k = split_heads(self.w_k(x_kv), self.n_heads)\n"
           "        v = split_heads(self.w_v(x_kv), self.n_heads)\n        out, _ = attention(q, k, v, mask)\n"
           "        return self.w_o(merge_heads(out))",

@@ -18,6 +18,8 @@ HINT_VALUES_FIRST = "The weights pick rows of `values`: `weights @ values`, not 
 HINT_RENORMALISED = "The weights are already weights (they sum to 1): use them as given, no softmax."
 HINT_HARD_PICK = "Attention mixes *all* the value rows, each by its weight, instead of picking the best one."
 HINT_ALL_SUMMED = "The result is one vector of width d: sum over the rows only (dim=0), not over everything."
+HINT_EXTRA_AXIS = "The result has shape (d,): `weights @ values` gives it directly, without an extra axis."
+HINT_DIVIDED = "Don't divide by n: the weights already sum to 1, so the weighted sum is already an average."
 HINT_DOT = "`torch.dot` takes two vectors; here `values` is a matrix: use `weights @ values`."
 
 
@@ -37,7 +39,9 @@ def _check_weighted_sum(fn):
             (weights.softmax(0) @ values, HINT_RENORMALISED),
             (weights[:, None] * values, HINT_NOT_SUMMED), ((weights[:, None] * values).sum(1), HINT_SUM_WRONG_AXIS),
             (weights * values if n == d else None, HINT_NOT_SUMMED), (values[weights.argmax()], HINT_HARD_PICK),
-            (lambda out: out.shape == values.shape, HINT_NOT_SUMMED), (lambda out: out.dim() == 0, HINT_ALL_SUMMED)])
+            ((weights @ values) / n if n > 1 else None, HINT_DIVIDED),
+            (lambda out: out.shape == values.shape, HINT_NOT_SUMMED), (lambda out: out.dim() == 0, HINT_ALL_SUMMED),
+            (lambda out: out.squeeze().shape == (d,) and out.dim() > 1, HINT_EXTRA_AXIS)])
 
 
 HINT_TEMP_MULT = "Divide the scores by the temperature (scores / T): a high temperature should make the distribution flatter."
@@ -49,6 +53,8 @@ HINT_UNSTABLE = ("exp() of a large score overflows to inf, and inf / inf is NaN.
                  "of each row before exp(): it cancels out in the ratio.")
 HINT_GLOBAL_MAX = ("Subtract each row's own maximum (`max(dim=-1, keepdim=True)`): with the maximum of the "
                    "whole tensor a row of small scores underflows to 0 / 0.")
+HINT_CONSTANT_SUM = ("Every row sums to the same number, but not to 1: divide the exponentials by their sum *last*; "
+                     "the temperature divides the scores *before* exp().")
 HINT_KEEPDIM = ("`max(dim=-1)` and `sum(dim=-1)` drop the last axis, so the division does not line up row by row: "
                 "add `keepdim=True`.")
 
@@ -59,6 +65,12 @@ HINT_NUMPY = ("The lesson's NumPy softmax works on one row; here `scores` is a t
 
 
 HINT_VALUES = "`max(dim=...)` returns a pair (values, indices): take `.values` (or use `amax`)."
+
+
+def _constant_sum(p) -> bool:
+    sums = p.double().sum(-1)
+    return bool(torch.isfinite(sums).all()) and torch.allclose(sums, sums.flatten()[0].expand_as(sums), atol=1e-4) \
+        and abs(float(sums.flatten()[0]) - 1) > 1e-3
 
 
 def _global(z, max_only=False):
@@ -83,6 +95,7 @@ def _check_softmax_temperature(fn):
             mistakes += [(_global(z), HINT_GLOBAL), (_global(z, max_only=True), HINT_GLOBAL_MAX),
                          (torch.softmax(z, dim=0), HINT_AXIS),
                          (lambda p: abs(float(p.double().sum()) - 1) < 1e-4, HINT_GLOBAL),
+                         (_constant_sum, HINT_CONSTANT_SUM),
                          (lambda p: not torch.allclose(p.double().sum(-1), torch.ones(p.shape[:-1]).double(),
                                                        atol=1e-4) and bool(torch.isfinite(p).all()), HINT_AXIS)]
         compare("probabilities", got, torch.softmax(z, dim=-1), axes=("B", "T", "n")[-scores.dim():],

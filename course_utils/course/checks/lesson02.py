@@ -46,6 +46,8 @@ HINT_LAST_FIRST = "h_last should be the state after the *last* step, states[:, -
 HINT_LAST_ROW = "states[:, -1] is the last step of every sequence; states[-1] is the last sequence of the batch."
 HINT_X_T = "x[:, t] is step t of every sequence in the batch; x[t] is the whole sequence number t."
 HINT_STEPS = "Loop over all T steps, `for t in range(x.size(1))`: states must hold T states."
+HINT_CAT = ("`torch.cat` joins the states end to end (B, T * d_h); `torch.stack(states, dim=1)` puts them on a new "
+            "time axis: (B, T, d_h).")
 HINT_LIST = "Turn the list of states into one tensor: `torch.stack(states, dim=1)` gives (B, T, d_h)."
 
 
@@ -82,7 +84,8 @@ def _check_rnn_forward(fn):
             (stale, HINT_STALE), (states.flip(1) if T > 1 else None, HINT_REVERSED),
             (with_h0[:, :-1] if T > 1 else None, HINT_SHIFTED), (with_h0, HINT_WITH_H0),
             (states.transpose(0, 1) if B > 1 else None, HINT_STACK_AXIS),
-            (lambda s: s.dim() == 3 and s.shape[0] == B and s.shape[1] < T, HINT_STEPS)])
+            (lambda s: s.dim() == 3 and s.shape[0] == B and s.shape[1] < T, HINT_STEPS),
+            (lambda s: tuple(s.shape) == (B, T * d_h) and T > 1, HINT_CAT)])
         compare("h_last", got[1], h_last, axes=("B", "d_h"),
                 mistakes=[(h0, HINT_LAST_H0), (states[:, 0] if T > 1 else None, HINT_LAST_FIRST),
                           (states[-1] if B > 1 else None, HINT_LAST_ROW)])

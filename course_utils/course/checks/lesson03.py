@@ -18,7 +18,8 @@ HINT_FREQ = "Number the words in order of first appearance, not by how often the
 HINT_NEW_ID = "A word seen again keeps the id it got the first time; only new words get new ids."
 HINT_PER_SENTENCE = "Use one dict for all the sentences: ids continue from one sentence to the next."
 HINT_INVERSE = "Map each word to its id (word -> id), not each id to its word."
-HINT_SPECIALS = "Only the words of the sentences: leave <pad> out of the dict (ids simply start at 1)."
+HINT_SPECIALS = ("Only the words of the sentences: leave special tokens such as <pad> out of the dict (ids simply "
+                 "start at 1).")
 HINT_TOKENS = "Each sentence is already a list of tokens: loop over it directly, no `.split()`."
 HINT_ORDER = ("The ids 1..n are all there but in another order (a `set` has no order): number the words as "
               "they first appear.")
@@ -162,5 +163,6 @@ def _check_embed_with_positions(fn):
         emb = table[ids]
         compare("x", got, emb + pe[:T], axes=("B", "T", "d_model"), mistakes=[
             (emb, HINT_NO_PE), (emb + pe[0], HINT_PE0), (emb * math.sqrt(d_model) + pe[:T], HINT_SQRT),
+            ((emb + pe[:T]) * math.sqrt(d_model), HINT_SQRT),
             (emb + pe[:B, None] if B != T else None, HINT_PE_BATCH), (emb + pe[ids], HINT_PE_BY_ID),
             (lambda x: x.shape == emb.shape and not torch.isclose(x - pe[:T], emb, atol=1e-4).any(), HINT_TABLE)])

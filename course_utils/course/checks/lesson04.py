@@ -28,6 +28,9 @@ HINT_MASK_ZERO = ("Blocked scores must become -inf (or a very large negative num
 HINT_MASK_ADDED = "A bool mask selects positions; adding it to the scores only shifts them. Use masked_fill."
 HINT_BMM = ("`torch.bmm` takes exactly 3-D tensors; `@` (torch.matmul) works with any number of leading axes "
             "(batch, heads, ...).")
+HINT_BOOL_INDEX = ("Indexing with a mask (`scores[~mask] = ...`) needs a mask of exactly the scores' shape; "
+                   "`scores.masked_fill(~mask, float('-inf'))` broadcasts it.")
+HINT_SCALE_TK = "Scale by √d_k, the width of q and k (their last axis), not by the number of keys T_k."
 HINT_IF_MASK = "`if mask:` asks for the truth of a whole tensor; test `if mask is not None:`."
 HINT_TRANSPOSE_AXES = ("`transpose(2, 3)` assumes four axes; `k.transpose(-2, -1)` swaps the last two whatever "
                        "comes before them.")
@@ -70,7 +73,8 @@ def _mistakes(q, k, v, mask, first_bug_only=False):
     d_k, d_v = q.size(-1), v.size(-1)
     variants = [(dict(scale=1.0, axis=-2), HINT_NO_SCALE if first_bug_only else HINT_SOFTMAX_AXIS),
                 (dict(scale=1.0), HINT_NO_SCALE), (dict(scale=d_k ** 2), HINT_SCALE_DK),
-                (dict(scale=d_v), HINT_SCALE_DV), (dict(scale_after=True), HINT_SCALE_AFTER),
+                (dict(scale=d_v), HINT_SCALE_DV), (dict(scale=k.size(-2)), HINT_SCALE_TK),
+                (dict(scale_after=True), HINT_SCALE_AFTER),
                 (dict(axis=-2), HINT_SOFTMAX_AXIS)]
     if q.dim() == 4:
         variants.append((dict(axis=1), HINT_SOFTMAX_AXIS))
@@ -88,7 +92,8 @@ def _check_attention_fn(fn, with_mask: bool, seed: int, first_bug_only=False):
         want_out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         want_w = reference_attention(q, k, v, mask)[1]
         errors = [(r"\.T\b", HINT_DOT_T), (r"Boolean value of Tensor", HINT_IF_MASK),
-                  (r"Dimension out of range", HINT_TRANSPOSE_AXES), (r"must be a 3D tensor", HINT_BMM)]
+                  (r"Dimension out of range", HINT_TRANSPOSE_AXES), (r"must be a 3D tensor", HINT_BMM),
+                  (r"shape of the mask|could not be broadcast", HINT_BOOL_INDEX)]
         got = expect_tuple(call(fn, *args, errors=errors), 2, ("out", "weights"),
                            wants=(want_out, want_w))
         wrong = _mistakes(q, k, v, mask, first_bug_only)

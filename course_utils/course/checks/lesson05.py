@@ -28,6 +28,8 @@ HINT_PIECES = "Stack the pieces into one tensor along a new head axis: `torch.st
 HINT_CAT_AXIS = "Concatenate the heads along the last axis (dim=-1): each position gets H * d_k numbers."
 HINT_FORWARD_ARGS = ("`forward(x_q, x_kv, mask=None)` takes two inputs: queries from `x_q`, keys *and* values from "
                      "`x_kv` (not three separate query, key, value arguments).")
+HINT_MASK_SHAPE = ("Your module works without a mask and fails with one. The mask comes as (B, 1, 1, T_k) and "
+                   "already broadcasts over the heads and queries: pass it to the attention as it is.")
 HINT_SUPER = "Call `super().__init__()` first in `__init__`, before creating the layers."
 HINT_VIEW = ("After a transpose the memory is no longer contiguous, so `.view` fails: use `.reshape` "
              "(or `.contiguous().view`).")
@@ -119,7 +121,10 @@ def _check_mha(cls):
     mask = pad[:, None, None, :]  # (B, 1, 1, T_k)
     for x_kv_probe, m in ((x_q, None), (x_kv, None), (x_kv, mask)):
         with torch.no_grad():
-            got = call(module, x_q, x_kv_probe, m, what="`MultiHeadAttention.forward`")
+            try:
+                got = call(module, x_q, x_kv_probe, m, what="`MultiHeadAttention.forward`")
+            except Fail as fail:  # the probes without a mask passed: the mask is what breaks it
+                raise Fail(fail.message, fail.hint or (HINT_MASK_SHAPE if m is not None else None)) from None
             want, _ = torch_mha(x_q, x_kv_probe, x_kv_probe, need_weights=False,
                                 key_padding_mask=None if m is None else to_torch_key_padding_mask(pad))
         args = (x_q, x_kv_probe, m, w, n_heads)
