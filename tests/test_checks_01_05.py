@@ -317,6 +317,7 @@ def w2i_mutating(sentences):
 
 RIGHT["03.word2idx"] = [
     w2i_loop,
+    lambda ss: {w: i for i, w in enumerate(["<pad>", *dict.fromkeys(t for s in ss for t in s)])},  # pad kept at 0
     lambda ss: {w: i for i, w in enumerate(dict.fromkeys(t for s in ss for t in s), start=1)},
     lambda ss: (lambda d: [d.setdefault(t, len(d) + 1) for s in ss for t in s] and d)({}),
     lambda ss: {w: i + 1 for i, w in enumerate(sorted(set(t for s in ss for t in s),
@@ -331,7 +332,8 @@ WRONG["03.word2idx"] = [
     (lambda ss: [w for w in dict.fromkeys(t for s in ss for t in s)], "Build a dict"),
     (w2i_mutating, "work on a copy"),
     (lambda ss: {w: i + 1 for s in ss for i, w in enumerate(dict.fromkeys(s))}, "one dict for all"),
-    (lambda ss: {w: i for i, w in enumerate(["<pad>", *dict.fromkeys(t for s in ss for t in s)])}, "leave special tokens"),
+    (lambda ss: {w: i for i, w in enumerate(["<pad>", "<unk>", *dict.fromkeys(t for s in ss for t in s)])},
+     "leave special tokens"),
     (lambda ss: {w: i + 1 for i, w in enumerate(dict.fromkeys(t for s in ss for t in s.split()))}, "no `.split()`"),
     (lambda ss: {w: i + 1 for i, w in enumerate(t for s in ss for t in s)}, "keeps the id"),
 ]
@@ -784,6 +786,7 @@ class MHAPackage(nn.Module):
 
 RIGHT["05.multi_head_attention"] = [
     mha(), MHAEinsumSDPA, MHATransposeQKV, MHAPackage,
+    mha(("def forward(self, x_q, x_kv, mask=None):", "def forward(self, x_q, x_kv, mask):")),
     mha(('scores.masked_fill(~mask, float("-inf"))', "torch.where(mask, scores, -1e9)")),
     mha(("out, _ = attention(q, k, v, mask)", "out, _ = attention(q.double(), k.double(), v.double(), mask)\n"
                                               "        out = out.float()")),

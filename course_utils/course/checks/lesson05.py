@@ -90,7 +90,7 @@ def _check_mha(cls):
         params = list(inspect.signature(cls.forward).parameters.values())[1:]
     except (TypeError, ValueError):
         params = []
-    if len([p for p in params if p.default is inspect.Parameter.empty and p.kind == p.POSITIONAL_OR_KEYWORD]) > 2:
+    if any(p.name in ("value", "values", "v", "x_v") for p in params[:3]):
         raise Fail(f"`forward` takes the arguments ({', '.join(p.name for p in params)}).", hint=HINT_FORWARD_ARGS)
     g = probe_generator(12)
     d_model, n_heads = 12, 3
