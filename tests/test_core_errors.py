@@ -153,7 +153,7 @@ def test_config_pad_id_is_an_int_inside_both_vocabularies(pad_id, error):
 
 
 def test_config_sizes_are_bounded_with_the_reason():
-    with pytest.raises(ValueError, match=r"TransformerConfig.max_len must be in \[1, 65536\].*position table"):
+    with pytest.raises(ValueError, match=r"TransformerConfig.max_len must be <= 65536, got 10+: .*position table"):
         TransformerConfig(10, 10, max_len=10**12)
     with pytest.raises(ValueError, match="parameters.*GiB"):
         TransformerConfig(10**6, 10**6, d_model=4096, n_heads=8)
@@ -177,7 +177,7 @@ def test_positional_offsets_and_input_dtypes(Pos):
     with pytest.raises(ValueError, match="positions up to 11 exceed max_len=10"):
         pe(torch.zeros(1, 3, 8), offset=8)
     assert pe(torch.zeros(1, 3, 8, dtype=torch.float64)).dtype == torch.float64
-    with pytest.raises(ValueError, match="max_len must be in"):
+    with pytest.raises(ValueError, match="max_len must be <= 65536"):
         Pos(8, max_len=10**12)
 
 
@@ -279,7 +279,7 @@ def test_validate_helpers_name_the_argument_and_refuse_lookalikes():
         validate.boolean("flag", "false")
     with pytest.raises(TypeError, match="n must be an int, got bool"):
         validate.positive_int("n", True)
-    with pytest.raises(ValueError, match="n must be in \\[1, 5\\], got 6: why"):
+    with pytest.raises(ValueError, match="n must be <= 5, got 6: why"):
         validate.positive_int("n", 6, max=5, hint="why")
     for bad in (float("nan"), float("inf"), 10**400):
         with pytest.raises(ValueError, match="lr must be a finite number"):

@@ -34,15 +34,13 @@ def _is_int(x) -> bool:
 
 def integer(name: str, x, *, min: int | None = None, max: int | None = None, hint: str = "") -> int:
     """`x` must be an int (not a bool) with min <= x <= max (each bound optional).
-    `hint` is added to the ValueError, to say why a bound exists."""
+    `hint` is added to the error about `max`, to say why that bound exists."""
     if not _is_int(x):
         raise TypeError(f"{name} must be an int, got {type(x).__name__} ({_shown(x)})")
-    if (min is not None and x < min) or (max is not None and x > max):
-        if min is not None and max is not None:
-            bound = f"in [{min}, {max}]"
-        else:
-            bound = f">= {min}" if min is not None else f"<= {max}"
-        raise ValueError(f"{name} must be {bound}, got {x}" + (f": {hint}" if hint else ""))
+    if min is not None and x < min:
+        raise ValueError(f"{name} must be >= {min}, got {x}")
+    if max is not None and x > max:
+        raise ValueError(f"{name} must be <= {max}, got {x}" + (f": {hint}" if hint else ""))
     return x
 
 

@@ -15,6 +15,14 @@ import torch
 
 from course_utils.base.validate import integer, positive_int, token_ids
 
+# The longest sequence the course's model pieces are built for. A sequence of T tokens
+# needs a (T, T) mask and a position table of T x d_model numbers (T = 10**12 with
+# d_model = 512 would be 2 PB); the course's sentences have fewer than 100 tokens, the
+# paper's at most a few hundred.
+MAX_LEN_LIMIT = 65_536
+MAX_LEN_WHY = (f"a sequence of T tokens needs a T x T mask and a T x d_model position table, so the course "
+               f"caps lengths at {MAX_LEN_LIMIT} (its sentences have fewer than 100 tokens)")
+
 
 def causal_mask(T: int, device=None) -> torch.Tensor:
     """(T, T) bool; True on and below the diagonal: position i may see j <= i.
@@ -23,7 +31,7 @@ def causal_mask(T: int, device=None) -> torch.Tensor:
     Shapes:
         returns (T, T), broadcastable to (B, H, T, T).
     """
-    positive_int("causal_mask: T", T)
+    positive_int("causal_mask: T", T, max=MAX_LEN_LIMIT, hint=MAX_LEN_WHY)
     return torch.ones(T, T, dtype=torch.bool, device=device).tril()
 
 

@@ -13,18 +13,12 @@ import torch
 from torch import nn
 
 from course_utils.base.validate import non_negative_int, positive_int, probability, tensor
-
-# The longest sequence a position table is built for. A table holds max_len x d_model
-# floats (max_len = 10**12 with d_model = 512 would be 2 PB); the course's sentences
-# have fewer than 100 tokens, the paper's at most a few hundred.
-MAX_LEN_LIMIT = 65_536
-_MAX_LEN_WHY = (f"a position table holds max_len x d_model numbers, so the course caps max_len at "
-                f"{MAX_LEN_LIMIT} (its sentences have fewer than 100 tokens)")
+from course_utils.transformer.masks import MAX_LEN_LIMIT, MAX_LEN_WHY
 
 
 def check_max_len(name: str, max_len) -> int:
     """An int in [1, MAX_LEN_LIMIT], with the reason for the cap in the error."""
-    return positive_int(name, max_len, max=MAX_LEN_LIMIT, hint=_MAX_LEN_WHY)
+    return positive_int(name, max_len, max=MAX_LEN_LIMIT, hint=MAX_LEN_WHY)
 
 
 def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
