@@ -1,12 +1,16 @@
 """Decoding: greedy, beam search, and the key/value cache (same tokens, less work)."""
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 from torch import nn
 
-from course_utils.run.decoding import beam_search, gnmt_length_penalty, greedy_decode
+from course_utils.corpus.data import Vocab, build_vocabs, make_splits
+from course_utils.corpus.metrics import exact_match
+from course_utils.run.decoding import (beam_search, cut_at_eos, evaluate, gnmt_length_penalty, greedy_decode, inference,
+                                       special_ids, translate_batch)
 from course_utils.transformer.layers import KVCache, MultiHeadAttention, new_decoder_cache
 from course_utils.transformer.masks import causal_mask
 from course_utils.transformer.model import Transformer, TransformerConfig
@@ -85,7 +89,7 @@ def test_kv_cache_reorder_and_decoder_cache_length_check():
     model = tiny_model()
     memory = torch.randn(1, 3, 32)
     with pytest.raises(ValueError, match="one per layer"):
-        model.decode(torch.tensor([[BOS]]), memory, cache=new_decoder_cache(3))
+        model.decode(torch.tensor([[BOS]]), memory, None, cache=new_decoder_cache(3))
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
@@ -211,3 +215,52 @@ def test_decoding_restores_training_mode(gen):
     model = tiny_model().train()
     greedy_decode(model, random_src(gen), max_new_tokens=3)
     assert model.training
+
+
+# ----------------------------------------------------------------------------- one path for each job
+def test_inference_context_restores_the_mode_also_after_an_error():
+    model = tiny_model().train()
+    with inference(model):
+        assert not model.training and not torch.is_grad_enabled()
+    assert model.training and torch.is_grad_enabled()
+    with pytest.raises(RuntimeError, match="boom"):
+        with inference(model):
+            raise RuntimeError("boom")
+    assert model.training
+    model.eval()
+    with inference(model):
+        pass
+    assert not model.training
+
+
+def test_special_ids_come_from_the_caller_then_the_config_then_the_vocabulary():
+    model = tiny_model()
+    assert special_ids(model) == (Vocab.bos_id, Vocab.eos_id, model.config.pad_id)
+    assert special_ids(model, bos_id=5, eos_id=6, pad_id=7) == (5, 6, 7)
+    config_ids = SimpleNamespace(config=SimpleNamespace(bos_id=8, eos_id=9, pad_id=10))
+    assert special_ids(config_ids) == (8, 9, 10)
+    with pytest.raises(TypeError, match="eos_id must be an int"):
+        special_ids(model, eos_id="2")
+
+
+def test_cut_at_eos_keeps_the_eos_and_rows_without_one():
+    rows = torch.tensor([[5, 2, 0, 0], [5, 6, 7, 8], [2, 0, 0, 0]])
+    assert cut_at_eos(rows, 2) == [[5, 2], [5, 6, 7, 8], [2]]
+    assert cut_at_eos([[1, 2, 3]], 3) == [[1, 2, 3]]
+
+
+def test_evaluate_is_the_same_with_and_without_the_cache_and_counts_pairs():
+    src_vocab, tgt_vocab = build_vocabs()
+    torch.manual_seed(0)
+    model = Transformer(TransformerConfig(src_vocab_size=len(src_vocab), tgt_vocab_size=len(tgt_vocab), d_model=16,
+                                          n_heads=2, n_layers=1, d_ff=32, dropout=0.0, max_len=32)).eval()
+    pairs = make_splits(seed=0, n_train=0, n_test=6, n_compositional=0).test
+    cached = evaluate(model, pairs, src_vocab, tgt_vocab, batch_size=4)
+    plain = evaluate(model, pairs, src_vocab, tgt_vocab, batch_size=4, use_cache=False, bleu=False)
+    assert cached["hypotheses"] == plain["hypotheses"] and cached["n"] == plain["n"] == 6
+    assert cached["exact_match"] == exact_match(cached["hypotheses"], [p.tgt for p in pairs])
+    assert "bleu" in cached and "bleu" not in plain
+    with pytest.raises(ValueError, match="pairs is empty"):
+        evaluate(model, [], src_vocab, tgt_vocab)
+    with pytest.raises(ValueError, match="sentence 1 is empty"):
+        translate_batch(model, src_vocab, tgt_vocab, [["the", "dog", "."], []])
