@@ -801,6 +801,11 @@ WRONG["05.multi_head_attention"] = [
     (mha(("scores.masked_fill(~mask,", "scores.masked_fill(mask,")), "Your `attention` above is the cause"),
     (mha(("out, _ = attention(q, k, v, mask)", "out, _ = attention(q, k, v, ~mask if mask is not None else None)")),
      "polarity"),
+    (mha(("out, _ = attention(q, k, v, mask)",
+          "scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))\n"
+          "        if mask is not None:\n"
+          "            scores = scores.masked_fill(mask, -1e9)\n"
+          "        out = scores.softmax(-1) @ v")), "polarity"),
     (mha(("k = split_heads(self.w_k(x_kv), self.n_heads)\n        v = split_heads(self.w_v(x_kv), self.n_heads)",
           "k = split_heads(self.w_k(x_q), self.n_heads)\n        v = split_heads(self.w_v(x_q), self.n_heads)")),
      "come from `x_kv`"),

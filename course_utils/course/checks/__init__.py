@@ -48,7 +48,9 @@ receives the learner's object, probes it, and raises `Fail` (through the helpers
   list / dict arguments to detect in-place changes, `NotImplementedError` -> pending, any
   other exception -> failed naming the learner's line. `forbid` patches built-ins (keys of
   `FORBIDDEN`, or `(owner, "attribute")` pairs such as `(EncoderLayer, "forward")`) so that
-  calling them fails with "this exercise asks you to write it yourself".
+  calling them fails with "this exercise asks you to write it yourself". `errors=[(regex, hint)]`
+  names a mistake that makes learner code raise (the regex is searched in the message, which
+  quotes the learner's line).
 - `compare(name, got, want, axes=..., mistakes=[(wrong, hint), ...])`: `wrong` is the value
   a known mistake gives on the same probe (matched within the tolerance, even with another
   shape or dtype), or a *signature*: a function `wrong(got) -> bool` testing a property
@@ -58,7 +60,8 @@ receives the learner's object, probes it, and raises `Fail` (through the helpers
 - `compare_prediction(name, got, want, rel=..., mistakes=[(value, hint)])` for "predict the
   output" exercises: accepts int, float, NumPy scalars/arrays, tensors, lists; `rel` is the
   precision the statement asks for; a near miss gets "close: compute it exactly".
-- `expect_callable`, `expect_class`, `expect_tuple(got, 2, ("out", "weights"))`.
+- `expect_callable`, `expect_class`, `expect_tuple(got, 2, ("out", "weights"), wants=(out, weights))`
+  (with `wants`, a pair returned in the other order is named).
 - `raise Fail("message", hint="...")` for a custom failure; return a short string from the
   checker to replace the default "passed" message.
 - `@exercise(..., uses=("split_heads",))` names the earlier exercises (by their `name`)

@@ -76,7 +76,8 @@ def _mha_variant(x_q, x_kv, mask, w, n_heads, split="right", merge="right", scal
     q, k, v = cut(lin["w_q"](x_q), n_heads), cut(lin["w_k"](x_kv), n_heads), cut(lin["w_v"](x_kv), n_heads)
     scores = q @ k.transpose(-2, -1) / math.sqrt(scale or d_k)
     if mask is not None and mask_mode != "none":
-        scores = scores.masked_fill(mask if mask_mode == "inverted" else ~mask, float("-inf"))
+        fill = -1e9 if mask_mode == "inverted_big" else float("-inf")
+        scores = scores.masked_fill(mask if mask_mode.startswith("inverted") else ~mask, fill)
     out = scores.softmax(axis) @ v
     out = merge_heads(out) if merge == "right" else out.reshape(B, T_q, d_model)
     return lin["w_o"](out) if use_w_o else out
@@ -141,6 +142,7 @@ def _check_mha(cls):
         if m is not None:
             mistakes += [(_mha_variant(*args, mask_mode="none"), "Pass the mask on to the attention: padded keys must get no weight."),
                          (_mha_variant(*args, mask_mode="inverted"), HINT_POLARITY),
+                         (_mha_variant(*args, mask_mode="inverted_big"), HINT_POLARITY),
                          (lambda y: bool(torch.isnan(y[0]).all()) and not torch.isnan(y[1]).all(), HINT_POLARITY)]
         compare("output", got, want, axes=("B", "T_q", "d_model"), mistakes=mistakes)
     return "All probes match nn.MultiheadAttention with the same weights."
