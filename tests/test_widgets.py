@@ -150,3 +150,13 @@ def test_every_widget_follows_the_one_convention(make):
     assert isinstance(w, LessonWidget)
     assert w.widget.children[-1] is w.image and w.widget.children[-2] is w.message
     assert bytes(w.image.value).startswith(b"\x89PNG") and w.n_draws == 1 and w.figure is not None
+
+
+def test_widget_base_reports_problems_escaped_and_clears_the_figure():
+    w = query_widget()
+    w.problem("unknown word '<b>'")
+    assert "course-problem" in w.message.value and "&lt;b&gt;" in w.message.value and "<b>" not in w.message.value
+    w.clear()
+    assert w.figure is None and bytes(w.image.value) == b""
+    w.update()
+    assert w.figure is not None and bytes(w.image.value).startswith(b"\x89PNG") and w.n_draws == 2
