@@ -90,6 +90,8 @@ def _bad_arguments(tmp_path):
         (["evaluate", "--length-penalty", "-1"], "--length-penalty"), (["evaluate", "--limit", "-1998"], "--limit"),
         (["evaluate", "--limit", "0"], "--limit"), (["evaluate", "--beam-size", "0"], "--beam-size"),
         (["evaluate", "--threads", "0"], "--threads"), (["evaluate", "--split", "nope"], "--split"),
+        (["evaluate", "--beam-size", "1000"], "at most 64"), (["train", "--seed", str(2**40)], "at most"),
+        (["check", str(nb), "--timeout", str(10**30)], "at most"),
         (["evaluate", "--checkpoint", str(tmp_path / "missing.pt")], "no such file"),
         (["evaluate", "--checkpoint", str(tmp_path)], "is a folder"),
         (["check", str(nb), "--timeout", "0"], "--timeout"), (["check", str(nb), "--timeout", "nan"], "--timeout"),
@@ -283,6 +285,23 @@ def test_check_and_reset_refuse_files_that_are_not_notebooks(tmp_path, content, 
     assert path.read_bytes() == content
 
 
+def test_check_refuses_an_unknown_id_before_running_anything(tmp_path, no_work, capsys):
+    root = _tiny_course(tmp_path)
+    assert cli.main(["check", str(root / "exercises" / "01_tiny.ipynb"), "--id", "01.nope"]) == 2
+    err = capsys.readouterr().err
+    assert "'01.nope' is not in" in err and "01.weighted_sum, 01.softmax_temperature, 01.soft_lookup" in err
+
+
+def test_expected_exercises_come_from_metadata(tmp_path):
+    root = _tiny_course(tmp_path)
+    path = root / "exercises" / "01_tiny.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if "check(" not in c.source]  # the learner deleted every check cell
+    expected, checks, notes = cli.expected_exercises(path, nb)
+    assert expected == ["01.weighted_sum", "01.softmax_temperature", "01.soft_lookup"] and not notes
+    assert checks["01.soft_lookup"][2] == "soft_lookup"  # restored from the solution, not the notebook
+
+
 def test_a_notebook_without_checks_does_not_pass(tmp_path, capsys):
     path = tmp_path / "00_welcome.ipynb"
     nb = nbformat.v4.new_notebook()
@@ -420,6 +439,20 @@ def test_reset_refuses_solutions_and_lessons(tmp_path, folder, capsys):
     assert cli.main(["reset", str(target), "--id", "04.attention"]) == 2
     assert "never reset" in capsys.readouterr().err
     assert target.read_bytes() == before and not _backups(path)
+
+
+def test_reset_that_cannot_write_changes_nothing(tmp_path, monkeypatch, capsys):
+    path = _learner_copy(tmp_path)
+    before = path.read_bytes()
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli.nbformat, "write", disk_full)
+    assert cli.main(["reset", str(path), "--id", "04.attention"]) == 2
+    err = capsys.readouterr().err
+    assert "No space left" in err and "was not changed" in err and "Traceback" not in err
+    assert path.read_bytes() == before and [p.name for p in path.parent.iterdir()] == [path.name]
 
 
 def test_reset_errors(tmp_path, capsys):

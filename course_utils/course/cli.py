@@ -46,12 +46,15 @@ import nbformat
 from course_utils.course import progress
 
 CELL_TIMEOUT = 300  # seconds per cell for `course check`
+MAX_TIMEOUT = 24 * 3600
 MAX_THREADS = 256
+MAX_BEAM = 64  # beam search keeps MAX_BEAM hypotheses per sentence in memory
+MAX_SEED = 2**32 - 1  # set_seed also seeds NumPy, whose seeds are 32-bit
 
 
 # ----------------------------------------------------------------------------- argument types
 
-def _int_at_least(low: int):
+def _int_at_least(low: int, high: int | None = None):
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -59,16 +62,14 @@ def _int_at_least(low: int):
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if value < low:
             raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}, got {value}")
         return value
     parse.__name__ = f"integer >= {low}"
     return parse
 
 
-def _threads(text: str) -> int:
-    value = _int_at_least(1)(text)
-    if value > MAX_THREADS:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_THREADS}, got {value}")
-    return value
+_threads = _int_at_least(1, MAX_THREADS)
 
 
 def _finite_float(low: float | None = None, strict: bool = False):
@@ -327,6 +328,26 @@ def _first_line(source: str) -> str:
     return line if len(line) <= 50 else line[:47] + "..."
 
 
+def expected_exercises(path: Path, nb) -> tuple[list[str], dict[str, tuple], list[str]]:
+    """(exercise ids to grade, {id: (check cell id, source, expression)}, notes). The ids come
+    from the notebook's metadata (written by `course build`), the check cells from the
+    exercise regenerated from its solution; without those, from the notebook itself."""
+    fresh, _ = _fresh_exercise(path, nb)
+    notes = []
+    checks = {}
+    for cell in (fresh.cells if fresh is not None else nb.cells):
+        if cell.cell_type == "code":
+            for ex_id, expr in _check_calls(cell.source):
+                checks.setdefault(ex_id, (cell.get("id"), cell.source, expr))
+    if fresh is None:
+        notes.append("the solution this notebook was generated from was not found: "
+                     "the check cells are taken from the notebook itself")
+    expected = _course_meta(nb).get("exercises")
+    if not (isinstance(expected, list) and all(isinstance(i, str) for i in expected)):
+        expected = list(checks)  # no metadata: the exercises the check cells name
+    return list(dict.fromkeys(expected)), checks, notes
+
+
 def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
     """Grade a copy of the notebook at `path` (see the module docstring). Never changes `path`."""
     from nbclient import NotebookClient
@@ -334,20 +355,7 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
 
     nb = read_notebook(path) if nb is None else nb
     report = GradeReport()
-    fresh, sol_path = _fresh_exercise(path, nb)
-    meta = _course_meta(nb)
-    fresh_checks = {}  # exercise id -> (cell id, source, expression) from the generated exercise
-    for cell in (fresh.cells if fresh is not None else nb.cells):
-        if cell.cell_type == "code":
-            for ex_id, expr in _check_calls(cell.source):
-                fresh_checks.setdefault(ex_id, (cell.get("id"), cell.source, expr))
-    if fresh is None:
-        report.notes.append("the solution this notebook was generated from was not found: "
-                            "the check cells are taken from the notebook itself")
-    expected = meta.get("exercises")
-    if not (isinstance(expected, list) and all(isinstance(i, str) for i in expected)):
-        expected = list(fresh_checks)  # no metadata: the exercises the check cells name
-    expected = list(dict.fromkeys(expected))
+    expected, fresh_checks, report.notes = expected_exercises(path, nb)
     if not expected:
         return report
 
@@ -460,25 +468,26 @@ def cmd_check(args) -> int:
     except NotebookError as err:
         print(f"course check: {err}", file=sys.stderr)
         return 2
-    print(f"Running a copy of {path} (your file is not changed) ...", flush=True)
     try:
-        report = grade(path, timeout=args.timeout, nb=nb)
+        expected, _, _ = expected_exercises(path, nb)
     except NotebookError as err:  # the solution it was generated from is broken
         print(f"course check: {err}", file=sys.stderr)
         return 2
-    for note in report.notes:
-        print(f"note: {note}")
-    graded = [r for r in report.rows if r[1] not in ("timeout", "died")]
-    if not graded and not report.stopped:
+    if not expected:
         print(f"course check: {path} has no graded exercises (no check cells and no exercise list in its "
               f"metadata): nothing to grade.", file=sys.stderr)
         return 1
+    if args.id and args.id not in expected:
+        print(f"course check: exercise {args.id!r} is not in {path}; its exercises are: {', '.join(expected)}",
+              file=sys.stderr)
+        return 2
+    print(f"Running a copy of {path} (your file is not changed) ...", flush=True)
+    report = grade(path, timeout=args.timeout, nb=nb)
+    for note in report.notes:
+        print(f"note: {note}")
+    graded = [r for r in report.rows if r[1] not in ("timeout", "died")]
     rows = report.rows
     if args.id:
-        if args.id not in {r[0] for r in graded}:
-            known = ", ".join(r[0] for r in graded)
-            print(f"course check: exercise {args.id!r} is not in {path}; its exercises are: {known}", file=sys.stderr)
-            return 2
         rows = [r for r in rows if r[0] == args.id or r[1] in ("timeout", "died")]
     print(format_table(rows))
     shown = [r for r in rows if r[1] not in ("timeout", "died")]
@@ -585,19 +594,25 @@ def reset_notebook(path: Path, ex_id: str, dry_run: bool = False, now: _dt.datet
     if dry_run or (old_text == new_text and not inserted):
         return result
     folder = _backup_folder(target)
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    backup = folder / f"{target.stem}-{stamp}.ipynb"
-    n = 1
-    while backup.exists():
-        backup = folder / f"{target.stem}-{stamp}-{n}.ipynb"
-        n += 1
-    shutil.copy2(target, backup)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        backup = folder / f"{target.stem}-{stamp}.ipynb"
+        n = 1
+        while backup.exists():
+            backup = folder / f"{target.stem}-{stamp}-{n}.ipynb"
+            n += 1
+        shutil.copy2(target, backup)
+    except OSError as err:
+        raise ResetError(f"cannot make a backup in {folder} ({err.strerror or err}); {path} was not changed") from None
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(3)}.tmp")
     try:
         nbformat.write(nb, tmp)
         shutil.copymode(target, tmp)
         os.replace(tmp, target)
+    except OSError as err:
+        raise ResetError(f"cannot write {target} ({err.strerror or err}); it was not changed "
+                         f"(a backup is in {backup})") from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -699,7 +714,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="grade a notebook by running a copy of it")
     p.add_argument("notebook", type=_existing_file, help="the notebook to grade (it is only read)")
     p.add_argument("--id", help="show only this exercise")
-    p.add_argument("--timeout", type=_int_at_least(1), default=CELL_TIMEOUT,
+    p.add_argument("--timeout", type=_int_at_least(1, MAX_TIMEOUT), default=CELL_TIMEOUT,
                    help="whole seconds each cell may run (at least 1; default %(default)s)")
     p.add_argument("--strict", action="store_true", help="exit 1 unless every exercise passed")
     p.add_argument("--no-record", action="store_true", help="don't record the results in the progress file")
@@ -726,7 +741,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"training steps (default: {config.steps})")
         p.add_argument("--n-train", type=_int_at_least(1), default=config.n_train,
                        help=f"training pairs (default: {config.n_train})")
-        p.add_argument("--seed", type=_int_at_least(0), default=config.seed, help="seed for weights and batch order")
+        p.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=config.seed, help="seed for weights and batch order")
         p.add_argument("--eval-every", type=_int_at_least(1), default=config.eval_every,
                        help=f"evaluate on the validation sentences every N steps (default: {config.eval_every})")
         p.add_argument("--stop-at-target", action="store_true",
@@ -744,7 +759,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="checkpoint file (default: the shipped reference model)")
         p.add_argument("--split", choices=_split_names(), default="test", help="default: test")
         p.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N pairs of the split")
-        p.add_argument("--beam-size", type=_int_at_least(1), default=1, help="1 = greedy decoding (default)")
+        p.add_argument("--beam-size", type=_int_at_least(1, MAX_BEAM), default=1,
+                       help=f"1 = greedy decoding (default); at most {MAX_BEAM}")
         p.add_argument("--length-penalty", type=_finite_float(0), default=0.6,
                        help="beam search's alpha, a finite number >= 0 (default: 0.6)")
         p.add_argument("--threads", type=_threads, default=2, help="CPU threads for torch (default: 2)")
