@@ -363,6 +363,19 @@ def border_transposed_not_inverted(mha, x, tgt, pad_id):
 def border_tuple(mha, x, tgt, pad_id):
     return mha(x, x, x, attn_mask=~masks.causal_mask(x.size(1)), key_padding_mask=tgt == pad_id)
 
+
+# ------------------------------------------------------------------ a second answer set
+def _border(attn, kpm):
+    def causal_self_attention(mha, x, tgt, pad_id):
+        T = x.size(1)
+        return mha(x, x, x, attn_mask=attn(T), key_padding_mask=kpm(tgt, pad_id), need_weights=False)[0]
+    return causal_self_attention
+
+
+def ms_shifted_exp(scores, mask):
+    e = torch.exp(scores - scores.amax(-1, keepdim=True)) * mask
+    return e / e.sum(-1, keepdim=True).clamp(min=1e-12)
+
 RIGHT = {"06.causal_mask": CAUSAL_RIGHT, "06.padding_mask": PAD_RIGHT, "06.decoder_mask": DEC_RIGHT,
          "06.masked_softmax": MS_RIGHT, "06.nn_border": BORDER_RIGHT}
 WRONG = {"06.causal_mask": CAUSAL_WRONG, "06.padding_mask": PAD_WRONG, "06.decoder_mask": DEC_WRONG,
@@ -374,6 +387,22 @@ WRONG["06.decoder_mask"] += [(dec_squeezed, "axes are not where they belong")]
 WRONG["06.masked_softmax"] += [(ms_exp_times_mask, "NaN in the rows where every key is blocked"),
                                (ms_multiply_scores, "Blocked keys still get weight")]
 WRONG["06.nn_border"] += [(border_transposed_not_inverted, "NaN rows"), (border_tuple, "returns (output, weights)")]
+
+RIGHT["06.causal_mask"] += [lambda T: ~torch.ones(T, T, dtype=torch.bool).triu(1), lambda T: torch.ones(T, T).tril() == 1]
+WRONG["06.causal_mask"] += [(lambda T: torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=1), "True above the diagonal"),
+                            (lambda T: torch.eye(T).bool(), "False on or below the diagonal")]
+RIGHT["06.padding_mask"] += [lambda t, p: t.ne(p)[:, None, None], lambda t, p: (t != p).unsqueeze(-2).unsqueeze(-2)]
+WRONG["06.padding_mask"] += [(lambda t, p: (t != p)[:, None, None, :].int(), "right pattern but dtype")]
+RIGHT["06.decoder_mask"] += [lambda t, p: torch.tril(masks.padding_mask(t, p).expand(t.size(0), 1, t.size(1), t.size(1))),
+                             lambda t, p: (t != p)[:, None, None, :].repeat(1, 1, t.size(1), 1).tril()]
+WRONG["06.decoder_mask"] += [(lambda t, p: masks.padding_mask(t, p) & ~masks.causal_mask(t.size(1)), "see the future"),
+                             (lambda t, p: torch.triu(masks.padding_mask(t, p).expand(t.size(0), 1, t.size(1), t.size(1))),
+                              "see the future")]
+RIGHT["06.masked_softmax"] += [ms_shifted_exp, lambda s, m: torch.where(m, s, float("-inf")).softmax(-1).nan_to_num()]
+WRONG["06.masked_softmax"] += [(lambda s, m: s.softmax(-1).masked_fill(~m, 0), "*after* the softmax")]
+RIGHT["06.nn_border"] += [_border(lambda T: torch.zeros(T, T).masked_fill(~masks.causal_mask(T), float("-inf")), lambda t, p: t == p)]
+WRONG["06.nn_border"] += [(_border(lambda T: ~masks.causal_mask(T), lambda t, p: (t == p).float()), "float key_padding_mask"),
+                          (_border(lambda T: (~masks.causal_mask(T)).float(), lambda t, p: t == p), "float attn_mask")]
 RIGHT_CASES = [(ex, fn) for ex, fns in RIGHT.items() for fn in fns]
 WRONG_CASES = [(ex, fn, hint) for ex, pairs in WRONG.items() for fn, hint in pairs]
 

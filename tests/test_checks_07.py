@@ -163,12 +163,34 @@ def align_list(weights):
 def align_batch_mean(weights):
     return weights.mean(0).argmax(-1)
 
+
+def cross_finfo_min(x, memory, w_q, w_k, w_v, src_mask=None):
+    q, k, v = torch.matmul(x, w_q), torch.matmul(memory, w_k), torch.matmul(memory, w_v)
+    scores = torch.matmul(q, k.transpose(1, 2)) / math.sqrt(k.size(-1))
+    if src_mask is not None:
+        scores = scores.masked_fill(src_mask == False, torch.finfo(scores.dtype).min)  # noqa: E712
+    weights = F.softmax(scores, dim=-1)
+    return torch.matmul(weights, v), weights
+
+
+def cross_q_with_w_k(x, memory, w_q, w_k, w_v, src_mask=None):
+    return attention(x @ w_k, memory @ w_k, memory @ w_v, src_mask)
+
+
+def cross_v_with_w_k(x, memory, w_q, w_k, w_v, src_mask=None):
+    return attention(x @ w_q, memory @ w_k, memory @ w_k, src_mask)
+
 RIGHT = {"07.cross_attention": CROSS_RIGHT, "07.alignment": ALIGN_RIGHT, "07.predict_alignment": PREDICT_RIGHT}
 WRONG = {"07.cross_attention": CROSS_WRONG, "07.alignment": ALIGN_WRONG, "07.predict_alignment": PREDICT_WRONG}
 
 WRONG["07.cross_attention"] += [(cross_renormalised, "do not sum to 1"), (cross_out_only, "Return all 2 values")]
 WRONG["07.alignment"] += [(align_list, "no `.tolist()`"), (align_batch_mean, "averaged over the batch axis")]
 RIGHT["07.predict_alignment"] += ["I, love, cats"]
+
+RIGHT["07.cross_attention"] += [cross_finfo_min]
+WRONG["07.cross_attention"] += [(cross_q_with_w_k, "projected with w_q"), (cross_v_with_w_k, "projected with w_v")]
+RIGHT["07.alignment"] += [lambda w: w.mean(1).max(-1)[1], lambda w: w.permute(0, 2, 1, 3).mean(2).argmax(-1)]
+WRONG["07.alignment"] += [(lambda w: w.mean(-1).argmax(-1), "reduced the target and source axes")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

@@ -290,6 +290,10 @@ def ffn_tanh(x, w_1, b_1, w_2, b_2):
 def ffn_b1_after_relu(x, w_1, b_1, w_2, b_2):
     return (torch.relu(x @ w_1) + b_1) @ w_2 + b_2
 
+
+def _sub(x, f, norm):
+    return norm(x + f(x))
+
 RIGHT = {"08.predict_layernorm": LN_PREDICT_RIGHT, "08.layer_norm": LN_RIGHT, "08.feed_forward": FFN_RIGHT,
          "08.decoder_layer": DEC_RIGHT, "08.fix_encoder_layer": ENC_RIGHT}
 WRONG = {"08.predict_layernorm": LN_PREDICT_WRONG, "08.layer_norm": LN_WRONG, "08.feed_forward": FFN_WRONG,
@@ -303,6 +307,26 @@ WRONG["08.layer_norm"] += [(ln_eps_fixed, "`eps` argument is ignored"), (ln_std,
 WRONG["08.feed_forward"] += [(ffn_tanh, "not tanh"), (ffn_b1_after_relu, "*inside* the ReLU")]
 WRONG["08.predict_layernorm"] += [([1, 2, 3, 4], "changes the values"), ([-0.67, -0.22, 0.22, 0.67], "*sum* of squared"),
                                   ([-1.3, -0.4, 0.4, 1.3], "close")]
+
+RIGHT["08.decoder_layer"] += [lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm1),
+                                                             lambda h: L.cross_attn(h, m, mm), L.norm2), L.ffn, L.norm3)]
+WRONG["08.decoder_layer"] += [
+    (lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, mm), L.norm1), lambda h: L.cross_attn(h, m, tm), L.norm2),
+                                  L.ffn, L.norm3), "A mask does not fit its attention"),
+    (lambda L, x, m, tm, mm: _sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm1), L.ffn, L.norm3), "cross-attention sublayer is missing"),
+    (lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm1), lambda h: L.cross_attn(h, m, mm), L.norm2),
+                                  L.ffn, L.norm2), "norm3 follows the feed-forward network")]
+WRONG["08.fix_encoder_layer"] += [(lambda L, x, mask: (lambda h: L.norm2(h + L.ffn(h)))(L.norm1(x + L.self_attn(x, x))), "mask is not passed"),
+                                  (lambda L, x, mask: (lambda h: L.norm2(h + L.ffn(h)))(x + L.self_attn(x, x, mask)), "norm1 is not applied")]
+RIGHT["08.layer_norm"] += [lambda x, g, b, eps=1e-5: (x - x.mean(-1, keepdim=True)) * (x.var(-1, keepdim=True, correction=0) + eps).rsqrt() * g + b]
+WRONG["08.layer_norm"] += [(lambda x, g, b, eps=1e-5: g * (x - x.mean(-1, True)) / torch.sqrt(x.var(-1, False, True) + eps),
+                            "beta is not added"),
+                           (lambda x, g, b, eps=1e-5: (x - x.mean(-1, True)) / (x.std(-1, unbiased=False, keepdim=True) + eps) * g + b,
+                            "eps is outside the square root")]
+RIGHT["08.feed_forward"] += [lambda x, w1, b1, w2, b2: F.relu(torch.matmul(x, w1) + b1).matmul(w2).add(b2)]
+WRONG["08.feed_forward"] += [(lambda x, w1, b1, w2, b2: F.leaky_relu(x @ w1 + b1) @ w2 + b2, "leaky ReLU"),
+                             (lambda x, w1, b1, w2, b2: x + torch.relu(x @ w1 + b1) @ w2 + b2, "has no residual")]
+RIGHT["08.predict_layernorm"] += [torch.tensor([-1.34, -0.45, 0.45, 1.34]).round(decimals=2)]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

@@ -281,6 +281,19 @@ def ls_per_position(logits, target, smoothing, pad_id):
     loss = (1 - smoothing) * -logp.gather(-1, target[..., None])[..., 0] - smoothing * logp.mean(-1)
     return loss * (target != pad_id)
 
+
+def tf_drop_clean(seqs, bos_id, eos_id, pad_id):  # [bos] + s + [eos] sliced, the <eos> of tgt_in cleaned up
+    full = pad_sequence([torch.tensor([bos_id] + s + [eos_id]) for s in seqs], batch_first=True, padding_value=pad_id)
+    tgt_in = full[:, :-1].clone()
+    tgt_in[tgt_in == eos_id] = pad_id
+    return tgt_in, full[:, 1:]
+
+
+def ls_scatter(logits, target, smoothing, pad_id):
+    logp, V = logits.log_softmax(-1), logits.size(-1)
+    q = torch.full_like(logp, smoothing / V).scatter_add(-1, target[..., None], torch.full_like(logp[..., :1], 1 - smoothing))
+    return -(q * logp).sum(-1).masked_select(target != pad_id).mean()
+
 RIGHT = {"09.teacher_forcing": TF_RIGHT, "09.label_smoothed_loss": LS_RIGHT, "09.warmup_lr": LR_RIGHT,
          "09.predict_peak_lr": PEAK_RIGHT}
 WRONG = {"09.teacher_forcing": TF_WRONG, "09.label_smoothed_loss": LS_WRONG, "09.warmup_lr": LR_WRONG,
@@ -295,6 +308,13 @@ WRONG["09.warmup_lr"] += [(_lr(lambda s, d, w: d ** -0.5 * min(s ** 0.5, s * w *
                           (_lr(lambda s, d, w: d ** -0.5 * min(1 / s, s * w ** -1.5)), "not 1 / step"),
                           (_lr(lambda s, d, w: d ** -0.5 * (s * w ** -1.5 if s <= w else w ** -0.5)), "stays at the peak")]
 WRONG["09.predict_peak_lr"] += [(512 ** -0.5 / 4000, "instead of its square root"), (1e-3, "(d_model * warmup)^-0.5")]
+
+RIGHT["09.teacher_forcing"] += [tf_drop_clean]
+WRONG["09.teacher_forcing"] += [(lambda s, b, e, p: (tf_full(s, b, e, p)[0], tf_full(s, b, e, p)[0][:, 1:]), "one fewer than 1 + the longest")]
+RIGHT["09.label_smoothed_loss"] += [ls_scatter]
+WRONG["09.label_smoothed_loss"] += [(lambda lg, t, s, p: ls_gather(lg, t, 1 - s, p), "swapped"),
+                                    (lambda lg, t, s, p: ls_gather(lg, t, s, p) / lg.size(0), "once more by the batch size")]
+WRONG["09.warmup_lr"] += [(_lr(lambda s, d, w: d ** -0.5 * min(s ** -0.5, s / w)), "not step / warmup")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

@@ -304,6 +304,43 @@ def kv_cat_heads(q, k_new, v_new, cache):
     v = v_new if cache is None else torch.cat([cache[1], v_new], dim=1)
     return attention(q, k, v)[0], (k, v)
 
+
+def greedy_cached(model, src, max_new_tokens, bos_id, eos_id, pad_id):  # one new token per step, with the cache
+    mask = padding_mask(src, pad_id)
+    memory, cache = model.encode(src, mask), model.new_cache()
+    ys = torch.full((src.size(0), 1), bos_id, dtype=torch.long)
+    done = torch.zeros(src.size(0), dtype=torch.bool)
+    for t in range(max_new_tokens):
+        nxt = model.decode(ys[:, -1:], memory, mask, offset=t, cache=cache)[:, -1].argmax(-1)
+        nxt = torch.where(done, torch.tensor(pad_id), nxt)
+        ys, done = torch.cat([ys, nxt[:, None]], 1), done | (nxt == eos_id)
+        if done.all():
+            break
+    return ys[:, 1:]
+
+
+def greedy_sampling(model, src, max_new_tokens, bos_id, eos_id, pad_id):
+    g = torch.Generator().manual_seed(0)
+    mask = padding_mask(src, pad_id)
+    memory = model.encode(src, mask)
+    ys = torch.full((src.size(0), 1), bos_id, dtype=torch.long)
+    done = torch.zeros(src.size(0), dtype=torch.bool)
+    for _ in range(max_new_tokens):
+        probs = model.decode(ys, memory, mask)[:, -1].softmax(-1)
+        nxt = torch.where(done, torch.tensor(pad_id), torch.multinomial(probs, 1, generator=g)[:, 0])
+        ys, done = torch.cat([ys, nxt[:, None]], 1), done | (nxt == eos_id)
+        if done.all():
+            break
+    return ys[:, 1:]
+
+
+def beam_each_then_all(log_probs, beam_scores, beam_size):
+    total = beam_scores[:, None] + log_probs
+    v, t = total.topk(min(beam_size, log_probs.size(1)), dim=-1)
+    beams = torch.arange(log_probs.size(0))[:, None].expand_as(t)
+    best, order = v.flatten().topk(beam_size)
+    return best, beams.flatten()[order], t.flatten()[order]
+
 RIGHT = {"10.greedy_decode": GREEDY_RIGHT, "10.beam_step": BEAM_RIGHT, "10.length_penalty": LP_RIGHT,
          "10.kv_cache_step": KV_RIGHT}
 WRONG = {"10.greedy_decode": GREEDY_WRONG, "10.beam_step": BEAM_WRONG, "10.length_penalty": LP_WRONG,
@@ -317,6 +354,17 @@ WRONG["10.length_penalty"] += [(lambda lp, n, a: -(lp / ((5 + n) / 6) ** a), "si
                                (lambda lp, n, a: lp / n, "divided by the length")]
 WRONG["10.kv_cache_step"] += [(kv_softmax_queries, "query axis"), (kv_masked, "no mask is needed"),
                               (kv_keys_as_values, "*values*"), (kv_cat_heads, "wrong axis")]
+
+RIGHT["10.greedy_decode"] += [greedy_cached]
+WRONG["10.greedy_decode"] += [(greedy_sampling, "not the most likely one")]
+RIGHT["10.beam_step"] += [beam_each_then_all]
+WRONG["10.beam_step"] += [(lambda lp, bs, k: ((bs[:, None] + lp).topk(k, -1).values, (bs[:, None] + lp).topk(k, -1).indices,
+                                              (bs[:, None] + lp).topk(k, -1).indices), "*each* beam"),
+                          (lambda lp, bs, k: beam_flat(lp.exp(), bs.exp(), k), "no exp"),
+                          (lambda lp, bs, k: beam_flat(lp, bs, k)[::-1], "wrong order")]
+WRONG["10.length_penalty"] += [(lambda lp, n, a: lp / ((5 + n) / 6) * a, "not times alpha"),
+                               (lambda lp, n, a: lp / ((5 + n) / 6) ** 0.6, "fixed at 0.6")]
+WRONG["10.kv_cache_step"] += [(lambda q, kn, vn, c: (kv_cat(q, kn, vn, c)[0], (kv_cat(q, kn, vn, c)[1][0], vn)), "only the new position")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

@@ -155,6 +155,15 @@ def _check_decoder_mask(fn):
             (pad & causal.T, "The causal part is transposed (upper triangle): positions see the future, not the past."),
             ((tgt != 0)[:, None, None, :] & causal, "You compared with 0 instead of `pad_id`: use the argument."),
             reshaped(want, "(B, 1, T, T): batch, a head axis of size 1, queries, keys"),
+            (lambda got: got.shape == want.shape and (got & ~causal).any() and not (got & ~pad).any(),
+             "Some positions see the future (True above the diagonal): AND the padding mask with the causal mask."),
+            (lambda got: got.shape == want.shape and (got & ~pad).any() and not (got & ~causal).any(),
+             "Padded keys are visible: AND the causal mask with the padding mask `(tgt != pad_id)[:, None, None, :]`."),
+            (lambda got: got.shape == want.shape and (got & ~want).any(),
+             "Padded keys and future positions are visible: a key is allowed only if it is a real token *and* not "
+             "in the future (`padding & causal`)."),
+            (lambda got: got.shape == want.shape and (~got & want).any(),
+             "Some keys that are real and not in the future are blocked: the mask is `padding & causal`, True = may attend."),
         ])
 
 
@@ -209,8 +218,17 @@ def _check_nn_border(fn):
             return mha(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False)[0]
 
     with torch.no_grad():
-        got = call(fn, mha, x, tgt, pad_id)
         want = run(to_torch_masks(causal)[0], to_torch_key_padding_mask(keep))
+        seen = []  # the masks each call of mha received
+
+        def watched(*args, **kwargs):
+            seen.append((kwargs.get("attn_mask"), kwargs.get("key_padding_mask")))
+            return type(mha).forward(mha, *args, **kwargs)
+        mha.forward = watched  # an instance attribute: nn.Module.__call__ finds it first
+        try:
+            got = call(fn, mha, x, tgt, pad_id)
+        finally:
+            del mha.forward
         if isinstance(got, tuple) and got and isinstance(got[0], torch.Tensor) and got[0].shape == want.shape:
             raise Fail("`out` is a tuple: nn.MultiheadAttention returns (output, weights).",
                        hint="Keep only the output: `out, _ = mha(...)` or `mha(...)[0]`.")
@@ -227,7 +245,31 @@ def _check_nn_border(fn):
                                  "`key_padding_mask=~key_padding_mask` (True at the padding)."),
             (run(None, ~keep), "The padding is hidden, but every position sees the future: pass the inverted "
                                "causal mask as attn_mask."),
+        ] + [(lambda got: True, hint) for hint in _border_masks(seen, causal, keep)[:1]] + [
             (lambda got: torch.isnan(got).any(), "NaN rows: some query has every key blocked. For torch.nn, True = "
              "*blocked*: attn_mask must be True only above the diagonal (`~causal_mask(T)`) and key_padding_mask True "
              "only at the padding."),
         ])
+
+
+def _border_masks(seen, causal, keep) -> list[str]:
+    """What is wrong with the masks the answer passed to nn.MultiheadAttention (torch.nn: True = blocked)."""
+    if not seen:
+        return []
+    attn, kpm = seen[-1]
+    wrong = []
+    if attn is None:
+        wrong.append("No attn_mask: every position sees the future. Pass `attn_mask=~causal_mask(T)` (True = blocked).")
+    elif attn.dtype == torch.bool and torch.equal(attn, causal):
+        wrong.append("attn_mask is still in the course's dialect (True = may attend); torch.nn reads True as *blocked*: `~`.")
+    elif attn.is_floating_point() and not torch.equal(torch.isneginf(attn), ~causal):
+        wrong.append("A float attn_mask is *added* to the scores: 0/1 values block nothing. Pass a bool mask, True = "
+                     "blocked (`~causal_mask(T)`).")
+    if kpm is None:
+        wrong.append("No key_padding_mask: the padded keys are not hidden. Pass `key_padding_mask=(tgt == pad_id)`.")
+    elif kpm.dtype == torch.bool and torch.equal(kpm, keep):
+        wrong.append("key_padding_mask still marks the *real* tokens; for torch.nn it must be True at the padding.")
+    elif kpm.is_floating_point() and not torch.equal(torch.isneginf(kpm), ~keep):
+        wrong.append("A float key_padding_mask is *added* to the scores: 0/1 values hide nothing. Pass a bool mask, "
+                     "True at the padding (`tgt == pad_id`).")
+    return [" ".join(wrong)] if wrong else []

@@ -71,6 +71,8 @@ def _check_cross_attention(fn):
         scores = q @ k.transpose(-2, -1)
         compare("weights", w_got, weights, axes=("B", "T", "S"), mistakes=[
             (scores.softmax(-1), "The scores are not scaled: divide `q @ k.T` by sqrt(d_k) (d_k = the width of q and k)."),
+            (attention(x @ w_k, k, v, src_mask)[1], "The queries are projected with w_q: `q = x @ w_q` (w_k is for the keys)."),
+            (attention(q, memory @ w_q, v, src_mask)[1], "The keys are projected with w_k: `k = memory @ w_k`."),
             ((scores / q.size(-1)).masked_fill(~mask, -math.inf).softmax(-1),
              "You divided by d_k; the paper divides by its square root, sqrt(d_k)."),
             ((scores / math.sqrt(x.size(-1))).masked_fill(~mask, -math.inf).softmax(-1),
@@ -79,6 +81,9 @@ def _check_cross_attention(fn):
              "Softmax over the wrong axis: each target position distributes its attention over the source "
              "positions, so normalise over the last axis (S)."),
         ] + mask_mistakes(mask))
+        if shapes[0] == (B, T, k.size(-1)) and k.size(-1) != d_v:
+            raise Fail(f"`out` has shape {shapes[0]}: width d_k instead of d_v = {d_v}.",
+                       hint="The values are projected with w_v: `v = memory @ w_v` (w_k is for the keys).")
         if shapes[0] == (B, T, x.size(-1)):
             raise Fail(f"`out` has shape {shapes[0]}: width d_model instead of d_v = {d_v}.",
                        hint="Project the values first: `v = memory @ w_v`, then `out = weights @ v`.")
@@ -106,6 +111,9 @@ def _check_alignment(fn):
         if isinstance(got, (list, tuple)):
             raise Fail(f"`alignment` is a {type(got).__name__}; expected a tensor.",
                        hint="Keep the result of `argmax` as it is, a (B, T) torch.long tensor (no `.tolist()`).")
+        if isinstance(got, torch.Tensor) and got.shape == weights.shape[:2] and got.shape != want.shape:
+            raise Fail(f"`alignment` has shape {tuple(got.shape)} (B, H): you reduced the target and source axes.",
+                       hint="Average over the heads (dim=1) to get (B, T, S), then argmax over the source axis (the last).")
         if isinstance(got, torch.Tensor) and got.shape == weights.shape[1:3] and got.shape != want.shape:
             raise Fail(f"`alignment` has shape {tuple(got.shape)}: one row per *head*.",
                        hint="You averaged over the batch axis (dim=0); the heads are the second axis: `weights.mean(dim=1)`.")

@@ -63,6 +63,8 @@ def _check_layer_norm(fn):
             (centred / (var_n1.sqrt() + eps) * gamma + beta,
              "Two slips: use the population variance (unbiased=False), and put eps inside the square root."),
             (plain, "gamma and beta are not applied: multiply by gamma, then add beta."),
+            (plain * gamma, "beta is not added: `y * gamma + beta`."),
+            (plain + beta, "gamma is not applied: `y * gamma + beta`."),
             (plain * beta + gamma, "gamma and beta are swapped: `y * gamma + beta`."),
             ((x - x.mean(0)) / (x.var(0, unbiased=False) + eps).sqrt() * gamma + beta,
              "You normalised over the wrong axis: LayerNorm normalises each position over its features (dim=-1)."),
@@ -109,6 +111,8 @@ def _check_feed_forward(fn):
         (torch.sigmoid(hidden) @ w_2 + b_2, "The paper's FFN uses ReLU, max(0, ·), not a sigmoid."),
         (F.gelu(hidden) @ w_2 + b_2, "The paper's FFN uses ReLU, max(0, ·), not GELU."),
         (torch.tanh(hidden) @ w_2 + b_2, "The paper's FFN uses ReLU, max(0, ·), not tanh."),
+        (F.leaky_relu(hidden) @ w_2 + b_2, "The paper's FFN uses ReLU, max(0, ·), not a leaky ReLU."),
+        (x + want, "The FFN itself has no residual: the layer adds `x + FFN(x)` around it; return only FFN(x)."),
         ((torch.relu(x @ w_1) + b_1) @ w_2 + b_2, "b_1 goes *inside* the ReLU: relu(x @ w_1 + b_1)."),
         (torch.relu(hidden) @ w_2 + b_1[:b_2.numel()], "The second layer's bias is b_2, not b_1."),
     ])
@@ -118,7 +122,11 @@ def _call_parts(fn, layer, *args):
     """Run the answer with the layer's own forward patched to fail: the exercise builds the layer
     from its parts."""
     try:
-        return call(fn, layer, *args, forbid=((type(layer), "forward"),))
+        return call(fn, layer, *args, forbid=((type(layer), "forward"),), errors=[
+            ("key columns|query rows", "A mask does not fit its attention: `self_attn(x, x, tgt_mask)` attends over the "
+             "target positions, `cross_attn(x, memory, memory_mask)` over the source positions (queries from x, keys "
+             "and values from memory)."),
+        ])
     except Fail as fail:
         if "write it yourself" not in fail.message:
             raise
@@ -202,6 +210,10 @@ def _check_decoder_layer(fn):
                                         "cross-attention over `memory`, then the feed-forward network."),
                 (post(norms=(2, 1, 3)), "norm1 and norm2 are swapped: norm1 follows the self-attention, norm2 the "
                                         "cross-attention, norm3 the feed-forward network."),
+                (post(norms=(1, 2, 2)), "norm3 follows the feed-forward network (you used norm2 twice)."),
+                (L.norm3(L.norm1(x + L.self_attn(x, x, tgt_mask)) + L.ffn(L.norm1(x + L.self_attn(x, x, tgt_mask)))),
+                 "The cross-attention sublayer is missing: after the self-attention, "
+                 "`x = layer.norm2(x + layer.cross_attn(x, memory, memory_mask))`."),
                 (L.norm3(L.norm2(x + L.cross_attn(x, memory, memory_mask)) + L.ffn(L.norm2(x + L.cross_attn(x, memory, memory_mask)))),
                  "The cross-attention reads the layer's input x, so the self-attention's result is lost: each sublayer "
                  "reads the previous sublayer's output (reassign `x` after each step)."),
@@ -223,6 +235,7 @@ def _check_fix_encoder_layer(fn):
         with torch.no_grad():
             want = L(x, mask)
             h = L.norm1(x + L.self_attn(x, x, mask))
+            h_nomask = L.norm1(x + L.self_attn(x, x))
             L.norm_first = True
             pre_ln = L(x, mask)
             L.norm_first = False
@@ -239,6 +252,12 @@ def _check_fix_encoder_layer(fn):
                  "norm1 and norm2 are swapped: norm1 follows the attention, norm2 the feed-forward network."),
                 (L.norm2(x + L.self_attn(x, x, mask) + L.ffn(h)), "The second residual adds x + attn(x) before norm1; "
                  "it must add h = norm1(x + attn(x)), the FFN's own input: out = norm2(h + ffn(h))."),
+                (L.norm2(h_nomask + L.ffn(h_nomask)), "The mask is not passed to the self-attention: "
+                                                       "`layer.self_attn(x, x, mask)`, so padded keys stay hidden."),
+                (L.norm2(L.norm1(L.self_attn(x, x, mask)) + L.ffn(L.norm1(L.self_attn(x, x, mask)))),
+                 "The residual around the attention is missing: h = norm1(x + attn(x))."),
+                (L.norm2(x + L.self_attn(x, x, mask) + L.ffn(x + L.self_attn(x, x, mask))),
+                 "norm1 is not applied: h = norm1(x + attn(x)), then out = norm2(h + ffn(h))."),
             ]
             got = _call_parts(fn, L, x, mask)
         compare("out", got, want, axes=("B", "S", "d_model"), mistakes=mistakes)

@@ -73,6 +73,10 @@ def _check_teacher_forcing(fn):
             if isinstance(g, torch.Tensor) and g.shape == w.T.shape and g.shape != w.shape:
                 raise Fail(f"`{name}` has shape {tuple(g.shape)}, expected {tuple(w.shape)} (B, T).",
                            hint="One row per sentence: (B, T). You built it as (T, B); drop the transpose, or build rows.")
+            if isinstance(g, torch.Tensor) and g.dim() == 2 and g.size(1) == w.size(1) - 1:
+                raise Fail(f"`{name}` has {g.size(1)} columns, one fewer than 1 + the longest sentence ({w.size(1)}).",
+                           hint="Both tensors have T = 1 + the longest sentence: slicing `[:, 1:]` or `[:, :-1]` of a "
+                                "tensor without an extra column drops one. Build `[bos_id] + seq` and `seq + [eos_id]`.")
             if isinstance(g, torch.Tensor) and g.dim() == 2 and g.size(1) == w.size(1) + 1:
                 raise Fail(f"`{name}` has {g.size(1)} columns, one more than 1 + the longest sentence ({w.size(1)}).",
                            hint="tgt_in = <bos> + sentence and tgt_out = sentence + <eos>: neither holds both.")
@@ -148,6 +152,10 @@ def _check_label_smoothed_loss(fn):
             (per_token[keep].mean() + (q_right * math.log(q_right) + (V - 1) * smoothing / V * math.log(smoothing / V)),
              "That is the KL divergence KL(q || p); it differs from the cross-entropy -sum q log p by q's entropy. "
              "Use the cross-entropy."),
+            (label_smoothed_loss(logits, target, 1 - smoothing, pad_id), "smoothing and 1 - smoothing are swapped: the "
+             "right token gets 1 - smoothing, and smoothing is spread over all V tokens."),
+            (want / target.size(0), "You divided once more by the batch size: the mean over the non-pad tokens is "
+                                    "already per token."),
             (lambda got: got.dim() > 0, "Return one number, the mean over the non-pad positions (a 0-dim tensor), "
                                         "not a loss per position."),
         ])
@@ -178,6 +186,7 @@ def _check_warmup_lr(fn):
                 (d ** -0.5 * min(1 / s, s * w ** -1.5), "The decaying part is step^-0.5 = 1 / sqrt(step), not 1 / step."),
                 (d ** -0.5 * (s * w ** -1.5 if s <= w else w ** -0.5), "After the warm-up the rate must decay as "
                  "step^-0.5; yours stays at the peak. Use min(step^-0.5, step * warmup^-1.5)."),
+                (d ** -0.5 * min(s ** -0.5, s / w), "The warm-up part is step * warmup^-1.5, not step / warmup."),
                 ((d * min(s, w)) ** -0.5, "Before the peak the rate rises *linearly*, step * warmup^-1.5; use the "
                                           "paper's min(step^-0.5, step * warmup^-1.5)."),
             ])

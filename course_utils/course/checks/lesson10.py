@@ -21,7 +21,8 @@ class ScriptedTranslator(nn.Module):
     `encode(src, src_mask=None)`, `decode(tgt, memory, src_mask=None, tgt_mask=None, ...)` -> logits
     (B, T, V), and `forward(src, tgt)`. Like a decoder that reads padded memory, it treats <pad> as a
     word when `decode` gets no `src_mask`. A prefix that does not start with <bos>, or a row that goes on
-    after its <eos>, gets nonsense."""
+    after its <eos>, gets nonsense. With `cache=model.new_cache()` it remembers the tokens fed so far, so
+    decoding one new token per step (the key/value-cache way) works too."""
 
     def __init__(self, vocab_size=10, bos_id=1, eos_id=2, pad_id=0):
         super().__init__()
@@ -38,8 +39,15 @@ class ScriptedTranslator(nn.Module):
         n = len(prefix) - 1
         return content[n] if n < len(content) else self.eos_id if n == len(content) else content[0]
 
+    def new_cache(self):
+        return []
+
     def decode(self, tgt, memory, src_mask=None, tgt_mask=None, offset=0, cache=None):
         B, T = tgt.shape
+        if cache is not None:  # the tokens fed earlier, then these
+            full = tgt if not cache else torch.cat([cache.pop(), tgt], dim=1)
+            cache.append(full)
+            return self.decode(full, memory, src_mask)[:, -T:]
         src = memory[..., 0].round().long()  # (B, S)
         keep = torch.ones_like(src, dtype=torch.bool) if src_mask is None else src_mask.reshape(B, -1).expand_as(src)
         logits = torch.full((B, T, self.vocab_size), -4.0)
@@ -60,6 +68,7 @@ class _Watched:
 
     def __init__(self, model, pad_id):
         self._model, self._pad_id, self.decodes, self.padded_encode = model, pad_id, [], False
+        self.steps = []  # (tokens fed, logits returned) of each call
 
     def __getattr__(self, name):
         return getattr(self._model, name)
@@ -70,11 +79,29 @@ class _Watched:
 
     def decode(self, tgt, memory, src_mask=None, *args, **kwargs):
         self.decodes.append((tgt[:, 0].clone() if isinstance(tgt, torch.Tensor) and tgt.dim() == 2 else None, src_mask))
-        return self._model.decode(tgt, memory, src_mask, *args, **kwargs)
+        logits = self._model.decode(tgt, memory, src_mask, *args, **kwargs)
+        self.steps.append((tgt, logits))
+        return logits
 
     def __call__(self, src, tgt, *args, **kwargs):
         self.decodes.append((tgt[:, 0].clone() if isinstance(tgt, torch.Tensor) and tgt.dim() == 2 else None, "forward"))
-        return self._model(src, tgt, *args, **kwargs)
+        logits = self._model(src, tgt, *args, **kwargs)
+        self.steps.append((tgt, logits))
+        return logits
+
+    def choices(self, pad_id):
+        """A hint if a token fed back is not the argmax of the last position's logits one call before."""
+        for (tgt, logits), (nxt, _) in zip(self.steps, self.steps[1:]):
+            if not all(isinstance(t, torch.Tensor) for t in (tgt, logits, nxt)) or nxt.dim() != 2 or \
+                    logits.dim() != 3 or nxt.size(0) != logits.size(0):
+                continue
+            chosen, live = nxt[:, -1], nxt[:, -1] != pad_id
+            if (chosen[live] != logits[:, -1].argmax(-1)[live]).any():
+                if torch.equal(chosen[live], logits[:, 0].argmax(-1)[live]):
+                    return "The next token comes from the *last* position's logits, `logits[:, -1]`, not the first."
+                return ("A token you fed back is not the most likely one: greedy decoding appends "
+                        "`logits[:, -1].argmax(-1)` (no sampling, no other position).")
+        return None
 
     forward = __call__
 
@@ -151,7 +178,8 @@ def _check_greedy_decode(fn):
             if got.size(1) > 2 and (got == got[:, :1]).all() and not (want == want[:, :1]).all():
                 raise Fail("Every step appends the same token.", hint="The next token comes from the *last* position's "
                            "logits, `logits[:, -1]`, not the first.")
-        compare("tokens", got, want, axes=("B", "T"))
+        choice = watched.choices(pad)
+        compare("tokens", got, want, axes=("B", "T"), mistakes=[(lambda got: True, choice)] if choice else [])
 
 
 @exercise("10.beam_step", "One step of beam search")
@@ -177,6 +205,13 @@ def _check_beam_step(fn):
             raise Fail("Expected 3 values (scores, beam_idx, token_idx), got 2.",
                        hint="Return the new running scores too: `return scores, beam_idx, token_idx`.")
         got = expect_tuple(got, 3, ("scores", "beam_idx", "token_idx"), wants=want)
+        if all(isinstance(t, torch.Tensor) for t in got) and got[0].dim() == 2:
+            raise Fail(f"`scores` has shape {tuple(got[0].shape)}: the top candidates of *each* beam.",
+                       hint="Compare all K x V candidates together: flatten `beam_scores[:, None] + log_probs` first, "
+                            "then one `topk(beam_size)`.")
+        if all(isinstance(t, torch.Tensor) for t in got) and not got[0].is_floating_point() and got[2].is_floating_point():
+            raise Fail("The returned values are in the wrong order.",
+                       hint="Return `(scores, beam_idx, token_idx)`: the float scores first.")
         for name, value in zip(("beam_idx", "token_idx"), got[1:]):
             if isinstance(value, torch.Tensor) and value.is_floating_point():
                 raise Fail(f"`{name}` has dtype {value.dtype}: indices are torch.long.",
@@ -196,6 +231,8 @@ def _check_beam_step(fn):
                      "Split the flat index by the vocabulary size V (beam = flat // V, token = flat % V), not by K."),
             "product": ((beam_scores[:, None] * log_probs).flatten().topk(k), "Log-probabilities *add* up: a candidate's "
                                                                                "score is beam_scores[k] + log_probs[k, token]."),
+            "probabilities": ((beam_scores.exp()[:, None] + log_probs.exp()).flatten().topk(k), "Stay with "
+                              "log-probabilities (no exp): a candidate's score is beam_scores[k] + log_probs[k, token]."),
         }
         for (wrong, hint) in mistakes.values():
             wrong = wrong if len(wrong) == 3 else (wrong[0], wrong[1] // V, wrong[1] % V)
@@ -226,6 +263,10 @@ def _check_length_penalty(fn):
             (log_prob / ((6.0 + n) / 5.0) ** a, "5 and 6 swapped: the penalty is ((5 + length) / 6) ** alpha."),
             (log_prob / n, "You divided by the length (a plain average per token); the GNMT penalty is "
                            "((5 + length) / 6) ** alpha."),
+            (log_prob / ((5.0 + n) / 6.0) * a, "alpha is an exponent: ((5 + length) / 6) ** alpha, not times alpha."),
+            (log_prob / (1.0 + n) ** a, "The GNMT penalty is ((5 + length) / 6) ** alpha."),
+            (log_prob / gnmt_length_penalty(n, 0.6), "alpha is fixed at 0.6 in your code: use the alpha argument "
+                                                     "(the check also uses 1.0 and 0.0)."),
         ])
 
 
@@ -271,7 +312,7 @@ def _check_kv_cache_step(fn):
             compare(f"out (step {t})", out, want, axes=("B", "H", "T_q", "d_v"), mistakes=mistakes)
             order = [t] + list(range(t))  # the new position first: the same output, the cache out of time order
             kk, vv = expect_tuple(new_cache, 2, ("k", "v"))
-            if t > 0 and isinstance(kk, torch.Tensor) and kk.shape == step[1].shape:
+            if t > 0 and any(isinstance(c, torch.Tensor) and c.shape == n.shape for c, n in ((kk, step[1]), (vv, step[2]))):
                 raise Fail(f"The returned cache holds only the new position (step {t}).",
                            hint="Return the concatenated keys and values, so the next step can use them.")
             if t > 0 and isinstance(kk, torch.Tensor) and kk.shape == k_all.shape and torch.equal(kk, k[:, :, order]):
