@@ -176,3 +176,34 @@ def test_widget_headless(pfile):
         progress.record(ex_id, "passed")
     w.refresh()
     assert w.bars["01"].bar_style == "success" and w.bars["02"].bar_style == ""
+
+
+def _exercise_nb(path, generated_from):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"cells": [], "metadata": {"course": {"generated_from": generated_from}},
+                                "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+def test_only_the_exercise_notebook_itself_records(pfile, tmp_path, monkeypatch, capsys):
+    exercise = _exercise_nb(tmp_path / "exercises" / "04_self_attention.ipynb", "solutions/04_self_attention.ipynb")
+    copy = _exercise_nb(tmp_path / "exercises" / "04_self_attention-Copy1.ipynb", "solutions/04_self_attention.ipynb")
+    elsewhere = _exercise_nb(tmp_path / "scratch" / "04_self_attention.ipynb", "solutions/04_self_attention.ipynb")
+    solution = tmp_path / "solutions" / "04_self_attention.ipynb"
+    solution.parent.mkdir()
+    solution.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    assert progress.is_exercise_notebook(exercise)
+    assert not any(map(progress.is_exercise_notebook, (copy, elsewhere, solution, tmp_path / "missing.ipynb")))
+
+    monkeypatch.setenv("JPY_SESSION_NAME", str(exercise))  # a kernel Jupyter started for the exercise
+    progress.record("04.attention", "passed")
+    for other in (copy, solution):
+        monkeypatch.setenv("JPY_SESSION_NAME", str(other))  # ... and for a scratch copy, a solution
+        assert progress.record("04.attention", "failed") is None
+        progress.record("04.attention", "failed")
+        assert capsys.readouterr().err.count(f"checked in {other.name} are not recorded") == 1  # said once
+    assert progress.load()["exercises"]["04.attention"]["status"] == "passed"
+    monkeypatch.delenv("JPY_SESSION_NAME")  # no Jupyter session (a script, Colab): recorded
+    progress.record("04.attention", "failed")
+    assert progress.load()["exercises"]["04.attention"]["status"] == "failed"
+

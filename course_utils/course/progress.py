@@ -16,6 +16,11 @@ Nothing is lost:
 - a file or folder that cannot be written gives a message saying the result was not saved.
 Messages go to standard error, prefixed `course progress:`.
 
+Only the course's own exercise notebooks record: a check run in a kernel that Jupyter started
+for another notebook (`$JPY_SESSION_NAME`: a scratch copy such as `…-Copy1.ipynb`, a solution)
+is shown but not recorded, so it cannot overwrite the exercise's result (`course check` follows
+the same rule).
+
 The list of graded exercises comes from `course_utils.course.exercise_list` (written by
 `course build` from the graders), so this module does not import the graders.
 """
@@ -206,12 +211,47 @@ def _update(path: Path | None, what: str, change) -> dict | None:
     return value
 
 
-def record(exercise_id: str, status: str, path: Path | None = None) -> dict:
-    """Record one check result. A *pending* result never overwrites an earlier attempt."""
+def is_exercise_notebook(notebook: Path) -> bool:
+    """True for a generated exercise notebook in its own place: `exercises/NN_name.ipynb`
+    whose metadata says it was generated from `solutions/NN_name.ipynb` (not a renamed copy,
+    a solution or a lesson)."""
+    notebook = Path(notebook)
+    if notebook.parent.name != "exercises":
+        return False
+    try:
+        meta = json.loads(notebook.read_text(encoding="utf-8")).get("metadata", {}).get("course", {})
+    except (OSError, ValueError, AttributeError):
+        return False
+    source = meta.get("generated_from") if isinstance(meta, dict) else None
+    return isinstance(source, str) and Path(source).name == notebook.name
+
+
+_told: set[str] = set()
+
+
+def _session_notebook() -> Path | None:
+    """The notebook Jupyter started this kernel for, if any ($JPY_SESSION_NAME)."""
+    name = os.environ.get("JPY_SESSION_NAME", "")
+    return Path(name) if name.endswith(".ipynb") and Path(name).is_absolute() else None
+
+
+def record(exercise_id: str, status: str, path: Path | None = None, notebook: Path | None = None) -> dict | None:
+    """Record one check result. A *pending* result never overwrites an earlier attempt.
+
+    `notebook` (default: the notebook of this Jupyter kernel, if known) must be a course
+    exercise notebook (see `is_exercise_notebook`); from any other notebook nothing is
+    recorded and None is returned."""
     if status not in STATUSES:
         raise ValueError(f"record: status must be 'passed', 'failed' or 'pending', got {status!r}")
     if not isinstance(exercise_id, str) or not exercise_id:
         raise ValueError(f"record: exercise_id must be a non-empty string, got {exercise_id!r}")
+    notebook = Path(notebook) if notebook is not None else _session_notebook()
+    if notebook is not None and not is_exercise_notebook(notebook):
+        if str(notebook) not in _told:
+            _told.add(str(notebook))
+            _warn(f"results checked in {notebook.name} are not recorded: only the course's exercise "
+                  f"notebooks (exercises/NN_name.ipynb) record progress, so a copy cannot overwrite them.")
+        return None
 
     def change(data):
         now = _now()
