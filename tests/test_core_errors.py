@@ -293,3 +293,17 @@ def test_validate_helpers_name_the_argument_and_refuse_lookalikes():
     with pytest.raises(ValueError, match="w holds 1 non-finite"):
         validate.finite_tensor("w", torch.tensor([1.0, float("nan")]))
     assert validate.finite_float("x", 1) == 1.0 and validate.int_in_range("i", 2, 0, 3) == 2
+
+
+def test_decode_has_no_silent_default_for_src_mask():
+    """Forgetting the source mask on a padded batch used to let cross-attention read <pad>."""
+    m = model()
+    src, tgt = torch.tensor([[4, 5, 0]]), torch.tensor([[1]])
+    memory = m.encode(src)
+    with pytest.raises(TypeError, match=r"Transformer.decode: pass src_mask.*padding_mask\(src, pad_id\)"):
+        m.decode(tgt, memory)
+    with pytest.raises(TypeError, match="pass src_mask"):
+        m.decode(tgt, memory, tgt_mask=causal_mask(1))
+    masked = m.decode(tgt, memory, padding_mask(src, 0))
+    assert masked.shape == (1, 1, 12) and torch.isfinite(masked).all()
+    assert not torch.allclose(masked, m.decode(tgt, memory, None))  # None really means "attend to all"

@@ -110,7 +110,7 @@ def test_cross_attention_rows_are_the_decoding_steps(setup):
         memory = model.encode(src)
         cache, ys = model.new_cache(), [tgt_vocab.bos_id]
         for t in range(len(result["tgt_labels"])):
-            logits = model.decode(torch.tensor([[ys[-1]]]), memory, offset=t, cache=cache)
+            logits = model.decode(torch.tensor([[ys[-1]]]), memory, None, offset=t, cache=cache)
             steps.append(model.decoder.layers[-1].cross_attn.last_weights[0, :, 0])  # (H, S)
             ys.append(int(logits[0, -1].argmax()))
     torch.testing.assert_close(result["maps"]["cross"][-1], torch.stack(steps, dim=1))

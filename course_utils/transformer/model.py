@@ -27,6 +27,16 @@ from course_utils.transformer.positional import LearnedPositionalEncoding, Posit
 MAX_PARAMETERS = 2**31
 
 
+class _Required:
+    """The default of an argument that must be given (shown in help() as below)."""
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+_REQUIRED = _Required()
+
+
 @dataclass(frozen=True)
 class TransformerConfig:
     """Everything that fixes the model's shape. Checked on creation.
@@ -143,17 +153,24 @@ class Transformer(nn.Module):
         self._check_tokens(src, "src", self.config.src_vocab_size)
         return self._encode(src, self._source_mask(src, src_mask))
 
-    def decode(self, tgt, memory, src_mask=None, tgt_mask=None, offset: int = 0, cache=None) -> torch.Tensor:
+    def decode(self, tgt, memory, src_mask=_REQUIRED, tgt_mask=None, offset: int = 0, cache=None) -> torch.Tensor:
         """Steps 4-7. tgt (B, T), memory (B, S, d_model) -> logits (B, T, V_tgt).
 
-        `src_mask` is the encoder's padding mask (B, 1, 1, S); `tgt_mask` defaults to
-        padding & causal, (B, 1, T, T).
+        `src_mask` must always be given: the source's padding mask (B, 1, 1, S), the one
+        `encode` used (`padding_mask(src, pad_id)`), or None when no source sentence is
+        padded. Forgetting it on a padded batch would let the cross-attention read the
+        <pad> positions of `memory` without a word, so it has no default.
+        `tgt_mask` defaults to padding & causal, (B, 1, T, T).
 
         Incremental decoding: pass `cache=self.new_cache()` and feed the target one token
         at a time with `offset` = the number of tokens already fed. The cache then holds
         every earlier position's keys and values, so without a `tgt_mask` the new token
         sees all of them (nothing later exists yet, so nothing needs masking).
         """
+        if src_mask is _REQUIRED:
+            raise TypeError("Transformer.decode: pass src_mask, the source's padding mask that encode used "
+                            "(padding_mask(src, pad_id), shape (B, 1, 1, S)), or src_mask=None when no source "
+                            "sentence is padded; without it the cross-attention reads the <pad> positions of memory")
         self._check_tokens(tgt, "tgt", self.config.tgt_vocab_size)
         d_model = self.config.d_model
         tensor("memory", memory, kind="float")
