@@ -16,17 +16,25 @@ def norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def pyproject_deps() -> set[str]:
+# Extras pinned in a lock of their own, not in the learners' requirements-lock.txt.
+SEPARATE_LOCKS = {"classroom": "requirements-classroom.txt"}
+
+
+def pyproject_deps(extras=None) -> set[str]:
+    """Direct dependencies: the core and every extra that shares the main lock (or `extras`)."""
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    reqs = list(data["project"]["dependencies"])
-    for extra in data["project"].get("optional-dependencies", {}).values():
-        reqs += extra
+    optional = data["project"].get("optional-dependencies", {})
+    if extras is None:
+        reqs = list(data["project"]["dependencies"])
+        reqs += [r for name, extra in optional.items() if name not in SEPARATE_LOCKS for r in extra]
+    else:
+        reqs = [r for name in extras for r in optional[name]]
     return {norm(Requirement(r).name) for r in reqs}
 
 
-def lock_pins() -> dict[str, str]:
+def lock_pins(lock: str = "requirements-lock.txt") -> dict[str, str]:
     pins = {}
-    for line in (ROOT / "requirements-lock.txt").read_text().splitlines():
+    for line in (ROOT / lock).read_text().splitlines():
         line = line.split("#")[0].strip()
         if line:
             req = Requirement(line)
@@ -70,12 +78,21 @@ def test_torch_is_pinned_to_the_cpu_build_on_disk():
     assert lock_pins()["torch"] == "2.13.0"
 
 
+def test_separately_locked_extras_match_their_lock():
+    for extra, lock in SEPARATE_LOCKS.items():
+        names, pins = pyproject_deps([extra]), lock_pins(lock)
+        assert names == set(pins), f"{extra} extra vs {lock}: {names ^ set(pins)}"
+        assert not names & set(lock_pins()), f"{extra} is locked twice"
+
+
 def test_lock_satisfies_pyproject_ranges():
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     reqs = list(data["project"]["dependencies"])
-    for extra in data["project"]["optional-dependencies"].values():
-        reqs += extra
     pins = lock_pins()
+    for name, extra in data["project"]["optional-dependencies"].items():
+        reqs += extra
+        if name in SEPARATE_LOCKS:
+            pins = {**pins, **lock_pins(SEPARATE_LOCKS[name])}
     for r in map(Requirement, reqs):
         assert r.specifier.contains(pins[norm(r.name)], prereleases=True), f"{r} excludes the lock's {pins[norm(r.name)]}"
 
