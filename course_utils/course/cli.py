@@ -11,10 +11,10 @@ Every option is checked before any work starts or any file is touched: a bad val
 argparse error (exit status 2) that names the option.
 
 Grading (`course check`) runs a copy of the notebook in a fresh kernel of this Python
-(`sys.executable`). The learner's cells run as they are, except the check cells, which are
-restored from the generated exercise; at each check cell a grading cell written here
-grades the learner's object with freshly imported graders and writes the result to a
-private file. Whatever a notebook prints, or a `check` it defines, is never read as a
+(`sys.executable`). The learner's cells run as they are; each check cell is restored from
+the generated exercise (a learner's edited check cell runs as ordinary code first) and
+graded by a grading cell written here, which grades the learner's object with freshly
+imported graders and writes the result to a private file. Whatever a notebook prints, or a `check` it defines, is never read as a
 result. A cell that runs past `--timeout`, or a kernel that dies, ends the run with a row
 saying so; the results before it stay.
 
@@ -339,8 +339,12 @@ def expected_exercises(path: Path, nb) -> tuple[list[str], dict[str, tuple], lis
         if cell.cell_type == "code":
             for ex_id, expr in _check_calls(cell.source):
                 checks.setdefault(ex_id, (cell.get("id"), cell.source, expr))
-    if fresh is None:
-        notes.append("the solution this notebook was generated from was not found: "
+    source = _course_meta(nb).get("generated_from")
+    if fresh is None and isinstance(source, str):
+        notes.append(f"{source}, which this notebook was generated from, was not found: "
+                     "the check cells are taken from the notebook itself")
+    elif fresh is None:
+        notes.append("not a generated exercise notebook (no course metadata): "
                      "the check cells are taken from the notebook itself")
     expected = _course_meta(nb).get("exercises")
     if not (isinstance(expected, list) and all(isinstance(i, str) for i in expected)):
@@ -373,6 +377,11 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
             ex_id = _ex_id(cell)  # a check cell with another id (an old notebook)
         if ex_id in expected and ex_id not in graded_in_place:
             graded_in_place.add(ex_id)
+            if cell.source.strip() != fresh_checks[ex_id][1].strip():
+                # the learner changed the check cell: it runs as their code (whatever it
+                # prints is ignored), then the restored check is graded
+                run_cells.append(cell)
+                origin.append(index)
             source = _GRADER_CELL.format(todo=[(ex_id, fresh_checks[ex_id][2])], results=str(results), token=token)
             grader_at[len(run_cells)] = [ex_id]
             run_cells.append(nbformat.v4.new_code_cell(source))  # the restored check, graded here
