@@ -191,6 +191,10 @@ RIGHT["07.cross_attention"] += [cross_finfo_min]
 WRONG["07.cross_attention"] += [(cross_q_with_w_k, "projected with w_q"), (cross_v_with_w_k, "projected with w_v")]
 RIGHT["07.alignment"] += [lambda w: w.mean(1).max(-1)[1], lambda w: w.permute(0, 2, 1, 3).mean(2).argmax(-1)]
 WRONG["07.alignment"] += [(lambda w: w.mean(-1).argmax(-1), "reduced the target and source axes")]
+
+WRONG["07.alignment"] += [(lambda w: w.argmax(-1), "one alignment per head"),
+                          (lambda w: w.mean(1).topk(1, dim=-1).indices, "trailing axis of size 1")]
+WRONG["07.predict_alignment"] += [(["我", "爱", "猫"], "is a target word")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

@@ -149,7 +149,8 @@ def _ls(smooth="all", reduce="tokens", log=True, uniform="mean"):
         logp = logits.log_softmax(-1) if log else logits
         hot = F.one_hot(target, V).to(logits.dtype)
         q = {"all": (1 - smoothing) * hot + smoothing / V, "none": hot,
-             "others": (1 - smoothing) * hot + smoothing / (V - 1) * (1 - hot)}[smooth]
+             "others": (1 - smoothing) * hot + smoothing / (V - 1) * (1 - hot),
+             "others_vs_all": (1 - smoothing) * hot + smoothing / V * (1 - hot)}[smooth]
         nll = -(q * logp).sum(-1)
         if uniform == "sum":
             nll = -(1 - smoothing) * (hot * logp).sum(-1) - smoothing * logp.sum(-1)
@@ -315,6 +316,8 @@ RIGHT["09.label_smoothed_loss"] += [ls_scatter]
 WRONG["09.label_smoothed_loss"] += [(lambda lg, t, s, p: ls_gather(lg, t, 1 - s, p), "swapped"),
                                     (lambda lg, t, s, p: ls_gather(lg, t, s, p) / lg.size(0), "once more by the batch size")]
 WRONG["09.warmup_lr"] += [(_lr(lambda s, d, w: d ** -0.5 * min(s ** -0.5, s / w)), "not step / warmup")]
+
+WRONG["09.label_smoothed_loss"] += [(_ls(smooth="others_vs_all"), "its share of the smoothing")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

@@ -365,6 +365,8 @@ WRONG["10.beam_step"] += [(lambda lp, bs, k: ((bs[:, None] + lp).topk(k, -1).val
 WRONG["10.length_penalty"] += [(lambda lp, n, a: lp / ((5 + n) / 6) * a, "not times alpha"),
                                (lambda lp, n, a: lp / ((5 + n) / 6) ** 0.6, "fixed at 0.6")]
 WRONG["10.kv_cache_step"] += [(lambda q, kn, vn, c: (kv_cat(q, kn, vn, c)[0], (kv_cat(q, kn, vn, c)[1][0], vn)), "only the new position")]
+
+WRONG["10.beam_step"] += [(lambda lp, bs, k: (lambda s, i: (s, i // lp.size(0), i % lp.size(0)))(*(lp + bs[:, None]).flatten().topk(k)), "not by K")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

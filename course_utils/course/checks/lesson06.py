@@ -22,6 +22,10 @@ HINT_POLARITY = ("Polarity inverted: True must mean *may attend* (torch.nn's att
 def expect_bool_mask(name: str, got, want: torch.Tensor, axes=None) -> None:
     """Name what a learner returned instead of a bool mask: torch.nn's float mask, 0/1 numbers,
     an extra leading axis. (Values are compared afterwards by `compare`.)"""
+    if isinstance(got, (list, tuple)):
+        raise Fail(f"`{name}` is a Python {type(got).__name__}; expected a bool tensor.",
+                   hint="Build it with torch (e.g. `torch.ones(T, T, dtype=torch.bool).tril()`), or wrap your rows "
+                        "in `torch.tensor(rows, dtype=torch.bool)`.")
     if not isinstance(got, torch.Tensor):
         return
     if got.dim() > want.dim() and got.shape[got.dim() - want.dim():] == want.shape and got.numel() == want.numel():
@@ -139,8 +143,12 @@ def _check_decoder_mask(fn):
         got, want = call(fn, tgt, pad_id), pad & causal
         expect_bool_mask("mask", got, want)
         if isinstance(got, torch.Tensor) and got.dtype == torch.bool and got.shape != want.shape:
-            if got.shape == causal.shape and torch.equal(got, causal):
-                raise Fail("`mask` is only the causal part (T, T): padded keys are still visible.",
+            try:
+                only_causal = torch.equal(got.expand(want.shape), causal.expand(want.shape))
+            except RuntimeError:
+                only_causal = False
+            if only_causal:
+                raise Fail(f"`mask` is only the causal part {tuple(got.shape)}: padded keys are still visible.",
                            hint="AND it with the padding mask: `padding_mask(tgt, pad_id) & causal_mask(T)`.")
             if got.shape == pad.shape and torch.equal(got, pad):
                 raise Fail("`mask` is only the padding part (B, 1, 1, T): every position still sees the future.",
@@ -219,6 +227,8 @@ def _check_nn_border(fn):
 
     with torch.no_grad():
         want = run(to_torch_masks(causal)[0], to_torch_key_padding_mask(keep))
+        errors = [("attn_mask|key_padding_mask|3D|2D", "nn.MultiheadAttention takes the two masks apart: the causal part "
+                   "as `attn_mask` (T, T) and the padding as `key_padding_mask` (B, T), both True = *blocked*.")]
         seen = []  # the masks each call of mha received
 
         def watched(*args, **kwargs):
@@ -226,7 +236,7 @@ def _check_nn_border(fn):
             return type(mha).forward(mha, *args, **kwargs)
         mha.forward = watched  # an instance attribute: nn.Module.__call__ finds it first
         try:
-            got = call(fn, mha, x, tgt, pad_id)
+            got = call(fn, mha, x, tgt, pad_id, errors=errors)
         finally:
             del mha.forward
         if isinstance(got, tuple) and got and isinstance(got[0], torch.Tensor) and got[0].shape == want.shape:

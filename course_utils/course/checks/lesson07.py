@@ -111,6 +111,12 @@ def _check_alignment(fn):
         if isinstance(got, (list, tuple)):
             raise Fail(f"`alignment` is a {type(got).__name__}; expected a tensor.",
                        hint="Keep the result of `argmax` as it is, a (B, T) torch.long tensor (no `.tolist()`).")
+        if isinstance(got, torch.Tensor) and got.shape == weights.shape[:3] and got.shape != want.shape:
+            raise Fail(f"`alignment` has shape {tuple(got.shape)} (B, H, T): one alignment per head.",
+                       hint="Average the weights over the heads first, `weights.mean(dim=1)`, then take the argmax.")
+        if isinstance(got, torch.Tensor) and got.shape == want.shape + (1,):
+            raise Fail(f"`alignment` has shape {tuple(got.shape)}: a trailing axis of size 1.",
+                       hint="`argmax(dim=-1)` gives one index per target position, (B, T); `topk`/`keepdim` keep an extra axis.")
         if isinstance(got, torch.Tensor) and got.shape == weights.shape[:2] and got.shape != want.shape:
             raise Fail(f"`alignment` has shape {tuple(got.shape)} (B, H): you reduced the target and source axes.",
                        hint="Average over the heads (dim=1) to get (B, T, S), then argmax over the source axis (the last).")
@@ -154,6 +160,9 @@ def _check_predict_alignment(prediction):
     if len(prediction) != len(truth):
         raise Fail(f"One source word per target position: expected {len(truth)} words, got {len(prediction)}.")
     unknown = [p for p in prediction if p.strip() not in PREDICT_SRC]
+    if unknown and any(ch > "\u2e80" for p in unknown for ch in p):
+        raise Fail(f"{unknown[0]!r} is a target word.", hint="For each target word (我, 爱, 猫), name the *source* "
+                   f"token it attends to most, from {PREDICT_SRC}.")
     if unknown:
         raise Fail(f"{unknown[0]!r} is not a source token; choose from {PREDICT_SRC}.")
     prediction = [p.strip() for p in prediction]

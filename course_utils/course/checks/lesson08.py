@@ -50,7 +50,9 @@ def _check_layer_norm(fn):
     x[1, 2] = torch.randn(8, generator=g) * 1e-4  # tiny variance: the place of eps matters here
     gamma, beta = torch.rand(8, generator=g) + 0.5, torch.randn(8, generator=g)
     for x, gamma, beta, eps in ((x, gamma, beta, 1e-5), (x[0, :, :6].repeat(2, 1) * 0.3, gamma[:6], beta[:6], 0.1)):
-        got, want = call(fn, x, gamma, beta, eps), F.layer_norm(x, (x.size(-1),), gamma, beta, eps)
+        got = call(fn, x, gamma, beta, eps, errors=[("size of tensor", "The mean and variance lost their axis: use "
+                                                             "`keepdim=True` so that `x - mean` broadcasts over the features.")])
+        want = F.layer_norm(x, (x.size(-1),), gamma, beta, eps)
         centred = x - x.mean(-1, keepdim=True)
         var, var_n1 = x.var(-1, unbiased=False, keepdim=True), x.var(-1, unbiased=True, keepdim=True)
         plain = centred / (var + eps).sqrt()
@@ -96,7 +98,8 @@ def _check_feed_forward(fn):
     x = torch.randn(2, 3, 4, generator=g)
     w_1, b_1 = torch.randn(4, 16, generator=g), torch.randn(16, generator=g)
     w_2, b_2 = torch.randn(16, 4, generator=g), torch.randn(4, generator=g)
-    got = call(fn, x, w_1, b_1, w_2, b_2)
+    got = call(fn, x, w_1, b_1, w_2, b_2, errors=[("cannot be multiplied|size of tensor", "Mind the shapes: w_1 is "
+                                                   "(d_model, d_ff) and w_2 (d_ff, d_model), so `x @ w_1` and `h @ w_2`, no transposes.")])
     hidden = F.linear(x, w_1.T, b_1)  # (B, T, d_ff)
     want = F.linear(torch.relu(hidden), w_2.T, b_2)  # (B, T, d_model)
     if isinstance(got, torch.Tensor) and got.shape == want.shape and got.is_floating_point() and \
@@ -211,6 +214,9 @@ def _check_decoder_layer(fn):
                 (post(norms=(2, 1, 3)), "norm1 and norm2 are swapped: norm1 follows the self-attention, norm2 the "
                                         "cross-attention, norm3 the feed-forward network."),
                 (post(norms=(1, 2, 2)), "norm3 follows the feed-forward network (you used norm2 twice)."),
+                (post(sa_mask=None, ca_mask=None), "No masks at all: pass tgt_mask to the self-attention (no looking "
+                                                   "ahead) and memory_mask to the cross-attention (no padded source)."),
+                (post(res=(0, 0, 0)), "No residual connections: each sublayer is wrapped as LayerNorm(x + Sublayer(x))."),
                 (L.norm3(L.norm1(x + L.self_attn(x, x, tgt_mask)) + L.ffn(L.norm1(x + L.self_attn(x, x, tgt_mask)))),
                  "The cross-attention sublayer is missing: after the self-attention, "
                  "`x = layer.norm2(x + layer.cross_attn(x, memory, memory_mask))`."),

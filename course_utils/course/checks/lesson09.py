@@ -143,6 +143,8 @@ def _check_label_smoothed_loss(fn):
              "You used the probabilities (softmax); the loss uses their logarithm: `log_softmax(logits)`."),
             (((1 - smoothing) * nll + smoothing * -logp.sum(-1))[keep].mean(),
              "The uniform part sums log p over the V tokens; it is their *mean* (smoothing / V each)."),
+            (((1 - smoothing) * nll + smoothing / V * (-logp.sum(-1) - nll))[keep].mean(), "The right token also gets "
+             "its share of the smoothing: q = (1 - smoothing) on it *plus* smoothing / V on every token, itself included."),
             ((nll - smoothing * logp.mean(-1))[keep].mean(), "The right token's part is weighted 1 - smoothing: "
              "q = (1 - smoothing) * one_hot + smoothing / V."),
             (per_token[target != 0].mean() if pad_id != 0 else want, "You skipped the positions where target == 0; "

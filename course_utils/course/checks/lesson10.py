@@ -227,6 +227,8 @@ def _check_beam_step(fn):
             "swapped": ((scores, flat % V, flat // V), "beam_idx and token_idx are swapped: flat // V is the beam, flat % V the token."),
             "flat": ((scores, flat // V, flat), "token_idx is the flat index into the K x V candidates; split it: token = flat % V."),
             "ascending": (total.flatten().topk(k, largest=False), "You took the *lowest* scores; keep the highest."),
+            "by K, other order": ((scores, flat // log_probs.size(0), flat % log_probs.size(0)),
+                                  "Split the flat index by the vocabulary size V (beam = flat // V, token = flat % V), not by K."),
             "by K": ((scores, flat % log_probs.size(0), flat // log_probs.size(0)),
                      "Split the flat index by the vocabulary size V (beam = flat // V, token = flat % V), not by K."),
             "product": ((beam_scores[:, None] * log_probs).flatten().topk(k), "Log-probabilities *add* up: a candidate's "
