@@ -13,8 +13,8 @@ a module imports only from its own layer or the layers above it in this list
                    (the shipped model)
     view/          what a learner sees: plotting, widget_base (the one widget convention), widgets
                    (lessons 01-04), widgets_masks (06), widgets_steps (08), widgets_translate (10)
-    course/        the course machinery: checks (exercise graders), progress, build (exercise
-                   generator), cli (the `course` command)
+    course/        the course machinery: checks (exercise graders), exercise_list, progress, build
+                   (exercise generator), cli (the `course` command), classroom (nbgrader for a class)
 
 Lessons import from a layer's package, e.g. ``from course_utils.transformer import causal_mask``.
 """

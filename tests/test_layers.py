@@ -9,6 +9,7 @@ package to show that each of them can fail.
 """
 
 import ast
+import re
 import textwrap
 from pathlib import Path
 
@@ -225,3 +226,45 @@ def test_a_module_outside_the_layers_is_named(bad_package):
     with pytest.raises(AssertionError, match="badpkg.misc is in no layer"):
         for module in module_files(bad_package, "badpkg"):
             layer_of(module, "badpkg")
+
+
+# ----------------------------------------------------------------------------- the maps match the folders
+def modules_by_layer(root: Path) -> dict[str, set[str]]:
+    """{layer: names of its modules and sub-packages}, as the maps name them."""
+    found = {}
+    for layer in LAYERS:
+        folder = root / layer
+        found[layer] = ({p.stem for p in folder.glob("*.py") if p.stem != "__init__"}
+                        | {p.name for p in folder.iterdir() if (p / "__init__.py").is_file()})
+    return found
+
+
+def test_readme_package_map_names_every_module_of_each_layer():
+    readme = (ROOT.parent / "README.md").read_text(encoding="utf-8")
+    named = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].strip("`").rstrip("/") in LAYERS:
+            named[cells[0].strip("`").rstrip("/")] = set(re.findall(r"`([a-z_0-9]+)`", cells[1]))
+    assert set(named) == set(LAYERS), f"README's package map lacks rows for {set(LAYERS) - set(named)}"
+    for layer, modules in modules_by_layer(ROOT).items():
+        assert named[layer] == modules, (f"README's map of {layer}/ names {sorted(named[layer])}, "
+                                         f"the folder holds {sorted(modules)}")
+
+
+def test_init_package_map_names_every_module_of_each_layer():
+    doc = ast.get_docstring(ast.parse((ROOT / "__init__.py").read_text(encoding="utf-8")))
+    blocks, current = {}, None
+    for line in doc.splitlines():
+        head = re.match(r"\s+([a-z]+)/\s", line)
+        if head and head.group(1) in LAYERS:
+            current = head.group(1)
+            blocks[current] = line[head.end():]
+        elif current and line.startswith(" " * 8) and line.strip():
+            blocks[current] += " " + line.strip()
+        else:
+            current = None
+    assert set(blocks) == set(LAYERS)
+    for layer, modules in modules_by_layer(ROOT).items():
+        words = set(re.findall(r"[a-z_0-9]+", blocks[layer]))
+        assert modules <= words, f"course_utils/__init__.py's map of {layer}/ misses {sorted(modules - words)}"
