@@ -120,13 +120,18 @@ def _perturb_norms(module, gen):
                 m.bias.copy_(0.3 * torch.randn(m.bias.shape, generator=gen))
 
 
+def layer_pair(ours_cls, ref_cls, gen, norm_first):
+    """Our layer (LayerNorms perturbed) and torch.nn's, with the same weights."""
+    ours = ours_cls(D_MODEL, N_HEADS, D_FF, norm_first=norm_first).eval()
+    _perturb_norms(ours, gen)
+    ref = ref_cls(D_MODEL, N_HEADS, D_FF, dropout=0.0, batch_first=True, norm_first=norm_first).eval()
+    copy_layer_weights(ours, ref)
+    return ours, ref
+
+
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_encoder_layer_matches_torch(gen, norm_first):
-    ours = EncoderLayer(D_MODEL, N_HEADS, D_FF, norm_first=norm_first).eval()
-    _perturb_norms(ours, gen)
-    ref = nn.TransformerEncoderLayer(D_MODEL, N_HEADS, D_FF, dropout=0.0, batch_first=True,
-                                     norm_first=norm_first).eval()
-    copy_layer_weights(ours, ref)
+    ours, ref = layer_pair(EncoderLayer, nn.TransformerEncoderLayer, gen, norm_first)
     x = rand(gen, 2, 7, D_MODEL)
     src = torch.tensor([[3] * 7, [3] * 4 + [0] * 3])
     close(ours(x, padding_mask(src, 0)), ref(x, src_key_padding_mask=(src == 0)))
@@ -134,11 +139,7 @@ def test_encoder_layer_matches_torch(gen, norm_first):
 
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_decoder_layer_matches_torch(gen, norm_first):
-    ours = DecoderLayer(D_MODEL, N_HEADS, D_FF, norm_first=norm_first).eval()
-    _perturb_norms(ours, gen)
-    ref = nn.TransformerDecoderLayer(D_MODEL, N_HEADS, D_FF, dropout=0.0, batch_first=True,
-                                     norm_first=norm_first).eval()
-    copy_layer_weights(ours, ref)
+    ours, ref = layer_pair(DecoderLayer, nn.TransformerDecoderLayer, gen, norm_first)
     x, memory = rand(gen, 2, 5, D_MODEL), rand(gen, 2, 8, D_MODEL)
     tgt = torch.tensor([[3] * 5, [3] * 3 + [0] * 2])
     src = torch.tensor([[3] * 8, [3] * 6 + [0] * 2])
