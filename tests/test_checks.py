@@ -433,3 +433,11 @@ def test_an_id_registered_twice_is_refused(toy):
         exercise("99.double", "again")(another_checker)
     with pytest.raises(TypeError, match="tuple of names"):
         exercise("99.other", "t", uses="split_heads")
+
+
+def test_prediction_fallback_hint_is_not_a_mistakes_hint():
+    from course_utils.course.checks import compare_prediction
+
+    with pytest.raises(Fail) as e:
+        compare_prediction("p", 30, 8.0, mistakes=[(64, "variance!")], hint="the reasoning")
+    assert e.value.hint == "the reasoning"

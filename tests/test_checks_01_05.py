@@ -837,6 +837,90 @@ WRONG["05.predict_param_count"] = [(4 * 512 * 512, "also has a bias"), (3 * (512
                                    (3 * 512 * 512, "biases and the output projection")]
 
 
+# ---------------------------------------------------------------------------- more wrong answers, of other kinds
+
+
+def sm_no_exp(s, t=1.0):
+    z = s / t - (s / t).max(-1, keepdim=True).values
+    return z / z.sum(-1, keepdim=True)
+
+
+def rnn_backwards(x, h0, wx, wh, b):
+    h, states = h0, [None] * x.size(1)
+    for t in reversed(range(x.size(1))):
+        h = torch.tanh(x[:, t] @ wx + h @ wh + b)
+        states[t] = h
+    return torch.stack(states, 1), h
+
+
+def w2i_reversed_sentences(ss):
+    d = {}
+    for s in ss:
+        for t in reversed(s):
+            d.setdefault(t, len(d) + 1)
+    return d
+
+
+def att_returns_scores(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return scores.softmax(-1) @ v, scores
+
+
+def att_log_weights(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    log_w = scores.log_softmax(-1)
+    return log_w.exp() @ v, log_w
+
+
+MORE_WRONG = {
+    "01.weighted_sum": [(lambda w, v: (w[:, None] * v).mean(0), "Don't divide by n"),
+                        (lambda w, v: (w[:, None] + v).sum(0), "multiply each value row by its weight")],
+    "01.softmax_temperature": [(sm_no_exp, "largest score must get the largest probability"),
+                               (lambda s, t=1.0: stable_softmax(s), "Use the temperature"),
+                               (lambda s, t=1.0: torch.sigmoid(s / t), "must sum to 1"),
+                               (lambda s, t=1.0: (lambda e: e / e.sum(-1, keepdim=True))(
+                                   (s / t - (s / t).min(-1, keepdim=True).values).exp()), "Subtract the maximum")],
+    "01.soft_lookup": [(lambda q, k, v: (v.mean(0), torch.full((k.size(0),), 1 / k.size(0))), "All weights are equal"),
+                       (lambda q, k, v: (torch.softmax(-(k - q).norm(dim=1), 0) @ v,
+                                         torch.softmax(-(k - q).norm(dim=1), 0)), "come from other scores"),
+                       (lambda q, k, v: (torch.sigmoid(k @ q) @ v, torch.sigmoid(k @ q)), "must sum to 1")],
+    "02.rnn_step": [(lambda x, h, wx, wh, b: torch.tanh(x @ wx + h @ wh + b) + h, "one tanh around the sum"),
+                    (lambda x, h, wx, wh, b: torch.tanh(x @ wx + h @ wh + 2 * b), "one tanh around the sum")],
+    "02.rnn_forward": [(rnn_backwards, "forward in time")],
+    "02.predict_gradient": [(0.01, "power of 0.5"), (10, "do not add up")],
+    "03.word2idx": [(w2i_reversed_sentences, "another order"),
+                    (lambda ss: list(w2i_loop(ss).items()), "Build a dict")],
+    "03.sinusoidal_encoding": [(lambda n, d: pe_solution(n, d).T, "another order"),
+                               (lambda n, d: pe_solution(n, d)[1:2].expand(n, d), "Every row is the same")],
+    "03.embed_with_positions": [(lambda ids, table, pe: table[ids] * pe[:ids.size(1)], "don't multiply"),
+                                (lambda ids, table, pe: table[ids] + pe[1:ids.size(1) + 1], "starting at pe[0]"),
+                                (lambda ids, table, pe: torch.cat([table[ids], pe[:ids.size(1)].expand(
+                                    ids.size(0), -1, -1)], -1), "don't concatenate")],
+    "04.attention": [(att_returns_scores, "not the scores"), (att_log_weights, "log-probabilities"),
+                     (lambda q, k, v, mask=None: (att_solution(q, k, v, mask)[1] @ k, att_solution(q, k, v, mask)[1]),
+                      "mixes the *values*")],
+    "04.self_attention": [(lambda x, w_q, w_k, w_v: (lambda o, w: (w @ x, w))(*sa_einsum(x, w_q, w_k, w_v)),
+                           "not x itself")],
+    "04.predict_score_std": [(32, "variances add up")],
+    "05.split_heads": [(lambda x, H: x.view(x.size(0), x.size(1), H, -1).transpose(1, 3), "another order")],
+    "05.merge_heads": [(lambda x: x.sum(1), "don't add or average"), (lambda x: x.mean(1), "don't add or average")],
+    "05.multi_head_attention": [
+        (mha(("return self.w_o(merge_heads(out))", "return self.w_o(merge_heads(out)) + x_q")), "No residual"),
+        (mha(("v = split_heads(self.w_v(x_kv), self.n_heads)", "v = split_heads(self.w_k(x_kv), self.n_heads)")),
+         "the values use w_v"),
+        (mha(("q = split_heads(self.w_q(x_q), self.n_heads)", "q = split_heads(self.w_q(x_kv), self.n_heads)")),
+         "one row per *query*")],
+    "05.predict_param_count": [(262_144, "Four nn.Linear(512, 512) layers")],
+    "03.predict_permutation": [(3, "three rows")],
+}
+for _ex_id, _answers in MORE_WRONG.items():
+    WRONG[_ex_id] += _answers
+
+
 # ============================================================================ tests
 EXERCISES = sorted(RIGHT)
 

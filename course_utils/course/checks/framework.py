@@ -650,14 +650,15 @@ def _holds(test, got) -> bool:
 
 def compare(name: str, got, want: torch.Tensor, axes: tuple[str, ...] | None = None,
             mistakes: list[tuple[Any, str]] = (), atol: float = 1e-5, rtol: float = 1e-4,
-            check_dtype: bool = True, mutants: list[tuple[Any, str]] = ()) -> None:
+            check_dtype: bool = True, mutants: list[tuple[Any, str]] = (), hint: str | None = None) -> None:
     """Fail with a specific message unless tensor `got` matches `want`.
 
     `mistakes`: (wrong, hint) pairs. `wrong` is either the value a known mistake gives on
     the same probe inputs (matched within the tolerance), or a *signature*: a function
     `wrong(got) -> bool` that recognises the mistake by a property (rows all equal, NaN
     exactly where a mask row is empty, ...). The first matching mistake's hint wins.
-    (`mutants` is the older name of `mistakes`.)
+    (`mutants` is the older name of `mistakes`.) `hint`: shown when the values differ and no
+    known mistake matches (what the right computation is, in one line).
 
     Dtype policy: a float answer in float32 or float64 is accepted when its values are
     right; float16/bfloat16 is not (too imprecise). Integer answers may use any width.
@@ -683,7 +684,10 @@ def compare(name: str, got, want: torch.Tensor, axes: tuple[str, ...] | None = N
         return
     _match_mistakes(name, got, want, mistakes, atol, rtol)
     if got.shape != want.shape:
-        raise Fail(_shape_message(name, tuple(got.shape), tuple(want.shape), axes))
+        permuted = sorted(got.shape) == sorted(want.shape)
+        raise Fail(_shape_message(name, tuple(got.shape), tuple(want.shape), axes),
+                   "The axes are in another order: check each `transpose` / `permute` (which two axes it swaps) and "
+                   "the order of the sizes in `view` / `reshape`." if permuted else None)
     if not dtype_ok:
         if _kind(got) == _kind(want):
             raise Fail(f"`{name}` has dtype {got.dtype}, too imprecise; expected {want.dtype}.",
@@ -702,13 +706,13 @@ def compare(name: str, got, want: torch.Tensor, axes: tuple[str, ...] | None = N
     if not got.is_floating_point() and not want.is_floating_point():
         n_match = int((got.long() == want.long()).sum())
         raise Fail(f"`{name}` differs from the reference: {n_match} of {want.numel()} values "
-                   f"({_pct(n_match, want.numel())}) match.")
+                   f"({_pct(n_match, want.numel())}) match.", hint)
     diff = (got.detach().double() - want.detach().double()).abs()
     ok = diff <= atol + rtol * want.detach().double().abs()
     ok = ok | (torch.isnan(got) & torch.isnan(want))
     diff = torch.nan_to_num(diff, nan=float("inf"))
     raise Fail(f"`{name}` differs from the reference: max difference {_fmt(diff.max().item())}; "
-               f"{int(ok.sum())} of {want.numel()} values ({_pct(int(ok.sum()), want.numel())}) match.")
+               f"{int(ok.sum())} of {want.numel()} values ({_pct(int(ok.sum()), want.numel())}) match.", hint)
 
 
 def _match_mistakes(name, got, want, mistakes, atol, rtol) -> None:
@@ -770,13 +774,14 @@ def _as_numbers(name: str, got) -> np.ndarray:
 
 
 def compare_prediction(name: str, got, want, rel: float = 1e-3, abs_tol: float = 1e-9, near: float = 0.1,
-                       mistakes: list[tuple[Any, str]] = ()) -> None:
+                       mistakes: list[tuple[Any, str]] = (), hint: str | None = None) -> None:
     """Judge a "predict the output" answer: `want` a number or array-like.
 
     Accepts int, float, NumPy scalar/array, 0-d or n-d tensor, list. Right when every value
     is within `rel` (relative) or `abs_tol` of `want` — the precision the statement asks
     for. A known wrong answer (`mistakes`: (value, hint)) gets its hint; an answer within
-    `near` (relative) but not right is told "close: compute it exactly".
+    `near` (relative) but not right is told "close: compute it exactly"; any other wrong value
+    gets `hint` (the reasoning that leads to the answer).
     """
     arr, target = _as_numbers(name, got), np.asarray(want, dtype=np.float64)
     if arr.size != target.size:
@@ -791,13 +796,13 @@ def compare_prediction(name: str, got, want, rel: float = 1e-3, abs_tol: float =
     shown = f"{arr.item():.4g}" if arr.size == 1 else np.array2string(arr, precision=4)
     if within(target, rel, abs_tol):
         return
-    for wrong, hint in mistakes:
+    for wrong, wrong_hint in mistakes:
         if within(wrong, rel, abs_tol):
-            raise Fail(f"`{name}` = {shown} is a common wrong answer.", hint=hint)
+            raise Fail(f"`{name}` = {shown} is a common wrong answer.", hint=wrong_hint)
     if near and within(target, near, abs_tol):
         raise Fail(f"`{name}` = {shown} is close: compute it exactly.",
                    hint="Work the value out step by step rather than estimating it.")
-    raise Fail(f"`{name}` = {shown} is not right yet.")
+    raise Fail(f"`{name}` = {shown} is not right yet.", hint)
 
 
 def compare_value(name: str, got, want, rel: float = 1e-3, abs_tol: float = 1e-9,

@@ -41,7 +41,8 @@ def _check_weighted_sum(fn):
             (weights * values if n == d else None, HINT_NOT_SUMMED), (values[weights.argmax()], HINT_HARD_PICK),
             ((weights @ values) / n if n > 1 else None, HINT_DIVIDED),
             (lambda out: out.shape == values.shape, HINT_NOT_SUMMED), (lambda out: out.dim() == 0, HINT_ALL_SUMMED),
-            (lambda out: out.squeeze().shape == (d,) and out.dim() > 1, HINT_EXTRA_AXIS)])
+            (lambda out: out.squeeze().shape == (d,) and out.dim() > 1, HINT_EXTRA_AXIS)],
+            hint="out = Σ_i weights[i] · values[i]: multiply each value row by its weight, then add the rows up.")
 
 
 HINT_TEMP_MULT = "Divide the scores by the temperature (scores / T): a high temperature should make the distribution flatter."
@@ -55,6 +56,9 @@ HINT_GLOBAL_MAX = ("Subtract each row's own maximum (`max(dim=-1, keepdim=True)`
                    "whole tensor a row of small scores underflows to 0 / 0.")
 HINT_CONSTANT_SUM = ("Every row sums to the same number, but not to 1: divide the exponentials by their sum *last*; "
                      "the temperature divides the scores *before* exp().")
+HINT_NEGATIVE = "Probabilities cannot be negative: exponentiate the (shifted) scores before dividing by their sum."
+HINT_IGNORES_T = "Use the temperature: divide the scores by it before the softmax (with T = 1 nothing changes)."
+HINT_ROWS = "Each row (the last axis) must sum to 1: divide each exponential by the sum of its row (dim=-1, keepdim=True)."
 HINT_KEEPDIM = ("`max(dim=-1)` and `sum(dim=-1)` drop the last axis, so the division does not line up row by row: "
                 "add `keepdim=True`.")
 
@@ -90,14 +94,21 @@ def _check_softmax_temperature(fn):
                            (r"return_types\.max", HINT_VALUES)])
         z = scores / t
         mistakes = [(torch.softmax(scores * t, dim=-1), HINT_TEMP_MULT), (z.exp(), HINT_NO_NORM),
+                    (torch.softmax(scores, dim=-1) if t != 1 else None, HINT_IGNORES_T),
                     (z.exp() / z.exp().sum(-1, keepdim=True), HINT_UNSTABLE)]
         if scores.dim() > 1:
+            shifted = (z - z.amax(0, keepdim=True)).exp()
             mistakes += [(_global(z), HINT_GLOBAL), (_global(z, max_only=True), HINT_GLOBAL_MAX),
+                         (shifted / shifted.sum(-1, keepdim=True), HINT_GLOBAL_MAX),
                          (torch.softmax(z, dim=0), HINT_AXIS),
                          (lambda p: abs(float(p.double().sum()) - 1) < 1e-4, HINT_GLOBAL),
-                         (_constant_sum, HINT_CONSTANT_SUM),
-                         (lambda p: not torch.allclose(p.double().sum(-1), torch.ones(p.shape[:-1]).double(),
-                                                       atol=1e-4) and bool(torch.isfinite(p).all()), HINT_AXIS)]
+                         (_constant_sum, HINT_CONSTANT_SUM)]
+        mistakes += [(lambda p: bool((p < 0).any()), HINT_NEGATIVE),
+                     (lambda p, z=z: bool((p.argmax(-1) != z.argmax(-1)).all()),
+                      "The largest score must get the largest probability: take exp() of the (shifted) scores, then "
+                      "divide by their sum."),
+                     (lambda p: not torch.allclose(p.double().sum(-1), torch.ones(p.shape[:-1]).double(),
+                                                   atol=1e-4) and bool(torch.isfinite(p).all()), HINT_ROWS)]
         compare("probabilities", got, torch.softmax(z, dim=-1), axes=("B", "T", "n")[-scores.dim():],
                 mistakes=mistakes)
 
@@ -107,6 +118,11 @@ HINT_HARD = ("That is a *hard* lookup: all the weight went to the best key. Atte
 HINT_RAW_SCORES = "Turn the scores into weights with a softmax before mixing the values."
 HINT_SCALED = "No scaling in this exercise: the scores are the plain dot products `keys @ query` (√d_k comes in lesson 04)."
 HINT_SCORES_AXIS = "One score per key: `keys @ query` (shape (n,)), each key row dotted with the query."
+HINT_UNIFORM = "All weights are equal: compare the query with each key (dot products `keys @ query`) first."
+HINT_SCORES = ("The weights sum to 1 but come from other scores: the scores are the dot products `keys @ query`, "
+               "then a softmax.")
+HINT_WEIGHT_SUM = "The weights must sum to 1: they are the softmax of the scores `keys @ query`."
+HINT_OUT = "With these weights, out = `weights @ values`: each value row times its weight, summed."
 HINT_PRODUCTS = ("Check the order of the matrix products: scores = `keys @ query` (one per key, shape (n,)), "
                  "out = `weights @ values` (shape (d_v,)).")
 
@@ -124,5 +140,9 @@ def _check_soft_lookup(fn):
                  ((scores / math.sqrt(d_k)).softmax(-1), HINT_SCALED)]
         if n == d_k:
             wrong.append(((query @ keys).softmax(-1), HINT_SCORES_AXIS))
-        compare("weights", got[1], weights, axes=("n",), mistakes=wrong)
-        compare("out", got[0], weights @ values, axes=("d_v",), mistakes=[(w @ values, h) for w, h in wrong])
+        compare("weights", got[1], weights, axes=("n",), mistakes=wrong + [
+            (lambda w: torch.allclose(w, w.flatten()[0].expand_as(w)), HINT_UNIFORM),
+            (lambda w: abs(float(w.sum()) - 1) > 1e-4, HINT_WEIGHT_SUM),
+            (lambda w: bool((w >= 0).all()), HINT_SCORES)])
+        compare("out", got[0], weights @ values, axes=("d_v",), mistakes=[(w @ values, h) for w, h in wrong],
+                hint=HINT_OUT)

@@ -33,7 +33,9 @@ def _check_rnn_step(fn):
             (torch.tanh(x_t @ w_xh) + h_prev @ w_hh + b, HINT_TANH_PART),
             (torch.tanh(x_t @ w_xh + b), HINT_NO_HIDDEN), (torch.tanh(x_t @ w_xh + h_prev @ w_hh), HINT_NO_BIAS),
             (torch.tanh(x_t @ w_xh + h_prev @ w_hh) + b, HINT_NO_BIAS),
-            (torch.tanh(wrong_t), HINT_W_T)])
+            (torch.tanh(wrong_t), HINT_W_T)],
+            hint="h_t = tanh(x_t @ w_xh + h_prev @ w_hh + b): one tanh around the sum of the three terms, nothing "
+                 "added or multiplied outside it.")
 
 
 HINT_STALE = "Each step must use the hidden state of the *previous step*, not h0 every time: update h inside the loop."
@@ -79,13 +81,23 @@ def _check_rnn_forward(fn):
             raise Fail(f"`states` should be a tensor of shape {tuple(states.shape)}, got a {type(got[0]).__name__}.",
                        hint=HINT_LIST)
         stale = torch.tanh(x @ w_xh + (h0 @ w_hh)[:, None] + b)  # h0 reused at every step
+        backwards = _rnn_reference(x.flip(1), h0, w_xh, w_hh, b)[0].flip(1)  # the loop run from t = T-1 down
+        linear, h = [], h0
+        for t in range(T):
+            h = x[:, t] @ w_xh + h @ w_hh + b
+            linear.append(h)
         with_h0 = torch.cat([h0[:, None], states], 1)
         compare("states", got[0], states, axes=("B", "T", "d_h"), mistakes=[
             (stale, HINT_STALE), (states.flip(1) if T > 1 else None, HINT_REVERSED),
+            (backwards if T > 1 else None, "Run the loop forward in time, t = 0, 1, ..., T-1: each state depends on the "
+                                           "earlier inputs."),
+            (torch.stack(linear, 1), HINT_NO_TANH),
             (with_h0[:, :-1] if T > 1 else None, HINT_SHIFTED), (with_h0, HINT_WITH_H0),
             (states.transpose(0, 1) if B > 1 else None, HINT_STACK_AXIS),
             (lambda s: s.dim() == 3 and s.shape[0] == B and s.shape[1] < T, HINT_STEPS),
-            (lambda s: tuple(s.shape) == (B, T * d_h) and T > 1, HINT_CAT)])
+            (lambda s: tuple(s.shape) == (B, T * d_h) and T > 1, HINT_CAT)],
+            hint="At each step t: h = tanh(x[:, t] @ w_xh + h @ w_hh + b), with h carried over from the previous step "
+                 "(h0 at the start), and states[:, t] = that h.")
         compare("h_last", got[1], h_last, axes=("B", "d_h"),
                 mistakes=[(h0, HINT_LAST_H0), (states[:, 0] if T > 1 else None, HINT_LAST_FIRST),
                           (states[-1] if B > 1 else None, HINT_LAST_ROW)])
@@ -109,5 +121,7 @@ def _check_predict_gradient(prediction):
         (0.5, "That is one step; the gradient is multiplied by w at each of the ten steps."),
         (0.0, "Small, but not zero: 0.5 multiplied by itself ten times."),
         (2.0 ** 10, "w = 0.5 *halves* the gradient at every step: 0.5^10, not 2^10."),
-    ])
+        (10.0, "Each step *multiplies* the gradient by w = 0.5; the ten steps do not add up."),
+    ], hint="By the chain rule, each of the ten steps multiplies the gradient by ∂h_t/∂h_{t-1} = w = 0.5: "
+            "the answer is a power of 0.5.")
     return "Right: 0.5^10 ≈ 0.001: after ten steps almost nothing of x_0 reaches the gradient."

@@ -43,8 +43,8 @@ def _mistakes(sentences):
 @exercise("03.word2idx", "word2idx: give every word an id", name="build_word2idx")
 def _check_word2idx(fn):
     expect_callable(fn, "build_word2idx")
-    probes = [[["狗", "追", "猫"], ["猫", "追", "狗"]],
-              [["the", "cat", "sat"], ["the", "dog", "sat", "down"], ["a", "cat"]],
+    probes = [[["the", "cat", "sat"], ["the", "dog", "sat", "down"], ["a", "cat"]],
+              [["狗", "追", "猫"], ["猫", "追", "狗"]],
               [["一", "只", "猫"], ["猫", "猫", "追", "猫"], ["只", "追"]]]  # first seen != most frequent
     for sentences in probes:
         got = call(fn, sentences, errors=[(r"has no attribute 'split'", HINT_TOKENS)])
@@ -81,7 +81,8 @@ def _check_predict_permutation(prediction):
         (0, "Without positions, attention cannot tell *where* a token is: the output row follows the token "
             "狗, which now stands at position 2."),
         (1, "Row 1 is 追, which stays in the middle; follow 狗 instead."),
-    ])
+    ], hint="out2 has three rows, 0, 1 and 2 (or None if no row matches). Follow the token 狗: where does it stand in "
+            "猫追狗?")
     return "Right: the outputs are the same rows, permuted like the inputs. Order is invisible without positions."
 
 
@@ -137,8 +138,10 @@ def _check_sinusoidal(fn):
             (_pe(max_len, d, lambda i: i / d, torch.cos, torch.cos), "The even columns (2i) hold the *sine*."),
             (lambda pe: pe.dim() == 3 and pe.shape[0] == 1,
              "Return a (max_len, d_model) table, without a leading batch axis."),
+            (lambda pe: max_len > 1 and bool(torch.allclose(pe, pe[:1].expand_as(pe))),
+             "Every row is the same: row pos must use its own position, pos = 0, 1, ..., max_len - 1."),
             (_first_pair_only(max_len, d), HINT_EXPONENT),
-        ])
+        ], hint="Column 2i: sin(pos / 10000^(2i/d_model)); column 2i+1: cos of the same angle; rows pos = 0..max_len-1.")
 
 
 HINT_NO_PE = "Add the positional encoding: x = table[ids] + pe[:T]."
@@ -149,6 +152,17 @@ HINT_PE_BY_ID = "pe is indexed by the position t, not by the token id: use pe[:T
 HINT_PE_ALL = ("Take only the first T rows of the encoding, pe[:T] with T = ids.size(1) (the sequence axis), so it "
                "lines up with the T positions.")
 HINT_TABLE = "Look the ids up in the given `table` (`table[ids]`); don't create a new embedding."
+
+
+def _other_table(ids, emb, pe):
+    """Signature: x - pe looks each id up consistently (same id, same row), but not in `table`."""
+    def test(x):
+        rows = (x - pe).reshape(-1, x.size(-1))
+        flat = ids.reshape(-1)
+        consistent = all(torch.allclose(rows[flat == i], rows[flat == i][:1].expand(int((flat == i).sum()), -1),
+                                        atol=1e-4) for i in flat.unique())
+        return consistent and not torch.isclose(rows, emb.reshape(rows.shape), atol=1e-4).any()
+    return test
 
 
 @exercise("03.embed_with_positions", "Token ids -> embeddings + positions")
@@ -165,4 +179,9 @@ def _check_embed_with_positions(fn):
             (emb, HINT_NO_PE), (emb + pe[0], HINT_PE0), (emb * math.sqrt(d_model) + pe[:T], HINT_SQRT),
             ((emb + pe[:T]) * math.sqrt(d_model), HINT_SQRT),
             (emb + pe[:B, None] if B != T else None, HINT_PE_BATCH), (emb + pe[ids], HINT_PE_BY_ID),
-            (lambda x: x.shape == emb.shape and not torch.isclose(x - pe[:T], emb, atol=1e-4).any(), HINT_TABLE)])
+            (emb + pe[1:T + 1], "Position t uses pe[t], starting at pe[0]: add pe[:T]."),
+            (emb * pe[:T], "Add the positional encoding to the embeddings; don't multiply them."),
+            (_other_table(ids, emb, pe[:T]), HINT_TABLE),
+            (lambda x: x.shape[:-1] == emb.shape[:-1] and x.size(-1) == 2 * d_model,
+             "Add the positional encoding to the embeddings (same width d_model); don't concatenate them.")],
+            hint="x[b, t] = table[ids[b, t]] + pe[t]: `table[ids] + pe[:T]`.")

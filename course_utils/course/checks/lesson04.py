@@ -11,7 +11,8 @@ from course_utils.course.checks import (
     call, compare, compare_prediction, exercise, expect_callable, expect_tuple, probe_generator, randn,
 )
 from course_utils.course.checks.signatures import (
-    HINT_IGNORED_MASK, HINT_POLARITY, HINT_ROWS_SUM, ignored_mask, inverted_mask, rows_not_normalised,
+    HINT_IGNORED_MASK, HINT_NOT_PROBABILITIES, HINT_POLARITY, HINT_ROWS_SUM, ignored_mask, inverted_mask,
+    not_probabilities, rows_not_normalised,
 )
 from course_utils.transformer import attention as reference_attention
 
@@ -97,12 +98,14 @@ def _check_attention_fn(fn, with_mask: bool, seed: int, first_bug_only=False):
         got = expect_tuple(call(fn, *args, errors=errors), 2, ("out", "weights"),
                            wants=(want_out, want_w))
         wrong = _mistakes(q, k, v, mask, first_bug_only)
-        signatures = [(rows_not_normalised, HINT_ROWS_SUM)]
+        signatures = [(not_probabilities, HINT_NOT_PROBABILITIES), (rows_not_normalised, HINT_ROWS_SUM)]
         if mask is not None:
             signatures = [(inverted_mask(mask), HINT_POLARITY), (ignored_mask(mask), HINT_IGNORED_MASK)] + signatures
         axes = ("B", "H", "T_q", "T_k")[-q.dim():]
         compare("weights", got[1], want_w, axes=axes, mistakes=[(w[1], h) for w, h in wrong] + signatures)
-        compare("out", got[0], want_out, axes=axes[:-1] + ("d_v",), mistakes=[(w[0], h) for w, h in wrong])
+        compare("out", got[0], want_out, axes=axes[:-1] + ("d_v",), mistakes=[(w[0], h) for w, h in wrong] + [
+            (lambda o: o.shape[-1] == k.shape[-1] != v.shape[-1], "The output mixes the *values*: `weights @ v`.")],
+            hint="With these weights, out = `weights @ v`.")
 
 
 @exercise("04.attention", "Scaled dot-product attention with a mask")
@@ -125,7 +128,8 @@ def _check_predict_score_std(prediction):
         (1.0, "That is the standard deviation *after* dividing by √d_k, which is what the scaling is for."),
         (0.0, "0 is the mean of q·k; the question asks how far typical values are from it."),
         (1 / 8, "Each term has variance 1 and the 64 variances *add up*: the variance is 64, its square root 8."),
-    ])
+    ], hint="q·k is a sum of 64 independent terms q_i k_i, each of variance 1: the variances add up (64), and the "
+            "standard deviation is the square root of the variance.")
     return "Right: std(q·k) = √d_k = 8, so the paper divides by √d_k to bring it back to 1."
 
 
@@ -153,4 +157,6 @@ def _check_self_attention(fn):
         wrong = [(w, h) for w, h in wrong if w is not None]
         compare("weights", got[1], weights, axes=("B", "T_q", "T_k"),
                 mistakes=[(w[1], h) for w, h in wrong] + [(rows_not_normalised, HINT_ROWS_SUM)])
-        compare("out", got[0], out, axes=("B", "T", "d_v"), mistakes=[(w[0], h) for w, h in wrong])
+        compare("out", got[0], out, axes=("B", "T", "d_v"), mistakes=[(w[0], h) for w, h in wrong] + [
+            (lambda o: o.shape[-1] == d_model != d_v, "The values are the projection `x @ w_v`, not x itself.")],
+            hint="With these weights, out = `weights @ (x @ w_v)`.")

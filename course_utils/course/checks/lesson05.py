@@ -62,16 +62,20 @@ def _check_merge_heads(fn):
             (x.reshape(B, T, H * d_k), HINT_NO_TRANSPOSE_MERGE),
             (x.permute(0, 2, 3, 1).reshape(B, T, H * d_k) if H > 1 else None, HINT_MERGE_ORDER),
             (x.transpose(1, 2), HINT_MERGE_NO_RESHAPE),
-            (lambda y: tuple(y.shape) == (B, H * T, d_k) and H > 1, HINT_CAT_AXIS)])
+            (lambda y: tuple(y.shape) == (B, H * T, d_k) and H > 1, HINT_CAT_AXIS),
+            (lambda y: tuple(y.shape) == (B, T, d_k) and H > 1,
+             "Concatenate the heads' outputs side by side (H * d_k numbers per position); don't add or average them.")])
 
 
 def _mha_variant(x_q, x_kv, mask, w, n_heads, split="right", merge="right", scale=None, use_w_o=True,
-                 kv_from_q=False, mask_mode="fill", axis=-1):
+                 kv_from_q=False, mask_mode="fill", axis=-1, value_proj="w_v"):
     """Multi-head attention from the weights `w` = {name: (weight, bias)}, with a known mistake."""
     B, T_q, d_model = x_q.shape
     x_kv = x_q if kv_from_q else x_kv
     d_k = d_model // n_heads
     lin = {n: (lambda x, n=n: x @ w[n][0].T + w[n][1]) for n in w}
+    if value_proj != "w_v":
+        lin["w_v"] = lin[value_proj]
     cut = split_heads if split == "right" else lambda x, H: x.reshape(x.size(0), H, x.size(1), d_k)
     q, k, v = cut(lin["w_q"](x_q), n_heads), cut(lin["w_k"](x_kv), n_heads), cut(lin["w_v"](x_kv), n_heads)
     scores = q @ k.transpose(-2, -1) / math.sqrt(scale or d_k)
@@ -134,6 +138,12 @@ def _check_mha(cls):
                     (_mha_variant(*args, merge="wrong"), HINT_NO_TRANSPOSE_MERGE),
                     (_mha_variant(*args, scale=1), "Divide the scores by √d_k, the width of one head."),
                     (_mha_variant(*args, axis=-2), "Take the softmax over the keys (dim=-1)."),
+                    (_mha_variant(*args, value_proj="w_k"), "Each projection has its own layer: the values use w_v."),
+                    (_mha_variant(*args, value_proj="w_q"), "Each projection has its own layer: the values use w_v."),
+                    (want + x_q, "No residual connection inside the attention module (it comes with the layers in "
+                                 "lesson 08): return w_o(...) alone."),
+                    (lambda y: y.shape[1] == x_kv_probe.shape[1] != x_q.shape[1],
+                     "The output has one row per *query*: queries come from `x_q`, keys and values from `x_kv`."),
                     (_mha_variant(*args, scale=d_model),
                      "Each head scales by √d_k with d_k = d_model / n_heads, the width of one head, not √d_model."),
                     (_mha_variant(*args, use_w_o=False), "After merging the heads, mix them with the output projection w_o."),
@@ -144,7 +154,9 @@ def _check_mha(cls):
                          (_mha_variant(*args, mask_mode="inverted"), HINT_POLARITY),
                          (_mha_variant(*args, mask_mode="inverted_big"), HINT_POLARITY),
                          (lambda y: bool(torch.isnan(y[0]).all()) and not torch.isnan(y[1]).all(), HINT_POLARITY)]
-        compare("output", got, want, axes=("B", "T_q", "d_model"), mistakes=mistakes)
+        compare("output", got, want, axes=("B", "T_q", "d_model"), mistakes=mistakes,
+                hint="Project (w_q on x_q, w_k and w_v on x_kv), split the heads, attention with the mask, merge "
+                     "the heads, then w_o.")
     return "All probes match nn.MultiheadAttention with the same weights."
 
 
@@ -160,5 +172,5 @@ def _check_predict_param_count(prediction):
         (truth / n_heads, "Each head uses a d_k = d_model / n_heads slice, but together the slices cover the "
                           "full d_model x d_model matrices."),
         (3 * d_model * d_model, "Count the biases and the output projection w_o as well."),
-    ])
+    ], hint="Four nn.Linear(512, 512) layers (w_q, w_k, w_v, w_o), each with a 512 x 512 weight and a bias of 512.")
     return "Right: 4 · (512² + 512) = 1,050,624, whatever the number of heads."
