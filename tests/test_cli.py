@@ -455,6 +455,17 @@ def test_reset_that_cannot_write_changes_nothing(tmp_path, monkeypatch, capsys):
     assert path.read_bytes() == before and [p.name for p in path.parent.iterdir()] == [path.name]
 
 
+def test_reset_and_check_report_a_broken_solution_in_one_line(tmp_path, capsys):
+    path = _learner_copy(tmp_path)
+    solution = path.parents[1] / "solutions" / path.name
+    solution.write_text(solution.read_text().replace("### END SOLUTION", "", 1))  # an unclosed region
+    assert cli.main(["reset", str(path), "--id", "04.attention"]) == 2
+    assert "breaks an authoring rule" in capsys.readouterr().err
+    assert cli.main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "breaks an authoring rule" in err and "Traceback" not in err
+
+
 def test_reset_errors(tmp_path, capsys):
     path = _learner_copy(tmp_path)
     assert cli.main(["reset", str(path), "--id", "04.nope"]) == 2

@@ -207,3 +207,15 @@ def test_only_the_exercise_notebook_itself_records(pfile, tmp_path, monkeypatch,
     progress.record("04.attention", "failed")
     assert progress.load()["exercises"]["04.attention"]["status"] == "failed"
 
+
+def test_a_folder_in_place_of_the_file_is_not_moved(tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "progress.json"
+    (folder / "inside").mkdir(parents=True)
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(folder))
+    assert progress.load() == {"version": 1, "exercises": {}}
+    progress.record("01.weighted_sum", "passed")
+    err = capsys.readouterr().err
+    assert "is a folder" in err and "NOT saved" in err
+    assert (folder / "inside").is_dir() and sorted(p.name for p in tmp_path.iterdir()) == ["progress.json",
+                                                                                          "progress.json.lock"]
+

@@ -227,7 +227,7 @@ def _course_root_of(path: Path) -> Path | None:
 def _fresh_exercise(path: Path, nb) -> tuple[nbformat.NotebookNode | None, Path | None]:
     """The exercise notebook freshly generated from the solution `nb` was generated from
     (metadata course.generated_from), and that solution's path; (None, None) if unknown."""
-    from course_utils.course.build import build_notebook, course_root
+    from course_utils.course.build import BuildError, build_notebook, course_root
 
     source = _course_meta(nb).get("generated_from")
     if not isinstance(source, str) or not source.startswith("solutions/") or "/" in source[len("solutions/"):]:
@@ -236,7 +236,10 @@ def _fresh_exercise(path: Path, nb) -> tuple[nbformat.NotebookNode | None, Path 
     for root in dict.fromkeys(roots):
         sol_path = root / source
         if sol_path.is_file():
-            return build_notebook(read_notebook(sol_path), sol_path.name), sol_path
+            try:
+                return build_notebook(read_notebook(sol_path), sol_path.name), sol_path
+            except BuildError as err:
+                raise NotebookError(f"{sol_path} breaks an authoring rule: {err}") from None
     return None, None
 
 
@@ -564,7 +567,10 @@ def reset_notebook(path: Path, ex_id: str, dry_run: bool = False, now: _dt.datet
     root = _course_root_of(target)
     if root is not None and target.resolve().parent in ((root / "solutions").resolve(), (root / "notebooks").resolve()):
         raise ResetError(f"{path} is in {target.resolve().parent.name}/: solutions and lessons are never reset.")
-    fresh, sol_path = _fresh_exercise(target, nb)
+    try:
+        fresh, sol_path = _fresh_exercise(target, nb)
+    except NotebookError as err:
+        raise ResetError(str(err)) from None
     if fresh is None:
         raise ResetError(f"the solution notebook {meta['generated_from']} that {path.name} was generated from "
                          f"was not found: nothing to restore from")
@@ -791,8 +797,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "train":
         args.argv = argv[1:]
-    return {"progress": cmd_progress, "check": cmd_check, "reset": cmd_reset, "build": cmd_build,
-            "train": cmd_train, "evaluate": cmd_evaluate}[args.command](args)
+    command = {"progress": cmd_progress, "check": cmd_check, "reset": cmd_reset, "build": cmd_build,
+               "train": cmd_train, "evaluate": cmd_evaluate}[args.command]
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        print(f"\ncourse {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `course progress | head -1`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
 
 
 if __name__ == "__main__":

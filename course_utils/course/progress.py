@@ -126,6 +126,10 @@ def _valid_entry(entry) -> bool:
 
 def _read(path: Path) -> dict:
     """Read and repair the file; call with the lock held. Never raises for a bad file."""
+    if path.is_dir():  # never moved aside: a folder is not a damaged progress file
+        _warn(f"{path} is a folder, not a progress file: progress is shown as empty and results cannot be "
+              f"saved there. Set COURSE_PROGRESS_FILE to a file path.")
+        return _empty()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
