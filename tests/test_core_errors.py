@@ -307,3 +307,23 @@ def test_decode_has_no_silent_default_for_src_mask():
     masked = m.decode(tgt, memory, padding_mask(src, 0))
     assert masked.shape == (1, 1, 12) and torch.isfinite(masked).all()
     assert not torch.allclose(masked, m.decode(tgt, memory, None))  # None really means "attend to all"
+
+
+def test_tgt_mask_dropout_and_cache_arguments_are_named():
+    m = model()
+    src, tgt = torch.tensor([[4, 5, 6]]), torch.tensor([[1, 4, 5]])
+    with pytest.raises(ValueError, match="tgt_mask has 2 query rows but there are T_q=3"):
+        m(src, tgt, tgt_mask=causal_mask(2))
+    with pytest.raises(TypeError, match="tgt_mask must have dtype torch.bool"):
+        m(src, tgt, tgt_mask=torch.zeros(3, 3))
+    q = torch.randn(1, 2, 4)
+    with pytest.raises(TypeError, match="attention: dropout must be None or a module"):
+        attention(q, q, q, dropout=0.1)
+    from course_utils.transformer.layers import KVCache
+
+    cache = KVCache()
+    cache.append(torch.zeros(2, 2, 1, 4), torch.zeros(2, 2, 1, 4))
+    with pytest.raises(ValueError, match="KVCache.append: the cache holds k"):
+        cache.append(torch.zeros(3, 2, 1, 4), torch.zeros(3, 2, 1, 4))
+    with pytest.raises(ValueError, match=r"KVCache.append: k must have 4 dims"):
+        cache.append(torch.zeros(2, 1, 4), torch.zeros(2, 1, 4))

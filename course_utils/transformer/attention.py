@@ -67,6 +67,9 @@ def attention(q, k, v, mask=None, dropout=None):
         course_utils.transformer.masks and right padding never produce one.
     """
     _check_qkv(q, k, v, mask, "attention")
+    if dropout is not None and not callable(dropout):
+        raise TypeError(f"attention: dropout must be None or a module such as nn.Dropout(p), got "
+                        f"{type(dropout).__name__}; for a probability use sdpa_attention(..., dropout_p=p)")
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., T_q, T_k)
     if mask is not None:
         empty = _empty_rows(mask)

@@ -66,6 +66,12 @@ class KVCache:
 
     def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store this step's k, v (after the cached ones) and return all of them."""
+        tensor("KVCache.append: k", k, kind="float", ndim=4, shape="(B, H, T_new, d_k)")
+        tensor("KVCache.append: v", v, kind="float", ndim=4, shape="(B, H, T_new, d_k)")
+        if self.k is not None and not self.static and (
+                self.k.shape[:2] != k.shape[:2] or self.k.size(3) != k.size(3) or self.v.size(3) != v.size(3)):
+            raise ValueError(f"KVCache.append: the cache holds k {tuple(self.k.shape)}, the new k is "
+                             f"{tuple(k.shape)}: batch, heads and width must match (a new batch needs a new cache)")
         if self.k is not None and not self.static:
             k = torch.cat([self.k, k], dim=2)  # (B, H, T_cached + T_new, d_k)
             v = torch.cat([self.v, v], dim=2)  # (B, H, T_cached + T_new, d_k)

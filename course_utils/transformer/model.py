@@ -181,6 +181,7 @@ class Transformer(nn.Module):
         if src_mask is not None:
             _check_source_mask(src_mask, memory.size(0), self.config.n_heads, memory.size(1), "src_mask")
         non_negative_int("offset", offset)
+        self._check_target_mask(tgt_mask, tgt, cache)
         return self._decode(tgt, memory, src_mask, tgt_mask, offset, cache)
 
     def new_cache(self) -> list:
@@ -196,6 +197,7 @@ class Transformer(nn.Module):
         if src.size(0) != tgt.size(0):
             raise ValueError(f"batch sizes differ: src has {src.size(0)} sequences, tgt has {tgt.size(0)}")
         src_mask = self._source_mask(src, src_mask)
+        self._check_target_mask(tgt_mask, tgt, None)
         return self._decode(tgt, self._encode(src, src_mask), src_mask, tgt_mask, 0, None)
 
     # -- unchecked steps: callers have checked their arguments ---------------------------
@@ -223,6 +225,13 @@ class Transformer(nn.Module):
             return src_mask
         _check_source_mask(src_mask, src.size(0), self.config.n_heads, src.size(1), "src_mask")
         return src_mask
+
+    def _check_target_mask(self, tgt_mask, tgt, cache) -> None:
+        """tgt_mask: None or a bool mask broadcastable to (B, H, T, T) (keys: the cached
+        positions too, when decoding with a cache)."""
+        if tgt_mask is not None:
+            check_mask(tgt_mask, tgt.size(1), tgt.size(1) if cache is None else None, "tgt_mask",
+                       B=tgt.size(0), H=self.config.n_heads)
 
     def _check_tokens(self, ids, name: str, vocab_size: int) -> None:
         token_ids(name, ids, vocab_size)
