@@ -121,6 +121,14 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path, no_work, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing was written
 
 
+def test_default_output_is_checked_too(tmp_path, monkeypatch, no_work, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "artifacts").write_text("a file where the artifacts/ folder should be")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["train"])
+    assert exit_.value.code == 2 and "artifacts is a file" in capsys.readouterr().err
+
+
 def test_train_and_evaluate_get_validated_keyword_arguments(tmp_path, monkeypatch):
     from course_utils.run import reference
 

@@ -749,7 +749,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser("train", help="train the reference model", description=(
             "Train the course's reference English->Chinese Transformer and write its checkpoint "
             "(weights, config, vocabularies, and the scores on the test and compositional splits)."))
-        p.add_argument("--out", type=_output_file, default=default_out, help=_help(
+        p.add_argument("--out", type=_output_file, default=str(default_out), help=_help(
             f"checkpoint file to write (default: {default_out}; an existing file is backed up first. "
             f"Maintainers replace the shipped model with --out {shipped})"))
         p.add_argument("--steps", type=_int_at_least(1), default=config.steps,
@@ -770,7 +770,7 @@ def build_parser() -> argparse.ArgumentParser:
 
         p = sub.add_parser("evaluate", help="evaluate a trained model", description=(
             "Evaluate a checkpoint on a split of the course corpus: sentence exact match and corpus BLEU."))
-        p.add_argument("--checkpoint", type=_existing_file, default=shipped,
+        p.add_argument("--checkpoint", type=_existing_file, default=str(shipped),
                        help="checkpoint file (default: the shipped reference model)")
         p.add_argument("--split", choices=_split_names(), default="test", help="default: test")
         p.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N pairs of the split")
