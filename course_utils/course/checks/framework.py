@@ -656,7 +656,8 @@ def compare(name: str, got, want: torch.Tensor, axes: tuple[str, ...] | None = N
     `mistakes`: (wrong, hint) pairs. `wrong` is either the value a known mistake gives on
     the same probe inputs (matched within the tolerance), or a *signature*: a function
     `wrong(got) -> bool` that recognises the mistake by a property (rows all equal, NaN
-    exactly where a mask row is empty, ...). The first matching mistake's hint wins.
+    exactly where a mask row is empty, ...). The first matching mistake's hint wins; a `None`
+    value is skipped (a mistake this probe cannot show).
     (`mutants` is the older name of `mistakes`.) `hint`: shown when the values differ and no
     known mistake matches (what the right computation is, in one line).
 
