@@ -200,6 +200,11 @@ def test_a_file_cannot_run_code_while_loading(tmp_path):
 def test_bad_device_and_bad_save_arguments(good, tmp_path):
     with pytest.raises(ValueError, match="device 'gpu0'"):
         load_checkpoint(good, device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device 'cuda' is not available here"):
+            load_checkpoint(good, device="cuda")
+    with pytest.raises(TypeError, match="path must be a str or a Path, got NoneType"):
+        load_checkpoint(None)
     model, src_vocab, tgt_vocab, _ = load_checkpoint(good)
     with pytest.raises(IsADirectoryError, match="is a folder"):
         save_checkpoint(tmp_path, model, src_vocab, tgt_vocab)

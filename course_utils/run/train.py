@@ -318,6 +318,9 @@ def load_checkpoint(path, device="cpu", recipe=None):
     `recipe`, a dataclass such as course_utils.run.reference.ReferenceConfig, is the type
     of meta["recipe"]: every field stored there must have the type that dataclass declares.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"load_checkpoint: path must be a str or a Path, got {type(path).__name__}")
+    device = _checkpoint_device(device)
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"{path} is a folder, not a checkpoint file")
@@ -372,9 +375,22 @@ def load_checkpoint(path, device="cpu", recipe=None):
                               f"{' '.join(str(err).split())[:500]}") from err
     try:
         model = model.to(device)
-    except (RuntimeError, TypeError, ValueError) as err:
-        raise ValueError(f"load_checkpoint: cannot move the model to device {device!r}: {err}") from err
+    except (AssertionError, RuntimeError) as err:  # torch built without that device's support
+        raise ValueError(f"load_checkpoint: cannot move the model to device '{device}': {err}") from err
     return model.eval(), src_vocab, tgt_vocab, meta
+
+
+def _checkpoint_device(device) -> torch.device:
+    """`device` as a torch.device that exists here, or a ValueError naming it."""
+    try:
+        device = torch.device("cpu" if device is None else device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"load_checkpoint: device {device!r} is not a device ('cpu', 'cuda', 'mps'): "
+                         f"{str(err).splitlines()[0][:120]}") from err
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("load_checkpoint: device 'cuda' is not available here (no GPU, or torch built without "
+                         "CUDA); use device='cpu'")
+    return device
 
 
 def _check_weights(state_dict: dict, path) -> None:
