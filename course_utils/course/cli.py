@@ -322,8 +322,10 @@ def _kernel_manager(folder: Path):
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Python (course check)", "language": "python"}), encoding="utf-8")
     ksm = KernelSpecManager(kernel_dirs=[str(folder / "kernels")], ensure_native_kernel=False)
+    if os.name == "nt":  # no IPC sockets on Windows: local TCP (the kernel then warns about it)
+        return AsyncKernelManager(kernel_name="course-python", kernel_spec_manager=ksm)
     return AsyncKernelManager(kernel_name="course-python", kernel_spec_manager=ksm, transport="ipc",
-                         ip=str(folder / "k"))
+                              ip=str(folder / "k"))
 
 
 def _first_line(source: str) -> str:
