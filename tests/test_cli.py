@@ -305,6 +305,7 @@ def test_expected_exercises_come_from_metadata(tmp_path):
     path = root / "exercises" / "01_tiny.ipynb"
     nb = nbformat.read(path, as_version=4)
     nb.cells = [c for c in nb.cells if "check(" not in c.source]  # the learner deleted every check cell
+    nb.metadata["course"]["exercises"] = ["01.weighted_sum"]  # ... and tried to drop two exercises
     expected, checks, notes = cli.expected_exercises(path, nb)
     assert expected == ["01.weighted_sum", "01.softmax_temperature", "01.soft_lookup"] and not notes
     assert checks["01.soft_lookup"][2] == "soft_lookup"  # restored from the solution, not the notebook

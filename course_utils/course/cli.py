@@ -351,7 +351,8 @@ def expected_exercises(path: Path, nb) -> tuple[list[str], dict[str, tuple], lis
     elif fresh is None:
         notes.append("not a generated exercise notebook (no course metadata): "
                      "the check cells are taken from the notebook itself")
-    expected = _course_meta(nb).get("exercises")
+    # the generated exercise's list when there is one: a learner's edit of the metadata cannot drop exercises
+    expected = _course_meta(fresh if fresh is not None else nb).get("exercises")
     if not (isinstance(expected, list) and all(isinstance(i, str) for i in expected)):
         expected = list(checks)  # no metadata: the exercises the check cells name
     return list(dict.fromkeys(expected)), checks, notes
