@@ -327,3 +327,24 @@ def test_tgt_mask_dropout_and_cache_arguments_are_named():
         cache.append(torch.zeros(3, 2, 1, 4), torch.zeros(3, 2, 1, 4))
     with pytest.raises(ValueError, match=r"KVCache.append: k must have 4 dims"):
         cache.append(torch.zeros(2, 1, 4), torch.zeros(2, 1, 4))
+
+
+def test_vocab_refuses_lookalike_arguments():
+    v = Vocab(["dog", "cat"])
+    with pytest.raises(TypeError, match="Vocab.encode: tokens must be strings, got int"):
+        v.encode([4, 5])  # ids are not tokens: they must not turn into <unk> without a word
+    with pytest.raises(TypeError, match="Vocab.encode: tokens must be a list of str tokens, got NoneType"):
+        v.encode(None)
+    with pytest.raises(TypeError, match="Vocab.encode: add_bos must be True or False"):
+        v.encode(["dog"], add_bos="yes")
+    with pytest.raises(TypeError, match="Vocab.decode: strip_special must be True or False"):
+        v.decode([4], strip_special="no")
+    with pytest.raises(TypeError, match="Vocab.decode: ids must be a list of ints or a 1-D tensor"):
+        v.decode(None)
+    with pytest.raises(TypeError, match="Vocab: tokens must be a list of strings, got str"):
+        Vocab("dog cat")
+    with pytest.raises(TypeError, match="each sentence must be a list of tokens"):
+        Vocab.from_sentences(["the dog"])
+    with pytest.raises(ValueError, match="min_freq must be >= 1"):
+        Vocab.from_sentences([["dog"]], min_freq=0)
+    assert v.encode(("dog", "cat"), add_bos=True) == [1, 4, 5] and v.decode(torch.tensor([4, 2, 5])) == ["dog"]

@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 import torch
 
-from course_utils.base.validate import int_in_range
+from course_utils.base.validate import boolean, int_in_range, positive_int
 from course_utils.corpus import grammar
 from course_utils.transformer.masks import causal_mask, padding_mask
 
@@ -87,6 +87,8 @@ class Vocab:
     pad_id, bos_id, eos_id, unk_id = PAD_ID, BOS_ID, EOS_ID, UNK_ID
 
     def __init__(self, tokens):
+        if isinstance(tokens, (str, bytes)) or not hasattr(tokens, "__iter__"):
+            raise TypeError(f"Vocab: tokens must be a list of strings, got {type(tokens).__name__}")
         self.itos = list(SPECIALS)
         for tok in tokens:
             if not isinstance(tok, str):
@@ -123,16 +125,27 @@ class Vocab:
         if isinstance(tokens, str):
             raise TypeError("Vocab.encode: tokens must be a list of tokens, got a str; "
                             "tokenize first (tokenize_en / tokenize_zh or str.split())")
+        if isinstance(tokens, bytes) or not hasattr(tokens, "__iter__"):
+            raise TypeError(f"Vocab.encode: tokens must be a list of str tokens, got {type(tokens).__name__}")
+        boolean("Vocab.encode: add_bos", add_bos)
+        boolean("Vocab.encode: add_eos", add_eos)
+        tokens = list(tokens)
+        for tok in tokens:
+            if not isinstance(tok, str):
+                raise TypeError(f"Vocab.encode: tokens must be strings, got {type(tok).__name__} ({tok!r:.40})")
         ids = [self.stoi.get(tok, self.unk_id) for tok in tokens]
         return ([self.bos_id] if add_bos else []) + ids + ([self.eos_id] if add_eos else [])
 
     def decode(self, ids, strip_special: bool = True) -> list[str]:
         """Id list (or 1-D tensor) -> token list. With `strip_special`, stop at the first
         <eos> and drop <pad> and <bos> (what you want for model output); <unk> is kept."""
+        boolean("Vocab.decode: strip_special", strip_special)
         if isinstance(ids, torch.Tensor):
             if ids.dim() != 1:
                 raise ValueError(f"Vocab.decode: expected a 1-D tensor of ids, got shape {tuple(ids.shape)}")
             ids = ids.tolist()
+        elif isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+            raise TypeError(f"Vocab.decode: ids must be a list of ints or a 1-D tensor, got {type(ids).__name__}")
         out = []
         for i in ids:
             if isinstance(i, bool) or not hasattr(i, "__index__"):
@@ -163,6 +176,15 @@ class Vocab:
     def from_sentences(cls, sentences, min_freq: int = 1, max_size: int | None = None) -> "Vocab":
         """Vocabulary of the tokens in `sentences` (lists of tokens) seen at least `min_freq`
         times, most frequent first (ties alphabetical), at most `max_size` tokens incl. specials."""
+        positive_int("Vocab.from_sentences: min_freq", min_freq)
+        if max_size is not None:
+            positive_int("Vocab.from_sentences: max_size", max_size)
+        if isinstance(sentences, (str, bytes)) or not hasattr(sentences, "__iter__"):
+            raise TypeError(f"Vocab.from_sentences: sentences must be a list of token lists, got "
+                            f"{type(sentences).__name__}")
+        sentences = list(sentences)
+        if any(isinstance(sent, (str, bytes)) or not hasattr(sent, "__iter__") for sent in sentences):
+            raise TypeError("Vocab.from_sentences: each sentence must be a list of tokens (tokenize strings first)")
         counts = Counter(tok for sent in sentences for tok in sent)
         ranked = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
         if max_size is not None:
