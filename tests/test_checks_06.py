@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from checks_answers import fails_with, ids, passes
+from checks_answers import fails_with, passes
 from course_utils.transformer import masks
 
 

@@ -195,6 +195,8 @@ WRONG["07.alignment"] += [(lambda w: w.mean(-1).argmax(-1), "reduced the target 
 WRONG["07.alignment"] += [(lambda w: w.argmax(-1), "one alignment per head"),
                           (lambda w: w.mean(1).topk(1, dim=-1).indices, "trailing axis of size 1")]
 WRONG["07.predict_alignment"] += [(["我", "爱", "猫"], "is a target word")]
+WRONG["07.cross_attention"] += [(lambda x, m, wq, wk, wv, sm=None: cross_matmul(x, m, wq, wk, wv, None if sm is None else sm.unsqueeze(1)),
+                                 "an extra axis from the mask")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

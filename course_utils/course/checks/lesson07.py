@@ -60,6 +60,10 @@ def _check_cross_attention(fn):
         out_got, w_got = expect_tuple(got, 2, ("out", "weights"), wants=(out, weights))
         (B, T, S), d_v = weights.shape, v.size(-1)
         shapes = tuple(tuple(t.shape) if isinstance(t, torch.Tensor) else None for t in (out_got, w_got))
+        if src_mask is not None and shapes[1] == (B, B, T, S):
+            raise Fail(f"`weights` has shape {shapes[1]}: an extra axis from the mask.",
+                       hint="src_mask is already (B, 1, S) and broadcasts over the T target positions as it is; an "
+                            "extra `unsqueeze` makes it (B, 1, 1, S), which spreads the batch over a new axis.")
         if shapes[1] == (B, T, T):
             raise Fail(f"`weights` has shape {shapes[1]}: {T} columns (target positions) instead of S = {S}.",
                        hint=HINT_KV_FROM_X)
@@ -156,15 +160,18 @@ def _check_predict_alignment(prediction):
         prediction = prediction.replace(",", " ").split()
     if not isinstance(prediction, (list, tuple)) or not all(isinstance(p, str) for p in prediction):
         raise Fail(f"Write your prediction as a list of {len(truth)} source words (strings), e.g. "
-                   f"{['I'] * len(truth)}; got {type(prediction).__name__} {prediction!r:.60}.")
+                   f"{['I'] * len(truth)}; got {type(prediction).__name__} {prediction!r:.60}.",
+                   hint="Name the words themselves, in quotes (\"love\"), not their positions.")
     if len(prediction) != len(truth):
-        raise Fail(f"One source word per target position: expected {len(truth)} words, got {len(prediction)}.")
+        raise Fail(f"One source word per target position: expected {len(truth)} words, got {len(prediction)}.",
+                   hint="One prediction for each of 我, 爱, 猫, in that order.")
     unknown = [p for p in prediction if p.strip() not in PREDICT_SRC]
     if unknown and any(ch > "\u2e80" for p in unknown for ch in p):
         raise Fail(f"{unknown[0]!r} is a target word.", hint="For each target word (我, 爱, 猫), name the *source* "
                    f"token it attends to most, from {PREDICT_SRC}.")
     if unknown:
-        raise Fail(f"{unknown[0]!r} is not a source token; choose from {PREDICT_SRC}.")
+        raise Fail(f"{unknown[0]!r} is not a source token; choose from {PREDICT_SRC}.",
+                   hint="Only the four source tokens can receive attention; spell them as in the table.")
     prediction = [p.strip() for p in prediction]
     if "<pad>" in prediction:
         raise Fail("`<pad>` cannot win.", hint="The <pad> key has the largest dot product, but the source mask "

@@ -37,9 +37,12 @@ def _check_predict_layernorm(prediction):
             ((centred / centred.pow(2).sum().sqrt()).tolist(), "You divided by the square root of the *sum* of squared "
              "deviations (5); the variance is their *mean*: 5 / 4 = 1.25."),
         ])
-    except Fail as fail:
-        raise Fail(fail.message, fail.hint or "Subtract the mean (2.5), then divide by sqrt(variance + eps), where the "
-                   "variance is the mean of the squared deviations (1.25). gamma = 1 and beta = 0.") from None
+    except Fail as fail:  # a near miss or an unknown answer: say how to compute it
+        close = "close" in fail.message
+        raise Fail(fail.message, fail.hint if fail.hint and not close else
+                   ("Round each value to two decimals, don't truncate: -0.4472 -> -0.45. " if close else "") +
+                   "Subtract the mean (2.5), then divide by sqrt(variance + eps), where the variance is the mean of the "
+                   "squared deviations (1.25). gamma = 1 and beta = 0.") from None
 
 
 @exercise("08.layer_norm", "LayerNorm by hand")

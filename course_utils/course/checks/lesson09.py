@@ -204,8 +204,11 @@ def _check_predict_peak_lr(prediction):
     # two significant digits asked: the peak is 6.99e-4, so 7.0e-4 and 0.000699 pass, 6.9e-4 does not
     try:
         _judge_peak(prediction)
-    except Fail as fail:
-        raise Fail(fail.message, fail.hint or "The peak is at step = warmup, where both parts of the min equal "
+    except Fail as fail:  # a near miss or an unknown answer: say how to compute it
+        close = "close" in fail.message
+        raise Fail(fail.message, fail.hint if fail.hint and not close else
+                   ("Two significant digits of the exact value: (512 * 4000) ** -0.5 = 0.000699..., so 7.0e-4. "
+                    if close else "") + "The peak is at step = warmup, where both parts of the min equal "
                    "warmup^-0.5; times d_model^-0.5 that is (d_model * warmup)^-0.5.") from None
 
 
