@@ -348,3 +348,17 @@ def test_vocab_refuses_lookalike_arguments():
     with pytest.raises(ValueError, match="min_freq must be >= 1"):
         Vocab.from_sentences([["dog"]], min_freq=0)
     assert v.encode(("dog", "cat"), add_bos=True) == [1, 4, 5] and v.decode(torch.tensor([4, 2, 5])) == ["dog"]
+
+
+def test_count_parameters_causal_mask_device_and_fast_flag_are_checked():
+    with pytest.raises(TypeError, match="count_parameters: model must be a torch.nn.Module"):
+        count_parameters(None)
+    with pytest.raises(TypeError, match="count_parameters: trainable_only must be True or False"):
+        count_parameters(model(), trainable_only="no")
+    with pytest.raises(ValueError, match="causal_mask: device 'gpu'"):
+        causal_mask(3, device="gpu")
+    mha = MultiHeadAttention(8, 2)
+    mha.fast = "no"  # a truthy string must not switch the fused path on
+    x = torch.randn(1, 2, 8)
+    with pytest.raises(TypeError, match="MultiHeadAttention.fast must be True or False"):
+        mha(x, x)

@@ -150,6 +150,9 @@ class MultiHeadAttention(nn.Module):
                 k, v = cache.append(k, v)  # (B, H, T_cached + T_k, d_k)
         if mask is not None:
             check_mask(mask, q.size(2), k.size(2), "MultiHeadAttention: mask", B=q.size(0), H=self.n_heads)
+        if not isinstance(self.fast, bool):  # the attribute can be set after construction
+            raise TypeError(f"MultiHeadAttention.fast must be True or False, got {type(self.fast).__name__} "
+                            f"({self.fast!r})")
         if self.fast:
             p = self.dropout.p if self.training else 0.0
             out, weights = sdpa_attention(q, k, v, mask, dropout_p=p)

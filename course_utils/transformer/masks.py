@@ -32,6 +32,10 @@ def causal_mask(T: int, device=None) -> torch.Tensor:
         returns (T, T), broadcastable to (B, H, T, T).
     """
     positive_int("causal_mask: T", T, max=MAX_LEN_LIMIT, hint=MAX_LEN_WHY)
+    try:
+        device = None if device is None else torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"causal_mask: device {device!r} is not a device such as 'cpu' or 'cuda'") from err
     return torch.ones(T, T, dtype=torch.bool, device=device).tril()
 
 

@@ -257,4 +257,7 @@ def _check_source_mask(mask, B: int, H: int, S: int, name: str) -> None:
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of parameters; tied/shared weights are counted once.
     Used in lessons 05 and 08."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"count_parameters: model must be a torch.nn.Module, got {type(model).__name__}")
+    boolean("count_parameters: trainable_only", trainable_only)
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
