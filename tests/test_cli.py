@@ -227,6 +227,7 @@ FAKE = ("from IPython.display import display\n"
 @pytest.mark.slow
 def test_check_grades_in_trusted_cells_and_records_only_the_exercise_itself(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("COURSE_PROGRESS_FILE", raising=False)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "scratch.ipynb"))  # as in `!course check` in a notebook
     monkeypatch.setenv("COURSE_STRICT", "1")  # grading must still see failures, not stop at them
     root = _tiny_course(tmp_path)
     path = root / "exercises" / "01_tiny.ipynb"

@@ -404,6 +404,7 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
 
     env = dict(os.environ, COURSE_STRICT="0", COURSE_NO_PROGRESS="1")
     env.pop("COURSE_PROGRESS_FILE", None)
+    env.pop("JPY_SESSION_NAME", None)  # set when `!course check` runs from a notebook
     try:
         with tempfile.TemporaryDirectory(prefix="course-check-") as tmp:
             work = Path(tmp) / "work"
@@ -525,8 +526,8 @@ def _record(path: Path, nb, rows) -> None:
         print(f"\nNot recorded in your progress: {path} is not the course's exercises/{name} "
               f"(a copy is graded, but only the exercise notebook itself updates your progress).")
         return
-    for ex_id, status, _ in rows:
-        progress.record(ex_id, status, path=target)
+    for ex_id, status, _ in rows:  # `notebook`: not the notebook a `!course check` may run from
+        progress.record(ex_id, status, path=target, notebook=path.resolve())
     print(f"\nRecorded in {target}.")
 
 
