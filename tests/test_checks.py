@@ -10,7 +10,7 @@ import torch
 
 from course_utils.course import checks
 from course_utils.course.checks import (
-    MIME_TYPE, CheckResult, Fail, call, check, compare, compare_value, exercise, expect_tuple,
+    MIME_TYPE, CheckResult, Fail, call, check, compare, compare_prediction, exercise, expect_tuple,
     registry,
 )
 
@@ -33,7 +33,7 @@ def toy(monkeypatch):
 def _double_checker(fn):
     x = torch.arange(6.0).reshape(2, 3)
     got = call(fn, x)
-    compare("y", got, 2 * x, axes=("B", "n"), mutants=[(x + 2, "You added 2; double instead.")])
+    compare("y", got, 2 * x, axes=("B", "n"), mistakes=[(x + 2, "You added 2; double instead.")])
 
 
 def test_passed_failed_pending(toy):
@@ -186,12 +186,12 @@ def test_global_rng_untouched_by_a_check():
 def test_helpers_directly():
     with pytest.raises(Fail, match="tuple of 2"):
         expect_tuple(torch.zeros(2), 2, ("out", "weights"))
-    compare_value("p", np.float32(8.0), 8.0)
+    compare_prediction("p", np.float32(8.0), 8.0)
     with pytest.raises(Fail) as e:
-        compare_value("p", 64, 8.0, mutants=[(64.0, "variance!")])
+        compare_prediction("p", 64, 8.0, mistakes=[(64.0, "variance!")])
     assert e.value.hint == "variance!"
     with pytest.raises(Fail, match="should be a number"):
-        compare_value("p", "8", 8.0)
+        compare_prediction("p", "8", 8.0)
     compare("m", torch.tensor([True, False]), torch.tensor([True, False]))
     with pytest.raises(Fail, match="1 of 2 values"):
         compare("m", torch.tensor([True, True]), torch.tensor([True, False]))

@@ -83,7 +83,7 @@ from __future__ import annotations
 from course_utils.course.checks import framework
 from course_utils.course.checks.framework import (  # noqa: F401
     DEFAULT_TIME_LIMIT, FORBIDDEN, MIME_TYPE, CheckResult, Exercise, Fail, Pending, call, check, compare,
-    compare_prediction, compare_value, exercise, expect_callable, expect_class, expect_tuple, get_exercise,
+    compare_prediction, exercise, expect_callable, expect_class, expect_tuple, get_exercise,
     lesson_modules, lesson_package, load_errors, probe_generator, randn, registry,
 )
 

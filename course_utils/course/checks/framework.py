@@ -30,7 +30,7 @@ from torch import nn
 
 __all__ = [
     "check", "CheckResult", "Exercise", "exercise", "registry", "get_exercise",
-    "Fail", "Pending", "call", "compare", "compare_value", "compare_prediction", "expect_callable",
+    "Fail", "Pending", "call", "compare", "compare_prediction", "expect_callable",
     "expect_class", "expect_tuple", "probe_generator", "randn", "MIME_TYPE", "DEFAULT_TIME_LIMIT",
     "FORBIDDEN", "lesson_package", "lesson_modules", "load_errors",
 ]
@@ -650,15 +650,14 @@ def _holds(test, got) -> bool:
 
 def compare(name: str, got, want: torch.Tensor, axes: tuple[str, ...] | None = None,
             mistakes: list[tuple[Any, str]] = (), atol: float = 1e-5, rtol: float = 1e-4,
-            check_dtype: bool = True, mutants: list[tuple[Any, str]] = (), hint: str | None = None) -> None:
+            check_dtype: bool = True, hint: str | None = None) -> None:
     """Fail with a specific message unless tensor `got` matches `want`.
 
     `mistakes`: (wrong, hint) pairs. `wrong` is either the value a known mistake gives on
     the same probe inputs (matched within the tolerance), or a *signature*: a function
     `wrong(got) -> bool` that recognises the mistake by a property (rows all equal, NaN
     exactly where a mask row is empty, ...). The first matching mistake's hint wins; a `None`
-    value is skipped (a mistake this probe cannot show).
-    (`mutants` is the older name of `mistakes`.) `hint`: shown when the values differ and no
+    value is skipped (a mistake this probe cannot show). `hint`: shown when the values differ and no
     known mistake matches (what the right computation is, in one line).
 
     Dtype policy: a float answer in float32 or float64 is accepted when its values are
@@ -666,7 +665,7 @@ def compare(name: str, got, want: torch.Tensor, axes: tuple[str, ...] | None = N
     Then, in order: type, device, known mistakes, shape (naming the `axes`), dtype,
     NaN/inf, values (max difference and share of matching values).
     """
-    mistakes = list(mistakes) + list(mutants)
+    mistakes = list(mistakes)
     if not isinstance(got, torch.Tensor):
         if isinstance(got, np.ndarray) and np.issubdtype(got.dtype, np.number):
             as_tensor = torch.from_numpy(np.array(got))
@@ -804,9 +803,3 @@ def compare_prediction(name: str, got, want, rel: float = 1e-3, abs_tol: float =
         raise Fail(f"`{name}` = {shown} is close: compute it exactly.",
                    hint="Work the value out step by step rather than estimating it.")
     raise Fail(f"`{name}` = {shown} is not right yet.", hint)
-
-
-def compare_value(name: str, got, want, rel: float = 1e-3, abs_tol: float = 1e-9,
-                  mutants: list[tuple[Any, str]] = (), near: float = 0.1) -> None:
-    """The older name of compare_prediction (`mutants` = `mistakes`)."""
-    compare_prediction(name, got, want, rel=rel, abs_tol=abs_tol, near=near, mistakes=mutants)
