@@ -197,6 +197,18 @@ WRONG["07.alignment"] += [(lambda w: w.argmax(-1), "one alignment per head"),
 WRONG["07.predict_alignment"] += [(["我", "爱", "猫"], "is a target word")]
 WRONG["07.cross_attention"] += [(lambda x, m, wq, wk, wv, sm=None: cross_matmul(x, m, wq, wk, wv, None if sm is None else sm.unsqueeze(1)),
                                  "an extra axis from the mask")]
+
+
+def cross_keys_only(x, memory, w_q, w_k, w_v, src_mask=None):  # scores from the keys alone: no query in them
+    k, v = memory @ w_k, memory @ w_v
+    scores = (k.sum(-1) / math.sqrt(k.size(-1)))[:, None, :].expand(-1, x.size(1), -1)
+    if src_mask is not None:
+        scores = scores.masked_fill(~src_mask, float("-inf"))
+    weights = scores.softmax(-1)
+    return weights @ v, weights
+
+
+WRONG["07.cross_attention"] += [(cross_keys_only, "the queries play no part")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

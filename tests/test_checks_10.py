@@ -425,3 +425,13 @@ def test_garbage_fails_cleanly(ex_id, garbage):
     r = check(ex_id, garbage)
     assert r.status == "failed", repr(r)
     assert "could not handle" not in r.message, repr(r)
+
+
+def test_an_answer_that_damages_the_model_does_not_change_the_next_check():
+    def greedy_zeroing_weights(model, src, max_new_tokens, bos_id, eos_id, pad_id):
+        for p in model.parameters():
+            p.data.zero_()
+        return greedy_masked(model, src, max_new_tokens, bos_id, eos_id, pad_id)
+
+    assert check("10.greedy_decode", greedy_zeroing_weights).status == "failed"
+    passes("10.greedy_decode", greedy_masked)

@@ -84,6 +84,9 @@ def _check_cross_attention(fn):
             ((scores / math.sqrt(q.size(-1))).masked_fill(~mask, -math.inf).softmax(-2),
              "Softmax over the wrong axis: each target position distributes its attention over the source "
              "positions, so normalise over the last axis (S)."),
+            (lambda got: T > 1 and (got - got[:, :1]).abs().max() < 1e-6 and (weights - weights[:, :1]).abs().max() > 1e-3,
+             "Every target position gets the same weights: the queries play no part. The scores are "
+             "`q @ k.transpose(-2, -1)` with `q = x @ w_q`, one row per target position."),
         ] + mask_mistakes(mask))
         if shapes[0] == (B, T, k.size(-1)) and k.size(-1) != d_v:
             raise Fail(f"`out` has shape {shapes[0]}: width d_k instead of d_v = {d_v}.",
