@@ -225,7 +225,7 @@ FAKE = ("from IPython.display import display\n"
 
 
 @pytest.mark.slow
-def test_check_grades_in_trusted_cells_and_records_only_the_exercise_itself(tmp_path, monkeypatch, capsys):
+def test_check_grades_in_trusted_cells_and_records_only_the_exercise_itself(tmp_path, monkeypatch, capfd):
     monkeypatch.delenv("COURSE_PROGRESS_FILE", raising=False)
     monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "scratch.ipynb"))  # as in `!course check` in a notebook
     monkeypatch.setenv("COURSE_STRICT", "1")  # grading must still see failures, not stop at them
@@ -236,7 +236,8 @@ def test_check_grades_in_trusted_cells_and_records_only_the_exercise_itself(tmp_
           insert_after={"end": "1 / 0"})
     before = path.read_bytes()
     assert cli.main(["check", str(path), "--timeout", "120", "--strict"]) == 1
-    out = capsys.readouterr().out
+    out, err = capfd.readouterr()  # file-descriptor level: the kernel's own output would show here
+    assert "IPKernelApp" not in out + err and "without encryption" not in out + err and err == ""
     assert path.read_bytes() == before  # the learner's file is never executed in place
     rows = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.startswith("01.")}
     assert rows == {"01.weighted_sum": "passed", "01.softmax_temperature": "pending", "01.soft_lookup": "pending"}
@@ -248,7 +249,7 @@ def test_check_grades_in_trusted_cells_and_records_only_the_exercise_itself(tmp_
     copy_path = root / "exercises" / "01_tiny-Copy1.ipynb"
     shutil.copy(path, copy_path)
     cli._record(copy_path, nbformat.read(copy_path, as_version=4), [("01.weighted_sum", "failed", "")])
-    assert "Not recorded" in capsys.readouterr().out
+    assert "Not recorded" in capfd.readouterr().out
     assert progress.load(root / ".course" / "progress.json")["exercises"]["01.weighted_sum"]["status"] == "passed"
 
 
