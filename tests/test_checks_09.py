@@ -318,6 +318,8 @@ WRONG["09.label_smoothed_loss"] += [(lambda lg, t, s, p: ls_gather(lg, t, 1 - s,
 WRONG["09.warmup_lr"] += [(_lr(lambda s, d, w: d ** -0.5 * min(s ** -0.5, s / w)), "not step / warmup")]
 
 WRONG["09.label_smoothed_loss"] += [(_ls(smooth="others_vs_all"), "its share of the smoothing")]
+WRONG["09.label_smoothed_loss"] += [(lambda lg, t, s, p: (lambda l: l.sum() / (t != p).sum())(
+    (1 - s) * -lg.log_softmax(-1).gather(-1, t[..., None])[..., 0] - s * lg.log_softmax(-1).mean(-1)), "summed in")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

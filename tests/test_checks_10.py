@@ -368,6 +368,24 @@ WRONG["10.length_penalty"] += [(lambda lp, n, a: lp / ((5 + n) / 6) * a, "not ti
 WRONG["10.kv_cache_step"] += [(lambda q, kn, vn, c: (kv_cat(q, kn, vn, c)[0], (kv_cat(q, kn, vn, c)[1][0], vn)), "only the new position")]
 
 WRONG["10.beam_step"] += [(lambda lp, bs, k: (lambda s, i: (s, i // lp.size(0), i % lp.size(0)))(*(lp + bs[:, None]).flatten().topk(k)), "not by K")]
+
+
+def greedy_item(model, src, max_new_tokens, bos_id, eos_id, pad_id):
+    mask = padding_mask(src, pad_id)
+    memory, ys = model.encode(src, mask), torch.full((src.size(0), 1), bos_id)
+    for _ in range(max_new_tokens):
+        nxt = model.decode(ys, memory, mask)[:, -1].argmax(-1)
+        ys = torch.cat([ys, nxt[:, None]], 1)
+        if nxt.item() == eos_id:
+            break
+    return ys[:, 1:]
+
+
+def greedy_until_max_len(model, src, max_new_tokens, bos_id, eos_id, pad_id):
+    return greedy_masked(model, src, 64, bos_id, eos_id, pad_id)
+
+
+WRONG["10.greedy_decode"] += [(greedy_item, "`finished.all()`"), (greedy_until_max_len, "more than max_new_tokens")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

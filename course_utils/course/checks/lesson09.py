@@ -151,6 +151,8 @@ def _check_label_smoothed_loss(fn):
              "skip those where target == pad_id (the check also uses pad_id = 2)."),
             (per_token[keep].sum() / target.numel(), "You divided by every position, padding included; divide by "
              "the number of non-pad positions."),
+            (per_token.sum() / keep.sum(), "The pad positions' losses are summed in: mask them out (`loss[target != "
+                                           "pad_id]`) before summing."),
             (per_token[keep].mean() + (q_right * math.log(q_right) + (V - 1) * smoothing / V * math.log(smoothing / V)),
              "That is the KL divergence KL(q || p); it differs from the cross-entropy -sum q log p by q's entropy. "
              "Use the cross-entropy."),

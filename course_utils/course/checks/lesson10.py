@@ -142,7 +142,10 @@ def _check_greedy_decode(fn):
         with torch.no_grad():
             want = greedy_decode(model, src, max_new_tokens=n, bos_id=bos, eos_id=eos, pad_id=pad, use_cache=False)
             try:
-                got = call(fn, watched, src, n, bos, eos, pad)
+                got = call(fn, watched, src, n, bos, eos, pad, errors=[
+                    ("converted to Scalar|ambiguous", "A batch has several rows: keep a bool tensor `finished` (one "
+                     "entry per row) and stop when `finished.all()`, instead of `.item()` or `if tensor:`."),
+                ])
             except Fail:
                 _greedy_calls(watched, src, bos, pad)
                 raise
@@ -153,6 +156,9 @@ def _check_greedy_decode(fn):
                             "the argmax (already long) without converting it.")
         if isinstance(got, torch.Tensor) and got.dim() == 2 and got.size(0) == want.size(0):
             T = want.size(1)
+            if got.size(1) > n + int((got[:, 0] == bos).all()):
+                raise Fail(f"Your output has {got.size(1)} columns, more than max_new_tokens = {n}.",
+                           hint="Generate at most max_new_tokens tokens: `for _ in range(max_new_tokens):`.")
             if got.shape == want.shape and not (got == eos).any(1)[(want == eos).any(1)].all() and \
                     ((got != want) <= ((want == eos) & (got == pad))).all():
                 raise Fail("The <eos> of each finished row was replaced by pad_id.",
