@@ -309,19 +309,20 @@ class StepExplorer(LessonWidget):
             self.problem(problem)
             return
         self.trace = trace
+        self.redraw()  # the slow drawing first, so the picture and the texts change together
         ending = "" if trace["stopped"] else " (stopped at the length limit, no &lt;eos&gt;)"
         self.say(f"<span class='course-translation'>{html.escape(' '.join(tokens))} → "
                  f"<b>{html.escape(trace['text'])}</b>{ending}</span>")
-        self.redraw()
 
     def redraw(self) -> None:
         if self.trace is None:
             return
         step = self.trace["steps"][self.step.value - 1]
+        fig = draw_step(step)  # slow: before any visible change
+        self.show(fig)
         shapes = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in step.shapes)
         self.details.value = (f"<b>Step {step.number}: {html.escape(step.title)}</b><br>"
                               f"{html.escape(step.text)}<ul>{shapes}</ul>")
-        self.show(draw_step(step))
 
 
 def step_explorer(model, src_vocab, tgt_vocab, sentence: str = EXAMPLE, step: int = 1) -> StepExplorer:
