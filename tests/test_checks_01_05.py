@@ -10,6 +10,7 @@ so that the check finds that function where a learner's notebook has it.
 import linecache
 import math
 import random
+from collections import OrderedDict, defaultdict
 
 import numpy as np
 import pytest
@@ -915,10 +916,205 @@ MORE_WRONG = {
         (mha(("q = split_heads(self.w_q(x_q), self.n_heads)", "q = split_heads(self.w_q(x_kv), self.n_heads)")),
          "one row per *query*")],
     "05.predict_param_count": [(262_144, "Four nn.Linear(512, 512) layers")],
-    "03.predict_permutation": [(3, "three rows")],
+    "03.predict_permutation": [(3, "three rows"), ([2, 1, 0], "Follow the token 狗")],
 }
 for _ex_id, _answers in MORE_WRONG.items():
     WRONG[_ex_id] += _answers
+
+
+# ---------------------------------------------------------------------------- more right answers, other styles
+MORE_RIGHT: list = []
+
+
+MORE_RIGHT += [("01.weighted_sum", lambda w, v: (v * w.unsqueeze(-1)).sum(dim=0)),
+               ("01.weighted_sum", lambda w, v: torch.einsum("i,ij", w, v)),
+               ("01.weighted_sum", lambda w, v: torch.stack([w[i] * v[i] for i in range(w.shape[0])]).sum(0)),
+               ("01.weighted_sum", lambda w, v: torch.from_numpy(np.dot(w.numpy(), v.numpy()))),
+               ("01.weighted_sum", lambda w, v: w.matmul(v))]
+
+
+def sm_np_style(scores, temperature=1.0):
+    z = scores / temperature
+    z = z - torch.amax(z, dim=-1, keepdim=True)
+    return torch.exp(z) / torch.sum(torch.exp(z), dim=-1, keepdim=True)
+
+
+def sm_where(scores, temperature=1.0):
+    z = scores.double() / temperature
+    m = z.max(dim=z.dim() - 1, keepdim=True)[0]
+    e = (z - m).exp()
+    return (e / e.sum(dim=z.dim() - 1, keepdim=True)).to(scores.dtype)
+
+
+def sm_inplace_copy(scores, temperature=1.0):
+    z = scores.clone()
+    z /= temperature
+    z -= z.max(-1, keepdim=True).values
+    z.exp_()
+    z /= z.sum(-1, keepdim=True)
+    return z
+
+
+def sm_numpy_roundtrip(scores, temperature=1.0):
+    z = scores.numpy() / temperature
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return torch.from_numpy(e / e.sum(axis=-1, keepdims=True))
+
+
+MORE_RIGHT += [("01.softmax_temperature", sm_np_style), ("01.softmax_temperature", sm_where), ("01.softmax_temperature", sm_inplace_copy),
+               ("01.softmax_temperature", sm_numpy_roundtrip)]
+
+
+MORE_RIGHT += [("01.soft_lookup", lambda q, k, v: (lambda w: (torch.einsum("n,nd->d", w, v), w))(sm_np_style(torch.mv(k, q)))),
+               ("01.soft_lookup", lambda q, k, v: (lambda w: (w @ v, w))(torch.exp(k @ q) / torch.exp(k @ q).sum())),
+               ("01.soft_lookup", lambda q, k, v: (lambda w: ((w[:, None] * v).sum(0), w))(F.softmax((q[None] * k).sum(1), 0)))]
+
+
+MORE_RIGHT += [("02.rnn_step", lambda x, h, wx, wh, b: torch.tanh(torch.matmul(x, wx) + torch.matmul(h, wh) + b.unsqueeze(0))),
+               ("02.rnn_step", lambda x, h, wx, wh, b: (x @ wx + h @ wh + b).tanh())]
+
+
+def rf_list(x, h0, wx, wh, b):
+    hs = []
+    h = h0
+    T = x.shape[1]
+    for t in range(T):
+        h = torch.tanh(x[:, t, :] @ wx + h @ wh + b)
+        hs.append(h.unsqueeze(1))
+    return torch.cat(hs, dim=1), h
+
+
+def rf_perm(x, h0, wx, wh, b):
+    h = h0; out = []
+    for xt in x.permute(1, 0, 2):
+        h = torch.tanh(xt @ wx + h @ wh + b); out.append(h)
+    return torch.stack(out).permute(1, 0, 2), h
+
+
+MORE_RIGHT += [("02.rnn_forward", rf_list), ("02.rnn_forward", rf_perm)]
+
+
+MORE_RIGHT += [("02.predict_gradient", 0.0009765625), ("02.predict_gradient", np.float32(0.5) ** 10), ("02.predict_gradient", 9.8e-4),
+               ("02.predict_gradient", torch.tensor([0.001]))]
+
+
+def w_enum(ss):
+    vocab = {}
+    idx = 1
+    for s in ss:
+        for w in s:
+            if w in vocab:
+                continue
+            vocab[w] = idx
+            idx += 1
+    return vocab
+
+
+def w_od(ss):
+    d = OrderedDict()
+    for s in ss:
+        for w in s:
+            if w not in d: d[w] = len(d) + 1
+    return d
+
+
+def w_dd(ss):
+    d = defaultdict(int)
+    for s in ss:
+        for w in s:
+            if w not in d: d[w] = len(d) + 1
+    return d
+
+
+MORE_RIGHT += [("03.word2idx", w_enum), ("03.word2idx", w_od), ("03.word2idx", w_dd)]
+
+
+MORE_RIGHT += [("03.predict_permutation", int(2)), ("03.predict_permutation", np.array([2])), ("03.predict_permutation", torch.tensor(2.0))]
+
+
+def pe_div(n, d):
+    pe = torch.zeros(n, d)
+    position = torch.arange(0, n, dtype=torch.float).unsqueeze(1)
+    div = torch.pow(10000.0, torch.arange(0, d, 2).float() / d)
+    pe[:, 0::2] = torch.sin(position / div); pe[:, 1::2] = torch.cos(position / div)
+    return pe
+
+
+def pe_np(n, d):
+    pe = np.zeros((n, d))
+    for pos in range(n):
+        for i in range(d // 2):
+            pe[pos, 2 * i] = np.sin(pos / 10000 ** (2 * i / d)); pe[pos, 2 * i + 1] = np.cos(pos / 10000 ** (2 * i / d))
+    return torch.tensor(pe, dtype=torch.float32)
+
+
+def pe_np64(n, d):
+    return torch.from_numpy(pe_np(n, d).double().numpy())
+
+
+MORE_RIGHT += [("03.sinusoidal_encoding", pe_div), ("03.sinusoidal_encoding", pe_np), ("03.sinusoidal_encoding", pe_np64)]
+
+
+MORE_RIGHT += [("03.embed_with_positions", lambda ids, table, pe: table[ids] + pe[:ids.shape[1]][None, :, :]),
+               ("03.embed_with_positions", lambda ids, table, pe: torch.index_select(table, 0, ids.reshape(-1)).reshape(*ids.shape, -1) + pe[:ids.size(1)]),
+               ("03.embed_with_positions", lambda ids, table, pe: torch.stack([table[row] + pe[:len(row)] for row in ids]))]
+
+
+def at1(q, k, v, mask=None):
+    scores = torch.einsum("...id,...jd->...ij", q, k) / np.sqrt(k.shape[-1])
+    if mask is not None:
+        scores = scores.masked_fill(mask.logical_not(), -torch.inf)
+    w = F.softmax(scores, dim=-1)
+    return torch.einsum("...ij,...jd->...id", w, v), w
+
+
+def at2(q, k, v, mask=None):
+    scores = q @ k.mT / q.shape[-1] ** 0.5
+    if mask is not None:
+        scores = scores + torch.zeros_like(scores).masked_fill(~mask, float("-inf"))
+    w = scores.softmax(-1); return w @ v, w
+
+
+def at3(q, k, v, mask=None):
+    scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.size(-1))
+    if mask is not None:
+        scores = scores.masked_fill(mask == False, torch.finfo(scores.dtype).min)
+    w = torch.softmax(scores, -1); return torch.matmul(w, v), w
+
+
+def at4(q, k, v, mask=None):
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))
+    if mask is not None:
+        scores = torch.where(mask, scores, torch.full_like(scores, -1e9))
+    w = torch.exp(scores - scores.amax(-1, keepdim=True)); w = w / w.sum(-1, keepdim=True)
+    return w @ v, w
+
+
+MORE_RIGHT += [("04.attention", at1), ("04.attention", at2), ("04.attention", at3), ("04.attention", at4)]
+
+
+MORE_RIGHT += [("04.fix_attention", lambda q, k, v: at1(q, k, v)), ("04.fix_attention", lambda q, k, v: at3(q, k, v))]
+
+
+MORE_RIGHT += [("04.predict_score_std", np.sqrt(64)), ("04.predict_score_std", 64 ** 0.5), ("04.predict_score_std", 8.1)]
+
+
+MORE_RIGHT += [("04.self_attention", lambda x, a, b, c: at1(x @ a, x @ b, x @ c)), ("04.self_attention", lambda x, a, b, c: at4(x @ a, x @ b, x @ c))]
+
+
+MORE_RIGHT += [("05.split_heads", lambda x, H: x.reshape(x.shape[0], x.shape[1], H, x.shape[2] // H).permute(0, 2, 1, 3)),
+               ("05.split_heads", lambda x, H: torch.stack(torch.split(x, x.size(-1) // H, dim=-1), dim=1))]
+
+
+MORE_RIGHT += [("05.merge_heads", lambda x: x.permute(0, 2, 1, 3).reshape(x.shape[0], x.shape[2], x.shape[1] * x.shape[3]))]
+
+
+MORE_RIGHT += [("05.multi_head_attention", mha(("self.n_heads = n_heads", "self.n_heads = n_heads\n        self.d_k = d_model // n_heads"))),
+               ("05.multi_head_attention", mha(("def forward(self, x_q, x_kv, mask=None):", "def forward(self, x_q, x_kv=None, mask=None):"))),
+               ("05.predict_param_count", 1050624), ("05.predict_param_count", np.float64(1050624.0))]
+
+for _ex_id, _answer in MORE_RIGHT:
+    RIGHT[_ex_id].append(_answer)
 
 
 # ============================================================================ tests

@@ -786,7 +786,7 @@ def compare_prediction(name: str, got, want, rel: float = 1e-3, abs_tol: float =
     arr, target = _as_numbers(name, got), np.asarray(want, dtype=np.float64)
     if arr.size != target.size:
         raise Fail(f"`{name}` should hold {target.size} number{'s' if target.size != 1 else ''}, "
-                   f"got {arr.size}: {_short(got)}.")
+                   f"got {arr.size}: {_short(got)}.", hint)
     arr = arr.reshape(target.shape)
 
     def within(value, tol_rel, tol_abs):
