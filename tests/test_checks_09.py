@@ -159,6 +159,8 @@ def _ls(smooth="all", reduce="tokens", log=True, uniform="mean"):
             return nll.mean()
         if reduce == "sum":
             return nll[keep].sum()
+        if reduce == "sentence_sums":
+            return (nll * keep).sum(-1).mean()
         if reduce == "sentences":
             return ((nll * keep).sum(-1) / keep.sum(-1)).mean()
         return nll[keep].mean()
@@ -320,6 +322,16 @@ WRONG["09.warmup_lr"] += [(_lr(lambda s, d, w: d ** -0.5 * min(s ** -0.5, s / w)
 WRONG["09.label_smoothed_loss"] += [(_ls(smooth="others_vs_all"), "its share of the smoothing")]
 WRONG["09.label_smoothed_loss"] += [(lambda lg, t, s, p: (lambda l: l.sum() / (t != p).sum())(
     (1 - s) * -lg.log_softmax(-1).gather(-1, t[..., None])[..., 0] - s * lg.log_softmax(-1).mean(-1)), "summed in")]
+WRONG["09.teacher_forcing"] += [(lambda s, b, e, p: tf_full(s, e, b, p), "bos_id and eos_id are swapped")]
+
+
+def ls_wrong_axis(logits, target, smoothing, pad_id):  # log_softmax over the positions (dim=1), not the vocabulary
+    logp = logits.log_softmax(1)
+    loss = (1 - smoothing) * -logp.gather(-1, target[..., None])[..., 0] - smoothing * logp.mean(-1)
+    return loss[target != pad_id].mean()
+
+
+WRONG["09.label_smoothed_loss"] += [(ls_wrong_axis, "wrong axis"), (_ls(reduce="sentence_sums"), "summed the losses of each sentence")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

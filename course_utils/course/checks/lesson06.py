@@ -131,6 +131,10 @@ def _check_padding_mask(fn):
             ((tokens != 0)[:, None, None, :], "You compared with 0 instead of `pad_id`: use the argument (the "
                                               "check also uses pad_id = 9)."),
             reshaped(want, "(B, 1, 1, T) = `(tokens != pad_id)[:, None, None, :]`"),
+            (lambda got: got.shape == want.shape and (got & ~want).any(), "Some padding positions are True (visible): "
+             "True only where `tokens != pad_id`."),
+            (lambda got: got.shape == want.shape and (~got & want).any(), "Some real tokens are False (hidden): "
+             "compare with the pad id exactly, `tokens != pad_id` (a real token may have any id, 0 included)."),
         ])
 
 

@@ -49,6 +49,9 @@ def _check_teacher_forcing(fn):
             if torch.equal(got_in, want_out) and torch.equal(got_out, want_in):
                 raise Fail("`tgt_in` and `tgt_out` are swapped.",
                            hint="The decoder *reads* <bos> + sentence (tgt_in) and must *predict* sentence + <eos> (tgt_out).")
+            if (got_in[:, 0] == eos).all() and bos != eos:
+                raise Fail("`tgt_in` starts with <eos>.", hint="bos_id and eos_id are swapped: tgt_in starts with "
+                           "<bos> (bos_id), tgt_out ends each sentence with <eos> (eos_id).")
             if torch.equal(got_in, got_out):
                 raise Fail("`tgt_in` equals `tgt_out`: no shift.", hint="Shift by one: tgt_in = <bos> + sentence, "
                            "tgt_out = sentence + <eos>; otherwise the model learns to copy its input.")
@@ -98,6 +101,11 @@ def _call_loss(fn, *args, what=None):
                                       "-sum_v q_v log p_v per position, averaged over the non-pad positions.") from None
 
 
+def _per_token(logp, target, smoothing):
+    """-sum_v q_v logp_v per position, for log-probabilities `logp` (B, T, V) (maybe normalised wrongly)."""
+    return -(1 - smoothing) * logp.gather(-1, target[..., None])[..., 0] - smoothing * logp.mean(-1)
+
+
 def _loss_probes():
     g = probe_generator(90)
     logits = torch.randn(3, 5, 7, generator=g) * 2
@@ -139,6 +147,10 @@ def _check_label_smoothed_loss(fn):
             (((per_token * keep).sum(-1) / keep.sum(-1)).mean(), "You averaged per sentence, then over sentences. "
              "Average over all non-pad *tokens*, so long sentences weigh by their length."),
             (raw[keep].mean(), "The logits are used as log-probabilities: take `log_softmax(logits)` first."),
+            (_per_token(logits.log_softmax(1), target, smoothing)[keep].mean(), "log_softmax over the wrong axis: "
+             "normalise over the vocabulary, the last axis (`dim=-1`)."),
+            ((per_token * keep).sum(-1).mean(), "You summed the losses of each sentence, then averaged over sentences; "
+             "average over all non-pad *tokens* instead."),
             ((-(1 - smoothing) * logp.exp().gather(-1, target[..., None])[..., 0] - smoothing * logp.exp().mean(-1))[keep].mean(),
              "You used the probabilities (softmax); the loss uses their logarithm: `log_softmax(logits)`."),
             (((1 - smoothing) * nll + smoothing * -logp.sum(-1))[keep].mean(),
