@@ -147,3 +147,13 @@ def test_exact_match_leaves_the_model_mode_alone():
     src_vocab, tgt_vocab = build_vocabs()
     assert L.exact_match(model, make_splits(0, n_train=0).test[:50], src_vocab, tgt_vocab) > 0.9
     assert model.training
+
+
+def test_parts_check_reports_whose_parts_are_used(tmp_path, course_parts):
+    assert check("11.parts", course_parts).status == "pending"  # nothing of the learner's yet
+    ns = _solution_parts_namespace()
+    assert check("11.parts", L.gather_parts(ns)).passed
+    ns["layer_norm"] = lambda x, gamma, beta, eps=1e-5: x  # forgot to normalise
+    partly = check("11.parts", L.gather_parts(ns))
+    assert partly.status == "failed" and "14 of 15" in partly.message and "layer_norm" in partly.message
+    assert check("11.parts", {"attention": None}).status == "failed"

@@ -41,4 +41,7 @@ EXERCISES = {
     '10.greedy_decode': 'Batched greedy decoding',
     '10.kv_cache_step': 'One decoding step with a key/value cache',
     '10.length_penalty': 'Rank finished hypotheses with a length penalty',
+    '11.parts': 'Bring your parts to the capstone',
+    '11.train': 'Train your Transformer to 95 % exact match',
+    '11.transformer': 'Assemble the Transformer from your parts',
 }

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.course.checks import Fail, call, check, compare, exercise, expect_class
+from course_utils.course.checks import Fail, Pending, call, check, compare, exercise, expect_class
 from course_utils.corpus.data import BOS_ID, EOS_ID, PAD_ID, build_vocabs, make_splits, pad_sequences
 from course_utils.run.train import label_smoothed_loss as _course_loss
 from course_utils.run.train import warmup_lr as _course_warmup_lr
@@ -341,3 +341,20 @@ def _check_train(run):
                    hint="Close other programs (the timing assumes 2 free CPU cores) or stop at the target.")
     del t0
     return f"Exact match on the test split: at least {TARGET_EXACT_MATCH:.0%}, within {TIME_LIMIT_S} s of training."
+
+
+@exercise("11.parts", "Bring your parts to the capstone", time_limit=30, name="parts")
+def _check_parts(parts):
+    if not isinstance(parts, Parts):
+        raise Fail(f"Pass the result of gather_parts(...), got {type(parts).__name__}.")
+    if not parts.yours():
+        raise Pending("No part of yours yet: save your exercise notebooks or paste parts into the cell above.")
+    course = [r for r in parts.rows if r.source == "course"]
+    if course:
+        listed = "; ".join(f"{r.name} ({r.exercise}: {r.note})" for r in course[:4])
+        raise Fail(f"{len(parts.yours())} of {len(parts.rows)} parts are yours; the course's version stands in for "
+                   f"{len(course)}: {listed}{' ...' if len(course) > 4 else ''}.",
+                   hint="Make each of them pass its own check in its exercise notebook (and save it), or paste a "
+                        "working version into the parts cell, then run the gathering cell again. The capstone "
+                        "still runs meanwhile.")
+    return f"All {len(parts.rows)} parts are yours, and each passes its own check."
