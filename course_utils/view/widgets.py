@@ -16,8 +16,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-from course_utils.transformer.intuition import (  # noqa: F401  (softmax: lesson 01 imports it from here until it moves)
-    attention_weights, normalize_weights, softmax, weighted_sum)
+from course_utils.transformer.intuition import attention_weights, normalize_weights, weighted_sum
 from course_utils.transformer.positional import sinusoidal_encoding
 from course_utils.view.widget_base import LessonWidget
 

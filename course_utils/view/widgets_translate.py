@@ -16,7 +16,7 @@ import html
 import ipywidgets as widgets
 
 from course_utils.corpus.data import UnknownWordError, english_tokens, reference_translation
-from course_utils.run.decoding import attention_maps, translate_with_attention  # noqa: F401  (lesson 10 imports them from here until it moves to run.decoding)
+from course_utils.run.decoding import translate_with_attention
 from course_utils.view.plotting import plot_attention
 from course_utils.view.widget_base import LessonWidget
 
