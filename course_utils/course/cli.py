@@ -50,6 +50,7 @@ MAX_TIMEOUT = 24 * 3600
 MAX_THREADS = 256
 MAX_BEAM = 64  # beam search keeps MAX_BEAM hypotheses per sentence in memory
 MAX_SEED = 2**32 - 1  # set_seed also seeds NumPy, whose seeds are 32-bit
+MAX_TRAIN_PAIRS = 1_000_000  # 25x the recipe's 40,000: a bound on memory and generation time
 
 
 # ----------------------------------------------------------------------------- argument types
@@ -88,6 +89,8 @@ def _finite_float(low: float | None = None, strict: bool = False):
 
 
 def _existing_file(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file path, got an empty string")
     path = Path(text).expanduser()
     if not path.exists():
         raise argparse.ArgumentTypeError(f"{text}: no such file")
@@ -758,7 +761,7 @@ def build_parser() -> argparse.ArgumentParser:
             f"Maintainers replace the shipped model with --out {shipped})"))
         p.add_argument("--steps", type=_int_at_least(1), default=config.steps,
                        help=f"training steps (default: {config.steps})")
-        p.add_argument("--n-train", type=_int_at_least(1), default=config.n_train,
+        p.add_argument("--n-train", type=_int_at_least(1, MAX_TRAIN_PAIRS), default=config.n_train,
                        help=f"training pairs (default: {config.n_train})")
         p.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=config.seed, help="seed for weights and batch order")
         p.add_argument("--eval-every", type=_int_at_least(1), default=config.eval_every,
