@@ -213,3 +213,13 @@ def test_a_folder_in_place_of_the_file_is_not_moved(tmp_path, monkeypatch, capsy
     assert (folder / "inside").is_dir() and sorted(p.name for p in tmp_path.iterdir()) == ["progress.json",
                                                                                           "progress.json.lock"]
 
+
+def test_a_linked_progress_file_stays_a_link(tmp_path, monkeypatch):
+    real = tmp_path / "synced" / "progress.json"
+    real.parent.mkdir()
+    link = tmp_path / "progress.json"
+    link.symlink_to(real)
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(link))
+    progress.record("01.weighted_sum", "passed")
+    assert link.is_symlink() and json.loads(real.read_text())["exercises"]["01.weighted_sum"]["status"] == "passed"
+

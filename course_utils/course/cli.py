@@ -250,7 +250,7 @@ def _check_calls(source: str) -> list[tuple[str, str]]:
     """[(exercise id, expression)] of every `check("NN.name", expression)` in `source`."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError):  # a learner's broken cell, null bytes
         return []
     calls = []
     for node in ast.walk(tree):
@@ -583,8 +583,7 @@ def reset_notebook(path: Path, ex_id: str, dry_run: bool = False, now: _dt.datet
                          f"was not found: nothing to restore from")
     if sol_path.resolve() == target.resolve():
         raise ResetError(f"{path} is the solution notebook itself: never reset")
-    listed = meta.get("exercises") if isinstance(meta.get("exercises"), list) else \
-        list(dict.fromkeys(i for i in map(_ex_id, fresh.cells) if i))
+    listed = list(dict.fromkeys(i for i in map(_ex_id, fresh.cells) if i))  # from the solution, not the copy
     new_ids = [c.get("id") for c in fresh.cells if _ex_id(c) == ex_id]
     if ex_id not in listed or not new_ids:
         raise ResetError(f"exercise {ex_id!r} is not in {path.name}; its exercises are: {', '.join(listed)}")

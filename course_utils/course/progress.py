@@ -172,10 +172,16 @@ def _move_aside(path: Path, why: str) -> dict:
     return _empty()
 
 
+def _target(path: Path | None) -> Path:
+    """The progress file; a symbolic link is followed, so writing keeps the link."""
+    path = Path(path) if path else progress_path()
+    return path.resolve() if path.is_symlink() else path
+
+
 def load(path: Path | None = None) -> dict:
     """The progress data: {"version": 1, "exercises": {id: {...}}}. A missing file gives
     empty progress; an unreadable one is moved aside (with a message), wrong entries dropped."""
-    path = Path(path) if path else progress_path()
+    path = _target(path)
     with _locked(path):
         return _read(path)
 
@@ -203,7 +209,7 @@ def save(data: dict, path: Path | None = None) -> None:
 def _update(path: Path | None, what: str, change) -> dict | None:
     """Read, change and write the file under the lock. Returns change(data)'s value; on a
     write failure says that `what` was not saved (no exception)."""
-    path = Path(path) if path else progress_path()
+    path = _target(path)
     with _locked(path):
         data = _read(path)
         value = change(data)
