@@ -441,3 +441,10 @@ def test_prediction_fallback_hint_is_not_a_mistakes_hint():
     with pytest.raises(Fail) as e:
         compare_prediction("p", 30, 8.0, mistakes=[(64, "variance!")], hint="the reasoning")
     assert e.value.hint == "the reasoning"
+
+
+def test_check_called_with_the_wrong_number_of_answers_does_not_raise(toy):
+    toy("99.double", _double_checker)
+    for args in ((), (lambda x: 2 * x, lambda x: x)):
+        r = check("99.double", *args)
+        assert r.status == "failed" and "one answer" in r.message and "check('99.double', double)" in r.hint

@@ -223,7 +223,7 @@ _PENDING_CODE = ("Not attempted yet: replace the `raise NotImplementedError` lin
 _PENDING_VALUE = "Not attempted yet: replace the `...` with your answer, run that cell, then this one."
 
 
-def check(exercise_id: str, obj: Any, **learner_objects: Any) -> CheckResult:
+def check(exercise_id: str, *answer: Any, **learner_objects: Any) -> CheckResult:
     """Grade `obj` (a function, class or value) for exercise `exercise_id`.
 
     `learner_objects` may name the earlier functions the answer uses (`split_heads=...`);
@@ -233,12 +233,17 @@ def check(exercise_id: str, obj: Any, **learner_objects: Any) -> CheckResult:
     """
     _load()
     ex = _REGISTRY.get(exercise_id) if isinstance(exercise_id, str) else None
-    if ex is None:
+    if len(answer) != 1:
+        result = CheckResult(str(exercise_id), ex.title if ex else "check", "failed",
+                             f"`check` takes the exercise id and one answer, got {len(answer)} answers.",
+                             f"Write it as `check({str(exercise_id)!r}, {ex.name if ex else 'your_answer'})`.")
+    elif ex is None:
         known = ", ".join(sorted(_REGISTRY)) or "none"
         broken = "".join(f" (Could not load {m}: {e})" for m, e in _LOAD_ERRORS.items())
         result = CheckResult(str(exercise_id), "unknown exercise", "failed",
                              f"There is no exercise with id {exercise_id!r}. Known ids: {known}.{broken}")
     else:
+        obj = answer[0]
         caller = inspect.currentframe().f_back
         namespace = dict(caller.f_globals) if caller is not None else {}
         del caller
