@@ -171,3 +171,15 @@ def test_draw_step_without_the_map(reference):
     trace = trace_steps(model, src_vocab, tgt_vocab, SENTENCE.split())
     fig = draw_step(trace["steps"][5], show_flow=False)
     assert len([ax for ax in fig.axes if ax.get_title().startswith("cross-attention")]) == model.config.n_layers
+
+
+def test_trace_leaves_the_models_mode_as_it_was(tiny):
+    model, src_vocab, tgt_vocab = tiny
+    model.train()
+    try:
+        trace_steps(model, src_vocab, tgt_vocab, ["the", "cat", "."], max_new_tokens=3)
+        assert model.training
+    finally:
+        model.eval()
+    trace_steps(model, src_vocab, tgt_vocab, ["the", "cat", "."], max_new_tokens=3)
+    assert not model.training

@@ -25,6 +25,7 @@ import ipywidgets as widgets
 import torch
 
 from course_utils.corpus.data import UnknownWordError, english_tokens
+from course_utils.run.decoding import inference
 from course_utils.transformer.masks import causal_mask, padding_mask
 from course_utils.view.plotting import plot_attention, plot_heatmap, plot_transformer_flow
 from course_utils.view.widget_base import LessonWidget
@@ -112,48 +113,43 @@ def trace_steps(model, src_vocab, tgt_vocab, tokens, max_new_tokens: int | None 
     bos_id, eos_id = tgt_vocab.bos_id, tgt_vocab.eos_id
     src = torch.tensor([src_vocab.encode(tokens)])  # (1, S)
     src_labels = list(tokens)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            # steps 1-3: the encoder, layer by layer
-            src_mask = padding_mask(src, config.pad_id)  # (1, 1, 1, S)
-            x = model.src_pos(model.src_embed(src) * math.sqrt(config.d_model))  # (1, S, d_model)
-            embedded_src = x[0]
-            enc_weights = []
-            for layer in model.encoder.layers:
-                x = layer(x, src_mask)
-                enc_weights.append(_layer_weights(layer.self_attn, "encoder self-"))
-            memory = model.encoder.norm(x)  # (1, S, d_model)
+    with inference(model):  # eval mode, no autograd; the model's own mode comes back afterwards
+        # steps 1-3: the encoder, layer by layer
+        src_mask = padding_mask(src, config.pad_id)  # (1, 1, 1, S)
+        x = model.src_pos(model.src_embed(src) * math.sqrt(config.d_model))  # (1, S, d_model)
+        embedded_src = x[0]
+        enc_weights = []
+        for layer in model.encoder.layers:
+            x = layer(x, src_mask)
+            enc_weights.append(_layer_weights(layer.self_attn, "encoder self-"))
+        memory = model.encoder.norm(x)  # (1, S, d_model)
 
-            # step 8: the loop, one decoder call per new token, fed its own output
-            ys, loop_logits, loop_rows = [bos_id], [], []
-            for _ in range(max_new_tokens):
-                logits = model.decode(torch.tensor([ys]), memory, src_mask)  # (1, len(ys), V)
-                probs = logits[0, -1].softmax(-1)
-                next_id = int(probs.argmax())
-                loop_logits.append(logits[0, -1])
-                loop_rows.append((len(ys), next_id, float(probs[next_id])))
-                ys.append(next_id)
-                if next_id == eos_id:
-                    break
-            stopped = ys[-1] == eos_id
+        # step 8: the loop, one decoder call per new token, fed its own output
+        ys, loop_logits, loop_rows = [bos_id], [], []
+        for _ in range(max_new_tokens):
+            logits = model.decode(torch.tensor([ys]), memory, src_mask)  # (1, len(ys), V)
+            probs = logits[0, -1].softmax(-1)
+            next_id = int(probs.argmax())
+            loop_logits.append(logits[0, -1])
+            loop_rows.append((len(ys), next_id, float(probs[next_id])))
+            ys.append(next_id)
+            if next_id == eos_id:
+                break
+        stopped = ys[-1] == eos_id
 
-            # steps 4-7: ONE teacher-forced pass over <bos> + the loop's output (training form)
-            tgt_in = torch.tensor([ys[:-1]])  # (1, T): what the decoder reads
-            T = tgt_in.size(1)
-            tgt_mask = padding_mask(tgt_in, config.pad_id) & causal_mask(T)  # (1, 1, T, T)
-            y = model.tgt_pos(model.tgt_embed(tgt_in) * math.sqrt(config.d_model))  # (1, T, d_model)
-            embedded_tgt = y[0]
-            self_weights, cross_weights = [], []
-            for layer in model.decoder.layers:
-                y = layer(y, memory, tgt_mask, src_mask)
-                self_weights.append(_layer_weights(layer.self_attn, "decoder self-"))
-                cross_weights.append(_layer_weights(layer.cross_attn, "cross-"))
-            logits = model.out_proj(model.decoder.norm(y))  # (1, T, V)
-            probs = logits[0].softmax(-1)  # (T, V)
-    finally:
-        model.train(was_training)
+        # steps 4-7: ONE teacher-forced pass over <bos> + the loop's output (training form)
+        tgt_in = torch.tensor([ys[:-1]])  # (1, T): what the decoder reads
+        T = tgt_in.size(1)
+        tgt_mask = padding_mask(tgt_in, config.pad_id) & causal_mask(T)  # (1, 1, T, T)
+        y = model.tgt_pos(model.tgt_embed(tgt_in) * math.sqrt(config.d_model))  # (1, T, d_model)
+        embedded_tgt = y[0]
+        self_weights, cross_weights = [], []
+        for layer in model.decoder.layers:
+            y = layer(y, memory, tgt_mask, src_mask)
+            self_weights.append(_layer_weights(layer.self_attn, "decoder self-"))
+            cross_weights.append(_layer_weights(layer.cross_attn, "cross-"))
+        logits = model.out_proj(model.decoder.norm(y))  # (1, T, V)
+        probs = logits[0].softmax(-1)  # (T, V)
 
     loop_vs_pass = (torch.stack(loop_logits) - logits[0]).abs().max().item()
     tgt_labels = tgt_vocab.decode(ys[:-1], strip_special=False)
