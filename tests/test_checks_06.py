@@ -411,6 +411,9 @@ WRONG["06.nn_border"] += [(lambda mha, x, tgt, p: mha(x, x, x, attn_mask=~masks.
 RIGHT["06.masked_softmax"] += [lambda s, m: s.masked_fill(~m, float("-inf")).softmax(-1).masked_fill(~m, 0.0)]
 WRONG["06.padding_mask"] += [(lambda t, p: (t > p)[:, None, None, :], "Some real tokens are False")]
 RIGHT["06.causal_mask"] += [lambda T: torch.triu(torch.ones(T, T, dtype=torch.bool)).T]
+WRONG["06.causal_mask"] += [(lambda T: np.tril(np.ones((T, T), dtype=bool)), "NumPy array")]
+WRONG["06.nn_border"] += [(lambda mha, x, tgt, p: mha(x, x, x, attn_mask=~masks.causal_mask(x.size(1)), key_padding_mask=tgt == p)[1],
+                           "these are the attention weights")]
 RIGHT_CASES = [(ex, fn) for ex, fns in RIGHT.items() for fn in fns]
 WRONG_CASES = [(ex, fn, hint) for ex, pairs in WRONG.items() for fn, hint in pairs]
 

@@ -209,6 +209,7 @@ def cross_keys_only(x, memory, w_q, w_k, w_v, src_mask=None):  # scores from the
 
 
 WRONG["07.cross_attention"] += [(cross_keys_only, "the queries play no part")]
+WRONG["07.alignment"] += [(lambda w: w.mean(dim=(0, 1)).argmax(-1), "the batch axis is gone")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

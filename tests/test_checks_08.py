@@ -331,6 +331,9 @@ RIGHT["08.predict_layernorm"] += [torch.tensor([-1.34, -0.45, 0.45, 1.34]).round
 WRONG["08.layer_norm"] += [(lambda x, g, b, eps=1e-5: (x - x.mean(-1)) / torch.sqrt(x.var(-1, unbiased=False) + eps) * g + b, "keepdim=True")]
 WRONG["08.feed_forward"] += [(lambda x, w1, b1, w2, b2: torch.relu(x @ w1.T + b1) @ w2.T + b2, "no transposes")]
 WRONG["08.decoder_layer"] += [(_dec(self_mask=False, cross_mask=False), "No masks at all"), (_dec(res=(0, 0, 0)), "No residual connections")]
+WRONG["08.feed_forward"] += [(lambda x, w1, b1, w2, b2: (x @ w1 + b1).clamp(max=0) @ w2 + b2, "not max=0")]
+WRONG["08.fix_encoder_layer"] += [(lambda L, x, mask: (lambda h: L.norm1(h + L.ffn(h)))(L.norm1(x + L.self_attn(x, x, mask))), "norm1 twice"),
+                                  (lambda L, x, mask: (lambda h: L.norm2(h + L.ffn(h)))(L.norm1(x + L.self_attn(x, x, ~mask))), "mask is inverted")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

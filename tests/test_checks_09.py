@@ -332,6 +332,13 @@ def ls_wrong_axis(logits, target, smoothing, pad_id):  # log_softmax over the po
 
 
 WRONG["09.label_smoothed_loss"] += [(ls_wrong_axis, "wrong axis"), (_ls(reduce="sentence_sums"), "summed the losses of each sentence")]
+
+
+def ls_detached_then_reattached(logits, target, smoothing, pad_id):  # requires_grad, but no path to the logits
+    return ls_gather(logits, target, smoothing, pad_id).detach().requires_grad_()
+
+
+WRONG["09.label_smoothed_loss"] += [(ls_detached_then_reattached, "no gradient reaches the logits")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

@@ -386,6 +386,9 @@ def greedy_until_max_len(model, src, max_new_tokens, bos_id, eos_id, pad_id):
 
 
 WRONG["10.greedy_decode"] += [(greedy_item, "`finished.all()`"), (greedy_until_max_len, "more than max_new_tokens")]
+WRONG["10.greedy_decode"] += [(lambda *a: greedy_masked(*a)[:, 1:], "misses the first generated token")]
+WRONG["10.kv_cache_step"] += [(lambda q, kn, vn, c: (lambda o, kv: (o, (kv[0][:, :, -3:], kv[1][:, :, -3:])))(*kv_cat(q, kn, vn, c)), "don't cut it"),
+                              (lambda q, kn, vn, c: (lambda o, kv: (o.squeeze(2), kv))(*kv_cat(q, kn, vn, c)), "query axis")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

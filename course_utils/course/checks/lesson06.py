@@ -6,6 +6,7 @@ References: course_utils.transformer.masks and torch. A mask is a bool tensor, T
 
 import warnings
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -26,6 +27,10 @@ def expect_bool_mask(name: str, got, want: torch.Tensor, axes=None) -> None:
         raise Fail(f"`{name}` is a Python {type(got).__name__}; expected a bool tensor.",
                    hint="Build it with torch (e.g. `torch.ones(T, T, dtype=torch.bool).tril()`), or wrap your rows "
                         "in `torch.tensor(rows, dtype=torch.bool)`.")
+    if isinstance(got, np.ndarray):
+        raise Fail(f"`{name}` is a NumPy array; expected a bool torch tensor.",
+                   hint="Build it in torch (e.g. `torch.ones(T, T, dtype=torch.bool).tril()`), or convert with "
+                        "`torch.from_numpy(array)`.")
     if not isinstance(got, torch.Tensor):
         return
     if got.dim() > want.dim() and got.shape[got.dim() - want.dim():] == want.shape and got.numel() == want.numel():
@@ -243,6 +248,9 @@ def _check_nn_border(fn):
             got = call(fn, mha, x, tgt, pad_id, errors=errors)
         finally:
             del mha.forward
+        if isinstance(got, torch.Tensor) and got.shape == (x.size(0), x.size(1), x.size(1)) != want.shape:
+            raise Fail(f"`out` has shape {tuple(got.shape)}: these are the attention weights.",
+                       hint="nn.MultiheadAttention returns (output, weights): the output is the first, `mha(...)[0]`.")
         if isinstance(got, tuple) and got and isinstance(got[0], torch.Tensor) and got[0].shape == want.shape:
             raise Fail("`out` is a tuple: nn.MultiheadAttention returns (output, weights).",
                        hint="Keep only the output: `out, _ = mha(...)` or `mha(...)[0]`.")

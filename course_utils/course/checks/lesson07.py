@@ -118,6 +118,9 @@ def _check_alignment(fn):
         if isinstance(got, (list, tuple)):
             raise Fail(f"`alignment` is a {type(got).__name__}; expected a tensor.",
                        hint="Keep the result of `argmax` as it is, a (B, T) torch.long tensor (no `.tolist()`).")
+        if isinstance(got, torch.Tensor) and got.shape == want.shape[1:]:
+            raise Fail(f"`alignment` has shape {tuple(got.shape)}: the batch axis is gone.",
+                       hint="Average over the heads only, `weights.mean(dim=1)`, not over the batch too.")
         if isinstance(got, torch.Tensor) and got.shape == weights.shape[:3] and got.shape != want.shape:
             raise Fail(f"`alignment` has shape {tuple(got.shape)} (B, H, T): one alignment per head.",
                        hint="Average the weights over the heads first, `weights.mean(dim=1)`, then take the argmax.")

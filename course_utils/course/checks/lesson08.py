@@ -117,6 +117,7 @@ def _check_feed_forward(fn):
         (torch.sigmoid(hidden) @ w_2 + b_2, "The paper's FFN uses ReLU, max(0, ·), not a sigmoid."),
         (F.gelu(hidden) @ w_2 + b_2, "The paper's FFN uses ReLU, max(0, ·), not GELU."),
         (torch.tanh(hidden) @ w_2 + b_2, "The paper's FFN uses ReLU, max(0, ·), not tanh."),
+        (hidden.clamp(max=0) @ w_2 + b_2, "ReLU keeps the positive part: `clamp(min=0)` (or `torch.relu`), not max=0."),
         (F.leaky_relu(hidden) @ w_2 + b_2, "The paper's FFN uses ReLU, max(0, ·), not a leaky ReLU."),
         (x + want, "The FFN itself has no residual: the layer adds `x + FFN(x)` around it; return only FFN(x)."),
         ((torch.relu(x @ w_1) + b_1) @ w_2 + b_2, "b_1 goes *inside* the ReLU: relu(x @ w_1 + b_1)."),
@@ -245,6 +246,7 @@ def _check_fix_encoder_layer(fn):
             want = L(x, mask)
             h = L.norm1(x + L.self_attn(x, x, mask))
             h_nomask = L.norm1(x + L.self_attn(x, x))
+            h_inv = L.norm1(x + L.self_attn(x, x, ~mask))
             L.norm_first = True
             pre_ln = L(x, mask)
             L.norm_first = False
@@ -257,6 +259,8 @@ def _check_fix_encoder_layer(fn):
                                                                   "then out = norm2(h + ffn(h))."),
                 (pre_ln, "That is a pre-LN layer; keep it post-LN (the paper's order): norm(x + sublayer(x))."),
                 (h + L.ffn(h), "norm2 is missing after the second residual: out = norm2(h + ffn(h))."),
+                (L.norm1(h + L.ffn(h)), "The second LayerNorm is norm2 (you used norm1 twice): out = norm2(h + ffn(h))."),
+                (L.norm2(h_inv + L.ffn(h_inv)), "The mask is inverted: pass it as given (True = may attend), not `~mask`."),
                 (L.norm1(L.norm2(x + L.self_attn(x, x, mask)) + L.ffn(L.norm2(x + L.self_attn(x, x, mask)))),
                  "norm1 and norm2 are swapped: norm1 follows the attention, norm2 the feed-forward network."),
                 (L.norm2(x + L.self_attn(x, x, mask) + L.ffn(h)), "The second residual adds x + attn(x) before norm1; "

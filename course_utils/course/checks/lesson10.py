@@ -164,6 +164,9 @@ def _check_greedy_decode(fn):
                 raise Fail("The <eos> of each finished row was replaced by pad_id.",
                            hint="Write the token first, then mark the row finished: `next_token.masked_fill(finished, "
                                 "pad_id)` with the `finished` of the *previous* step, then `finished |= next_token == eos_id`.")
+            if got.size(1) == T - 1 and torch.equal(got, want[:, 1:]):
+                raise Fail("Your output misses the first generated token.",
+                           hint="Drop only the <bos> column: `ys[:, 1:]`.")
             if got.size(1) == T + 1 and (got[:, 0] == bos).all() and torch.equal(got[:, 1:], want):
                 raise Fail("Your output starts with <bos>.", hint="Return only the generated tokens: drop the first column (`ys[:, 1:]`).")
             after = torch.cumsum((want == eos).long(), 1) - (want == eos).long() > 0  # (B, T) after a row's <eos>
@@ -317,9 +320,15 @@ def _check_kv_cache_step(fn):
                                                      "size 1). Take it over the keys, the last axis."),
                        (v_all[:, :, :1], "Only the first position is attended: no mask is needed here, every "
                                          "cached position is in the past.")]
+            if isinstance(out, torch.Tensor) and out.shape == want.shape[:2] + want.shape[3:]:
+                raise Fail(f"`out` has shape {tuple(out.shape)}: the query axis (of size 1) is gone.",
+                           hint="Keep it: out is (B, H, 1, d_v), like q (no squeeze).")
             compare(f"out (step {t})", out, want, axes=("B", "H", "T_q", "d_v"), mistakes=mistakes)
             order = [t] + list(range(t))  # the new position first: the same output, the cache out of time order
             kk, vv = expect_tuple(new_cache, 2, ("k", "v"))
+            if t > 0 and isinstance(kk, torch.Tensor) and kk.dim() == 4 and 1 < kk.size(-2) < t + 1:
+                raise Fail(f"At step {t} the returned cache holds {kk.size(-2)} positions instead of {t + 1}.",
+                           hint="Keep every past position in the cache; don't cut it to a window.")
             if t > 0 and any(isinstance(c, torch.Tensor) and c.shape == n.shape for c, n in ((kk, step[1]), (vv, step[2]))):
                 raise Fail(f"The returned cache holds only the new position (step {t}).",
                            hint="Return the concatenated keys and values, so the next step can use them.")
