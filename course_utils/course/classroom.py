@@ -2,8 +2,9 @@
 the one source (`solutions/`), so an instructor can release, collect, autograde and keep a
 gradebook with nbgrader as it is (docs/TEACHING.md walks through it).
 
-    python -m course_utils.course.classroom nbgrader DIR [--lessons 01 04]
-    python -m course_utils.course.classroom link --hub URL --repo URL   # the nbgitpuller link
+    course classroom nbgrader DIR [--lessons 01 04]     # an nbgrader course folder
+    course classroom link --hub URL --repo URL          # the nbgitpuller link for learners
+    (or python -m course_utils.course.classroom ...)
 
 What it writes, for each solution notebook `solutions/NN_name.ipynb`:
 

@@ -749,6 +749,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description=build.__doc__.split("\n\n")[0])
     build.add_arguments(p)
 
+    # parsed by course_utils.course.classroom itself (see main); listed here for `course --help`
+    sub.add_parser("classroom", help="teach a class: an nbgrader course from solutions/, an nbgitpuller link",
+                   add_help=False)
+
     defaults = _reference_defaults()
     if defaults is not None:
         config, shipped, default_out = defaults
@@ -793,6 +797,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["classroom"]:
+        from course_utils.course import classroom
+
+        return classroom.main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

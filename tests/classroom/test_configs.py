@@ -41,3 +41,15 @@ def test_nbgitpuller_link():
     assert query["urlpath"] == ["lab/tree/attention-course/notebooks/00_welcome.ipynb"]
     with pytest.raises(classroom.ClassroomError, match="http"):
         classroom.nbgitpuller_link("hub.example.edu", "x")
+
+
+def test_course_classroom_command(capsys, tmp_path):
+    from course_utils.course import cli
+
+    assert cli.main(["classroom", "link", "--hub", "https://hub.example.edu", "--repo", "https://x/c.git"]) == 0
+    assert capsys.readouterr().out.startswith("https://hub.example.edu/hub/user-redirect/git-pull?")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["classroom", "link", "--hub", "hub.example.edu", "--repo", "x"])
+    assert exit_.value.code == 2 and "http" in capsys.readouterr().err
+    assert cli.main(["classroom", "nbgrader", str(tmp_path / "grading"), "--lessons", "01"]) == 0
+    assert (tmp_path / "grading/source/lesson01/01_attention_intuition.ipynb").is_file()
