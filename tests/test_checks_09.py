@@ -339,6 +339,7 @@ def ls_detached_then_reattached(logits, target, smoothing, pad_id):  # requires_
 
 
 WRONG["09.label_smoothed_loss"] += [(ls_detached_then_reattached, "no gradient reaches the logits")]
+WRONG["09.warmup_lr"] += [(_lr(lambda s, d, w: d ** -0.5 * min(s ** -0.5, s * w ** -1.5) / 2), "times the right value")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

@@ -389,6 +389,10 @@ WRONG["10.greedy_decode"] += [(greedy_item, "`finished.all()`"), (greedy_until_m
 WRONG["10.greedy_decode"] += [(lambda *a: greedy_masked(*a)[:, 1:], "misses the first generated token")]
 WRONG["10.kv_cache_step"] += [(lambda q, kn, vn, c: (lambda o, kv: (o, (kv[0][:, :, -3:], kv[1][:, :, -3:])))(*kv_cat(q, kn, vn, c)), "don't cut it"),
                               (lambda q, kn, vn, c: (lambda o, kv: (o.squeeze(2), kv))(*kv_cat(q, kn, vn, c)), "query axis")]
+WRONG["10.beam_step"] += [(lambda lp, bs, k: (lambda v, i: (v[1:], i[1:] // lp.size(1), i[1:] % lp.size(1)))(
+                               *(bs[:, None] + lp).flatten().topk(k + 1)), "not the best"),
+                           (lambda lp, bs, k: (lambda v, i: (v, i // lp.size(1), i % lp.size(1)))(*(bs[:, None] + lp).flatten().sort()), "best first")]
+WRONG["10.length_penalty"] += [(lambda lp, n, a: -2 * lp / ((5 + n) / 6) ** a, "off by the same factor")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

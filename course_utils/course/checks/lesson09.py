@@ -191,6 +191,15 @@ def _check_label_smoothed_loss(fn):
 def _check_warmup_lr(fn):
     expect_callable(fn, "warmup_lr")
     settings = [(512, 4000, (1, 10, 1000, 3999, 4000, 4001, 20000, 100000)), (64, 300, (1, 150, 300, 5000))]
+    try:  # learner / reference before and after the peak: one constant factor off?
+        ratios = [float(call(fn, s, 512, 4000)) / warmup_lr(s, 512, 4000) for s in (10, 20000)]
+    except (Fail, TypeError, ValueError):
+        ratios = [1.0]
+    named_below = (512 ** 0.5, 512.0)  # no d_model factor, or d_model ** +0.5: the mistakes below name those
+    if max(ratios) - min(ratios) < 1e-6 * abs(ratios[0]) and abs(ratios[0] - 1) > 1e-3 and \
+            not any(math.isclose(ratios[0], r, rel_tol=1e-4) for r in named_below):
+        raise Fail(f"`warmup_lr` gives {ratios[0]:.4g} times the right value, before and after the peak.",
+                   hint="A constant factor is off: d_model ** -0.5 in front, and nothing else multiplies the min(...).")
     for d, w, steps in settings:
         for s in steps:
             got = call(fn, s, d, w, what=f"`warmup_lr` (step={s}, d_model={d}, warmup={w})")

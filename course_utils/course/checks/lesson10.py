@@ -15,6 +15,15 @@ from course_utils.run.decoding import gnmt_length_penalty, greedy_decode
 from course_utils.transformer import attention, causal_mask, padding_mask, split_heads
 
 
+def constant_factor(want: torch.Tensor) -> tuple:
+    """The signature of values all off by one factor (a scale, a sign, an extra division), as a mistake."""
+    def holds(got):
+        ratio = got.double() / want.double()
+        return bool(((ratio - ratio.flatten()[0]).abs() < 1e-4).all()) and abs(float(ratio.flatten()[0]) - 1) > 1e-3
+    return (holds, "All your values are off by the same factor: look for a constant that should not be there (a sign, "
+                   "a scale, an extra division) or one that is missing.")
+
+
 class ScriptedTranslator(nn.Module):
     """A stand-in for a trained model: after <bos> it "translates" a source sentence by writing its
     real tokens in reverse order, then <eos>. It has the course Transformer's interface:
@@ -250,8 +259,15 @@ def _check_beam_step(fn):
             if all(isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a.double(), b.double())
                    for a, b in zip(got, wrong)) and not all(torch.equal(a.double(), b.double()) for a, b in zip(wrong, want)):
                 raise Fail("Your beam step equals what a known mistake gives.", hint=hint)
+        mistakes = [
+            (lambda s: s.numel() > 1 and (s[1:] > s[:-1] + 1e-6).any(), "Sort the winners best first (topk does, with "
+                                                                         "sorted=True; a plain sort ascends)."),
+            (lambda s: s.numel() == k and all(bool(torch.isclose(total.flatten().double(), v, atol=1e-5).any()) for v in s.double()) and
+             not torch.allclose(s.double(), scores.double(), atol=1e-5), "These are candidates' scores, but not the best "
+             f"{k}: take `topk(beam_size)` over all K x V candidates."),
+        ]
         for name, value, w in zip(("scores", "beam_idx", "token_idx"), got, want):
-            compare(name, value, w, axes=("beam",))
+            compare(name, value, w, axes=("beam",), mistakes=mistakes if name == "scores" else [])
 
 
 @exercise("10.length_penalty", "Rank finished hypotheses with a length penalty")
@@ -278,6 +294,7 @@ def _check_length_penalty(fn):
             (log_prob / (1.0 + n) ** a, "The GNMT penalty is ((5 + length) / 6) ** alpha."),
             (log_prob / gnmt_length_penalty(n, 0.6), "alpha is fixed at 0.6 in your code: use the alpha argument "
                                                      "(the check also uses 1.0 and 0.0)."),
+            constant_factor(want),
         ])
 
 
