@@ -55,6 +55,8 @@ class Pair(NamedTuple):
 PHENOMENA = ("svo", "intransitive", "adjective", "number", "demonstrative", "present", "past",
              "future", "time", "place", "negation", "question", "relative_subject",
              "relative_object", "predicate_adjective")
+# The tags of the training grammar. Sentences of the held-out splits may carry two more:
+# "nested_relative" (nested) and "relative_in_clause" (relative_tense).
 
 # Combinations never generated for train or test; the compositional split is made of them.
 HELD_OUT = {
