@@ -1,4 +1,4 @@
-"""Checks of lesson 06 (masks): causal_mask, padding_mask, decoder_mask, masked_softmax, nn_border.
+"""course layer · graders of lesson 06 (masks): causal_mask, padding_mask, decoder_mask, masked_softmax, nn_border.
 
 Shapes: B batch · H heads · T_q/T_k query/key positions · T sequence length.
 References: course_utils.transformer.masks and torch. A mask is a bool tensor, True = may attend.
@@ -16,6 +16,12 @@ from course_utils.transformer.torch_border import to_torch_key_padding_mask, to_
 
 MASK_AXES = ("B", "H", "T_q", "T_k")
 HINT_BOOL = "Return a bool mask, True = may attend: build it with a comparison (`!=`, `<=`) or `torch.tril` on a bool tensor."
+HINT_CAUSAL = "Entry [i, j] is True exactly when j <= i: `torch.ones(T, T, dtype=torch.bool).tril()`."
+HINT_PADDING = "True where `tokens != pad_id`, with two singleton axes: `(tokens != pad_id)[:, None, None, :]`."
+HINT_DECODER = "A key is visible when it is a real token *and* not in the future: `padding_mask & causal_mask`."
+HINT_MASKED_SOFTMAX = ("Fill the blocked scores with -inf, softmax over the last axis, then zero the rows with no "
+                       "allowed key: `scores.masked_fill(~mask, float('-inf')).softmax(-1).nan_to_num(0.0)`.")
+HINT_BORDER = "torch.nn reads True as *blocked*: `attn_mask=~attn_mask, key_padding_mask=~key_padding_mask`."
 HINT_POLARITY = ("Polarity inverted: True must mean *may attend* (torch.nn's attn_mask uses the opposite, "
                  "True = blocked). Flip it with `~`.")
 
@@ -103,7 +109,7 @@ def _check_causal_mask(fn):
                                                      "j > i. Only j <= i is allowed (`torch.tril`)."),
             (lambda got: (~got.bool() & want).any(), "False on or below the diagonal: position i cannot see some "
                                                      "earlier position j <= i, which it may (`torch.tril`, diagonal included)."),
-        ])
+        ], hint=HINT_CAUSAL)
 
 
 def _token_probes():
@@ -140,7 +146,7 @@ def _check_padding_mask(fn):
              "True only where `tokens != pad_id`."),
             (lambda got: got.shape == want.shape and (~got & want).any(), "Some real tokens are False (hidden): "
              "compare with the pad id exactly, `tokens != pad_id` (a real token may have any id, 0 included)."),
-        ])
+        ], hint=HINT_PADDING)
 
 
 @exercise("06.decoder_mask", "Combine padding and causal masks", uses=("causal_mask", "padding_mask"))
@@ -181,7 +187,7 @@ def _check_decoder_mask(fn):
              "in the future (`padding & causal`)."),
             (lambda got: got.shape == want.shape and (~got & want).any(),
              "Some keys that are real and not in the future are blocked: the mask is `padding & causal`, True = may attend."),
-        ])
+        ], hint=HINT_DECODER)
 
 
 def _softmax_probes():
@@ -208,7 +214,7 @@ def _check_masked_softmax(fn):
                                         "Fill the blocked scores with -inf, then take the softmax."),
             (scores.masked_fill(~mask, float("-inf")).softmax(-2).nan_to_num(0.0),
              "Softmax over the wrong axis: normalise over the keys (the last axis, dim=-1)."),
-        ] + mask_mistakes(mask))
+        ] + mask_mistakes(mask), hint=HINT_MASKED_SOFTMAX)
 
 
 def _border_probe():
@@ -271,7 +277,7 @@ def _check_nn_border(fn):
             (lambda got: torch.isnan(got).any(), "NaN rows: some query has every key blocked. For torch.nn, True = "
              "*blocked*: attn_mask must be True only above the diagonal (`~causal_mask(T)`) and key_padding_mask True "
              "only at the padding."),
-        ])
+        ], hint=HINT_BORDER)
 
 
 def _border_masks(seen, causal, keep) -> list[str]:

@@ -1,4 +1,4 @@
-"""Checks of lesson 07 (cross-attention): cross_attention, alignment, predict_alignment.
+"""course layer · graders of lesson 07 (cross-attention): cross_attention, alignment, predict_alignment.
 
 Shapes: B batch · H heads · T target (query) positions · S source (key) positions · d_model · d_k · d_v.
 References: course_utils.transformer.attention, torch, and the shipped reference model's weights.
@@ -16,6 +16,11 @@ from course_utils.transformer.attention import attention
 HINT_KV_FROM_X = ("The keys and values come from the decoder (`x`): your weights have one column per *target* "
                   "position. In cross-attention the queries come from `x`, the keys and values from `memory`: "
                   "`k = memory @ w_k`, `v = memory @ w_v`, so the weights are (B, T, S).")
+
+HINT_CROSS_WEIGHTS = ("weights = softmax((x @ w_q) @ (memory @ w_k).T / sqrt(d_k)) over the source axis, with blocked "
+                      "source positions filled with -inf first.")
+HINT_CROSS_OUT = "out = weights @ (memory @ w_v)."
+HINT_ALIGNMENT = "`weights.mean(dim=1).argmax(dim=-1)`: average over heads, then the most-attended source position."
 
 
 def _cross_probes():
@@ -87,14 +92,14 @@ def _check_cross_attention(fn):
             (lambda got: T > 1 and (got - got[:, :1]).abs().max() < 1e-6 and (weights - weights[:, :1]).abs().max() > 1e-3,
              "Every target position gets the same weights: the queries play no part. The scores are "
              "`q @ k.transpose(-2, -1)` with `q = x @ w_q`, one row per target position."),
-        ] + mask_mistakes(mask))
+        ] + mask_mistakes(mask), hint=HINT_CROSS_WEIGHTS)
         if shapes[0] == (B, T, k.size(-1)) and k.size(-1) != d_v:
             raise Fail(f"`out` has shape {shapes[0]}: width d_k instead of d_v = {d_v}.",
                        hint="The values are projected with w_v: `v = memory @ w_v` (w_k is for the keys).")
         if shapes[0] == (B, T, x.size(-1)):
             raise Fail(f"`out` has shape {shapes[0]}: width d_model instead of d_v = {d_v}.",
                        hint="Project the values first: `v = memory @ w_v`, then `out = weights @ v`.")
-        compare("out", out_got, out, axes=("B", "T", "d_v"))
+        compare("out", out_got, out, axes=("B", "T", "d_v"), hint=HINT_CROSS_OUT)
 
 
 def _real_weights():
@@ -145,7 +150,7 @@ def _check_alignment(fn):
             (weights.amax(dim=1).argmax(-1), "You took the maximum over heads; the exercise asks for the *average* "
                                               "over heads (mean over dim=1)."),
             (weights.mean(dim=1).argmin(dim=-1), "argmin instead of argmax: pick the source position with the *most* weight."),
-        ])
+        ], hint=HINT_ALIGNMENT)
 
 
 PREDICT_SRC = ["I", "love", "cats", "<pad>"]

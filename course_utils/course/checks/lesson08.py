@@ -1,4 +1,4 @@
-"""Checks of lesson 08 (building the Transformer): predict_layernorm, layer_norm, feed_forward,
+"""course layer · graders of lesson 08 (building the Transformer): predict_layernorm, layer_norm, feed_forward,
 decoder_layer, fix_encoder_layer.
 
 Shapes: B batch · T target / S source positions · d_model · d_ff.
@@ -16,6 +16,13 @@ from torch import nn
 from course_utils.course.checks import Fail, call, compare, compare_prediction, exercise, expect_callable, probe_generator
 from course_utils.course.checks.reference_probes import real_batch, reference_model
 from course_utils.transformer.layers import DecoderLayer, EncoderLayer
+
+HINT_LAYER_NORM = ("(x - mean) / sqrt(var + eps) * gamma + beta, with the mean and the population variance of each "
+                   "position over its last axis (keepdim=True).")
+HINT_FFN = "FFN(x) = relu(x @ w_1 + b_1) @ w_2 + b_2."
+HINT_DECODER_LAYER = ("Three post-LN sublayers in order: x = norm1(x + self_attn(x, x, tgt_mask)); x = norm2(x + "
+                      "cross_attn(x, memory, memory_mask)); norm3(x + ffn(x)).")
+HINT_ENCODER_LAYER = "h = norm1(x + self_attn(x, x, mask)); out = norm2(h + ffn(h))."
 
 
 @exercise("08.predict_layernorm", "Predict what LayerNorm does to [1, 2, 3, 4]")
@@ -91,7 +98,7 @@ def _check_layer_norm(fn):
             (lambda got: not torch.allclose(((got - beta) / gamma).var(-1), ((want - beta) / gamma).var(-1), rtol=1e-3, atol=1e-4),
              "Centred right, but divided by the wrong amount: divide by sqrt(var + eps), with the population variance "
              "of each position (`unbiased=False`) and eps inside the root."),
-        ])
+        ], hint=HINT_LAYER_NORM)
 
 
 @exercise("08.feed_forward", "The position-wise feed-forward network")
@@ -122,7 +129,7 @@ def _check_feed_forward(fn):
         (x + want, "The FFN itself has no residual: the layer adds `x + FFN(x)` around it; return only FFN(x)."),
         ((torch.relu(x @ w_1) + b_1) @ w_2 + b_2, "b_1 goes *inside* the ReLU: relu(x @ w_1 + b_1)."),
         (torch.relu(hidden) @ w_2 + b_1[:b_2.numel()], "The second layer's bias is b_2, not b_1."),
-    ])
+    ], hint=HINT_FFN)
 
 
 def _call_parts(fn, layer, *args):
@@ -231,7 +238,7 @@ def _check_decoder_layer(fn):
                  "Only one LayerNorm at the end: post-LN normalises after *every* residual sum: norm1, norm2, norm3."),
             ]
             got = _call_parts(fn, L, x, memory, tgt_mask, memory_mask)
-        compare("out", got, want, axes=("B", "T", "d_model"), mistakes=mistakes)
+        compare("out", got, want, axes=("B", "T", "d_model"), mistakes=mistakes, hint=HINT_DECODER_LAYER)
 
 
 @exercise("08.fix_encoder_layer", "Find the bug: a post-LN encoder layer")
@@ -273,4 +280,4 @@ def _check_fix_encoder_layer(fn):
                  "norm1 is not applied: h = norm1(x + attn(x)), then out = norm2(h + ffn(h))."),
             ]
             got = _call_parts(fn, L, x, mask)
-        compare("out", got, want, axes=("B", "S", "d_model"), mistakes=mistakes)
+        compare("out", got, want, axes=("B", "S", "d_model"), mistakes=mistakes, hint=HINT_ENCODER_LAYER)

@@ -1,4 +1,4 @@
-"""Checks of lesson 09 (training): teacher_forcing, label_smoothed_loss, warmup_lr, predict_peak_lr.
+"""course layer · graders of lesson 09 (training): teacher_forcing, label_smoothed_loss, warmup_lr, predict_peak_lr.
 
 Shapes: B sentences · T = 1 + longest sentence · V target vocabulary.
 References: course_utils.corpus.data (pad_sequences, collate), course_utils.run.train
@@ -16,6 +16,12 @@ from course_utils.course.checks import Fail, call, compare, compare_prediction, 
 from course_utils.course.checks.reference_probes import real_batch, real_pairs, reference_model, vocabularies
 from course_utils.corpus.data import pad_sequences
 from course_utils.run.train import label_smoothed_loss, warmup_lr
+
+HINT_TEACHER_FORCING = ("tgt_in rows are [bos_id] + seq, tgt_out rows seq + [eos_id], both padded at the end with pad_id to T "
+                        "= 1 + the longest sentence.")
+HINT_LOSS = ("Per position: -(1 - smoothing) * logp[target] - smoothing * logp.mean(-1) with logp = "
+             "log_softmax(logits, -1); then the mean over the positions where target != pad_id.")
+HINT_WARMUP = "d_model ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)."
 
 
 def _teacher_probes():
@@ -87,7 +93,7 @@ def _check_teacher_forcing(fn):
                 raise Fail(f"`{name}` has dtype {g.dtype}; token ids are torch.long.",
                            hint="`torch.tensor(rows, dtype=torch.long)` or `torch.full(..., dtype=torch.long)`.")
         for name, g, w in (("tgt_in", got_in, want_in), ("tgt_out", got_out, want_out)):
-            compare(name, g, w, axes=("B", "T"))
+            compare(name, g, w, axes=("B", "T"), hint=HINT_TEACHER_FORCING)
 
 
 def _call_loss(fn, *args, what=None):
@@ -174,7 +180,7 @@ def _check_label_smoothed_loss(fn):
                                     "already per token."),
             (lambda got: got.dim() > 0, "Return one number, the mean over the non-pad positions (a 0-dim tensor), "
                                         "not a loss per position."),
-        ])
+        ], hint=HINT_LOSS)
     logits = probes[0][0].clone().requires_grad_(True)
     got = _call_loss(fn, logits, *probes[0][1:], what="`label_smoothed_loss` (with gradients)")
     grad = None
@@ -219,7 +225,7 @@ def _check_warmup_lr(fn):
                 (d ** -0.5 * min(s ** -0.5, s / w), "The warm-up part is step * warmup^-1.5, not step / warmup."),
                 ((d * min(s, w)) ** -0.5, "Before the peak the rate rises *linearly*, step * warmup^-1.5; use the "
                                           "paper's min(step^-0.5, step * warmup^-1.5)."),
-            ])
+            ], hint=HINT_WARMUP)
     try:
         lr0 = call(fn, 0, 512, 4000, what="`warmup_lr` (step=0)")
     except Fail as f:

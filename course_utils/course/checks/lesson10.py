@@ -1,4 +1,4 @@
-"""Checks of lesson 10 (inference): greedy_decode, beam_step, length_penalty, kv_cache_step.
+"""course layer · graders of lesson 10 (inference): greedy_decode, beam_step, length_penalty, kv_cache_step.
 
 Shapes: B batch · S source length · T generated length · K beams · V vocabulary · H heads · d_k, d_v.
 References: course_utils.run.decoding (greedy_decode, gnmt_length_penalty), course_utils.transformer
@@ -13,6 +13,14 @@ from course_utils.course.checks import Fail, call, compare, exercise, expect_cal
 from course_utils.course.checks.reference_probes import real_batch, reference_model
 from course_utils.run.decoding import gnmt_length_penalty, greedy_decode
 from course_utils.transformer import attention, causal_mask, padding_mask, split_heads
+
+HINT_GREEDY = ("Each step: logits = model.decode(ys, memory, src_mask); append logits[:, -1].argmax(-1) (pad_id in "
+               "finished rows); stop when every row has produced <eos>; return ys[:, 1:].")
+HINT_BEAM = ("scores, flat = (beam_scores[:, None] + log_probs).flatten().topk(beam_size); beam_idx = flat // V, "
+             "token_idx = flat % V.")
+HINT_LENGTH = "log_prob / ((5 + length) / 6) ** alpha."
+HINT_KV = ("Append k_new, v_new at the end of the cache (dim=-2), then softmax(q @ k.T / sqrt(d_k)) @ v over all "
+           "positions.")
 
 
 def constant_factor(want: torch.Tensor) -> tuple:
@@ -197,7 +205,7 @@ def _check_greedy_decode(fn):
                 raise Fail("Every step appends the same token.", hint="The next token comes from the *last* position's "
                            "logits, `logits[:, -1]`, not the first.")
         choice = watched.choices(pad)
-        compare("tokens", got, want, axes=("B", "T"), mistakes=[(lambda got: True, choice)] if choice else [])
+        compare("tokens", got, want, axes=("B", "T"), mistakes=[(lambda got: True, choice)] if choice else [], hint=HINT_GREEDY)
 
 
 @exercise("10.beam_step", "One step of beam search")
@@ -267,7 +275,7 @@ def _check_beam_step(fn):
              f"{k}: take `topk(beam_size)` over all K x V candidates."),
         ]
         for name, value, w in zip(("scores", "beam_idx", "token_idx"), got, want):
-            compare(name, value, w, axes=("beam",), mistakes=mistakes if name == "scores" else [])
+            compare(name, value, w, axes=("beam",), mistakes=mistakes if name == "scores" else [], hint=HINT_BEAM)
 
 
 @exercise("10.length_penalty", "Rank finished hypotheses with a length penalty")
@@ -295,7 +303,7 @@ def _check_length_penalty(fn):
             (log_prob / gnmt_length_penalty(n, 0.6), "alpha is fixed at 0.6 in your code: use the alpha argument "
                                                      "(the check also uses 1.0 and 0.0)."),
             constant_factor(want),
-        ])
+        ], hint=HINT_LENGTH)
 
 
 def _cache_probes():
@@ -340,7 +348,7 @@ def _check_kv_cache_step(fn):
             if isinstance(out, torch.Tensor) and out.shape == want.shape[:2] + want.shape[3:]:
                 raise Fail(f"`out` has shape {tuple(out.shape)}: the query axis (of size 1) is gone.",
                            hint="Keep it: out is (B, H, 1, d_v), like q (no squeeze).")
-            compare(f"out (step {t})", out, want, axes=("B", "H", "T_q", "d_v"), mistakes=mistakes)
+            compare(f"out (step {t})", out, want, axes=("B", "H", "T_q", "d_v"), mistakes=mistakes, hint=HINT_KV)
             order = [t] + list(range(t))  # the new position first: the same output, the cache out of time order
             kk, vv = expect_tuple(new_cache, 2, ("k", "v"))
             if t > 0 and isinstance(kk, torch.Tensor) and kk.dim() == 4 and 1 < kk.size(-2) < t + 1:

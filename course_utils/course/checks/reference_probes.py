@@ -1,4 +1,4 @@
-"""Real-model probes for the checks of lessons 07-10: the shipped reference model
+"""course layer · real-model probes for the graders of lessons 07-10: the shipped reference model
 (course_utils.run.reference) and a padded batch of real corpus sentences.
 
 An answer that only works on a tiny stand-in (ignores `src_mask`, assumes equal lengths,
