@@ -14,6 +14,7 @@ from course_utils.transformer.masks import causal_mask, padding_mask
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 SCRIPTS = sorted(p.stem for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_"))
+EXTRA_ARGS = {"length_positions": ["--positional", "learned"]}  # a required choice
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def bench():
 
 
 def test_every_script_is_listed():
-    assert SCRIPTS == ["beam_vs_greedy", "kv_cache", "time_to_target"], (
+    assert SCRIPTS == ["beam_vs_greedy", "kv_cache", "length_positions", "time_to_target"], (
         f"benchmarks/ has scripts {SCRIPTS}: give a new one a --tiny flag and a line in this file")
 
 
@@ -32,11 +33,12 @@ def test_every_script_is_listed():
 def test_script_runs_tiny(bench, name):
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = bench(name).main(["--tiny", "--threads", "1"])
+        code = bench(name).main(["--tiny", "--threads", "1", *EXTRA_ARGS.get(name, [])])
     text = out.getvalue()
     assert code == 0, text
     expected = {"kv_cache": "all decoded tokens identical: True",
                 "beam_vs_greedy": "compositional",
+                "length_positions": '"relative_tense":',
                 "time_to_target": "ratio ours / baseline"}[name]
     assert expected in text, text
 
