@@ -174,7 +174,7 @@ def test_positional_offsets_and_input_dtypes(Pos):
         pe(torch.zeros(1, 3, 8), offset=-2)
     with pytest.raises(TypeError, match="floating-point.*int64"):
         pe(torch.zeros(1, 3, 8, dtype=torch.long))
-    with pytest.raises(ValueError, match="positions up to 11 exceed max_len=10"):
+    with pytest.raises(ValueError, match=r"positions up to 11 \(offset 8 \+ length 3\) exceed max_len=10"):
         pe(torch.zeros(1, 3, 8), offset=8)
     assert pe(torch.zeros(1, 3, 8, dtype=torch.float64)).dtype == torch.float64
     with pytest.raises(ValueError, match="max_len must be <= 65536"):
@@ -362,3 +362,42 @@ def test_count_parameters_causal_mask_device_and_fast_flag_are_checked():
     x = torch.randn(1, 2, 8)
     with pytest.raises(TypeError, match="MultiHeadAttention.fast must be True or False"):
         mha(x, x)
+
+
+def test_more_bad_arguments_found_by_fuzzing_are_named():
+    """Each of these ended in a torch error, an AttributeError or an endless build."""
+    from course_utils.transformer.layers import Encoder, FeedForward, new_decoder_cache
+    from course_utils.run.train import save_checkpoint
+
+    with pytest.raises(TypeError, match="FeedForward: x has dtype torch.float64"):
+        FeedForward(8, 16)(torch.zeros(2, 3, 8, dtype=torch.float64))
+    with pytest.raises(ValueError, match="Encoder: n_layers must be <= 1024"):
+        Encoder(10**12, 8, 2, 16)
+    with pytest.raises(ValueError, match="new_decoder_cache: n_layers must be <= 1024"):
+        new_decoder_cache(10**12)
+    with pytest.raises(ValueError, match="MultiHeadAttention: these sizes make about"):
+        MultiHeadAttention(2**20, 2)
+    with pytest.raises(ValueError, match="sinusoidal_encoding: a table of max_len x d_model"):
+        sinusoidal_encoding(10, 10**12)
+    with pytest.raises(ValueError, match="TransformerConfig.src_vocab_size must be <= 16777216"):
+        TransformerConfig(10**12, 10)
+    from course_utils.transformer.layers import DecoderLayer
+
+    layer = DecoderLayer(8, 2, 16)
+    x = torch.zeros(1, 2, 8)
+    with pytest.raises(TypeError, match="DecoderLayer: cache must be None or"):
+        layer(x, x, cache=[1])
+    with pytest.raises(TypeError, match="DecoderLayer: memory must be a torch.Tensor"):
+        layer(x, None)
+    m = model()
+    with pytest.raises(TypeError, match="save_checkpoint: path must be a str or a Path"):
+        save_checkpoint(None, m, Vocab(list("abcdef")), Vocab(list("abcdefgh")))
+    with pytest.raises(ValueError, match=r"offset 1000 \+ length 2"):
+        PositionalEncoding(8, max_len=10)(torch.zeros(1, 2, 8), offset=1000)
+    src_vocab, tgt_vocab = Vocab(["dog", "the"]), Vocab(["狗"])
+    with pytest.raises(TypeError, match="translate: model must be a course Transformer"):
+        translate(None, src_vocab, tgt_vocab, "the dog")
+    with pytest.raises(TypeError, match="translate: tgt_vocab must be a Vocab"):
+        translate(m, src_vocab, None, "the dog")
+    with pytest.raises(ValueError, match="translate: beam_size must be <= 64"):
+        translate(m, src_vocab, tgt_vocab, "the dog", beam_size=10**12)

@@ -89,7 +89,7 @@ class Vocab:
     pad_id, bos_id, eos_id, unk_id = PAD_ID, BOS_ID, EOS_ID, UNK_ID
 
     def __init__(self, tokens):
-        if isinstance(tokens, (str, bytes)) or not hasattr(tokens, "__iter__"):
+        if isinstance(tokens, (str, bytes, torch.Tensor)) or not hasattr(tokens, "__iter__"):
             raise TypeError(f"Vocab: tokens must be a list of strings, got {type(tokens).__name__}")
         self.itos = list(SPECIALS)
         for tok in tokens:
@@ -127,7 +127,7 @@ class Vocab:
         if isinstance(tokens, str):
             raise TypeError("Vocab.encode: tokens must be a list of tokens, got a str; "
                             "tokenize first (tokenize_en / tokenize_zh or str.split())")
-        if isinstance(tokens, bytes) or not hasattr(tokens, "__iter__"):
+        if isinstance(tokens, (bytes, torch.Tensor)) or not hasattr(tokens, "__iter__"):
             raise TypeError(f"Vocab.encode: tokens must be a list of str tokens, got {type(tokens).__name__}")
         boolean("Vocab.encode: add_bos", add_bos)
         boolean("Vocab.encode: add_eos", add_eos)

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import torch
 
+from course_utils.base import validate
 from course_utils.base.seed import set_seed
-from course_utils.corpus.data import build_vocabs, english_tokens, make_splits
+from course_utils.corpus.data import Vocab, build_vocabs, english_tokens, make_splits
 from course_utils.run.decoding import evaluate, translate_batch
 from course_utils.run.train import (CheckpointError, batch_iterator, load_checkpoint, pick_device, save_checkpoint,
                                      train, use_fast_attention)
@@ -96,6 +97,12 @@ def load_reference(path=None, device="cpu"):
 def translate(model, src_vocab, tgt_vocab, sentence, beam_size: int = 1) -> str:
     """Translate one English sentence (a string such as "the dog chases the cat", or a
     token list) and return the Chinese as a string, e.g. "狗追猫。"."""
+    if not isinstance(model, Transformer):
+        raise TypeError(f"translate: model must be a course Transformer, got {type(model).__name__}")
+    for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
+        if not isinstance(vocab, Vocab):
+            raise TypeError(f"translate: {name} must be a Vocab, got {type(vocab).__name__}")
+    validate.positive_int("translate: beam_size", beam_size, max=64, hint="one sentence needs only a few beams")
     if not isinstance(sentence, (str, list, tuple)) or not all(isinstance(t, str) for t in sentence):
         raise TypeError(f"translate: sentence must be a str or a list of str tokens, got {sentence!r:.80}")
     # a token list goes through the same checks as a typed sentence (unknown words, final ".")

@@ -297,6 +297,8 @@ def save_checkpoint(path, model: Transformer, src_vocab, tgt_vocab, **meta) -> P
         "tgt_vocab": tgt_vocab.to_dict(),
         "meta": dict(meta),
     }
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"save_checkpoint: path must be a str or a Path, got {type(path).__name__}")
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"save_checkpoint: {path} is a folder; give a file path such as {path / 'model.pt'}")

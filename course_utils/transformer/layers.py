@@ -16,6 +16,12 @@ from course_utils.base.validate import boolean, positive_int, probability, tenso
 from course_utils.transformer.attention import attention, sdpa_attention
 from course_utils.transformer.masks import check_mask
 
+# The largest model (or block) the course builds: 2**31 parameters, 8 GiB of float32
+# weights, a thousand times the paper's base model. Larger sizes are refused at once with
+# this reason instead of exhausting the machine's memory (or its patience) while building.
+MAX_PARAMETERS = 2**31
+MAX_LAYERS = 1024  # the paper stacks 6, the course 2
+
 
 def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
     """(B, T, d_model) -> (B, H, T, d_k): give every head its own slice of the width.
@@ -87,6 +93,7 @@ class KVCache:
 def new_decoder_cache(n_layers: int) -> list[dict[str, KVCache]]:
     """One {"self": KVCache, "cross": KVCache(static)} per decoder layer.
     Used in lesson 10 (section 4)."""
+    positive_int("new_decoder_cache: n_layers", n_layers, max=MAX_LAYERS, hint="one cache per decoder layer")
     return [{"self": KVCache(), "cross": KVCache(static=True)} for _ in range(n_layers)]
 
 
@@ -113,6 +120,7 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0, bias: bool = True, fast: bool = False):
         super().__init__()
         _check_dims("MultiHeadAttention", d_model=d_model, n_heads=n_heads)
+        _check_size("MultiHeadAttention", 4 * (d_model * d_model + d_model))
         probability("MultiHeadAttention: dropout", dropout)
         boolean("MultiHeadAttention: bias", bias)
         self.d_model, self.n_heads, self.d_k = d_model, n_heads, d_model // n_heads
@@ -176,6 +184,7 @@ class FeedForward(nn.Module):
     def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0):
         super().__init__()
         _check_dims("FeedForward", d_model=d_model, d_ff=d_ff)
+        _check_size("FeedForward", 2 * d_model * d_ff + d_model + d_ff)
         probability("FeedForward: dropout", dropout)
         self.d_model = d_model
         self.w_1 = nn.Linear(d_model, d_ff)
@@ -186,6 +195,9 @@ class FeedForward(nn.Module):
         tensor("FeedForward: x", x, kind="float", min_ndim=1)
         if x.size(-1) != self.d_model:
             raise ValueError(f"FeedForward: x must have shape (..., d_model={self.d_model}), got {tuple(x.shape)}")
+        if x.dtype != self.w_1.weight.dtype:
+            raise TypeError(f"FeedForward: x has dtype {x.dtype} but the module's weights are {self.w_1.weight.dtype}; "
+                            f"convert the input (x.to({self.w_1.weight.dtype})) or the module")
         return self.w_2(self.dropout(torch.relu(self.w_1(x))))
 
 
@@ -244,6 +256,11 @@ class DecoderLayer(nn.Module):
     def forward(self, x, memory, tgt_mask=None, memory_mask=None, cache=None) -> torch.Tensor:
         """`cache`: None, or {"self": KVCache(), "cross": KVCache(static=True)} for
         decoding one token at a time (see `new_decoder_cache`)."""
+        _check_input(memory, self.self_attn.d_model, "DecoderLayer: memory")
+        if cache is not None and not (isinstance(cache, dict) and isinstance(cache.get("self"), KVCache)
+                                      and isinstance(cache.get("cross"), KVCache)):
+            raise TypeError('DecoderLayer: cache must be None or {"self": KVCache(), "cross": KVCache(static=True)} '
+                            f"(one entry of new_decoder_cache), got {type(cache).__name__}")
         self_cache, cross_cache = (None, None) if cache is None else (cache["self"], cache["cross"])
         if self.norm_first:
             h = self.norm1(x)
@@ -267,7 +284,9 @@ class Encoder(nn.Module):
 
     def __init__(self, n_layers, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, final_norm=False):
         super().__init__()
-        _check_dims("Encoder", n_layers=n_layers)
+        _check_dims("Encoder", n_layers=n_layers, d_model=d_model, n_heads=n_heads, d_ff=d_ff)
+        positive_int("Encoder: n_layers", n_layers, max=MAX_LAYERS)
+        _check_size("Encoder", n_layers * (4 * d_model * d_model + 2 * d_model * d_ff))
         boolean("Encoder: final_norm", final_norm)
         self.layers = nn.ModuleList(
             EncoderLayer(d_model, n_heads, d_ff, dropout, norm_first) for _ in range(n_layers))
@@ -289,7 +308,9 @@ class Decoder(nn.Module):
 
     def __init__(self, n_layers, d_model, n_heads, d_ff, dropout=0.0, norm_first=False, final_norm=False):
         super().__init__()
-        _check_dims("Decoder", n_layers=n_layers)
+        _check_dims("Decoder", n_layers=n_layers, d_model=d_model, n_heads=n_heads, d_ff=d_ff)
+        positive_int("Decoder: n_layers", n_layers, max=MAX_LAYERS)
+        _check_size("Decoder", n_layers * (8 * d_model * d_model + 2 * d_model * d_ff))
         boolean("Decoder: final_norm", final_norm)
         self.layers = nn.ModuleList(
             DecoderLayer(d_model, n_heads, d_ff, dropout, norm_first) for _ in range(n_layers))
@@ -315,6 +336,13 @@ def _check_dims(owner: str, **dims) -> None:
     if "d_model" in dims and "n_heads" in dims and dims["d_model"] % dims["n_heads"]:
         raise ValueError(f"{owner}: d_model={dims['d_model']} is not divisible by n_heads={dims['n_heads']}: "
                          "each head gets d_model / n_heads dimensions")
+
+
+def _check_size(owner: str, n_parameters: int) -> None:
+    if n_parameters > MAX_PARAMETERS:
+        raise ValueError(f"{owner}: these sizes make about {n_parameters:.2e} parameters "
+                         f"({4 * n_parameters / 2**30:.0f} GiB of float32 weights), more than the "
+                         f"{MAX_PARAMETERS:.2e} the course allows; make d_model, d_ff or n_layers smaller")
 
 
 def _check_input(x, d_model: int, name: str) -> None:

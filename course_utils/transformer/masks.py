@@ -66,6 +66,9 @@ def check_mask(mask, T_q: int | None = None, T_k: int | None = None, name: str =
     A 3-D mask (X, T_q, T_k) broadcasts its first axis against the heads, not the batch;
     when `H` is given, such a mask must have X = 1 (add a head axis: `mask[:, None]`).
     """
+    for size_name, size in (("T_q", T_q), ("T_k", T_k), ("B", B), ("H", H)):
+        if size is not None:
+            integer(f"check_mask: {size_name}", size, min=0)
     if not isinstance(mask, torch.Tensor):
         raise TypeError(f"{name} must be a bool torch.Tensor (True = may attend), got {type(mask).__name__}")
     if mask.dtype != torch.bool:

@@ -17,14 +17,12 @@ from torch import nn
 
 from course_utils.base.validate import (boolean, int_in_range, non_negative_int, one_of, positive_int, probability,
                                        tensor, token_ids)
-from course_utils.transformer.layers import Decoder, Encoder, new_decoder_cache
+from course_utils.transformer.layers import MAX_LAYERS, MAX_PARAMETERS, Decoder, Encoder, new_decoder_cache
 from course_utils.transformer.masks import causal_mask, check_mask, padding_mask
 from course_utils.transformer.positional import LearnedPositionalEncoding, PositionalEncoding, check_max_len
 
-# The largest model a config may describe: 2**31 parameters, 8 GiB of float32 weights,
-# a thousand times the paper's base model. Beyond it, building the model would exhaust the
-# memory of any machine this course runs on, so the config says so at once.
-MAX_PARAMETERS = 2**31
+
+MAX_VOCAB = 2**24  # 16.7 million tokens; the paper's shared vocabulary has 37 000
 
 
 class _Required:
@@ -62,8 +60,12 @@ class TransformerConfig:
     pad_id: int = 0
 
     def __post_init__(self):
-        for name in ("src_vocab_size", "tgt_vocab_size", "d_model", "n_heads", "n_layers", "d_ff"):
+        for name in ("src_vocab_size", "tgt_vocab_size"):
+            positive_int(f"TransformerConfig.{name}", getattr(self, name), max=MAX_VOCAB,
+                         hint="larger than any vocabulary a translation model uses")
+        for name in ("d_model", "n_heads", "n_layers", "d_ff"):
             positive_int(f"TransformerConfig.{name}", getattr(self, name))
+        positive_int("TransformerConfig.n_layers", self.n_layers, max=MAX_LAYERS)
         check_max_len("TransformerConfig.max_len", self.max_len)
         if self.d_model % self.n_heads:
             raise ValueError(f"TransformerConfig: d_model={self.d_model} is not divisible by "

@@ -16,6 +16,13 @@ from course_utils.base.validate import non_negative_int, positive_int, probabili
 from course_utils.transformer.masks import MAX_LEN_LIMIT, MAX_LEN_WHY
 
 
+def check_table_size(owner: str, max_len: int, d_model: int) -> None:
+    """A position table of max_len x d_model numbers must fit in memory (2**31 numbers, 8 GiB)."""
+    if max_len * d_model > 2**31:
+        raise ValueError(f"{owner}: a table of max_len x d_model = {max_len} x {d_model} numbers is too large "
+                         f"(more than 2**31, 8 GiB of float32); make d_model or max_len smaller")
+
+
 def check_max_len(name: str, max_len) -> int:
     """An int in [1, MAX_LEN_LIMIT], with the reason for the cap in the error."""
     return positive_int(name, max_len, max=MAX_LEN_LIMIT, hint=MAX_LEN_WHY)
@@ -34,6 +41,7 @@ def sinusoidal_encoding(max_len: int, d_model: int) -> torch.Tensor:
     """
     check_max_len("sinusoidal_encoding: max_len", max_len)
     positive_int("sinusoidal_encoding: d_model", d_model)
+    check_table_size("sinusoidal_encoding", max_len, d_model)
     position = torch.arange(max_len, dtype=torch.float32)[:, None]  # (max_len, 1)
     div = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
     angles = position * div  # (max_len, ceil(d_model / 2))
@@ -51,6 +59,7 @@ class _PositionBase(nn.Module):
         name = type(self).__name__
         self.d_model = positive_int(f"{name}: d_model", d_model)
         self.max_len = check_max_len(f"{name}: max_len", max_len)
+        check_table_size(name, max_len, d_model)
         self.dropout = nn.Dropout(probability(f"{name}: dropout", dropout))
 
     def _check(self, x, offset) -> None:
@@ -64,7 +73,8 @@ class _PositionBase(nn.Module):
             raise ValueError(f"{name}: x has width {x.size(-1)}, expected d_model={self.d_model}")
         non_negative_int(f"{name}: offset", offset)
         if offset + x.size(1) > self.max_len:
-            where = f"positions up to {offset + x.size(1)} exceed" if offset else f"sequence length {x.size(1)} exceeds"
+            where = (f"positions up to {offset + x.size(1)} (offset {offset} + length {x.size(1)}) exceed" if offset
+                     else f"sequence length {x.size(1)} exceeds")
             raise ValueError(f"{name}: {where} max_len={self.max_len}")
 
 
