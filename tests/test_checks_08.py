@@ -55,7 +55,7 @@ def _ln(unbiased=False, eps_inside=True, dim=-1, affine="right", power=0.5):
     return layer_norm
 
 
-LN_RIGHT = [ln_mean_of_squares, ln_rsqrt, ln_builtin, ln_float64_rows]
+LN_RIGHT = [ln_mean_of_squares, ln_rsqrt, ln_float64_rows]
 LN_WRONG = [(_ln(unbiased=True), "unbiased variance"), (_ln(eps_inside=False), "outside the square root"),
             (_ln(unbiased=True, eps_inside=False), "Two slips"), (_ln(affine="none"), "not applied"),
             (_ln(affine="swapped"), "swapped"), (_ln(dim=0), "wrong axis"), (_ln(power=1.0), "divided by the variance")]
@@ -334,6 +334,23 @@ WRONG["08.decoder_layer"] += [(_dec(self_mask=False, cross_mask=False), "No mask
 WRONG["08.feed_forward"] += [(lambda x, w1, b1, w2, b2: (x @ w1 + b1).clamp(max=0) @ w2 + b2, "not max=0")]
 WRONG["08.fix_encoder_layer"] += [(lambda L, x, mask: (lambda h: L.norm1(h + L.ffn(h)))(L.norm1(x + L.self_attn(x, x, mask))), "norm1 twice"),
                                   (lambda L, x, mask: (lambda h: L.norm2(h + L.ffn(h)))(L.norm1(x + L.self_attn(x, x, ~mask))), "mask is inverted")]
+
+# From the independent answer set (issue 11): the built-in is switched off; mistakes named by their kind.
+WRONG["08.layer_norm"] += [(ln_builtin, "write it yourself"),
+                           (lambda x, g, b, eps=1e-5: torch.nn.LayerNorm(x.size(-1), eps=eps)(x) * g + b, "write it yourself")]
+WRONG["08.feed_forward"] += [(lambda x, w1, b1, w2, b2: torch.relu(x @ w2.T + b1) @ w1.T + b2, "w_1 and w_2 are swapped")]
+WRONG["08.decoder_layer"] += [
+    (lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm3), lambda h: L.cross_attn(h, m, mm), L.norm2),
+                                  L.ffn, L.norm1), "norm3, norm2, norm1"),
+    (lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm1), lambda h: L.cross_attn(h, m, mm), L.norm1),
+                                  L.ffn, L.norm1), "norm1, norm1, norm1"),
+    (lambda L, x, m, tm, mm: (lambda h: (lambda h2: L.norm3(h2 + L.ffn(h2)))(L.norm2(x + L.cross_attn(h, m, mm))))(
+        L.norm1(x + L.self_attn(x, x, tm))), "residual around the cross-attention adds the layer's input x"),
+    (lambda L, x, m, tm, mm: (lambda h: (lambda h2: L.norm3(x + L.ffn(h2)))(L.norm2(h + L.cross_attn(h, m, mm))))(
+        L.norm1(x + L.self_attn(x, x, tm))), "residual around the feed-forward network adds the layer's input x"),
+    (lambda L, x, m, tm, mm: (lambda h: (lambda h2: L.norm3(h2 + L.ffn(h2)))(L.norm2(h + L.cross_attn(m, h, None))))(
+        L.norm1(x + L.self_attn(x, x, tm))), "queries from x")]
+
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

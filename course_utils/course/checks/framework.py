@@ -475,6 +475,14 @@ FORBIDDEN: dict[str, list[tuple[Any, str]]] = {
     "nll_loss": [(F, "nll_loss"), (nn.NLLLoss, "forward")],
     "scaled_dot_product_attention": [(F, "scaled_dot_product_attention")],
     "multi_head_attention": [(nn.MultiheadAttention, "forward"), (F, "multi_head_attention_forward")],
+    "layer_norm": [(F, "layer_norm"), (torch, "layer_norm"), (torch, "native_layer_norm"), (nn.LayerNorm, "forward")],
+}
+
+# What to build a forbidden built-in from (the hint of `_forbidden_fail`), by the name it was patched under.
+_BUILD_FROM = {
+    "layer_norm": "`mean` and `var` over the last axis (keepdim=True), `sqrt`, then `* gamma + beta`",
+    "cross_entropy": "`log_softmax`, `gather` (or indexing) and `mean`",
+    "nll_loss": "`log_softmax`, `gather` (or indexing) and `mean`",
 }
 
 
@@ -572,8 +580,10 @@ def call(fn, *args, what: str | None = None, forbid: tuple = (), errors: list[tu
 
 
 def _forbidden_fail(label: str, used: list[str]) -> Fail:
+    parts = next((v for k, v in _BUILD_FROM.items()
+                  if k.replace("_", "") in used[0].lower().replace("_", "")), "`exp`, `max`, `sum`")
     return Fail(f"{label} calls `{used[0]}`: this exercise asks you to write it yourself.",
-                hint="Build it from the elementary operations the statement lists (e.g. `exp`, `max`, `sum`); "
+                hint=f"Build it from the elementary operations the statement lists ({parts}); "
                      "the built-in is allowed again in the later exercises.")
 
 

@@ -7,6 +7,7 @@ the shipped reference model on a padded batch of real sentences.
 """
 
 import copy
+import itertools
 import math
 
 import torch
@@ -60,7 +61,7 @@ def _check_layer_norm(fn):
     x[1, 2] = torch.randn(8, generator=g) * 1e-4  # tiny variance: the place of eps matters here
     gamma, beta = torch.rand(8, generator=g) + 0.5, torch.randn(8, generator=g)
     for x, gamma, beta, eps in ((x, gamma, beta, 1e-5), (x[0, :, :6].repeat(2, 1) * 0.3, gamma[:6], beta[:6], 0.1)):
-        got = call(fn, x, gamma, beta, eps, errors=[("size of tensor", "The mean and variance lost their axis: use "
+        got = call(fn, x, gamma, beta, eps, forbid=("layer_norm",), errors=[("size of tensor", "The mean and variance lost their axis: use "
                                                              "`keepdim=True` so that `x - mean` broadcasts over the features.")])
         want = F.layer_norm(x, (x.size(-1),), gamma, beta, eps)
         centred = x - x.mean(-1, keepdim=True)
@@ -129,6 +130,8 @@ def _check_feed_forward(fn):
         (x + want, "The FFN itself has no residual: the layer adds `x + FFN(x)` around it; return only FFN(x)."),
         ((torch.relu(x @ w_1) + b_1) @ w_2 + b_2, "b_1 goes *inside* the ReLU: relu(x @ w_1 + b_1)."),
         (torch.relu(hidden) @ w_2 + b_1[:b_2.numel()], "The second layer's bias is b_2, not b_1."),
+        (torch.relu(x @ w_2.T + b_1) @ w_1.T + b_2, "w_1 and w_2 are swapped (and transposed, as in nn.Linear's "
+         "x @ W.T): w_1 is (d_model, d_ff) and comes first: relu(x @ w_1 + b_1) @ w_2 + b_2, no transposes."),
     ], hint=HINT_FFN)
 
 
@@ -137,6 +140,11 @@ def _call_parts(fn, layer, *args):
     from its parts."""
     try:
         return call(fn, layer, *args, forbid=((type(layer), "forward"),), errors=[
+            (r"cross_attn\(\s*memory", "The cross-attention takes its queries from x and its keys and values from memory: "
+             "`layer.cross_attn(x, memory, memory_mask)` (queries first)."),
+            ("must match the size of tensor", "A residual sum mixes target and source positions: cross-attention "
+             "takes its queries from x and its keys and values from memory, `layer.cross_attn(x, memory, memory_mask)`, "
+             "and its output (one row per target position) is added to x."),
             ("key columns|query rows", "A mask does not fit its attention: `self_attn(x, x, tgt_mask)` attends over the "
              "target positions, `cross_attn(x, memory, memory_mask)` over the source positions (queries from x, keys "
              "and values from memory)."),
@@ -194,13 +202,24 @@ def _check_decoder_layer(fn):
             L.norm_first = False
 
             def post(sa_mask=tgt_mask, kv=memory, ca_mask=memory_mask, res=(1, 1, 1), inside=False, order=(0, 1, 2),
-                     norms=(1, 2, 3)):
+                     norms=(1, 2, 3), skip=(0, 0, 0)):
+                """skip[i]: the residual of sublayer i adds the layer's input x, not the sublayer's own input."""
                 subs = (lambda h: L.self_attn(h, h, sa_mask), lambda h: L.cross_attn(h, h if kv is None else kv, ca_mask), L.ffn)
                 h = x
-                for i, n, r in zip(order, norms, res):
+                for i, n, r, far in zip(order, norms, res, skip):
                     norm = getattr(L, f"norm{n}")
-                    h = h + norm(subs[i](h)) if inside else norm(h * r + subs[i](h))
+                    h = h + norm(subs[i](h)) if inside else norm((x if far else h) * r + subs[i](h))
                 return h
+
+            names = ("self-attention", "cross-attention", "feed-forward network")
+            other_norms = [(post(norms=n), "The LayerNorms are not in their places (you used "
+                            f"norm{n[0]}, norm{n[1]}, norm{n[2]}): norm1 follows the self-attention, norm2 the "
+                            "cross-attention, norm3 the feed-forward network.")
+                           for n in itertools.product((1, 2, 3), repeat=3) if n != (1, 2, 3)]
+            far = [(post(skip=sk), "The residual around the " + " and the ".join(nm for nm, k in zip(names, sk) if k) +
+                    " adds the layer's input x. Each residual adds its own sublayer's input, the previous sublayer's "
+                    "output: reassign `x = layer.normN(x + sublayer(x))` after each step.")
+                   for sk in itertools.product((0, 1), repeat=3) if sk[1:] != (0, 0)]
 
             a = x + L.self_attn(x, x, tgt_mask)
             b = L.norm1(a) + L.cross_attn(L.norm1(a), memory, memory_mask)
@@ -236,7 +255,7 @@ def _check_decoder_layer(fn):
                  "reads the previous sublayer's output (reassign `x` after each step)."),
                 (L.norm3((a + L.cross_attn(a, memory, memory_mask)) + L.ffn(a + L.cross_attn(a, memory, memory_mask))),
                  "Only one LayerNorm at the end: post-LN normalises after *every* residual sum: norm1, norm2, norm3."),
-            ]
+            ] + other_norms + far
             got = _call_parts(fn, L, x, memory, tgt_mask, memory_mask)
         compare("out", got, want, axes=("B", "T", "d_model"), mistakes=mistakes, hint=HINT_DECODER_LAYER)
 
