@@ -1,4 +1,4 @@
-"""Reproducibility: one call seeds every random number generator the course uses."""
+"""base layer · reproducibility: one call seeds every random number generator the course uses."""
 
 import os
 import random

@@ -1,4 +1,4 @@
-"""Argument checks with clear errors: the one place the package validates its inputs.
+"""base layer · argument checks with clear errors: the one place the package validates its inputs.
 
 Every function takes the argument's `name` (as the caller wants it shown, e.g.
 "TransformerConfig.max_len") and its value, raises a TypeError (wrong kind of value) or a
