@@ -1117,6 +1117,41 @@ for _ex_id, _answer in MORE_RIGHT:
     RIGHT[_ex_id].append(_answer)
 
 
+def no_source(source: str, name: str):
+    """Run `source` with no source lines kept (as `exec` of a string does): hints cannot quote
+    the learner's line and must come from what the code did."""
+    space = {"torch": torch, "math": math, "np": np, "nn": nn, "F": F}
+    exec(compile(source, "<no-source>", "exec"), space)
+    return space[name]
+
+
+# From the independent answer set (issue 11): each mistake named by its kind, not its exact code.
+WRONG["01.soft_lookup"] += [
+    (lambda q, k, v: ((w := torch.softmax(k @ q, -1)) @ k, w), "mixes the *keys*"),
+    (lambda q, k, v: ((w := (k @ q).softmax(-1)) @ k * 1.0 + 0 * w.sum(), w), "mixes the *keys*")]
+WRONG["03.embed_with_positions"] += [
+    (no_source("def f(ids, table, pe):\n    return table[ids.T] + pe[:ids.shape[0], None]", "f"), "batch and time axes"),
+    (no_source("def f(ids, table, pe):\n    return table[ids.t()] + pe[:ids.size(1), None]", "f"), "batch and time axes")]
+WRONG["04.attention"] += [
+    (no_source("def f(q, k, v, mask=None):\n    s = q @ k.T / math.sqrt(q.size(-1))\n"
+               "    s = s if mask is None else s.masked_fill(~mask, float('-inf'))\n    w = s.softmax(-1)\n"
+               "    return w @ v, w", "f"), "reverses *all*")]
+WRONG["04.self_attention"] += [
+    (lambda x, wq, wk, wv: (lambda q, k, v: ((w := (q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))).softmax(-1)) @ v, w))(
+        x @ wk, x @ wq, x @ wv), "swapped roles"),
+    (lambda x, wq, wk, wv: (lambda q, k, v: ((w := torch.einsum("bkd,bqd->bkq", q, k).div(q.size(-1) ** 0.5)
+                                              .softmax(-1)) @ v, w))(x @ wk, x @ wq, x @ wv), "swapped roles")]
+WRONG["05.split_heads"] += [
+    (lambda x, H: torch.stack(x.chunk(H, dim=1), dim=1), "cut an axis"),
+    (lambda x, H: torch.stack(x.split(x.size(1) // H, dim=1)[:H], dim=1), "time axis")]
+WRONG["05.merge_heads"] += [
+    (lambda x: torch.cat(x.flip(1).unbind(1), dim=-1), "another order"),
+    (lambda x: torch.cat([x[:, i] for i in reversed(range(x.size(1)))], dim=-1), "another order"),
+    (lambda x: torch.cat([x[:, (i + 1) % x.size(1)] for i in range(x.size(1))], dim=-1), "another order")]
+WRONG["05.predict_param_count"] += [(4 * 512 * 512 + 512, "own bias"), (4 * 512 * 512 + 3 * 512, "3 biases"),
+                                   (4 * (512 * 512 + 64), "not d_k")]
+
+
 # ============================================================================ tests
 EXERCISES = sorted(RIGHT)
 

@@ -20,6 +20,7 @@ import signal
 import threading
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -548,8 +549,9 @@ def call(fn, *args, what: str | None = None, forbid: tuple = (), errors: list[tu
     before += [(k, a, _snapshot(a)) for k, a in kwargs.items()]
     limit = _current_limit
     used: list[str] = []
+    seen: list = []
     try:
-        with _forbidding(forbid, fn, used):
+        with _forbidding(forbid, fn, used), _recording_warnings(seen):
             out = _run_with_limit(fn, args, kwargs, limit)
     except NotImplementedError:
         raise Pending() from None
@@ -568,6 +570,8 @@ def call(fn, *args, what: str | None = None, forbid: tuple = (), errors: list[tu
         where = f" at the line `{line}`" if line else ""
         message = f"{label} raised {type(err).__name__}{where}: {err}"
         hint = next((h for pattern, h in errors if re.search(pattern, message)), None)
+        if any(_DOT_T_WARNING in str(w.message) for w in seen):  # torch warned about `.T` on a batched tensor
+            hint = HINT_DOT_T
         raise Fail(message, hint) from None
     if used:  # the learner's own try/except swallowed the failure
         raise _forbidden_fail(label, used)
@@ -577,6 +581,33 @@ def call(fn, *args, what: str | None = None, forbid: tuple = (), errors: list[tu
                        hint="In-place operations (`+=`, `x[...] = ...`, `.append`, methods ending in `_` such "
                             "as `masked_fill_`) modify the caller's data; work on a copy or build a new value.")
     return out
+
+
+_DOT_T_WARNING = "x.T` on tensors of dimension other than 2"
+HINT_DOT_T = ("`.T` reverses *all* axes of a tensor with more than two (batch and heads too); "
+              "`k.transpose(-2, -1)` (or `k.mT`) swaps only the last two.")
+
+
+@contextlib.contextmanager
+def _recording_warnings(seen: list):
+    """Record the warnings learner code raises (torch's one-time warnings included), then show
+    them as usual."""
+    always = torch.is_warn_always_enabled()
+    caught: list = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.set_warn_always(True)
+            yield
+    finally:
+        torch.set_warn_always(always)
+        seen.extend(caught)
+        shown = set()
+        for w in caught:
+            key = (str(w.message), w.category, w.filename, w.lineno)
+            if key not in shown:
+                shown.add(key)
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _forbidden_fail(label: str, used: list[str]) -> Fail:

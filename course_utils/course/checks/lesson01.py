@@ -144,5 +144,9 @@ def _check_soft_lookup(fn):
             (lambda w: torch.allclose(w, w.flatten()[0].expand_as(w)), HINT_UNIFORM),
             (lambda w: abs(float(w.sum()) - 1) > 1e-4, HINT_WEIGHT_SUM),
             (lambda w: bool((w >= 0).all()), HINT_SCORES)])
-        compare("out", got[0], weights @ values, axes=("d_v",), mistakes=[(w @ values, h) for w, h in wrong],
+        compare("out", got[0], weights @ values, axes=("d_v",), mistakes=[(w @ values, h) for w, h in wrong] + [
+            (weights @ keys, "`out` mixes the *keys*: the weights say how much of each *value* to take, "
+                             "`out = weights @ values` (width d_v)."),
+            (lambda o: o.shape[-1] == d_k != d_v, "`out` has the width of the keys (d_k): mix the values, "
+                                                  "`weights @ values`, which gives width d_v.")],
                 hint=HINT_OUT)

@@ -165,6 +165,10 @@ def _other_table(ids, emb, pe):
     return test
 
 
+HINT_BT_SWAPPED = ("The batch and time axes are mixed up: `ids` is (B, T), so `table[ids]` is (B, T, d_model) with "
+                   "the batch first, and pe[:T] (T, d_model) broadcasts over the batch. Don't transpose ids.")
+
+
 @exercise("03.embed_with_positions", "Token ids -> embeddings + positions")
 def _check_embed_with_positions(fn):
     expect_callable(fn, "embed_with_positions")
@@ -173,13 +177,16 @@ def _check_embed_with_positions(fn):
         ids = torch.randint(0, n_vocab, (B, T), generator=g)
         table = randn(g, n_vocab, d_model)
         pe = sinusoidal_encoding(10, d_model)
-        got = call(fn, ids, table, pe, errors=[(r"must match the size of tensor", HINT_PE_ALL)])
+        got = call(fn, ids, table, pe, errors=[
+            (r"ids\.T\b|ids\.t\(\)|must match the size of tensor .* at non-singleton dimension 0", HINT_BT_SWAPPED),
+            (r"must match the size of tensor", HINT_PE_ALL)])
         emb = table[ids]
         compare("x", got, emb + pe[:T], axes=("B", "T", "d_model"), mistakes=[
             (emb, HINT_NO_PE), (emb + pe[0], HINT_PE0), (emb * math.sqrt(d_model) + pe[:T], HINT_SQRT),
             ((emb + pe[:T]) * math.sqrt(d_model), HINT_SQRT),
             (emb + pe[:B, None] if B != T else None, HINT_PE_BATCH), (emb + pe[ids], HINT_PE_BY_ID),
             (emb + pe[1:T + 1], "Position t uses pe[t], starting at pe[0]: add pe[:T]."),
+            (emb.transpose(0, 1) + pe[:T, None] if B != T else None, HINT_BT_SWAPPED),
             (emb * pe[:T], "Add the positional encoding to the embeddings; don't multiply them."),
             (_other_table(ids, emb, pe[:T]), HINT_TABLE),
             (lambda x: x.shape[:-1] == emb.shape[:-1] and x.size(-1) == 2 * d_model,

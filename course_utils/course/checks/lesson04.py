@@ -135,6 +135,8 @@ def _check_predict_score_std(prediction):
 
 HINT_NO_PROJ = "Project the input first: q = x @ w_q, k = x @ w_k, v = x @ w_v."
 HINT_SWAPPED_PROJ = "Each projection has its own matrix: keys use w_k and values use w_v."
+HINT_QK_ROLES = ("The queries and keys swapped roles (your weights are the softmax of the *transposed* scores): "
+                 "queries are x @ w_q, keys x @ w_k, and the scores are q @ k.transpose(-2, -1).")
 HINT_SCALE_MODEL = "Scale by √d_k, the width of q and k after projection, not by √d_model."
 
 
@@ -150,7 +152,7 @@ def _check_self_attention(fn):
         errors = [(r"\.T\b", HINT_DOT_T), (r"cannot be multiplied|size mismatch|must match the size", HINT_PROJ_SHAPES)]
         got = expect_tuple(call(fn, x, w_q, w_k, w_v, errors=errors), 2, ("out", "weights"), wants=(out, weights))
         wrong = [(_variant(q, k, v, scale=1.0), HINT_NO_SCALE), (_variant(q, k, v, axis=-2), HINT_SOFTMAX_AXIS),
-                 (_variant(q, q, v), HINT_SWAPPED_PROJ), (_variant(q, k, x @ w_k) if d_k == d_v else None, HINT_SWAPPED_PROJ),
+                 (_variant(q, q, v), HINT_SWAPPED_PROJ), (_variant(k, q, v), HINT_QK_ROLES), (_variant(q, k, x @ w_k) if d_k == d_v else None, HINT_SWAPPED_PROJ),
                  (_variant(q, k, v, scale=d_model) if d_model != d_k else None, HINT_SCALE_MODEL),
                  (_variant(q, k, v, scale=d_v) if d_v != d_k else None, HINT_SCALE_DV),
                  (_variant(x, x, v) if d_k == d_model else None, HINT_NO_PROJ)]

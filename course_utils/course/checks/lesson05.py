@@ -41,14 +41,23 @@ def _check_split_heads(fn):
     g = probe_generator(10)
     for B, T, d_model, H in ((2, 5, 12, 3), (1, 4, 8, 4), (3, 2, 6, 1)):
         x = randn(g, B, T, d_model)
-        got = call(fn, x, H)
+        got = call(fn, x, H, errors=[(r"stack expects each tensor to be equal size|split_size|chunk",
+                                      "The pieces come out of unequal size: you cut an axis that n_heads does not "
+                                      "divide, probably the time axis (dim=1). The heads cut the *width*, the last "
+                                      "axis: view as (B, T, H, d_k), then `.transpose(1, 2)`.")])
         if isinstance(got, (list, tuple)):
             raise Fail(f"`heads` should be one tensor (B, H, T, d_k), got a {type(got).__name__}.", hint=HINT_PIECES)
         d_k = d_model // H
         compare("heads", got, split_heads(x, H), axes=("B", "H", "T", "d_k"), mistakes=[
             (x.reshape(B, H, T, d_k), HINT_NO_TRANSPOSE_SPLIT), (x.view(B, T, H, d_k), HINT_SPLIT_NO_SWAP),
             (x.view(B, T, d_k, H).permute(0, 3, 1, 2), HINT_SPLIT_ORDER),
-            (lambda y: y.dim() == 3 and y.shape[0] == B * H and H > 1, HINT_FOLDED)])
+            (lambda y: y.dim() == 3 and y.shape[0] == B * H and H > 1, HINT_FOLDED),
+            (torch.stack(x.chunk(H, dim=1), dim=1) if T % H == 0 and H > 1 else None,
+             "You cut the time axis (dim=1) into H pieces; the heads cut the *width*, the last axis: "
+             "view as (B, T, H, d_k), then `.transpose(1, 2)`."),
+            (lambda y: tuple(y.shape) == (B, H, T // H, d_model) and H > 1,
+             "Your heads hold T / H positions of full width: you cut the time axis. The heads cut the *width*: "
+             "each keeps all T positions and d_k = d_model / H numbers.")])
 
 
 @exercise("05.merge_heads", "Merge the heads back")
@@ -62,9 +71,29 @@ def _check_merge_heads(fn):
             (x.reshape(B, T, H * d_k), HINT_NO_TRANSPOSE_MERGE),
             (x.permute(0, 2, 3, 1).reshape(B, T, H * d_k) if H > 1 else None, HINT_MERGE_ORDER),
             (x.transpose(1, 2), HINT_MERGE_NO_RESHAPE),
+            (_heads_permuted(x), "The heads are side by side in another order (e.g. reversed): head 0 must come "
+                                 "first, then head 1, ...: `x.transpose(1, 2).reshape(B, T, H * d_k)`."),
             (lambda y: tuple(y.shape) == (B, H * T, d_k) and H > 1, HINT_CAT_AXIS),
             (lambda y: tuple(y.shape) == (B, T, d_k) and H > 1,
              "Concatenate the heads' outputs side by side (H * d_k numbers per position); don't add or average them.")])
+
+
+def _heads_permuted(x):
+    """Signature: the merged output holds every head's block, but not in the order 0, 1, ..., H-1."""
+    B, H, T, d_k = x.shape
+
+    def test(y):
+        if tuple(y.shape) != (B, T, H * d_k) or H < 2:
+            return False
+        order = []
+        for j in range(H):
+            block = y[..., j * d_k:(j + 1) * d_k]
+            found = [i for i in range(H) if torch.allclose(block, x[:, i], atol=1e-5, rtol=1e-4)]
+            if not found:
+                return False
+            order.append(found[0])
+        return order != list(range(H))
+    return test
 
 
 def _mha_variant(x_q, x_kv, mask, w, n_heads, split="right", merge="right", scale=None, use_w_o=True,
@@ -172,5 +201,11 @@ def _check_predict_param_count(prediction):
         (truth / n_heads, "Each head uses a d_k = d_model / n_heads slice, but together the slices cover the "
                           "full d_model x d_model matrices."),
         (3 * d_model * d_model, "Count the biases and the output projection w_o as well."),
+        *[(4 * d_model * d_model + k * d_model, f"You counted {k} bias{'es' if k > 1 else ''} of {d_model}; each of "
+           "the four nn.Linear layers (w_q, w_k, w_v, w_o) has its own bias: 4 · 512.") for k in (1, 2, 3)],
+        (4 * d_model * d_model + 4 * (d_model // n_heads), "Each bias has d_model = 512 numbers, not d_k = 64: "
+                                                           "4 · (512² + 512)."),
+        (4 * (d_model * d_model + d_model) * 2, "Don't count anything twice: four layers, each a 512 x 512 weight "
+                                                "plus a bias of 512."),
     ], hint="Four nn.Linear(512, 512) layers (w_q, w_k, w_v, w_o), each with a 512 x 512 weight and a bias of 512.")
     return "Right: 4 · (512² + 512) = 1,050,624, whatever the number of heads."
