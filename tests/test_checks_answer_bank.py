@@ -1031,6 +1031,41 @@ def test_wrong_answer_fails_with_a_named_hint(exercise_id, label, kind, keywords
         f"{result.message} / {result.hint}")
 
 
+FIRST_RIGHT = list({a[0]: a for a in reversed(RIGHT)}.values())
+
+
+def _global_state():
+    return (torch.get_rng_state().clone(), torch.get_default_dtype(), torch.is_grad_enabled())
+
+
+@pytest.mark.parametrize("grad_enabled", [True, False])
+@pytest.mark.parametrize("exercise_id,label,kind,keywords,src,obj", FIRST_RIGHT, ids=[a[0] for a in FIRST_RIGHT])
+def test_grading_leaves_global_state_alone(exercise_id, label, kind, keywords, src, obj, grad_enabled):
+    with torch.set_grad_enabled(grad_enabled):
+        rng, dtype, grad = _global_state()
+        grade(exercise_id, src, obj)
+        assert torch.equal(rng, torch.get_rng_state()), f"{exercise_id}: checking it advanced torch's global RNG"
+        assert torch.get_default_dtype() == dtype, f"{exercise_id}: checking it changed the default dtype"
+        assert torch.is_grad_enabled() == grad, f"{exercise_id}: checking it changed the grad mode"
+
+
+def test_grading_undoes_what_learner_code_does_to_global_state():
+    src = ("def f(weights, values):\n"
+           "    torch.rand(3)\n"
+           "    torch.set_default_dtype(torch.float64)\n"
+           "    torch.set_grad_enabled(False)\n"
+           "    return (weights @ values).float()")
+    rng, dtype, grad = _global_state()
+    try:
+        result = grade("01.weighted_sum", src, "f")
+        assert result.status == "passed", result.message
+        assert torch.equal(rng, torch.get_rng_state())
+        assert (torch.get_default_dtype(), torch.is_grad_enabled()) == (dtype, grad)
+    finally:
+        torch.set_default_dtype(dtype)
+        torch.set_grad_enabled(grad)
+
+
 # 11.parts needs all fifteen parts of the learner and 11.train a trained model: no right answer here.
 NO_RIGHT_ANSWER_HERE = {"11.parts", "11.train"}
 
