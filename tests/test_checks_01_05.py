@@ -1141,6 +1141,10 @@ WRONG["04.self_attention"] += [
         x @ wk, x @ wq, x @ wv), "swapped roles"),
     (lambda x, wq, wk, wv: (lambda q, k, v: ((w := torch.einsum("bkd,bqd->bkq", q, k).div(q.size(-1) ** 0.5)
                                               .softmax(-1)) @ v, w))(x @ wk, x @ wq, x @ wv), "swapped roles")]
+WRONG["04.attention"] += [
+    (lambda q, k, v, mask=None: (lambda w: (w @ v, w))((q @ k.transpose(-2, -1) / math.sqrt(q.size(-2)))
+                                                      .masked_fill(torch.zeros((), dtype=torch.bool) if mask is None else ~mask,
+                                                                   float("-inf")).softmax(-1)), "sqrt(T_q)")]
 WRONG["05.split_heads"] += [
     (lambda x, H: torch.stack(x.chunk(H, dim=1), dim=1), "cut an axis"),
     (lambda x, H: torch.stack(x.split(x.size(1) // H, dim=1)[:H], dim=1), "time axis")]

@@ -386,7 +386,7 @@ WRONG["06.padding_mask"] += [(pad_batch_last, "axes are not where they belong")]
 WRONG["06.decoder_mask"] += [(dec_squeezed, "axes are not where they belong")]
 WRONG["06.masked_softmax"] += [(ms_exp_times_mask, "NaN in the rows where every key is blocked"),
                                (ms_multiply_scores, "Blocked keys still get weight")]
-WRONG["06.nn_border"] += [(border_transposed_not_inverted, "NaN rows"), (border_tuple, "returns (output, weights)")]
+WRONG["06.nn_border"] += [(border_transposed_not_inverted, "also blocks the diagonal"), (border_tuple, "returns (output, weights)")]
 
 RIGHT["06.causal_mask"] += [lambda T: ~torch.ones(T, T, dtype=torch.bool).triu(1), lambda T: torch.ones(T, T).tril() == 1]
 WRONG["06.causal_mask"] += [(lambda T: torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=1), "True above the diagonal"),
@@ -414,6 +414,26 @@ RIGHT["06.causal_mask"] += [lambda T: torch.triu(torch.ones(T, T, dtype=torch.bo
 WRONG["06.causal_mask"] += [(lambda T: np.tril(np.ones((T, T), dtype=bool)), "NumPy array")]
 WRONG["06.nn_border"] += [(lambda mha, x, tgt, p: mha(x, x, x, attn_mask=~masks.causal_mask(x.size(1)), key_padding_mask=tgt == p)[1],
                            "these are the attention weights")]
+
+
+# From the independent answer set (issue 11): the mask handed to torch.nn is named by what it blocks.
+def border_blocks_diagonal(mha, x, tgt, pad_id):
+    am = torch.triu(torch.ones(x.size(1), x.size(1), dtype=torch.bool), diagonal=0)
+    am[0, 0] = False  # keeps the first row from turning into NaN
+    return mha(x, x, x, attn_mask=am, key_padding_mask=tgt == pad_id)[0]
+
+
+def border_blocks_past(mha, x, tgt, pad_id):
+    return mha(x, x, x, attn_mask=torch.tril(torch.ones(x.size(1), x.size(1), dtype=torch.bool), diagonal=-1),
+               key_padding_mask=tgt == pad_id)[0]
+
+
+def border_kpm_shifted(mha, x, tgt, pad_id):
+    return mha(x, x, x, attn_mask=~masks.causal_mask(x.size(1)), key_padding_mask=(tgt == pad_id).roll(1, -1))[0]
+
+
+WRONG["06.nn_border"] += [(border_blocks_diagonal, "also blocks the diagonal"), (border_blocks_past, "blocks the *past*"),
+                          (border_kpm_shifted, "not True exactly at the padding")]
 RIGHT_CASES = [(ex, fn) for ex, fns in RIGHT.items() for fn in fns]
 WRONG_CASES = [(ex, fn, hint) for ex, pairs in WRONG.items() for fn, hint in pairs]
 

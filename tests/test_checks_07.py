@@ -1,6 +1,7 @@
 """Checks of lesson 07 (cross-attention): right answers in several styles pass; the mistakes
 learners make fail with a hint naming them."""
 
+import collections
 import math
 
 import pytest
@@ -210,6 +211,31 @@ def cross_keys_only(x, memory, w_q, w_k, w_v, src_mask=None):  # scores from the
 
 WRONG["07.cross_attention"] += [(cross_keys_only, "the queries play no part")]
 WRONG["07.alignment"] += [(lambda w: w.mean(dim=(0, 1)).argmax(-1), "the batch axis is gone")]
+
+
+# From the independent answer set (issue 11): a wrong scale is named by the constant it divides by;
+# a vote of the heads by its property (every position one of the most frequent per-head argmaxes).
+def _cross_scaled(size):
+    def cross_attention(x, memory, w_q, w_k, w_v, src_mask=None):
+        q, k, v = x @ w_q, memory @ w_k, memory @ w_v
+        s = q @ k.transpose(-2, -1) / math.sqrt(size(q, k, v))
+        if src_mask is not None:
+            s = s.masked_fill(~src_mask, float("-inf"))
+        w = s.softmax(-1)
+        return w @ v, w
+    return cross_attention
+
+
+def _vote(w):
+    per_head = w.argmax(-1)  # (B, H, T)
+    return torch.tensor([[collections.Counter(per_head[b, :, t].tolist()).most_common(1)[0][0]
+                          for t in range(per_head.size(2))] for b in range(per_head.size(0))])
+
+
+WRONG["07.cross_attention"] += [(_cross_scaled(lambda q, k, v: v.size(-1)), "sqrt(d_v)"),
+                                (_cross_scaled(lambda q, k, v: k.size(-2)), "sqrt(S)"),
+                                (_cross_scaled(lambda q, k, v: 10.0), "divided by 3.16")]
+WRONG["07.alignment"] += [(lambda w: w.argmax(-1).mode(dim=1).values, "vote of the heads"), (_vote, "vote of the heads")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

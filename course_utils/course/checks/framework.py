@@ -702,7 +702,8 @@ def compare(name: str, got, want: torch.Tensor, axes: tuple[str, ...] | None = N
     `mistakes`: (wrong, hint) pairs. `wrong` is either the value a known mistake gives on
     the same probe inputs (matched within the tolerance), or a *signature*: a function
     `wrong(got) -> bool` that recognises the mistake by a property (rows all equal, NaN
-    exactly where a mask row is empty, ...). The first matching mistake's hint wins; a `None`
+    exactly where a mask row is empty, ...); a signature's hint may be a function of `got`
+    that words the hint from what was measured (e.g. the constant the scores were divided by). The first matching mistake's hint wins; a `None`
     value is skipped (a mistake this probe cannot show). `hint`: shown when the values differ and no
     known mistake matches (what the right computation is, in one line).
 
@@ -770,7 +771,8 @@ def _match_mistakes(name, got, want, mistakes, atol, rtol) -> None:
             raise Fail(f"`{name}` is not right: it equals what a known mistake gives.", hint=hint)
     for wrong, hint in mistakes:
         if callable(wrong) and not isinstance(wrong, torch.Tensor) and _holds(wrong, got):
-            raise Fail(f"`{name}` is not right: it shows the mark of a known mistake.", hint=hint)
+            raise Fail(f"`{name}` is not right: it shows the mark of a known mistake.",
+                       hint=hint(got) if callable(hint) else hint)
 
 
 def _pct(k: int, n: int) -> str:

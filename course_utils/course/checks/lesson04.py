@@ -12,7 +12,7 @@ from course_utils.course.checks import (
 )
 from course_utils.course.checks.signatures import (
     HINT_IGNORED_MASK, HINT_NOT_PROBABILITIES, HINT_POLARITY, HINT_ROWS_SUM, ignored_mask, inverted_mask,
-    not_probabilities, rows_not_normalised,
+    not_probabilities, rows_not_normalised, wrong_scale,
 )
 from course_utils.transformer import attention as reference_attention
 
@@ -101,6 +101,8 @@ def _check_attention_fn(fn, with_mask: bool, seed: int, first_bug_only=False):
         signatures = [(not_probabilities, HINT_NOT_PROBABILITIES), (rows_not_normalised, HINT_ROWS_SUM)]
         if mask is not None:
             signatures = [(inverted_mask(mask), HINT_POLARITY), (ignored_mask(mask), HINT_IGNORED_MASK)] + signatures
+        signatures.append(wrong_scale(q @ k.transpose(-2, -1), mask, q.size(-1),
+                                      {"d_k": q.size(-1), "d_v": v.size(-1), "T_k": k.size(-2), "T_q": q.size(-2)}))
         axes = ("B", "H", "T_q", "T_k")[-q.dim():]
         compare("weights", got[1], want_w, axes=axes, mistakes=[(w[1], h) for w, h in wrong] + signatures)
         compare("out", got[0], want_out, axes=axes[:-1] + ("d_v",), mistakes=[(w[0], h) for w, h in wrong] + [
@@ -158,7 +160,8 @@ def _check_self_attention(fn):
                  (_variant(x, x, v) if d_k == d_model else None, HINT_NO_PROJ)]
         wrong = [(w, h) for w, h in wrong if w is not None]
         compare("weights", got[1], weights, axes=("B", "T_q", "T_k"),
-                mistakes=[(w[1], h) for w, h in wrong] + [(rows_not_normalised, HINT_ROWS_SUM)])
+                mistakes=[(w[1], h) for w, h in wrong] + [(rows_not_normalised, HINT_ROWS_SUM), wrong_scale(
+                    q @ k.transpose(-2, -1), None, d_k, {"d_k": d_k, "d_v": d_v, "d_model": d_model, "T": T})])
         compare("out", got[0], out, axes=("B", "T", "d_v"), mistakes=[(w[0], h) for w, h in wrong] + [
             (lambda o: o.shape[-1] == d_model != d_v, "The values are the projection `x @ w_v`, not x itself.")],
             hint="With these weights, out = `weights @ (x @ w_v)`.")

@@ -293,10 +293,25 @@ def _border_masks(seen, causal, keep) -> list[str]:
     elif attn.is_floating_point() and not torch.equal(torch.isneginf(attn), ~causal):
         wrong.append("A float attn_mask is *added* to the scores: 0/1 values block nothing. Pass a bool mask, True = "
                      "blocked (`~causal_mask(T)`).")
+    elif attn.dtype == torch.bool and attn.shape == causal.shape and not torch.equal(attn, ~causal):
+        diag = torch.eye(causal.size(0), dtype=torch.bool)
+        if (attn & diag).any() and torch.equal(attn & ~diag, ~causal):
+            wrong.append("attn_mask also blocks the diagonal: each position must see itself. For torch.nn it is True "
+                         "strictly above the diagonal: `torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)`, "
+                         "i.e. `~causal_mask(T)`.")
+        elif torch.equal(attn & ~diag, (~causal).T):
+            wrong.append("attn_mask blocks the *past* instead of the future: for torch.nn it is True above the "
+                         "diagonal (key j > query i): `~causal_mask(T)`.")
+        else:
+            wrong.append("attn_mask is not the causal pattern: for torch.nn it is True exactly above the diagonal "
+                         "(the future): `~causal_mask(T)`.")
     if kpm is None:
         wrong.append("No key_padding_mask: the padded keys are not hidden. Pass `key_padding_mask=(tgt == pad_id)`.")
     elif kpm.dtype == torch.bool and torch.equal(kpm, keep):
         wrong.append("key_padding_mask still marks the *real* tokens; for torch.nn it must be True at the padding.")
+    elif kpm.dtype == torch.bool and kpm.shape == keep.shape and not torch.equal(kpm, ~keep):
+        wrong.append("key_padding_mask is not True exactly at the padding: build it from the tokens, "
+                     "`key_padding_mask=(tgt == pad_id)` (B, T).")
     elif kpm.is_floating_point() and not torch.equal(torch.isneginf(kpm), ~keep):
         wrong.append("A float key_padding_mask is *added* to the scores: 0/1 values hide nothing. Pass a bool mask, "
                      "True at the padding (`tgt == pad_id`).")

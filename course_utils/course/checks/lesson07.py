@@ -11,6 +11,7 @@ import torch
 from course_utils.course.checks import Fail, call, compare, exercise, expect_callable, expect_tuple, probe_generator
 from course_utils.course.checks.lesson06 import mask_mistakes
 from course_utils.course.checks.reference_probes import real_batch, reference_model
+from course_utils.course.checks.signatures import wrong_scale
 from course_utils.transformer.attention import attention
 
 HINT_KV_FROM_X = ("The keys and values come from the decoder (`x`): your weights have one column per *target* "
@@ -92,7 +93,9 @@ def _check_cross_attention(fn):
             (lambda got: T > 1 and (got - got[:, :1]).abs().max() < 1e-6 and (weights - weights[:, :1]).abs().max() > 1e-3,
              "Every target position gets the same weights: the queries play no part. The scores are "
              "`q @ k.transpose(-2, -1)` with `q = x @ w_q`, one row per target position."),
-        ] + mask_mistakes(mask), hint=HINT_CROSS_WEIGHTS)
+        ] + mask_mistakes(mask) + [wrong_scale(scores, mask, q.size(-1), {"d_k": q.size(-1), "d_v": d_v, "S": S, "T": T,
+                                                                          "d_model": x.size(-1)})],
+            hint=HINT_CROSS_WEIGHTS)
         if shapes[0] == (B, T, k.size(-1)) and k.size(-1) != d_v:
             raise Fail(f"`out` has shape {shapes[0]}: width d_k instead of d_v = {d_v}.",
                        hint="The values are projected with w_v: `v = memory @ w_v` (w_k is for the keys).")
@@ -118,7 +121,7 @@ def _check_alignment(fn):
     g = probe_generator(71)
     scores = torch.randn(2, 3, 4, 6, generator=g) * 3
     scores[:, 0] = scores[:, 0].flip(-1) * 2  # head 0 disagrees with the others
-    for weights in (scores.softmax(-1), _real_weights()):
+    for weights in (_real_weights(), scores.softmax(-1)):  # real first: there a vote of the heads is not head 0
         got, want = call(fn, weights), weights.mean(dim=1).argmax(dim=-1)
         if isinstance(got, (list, tuple)):
             raise Fail(f"`alignment` is a {type(got).__name__}; expected a tensor.",
@@ -150,7 +153,22 @@ def _check_alignment(fn):
             (weights.amax(dim=1).argmax(-1), "You took the maximum over heads; the exercise asks for the *average* "
                                               "over heads (mean over dim=1)."),
             (weights.mean(dim=1).argmin(dim=-1), "argmin instead of argmax: pick the source position with the *most* weight."),
+            (_head_vote(weights), "You took a vote of the heads' own argmaxes; the exercise asks to *average* the "
+                                  "weights over the heads first, `weights.mean(dim=1)`, then take the argmax."),
         ], hint=HINT_ALIGNMENT)
+
+
+def _head_vote(weights):
+    """Signature: every position is one of the most frequent per-head argmaxes (a majority vote)."""
+    per_head = weights.argmax(-1)  # (B, H, T)
+
+    def test(got):
+        if got.shape != per_head[:, 0].shape or got.is_floating_point():
+            return False
+        votes = (per_head == got[:, None].long()).sum(1)  # (B, T) heads agreeing with the answer
+        best = torch.stack([(per_head == per_head[:, h:h + 1]).sum(1) for h in range(per_head.size(1))]).amax(0)
+        return bool((votes == best).all())
+    return test
 
 
 PREDICT_SRC = ["I", "love", "cats", "<pad>"]

@@ -60,3 +60,54 @@ def ignored_mask(mask: torch.Tensor):
         return bool(blocked.any()) and probabilities(weights) and not rows_not_normalised(weights) and \
             bool((weights.masked_fill(~blocked, 0).abs() > 1e-6).any())
     return test
+
+
+def scaled_by(scores: torch.Tensor, mask: torch.Tensor | None = None):
+    """Signature of a wrong scale: `weights` equal softmax(scores / c) for one constant c (found
+    from the weights themselves). The test returns c, or None when no constant explains them.
+    `scores` are the unscaled q·k (..., T_q, T_k); `mask` True = may attend."""
+    s = scores.detach().double()
+    allowed = torch.ones_like(s, dtype=torch.bool) if mask is None else _full(mask, s.shape)
+
+    def fit(weights: torch.Tensor):
+        if not isinstance(weights, torch.Tensor) or weights.shape != s.shape or not weights.is_floating_point():
+            return None
+        w = weights.detach().double()
+        if not torch.isfinite(w).all() or (w[allowed] <= 0).any():
+            return None
+        logw = torch.where(allowed, w.clamp_min(1e-300).log(), torch.zeros_like(w))
+        n = allowed.sum(-1, keepdim=True).clamp_min(1)
+        ds = torch.where(allowed, s - (s * allowed).sum(-1, keepdim=True) / n, torch.zeros_like(s))
+        dl = torch.where(allowed, logw - (logw * allowed).sum(-1, keepdim=True) / n, torch.zeros_like(s))
+        denom = float((dl * dl).sum())
+        if denom < 1e-12:
+            return None
+        c = float((ds * dl).sum()) / denom  # least squares: ds ≈ c · dl
+        if not c > 0:
+            return None
+        again = (s / c).masked_fill(~allowed, float("-inf")).softmax(-1).nan_to_num(0.0)
+        return c if torch.allclose(again, w, atol=1e-5, rtol=1e-4) else None
+    return fit
+
+
+def wrong_scale(scores: torch.Tensor, mask, d_k: int, sizes: dict[str, int]):
+    """(test, hint) for `compare(mistakes=...)`: weights that are softmax(scores / c) for a c other
+    than sqrt(d_k), with a hint naming what c is (sqrt(d_v), T_k, ...)."""
+    fit = scaled_by(scores, mask)
+
+    def test(weights):
+        c = fit(weights)
+        return c is not None and abs(c - d_k ** 0.5) > 1e-3 * d_k ** 0.5
+    return test, lambda weights: scale_hint(fit(weights), d_k, sizes)
+
+
+def scale_hint(c: float, d_k: int, sizes: dict[str, int]) -> str:
+    """Name what the learner divided by, from the fitted constant c."""
+    right = d_k ** 0.5
+    if abs(c - 1) < 1e-3:
+        return f"The scores are not scaled: divide `q @ k.transpose(-2, -1)` by sqrt(d_k) = {right:.3g}, the width of q and k."
+    named = [f"sqrt({n}) = {v ** 0.5:.3g}" for n, v in sizes.items() if abs(c - v ** 0.5) < 1e-3 * max(1, c)]
+    named += [f"{n} = {v}" for n, v in sizes.items() if abs(c - v) < 1e-3 * max(1, c)]
+    what = f"by {named[0]}" if named else f"by {c:.3g}"
+    return (f"Your weights are the softmax of the scores divided {what}: divide by sqrt(d_k) = {right:.3g}, "
+            "the width of the queries and keys.")
