@@ -433,6 +433,15 @@ def test_english_tokens_rejects_unknown_words_clearly():
     assert english_tokens("the dog sleeps", vocab=src_vocab)[-1] == "."
 
 
+def test_english_tokens_offers_up_to_three_close_words():
+    # a swapped-letter typo: 'do' is closer by difflib's ratio, but 'dog' must be offered too
+    with pytest.raises(UnknownWordError) as info:
+        english_tokens("the dgo sees the cat .")
+    hint = str(info.value).split(":")[0]
+    assert "'do'" in hint and "'dog'" in hint, hint
+    assert hint.count("' or '") <= 2, hint  # at most three suggestions
+
+
 def test_parse_inverts_realize(random_pairs):
     for p in random_pairs[:5000]:
         r = realize(grammar.parse(p.src))

@@ -463,8 +463,9 @@ def english_tokens(sentence: str, vocab: Vocab | None = None) -> list[str]:
     if unknown:
         hints = []
         for t in dict.fromkeys(unknown):
-            close = difflib.get_close_matches(t, sorted(known), n=1)
-            hints.append(f"'{t}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+            close = difflib.get_close_matches(t, sorted(known), n=3)
+            hints.append(f"'{t}'" + (" (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
+                                     if close else ""))
         raise UnknownWordError(f"unknown word{'s' if len(hints) > 1 else ''} {', '.join(hints)}: "
                                f"the toy grammar knows only its {len(known)} words "
                                f"(e.g. nouns: {', '.join(list(grammar.NOUNS)[:6])}, ...)", unknown)
