@@ -83,21 +83,62 @@ def test_unreadable_file_is_moved_aside_with_a_unique_name(pfile, capsys):
     assert progress.load()["exercises"]["01.weighted_sum"]["status"] == "passed"
 
 
-def test_wrong_shaped_entries_are_dropped_with_a_message(pfile, capsys):
+def test_wrong_shaped_entries_are_repaired_or_dropped_with_a_message(pfile, capsys):
     pfile.parent.mkdir(parents=True)
     good = {"status": "passed", "attempts": 2, "last_checked": "2026-01-01T00:00:00+00:00"}
     pfile.write_text(json.dumps({"version": 1, "exercises": {
         "04.attention": "passed", "04.fix_attention": None, "04.self_attention": {"status": "great"},
-        "05.split_heads": {"status": "failed", "attempts": -1}, "01.weighted_sum": good}}))
+        "05.split_heads": {"status": "failed", "attempts": -1}, "05.heads": {"status": "PASSED", "attempts": "3"},
+        "06.causal": {"status": "passed", "attempts": 1, "first_passed": 5}, "01.weighted_sum": good}}))
     original = pfile.read_text()
-    assert progress.load()["exercises"] == {"01.weighted_sum": good}
+    expected = {"01.weighted_sum": good, "04.attention": {"status": "passed", "attempts": 1},
+                "05.split_heads": {"status": "failed", "attempts": 1}, "05.heads": {"status": "passed", "attempts": 3},
+                "06.causal": {"status": "passed", "attempts": 1}}
+    assert progress.load()["exercises"] == expected  # a passed exercise is never lost to a bad field
     err = capsys.readouterr().err
-    assert "dropped 4 entries" in err and "04.attention" in err
+    assert "repaired 4 entries" in err and "04.attention" in err
+    assert "dropped 2 entries" in err and "04.fix_attention" in err and "04.self_attention" in err
     kept = [p for p in pfile.parent.iterdir() if p.name.startswith("progress.json.repaired-")]
     assert len(kept) == 1 and kept[0].read_text() == original and str(kept[0]) in err
-    assert json.loads(pfile.read_text())["exercises"] == {"01.weighted_sum": good}  # repaired once
+    assert json.loads(pfile.read_text())["exercises"] == expected  # repaired once
     progress.summary()  # no crash, no second message
     assert capsys.readouterr().err == ""
+
+
+def test_a_special_file_as_progress_file_is_never_moved_or_replaced(monkeypatch, capsys):
+    """Like COURSE_PROGRESS_FILE=/dev/null: a socket stands in for the device (never touch the real one)."""
+    import shutil
+    import socket
+    import tempfile
+
+    if not hasattr(socket, "AF_UNIX"):
+        pytest.skip("no Unix sockets here")
+    folder = Path(tempfile.mkdtemp(prefix="cp-"))  # short: socket paths are limited to ~100 bytes
+    special = folder / "progress.json"
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(special))
+        before = os.stat(special)
+        monkeypatch.setenv("COURSE_PROGRESS_FILE", str(special))
+        assert progress.load()["exercises"] == {}
+        progress.record("04.attention", "passed", notebook=None)
+        err = capsys.readouterr().err
+        assert "not a regular file" in err and "NOT saved" in err
+        after = os.stat(special)
+        assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
+        assert sorted(p.name for p in folder.iterdir()) == ["progress.json"]  # no lock, nothing moved aside
+    finally:
+        sock.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_reading_progress_makes_no_folder(tmp_path, monkeypatch):
+    path = tmp_path / "missing" / "deeper" / "progress.json"
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(path))
+    assert progress.summary()["04"]["passed"] == 0
+    assert not (tmp_path / "missing").exists()
+    progress.record("04.attention", "passed", notebook=None)  # writing makes it
+    assert json.loads(path.read_text())["exercises"]["04.attention"]["status"] == "passed"
 
 
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root can write anywhere")

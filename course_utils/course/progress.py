@@ -96,11 +96,24 @@ def _aside_name(path: Path, why: str) -> Path:
     return path.with_name(f"{path.name}.{why}-{stamp}-{secrets.token_hex(3)}")
 
 
+def _special(path: Path) -> bool:
+    """True for something that exists but is neither a regular file nor a folder (a device
+    such as /dev/null, a pipe, a socket): it is never read as progress, moved or replaced."""
+    try:
+        return path.exists() and not path.is_file() and not path.is_dir()
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
-def _locked(path: Path):
+def _locked(path: Path, create: bool = True):
     """Hold an exclusive lock on `path`'s lock file. Yields False when no lock could be
-    taken (a folder that cannot be written): reading still works, writing will fail."""
+    taken (a folder that cannot be written): reading still works, writing will fail.
+    With create=False (reading only) no folder is made: a missing folder means no progress."""
     lock_path = path.with_name(path.name + ".lock")
+    if _special(path) or (not create and not path.parent.is_dir()):
+        yield False
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -115,6 +128,32 @@ def _locked(path: Path):
         os.close(fd)  # closing releases the lock
 
 
+def _repair_entry(entry):
+    """A hand-edited or damaged entry made valid, keeping what can be kept: a bare status
+    ("passed"), a status in capitals, an attempt count written as text; fields of the wrong
+    type are dropped. None when nothing usable is left."""
+    if isinstance(entry, str):
+        entry = {"status": entry}
+    if not isinstance(entry, dict):
+        return None
+    status = entry.get("status")
+    status = status.strip().lower() if isinstance(status, str) else status
+    if status not in STATUSES:
+        return None
+    fixed = {"status": status}
+    attempts = entry.get("attempts")
+    if isinstance(attempts, str) and attempts.strip().isdigit():
+        attempts = int(attempts.strip())
+    elif isinstance(attempts, float) and attempts.is_integer() and 0 <= attempts < 2**53:
+        attempts = int(attempts)
+    fixed["attempts"] = attempts if isinstance(attempts, int) and not isinstance(attempts, bool) and attempts >= 0 \
+        else int(status != "pending")
+    for key in ("first_passed", "last_checked", "reset"):
+        if isinstance(entry.get(key), str):
+            fixed[key] = entry[key]
+    return fixed
+
+
 def _valid_entry(entry) -> bool:
     if not isinstance(entry, dict) or entry.get("status") not in STATUSES:
         return False
@@ -126,6 +165,10 @@ def _valid_entry(entry) -> bool:
 
 def _read(path: Path) -> dict:
     """Read and repair the file; call with the lock held. Never raises for a bad file."""
+    if _special(path):  # /dev/null, a pipe: never read, moved or replaced
+        _warn(f"{path} is not a regular file (a device, pipe or socket): progress is shown as empty and "
+              f"results cannot be saved there. Set COURSE_PROGRESS_FILE to a file path.")
+        return _empty()
     if path.is_dir():  # never moved aside: a folder is not a damaged progress file
         _warn(f"{path} is a folder, not a progress file: progress is shown as empty and results cannot be "
               f"saved there. Set COURSE_PROGRESS_FILE to a file path.")
@@ -142,17 +185,30 @@ def _read(path: Path) -> dict:
         return _move_aside(path, f"it is not valid JSON ({err})")
     if not isinstance(data, dict) or not isinstance(data.get("exercises"), dict):
         return _move_aside(path, 'it is not a progress file (no "exercises" object)')
-    bad = sorted(k for k, v in data["exercises"].items() if not isinstance(k, str) or not _valid_entry(v))
-    if bad:
+    wrong = sorted(k for k, v in data["exercises"].items() if not _valid_entry(v))
+    if wrong:
         keep = _aside_name(path, "repaired")
         try:
             shutil.copy2(path, keep)
             where = f"the file as it was is kept as {keep}"
         except OSError as err:
             where = f"the file as it was could not be kept ({err})"
-        data = {"version": _VERSION, "exercises": {k: v for k, v in data["exercises"].items() if k not in bad}}
-        _warn(f"{path}: dropped {len(bad)} entr{'y' if len(bad) == 1 else 'ies'} of the wrong shape "
-              f"({', '.join(map(str, bad[:5]))}{', ...' if len(bad) > 5 else ''}); {where}.")
+        repaired = {k: _repair_entry(data["exercises"][k]) for k in wrong}
+        fixed = [k for k in wrong if repaired[k] is not None]
+        bad = [k for k in wrong if repaired[k] is None]
+        data = {"version": _VERSION, "exercises": {k: (repaired[k] if k in repaired else v)
+                                                   for k, v in data["exercises"].items() if k not in bad}}
+
+        def names(keys):
+            return f"{', '.join(map(str, keys[:5]))}{', ...' if len(keys) > 5 else ''}"
+        said = []
+        if fixed:
+            said.append(f"repaired {len(fixed)} entr{'y' if len(fixed) == 1 else 'ies'} of the wrong shape "
+                        f"({names(fixed)}; status kept)")
+        if bad:
+            said.append(f"dropped {len(bad)} entr{'y' if len(bad) == 1 else 'ies'} with no readable status "
+                        f"({names(bad)})")
+        _warn(f"{path}: {' and '.join(said)}; {where}.")
         try:
             save(data, path)
         except OSError:
@@ -182,13 +238,15 @@ def load(path: Path | None = None) -> dict:
     """The progress data: {"version": 1, "exercises": {id: {...}}}. A missing file gives
     empty progress; an unreadable one is moved aside (with a message), wrong entries dropped."""
     path = _target(path)
-    with _locked(path):
+    with _locked(path, create=False):
         return _read(path)
 
 
 def save(data: dict, path: Path | None = None) -> None:
     """Write atomically: a temporary file in the same folder, then os.replace. Raises OSError."""
     path = Path(path) if path else progress_path()
+    if _special(path):
+        raise OSError(f"{path} is not a regular file (a device, pipe or socket); it is never replaced")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".progress-", suffix=".tmp", dir=path.parent)
     try:
