@@ -157,3 +157,16 @@ def test_parts_check_reports_whose_parts_are_used(tmp_path, course_parts):
     partly = check("11.parts", L.gather_parts(ns))
     assert partly.status == "failed" and "14 of 15" in partly.message and "layer_norm" in partly.message
     assert check("11.parts", {"attention": None}).status == "failed"
+
+
+def test_an_untouched_find_the_bug_cell_reads_not_fixed_yet_not_failed(tmp_path):
+    starting = ("def encoder_layer(layer, x, mask):\n    h = layer.norm1(x + layer.self_attn(x, x, mask))\n"
+                "    return layer.norm2(x + layer.ffn(h))\n")
+    other_mistake = starting.replace("x + layer.ffn(h)", "layer.ffn(h)")
+    for source, want, unwanted in ((starting, "not fixed yet", "failed"), (other_mistake, "failed", "not fixed yet")):
+        nb = {"cells": [{"cell_type": "code", "source": source, "outputs": [], "execution_count": None,
+                         "metadata": {"tags": ["exercise:08.fix_encoder_layer"]}}],
+              "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+        (tmp_path / "08_building.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+        row = next(r for r in L.gather_parts({}, exercises=tmp_path).rows if r.name == "encoder_layer")
+        assert row.source == "course" and want in row.note and unwanted not in row.note, row

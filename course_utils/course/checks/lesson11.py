@@ -205,8 +205,13 @@ def gather_parts(namespace: dict, exercises=None, record: bool = False) -> Parts
                     chosen[name] = obj
                     rows.append(PartRow(name, ex_id, label, "passes its check"))
                     break
-                notes.append(f"{label.split(' ', 1)[1][1:-1]}: {result.status}"
-                             + ("" if result.status == "pending" else f" ({result.message[:60]})"))
+                where = label.split(' ', 1)[1][1:-1]
+                if result.title.startswith("Find the bug") and (result.hint or "").startswith("Still the original bug"):
+                    # a find-the-bug exercise ships with its bug: untouched is "not fixed yet", not "failed"
+                    notes.append(f"{where}: not fixed yet (the starting code of {ex_id} still has its bug)")
+                else:
+                    notes.append(f"{where}: {result.status}"
+                                 + ("" if result.status == "pending" else f" ({result.message[:60]})"))
             else:
                 chosen[name] = fallback
                 note = "; ".join(notes) or file_notes.get(name) or "not written"
