@@ -268,3 +268,20 @@ def test_init_package_map_names_every_module_of_each_layer():
     for layer, modules in modules_by_layer(ROOT).items():
         words = set(re.findall(r"[a-z_0-9]+", blocks[layer]))
         assert modules <= words, f"course_utils/__init__.py's map of {layer}/ misses {sorted(modules - words)}"
+
+
+def test_no_hidden_imports_below_the_course_layer():
+    """Imports inside functions hide a module's dependencies; base..view keep them at the top
+    (an optional dependency may be imported late, with a comment saying "optional")."""
+    hidden = []
+    for module, path in module_files(ROOT, "course_utils").items():
+        if layer_of(module, "course_utils") == LAYERS.index("course"):
+            continue
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for inner in ast.walk(node):
+                    if isinstance(inner, (ast.Import, ast.ImportFrom)) and "optional" not in lines[inner.lineno - 1]:
+                        hidden.append(f"{path.relative_to(ROOT.parent)}:{inner.lineno}: {lines[inner.lineno - 1].strip()}")
+    assert not hidden, "imports inside functions (move them to the top):\n" + "\n".join(hidden)
