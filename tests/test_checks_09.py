@@ -340,6 +340,33 @@ def ls_detached_then_reattached(logits, target, smoothing, pad_id):  # requires_
 
 WRONG["09.label_smoothed_loss"] += [(ls_detached_then_reattached, "no gradient reaches the logits")]
 WRONG["09.warmup_lr"] += [(_lr(lambda s, d, w: d ** -0.5 * min(s ** -0.5, s * w ** -1.5) / 2), "times the right value")]
+
+
+# From the independent answer set (issue 11): a missing minus, the peer-style KL label smoothing, a clamped
+# step 0, and predictions off by a power of ten are named by their property.
+def ls_no_minus(logits, target, smoothing, pad_id):
+    logp = logits.log_softmax(-1)
+    nll = logp.gather(-1, target[..., None]).squeeze(-1)
+    loss = (1 - smoothing) * nll + smoothing * logp.mean(-1)
+    return loss[target != pad_id].mean()
+
+
+def ls_kl_v_minus_2(logits, target, smoothing, pad_id):
+    lp = logits.log_softmax(-1).reshape(-1, logits.size(-1))
+    t = target.reshape(-1)
+    true_dist = torch.full_like(lp, smoothing / (lp.size(-1) - 2))
+    true_dist.scatter_(1, t[:, None], 1 - smoothing)
+    true_dist[:, pad_id] = 0
+    true_dist[t == pad_id] = 0
+    return F.kl_div(lp, true_dist, reduction="sum") / (t != pad_id).sum()
+
+
+WRONG["09.label_smoothed_loss"] += [(ls_no_minus, "minus sign is missing"),
+                                    (lambda lg, t, s, p: -ls_gather(lg, t, s, p) * 0.5, "minus sign is missing"),
+                                    (ls_kl_v_minus_2, "V - 2")]
+WRONG["09.warmup_lr"] += [(lambda step, d, w: d ** -0.5 * min(max(step, 1) ** -0.5, max(step, 1) * w ** -1.5), "`max(step, 1)`"),
+                          (lambda step, d, w: d ** -0.5 * min((step or 1) ** -0.5, (step or 1) * w ** -1.5), "must be 0.0")]
+WRONG["09.predict_peak_lr"] += [(0.007, "10 times"), (0.00007, "1/10 times"), (-0.0007, "wrong sign")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

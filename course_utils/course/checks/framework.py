@@ -821,6 +821,22 @@ def _as_numbers(name: str, got) -> np.ndarray:
     return arr.astype(np.float64)
 
 
+def _constant_factor(arr: np.ndarray, target: np.ndarray, rel: float = 0.01) -> str | None:
+    """'10 times', '1/100 times', 'minus' when `arr` is `target` times a power of ten or -1 (within `rel`)."""
+    target = np.asarray(target, dtype=np.float64).reshape(arr.shape)
+    if not np.all(np.isfinite(arr)) or np.any(target == 0) or np.any(arr == 0):
+        return None
+    ratio = arr / target
+    if np.allclose(ratio, -1, rtol=rel, atol=0):
+        return "minus"
+    k = np.round(np.log10(np.abs(ratio)))
+    if np.all(ratio > 0) and np.all(k == k.flat[0]) and k.flat[0] != 0 and abs(k.flat[0]) <= 9 and \
+            np.allclose(ratio, 10.0 ** k, rtol=rel, atol=0):
+        e = int(k.flat[0])
+        return f"{10 ** e} times" if e > 0 else f"1/{10 ** -e} times"
+    return None
+
+
 def compare_prediction(name: str, got, want, rel: float = 1e-3, abs_tol: float = 1e-9, near: float = 0.1,
                        mistakes: list[tuple[Any, str]] = (), hint: str | None = None) -> None:
     """Judge a "predict the output" answer: `want` a number or array-like.
@@ -847,6 +863,12 @@ def compare_prediction(name: str, got, want, rel: float = 1e-3, abs_tol: float =
     for wrong, wrong_hint in mistakes:
         if within(wrong, rel, abs_tol):
             raise Fail(f"`{name}` = {shown} is a common wrong answer.", hint=wrong_hint)
+    factor = _constant_factor(arr, target)
+    if factor is not None:
+        raise Fail(f"`{name}` = {shown} is {factor} the right value.",
+                   hint="The digits are right but not the size: check the decimal point and the powers of ten "
+                        "(e.g. 1e-3 = 0.001)." if "times" in factor else
+                   "Right size, wrong sign: check which way each term is subtracted.")
     if near and within(target, near, abs_tol):
         raise Fail(f"`{name}` = {shown} is close: compute it exactly.",
                    hint="Work the value out step by step rather than estimating it.")

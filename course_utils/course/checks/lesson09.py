@@ -127,6 +127,18 @@ def _loss_probes():
     return [(logits, target, 0.1, 0), (logits, target2, 0.3, 2), (real_logits, b.tgt_out, 0.1, 0)]
 
 
+def _annotated_kl(logp, target, smoothing, pad_id):
+    """KL(q || p) summed over the tokens / their number, with smoothing / (V - 2) off the right token and
+    the pad column and the pad rows zeroed (a peer-style implementation learners paste)."""
+    V = logp.size(-1)
+    q = torch.full_like(logp, smoothing / (V - 2))
+    q.scatter_(-1, target[..., None], 1 - smoothing)
+    q[..., pad_id] = 0
+    q[target == pad_id] = 0
+    kl = torch.where(q > 0, q * (q.clamp_min(1e-30).log() - logp), torch.zeros_like(q)).sum()
+    return kl / (target != pad_id).sum()
+
+
 @exercise("09.label_smoothed_loss", "Label-smoothed cross-entropy by hand")
 def _check_label_smoothed_loss(fn):
     expect_callable(fn, "label_smoothed_loss")
@@ -180,6 +192,11 @@ def _check_label_smoothed_loss(fn):
                                     "already per token."),
             (lambda got: got.dim() > 0, "Return one number, the mean over the non-pad positions (a 0-dim tensor), "
                                         "not a loss per position."),
+            (_annotated_kl(logp, target, smoothing, pad_id), "That is a KL-divergence label smoothing that spreads "
+             "smoothing over V - 2 tokens and zeroes the pad column. This exercise asks for the cross-entropy "
+             "-sum_v q_v log p_v with q = (1 - smoothing) * one_hot + smoothing / V over *all* V tokens."),
+            (lambda got: float(got) < 0, "Your loss is negative: a minus sign is missing. log p <= 0, so the "
+                                         "cross-entropy -sum_v q_v log p_v is >= 0."),
         ], hint=HINT_LOSS)
     logits = probes[0][0].clone().requires_grad_(True)
     got = _call_loss(fn, logits, *probes[0][1:], what="`label_smoothed_loss` (with gradients)")
@@ -230,7 +247,9 @@ def _check_warmup_lr(fn):
         lr0 = call(fn, 0, 512, 4000, what="`warmup_lr` (step=0)")
     except Fail as f:
         raise Fail(f.message, hint="At step 0, step ** -0.5 divides by zero: return 0.0 for step 0.") from None
-    compare_prediction("warmup_lr(0, 512, 4000)", lr0, 0.0, abs_tol=1e-12)
+    compare_prediction("warmup_lr(0, 512, 4000)", lr0, 0.0, abs_tol=1e-12, hint=(
+        "At step 0 the rate must be 0.0: the warm-up line step * warmup^-1.5 is 0 there. Clamping the step "
+        "(e.g. `max(step, 1)`) returns the rate of step 1 instead; return 0.0 when step == 0."))
 
 
 @exercise("09.predict_peak_lr", "Predict the peak of the warm-up schedule")
