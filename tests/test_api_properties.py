@@ -84,7 +84,7 @@ def test_attention_is_a_clear_error_or_finite_and_equal_in_both_paths(inputs):
     if slow is None:
         return
     (out, weights), (out_fast, _) = slow, fast
-    assert out.shape == (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2]), q.size(-2), v.size(-1))
+    assert out.shape == (*torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2]), q.size(-2), v.size(-1))
     assert torch.isfinite(out).all() and torch.isfinite(weights).all()
     torch.testing.assert_close(out, out_fast, atol=1e-5, rtol=1e-4)
     sums = weights.sum(-1)
@@ -94,7 +94,7 @@ def test_attention_is_a_clear_error_or_finite_and_equal_in_both_paths(inputs):
         allowed = mask.expand_as(weights)
         assert (weights[~allowed] == 0).all()  # blocked keys: exactly zero
         empty = ~allowed.any(-1)  # a fully masked row: zero weights and zero output (documented)
-        assert (sums[empty] == 0).all() and (out[empty] == 0).all()
+        assert (sums[empty] == 0).all() and (out[empty.expand(out.shape[:-1])] == 0).all()
         torch.testing.assert_close(sums[~empty], torch.ones_like(sums[~empty]))
 
 

@@ -401,3 +401,14 @@ def test_more_bad_arguments_found_by_fuzzing_are_named():
         translate(m, src_vocab, None, "the dog")
     with pytest.raises(ValueError, match="translate: beam_size must be <= 64"):
         translate(m, src_vocab, tgt_vocab, "the dog", beam_size=10**12)
+
+
+def test_mask_larger_than_the_scores_is_named_even_when_v_broadcasts():
+    """Found by the property suite: q, k of batch 1 with v and the mask of batch 2 used to end
+    in a torch broadcasting error inside masked_fill."""
+    q, v = torch.randn(1, 1, 1, 1), torch.randn(2, 1, 1, 1)
+    mask = torch.zeros(2, 1, 1, 1, dtype=torch.bool)
+    for fn in (attention, sdpa_attention):
+        with pytest.raises(ValueError, match=r"mask of shape \(2, 1, 1, 1\) does not broadcast to the scores' shape"):
+            fn(q, q, v, mask)
+        assert fn(q, q, v)[0].shape == (2, 1, 1, 1)  # without a mask, v's batch broadcasts as in torch

@@ -31,7 +31,8 @@ def _check_qkv(q, k, v, mask, fn: str) -> None:
         raise ValueError(f"{fn}: k and v must have the same number of positions T_k, got "
                          f"k {tuple(k.shape)} and v {tuple(v.shape)}")
     try:
-        lead = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        lead = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])  # the scores' leading dims
     except RuntimeError:
         raise ValueError(f"{fn}: q, k and v must have the same leading (batch, head) dims, got "
                          f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}") from None
