@@ -36,7 +36,8 @@ def test_progress_survives_a_wrong_shaped_file(pfile, capsys):
     pfile.write_text(json.dumps({"version": 1, "exercises": {"05.split_heads": "passed", "05.merge_heads": None}}))
     assert cli.main(["progress"]) == 0
     captured = capsys.readouterr()
-    assert "dropped 2 entries" in captured.err and " 0/4" in captured.out
+    assert "repaired 1 entry" in captured.err and "dropped 1 entry" in captured.err
+    assert " 1/4" in captured.out  # the hand-written "passed" still counts
 
 
 # ----------------------------------------------------------------------------- arguments
@@ -101,7 +102,17 @@ def _bad_arguments(tmp_path):
         (["build", "--root", str(tmp_path)], "no solutions/"),
         (["reset", str(nb)], "--id"), (["reset", str(tmp_path / "missing.ipynb"), "--id", "04.attention"], "no such"),
         (["nonsense"], "invalid choice"),
+        (["train", "--steps", str(10**20)], "at most"),  # trained for ever before
+        (["evaluate", "--length-penalty", "1e308"], "at most"),  # overflowed to 0.00 % exact match
+        (["train", "--out", str(nb)], "not a checkpoint"), (["train", "--out", str(a_file)], "not a checkpoint"),
+        (["build", "--root", ""], "empty"),
     ]
+    if Path("/proc/self").is_dir():  # os.access says yes to root there; the folder takes no file
+        cases.append((["train", "--out", "/proc/nowhere/model.pt"], "cannot be written"))
+    if Path("/dev/zero").exists():  # a device: reading it never ends, replacing it breaks the system
+        cases += [(["check", "/dev/zero"], "not a regular file"), (["train", "--out", "/dev/zero"], "not a regular"),
+                  (["evaluate", "--checkpoint", "/dev/zero"], "not a regular file"),
+                  (["reset", "/dev/zero", "--id", "04.attention"], "not a regular file")]
     import torch
 
     if not torch.cuda.is_available():
@@ -120,6 +131,15 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path, no_work, capsys):
         assert needle in err and "Traceback" not in err, (argv, err)
         assert f"usage: course {argv[0]}" in err or argv == ["nonsense"], (argv, err)
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing was written
+
+
+def test_an_existing_checkpoint_is_a_valid_out(tmp_path, no_work):
+    import torch
+
+    out = tmp_path / "model.pt"
+    torch.save({"weights": torch.zeros(1)}, out)
+    args = cli.build_parser().parse_args(["train", "--out", str(out)])
+    assert args.out == out and sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]  # the probe is gone
 
 
 def test_default_output_is_checked_too(tmp_path, monkeypatch, no_work, capsys):

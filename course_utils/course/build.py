@@ -229,6 +229,8 @@ def generate(root: Path) -> tuple[dict[Path, str], list[str]]:
 
 def _course_folder(text: str) -> Path:
     """argparse type for --root: an existing folder with a solutions/ folder in it."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a folder path, got an empty string")
     path = Path(text).expanduser()
     if not path.exists():
         raise argparse.ArgumentTypeError(f"{text}: no such folder")

@@ -51,6 +51,8 @@ MAX_THREADS = 256
 MAX_BEAM = 64  # beam search keeps MAX_BEAM hypotheses per sentence in memory
 MAX_SEED = 2**32 - 1  # set_seed also seeds NumPy, whose seeds are 32-bit
 MAX_TRAIN_PAIRS = 1_000_000  # 25x the recipe's 40,000: a bound on memory and generation time
+MAX_STEPS = 1_000_000  # ~140x the recipe's 7,000 steps: a number that is not a typo
+MAX_LENGTH_PENALTY = 10.0  # beam search divides by ((5 + length) / 6) ** alpha: larger overflows to inf
 
 
 # ----------------------------------------------------------------------------- argument types
@@ -73,7 +75,7 @@ def _int_at_least(low: int, high: int | None = None):
 _threads = _int_at_least(1, MAX_THREADS)
 
 
-def _finite_float(low: float | None = None, strict: bool = False):
+def _finite_float(low: float | None = None, strict: bool = False, high: float | None = None):
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -83,6 +85,8 @@ def _finite_float(low: float | None = None, strict: bool = False):
             raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
         if low is not None and (value <= low if strict else value < low):
             raise argparse.ArgumentTypeError(f"must be {'greater than' if strict else 'at least'} {low:g}, got {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g}, got {text}")
         return value
     parse.__name__ = "number"
     return parse
@@ -96,7 +100,19 @@ def _existing_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"{text}: no such file")
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: is a folder, not a file")
+    if not path.is_file():  # /dev/zero, a pipe: reading would never end
+        raise argparse.ArgumentTypeError(f"{text}: not a regular file (a device, pipe or socket)")
     return path
+
+
+def _looks_like_checkpoint(path: Path) -> bool:
+    """A file torch.save wrote (a zip archive) or an older pickle: the only files --out replaces."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head == b"PK\x03\x04" or head[:1] == b"\x80" or head == b""
 
 
 def _output_file(text: str) -> Path:
@@ -107,8 +123,13 @@ def _output_file(text: str) -> Path:
     path = Path(text).expanduser()
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: is a folder; give a file path such as {Path(text) / 'model.pt'}")
+    if path.exists() and not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: not a regular file (a device, pipe or socket)")
     if path.exists() and not os.access(path, os.W_OK):
         raise argparse.ArgumentTypeError(f"{text}: the file cannot be written")
+    if path.is_file() and not _looks_like_checkpoint(path):
+        raise argparse.ArgumentTypeError(f"{text}: exists and is not a checkpoint (not written by torch.save); "
+                                         f"it is never replaced. Choose another --out path")
     folder = path.absolute().parent
     while not folder.exists():
         folder = folder.parent
@@ -116,6 +137,13 @@ def _output_file(text: str) -> Path:
         raise argparse.ArgumentTypeError(f"{text}: {folder} is a file, so no folder can be made there")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"{text}: the folder {folder} cannot be written")
+    try:  # os.access says yes for root even on read-only file systems (/proc, a read-only mount)
+        fd, probe = tempfile.mkstemp(prefix=".course-write-test-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise argparse.ArgumentTypeError(f"{text}: the folder {folder} cannot be written "
+                                         f"({err.strerror or err})") from None
     return path
 
 
@@ -762,8 +790,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", type=_output_file, default=str(default_out), help=_help(
             f"checkpoint file to write (default: {default_out}; an existing file is backed up first. "
             f"Maintainers replace the shipped model with --out {shipped})"))
-        p.add_argument("--steps", type=_int_at_least(1), default=config.steps,
-                       help=f"training steps (default: {config.steps})")
+        p.add_argument("--steps", type=_int_at_least(1, MAX_STEPS), default=config.steps,
+                       help=f"training steps (default: {config.steps}; at most {MAX_STEPS:,})")
         p.add_argument("--n-train", type=_int_at_least(1, MAX_TRAIN_PAIRS), default=config.n_train,
                        help=f"training pairs (default: {config.n_train})")
         p.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=config.seed, help="seed for weights and batch order")
@@ -786,8 +814,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N pairs of the split")
         p.add_argument("--beam-size", type=_int_at_least(1, MAX_BEAM), default=1,
                        help=f"1 = greedy decoding (default); at most {MAX_BEAM}")
-        p.add_argument("--length-penalty", type=_finite_float(0), default=0.6,
-                       help="beam search's alpha, a finite number >= 0 (default: 0.6)")
+        p.add_argument("--length-penalty", type=_finite_float(0, high=MAX_LENGTH_PENALTY), default=0.6,
+                       help=f"beam search's alpha, from 0 to {MAX_LENGTH_PENALTY:g} (default: 0.6)")
         p.add_argument("--threads", type=_threads, default=2, help="CPU threads for torch (default: 2)")
     else:
         for name in ("train", "evaluate"):
