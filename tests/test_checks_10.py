@@ -393,6 +393,68 @@ WRONG["10.beam_step"] += [(lambda lp, bs, k: (lambda v, i: (v[1:], i[1:] // lp.s
                                *(bs[:, None] + lp).flatten().topk(k + 1)), "not the best"),
                            (lambda lp, bs, k: (lambda v, i: (v, i // lp.size(1), i % lp.size(1)))(*(bs[:, None] + lp).flatten().sort()), "best first")]
 WRONG["10.length_penalty"] += [(lambda lp, n, a: -2 * lp / ((5 + n) / 6) ** a, "off by the same factor")]
+
+
+# From the independent answer set (issue 11): each mistake named by what it does.
+def greedy_steps(n_steps, stop_at="all"):
+    def greedy_decode(model, src, max_new_tokens, bos_id, eos_id, pad_id):
+        src_mask = (src != pad_id)[:, None, None, :]
+        memory = model.encode(src, src_mask)
+        ys = torch.full((src.size(0), 1), bos_id, dtype=torch.long)
+        finished = torch.zeros(src.size(0), dtype=torch.bool)
+        for _ in range(n_steps(max_new_tokens)):
+            nxt = model.decode(ys, memory, src_mask)[:, -1].argmax(-1).masked_fill(finished, pad_id)
+            ys = torch.cat([ys, nxt[:, None]], 1)
+            finished |= nxt == eos_id
+            if (finished.all() if stop_at == "all" else finished.any()):
+                break
+        return ys[:, 1:]
+    return greedy_decode
+
+
+def kv_returns_v_k(q, k_new, v_new, cache):
+    out, (k, v) = kv_cat(q, k_new, v_new, cache if cache is None else (cache[1], cache[0]))
+    return out, (v, k)
+
+
+def kv_unpacks_v_k(q, k_new, v_new, cache):
+    if cache is None:
+        k, v = k_new, v_new
+    else:
+        v_past, k_past = cache
+        k, v = torch.cat([k_past, k_new], dim=-2), torch.cat([v_past, v_new], dim=-2)
+    weights = (q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))).softmax(dim=-1)
+    return weights @ v, (k, v)
+
+
+def kv_scaled_by(size):
+    def kv_cache_step(q, k_new, v_new, cache):
+        k = k_new if cache is None else torch.cat([cache[0], k_new], dim=-2)
+        v = v_new if cache is None else torch.cat([cache[1], v_new], dim=-2)
+        return (q @ k.transpose(-2, -1) / math.sqrt(size(q, k, v))).softmax(-1) @ v, (k, v)
+    return kv_cache_step
+
+
+def beam_token_scores(log_probs, beam_scores, beam_size):
+    _, i = (beam_scores[:, None] + log_probs).reshape(-1).topk(beam_size)
+    return log_probs.reshape(-1)[i], i // log_probs.size(1), i % log_probs.size(1)
+
+
+def beam_probabilities(log_probs, beam_scores, beam_size):
+    s, i = (beam_scores[:, None] + log_probs).flatten().topk(beam_size)
+    return s.exp(), i // log_probs.size(1), i % log_probs.size(1)
+
+
+WRONG["10.greedy_decode"] += [(greedy_steps(lambda n: n - 1), "one step short"),
+                              (greedy_steps(lambda n: n, stop_at="any"), "*first* row"),
+                              (greedy_steps(lambda n: max(n - 2, 1)), "before every row has produced <eos>")]
+WRONG["10.kv_cache_step"] += [(kv_returns_v_k, "(k, v), in that order"), (kv_unpacks_v_k, "(k, v), in that order"),
+                              (kv_scaled_by(lambda q, k, v: k.size(-2)), "number of cached positions"),
+                              (kv_scaled_by(lambda q, k, v: v.size(-1)), "sqrt(d_v)")]
+WRONG["10.beam_step"] += [(beam_token_scores, "tokens' own log-probs"), (beam_probabilities, "probabilities (exp)")]
+WRONG["10.length_penalty"] += [(lambda lp, n, a: lp / (((5 + n) / 6) * a), "not times alpha"),
+                               (lambda lp, n, a: lp / ((5 + n) / 6 ** a), "raises only 6"),
+                               (lambda lp, n, a: lp / (5 + n / 6 ** a), "Brackets")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

@@ -6,6 +6,8 @@ References: course_utils.run.decoding (greedy_decode, gnmt_length_penalty), cour
 model with a padded batch of real sentences.
 """
 
+import math
+
 import torch
 from torch import nn
 
@@ -198,9 +200,20 @@ def _check_greedy_decode(fn):
                     raise Fail(f"Your output has {got.size(1)} columns: it goes on after every row has produced <eos>.",
                                hint="Stop as soon as every row has produced <eos>: keep a bool `finished` per row and "
                                     "`break` when `finished.all()`.")
-            if got.size(1) < T and torch.equal(got, want[:, :got.size(1)]) and ((got == eos).sum(1) > 0).any():
+            if got.size(1) == n - 1 == T - 1 and torch.equal(got, want[:, :n - 1]):
+                raise Fail(f"Your output has {n - 1} columns: one step short of max_new_tokens = {n}.",
+                           hint="Make max_new_tokens steps: `for _ in range(max_new_tokens):` (the <bos> column you "
+                                "drop at the end is not one of them).")
+            first_eos = (got == eos).any(0).nonzero()  # columns where some row has <eos>
+            if got.size(1) < T and torch.equal(got, want[:, :got.size(1)]) and len(first_eos) and \
+                    int(first_eos[0]) == got.size(1) - 1:
                 raise Fail("Your output stops when the *first* row has produced <eos>; the others are cut short.",
                            hint="Stop when *all* rows have produced <eos> (`finished.all()`).")
+            if got.size(1) < T and torch.equal(got, want[:, :got.size(1)]):
+                raise Fail(f"Your output stops after {got.size(1)} steps, before every row has produced <eos> "
+                           f"(the reference makes {T}).",
+                           hint="Keep going until *all* rows have produced <eos> (`finished.all()`) or max_new_tokens "
+                                "steps are done: `for _ in range(max_new_tokens):`.")
             if got.size(1) > 2 and (got == got[:, :1]).all() and not (want == want[:, :1]).all():
                 raise Fail("Every step appends the same token.", hint="The next token comes from the *last* position's "
                            "logits, `logits[:, -1]`, not the first.")
@@ -253,6 +266,11 @@ def _check_beam_step(fn):
             "swapped": ((scores, flat % V, flat // V), "beam_idx and token_idx are swapped: flat // V is the beam, flat % V the token."),
             "flat": ((scores, flat // V, flat), "token_idx is the flat index into the K x V candidates; split it: token = flat % V."),
             "ascending": (total.flatten().topk(k, largest=False), "You took the *lowest* scores; keep the highest."),
+            "token only": ((log_probs.flatten()[flat], flat // V, flat % V), "The right candidates, but the scores you "
+                           "return are the tokens' own log-probs: return the running totals beam_scores[k] + "
+                           "log_probs[k, token] (the values `topk` gave you)."),
+            "exp": ((scores.exp(), flat // V, flat % V), "The right candidates, but you returned probabilities (exp): "
+                    "return the running log-probability scores beam_scores[k] + log_probs[k, token]."),
             "by K, other order": ((scores, flat // log_probs.size(0), flat % log_probs.size(0)),
                                   "Split the flat index by the vocabulary size V (beam = flat // V, token = flat % V), not by K."),
             "by K": ((scores, flat % log_probs.size(0), flat // log_probs.size(0)),
@@ -299,6 +317,11 @@ def _check_length_penalty(fn):
             (log_prob / n, "You divided by the length (a plain average per token); the GNMT penalty is "
                            "((5 + length) / 6) ** alpha."),
             (log_prob / ((5.0 + n) / 6.0) * a, "alpha is an exponent: ((5 + length) / 6) ** alpha, not times alpha."),
+            (log_prob / (((5.0 + n) / 6.0) * a) if a else None, "alpha is an exponent: ((5 + length) / 6) ** alpha, "
+                                                               "not times alpha."),
+            (log_prob / ((5.0 + n) / 6.0 ** a), "Brackets: `(5 + length) / 6 ** alpha` raises only 6 to alpha; "
+                                                "write `((5 + length) / 6) ** alpha`."),
+            (log_prob / (5.0 + n / 6.0 ** a), "Brackets: the penalty is ((5 + length) / 6) ** alpha."),
             (log_prob / (1.0 + n) ** a, "The GNMT penalty is ((5 + length) / 6) ** alpha."),
             (log_prob / gnmt_length_penalty(n, 0.6), "alpha is fixed at 0.6 in your code: use the alpha argument "
                                                      "(the check also uses 1.0 and 0.0)."),
@@ -326,6 +349,9 @@ def _check_kv_cache_step(fn):
         for t in range(q.size(2)):
             step = (q[:, :, t:t + 1], k[:, :, t:t + 1], v[:, :, t:t + 1])
             got = expect_tuple(call(fn, *step, cache, what=f"`kv_cache_step` (at step {t})", errors=[
+                (r"must match except in dimension (2|-2)", "The pieces you concatenate have different widths: keys "
+                 "with values. The cache is (k, v), in that order: `k_past, v_past = cache`, then "
+                 "`k = torch.cat([k_past, k_new], dim=-2)`, `v = torch.cat([v_past, v_new], dim=-2)`."),
                 ("size of tensor|must match the size|shapes cannot be multiplied|same leading", "The cache grew along the wrong axis: "
                  "concatenate along time, `torch.cat([k_past, k_new], dim=-2)` (B, H, T, d_k)."),
             ]), 2, ("out", "cache"))
@@ -345,6 +371,12 @@ def _check_kv_cache_step(fn):
                                                      "size 1). Take it over the keys, the last axis."),
                        (v_all[:, :, :1], "Only the first position is attended: no mask is needed here, every "
                                          "cached position is in the past.")]
+            scores_t = step[0] @ k_all.transpose(-2, -1)
+            mistakes += [((scores_t / c).softmax(-1) @ v_all, f"The scores are divided by {what}; divide by sqrt(d_k) = "
+                          f"{math.sqrt(q.size(-1)):.3g}, the width of q and k.")
+                         for c, what in ((math.sqrt(t + 1), "sqrt(number of cached positions)"),
+                                         (float(q.size(-1)), "d_k (not its square root)"),
+                                         (math.sqrt(v.size(-1)), "sqrt(d_v)")) if abs(c - math.sqrt(q.size(-1))) > 1e-6]
             if isinstance(out, torch.Tensor) and out.shape == want.shape[:2] + want.shape[3:]:
                 raise Fail(f"`out` has shape {tuple(out.shape)}: the query axis (of size 1) is gone.",
                            hint="Keep it: out is (B, H, 1, d_v), like q (no squeeze).")
@@ -360,6 +392,10 @@ def _check_kv_cache_step(fn):
             if t > 0 and isinstance(kk, torch.Tensor) and kk.shape == k_all.shape and torch.equal(kk, k[:, :, order]):
                 raise Fail("The new key is at the *start* of the cache.",
                            hint="Append at the end: `torch.cat([k_past, k_new], dim=-2)`, so the cache stays in time order.")
+            if isinstance(kk, torch.Tensor) and isinstance(vv, torch.Tensor) and kk.shape == v_all.shape and \
+                    vv.shape == k_all.shape and torch.equal(kk, v_all) and torch.equal(vv, k_all):
+                raise Fail("The cache is returned as (v, k).", hint="The cache is (k, v), in that order: "
+                           "`return out, (k, v)` (and unpack it as `k_past, v_past = cache`).")
             compare(f"cache k (step {t})", kk, k_all, axes=("B", "H", "T", "d_k"))
             compare(f"cache v (step {t})", vv, v_all, axes=("B", "H", "T", "d_v"))
             cache, outs = new_cache, outs + [out]
