@@ -1152,6 +1152,20 @@ WRONG["05.merge_heads"] += [
     (lambda x: torch.cat(x.flip(1).unbind(1), dim=-1), "another order"),
     (lambda x: torch.cat([x[:, i] for i in reversed(range(x.size(1)))], dim=-1), "another order"),
     (lambda x: torch.cat([x[:, (i + 1) % x.size(1)] for i in range(x.size(1))], dim=-1), "another order")]
+WRONG["01.soft_lookup"] += [
+    (lambda q, k, v: (((w := torch.softmax(k @ q[:, None], dim=0)) * v).sum(0), w), "extra axis")]
+WRONG["04.attention"] += [
+    (lambda q, k, v, mask=None: (lambda w: (w @ v, w))(F.dropout(
+        (q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))).masked_fill(
+            torch.zeros((), dtype=torch.bool) if mask is None else ~mask, float("-inf")).softmax(-1), p=0.1, training=True)),
+     "that is dropout")]
+WRONG["04.fix_attention"] += [
+    (lambda q, k, v: (lambda w: (w @ v, w))((q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))).softmax(dim=-2).transpose(-2, -1)),
+     "transposing back"),
+    (no_source("def f(q, k, v):\n    w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)), dim=-2).mT\n"
+               "    return w @ v, w", "f"), "transposing back")]
+WRONG["05.multi_head_attention"] += [(mha(("return self.w_o(merge_heads(out))",
+                                           "return merge_heads(out) @ self.w_o.weight + self.w_o.bias")), "x @ weight.T")]
 WRONG["05.predict_param_count"] += [(4 * 512 * 512 + 512, "own bias"), (4 * 512 * 512 + 3 * 512, "3 biases"),
                                    (4 * (512 * 512 + 64), "not d_k")]
 

@@ -236,6 +236,7 @@ WRONG["07.cross_attention"] += [(_cross_scaled(lambda q, k, v: v.size(-1)), "sqr
                                 (_cross_scaled(lambda q, k, v: k.size(-2)), "sqrt(S)"),
                                 (_cross_scaled(lambda q, k, v: 10.0), "divided by 3.16")]
 WRONG["07.alignment"] += [(lambda w: w.argmax(-1).mode(dim=1).values, "vote of the heads"), (_vote, "vote of the heads")]
+WRONG["07.alignment"] += [(lambda w: w.log().mean(1).argmax(-1), "*log*-weights")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
 

@@ -141,6 +141,9 @@ def _check_soft_lookup(fn):
         if n == d_k:
             wrong.append(((query @ keys).softmax(-1), HINT_SCORES_AXIS))
         compare("weights", got[1], weights, axes=("n",), mistakes=wrong + [
+            (lambda w: tuple(w.shape) in ((n, 1), (1, n)), lambda w: f"`weights` has an extra axis, shape "
+             f"{tuple(w.shape)}: it should be ({n},), one weight per key: `keys @ query` (no `[:, None]`), then the "
+             "softmax over that axis."),
             (lambda w: torch.allclose(w, w.flatten()[0].expand_as(w)), HINT_UNIFORM),
             (lambda w: abs(float(w.sum()) - 1) > 1e-4, HINT_WEIGHT_SUM),
             (lambda w: bool((w >= 0).all()), HINT_SCORES)])

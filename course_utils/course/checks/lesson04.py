@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from course_utils.course.checks import (
-    call, compare, compare_prediction, exercise, expect_callable, expect_tuple, probe_generator, randn,
+    Fail, call, compare, compare_prediction, exercise, expect_callable, expect_tuple, probe_generator, randn,
 )
 from course_utils.course.checks.signatures import (
     HINT_IGNORED_MASK, HINT_NOT_PROBABILITIES, HINT_POLARITY, HINT_ROWS_SUM, ignored_mask, inverted_mask,
-    not_probabilities, rows_not_normalised, wrong_scale,
+    HINT_DROPOUT, dropped_out, not_probabilities, rows_not_normalised, wrong_scale,
 )
 from course_utils.transformer import attention as reference_attention
 
@@ -86,6 +86,27 @@ def _mistakes(q, k, v, mask, first_bug_only=False):
     return [(_variant(q, k, v, mask, **kw), hint) for kw, hint in variants]
 
 
+def _diagnose_square(fn, fail, k, v, mask, with_mask, first_bug_only):
+    """The answer crashed with T_q != T_k: run it with as many queries as keys, and if it then equals
+    a known mistake, name that mistake (with the crash's message)."""
+    q = k * 0.7  # (..., T_k, d_k): T_q = T_k
+    m = mask if with_mask else None
+    try:
+        got = call(fn, *((q, k, v, m) if with_mask else (q, k, v)))
+    except Fail:
+        raise fail from None
+    wrong = _mistakes(q, k, v, m, first_bug_only)
+    w_t = _variant(q, k, v, m, axis=-2)[1].transpose(-2, -1)
+    wrong.append(((w_t @ v, w_t), "The softmax goes over the keys, the last axis (dim=-1): taking it over dim=-2 and "
+                                  "transposing back is not the same (and breaks when T_q != T_k)."))
+    for (out, weights), hint in wrong:
+        if isinstance(got, (tuple, list)) and len(got) == 2 and all(isinstance(t, torch.Tensor) for t in got) and \
+                got[0].shape == out.shape and torch.allclose(got[0], out, atol=1e-5, rtol=1e-4):
+            raise Fail(f"{fail.message} (with as many queries as keys it runs, and shows a known mistake)",
+                       hint=hint) from None
+    raise fail from None
+
+
 def _check_attention_fn(fn, with_mask: bool, seed: int, first_bug_only=False):
     for q, k, v, mask in _probes(seed):
         mask = mask if with_mask else None
@@ -95,10 +116,15 @@ def _check_attention_fn(fn, with_mask: bool, seed: int, first_bug_only=False):
         errors = [(r"\.T\b", HINT_DOT_T), (r"Boolean value of Tensor", HINT_IF_MASK),
                   (r"Dimension out of range", HINT_TRANSPOSE_AXES), (r"must be a 3D tensor", HINT_BMM),
                   (r"shape of the mask|could not be broadcast", HINT_BOOL_INDEX)]
-        got = expect_tuple(call(fn, *args, errors=errors), 2, ("out", "weights"),
-                           wants=(want_out, want_w))
+        try:
+            got = expect_tuple(call(fn, *args, errors=errors), 2, ("out", "weights"), wants=(want_out, want_w))
+        except Fail as fail:
+            if fail.hint:
+                raise
+            _diagnose_square(fn, fail, k, v, mask, with_mask, first_bug_only)
         wrong = _mistakes(q, k, v, mask, first_bug_only)
-        signatures = [(not_probabilities, HINT_NOT_PROBABILITIES), (rows_not_normalised, HINT_ROWS_SUM)]
+        signatures = [(dropped_out(want_w), HINT_DROPOUT), (not_probabilities, HINT_NOT_PROBABILITIES),
+                      (rows_not_normalised, HINT_ROWS_SUM)]
         if mask is not None:
             signatures = [(inverted_mask(mask), HINT_POLARITY), (ignored_mask(mask), HINT_IGNORED_MASK)] + signatures
         signatures.append(wrong_scale(q @ k.transpose(-2, -1), mask, q.size(-1),

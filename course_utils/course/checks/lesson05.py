@@ -97,7 +97,7 @@ def _heads_permuted(x):
 
 
 def _mha_variant(x_q, x_kv, mask, w, n_heads, split="right", merge="right", scale=None, use_w_o=True,
-                 kv_from_q=False, mask_mode="fill", axis=-1, value_proj="w_v"):
+                 kv_from_q=False, mask_mode="fill", axis=-1, value_proj="w_v", w_o_untransposed=False):
     """Multi-head attention from the weights `w` = {name: (weight, bias)}, with a known mistake."""
     B, T_q, d_model = x_q.shape
     x_kv = x_q if kv_from_q else x_kv
@@ -113,6 +113,8 @@ def _mha_variant(x_q, x_kv, mask, w, n_heads, split="right", merge="right", scal
         scores = scores.masked_fill(mask if mask_mode.startswith("inverted") else ~mask, fill)
     out = scores.softmax(axis) @ v
     out = merge_heads(out) if merge == "right" else out.reshape(B, T_q, d_model)
+    if w_o_untransposed:
+        return out @ w["w_o"][0] + w["w_o"][1]
     return lin["w_o"](out) if use_w_o else out
 
 
@@ -176,6 +178,8 @@ def _check_mha(cls):
                     (_mha_variant(*args, scale=d_model),
                      "Each head scales by √d_k with d_k = d_model / n_heads, the width of one head, not √d_model."),
                     (_mha_variant(*args, use_w_o=False), "After merging the heads, mix them with the output projection w_o."),
+                    (_mha_variant(*args, w_o_untransposed=True), "nn.Linear stores its weight as (out, in) and computes "
+                     "x @ weight.T + bias: call the layer, `self.w_o(merged)`, rather than `merged @ self.w_o.weight`."),
                     (_mha_variant(*args, kv_from_q=True) if m is None and x_kv_probe is x_kv else None,
                      "Keys and values come from `x_kv` (the second argument), queries from `x_q`.")]
         if m is not None:

@@ -153,6 +153,8 @@ def _check_alignment(fn):
             (weights.amax(dim=1).argmax(-1), "You took the maximum over heads; the exercise asks for the *average* "
                                               "over heads (mean over dim=1)."),
             (weights.mean(dim=1).argmin(dim=-1), "argmin instead of argmax: pick the source position with the *most* weight."),
+            (weights.log().mean(dim=1).argmax(-1), "You averaged the *log*-weights (a geometric mean); average the "
+                                                    "weights themselves over the heads, `weights.mean(dim=1)`, then argmax."),
             (_head_vote(weights), "You took a vote of the heads' own argmaxes; the exercise asks to *average* the "
                                   "weights over the heads first, `weights.mean(dim=1)`, then take the argmax."),
         ], hint=HINT_ALIGNMENT)

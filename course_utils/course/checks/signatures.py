@@ -111,3 +111,22 @@ def scale_hint(c: float, d_k: int, sizes: dict[str, int]) -> str:
     what = f"by {named[0]}" if named else f"by {c:.3g}"
     return (f"Your weights are the softmax of the scores divided {what}: divide by sqrt(d_k) = {right:.3g}, "
             "the width of the queries and keys.")
+
+
+HINT_DROPOUT = ("Some weights are zeroed and the others scaled up: that is dropout. No dropout here: the weights must be "
+                "the plain softmax (deterministic), without `F.dropout` / `nn.Dropout` in training mode.")
+
+
+def dropped_out(want: torch.Tensor):
+    """Signature of dropout: some entries exactly 0 where `want` is not, the others `want` times one
+    constant 1 / (1 - p) > 1."""
+    def test(got: torch.Tensor) -> bool:
+        if got.shape != want.shape or not torch.isfinite(got).all():
+            return False
+        zero = (got == 0) & (want.abs() > 1e-6)
+        kept = (got != 0) & (want.abs() > 1e-6)
+        if not zero.any() or not kept.any():
+            return False
+        ratio = got[kept].double() / want[kept].double()
+        return bool(ratio.min() > 1 + 1e-6) and bool(torch.allclose(ratio, ratio.mean().expand_as(ratio), rtol=1e-4))
+    return test
