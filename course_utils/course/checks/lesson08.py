@@ -157,6 +157,17 @@ def _call_parts(fn, layer, *args):
                         "`layer.norm1`, ... each sublayer wrapped as `norm(x + sublayer(x))`.") from None
 
 
+def _same_twice(fn, got, want, layer, *args):
+    """A wrong answer that gives another output on the same input again has randomness in it (dropout)."""
+    if not isinstance(got, torch.Tensor) or got.shape != want.shape or torch.allclose(got, want, atol=1e-5, rtol=1e-4):
+        return
+    again = _call_parts(fn, layer, *args)
+    if isinstance(again, torch.Tensor) and again.shape == got.shape and not torch.equal(again, got):
+        raise Fail("Your layer gives a different output each time on the same input: something random is on.",
+                   hint="No dropout in this exercise: leave out `F.dropout(..., training=True)` / `nn.Dropout` "
+                        "(the layer is in eval mode, so its own dropout is off); the output must be deterministic.")
+
+
 def _real_layers():
     """The reference model's first encoder and decoder layers with their real inputs: embedded
     target, encoded memory, causal & padding target mask, source padding mask."""
@@ -257,6 +268,7 @@ def _check_decoder_layer(fn):
                  "Only one LayerNorm at the end: post-LN normalises after *every* residual sum: norm1, norm2, norm3."),
             ] + other_norms + far
             got = _call_parts(fn, L, x, memory, tgt_mask, memory_mask)
+            _same_twice(fn, got, want, L, x, memory, tgt_mask, memory_mask)
         compare("out", got, want, axes=("B", "T", "d_model"), mistakes=mistakes, hint=HINT_DECODER_LAYER)
 
 
@@ -299,4 +311,5 @@ def _check_fix_encoder_layer(fn):
                  "norm1 is not applied: h = norm1(x + attn(x)), then out = norm2(h + ffn(h))."),
             ]
             got = _call_parts(fn, L, x, mask)
+            _same_twice(fn, got, want, L, x, mask)
         compare("out", got, want, axes=("B", "S", "d_model"), mistakes=mistakes, hint=HINT_ENCODER_LAYER)
