@@ -432,6 +432,12 @@ def border_kpm_shifted(mha, x, tgt, pad_id):
     return mha(x, x, x, attn_mask=~masks.causal_mask(x.size(1)), key_padding_mask=(tgt == pad_id).roll(1, -1))[0]
 
 
+def decoder_mask_batch_as_T(tgt, pad_id):
+    T = tgt.size(0)
+    return (tgt != pad_id)[:, None, None, :] & torch.tril(torch.ones(T, T, dtype=torch.bool))
+
+
+WRONG["06.decoder_mask"] += [(decoder_mask_batch_as_T, "T = tgt.size(1)")]
 WRONG["06.nn_border"] += [(border_blocks_diagonal, "also blocks the diagonal"), (border_blocks_past, "blocks the *past*"),
                           (border_kpm_shifted, "not True exactly at the padding")]
 RIGHT_CASES = [(ex, fn) for ex, fns in RIGHT.items() for fn in fns]

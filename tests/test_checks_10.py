@@ -452,6 +452,8 @@ WRONG["10.kv_cache_step"] += [(kv_returns_v_k, "(k, v), in that order"), (kv_unp
                               (kv_scaled_by(lambda q, k, v: k.size(-2)), "number of cached positions"),
                               (kv_scaled_by(lambda q, k, v: v.size(-1)), "sqrt(d_v)")]
 WRONG["10.beam_step"] += [(beam_token_scores, "tokens' own log-probs"), (beam_probabilities, "probabilities (exp)")]
+WRONG["10.beam_step"] += [(lambda lp, bs, k: (lambda s, i: (s, i // lp.size(1), i % lp.size(1)))(*(bs + lp).reshape(-1).topk(k)),
+                           "beam_scores[:, None]")]
 WRONG["10.length_penalty"] += [(lambda lp, n, a: lp / (((5 + n) / 6) * a), "not times alpha"),
                                (lambda lp, n, a: lp / ((5 + n) / 6 ** a), "raises only 6"),
                                (lambda lp, n, a: lp / (5 + n / 6 ** a), "Brackets")]

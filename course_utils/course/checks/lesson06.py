@@ -155,7 +155,10 @@ def _check_decoder_mask(fn):
     for tgt, pad_id in _token_probes():
         B, T = tgt.shape
         pad, causal = padding_mask(tgt, pad_id), causal_mask(T)
-        got, want = call(fn, tgt, pad_id), pad & causal
+        got, want = call(fn, tgt, pad_id, errors=[
+            (r"must match the size of tensor", "The causal part must be (T, T) with T = tgt.size(1), the number of "
+             "positions (tgt is (B, T); tgt.size(0) is the batch size)."),
+        ]), pad & causal
         expect_bool_mask("mask", got, want)
         if isinstance(got, torch.Tensor) and got.dtype == torch.bool and got.shape != want.shape:
             try:

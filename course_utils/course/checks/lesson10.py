@@ -239,7 +239,10 @@ def _check_beam_step(fn):
         V, total = log_probs.size(-1), beam_scores[:, None] + log_probs  # (K, V)
         scores, flat = total.flatten().topk(k)
         want = (scores, flat // V, flat % V)
-        got = call(fn, log_probs, beam_scores, k)
+        got = call(fn, log_probs, beam_scores, k, errors=[
+            (r"must match the size of tensor", "Add each beam's score to its own row: `beam_scores[:, None] + "
+             "log_probs` ((K, 1) + (K, V)); without `[:, None]` the K scores line up with the V tokens."),
+        ])
         if isinstance(got, (tuple, list)) and len(got) == 2:
             raise Fail("Expected 3 values (scores, beam_idx, token_idx), got 2.",
                        hint="Return the new running scores too: `return scores, beam_idx, token_idx`.")
