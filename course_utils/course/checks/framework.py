@@ -287,8 +287,8 @@ def _grade(ex: Exercise, obj: Any) -> CheckResult:
     try:
         with _no_side_effects():
             note = ex.checker(obj)
-    except Pending:
-        return CheckResult(ex.id, ex.title, "pending", _PENDING_CODE)
+    except Pending as p:  # a checker may say what is missing: Pending("no part of yours yet ...")
+        return CheckResult(ex.id, ex.title, "pending", str(p) if str(p) else _PENDING_CODE)
     except Fail as f:
         return CheckResult(ex.id, ex.title, "failed", f.message, f.hint)
     except BaseException as err:  # a checker that could not cope with the answer: still no raise

@@ -267,19 +267,29 @@ def _reference_variants(ref: CourseTransformer, src, tgt) -> dict:
     src_mask = _course_padding_mask(src, PAD_ID)
     tgt_mask = _course_padding_mask(tgt, PAD_ID) & _course_causal_mask(tgt.size(1))
 
-    def run(scale=(True, True), memory_mask=True, causal=True, positions=True):
-        def embed(table, ids, scaled):
+    def run(scale=(True, True), memory_mask=True, causal=True, positions=(True, True), tgt_table=None,
+            enc_layers=None, enc_mask=True):
+        def embed(table, ids, scaled, pos):
             x = table(ids) * (math.sqrt(d) if scaled else 1.0)
-            return x + pe[:ids.size(1)] if positions else x
-        memory = ref.encoder(embed(ref.src_embed, src, scale[0]), src_mask)
+            return x + pe[:ids.size(1)] if pos else x
+        x = embed(ref.src_embed, src, scale[0], positions[0])
+        if enc_layers is None:
+            memory = ref.encoder(x, src_mask if enc_mask else None)
+        else:
+            for layer in enc_layers:
+                x = layer(x, src_mask)
+            memory = x
         mask = tgt_mask if causal else _course_padding_mask(tgt, PAD_ID)
-        x = ref.decoder(embed(ref.tgt_embed, tgt, scale[1]), memory, mask, src_mask if memory_mask else None)
-        return ref.out_proj(x)
+        y = embed(tgt_table or ref.tgt_embed, tgt, scale[1], positions[1])
+        return ref.out_proj(ref.decoder(y, memory, mask, src_mask if memory_mask else None))
 
     with torch.no_grad():
         return {"right": run(), "scale": run(scale=(False, False)), "scale_src": run(scale=(False, True)),
                 "scale_tgt": run(scale=(True, False)), "memory_mask": run(memory_mask=False),
-                "causal": run(causal=False), "positions": run(positions=False)}
+                "causal": run(causal=False), "positions": run(positions=(False, False)),
+                "positions_src": run(positions=(False, True)), "positions_tgt": run(positions=(True, False)),
+                "src_embed": run(tgt_table=ref.src_embed), "first_layer": run(enc_layers=ref.encoder.layers[:1]),
+                "enc_mask": run(enc_mask=False)}
 
 
 @exercise("11.transformer", "Assemble the Transformer from your parts", time_limit=30, name="Transformer")
@@ -303,7 +313,12 @@ def _check_transformer(cls):
     src, tgt = _probe_batch()
     variants = _reference_variants(ref, src, tgt)
     with torch.no_grad():
-        got = call(model, src, tgt, what="model(src, tgt)")
+        got = call(model, src, tgt, what="model(src, tgt)", errors=[
+            (r"key columns|query rows", "A mask does not fit its attention: a decoder layer is called as "
+             "`layer(x, memory, tgt_mask, src_mask)` (the target's mask first, then the source's)."),
+            (r"must match the size of tensor", "Take the positions of the sequence axis: `pe[:S]` with "
+             "S = src.size(1) and `pe[:T]` with T = tgt.size(1) (size(0) is the batch)."),
+        ])
     keep = tgt != PAD_ID  # pad positions of the target are never used
     if not isinstance(got, torch.Tensor) or got.shape != variants["right"].shape:
         compare("logits", got, variants["right"], axes=("B", "T", "V"))
@@ -316,6 +331,12 @@ def _check_transformer(cls):
         "causal": "The decoder's self-attention needs the causal mask as well as the padding mask "
                   "(padding_mask(tgt) & causal_mask(T)).",
         "positions": "Add the sinusoidal positional encoding to both embeddings.",
+        "positions_src": "encode adds no positions: add `pe[:S]` to the source embeddings too.",
+        "positions_tgt": "decode adds no positions: add `pe[:T]` to the target embeddings too.",
+        "src_embed": "decode embeds the target with src_embed; the target has its own table: `self.tgt_embed(tgt)`.",
+        "first_layer": "Only the first encoder layer runs: loop over every layer, `for layer in self.encoder.layers:`.",
+        "enc_mask": "The encoder layers get no mask: pass src_mask to every encoder layer, so the source's padding "
+                    "stays hidden.",
     }
     compare("logits at the real target positions", got[keep], variants["right"][keep], axes=("N", "V"),
             mistakes=[(variants[k][keep], h) for k, h in hints.items()])
@@ -332,6 +353,12 @@ def _check_train(run):
     if not isinstance(seconds, (int, float)) or seconds <= 0:
         raise Fail(f"run['train_seconds'] should be the training time in seconds, got {seconds!r}.")
     src_vocab, tgt_vocab = build_vocabs()
+    for attr, vocab in (("src_embed", src_vocab), ("tgt_embed", tgt_vocab)):
+        table = getattr(model, attr, None)
+        if isinstance(table, nn.Embedding) and table.num_embeddings < len(vocab):
+            raise Fail(f"Your model's {attr} has {table.num_embeddings} rows, but the corpus vocabulary has "
+                       f"{len(vocab)} tokens.",
+                       hint="Build the model with the vocabularies' sizes: `Transformer(len(src_vocab), len(tgt_vocab))`.")
     test = make_splits(0, n_train=0).test
     t0 = time.perf_counter()
     score = exact_match(model, test, src_vocab, tgt_vocab)
@@ -352,6 +379,13 @@ def _check_train(run):
 def _check_parts(parts):
     if not isinstance(parts, Parts):
         raise Fail(f"Pass the result of gather_parts(...), got {type(parts).__name__}.")
+    failing = [r for r in parts.rows if r.source == "course" and "failed" in r.note]
+    if not parts.yours() and failing:
+        listed = "; ".join(f"{r.name} ({r.exercise}: {r.note})" for r in failing[:4])
+        raise Fail(f"None of your parts is used yet: {len(failing)} of them fail their own check, so the course's "
+                   f"version stands in: {listed}.",
+                   hint="Make each of them pass its own check in its exercise notebook (or fix it in the parts cell), "
+                        "then run the gathering cell again.")
     if not parts.yours():
         raise Pending("No part of yours yet: save your exercise notebooks or paste parts into the cell above.")
     course = [r for r in parts.rows if r.source == "course"]
