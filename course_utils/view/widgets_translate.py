@@ -76,7 +76,7 @@ def plot_cross_attention(result: dict, layer: int = -1, head: int | None = None,
     layer_no = layer % n_layers
     return plot_attention(weights, result["src_labels"], result["tgt_labels"], ax=ax,
                           title=f"cross-attention, decoder layer {layer_no}, {which}",
-                          xlabel="English source (keys)", ylabel="Chinese output (queries)")
+                          xlabel="English source (keys)", ylabel="Chinese token being written (row = its query)")
 
 
 class TranslateExplorer(LessonWidget):
