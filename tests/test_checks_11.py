@@ -16,7 +16,7 @@ PAD = 0
 
 
 def assembled(src_table="src_embed", tgt_table="tgt_embed", src_pe=True, enc_layers=None, enc_mask=True,
-              pe_len_axis=1, dec_masks="right"):
+              pe_len_axis=1, dec_masks="right", project=True):
     """A learner's Transformer written from the course's layers, with one assembly choice changed."""
     class Transformer(CourseTransformer):
         def __init__(self, src_vocab_size, tgt_vocab_size, d_model=128, n_heads=4, n_layers=2, d_ff=256, max_len=64):
@@ -38,7 +38,7 @@ def assembled(src_table="src_embed", tgt_table="tgt_embed", src_pe=True, enc_lay
             y = getattr(self, tgt_table)(tgt) * math.sqrt(self.d) + self.table[:T]
             for layer in self.decoder.layers:
                 y = layer(y, x, tgt_mask, src_mask) if dec_masks == "right" else layer(y, x, src_mask, tgt_mask)
-            return self.out_proj(y)
+            return self.out_proj(y) if project else y
     return Transformer
 
 
@@ -53,6 +53,7 @@ def test_the_assembled_transformer_passes():
     (assembled(enc_mask=False), "encoder layers get no mask"),
     (assembled(pe_len_axis=0), "`pe[:S]` with S = src.size(1)"),
     (assembled(dec_masks="swapped"), "A mask does not fit its attention"),
+    (assembled(project=False), "self.out_proj(x)"),
 ])
 def test_assembly_mistakes_are_named(answer, phrase):
     fails_with("11.transformer", answer, phrase)

@@ -320,6 +320,9 @@ def _check_transformer(cls):
              "S = src.size(1) and `pe[:T]` with T = tgt.size(1) (size(0) is the batch)."),
         ])
     keep = tgt != PAD_ID  # pad positions of the target are never used
+    if isinstance(got, torch.Tensor) and got.shape == variants["right"].shape[:-1] + (_PROBE["d_model"],):
+        raise Fail(f"`logits` has shape {tuple(got.shape)}: width d_model, not the target vocabulary.",
+                   hint="End decode with the output projection: `return self.out_proj(x)` (B, T, tgt_vocab_size).")
     if not isinstance(got, torch.Tensor) or got.shape != variants["right"].shape:
         compare("logits", got, variants["right"], axes=("B", "T", "V"))
     hints = {
