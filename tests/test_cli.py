@@ -274,6 +274,36 @@ def test_check_grades_in_trusted_cells_and_records_only_the_exercise_itself(tmp_
     assert progress.load(root / ".course" / "progress.json")["exercises"]["01.weighted_sum"]["status"] == "passed"
 
 
+FORGE = ("import json, re\nsource = '\\n'.join(_ih)\n"  # the grading cells' tokens and results file, from history
+         "for token in set(re.findall(r\"\\\"token\\\": '([0-9a-f]{32})'\", source)):\n"
+         "    for path in set(re.findall(r\"open\\('([^']+results.jsonl)'\", source)):\n"
+         "        with open(path, 'a') as f:\n"
+         "            for i in ('01.weighted_sum', '01.softmax_temperature', '01.soft_lookup'):\n"
+         "                f.write(json.dumps({'token': token, 'id': i, 'status': 'passed', 'message': 'ok'}) + '\\n')\n"
+         "print('forged')")
+PATCH_IMPORT = ("import importlib, types\nreal = importlib.import_module\n"
+                "class Passed:\n    status, message, hint = 'passed', 'ok', None\n"
+                "fake = types.SimpleNamespace(check=lambda *a, **k: Passed())\n"
+                "importlib.import_module = lambda n, *a: fake if n.startswith('course_utils.course.checks') else real(n, *a)")
+PATCH_TORCH = "import torch\ntorch.allclose = lambda *a, **k: True\ntorch.Tensor.__eq__ = lambda *a, **k: True"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cheat, where", [(FORGE, "end"), (PATCH_IMPORT, "setup"), (PATCH_TORCH, "setup")])
+def test_forged_results_and_patched_graders_do_not_pass(tmp_path, cheat, where, capsys):
+    root = _tiny_course(tmp_path)
+    path = root / "exercises" / "01_tiny.ipynb"
+    _edit(path, {"ws-answer": "def weighted_sum(weights, values):\n    return weights @ values",
+                 "sm-answer": "def softmax(scores, temperature=1.0):\n    return scores"},  # wrong
+          insert_after={where: cheat})
+    assert cli.main(["check", str(path), "--timeout", "120", "--no-record"]) == 1
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.startswith("01.")}
+    assert rows["01.softmax_temperature"] == "failed" and rows["01.soft_lookup"] != "passed", out
+    if where == "setup":
+        assert "not graded: the notebook replaced" in out
+
+
 @pytest.mark.slow
 def test_a_dead_kernel_becomes_a_row_and_earlier_results_stay(tmp_path, capsys):
     root = _tiny_course(tmp_path)
@@ -346,8 +376,10 @@ def test_a_notebook_without_checks_does_not_pass(tmp_path, capsys):
 def test_grader_cell_is_valid_python():
     import ast
 
-    source = cli._GRADER_CELL.format(todo=[("01.soft_lookup", "soft_lookup")], results="/tmp/x", token="abc")
+    source = cli._GRADER_CELL.format(todo=[("01.soft_lookup", "soft_lookup")], results="/tmp/x", token="abc",
+                                     guard="_course_guard_x")
     ast.parse(source)
+    ast.parse(cli._GUARD_CELL.format(guard="_course_guard_x"))
     assert "_course_b.eval" in source and "_course_b.open" in source  # a learner's eval/open are not used
 
 

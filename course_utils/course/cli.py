@@ -15,7 +15,10 @@ Grading (`course check`) runs a copy of the notebook in a fresh kernel of this P
 the generated exercise (a learner's edited check cell runs as ordinary code first) and
 graded by a grading cell written here, which grades the learner's object with freshly
 imported graders and writes the result to a private file. Whatever a notebook prints, or a `check` it defines, is never read as a
-result. A cell that runs past `--timeout`, or a kernel that dies, ends the run with a row
+result. Each grading cell writes under its own random token, and only its first row for each
+of its exercises counts (rows a notebook forges later are ignored); a setup cell run before the
+notebook notes the functions grading relies on (open, eval, import_module, json.dumps, torch's
+and NumPy's comparisons), and if the notebook replaced any, its exercises fail as "not graded". A cell that runs past `--timeout`, or a kernel that dies, ends the run with a row
 saying so; the results before it stay.
 
 Progress: `course check` and `course reset` record results only for the course's own
@@ -312,15 +315,48 @@ class GradeReport:
     stopped: str | None = None  # why grading stopped early
 
 
+_GUARD_CELL = '''\
+# course check: setup cell (written by the grader, runs before the notebook's first cell)
+def _course_make_guard():
+    import builtins, importlib, json, sys
+    watched = [(builtins, "open"), (builtins, "eval"), (builtins, "__import__"), (builtins, "isinstance"),
+               (importlib, "import_module"), (json, "dumps"), (sys, "modules")]
+    try:
+        import numpy, torch
+        watched += [(torch, n) for n in ("allclose", "equal", "isclose", "isfinite", "tensor", "as_tensor")]
+        watched += [(torch.testing, "assert_close"), (torch.Tensor, "allclose"), (torch.Tensor, "equal"),
+                    (torch.Tensor, "__eq__"), (numpy, "allclose"), (numpy, "isclose")]
+    except Exception:
+        pass
+    first = [(owner, name, owner.__dict__.get(name) if isinstance(owner, type) else getattr(owner, name, None))
+             for owner, name in watched]
+
+    def changed():
+        now = [(o, n, o.__dict__.get(n) if isinstance(o, type) else getattr(o, n, None)) for o, n, _ in first]
+        return [getattr(o, "__name__", "?") + "." + n for (o, n, was), (_, _, is_) in zip(first, now) if was is not is_]
+    return changed
+{guard} = _course_make_guard()
+del _course_make_guard
+'''
+
 _GRADER_CELL = '''\
 # course check: grading cell (written by the grader, not part of the notebook)
 import builtins as _course_b, importlib as _course_importlib, json as _course_json, sys as _course_sys
+try:
+    _course_replaced = {guard}()
+except _course_b.Exception:  # the setup cell's guard is gone or was replaced
+    _course_replaced = ["the grader's setup"]
 for _course_name in [m for m in list(_course_sys.modules)
                      if m == "course_utils.course.checks" or m.startswith("course_utils.course.checks.")]:
     del _course_sys.modules[_course_name]
 _course_checks = _course_importlib.import_module("course_utils.course.checks")
 _course_found = []
 for _course_id, _course_expr in {todo!r}:
+    if _course_replaced:
+        _course_found.append({{"id": _course_id, "status": "failed", "message":
+            "not graded: the notebook replaced " + ", ".join(_course_replaced) + ", which grading relies on; "
+            "remove that code, restart the kernel and check again"}})
+        continue
     try:
         _course_obj = _course_b.eval(_course_expr)
     except _course_b.Exception as _course_err:
@@ -401,12 +437,19 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
         return report
 
     run_nb = copy.deepcopy(nb)
-    run_cells, origin, grader_at = [], [], {}
-    token = secrets.token_hex(16)
+    guard = f"_course_guard_{secrets.token_hex(8)}"
+    tokens: dict[str, list[str]] = {}  # a token per grading cell -> the exercises it grades
+
+    def grader_cell(todo):
+        token = secrets.token_hex(16)  # unknown to the notebook until that cell runs
+        tokens[token] = [ex_id for ex_id, _ in todo]
+        return nbformat.v4.new_code_cell(_GRADER_CELL.format(todo=todo, results=str(results), token=token,
+                                                             guard=guard))
     private = Path(tempfile.mkdtemp(prefix="course-grade-"))
     results = private / "results.jsonl"
     fresh_by_cell_id = {cid: ex_id for ex_id, (cid, _, _) in fresh_checks.items() if cid}
     graded_in_place = set()
+    run_cells, origin, grader_at = [nbformat.v4.new_code_cell(_GUARD_CELL.format(guard=guard))], [None], {0: []}
     for index, cell in enumerate(run_nb.cells):
         ex_id = fresh_by_cell_id.get(cell.get("id")) if cell.cell_type == "code" else None
         if ex_id is None and cell.cell_type == "code" and _ex_id(cell) in fresh_checks \
@@ -419,9 +462,8 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
                 # prints is ignored), then the restored check is graded
                 run_cells.append(cell)
                 origin.append(index)
-            source = _GRADER_CELL.format(todo=[(ex_id, fresh_checks[ex_id][2])], results=str(results), token=token)
             grader_at[len(run_cells)] = [ex_id]
-            run_cells.append(nbformat.v4.new_code_cell(source))  # the restored check, graded here
+            run_cells.append(grader_cell([(ex_id, fresh_checks[ex_id][2])]))  # the restored check, graded here
             origin.append(index)
             continue
         run_cells.append(cell)
@@ -429,7 +471,7 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
     rest = [(i, fresh_checks[i][2]) for i in expected if i not in graded_in_place and i in fresh_checks]
     if rest:
         grader_at[len(run_cells)] = [i for i, _ in rest]
-        run_cells.append(nbformat.v4.new_code_cell(_GRADER_CELL.format(todo=rest, results=str(results), token=token)))
+        run_cells.append(grader_cell(rest))
         origin.append(None)
     run_nb.cells = run_cells
 
@@ -452,6 +494,8 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
                                 continue
                             where = "the grading cell" if origin[run_index] is None else f"cell {origin[run_index] + 1}"
                             try:
+                                # the setup cell imports torch: a short --timeout is for the notebook's cells
+                                client.timeout = max(timeout, CELL_TIMEOUT) if run_index == 0 else timeout
                                 client.execute_cell(cell, run_index)
                             except CellTimeoutError:
                                 report.stopped = f"{where} timed out after {timeout:g} s"
@@ -481,8 +525,9 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
                     row = json.loads(line)
                 except ValueError:
                     continue
-                if isinstance(row, dict) and row.get("token") == token and row.get("id") in expected:
-                    found[row["id"]] = row  # a check graded twice: the last one counts
+                if isinstance(row, dict) and row.get("id") in tokens.get(row.get("token"), ()) \
+                        and row["id"] in expected:
+                    found.setdefault(row["id"], row)  # the grading cell's own row: rows added later do not count
     finally:
         shutil.rmtree(private, ignore_errors=True)
 
