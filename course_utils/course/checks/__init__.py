@@ -55,11 +55,17 @@ receives the learner's object, probes it, and raises `Fail` (through the helpers
   a known mistake gives on the same probe (matched within the tolerance, even with another
   shape or dtype), or a *signature*: a function `wrong(got) -> bool` testing a property
   (NaN rows exactly where a mask row is empty, all rows equal, T_q columns instead of T_k,
-  ...), so a mistake is named even when it is not reproduced bit for bit. Then type,
-  shape (naming axes), dtype, NaN/inf and values are checked, in that order.
+  ...), so a mistake is named even when it is not reproduced bit for bit. A signature's hint
+  may be a function of `got`, worded from what was measured: `signatures.wrong_scale(scores,
+  mask, d_k, sizes)` fits the constant c of softmax(scores / c) and names it (sqrt(d_v),
+  T_k, ...); `signatures.dropped_out(want)` recognises dropout. Then type, shape (naming
+  axes), dtype, NaN/inf and values are checked, in that order.
+- `call` also recognises torch's own warning about `.T` on a batched tensor and names it
+  when the learner's code then raises, even where the learner's line cannot be quoted.
 - `compare_prediction(name, got, want, rel=..., mistakes=[(value, hint)])` for "predict the
   output" exercises: accepts int, float, NumPy scalars/arrays, tensors, lists; `rel` is the
-  precision the statement asks for; a near miss gets "close: compute it exactly".
+  precision the statement asks for; an answer off by a power of ten or of the wrong sign is
+  named as such; a near miss gets "close: compute it exactly".
 - `expect_callable`, `expect_class`, `expect_tuple(got, 2, ("out", "weights"), wants=(out, weights))`
   (with `wants`, a pair returned in the other order is named).
 - `raise Fail("message", hint="...")` for a custom failure; return a short string from the
