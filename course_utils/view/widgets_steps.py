@@ -195,13 +195,13 @@ def trace_steps(model, src_vocab, tgt_vocab, tokens, max_new_tokens: int | None 
              "upper triangle). Rows are queries, columns keys.",
              [f"weights per layer (1, {H}, {T}, {T})  (B, H, T, T)"],
              per_layer(self_weights, tgt_labels, tgt_labels, "masked self-attention"), "weights",
-             xlabel="target token (key)", ylabel="target token (query)"),
+             xlabel="target token read (key)", ylabel="target token read (query)"),
         Step(6, STEP_TITLES[6],
              "Queries come from the decoder (rows: target tokens), keys and values from the memory "
              "(columns: source tokens). This is where the Chinese side reads the English sentence.",
              [f"weights per layer (1, {H}, {T}, {S})  (B, H, T, S)", f"output (1, {T}, {d})"],
              per_layer(cross_weights, tgt_labels, src_labels, "cross-attention"), "weights",
-             xlabel="source token (key)", ylabel="target token (query)"),
+             xlabel="source token (key)", ylabel="target token read (query)"),
         Step(7, STEP_TITLES[7],
              f"A linear layer gives {config.tgt_vocab_size} scores per position, softmax turns them into "
              f"probabilities. Row t is the prediction for the token after row t's token; only the columns of "
