@@ -286,10 +286,18 @@ PATCH_IMPORT = ("import importlib, types\nreal = importlib.import_module\n"
                 "fake = types.SimpleNamespace(check=lambda *a, **k: Passed())\n"
                 "importlib.import_module = lambda n, *a: fake if n.startswith('course_utils.course.checks') else real(n, *a)")
 PATCH_TORCH = "import torch\ntorch.allclose = lambda *a, **k: True\ntorch.Tensor.__eq__ = lambda *a, **k: True"
+FAKE_PACKAGE = ("import os, sys, pathlib\nfolder = pathlib.Path('fake/course_utils/course/checks')\n"
+                "folder.mkdir(parents=True)\n"
+                "for d in ('fake/course_utils', 'fake/course_utils/course'):\n    pathlib.Path(d, '__init__.py').write_text('')\n"
+                "(folder / '__init__.py').write_text('class R:\\n    status, message, hint = \"passed\", \"ok\", None\\n'\n"
+                "                                   'def check(*a, **k):\\n    return R()\\n')\n"
+                "sys.path.insert(0, os.path.abspath('fake'))\n"
+                "for m in [m for m in sys.modules if m.startswith('course_utils')]:\n    del sys.modules[m]")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("cheat, where", [(FORGE, "end"), (PATCH_IMPORT, "setup"), (PATCH_TORCH, "setup")])
+@pytest.mark.parametrize("cheat, where", [(FORGE, "end"), (PATCH_IMPORT, "setup"), (PATCH_TORCH, "setup"),
+                                          (FAKE_PACKAGE, "setup")])
 def test_forged_results_and_patched_graders_do_not_pass(tmp_path, cheat, where, capsys):
     root = _tiny_course(tmp_path)
     path = root / "exercises" / "01_tiny.ipynb"
@@ -377,7 +385,7 @@ def test_grader_cell_is_valid_python():
     import ast
 
     source = cli._GRADER_CELL.format(todo=[("01.soft_lookup", "soft_lookup")], results="/tmp/x", token="abc",
-                                     guard="_course_guard_x")
+                                     guard="_course_guard_x", checks_file="/x/checks/__init__.py")
     ast.parse(source)
     ast.parse(cli._GUARD_CELL.format(guard="_course_guard_x"))
     assert "_course_b.eval" in source and "_course_b.open" in source  # a learner's eval/open are not used

@@ -350,6 +350,9 @@ for _course_name in [m for m in list(_course_sys.modules)
                      if m == "course_utils.course.checks" or m.startswith("course_utils.course.checks.")]:
     del _course_sys.modules[_course_name]
 _course_checks = _course_importlib.import_module("course_utils.course.checks")
+if not _course_replaced and _course_b.str(_course_b.getattr(_course_checks, "__file__", "")) != {checks_file!r}:
+    _course_replaced = ["course_utils (the graders were imported from "
+                        + _course_b.str(_course_b.getattr(_course_checks, "__file__", "?")) + ")"]
 _course_found = []
 for _course_id, _course_expr in {todo!r}:
     if _course_replaced:
@@ -438,13 +441,16 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
 
     run_nb = copy.deepcopy(nb)
     guard = f"_course_guard_{secrets.token_hex(8)}"
+    from course_utils.course import checks as _checks
+
+    checks_file = str(_checks.__file__)  # the graders the kernel must import: this package's
     tokens: dict[str, list[str]] = {}  # a token per grading cell -> the exercises it grades
 
     def grader_cell(todo):
         token = secrets.token_hex(16)  # unknown to the notebook until that cell runs
         tokens[token] = [ex_id for ex_id, _ in todo]
         return nbformat.v4.new_code_cell(_GRADER_CELL.format(todo=todo, results=str(results), token=token,
-                                                             guard=guard))
+                                                             guard=guard, checks_file=checks_file))
     private = Path(tempfile.mkdtemp(prefix="course-grade-"))
     results = private / "results.jsonl"
     fresh_by_cell_id = {cid: ex_id for ex_id, (cid, _, _) in fresh_checks.items() if cid}
