@@ -286,6 +286,9 @@ PATCH_IMPORT = ("import importlib, types\nreal = importlib.import_module\n"
                 "fake = types.SimpleNamespace(check=lambda *a, **k: Passed())\n"
                 "importlib.import_module = lambda n, *a: fake if n.startswith('course_utils.course.checks') else real(n, *a)")
 PATCH_TORCH = "import torch\ntorch.allclose = lambda *a, **k: True\ntorch.Tensor.__eq__ = lambda *a, **k: True"
+REMOVE_RESULTS = ("import os, re, shutil\n"  # this run's private folder (named in the grading cell), after its first use
+                  "for path in set(re.findall(r\"open\\('([^']+results.jsonl)'\", '\\n'.join(_ih))):\n"
+                  "    shutil.rmtree(os.path.dirname(path))")
 FAKE_PACKAGE = ("import os, sys, pathlib\nfolder = pathlib.Path('fake/course_utils/course/checks')\n"
                 "folder.mkdir(parents=True)\n"
                 "for d in ('fake/course_utils', 'fake/course_utils/course'):\n    pathlib.Path(d, '__init__.py').write_text('')\n"
@@ -297,7 +300,7 @@ FAKE_PACKAGE = ("import os, sys, pathlib\nfolder = pathlib.Path('fake/course_uti
 
 @pytest.mark.slow
 @pytest.mark.parametrize("cheat, where", [(FORGE, "end"), (PATCH_IMPORT, "setup"), (PATCH_TORCH, "setup"),
-                                          (FAKE_PACKAGE, "setup")])
+                                          (FAKE_PACKAGE, "setup"), (REMOVE_RESULTS, "sm-answer")])
 def test_forged_results_and_patched_graders_do_not_pass(tmp_path, cheat, where, capsys):
     root = _tiny_course(tmp_path)
     path = root / "exercises" / "01_tiny.ipynb"
@@ -310,6 +313,8 @@ def test_forged_results_and_patched_graders_do_not_pass(tmp_path, cheat, where, 
     assert rows["01.softmax_temperature"] == "failed" and rows["01.soft_lookup"] != "passed", out
     if where == "setup":
         assert "not graded: the notebook replaced" in out
+    if cheat is REMOVE_RESULTS:
+        assert rows["01.weighted_sum"] == "failed" and "wrote no result" in out  # its row was deleted too
 
 
 @pytest.mark.slow

@@ -455,6 +455,7 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
     results = private / "results.jsonl"
     fresh_by_cell_id = {cid: ex_id for ex_id, (cid, _, _) in fresh_checks.items() if cid}
     graded_in_place = set()
+    grader_errors: dict[str, str] = {}
     run_cells, origin, grader_at = [nbformat.v4.new_code_cell(_GUARD_CELL.format(guard=guard))], [None], {0: []}
     for index, cell in enumerate(run_nb.cells):
         ex_id = fresh_by_cell_id.get(cell.get("id")) if cell.cell_type == "code" else None
@@ -513,6 +514,10 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
                                 report.rows.append((where, "died", f"kernel died while running {where} "
                                                     "(os._exit, out of memory, or a crash)"))
                                 break
+                            for out in cell.get("outputs", []) if run_index in grader_at else ():
+                                if out.get("output_type") == "error":  # the grading cell itself failed
+                                    for ex_id in grader_at[run_index]:
+                                        grader_errors[ex_id] = f"{out.get('ename')}: {out.get('evalue')}"
                             if run_index not in grader_at:
                                 for out in cell.get("outputs", []):
                                     if out.get("output_type") == "error" and \
@@ -547,7 +552,9 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
         elif report.stopped:
             report.rows.append((ex_id, "not run", f"not graded: {report.stopped}"))
         else:
-            report.rows.append((ex_id, "missing", "not attempted"))
+            why = f"its grading cell failed ({grader_errors[ex_id]})" if ex_id in grader_errors else \
+                "its grading cell wrote no result (did the notebook delete the grader's files?)"
+            report.rows.append((ex_id, "failed", f"not graded: {why}"))
     return report
 
 
