@@ -459,6 +459,21 @@ def test_reset_restores_one_exercise_after_a_backup(tmp_path, capsys, monkeypatc
     assert ".course" not in {p.parent.name for p in path.parents[1].glob("exercises/*.ipynb")}
 
 
+def test_two_resets_in_the_same_second_keep_both_backups(tmp_path, monkeypatch):
+    import datetime as dt
+
+    path = _learner_copy(tmp_path)
+    now = dt.datetime(2026, 1, 2, 3, 4, 5)
+    first = path.read_bytes()
+    assert cli.reset_notebook(path, "04.attention", now=now).backup is not None
+    second = path.read_bytes()
+    # another reset of the same notebook saw no backup yet (a race): it must not write over the first
+    monkeypatch.setattr(Path, "exists", lambda self: False)
+    assert cli.reset_notebook(path, "04.predict_score_std", now=now).backup is not None
+    monkeypatch.undo()
+    assert sorted(b.read_bytes() for b in _backups(path)) == sorted([first, second])
+
+
 def test_reset_puts_back_deleted_cells(tmp_path):
     path = _learner_copy(tmp_path)
     nb = nbformat.read(path, as_version=4)

@@ -704,12 +704,16 @@ def reset_notebook(path: Path, ex_id: str, dry_run: bool = False, now: _dt.datet
     stamp = (now or _dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        backup = folder / f"{target.stem}-{stamp}.ipynb"
-        n = 1
-        while backup.exists():
-            backup = folder / f"{target.stem}-{stamp}-{n}.ipynb"
-            n += 1
-        shutil.copy2(target, backup)
+        n = 0
+        while True:  # created exclusively: two resets in the same second never share a backup
+            backup = folder / (f"{target.stem}-{stamp}.ipynb" if n == 0 else f"{target.stem}-{stamp}-{n}.ipynb")
+            try:
+                with open(backup, "xb") as out, open(target, "rb") as src:
+                    shutil.copyfileobj(src, out)
+                break
+            except FileExistsError:
+                n += 1
+        shutil.copystat(target, backup)
     except OSError as err:
         raise ResetError(f"cannot make a backup in {folder} ({err.strerror or err}); {path} was not changed") from None
     tmp = target.with_name(f".{target.name}.{secrets.token_hex(3)}.tmp")
