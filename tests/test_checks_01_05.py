@@ -1166,6 +1166,9 @@ WRONG["04.fix_attention"] += [
                "    return w @ v, w", "f"), "transposing back")]
 WRONG["05.multi_head_attention"] += [(mha(("return self.w_o(merge_heads(out))",
                                            "return merge_heads(out) @ self.w_o.weight + self.w_o.bias")), "x @ weight.T")]
+WRONG["01.weighted_sum"] += [(lambda w, v: (w @ v) / w.sum(), "sum of the weights"),
+                            (lambda w, v: (w[:, None] * v).sum(0) / w.sum(), "sum of the weights")]
+WRONG["05.multi_head_attention"] += [(mha(("return self.w_o(merge_heads(out))", "return self.w_o(out)")), "merge the heads back")]
 WRONG["05.predict_param_count"] += [(4 * 512 * 512 + 512, "own bias"), (4 * 512 * 512 + 3 * 512, "3 biases"),
                                    (4 * (512 * 512 + 64), "not d_k")]
 

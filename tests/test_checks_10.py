@@ -448,6 +448,31 @@ def beam_probabilities(log_probs, beam_scores, beam_size):
 WRONG["10.greedy_decode"] += [(greedy_steps(lambda n: n - 1), "one step short"),
                               (greedy_steps(lambda n: n, stop_at="any"), "*first* row"),
                               (greedy_steps(lambda n: max(n - 2, 1)), "before every row has produced <eos>")]
+def greedy_variant(mask_shape="right", last_only=False):
+    def greedy_decode(model, src, max_new_tokens, bos_id, eos_id, pad_id):
+        src_mask = (src != pad_id) if mask_shape == "flat" else (src != pad_id)[:, None, None, :]
+        memory = model.encode(src, src_mask)
+        ys = torch.full((src.size(0), 1), bos_id, dtype=torch.long)
+        finished = torch.zeros(src.size(0), dtype=torch.bool)
+        for _ in range(max_new_tokens):
+            nxt = model.decode(ys[:, -1:] if last_only else ys, memory, src_mask)[:, -1].argmax(-1).masked_fill(finished, pad_id)
+            ys = torch.cat([ys, nxt[:, None]], 1)
+            finished |= nxt == eos_id
+            if finished.all():
+                break
+        return ys[:, 1:]
+    return greedy_decode
+
+
+def kv_attend_then_grow(q, k_new, v_new, cache):
+    k_att, v_att = (k_new, v_new) if cache is None else cache
+    out = (q @ k_att.transpose(-2, -1) / math.sqrt(q.size(-1))).softmax(-1) @ v_att
+    grown = (k_new, v_new) if cache is None else (torch.cat([cache[0], k_new], -2), torch.cat([cache[1], v_new], -2))
+    return out, grown
+
+
+WRONG["10.greedy_decode"] += [(greedy_variant(mask_shape="flat"), "(B, 1, 1, S)"), (greedy_variant(last_only=True), "one token only")]
+WRONG["10.kv_cache_step"] += [(kv_attend_then_grow, "*first*")]
 WRONG["10.kv_cache_step"] += [(kv_returns_v_k, "(k, v), in that order"), (kv_unpacks_v_k, "(k, v), in that order"),
                               (kv_scaled_by(lambda q, k, v: k.size(-2)), "number of cached positions"),
                               (kv_scaled_by(lambda q, k, v: v.size(-1)), "sqrt(d_v)")]

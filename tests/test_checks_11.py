@@ -16,7 +16,7 @@ PAD = 0
 
 
 def assembled(src_table="src_embed", tgt_table="tgt_embed", src_pe=True, enc_layers=None, enc_mask=True,
-              pe_len_axis=1, dec_masks="right", project=True):
+              pe_len_axis=1, dec_masks="right", project=True, factor="sqrt", repeat_first=False, cross_self=False):
     """A learner's Transformer written from the course's layers, with one assembly choice changed."""
     class Transformer(CourseTransformer):
         def __init__(self, src_vocab_size, tgt_vocab_size, d_model=128, n_heads=4, n_layers=2, d_ff=256, max_len=64):
@@ -27,17 +27,23 @@ def assembled(src_table="src_embed", tgt_table="tgt_embed", src_pe=True, enc_lay
 
         def forward(self, src, tgt):
             src_mask = padding_mask(src, PAD)
-            x = getattr(self, src_table)(src) * math.sqrt(self.d)
+            scale = math.sqrt(self.d) if factor == "sqrt" else self.d
+            x = getattr(self, src_table)(src) * scale
             if src_pe:
                 x = x + self.table[:src.size(pe_len_axis)]
             layers = self.encoder.layers if enc_layers is None else self.encoder.layers[:enc_layers]
+            if repeat_first:
+                layers = [self.encoder.layers[0]] * len(self.encoder.layers)
             for layer in layers:
                 x = layer(x, src_mask if enc_mask else None)
             T = tgt.size(1)
             tgt_mask = padding_mask(tgt, PAD) & causal_mask(T)
-            y = getattr(self, tgt_table)(tgt) * math.sqrt(self.d) + self.table[:T]
+            y = getattr(self, tgt_table)(tgt) * scale + self.table[:T]
             for layer in self.decoder.layers:
-                y = layer(y, x, tgt_mask, src_mask) if dec_masks == "right" else layer(y, x, src_mask, tgt_mask)
+                if cross_self:
+                    y = layer(y, y, tgt_mask, None)
+                else:
+                    y = layer(y, x, tgt_mask, src_mask) if dec_masks == "right" else layer(y, x, src_mask, tgt_mask)
             return self.out_proj(y) if project else y
     return Transformer
 
@@ -54,6 +60,8 @@ def test_the_assembled_transformer_passes():
     (assembled(pe_len_axis=0), "`pe[:S]` with S = src.size(1)"),
     (assembled(dec_masks="swapped"), "A mask does not fit its attention"),
     (assembled(project=False), "self.out_proj(x)"),
+    (assembled(factor="d"), "not by d_model"), (assembled(repeat_first=True), "again and again"),
+    (assembled(cross_self=True), "decoder's own states"),
 ])
 def test_assembly_mistakes_are_named(answer, phrase):
     fails_with("11.transformer", answer, phrase)

@@ -27,8 +27,10 @@ HINT_DOT = "`torch.dot` takes two vectors; here `values` is a matrix: use `weigh
 def _check_weighted_sum(fn):
     expect_callable(fn, "weighted_sum")
     g = probe_generator(1)
-    for n, d in ((4, 3), (1, 5), (6, 2), (3, 3)):
+    for n, d in ((4, 3), (1, 5), (6, 2), (3, 3), (3, 4)):
         weights = torch.rand(n, generator=g).softmax(0)
+        if (n, d) == (3, 4):  # the formula has no normalisation: weights that do not sum to 1 show it
+            weights = torch.tensor([0.5, 2.0, -1.0])
         values = randn(g, n, d)
         got = call(fn, weights, values, errors=[(r"1D tensors expected", HINT_DOT),
                                                 (r"size mismatch|cannot be multiplied", HINT_VALUES_FIRST),
@@ -40,6 +42,9 @@ def _check_weighted_sum(fn):
             (weights[:, None] * values, HINT_NOT_SUMMED), ((weights[:, None] * values).sum(1), HINT_SUM_WRONG_AXIS),
             (weights * values if n == d else None, HINT_NOT_SUMMED), (values[weights.argmax()], HINT_HARD_PICK),
             ((weights @ values) / n if n > 1 else None, HINT_DIVIDED),
+            ((weights @ values) / weights.sum() if abs(float(weights.sum()) - 1) > 1e-3 else None,
+             "Don't divide by the sum of the weights: out = Σ_i w_i v_i as it is (attention's weights already sum "
+             "to 1, and this function must not assume it)."),
             (lambda out: out.shape == values.shape, HINT_NOT_SUMMED), (lambda out: out.dim() == 0, HINT_ALL_SUMMED),
             (lambda out: out.squeeze().shape == (d,) and out.dim() > 1, HINT_EXTRA_AXIS)],
             hint="out = Σ_i weights[i] · values[i]: multiply each value row by its weight, then add the rows up.")

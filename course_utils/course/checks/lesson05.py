@@ -158,7 +158,10 @@ def _check_mha(cls):
     for x_kv_probe, m in ((x_q, None), (x_kv, None), (x_kv, mask)):
         with torch.no_grad():
             try:
-                got = call(module, x_q, x_kv_probe, m, what="`MultiHeadAttention.forward`")
+                got = call(module, x_q, x_kv_probe, m, what="`MultiHeadAttention.forward`", errors=[
+                    (r"cannot be multiplied \(\d+x%d and" % (d_model // n_heads), "w_o gets the heads one by one "
+                     "(width d_k): merge the heads back to (B, T, d_model) with `merge_heads(out)` before `self.w_o`."),
+                ])
             except Fail as fail:  # the probes without a mask passed: the mask is what breaks it
                 raise Fail(fail.message, fail.hint or (HINT_MASK_SHAPE if m is not None else None)) from None
             want, _ = torch_mha(x_q, x_kv_probe, x_kv_probe, need_weights=False,

@@ -266,7 +266,11 @@ def _check_decoder_layer(fn):
                  "reads the previous sublayer's output (reassign `x` after each step)."),
                 (L.norm3((a + L.cross_attn(a, memory, memory_mask)) + L.ffn(a + L.cross_attn(a, memory, memory_mask))),
                  "Only one LayerNorm at the end: post-LN normalises after *every* residual sum: norm1, norm2, norm3."),
-            ] + other_norms + far
+            ] + other_norms + far + [
+                (post(order=o, norms=n), "The sublayers are in the wrong order: masked self-attention first, then "
+                                         "cross-attention over `memory`, then the feed-forward network last.")
+                for o in itertools.permutations((0, 1, 2)) if o not in ((0, 1, 2), (1, 0, 2))
+                for n in ((1, 2, 3), tuple(i + 1 for i in o))]
             got = _call_parts(fn, L, x, memory, tgt_mask, memory_mask)
             _same_twice(fn, got, want, L, x, memory, tgt_mask, memory_mask)
         compare("out", got, want, axes=("B", "T", "d_model"), mistakes=mistakes, hint=HINT_DECODER_LAYER)

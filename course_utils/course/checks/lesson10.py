@@ -162,6 +162,8 @@ def _check_greedy_decode(fn):
             want = greedy_decode(model, src, max_new_tokens=n, bos_id=bos, eos_id=eos, pad_id=pad, use_cache=False)
             try:
                 got = call(fn, watched, src, n, bos, eos, pad, errors=[
+                    (r"query rows|key columns|src_mask", "`src_mask` must be (B, 1, 1, S): "
+                     "`(src != pad_id)[:, None, None, :]` (one singleton axis for the heads, one for the queries)."),
                     ("converted to Scalar|ambiguous", "A batch has several rows: keep a bool tensor `finished` (one "
                      "entry per row) and stop when `finished.all()`, instead of `.item()` or `if tensor:`."),
                 ])
@@ -169,6 +171,12 @@ def _check_greedy_decode(fn):
                 _greedy_calls(watched, src, bos, pad)
                 raise
         _greedy_calls(watched, src, bos, pad)
+        fed = [t for t, _ in watched.steps if isinstance(t, torch.Tensor) and t.dim() == 2]
+        right = isinstance(got, torch.Tensor) and got.shape == want.shape and not got.is_floating_point() and torch.equal(got.long(), want.long())
+        if not right and len(fed) > 1 and all(t.size(1) == 1 for t in fed):  # (a KV cache feeds one token too)
+            raise Fail("Every decoder call reads one token only: the decoder never sees the tokens before the last.",
+                       hint="Run the decoder on all the tokens so far, `model.decode(ys, memory, src_mask)`, and take "
+                            "the last position's logits, `[:, -1]`.")
         if isinstance(got, torch.Tensor) and got.is_floating_point():
             raise Fail(f"`tokens` has dtype {got.dtype}: token ids are integers.",
                        hint="Keep `ys` a torch.long tensor: `torch.full((B, 1), bos_id, dtype=torch.long)`, and append "
@@ -367,7 +375,25 @@ def _check_kv_cache_step(fn):
                 raise Fail(f"`out` has width {out.size(-1)} = d_k; expected d_v = {v.size(-1)}.",
                            hint="The output is the weighted sum of the *values*: `weights @ v`, not of the keys.")
             mistakes = [(attention(*step)[0], "The new query attends only to the new key. Concatenate the cached keys "
-                                             "and values with the new ones first, then attend over all of them."),
+                                             "and values with the new ones first, then attend over all of them.")]
+            hint_first = ("You attended over the cache before adding the new position: append k_new and v_new *first*, "
+                          "so the new position also attends to itself, then attend.")
+            hint_only_first = ("Only the first position is attended: no mask is needed here, every cached position is "
+                               "in the past.")
+            if t == 1 and isinstance(out, torch.Tensor) and out.shape == want.shape and \
+                    torch.allclose(out.double(), v_all[:, :, :1].double(), atol=1e-5, rtol=1e-4):  # both mistakes give this at step 1
+                q2 = q[:, :, 2:3]
+                again = call(fn, q2, k[:, :, 2:3], v[:, :, 2:3], (k[:, :, :2], v[:, :, :2]), what="`kv_cache_step`")
+                again = again[0] if isinstance(again, (tuple, list)) and again else again
+                if isinstance(again, torch.Tensor) and again.shape == want.shape:
+                    again = again.double()
+                    if torch.allclose(again, attention(q2, k[:, :, :2], v[:, :, :2])[0].double(), atol=1e-5, rtol=1e-4):
+                        raise Fail(f"`out (step {t})` is not right: it equals what a known mistake gives.", hint_first)
+                    if torch.allclose(again, v[:, :, :1].double(), atol=1e-5, rtol=1e-4):
+                        raise Fail(f"`out (step {t})` is not right: it equals what a known mistake gives.", hint_only_first)
+            if t > 1:
+                mistakes.append((attention(step[0], k[:, :, :t], v[:, :, :t])[0], hint_first))
+            mistakes += [
                        ((step[0] @ k_all.transpose(-2, -1)).softmax(-1) @ v_all, "The scores are not scaled: divide "
                                                                                  "q·k by sqrt(d_k)."),
                        (v_all.sum(-2, keepdim=True), "Every weight is 1: the softmax went over the query axis (of "

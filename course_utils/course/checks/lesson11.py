@@ -268,9 +268,9 @@ def _reference_variants(ref: CourseTransformer, src, tgt) -> dict:
     tgt_mask = _course_padding_mask(tgt, PAD_ID) & _course_causal_mask(tgt.size(1))
 
     def run(scale=(True, True), memory_mask=True, causal=True, positions=(True, True), tgt_table=None,
-            enc_layers=None, enc_mask=True):
+            enc_layers=None, enc_mask=True, factor=None, cross_self=False):
         def embed(table, ids, scaled, pos):
-            x = table(ids) * (math.sqrt(d) if scaled else 1.0)
+            x = table(ids) * ((factor or math.sqrt(d)) if scaled else 1.0)
             return x + pe[:ids.size(1)] if pos else x
         x = embed(ref.src_embed, src, scale[0], positions[0])
         if enc_layers is None:
@@ -281,6 +281,10 @@ def _reference_variants(ref: CourseTransformer, src, tgt) -> dict:
             memory = x
         mask = tgt_mask if causal else _course_padding_mask(tgt, PAD_ID)
         y = embed(tgt_table or ref.tgt_embed, tgt, scale[1], positions[1])
+        if cross_self:  # the decoder layers read their own states as memory
+            for layer in ref.decoder.layers:
+                y = layer(y, y, mask, None)
+            return ref.out_proj(ref.decoder.norm(y))
         return ref.out_proj(ref.decoder(y, memory, mask, src_mask if memory_mask else None))
 
     with torch.no_grad():
@@ -289,7 +293,9 @@ def _reference_variants(ref: CourseTransformer, src, tgt) -> dict:
                 "causal": run(causal=False), "positions": run(positions=(False, False)),
                 "positions_src": run(positions=(False, True)), "positions_tgt": run(positions=(True, False)),
                 "src_embed": run(tgt_table=ref.src_embed), "first_layer": run(enc_layers=ref.encoder.layers[:1]),
-                "enc_mask": run(enc_mask=False)}
+                "enc_mask": run(enc_mask=False), "times_d": run(factor=float(d)),
+                "first_layer_n": run(enc_layers=[ref.encoder.layers[0]] * len(ref.encoder.layers)),
+                "cross_self": run(cross_self=True)}
 
 
 @exercise("11.transformer", "Assemble the Transformer from your parts", time_limit=30, name="Transformer")
@@ -338,6 +344,11 @@ def _check_transformer(cls):
         "positions_tgt": "decode adds no positions: add `pe[:T]` to the target embeddings too.",
         "src_embed": "decode embeds the target with src_embed; the target has its own table: `self.tgt_embed(tgt)`.",
         "first_layer": "Only the first encoder layer runs: loop over every layer, `for layer in self.encoder.layers:`.",
+        "times_d": "Multiply the embeddings by sqrt(d_model), not by d_model.",
+        "first_layer_n": "You run encoder.layers[0] again and again: run each layer of `self.encoder.layers` once, "
+                         "in order (`for layer in self.encoder.layers: x = layer(x, src_mask)`).",
+        "cross_self": "The decoder layers' cross-attention reads the decoder's own states: pass the encoder's "
+                      "`memory` (and src_mask): `layer(x, memory, tgt_mask, src_mask)`.",
         "enc_mask": "The encoder layers get no mask: pass src_mask to every encoder layer, so the source's padding "
                     "stays hidden.",
     }
