@@ -1166,6 +1166,10 @@ WRONG["04.fix_attention"] += [
                "    return w @ v, w", "f"), "transposing back")]
 WRONG["05.multi_head_attention"] += [(mha(("return self.w_o(merge_heads(out))",
                                            "return merge_heads(out) @ self.w_o.weight + self.w_o.bias")), "x @ weight.T")]
+WRONG["02.rnn_forward"] += [(lambda x, h0, wx, wh, b: (lambda s: (s, s[:, -2]))(rnn_loop(x, h0, wx, wh, b)[0]), "states[:, -1]")]
+WRONG["03.sinusoidal_encoding"] += [(lambda L, d: (lambda pos, j: torch.where(j % 2 == 0, (pos / 10000 ** (2 * j / d)).sin(),
+                                                                               (pos / 10000 ** (2 * j / d)).cos()))(
+    torch.arange(L, dtype=torch.float32)[:, None], torch.arange(d)), "j is not i")]
 WRONG["01.weighted_sum"] += [(lambda w, v: (w @ v) / w.sum(), "sum of the weights"),
                             (lambda w, v: (w[:, None] * v).sum(0) / w.sum(), "sum of the weights")]
 WRONG["05.multi_head_attention"] += [(mha(("return self.w_o(merge_heads(out))", "return self.w_o(out)")), "merge the heads back")]

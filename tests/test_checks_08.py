@@ -340,6 +340,7 @@ WRONG["08.layer_norm"] += [(ln_builtin, "write it yourself"),
                            (lambda x, g, b, eps=1e-5: torch.nn.LayerNorm(x.size(-1), eps=eps)(x) * g + b, "write it yourself")]
 WRONG["08.feed_forward"] += [(lambda x, w1, b1, w2, b2: torch.relu(x @ w2.T + b1) @ w1.T + b2, "w_1 and w_2 are swapped")]
 WRONG["08.predict_layernorm"] += [([1.34, 0.45, -0.45, -1.34], "wrong sign")]
+WRONG["08.feed_forward"] += [(lambda x, w1, b1, w2, b2: torch.relu(x @ w1 + b1), "second linear map is missing")]
 WRONG["08.decoder_layer"] += [(lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm1), L.ffn, L.norm3),
                                                             lambda h: L.cross_attn(h, m, mm), L.norm2), "feed-forward network last")]
 WRONG["08.fix_encoder_layer"] += [(lambda L, x, mask: (lambda h: L.norm2(h + F.dropout(L.ffn(h), 0.1, training=True)))(

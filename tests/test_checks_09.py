@@ -366,6 +366,8 @@ WRONG["09.label_smoothed_loss"] += [(ls_no_minus, "minus sign is missing"),
                                     (ls_kl_v_minus_2, "V - 2")]
 WRONG["09.warmup_lr"] += [(lambda step, d, w: d ** -0.5 * min(max(step, 1) ** -0.5, max(step, 1) * w ** -1.5), "`max(step, 1)`"),
                           (lambda step, d, w: d ** -0.5 * min((step or 1) ** -0.5, (step or 1) * w ** -1.5), "must be 0.0")]
+WRONG["09.warmup_lr"] += [(lambda step, d, w: (d * step) ** -0.5 if step else 0.0, "warm-up is missing")]
+WRONG["09.predict_peak_lr"] += [(0.00035, "half the right value"), (0.0014, "twice the right value")]
 WRONG["09.predict_peak_lr"] += [(0.007, "10 times"), (0.00007, "1/10 times"), (-0.0007, "wrong sign")]
 RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
 WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]

@@ -473,6 +473,7 @@ def kv_attend_then_grow(q, k_new, v_new, cache):
 
 WRONG["10.greedy_decode"] += [(greedy_variant(mask_shape="flat"), "(B, 1, 1, S)"), (greedy_variant(last_only=True), "one token only")]
 WRONG["10.kv_cache_step"] += [(kv_attend_then_grow, "*first*")]
+WRONG["10.length_penalty"] += [(lambda lp, n, a: lp / ((1 + n) / 6) ** a, "constant is 5, not 1")]
 WRONG["10.kv_cache_step"] += [(kv_returns_v_k, "(k, v), in that order"), (kv_unpacks_v_k, "(k, v), in that order"),
                               (kv_scaled_by(lambda q, k, v: k.size(-2)), "number of cached positions"),
                               (kv_scaled_by(lambda q, k, v: v.size(-1)), "sqrt(d_v)")]

@@ -832,6 +832,9 @@ def _constant_factor(arr: np.ndarray, target: np.ndarray, rel: float = 0.01) -> 
     ratio = arr / target
     if np.allclose(ratio, -1, rtol=rel, atol=0):
         return "minus"
+    for f, said in ((2.0, "twice"), (0.5, "half")):
+        if np.allclose(ratio, f, rtol=rel, atol=0):
+            return said
     k = np.round(np.log10(np.abs(ratio)))
     if np.all(ratio > 0) and np.all(k == k.flat[0]) and k.flat[0] != 0 and abs(k.flat[0]) <= 9 and \
             np.allclose(ratio, 10.0 ** k, rtol=rel, atol=0):
@@ -868,10 +871,12 @@ def compare_prediction(name: str, got, want, rel: float = 1e-3, abs_tol: float =
             raise Fail(f"`{name}` = {shown} is a common wrong answer.", hint=wrong_hint)
     factor = _constant_factor(arr, target)
     if factor is not None:
-        raise Fail(f"`{name}` = {shown} is {factor} the right value.",
+        raise Fail(f"`{name}` = {shown} is {factor} the right value." if factor not in ("twice", "half") else
+                   f"`{name}` = {shown} is {'twice' if factor == 'twice' else 'half'} the right value.",
                    hint="The digits are right but not the size: check the decimal point and the powers of ten "
                         "(e.g. 1e-3 = 0.001)." if "times" in factor else
-                   "Right size, wrong sign: check which way each term is subtracted.")
+                   "A factor of 2 is off: check each square root and each halving or doubling in your steps."
+                   if factor in ("twice", "half") else "Right size, wrong sign: check which way each term is subtracted.")
     if near and within(target, near, abs_tol):
         raise Fail(f"`{name}` = {shown} is close: compute it exactly.",
                    hint="Work the value out step by step rather than estimating it.")

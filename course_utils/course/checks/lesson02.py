@@ -100,6 +100,8 @@ def _check_rnn_forward(fn):
                  "(h0 at the start), and states[:, t] = that h.")
         compare("h_last", got[1], h_last, axes=("B", "d_h"),
                 mistakes=[(h0, HINT_LAST_H0), (states[:, 0] if T > 1 else None, HINT_LAST_FIRST),
+                          (states[:, -2] if T > 1 else None, "h_last is the state after the *last* step, states[:, -1] "
+                                                             "(one step later than states[:, -2])."),
                           (states[-1] if B > 1 else None, HINT_LAST_ROW)])
 
 

@@ -94,11 +94,11 @@ def _pe(max_len, d_model, exponent, first=torch.sin, second=torch.cos, start=0):
     return torch.stack([first(angles), second(angles)], -1).flatten(1).float()
 
 
-def _pe_per_column(max_len, d_model):
-    """The exponent taken from each column's own index j (j/d_model), sin or cos by parity."""
+def _pe_per_column(max_len, d_model, times=1):
+    """The exponent taken from each column's own index j (times * j / d_model), sin or cos by parity."""
     pos = torch.arange(max_len, dtype=torch.float64)[:, None]
     j = torch.arange(d_model)
-    angles = pos / 10000 ** (j / d_model)
+    angles = pos / 10000 ** (times * j / d_model)
     return torch.where(j % 2 == 0, angles.sin(), angles.cos()).float()
 
 
@@ -132,6 +132,8 @@ def _check_sinusoidal(fn):
             (_pe(max_len, d, lambda i: i), "Divide the exponent by d_model: pos / 10000^(2i/d_model)."),
             (_pe(max_len, d, lambda i: -i / d), "Divide the position by 10000^(2i/d_model); you multiplied by it."),
             (_pe(max_len, d, lambda i: i / d, start=1), "Positions start at 0: row 0 is position 0 (sin 0 = 0, cos 0 = 1)."),
+            (_pe_per_column(max_len, d, times=2), "Columns 2i and 2i+1 share one exponent, 2i/d_model with 2i the *even* "
+             "column of the pair: you used 2j/d_model with j the column itself (j is not i)."),
             (_pe_per_column(max_len, d), "Columns 2i and 2i+1 share one frequency, 1/10000^(2i/d_model); "
                                          "the cos column must not use (2i+1)/d_model."),
             (_pe(max_len, d, lambda i: i / d, torch.sin, torch.sin), "The odd columns (2i+1) hold the *cosine*."),

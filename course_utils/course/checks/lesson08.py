@@ -118,6 +118,8 @@ def _check_feed_forward(fn):
         raise Fail("`out` has no negative value at all, the reference has many.",
                    hint="The ReLU belongs between the two linear maps only; the second one has no activation.")
     compare("out", got, want, axes=("B", "T", "d_model"), mistakes=[
+        (torch.relu(hidden), "The second linear map is missing: `@ w_2 + b_2` brings the d_ff features back to "
+                             "d_model: relu(x @ w_1 + b_1) @ w_2 + b_2."),
         (hidden @ w_2 + b_2, "No non-linearity: without the ReLU the two linear maps collapse into one linear map."),
         (torch.relu(x @ w_1) @ w_2, "The biases b_1 and b_2 are missing."),
         (torch.relu(x @ w_1) @ w_2 + b_2, "b_1 is missing: add it before the ReLU."),

@@ -218,6 +218,15 @@ def _check_warmup_lr(fn):
         ratios = [float(call(fn, s, 512, 4000)) / warmup_lr(s, 512, 4000) for s in (10, 20000)]
     except (Fail, TypeError, ValueError):
         ratios = [1.0]
+    try:  # no warm-up at all: right after the peak, (d_model * step)^-0.5 before it (there it equals "max")
+        first, before, after = (float(call(fn, s, 512, 4000)) for s in (1, 1000, 20000))
+    except (Fail, TypeError, ValueError):
+        first = before = after = None
+    if before is not None and math.isclose(after, warmup_lr(20000, 512, 4000), rel_tol=1e-6) and \
+            math.isclose(before, (512 * 1000) ** -0.5, rel_tol=1e-6) and math.isclose(first, 512 ** -0.5, rel_tol=1e-6):
+        raise Fail(f"`warmup_lr(1000, 512, 4000)` = {before:.4g}: right after the peak, too high before it.",
+                   hint="The warm-up is missing: for the first `warmup` steps the rate rises linearly, step * "
+                        "warmup^-1.5; the schedule is d_model^-0.5 * min(step^-0.5, step * warmup^-1.5).")
     named_below = (512 ** 0.5, 512.0)  # no d_model factor, or d_model ** +0.5: the mistakes below name those
     if max(ratios) - min(ratios) < 1e-6 * abs(ratios[0]) and abs(ratios[0] - 1) > 1e-3 and \
             not any(math.isclose(ratios[0], r, rel_tol=1e-4) for r in named_below):
@@ -227,6 +236,7 @@ def _check_warmup_lr(fn):
         for s in steps:
             got = call(fn, s, d, w, what=f"`warmup_lr` (step={s}, d_model={d}, warmup={w})")
             compare_prediction(f"warmup_lr({s}, {d}, {w})", got, warmup_lr(s, d, w), rel=1e-6, mistakes=[
+
                 (d ** -0.5 * min(s ** 0.5, s * w ** -1.5), "The decaying part is step^-0.5 (negative exponent), not step^0.5."),
                 (d ** -0.5 * max(s ** -0.5, s * w ** -1.5), "max instead of min: the schedule is the *smaller* of the "
                  "rising line (step * warmup^-1.5) and the decaying curve (step^-0.5)."),

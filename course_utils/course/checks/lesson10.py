@@ -334,6 +334,8 @@ def _check_length_penalty(fn):
                                                 "write `((5 + length) / 6) ** alpha`."),
             (log_prob / (5.0 + n / 6.0 ** a), "Brackets: the penalty is ((5 + length) / 6) ** alpha."),
             (log_prob / (1.0 + n) ** a, "The GNMT penalty is ((5 + length) / 6) ** alpha."),
+            *[(log_prob / ((c + n) / 6.0) ** a, f"The constant is 5, not {c:g}: ((5 + length) / 6) ** alpha (a hypothesis "
+               "of length 1 gets penalty 1).") for c in (0.0, 1.0, 6.0)],
             (log_prob / gnmt_length_penalty(n, 0.6), "alpha is fixed at 0.6 in your code: use the alpha argument "
                                                      "(the check also uses 1.0 and 0.0)."),
             constant_factor(want),
