@@ -17,7 +17,7 @@ import lab
 EXPECTED_LESSONS = [
     "00_welcome", "01_attention_intuition", "02_rnns_to_attention",
     "03_tokens_embeddings_positions", "04_self_attention", "05_multi_head_attention", "06_masks",
-    "07_cross_attention", "08_building_the_transformer", "09_training", "10_inference",
+    "07_cross_attention", "08_building_the_transformer", "09_training", "10_inference", "11_capstone",
 ]
 # Lesson 09 trains a model: it runs last, with a generous limit.
 RUN_TIMEOUT_S = {"09_training": 600}
