@@ -1173,6 +1173,7 @@ WRONG["03.sinusoidal_encoding"] += [(lambda L, d: (lambda pos, j: torch.where(j 
 WRONG["01.weighted_sum"] += [(lambda w, v: (w @ v) / w.sum(), "sum of the weights"),
                             (lambda w, v: (w[:, None] * v).sum(0) / w.sum(), "sum of the weights")]
 WRONG["05.multi_head_attention"] += [(mha(("return self.w_o(merge_heads(out))", "return self.w_o(out)")), "merge the heads back")]
+WRONG["05.predict_param_count"] += [(2 * (512 * 512 + 512), "two linear layers")]
 WRONG["05.predict_param_count"] += [(4 * 512 * 512 + 512, "own bias"), (4 * 512 * 512 + 3 * 512, "3 biases"),
                                    (4 * (512 * 512 + 64), "not d_k")]
 

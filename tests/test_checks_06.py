@@ -438,6 +438,16 @@ def decoder_mask_batch_as_T(tgt, pad_id):
 
 
 WRONG["06.decoder_mask"] += [(decoder_mask_batch_as_T, "T = tgt.size(1)")]
+
+
+def ms_one_softmax_for_all(scores, mask):
+    m = mask.expand_as(scores)
+    out = torch.zeros_like(scores)
+    out[m] = scores[m].softmax(0)
+    return out
+
+
+WRONG["06.masked_softmax"] += [(ms_one_softmax_for_all, "one softmax over every allowed entry")]
 WRONG["06.nn_border"] += [(border_blocks_diagonal, "also blocks the diagonal"), (border_blocks_past, "blocks the *past*"),
                           (border_kpm_shifted, "not True exactly at the padding")]
 RIGHT_CASES = [(ex, fn) for ex, fns in RIGHT.items() for fn in fns]

@@ -212,6 +212,8 @@ def _check_predict_param_count(prediction):
            "the four nn.Linear layers (w_q, w_k, w_v, w_o) has its own bias: 4 · 512.") for k in (1, 2, 3)],
         (4 * d_model * d_model + 4 * (d_model // n_heads), "Each bias has d_model = 512 numbers, not d_k = 64: "
                                                            "4 · (512² + 512)."),
+        (2 * (d_model * d_model + d_model), "You counted two linear layers; multi-head attention has four: "
+                                            "w_q, w_k, w_v and the output projection w_o."),
         (4 * (d_model * d_model + d_model) * 2, "Don't count anything twice: four layers, each a 512 x 512 weight "
                                                 "plus a bias of 512."),
     ], hint="Four nn.Linear(512, 512) layers (w_q, w_k, w_v, w_o), each with a 512 x 512 weight and a bias of 512.")

@@ -85,6 +85,10 @@ def mask_mistakes(mask: torch.Tensor) -> list:
         (lambda got: nan_rows(got).any() and torch.equal(nan_rows(got), ~allowed(got).any(-1)),
          "NaN in the rows where every key is blocked: softmax of a row of -inf is 0/0. Give such rows all-zero "
          "weights (e.g. `weights.nan_to_num(0.0)`)."),
+        (lambda got: abs(float(got.sum()) - 1) < 1e-4 and allowed(got).any(-1).sum() > 1,
+         "All the weights together sum to 1: one softmax over every allowed entry at once (`scores[mask]` flattens "
+         "them). Each row (query) needs its own softmax over its keys: fill the blocked scores with -inf, then "
+         "`softmax(dim=-1)`."),
         (lambda got: ((got.sum(-1) - allowed(got).any(-1).to(got.dtype)).abs() > 1e-3).any(),
          "The rows of the weights do not sum to 1: take the softmax over the keys (the last axis), after masking."),
     ]
