@@ -871,12 +871,12 @@ def compare_prediction(name: str, got, want, rel: float = 1e-3, abs_tol: float =
             raise Fail(f"`{name}` = {shown} is a common wrong answer.", hint=wrong_hint)
     factor = _constant_factor(arr, target)
     if factor is not None:
-        raise Fail(f"`{name}` = {shown} is {factor} the right value." if factor not in ("twice", "half") else
-                   f"`{name}` = {shown} is {'twice' if factor == 'twice' else 'half'} the right value.",
-                   hint="The digits are right but not the size: check the decimal point and the powers of ten "
-                        "(e.g. 1e-3 = 0.001)." if "times" in factor else
-                   "A factor of 2 is off: check each square root and each halving or doubling in your steps."
-                   if factor in ("twice", "half") else "Right size, wrong sign: check which way each term is subtracted.")
+        said = {"twice": "A factor of 2 is off: check each square root and each halving or doubling in your steps.",
+                "half": "A factor of 2 is off: check each square root and each halving or doubling in your steps.",
+                "minus": "Right size, wrong sign: check which way each term is subtracted."}.get(
+            factor, "The digits are right but not the size: check the decimal point and the powers of ten "
+                    "(e.g. 1e-3 = 0.001).")
+        raise Fail(f"`{name}` = {shown} is {factor} the right value.", hint=said + (f" {hint}" if hint else ""))
     if near and within(target, near, abs_tol):
         raise Fail(f"`{name}` = {shown} is close: compute it exactly.",
                    hint="Work the value out step by step rather than estimating it.")
