@@ -107,6 +107,11 @@ def _bad_arguments(tmp_path):
         (["train", "--out", str(nb)], "not a checkpoint"), (["train", "--out", str(a_file)], "not a checkpoint"),
         (["build", "--root", ""], "empty"),
     ]
+    loop = tmp_path / "loop.pt"
+    loop.symlink_to(loop.name)
+    cases += [(["check", "x" * 300 + ".ipynb"], "not a usable path"), (["train", "--out", "x" * 300], "not a usable"),
+              (["evaluate", "--checkpoint", "~no-such-user-here/m.pt"], "not a usable path"),
+              (["build", "--root", "x" * 300], "not a usable path"), (["train", "--out", str(loop)], "loops")]
     if Path("/proc/self").is_dir():  # os.access says yes to root there; the folder takes no file
         cases.append((["train", "--out", "/proc/nowhere/model.pt"], "cannot be written"))
     if Path("/dev/zero").exists():  # a device: reading it never ends, replacing it breaks the system

@@ -264,3 +264,20 @@ def test_a_linked_progress_file_stays_a_link(tmp_path, monkeypatch):
     progress.record("01.weighted_sum", "passed")
     assert link.is_symlink() and json.loads(real.read_text())["exercises"]["01.weighted_sum"]["status"] == "passed"
 
+
+
+@pytest.mark.parametrize("make", ["loop", "too_long", "no_such_home"])
+def test_an_unusable_progress_path_is_a_message_not_a_traceback(tmp_path, monkeypatch, capsys, make):
+    monkeypatch.chdir(tmp_path)  # a path used as written lands here
+    if make == "loop":
+        path = tmp_path / "progress.json"
+        path.symlink_to(path.name)  # a link to itself
+    elif make == "too_long":
+        path = tmp_path / ("x" * 300)
+    else:
+        path = "~no-such-user-here/progress.json"
+    monkeypatch.setenv("COURSE_PROGRESS_FILE", str(path))
+    assert progress.summary()["04"]["passed"] == 0
+    progress.record("04.attention", "passed", notebook=None)
+    err = capsys.readouterr().err
+    assert "course progress:" in err or make == "no_such_home"  # that one is used as written: a relative path

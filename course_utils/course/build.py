@@ -231,6 +231,14 @@ def _course_folder(text: str) -> Path:
     """argparse type for --root: an existing folder with a solutions/ folder in it."""
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a folder path, got an empty string")
+    try:
+        return _course_folder_checked(text)
+    except (OSError, RuntimeError) as err:  # a name too long, a link that loops, `~nobody`
+        raise argparse.ArgumentTypeError(f"{text[:80]}: not a usable path ({getattr(err, 'strerror', None) or err})") \
+            from None
+
+
+def _course_folder_checked(text: str) -> Path:
     path = Path(text).expanduser()
     if not path.exists():
         raise argparse.ArgumentTypeError(f"{text}: no such folder")

@@ -95,6 +95,31 @@ def _finite_float(low: float | None = None, strict: bool = False, high: float | 
     return parse
 
 
+def _path_type(parse):
+    """An argparse path type whose OS errors (a name too long, a link that loops, `~nobody`)
+    become one-line argument errors instead of tracebacks."""
+    def wrapped(text: str) -> Path:
+        try:
+            return parse(text)
+        except argparse.ArgumentTypeError:
+            raise
+        except (OSError, RuntimeError) as err:  # RuntimeError: pathlib's symlink loop / unknown home folder
+            reason = getattr(err, "strerror", None) or str(err)
+            raise argparse.ArgumentTypeError(f"{text[:80]}{'...' if len(text) > 80 else ''}: not a usable path "
+                                             f"({reason})") from None
+    wrapped.__name__ = parse.__name__
+    return wrapped
+
+
+def _no_broken_link(text: str, path: Path) -> None:
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise argparse.ArgumentTypeError(f"{text}: a symbolic link that loops or points nowhere") from None
+
+
+@_path_type
 def _existing_file(text: str) -> Path:
     if not text.strip():
         raise argparse.ArgumentTypeError("expected a file path, got an empty string")
@@ -118,12 +143,14 @@ def _looks_like_checkpoint(path: Path) -> bool:
     return head == b"PK\x03\x04" or head[:1] == b"\x80" or head == b""
 
 
+@_path_type
 def _output_file(text: str) -> Path:
     """A path a file can be written to: not a folder, in a folder that exists (or can be
     made) and can be written."""
     if not text or text.endswith(("/", os.sep)):
         raise argparse.ArgumentTypeError(f"{text!r}: expected a file path, not a folder")
     path = Path(text).expanduser()
+    _no_broken_link(text, path)
     if path.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: is a folder; give a file path such as {Path(text) / 'model.pt'}")
     if path.exists() and not path.is_file():

@@ -71,7 +71,10 @@ def course_root(start: Path | None = None) -> Path | None:
 def progress_path() -> Path:
     env = os.environ.get("COURSE_PROGRESS_FILE")
     if env:
-        return Path(env).expanduser()
+        try:
+            return Path(env).expanduser()
+        except RuntimeError:  # `~nobody/...`: no such home folder; used as written
+            return Path(env)
     root = course_root()
     if root is not None:
         return root / ".course" / "progress.json"
@@ -231,15 +234,23 @@ def _move_aside(path: Path, why: str) -> dict:
 def _target(path: Path | None) -> Path:
     """The progress file; a symbolic link is followed, so writing keeps the link."""
     path = Path(path) if path else progress_path()
-    return path.resolve() if path.is_symlink() else path
+    try:
+        return path.resolve() if path.is_symlink() else path
+    except (OSError, RuntimeError):  # a link that loops or points nowhere: reported when used
+        return path
 
 
 def load(path: Path | None = None) -> dict:
     """The progress data: {"version": 1, "exercises": {id: {...}}}. A missing file gives
     empty progress; an unreadable one is moved aside (with a message), wrong entries dropped."""
     path = _target(path)
-    with _locked(path, create=False):
-        return _read(path)
+    try:
+        with _locked(path, create=False):
+            return _read(path)
+    except (OSError, RuntimeError) as err:  # a name too long, a link that loops
+        _warn(f"{path} cannot be used as the progress file ({getattr(err, 'strerror', None) or err}): progress "
+              f"is shown as empty. Set COURSE_PROGRESS_FILE to a file path.")
+        return _empty()
 
 
 def save(data: dict, path: Path | None = None) -> None:
@@ -268,14 +279,15 @@ def _update(path: Path | None, what: str, change) -> dict | None:
     """Read, change and write the file under the lock. Returns change(data)'s value; on a
     write failure says that `what` was not saved (no exception)."""
     path = _target(path)
-    with _locked(path):
-        data = _read(path)
-        value = change(data)
-        try:
+    value = None
+    try:
+        with _locked(path):
+            data = _read(path)
+            value = change(data)
             save(data, path)
-        except OSError as err:
-            _warn(f"{what} was NOT saved: {path} cannot be written ({type(err).__name__}: {err}). "
-                  f"Make its folder writable, or set COURSE_PROGRESS_FILE to a file you can write.")
+    except (OSError, RuntimeError) as err:  # RuntimeError: pathlib's symlink loop
+        _warn(f"{what} was NOT saved: {path} cannot be written ({type(err).__name__}: {err}). "
+              f"Make its folder writable, or set COURSE_PROGRESS_FILE to a file you can write.")
     return value
 
 
