@@ -107,6 +107,7 @@ def _bad_arguments(tmp_path):
         (["train", "--out", str(nb)], "not a checkpoint"), (["train", "--out", str(a_file)], "not a checkpoint"),
         (["build", "--root", ""], "empty"),
     ]
+    cases += [(["check", str(nb), "--id", ""], "empty"), (["reset", str(nb), "--id", " "], "empty")]
     loop = tmp_path / "loop.pt"
     loop.symlink_to(loop.name)
     cases += [(["check", "x" * 300 + ".ipynb"], "not a usable path"), (["train", "--out", "x" * 300], "not a usable"),

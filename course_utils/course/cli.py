@@ -119,6 +119,13 @@ def _no_broken_link(text: str, path: Path) -> None:
             raise argparse.ArgumentTypeError(f"{text}: a symbolic link that loops or points nowhere") from None
 
 
+def _exercise_id(text: str) -> str:
+    """--id: an exercise id such as 04.attention (an empty one would silently mean "all")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected an exercise id such as 04.attention, got an empty string")
+    return text.strip()
+
+
 @_path_type
 def _existing_file(text: str) -> Path:
     if not text.strip():
@@ -851,7 +858,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="grade a notebook by running a copy of it")
     p.add_argument("notebook", type=_existing_file, help="the notebook to grade (it is only read)")
-    p.add_argument("--id", help="show only this exercise")
+    p.add_argument("--id", type=_exercise_id, help="show only this exercise")
     p.add_argument("--timeout", type=_int_at_least(1, MAX_TIMEOUT), default=CELL_TIMEOUT,
                    help="whole seconds each cell may run (at least 1; default %(default)s)")
     p.add_argument("--strict", action="store_true", help="exit 1 unless every exercise passed")
@@ -859,7 +866,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reset", help="restore one exercise of an exercise notebook (after a backup)")
     p.add_argument("notebook", type=_existing_file, help="an exercises/NN_name.ipynb notebook, or a copy of one")
-    p.add_argument("--id", required=True, help="exercise id, e.g. 04.attention")
+    p.add_argument("--id", type=_exercise_id, required=True, help="exercise id, e.g. 04.attention")
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
 
     p = sub.add_parser("build", help="generate exercises/ from solutions/ (--check: verify only)",
