@@ -36,19 +36,6 @@ if "google.colab" in sys.modules:
 from course_utils import set_seed
 set_seed(0)'''
 
-# The cell the notebooks carried before: it installed on ANY kernel without the package.
-# Notebooks still holding it are reported as skipped until they are given SETUP_CELL.
-PREVIOUS_SETUP_CELL = '''\
-# Setup. In the course environment this only seeds the random number generators;
-# on Google Colab (or any kernel without the course package) it first installs it.
-import importlib, importlib.util, subprocess, sys
-COURSE_REPO = "git+https://github.com/attention-course/attention-course.git"
-if importlib.util.find_spec("course_utils") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", COURSE_REPO], check=True)
-    importlib.invalidate_caches()
-from course_utils import set_seed
-set_seed(0)'''
-
 NOTEBOOKS = sorted(p for folder in ("notebooks", "solutions", "exercises")
                    for p in (ROOT / folder).glob("*.ipynb"))
 
@@ -57,9 +44,6 @@ def first_code_cell(path: Path) -> str:
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            if cell.source.strip() == PREVIOUS_SETUP_CELL:
-                pytest.skip(f"{path.relative_to(ROOT)} still has the previous setup cell (pip install on any "
-                            f"kernel without the package): replace it with SETUP_CELL")
             return cell.source
     raise AssertionError(f"{path.relative_to(ROOT)} has no code cell")
 
