@@ -1,4 +1,4 @@
-"""course/classroom: the course for a whole class — an nbgrader course directory written from
+"""course layer · the course for a whole class — an nbgrader course directory written from
 the one source (`solutions/`), so an instructor can release, collect, autograde and keep a
 gradebook with nbgrader as it is (docs/TEACHING.md walks through it).
 

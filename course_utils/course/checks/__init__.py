@@ -1,4 +1,4 @@
-"""Graded exercises: `check("NN.name", learner_object)` gives instant, specific feedback.
+"""course layer · graded exercises: `check("NN.name", learner_object)` gives instant, specific feedback.
 
 A learner calls, in the last line of a check cell,
 

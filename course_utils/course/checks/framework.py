@@ -1,4 +1,4 @@
-"""The grading framework behind `check()`; the guide is in the package docstring
+"""course layer · the grading framework behind `check()`; the guide is in the package docstring
 (course_utils.course.checks). Lesson modules use only the names in `__all__`.
 
 Shapes: B batch · H heads · T_q/T_k query/key positions · d_k/d_v widths · n items.

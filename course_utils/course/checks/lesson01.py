@@ -1,4 +1,4 @@
-"""Graders of lesson 01 (attention intuition): weighted sum, softmax with a temperature,
+"""course layer · graders of lesson 01 (attention intuition): weighted sum, softmax with a temperature,
 soft lookup. Shapes: n items · d/d_k/d_v widths."""
 
 import math

@@ -1,4 +1,4 @@
-"""Graders of lesson 02 (from RNNs to attention): one RNN step, a whole sequence, and the
+"""course layer · graders of lesson 02 (from RNNs to attention): one RNN step, a whole sequence, and the
 vanishing gradient. Shapes: B batch · T steps · d_in input width · d_h hidden width."""
 
 import torch

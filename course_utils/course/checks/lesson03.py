@@ -1,4 +1,4 @@
-"""Graders of lesson 03 (tokens, embeddings, positions): a vocabulary, the permutation
+"""course layer · graders of lesson 03 (tokens, embeddings, positions): a vocabulary, the permutation
 puzzle, the sinusoidal encoding, ids -> embeddings + positions.
 Shapes: B batch · T positions · V vocabulary · d_model width."""
 

@@ -1,4 +1,4 @@
-"""Graders of lesson 04 (self-attention): scaled dot-product attention with a mask, the
+"""course layer · graders of lesson 04 (self-attention): scaled dot-product attention with a mask, the
 find-the-bug exercise, the size of dot products, self-attention with three projections.
 Shapes: B batch · H heads · T_q/T_k query/key positions · d_k/d_v widths."""
 

@@ -1,4 +1,4 @@
-"""Graders of lesson 05 (multi-head attention): split and merge the heads, the module
+"""course layer · graders of lesson 05 (multi-head attention): split and merge the heads, the module
 itself (equal to torch.nn.MultiheadAttention), and its parameter count.
 Shapes: B batch · H heads · T/T_q/T_k positions · d_model width · d_k = d_model / H."""
 

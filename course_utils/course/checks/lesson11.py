@@ -1,4 +1,4 @@
-"""Lesson 11 (the capstone): the learner's parts, gathered and checked; the graders of the
+"""course layer · lesson 11 (the capstone): the learner's parts, gathered and checked; the graders of the
 assembled model and of its training run.
 
     parts = gather_parts(globals(), exercises="../exercises")   # yours, else the course's

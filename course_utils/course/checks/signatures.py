@@ -1,4 +1,4 @@
-"""Signatures of common attention mistakes: properties of a learner's output that name a
+"""course layer · signatures of common attention mistakes: properties of a learner's output that name a
 mistake however it was written (bit-exact reproduction not needed). Each function returns
 a test `got -> bool` for `compare(..., mistakes=[(test, hint)])`.
 
