@@ -412,3 +412,18 @@ def test_mask_larger_than_the_scores_is_named_even_when_v_broadcasts():
         with pytest.raises(ValueError, match=r"mask of shape \(2, 1, 1, 1\) does not broadcast to the scores' shape"):
             fn(q, q, v, mask)
         assert fn(q, q, v)[0].shape == (2, 1, 1, 1)  # without a mask, v's batch broadcasts as in torch
+
+
+def test_no_keys_and_negative_pad_id_are_named():
+    import pytest
+    import torch
+
+    from course_utils.transformer.attention import attention, sdpa_attention
+    from course_utils.transformer.masks import padding_mask
+
+    q, k = torch.randn(1, 3, 4), torch.randn(1, 0, 4)
+    for fn in (attention, sdpa_attention):
+        with pytest.raises(ValueError, match="T_k = 0"):
+            fn(q, k, k)
+    with pytest.raises(ValueError, match="pad_id"):
+        padding_mask(torch.tensor([[1, 2, 0]]), -1)

@@ -30,6 +30,8 @@ def _check_qkv(q, k, v, mask, fn: str) -> None:
     if k.size(-2) != v.size(-2):
         raise ValueError(f"{fn}: k and v must have the same number of positions T_k, got "
                          f"k {tuple(k.shape)} and v {tuple(v.shape)}")
+    if k.size(-2) == 0:
+        raise ValueError(f"{fn}: k has no positions (T_k = 0, shape {tuple(k.shape)}): there is nothing to attend to")
     try:
         torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
         lead = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])  # the scores' leading dims

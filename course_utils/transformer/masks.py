@@ -47,7 +47,7 @@ def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
         tokens (B, T) integer ids -> (B, 1, 1, T).
     """
     token_ids("padding_mask: tokens", tokens)
-    integer("padding_mask: pad_id", pad_id)
+    integer("padding_mask: pad_id", pad_id, min=0, hint="token ids are >= 0, so a negative pad_id would mask nothing")
     return (tokens != pad_id)[:, None, None, :]  # (B, 1, 1, T)
 
 
