@@ -210,7 +210,7 @@ def nbgitpuller_link(hub_url: str, repo: str, branch: str = "main",
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="course classroom", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="course classroom", description=__doc__.split("\n\n")[0].split(" · ", 1)[-1])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("nbgrader", help="write an nbgrader course directory from solutions/")
     p.add_argument("dir", type=Path, help="the nbgrader course folder to write (created if needed)")

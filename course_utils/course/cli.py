@@ -1,4 +1,4 @@
-"""The `course` command line.
+"""course layer · the `course` command line.
 
     course progress [--json]                       passed / total per lesson, with a bar
     course check exercises/NN_name.ipynb           grade a notebook: run a *copy*, print a table
@@ -870,7 +870,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
 
     p = sub.add_parser("build", help="generate exercises/ from solutions/ (--check: verify only)",
-                       description=build.__doc__.split("\n\n")[0])
+                       description=build.__doc__.split("\n\n")[0].split(" · ", 1)[-1])
     build.add_arguments(p)
 
     # parsed by course_utils.course.classroom itself (see main); listed here for `course --help`

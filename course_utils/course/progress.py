@@ -1,4 +1,4 @@
-"""The learner's progress: every check records its result in a small local JSON file.
+"""course layer · the learner's progress: every check records its result in a small local JSON file.
 
 Where: `$COURSE_PROGRESS_FILE` if set; otherwise `.course/progress.json` in the course
 folder (found by walking up from the current folder to the one holding `course_utils/`
