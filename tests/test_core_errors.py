@@ -427,3 +427,22 @@ def test_no_keys_and_negative_pad_id_are_named():
             fn(q, k, k)
     with pytest.raises(ValueError, match="pad_id"):
         padding_mask(torch.tensor([[1, 2, 0]]), -1)
+
+
+def test_non_finite_inputs_are_named_not_passed_on():
+    import pytest
+    import torch
+
+    from course_utils.transformer.attention import attention, sdpa_attention
+    from course_utils.transformer.positional import LearnedPositionalEncoding, PositionalEncoding
+
+    q = torch.randn(2, 4, 8)
+    for bad in (float("nan"), float("inf")):
+        for fn in (attention, sdpa_attention):
+            with pytest.raises(ValueError, match="non-finite"):
+                fn(torch.full_like(q, bad), q, q)
+            with pytest.raises(ValueError, match="k holds"):
+                fn(q, torch.full_like(q, bad), q)
+        for pe in (PositionalEncoding(8, max_len=16), LearnedPositionalEncoding(8, max_len=16)):
+            with pytest.raises(ValueError, match="non-finite"):
+                pe(torch.full((1, 4, 8), bad))

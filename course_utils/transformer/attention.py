@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from course_utils.base.validate import probability, tensor
+from course_utils.base.validate import finite_tensor, probability, tensor
 from course_utils.transformer.masks import check_mask
 
 
@@ -50,6 +50,17 @@ def _check_qkv(q, k, v, mask, fn: str) -> None:
                              f"shape {scores_shape} (leading dims: batch, heads)")
 
 
+def _finite_result(out, q, k, v, fn: str):
+    """`out`, unless it holds NaN or inf: then a ValueError naming the input that caused it.
+    (One check of the output per call; the inputs are only examined when it fails.)"""
+    if bool(torch.isfinite(out).all()):
+        return out
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        finite_tensor(f"{fn}: {name}", t)  # raises, naming the first non-finite input
+    raise ValueError(f"{fn}: the output is not finite although q, k and v are: the scores overflowed "
+                     f"{q.dtype} (scale the inputs down, or compute in float32)")
+
+
 def _empty_rows(mask):
     """(..., T_q, 1) bool: True for a query row that may attend to no key at all."""
     return ~mask.any(dim=-1, keepdim=True)
@@ -66,7 +77,8 @@ def attention(q, k, v, mask=None, dropout=None):
     Returns:
         out (..., T_q, d_v) and weights (..., T_q, T_k), each row summing to 1.
         A fully masked row (a query allowed no key) has zero weights and a zero output,
-        not NaN, exactly as in `sdpa_attention`. Masks built with
+        not NaN, exactly as in `sdpa_attention`. NaN or inf in q, k or v is a ValueError
+        naming the input, in both paths (never a silent NaN result). Masks built with
         course_utils.transformer.masks and right padding never produce one.
     """
     _check_qkv(q, k, v, mask, "attention")
@@ -84,7 +96,7 @@ def attention(q, k, v, mask=None, dropout=None):
         weights = weights.masked_fill(empty, 0.0)
     if dropout is not None:
         weights = dropout(weights)
-    return weights @ v, weights  # (..., T_q, d_v)
+    return _finite_result(weights @ v, q, k, v, "attention"), weights  # (..., T_q, d_v)
 
 
 def sdpa_attention(q, k, v, mask=None, dropout_p: float = 0.0):
@@ -101,4 +113,4 @@ def sdpa_attention(q, k, v, mask=None, dropout_p: float = 0.0):
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
     if mask is not None:
         out = out.masked_fill(_empty_rows(mask), 0.0)  # the documented result, whatever the kernel
-    return out, None
+    return _finite_result(out, q, k, v, "sdpa_attention"), None

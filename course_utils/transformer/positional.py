@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from course_utils.base.validate import non_negative_int, positive_int, probability, tensor
+from course_utils.base.validate import finite_tensor, non_negative_int, positive_int, probability, tensor
 from course_utils.transformer.masks import MAX_LEN_LIMIT, MAX_LEN_WHY
 
 
@@ -69,6 +69,7 @@ class _PositionBase(nn.Module):
                             f"got dtype {x.dtype}; embed token ids first (nn.Embedding), or convert "
                             "vectors with x.float()")
         tensor(f"{name}: x", x, ndim=3, shape="(B, T, d_model)")
+        finite_tensor(f"{name}: x", x)
         if x.size(-1) != self.d_model:
             raise ValueError(f"{name}: x has width {x.size(-1)}, expected d_model={self.d_model}")
         non_negative_int(f"{name}: offset", offset)
