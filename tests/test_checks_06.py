@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from checks_answers import fails_with, passes
+from checks_answers import answer_set_tests, fails_with, passes
 from course_utils.transformer import masks
 
 
@@ -450,23 +450,8 @@ def ms_one_softmax_for_all(scores, mask):
 WRONG["06.masked_softmax"] += [(ms_one_softmax_for_all, "one softmax over every allowed entry")]
 WRONG["06.nn_border"] += [(border_blocks_diagonal, "also blocks the diagonal"), (border_blocks_past, "blocks the *past*"),
                           (border_kpm_shifted, "not True exactly at the padding")]
-RIGHT_CASES = [(ex, fn) for ex, fns in RIGHT.items() for fn in fns]
-WRONG_CASES = [(ex, fn, hint) for ex, pairs in WRONG.items() for fn, hint in pairs]
-
-
-@pytest.mark.parametrize("ex_id,fn", RIGHT_CASES, ids=[f"{e}-{f.__name__}" for e, f in RIGHT_CASES])
-def test_right_answers_pass(ex_id, fn):
-    passes(ex_id, fn)
-
-
-@pytest.mark.parametrize("ex_id,fn,hint", WRONG_CASES, ids=[f"{e}-{f.__name__}" for e, f, _ in WRONG_CASES])
-def test_wrong_answers_name_the_mistake(ex_id, fn, hint):
-    fails_with(ex_id, fn, hint)
-
-
-def test_every_exercise_has_three_right_and_three_wrong_answers():
-    for ex in RIGHT:
-        assert len(RIGHT[ex]) >= 3 and len(WRONG[ex]) >= 3, ex
+(test_right_answers_pass, test_wrong_answers_name_the_mistake,
+ test_every_exercise_has_three_right_and_three_wrong_answers) = answer_set_tests(RIGHT, WRONG)
 
 
 def test_float_mask_hint_speaks_of_bool_masks():

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from checks_answers import fails_with, passes
+from checks_answers import answer_set_tests, fails_with, passes
 from course_utils.transformer.attention import attention
 
 
@@ -237,23 +237,8 @@ WRONG["07.cross_attention"] += [(_cross_scaled(lambda q, k, v: v.size(-1)), "sqr
                                 (_cross_scaled(lambda q, k, v: 10.0), "divided by 3.16")]
 WRONG["07.alignment"] += [(lambda w: w.argmax(-1).mode(dim=1).values, "vote of the heads"), (_vote, "vote of the heads")]
 WRONG["07.alignment"] += [(lambda w: w.log().mean(1).argmax(-1), "*log*-weights")]
-RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
-WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
-
-
-@pytest.mark.parametrize("ex_id,answer", RIGHT_CASES, ids=[f"{e}-{i}" for i, (e, _) in enumerate(RIGHT_CASES)])
-def test_right_answers_pass(ex_id, answer):
-    passes(ex_id, answer)
-
-
-@pytest.mark.parametrize("ex_id,answer,hint", WRONG_CASES, ids=[f"{e}-{i}" for i, (e, _, _) in enumerate(WRONG_CASES)])
-def test_wrong_answers_name_the_mistake(ex_id, answer, hint):
-    fails_with(ex_id, answer, hint)
-
-
-def test_every_exercise_has_three_right_and_three_wrong_answers():
-    for ex in RIGHT:
-        assert len(RIGHT[ex]) >= 3 and len(WRONG[ex]) >= 3, ex
+(test_right_answers_pass, test_wrong_answers_name_the_mistake,
+ test_every_exercise_has_three_right_and_three_wrong_answers) = answer_set_tests(RIGHT, WRONG)
 
 
 def test_kv_from_the_decoder_is_named_not_a_raw_error():

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from checks_answers import fails_with, passes
+from checks_answers import answer_set_tests, fails_with, passes
 
 
 # ------------------------------------------------------------------ 08.predict_layernorm
@@ -360,23 +360,8 @@ WRONG["08.decoder_layer"] += [
     (lambda L, x, m, tm, mm: (lambda h: (lambda h2: L.norm3(h2 + L.ffn(h2)))(L.norm2(h + L.cross_attn(m, h, None))))(
         L.norm1(x + L.self_attn(x, x, tm))), "queries from x")]
 
-RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
-WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
-
-
-@pytest.mark.parametrize("ex_id,answer", RIGHT_CASES, ids=[f"{e}-{i}" for i, (e, _) in enumerate(RIGHT_CASES)])
-def test_right_answers_pass(ex_id, answer):
-    passes(ex_id, answer)
-
-
-@pytest.mark.parametrize("ex_id,answer,hint", WRONG_CASES, ids=[f"{e}-{i}" for i, (e, _, _) in enumerate(WRONG_CASES)])
-def test_wrong_answers_name_the_mistake(ex_id, answer, hint):
-    fails_with(ex_id, answer, hint)
-
-
-def test_every_exercise_has_three_right_and_three_wrong_answers():
-    for ex in RIGHT:
-        assert len(RIGHT[ex]) >= 3 and len(WRONG[ex]) >= 3, ex
+(test_right_answers_pass, test_wrong_answers_name_the_mistake,
+ test_every_exercise_has_three_right_and_three_wrong_answers) = answer_set_tests(RIGHT, WRONG)
 
 
 def test_forbidden_forward_is_restored():

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pad_sequence
 
-from checks_answers import fails_with, passes
+from checks_answers import answer_set_tests, fails_with, passes
 
 
 # ------------------------------------------------------------------ 09.teacher_forcing
@@ -369,23 +369,8 @@ WRONG["09.warmup_lr"] += [(lambda step, d, w: d ** -0.5 * min(max(step, 1) ** -0
 WRONG["09.warmup_lr"] += [(lambda step, d, w: (d * step) ** -0.5 if step else 0.0, "warm-up is missing")]
 WRONG["09.predict_peak_lr"] += [(0.00035, "half the right value"), (0.0014, "twice the right value")]
 WRONG["09.predict_peak_lr"] += [(0.007, "10 times"), (0.00007, "1/10 times"), (-0.0007, "wrong sign")]
-RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
-WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
-
-
-@pytest.mark.parametrize("ex_id,answer", RIGHT_CASES, ids=[f"{e}-{i}" for i, (e, _) in enumerate(RIGHT_CASES)])
-def test_right_answers_pass(ex_id, answer):
-    passes(ex_id, answer)
-
-
-@pytest.mark.parametrize("ex_id,answer,hint", WRONG_CASES, ids=[f"{e}-{i}" for i, (e, _, _) in enumerate(WRONG_CASES)])
-def test_wrong_answers_name_the_mistake(ex_id, answer, hint):
-    fails_with(ex_id, answer, hint)
-
-
-def test_every_exercise_has_three_right_and_three_wrong_answers():
-    for ex in RIGHT:
-        assert len(RIGHT[ex]) >= 3 and len(WRONG[ex]) >= 3, ex
+(test_right_answers_pass, test_wrong_answers_name_the_mistake,
+ test_every_exercise_has_three_right_and_three_wrong_answers) = answer_set_tests(RIGHT, WRONG)
 
 
 def test_cross_entropy_is_usable_again_after_the_check():

@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from checks_answers import fails_with, passes
+from checks_answers import answer_set_tests, fails_with, passes
 from course_utils.course.checks import check
 from course_utils.run.decoding import gnmt_length_penalty
 from course_utils.transformer import attention, padding_mask
@@ -483,23 +483,8 @@ WRONG["10.beam_step"] += [(lambda lp, bs, k: (lambda s, i: (s, i // lp.size(1), 
 WRONG["10.length_penalty"] += [(lambda lp, n, a: lp / (((5 + n) / 6) * a), "not times alpha"),
                                (lambda lp, n, a: lp / ((5 + n) / 6 ** a), "raises only 6"),
                                (lambda lp, n, a: lp / (5 + n / 6 ** a), "Brackets")]
-RIGHT_CASES = [(ex, a) for ex, answers in RIGHT.items() for a in answers]
-WRONG_CASES = [(ex, a, hint) for ex, pairs in WRONG.items() for a, hint in pairs]
-
-
-@pytest.mark.parametrize("ex_id,answer", RIGHT_CASES, ids=[f"{e}-{i}" for i, (e, _) in enumerate(RIGHT_CASES)])
-def test_right_answers_pass(ex_id, answer):
-    passes(ex_id, answer)
-
-
-@pytest.mark.parametrize("ex_id,answer,hint", WRONG_CASES, ids=[f"{e}-{i}" for i, (e, _, _) in enumerate(WRONG_CASES)])
-def test_wrong_answers_name_the_mistake(ex_id, answer, hint):
-    fails_with(ex_id, answer, hint)
-
-
-def test_every_exercise_has_three_right_and_three_wrong_answers():
-    for ex in RIGHT:
-        assert len(RIGHT[ex]) >= 3 and len(WRONG[ex]) >= 3, ex
+(test_right_answers_pass, test_wrong_answers_name_the_mistake,
+ test_every_exercise_has_three_right_and_three_wrong_answers) = answer_set_tests(RIGHT, WRONG)
 
 
 def test_the_trained_model_alone_catches_a_missing_src_mask(monkeypatch):
