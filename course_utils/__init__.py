@@ -5,7 +5,8 @@ lessons import once a lesson has built the idea by hand. The folders are layers;
 a module imports only from its own layer or the layers above it in this list
 (tests/test_layers.py enforces it):
 
-    base/          seed (reproducibility), validate (argument checks with clear errors)
+    base/          seed (reproducibility), validate (argument checks with clear errors), i18n
+                   (translatable messages: English source, other editions at display time)
     transformer/   the model a learner builds: intuition (numpy, lessons 01-04); masks -> attention
                    -> positional -> layers -> model, torch_border (conversions to and from torch.nn)
     corpus/        the toy English->Chinese corpus: grammar -> data, metrics (exact match, BLEU)
@@ -13,7 +14,8 @@ a module imports only from its own layer or the layers above it in this list
                    (the shipped model)
     view/          what a learner sees: plotting, widget_base (the one widget convention), widgets
                    (lessons 01-04), widgets_masks (06), widgets_steps (08), widgets_translate (10)
-    course/        the course machinery: checks (exercise graders), exercise_list, progress, build
+    course/        the course machinery: notebook (the notebook format, in one place), checks (exercise
+                   graders), exercise_list, progress, build
                    (exercise generator), cli (the `course` command), classroom (nbgrader for a class)
 
 Lessons import from a layer's package, e.g. ``from course_utils.transformer import causal_mask``.

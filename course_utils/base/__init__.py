@@ -1,4 +1,5 @@
-"""base: what every other layer may use — reproducible seeds and argument validation.
+"""base: what every other layer may use — reproducible seeds, argument validation and
+translatable messages.
 
 Imports nothing from the rest of course_utils.
 """

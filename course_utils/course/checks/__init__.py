@@ -74,6 +74,15 @@ receives the learner's object, probes it, and raises `Fail` (through the helpers
   whose learner functions the answer may call. When the answer fails, each is looked up
   (passed to `check` as `split_heads=...`, else where the answer was defined, else in the
   calling notebook) and re-checked; a failing one is reported as the cause.
+- Learner objects are touched only through `call`, attribute reads and the helpers
+  `is_instance(obj, cls)`, `signature_of(obj, "forward")`, `read_weights(module)`,
+  `load_weights(module, {name: tensor})`; an object handed *to* learner code that records
+  how it is used subclasses `Recorder`. Never `isinstance` on a learner object, never write
+  into it (`module.w_q.weight.copy_(...)`): graded runs hold learner objects in the
+  learner's kernel, another process, where these helpers work over the judge's channel.
+- Every text a learner reads (message, hint) is a translatable `msg(...)` from
+  `course_utils.base.i18n`: `HINT_X = msg("...")`, `msg("`{name}` is {value}", name=..., value=...)`
+  instead of an f-string, so the Chinese edition can show it.
 - Probe inputs come from `probe_generator(seed)` (a local torch.Generator). Use shapes
   where mistakes show: batch *and* head axes, T_q != T_k, d_v != d_k, padded masks.
 
@@ -91,6 +100,7 @@ from course_utils.course.checks.framework import (  # noqa: F401
     DEFAULT_TIME_LIMIT, FORBIDDEN, MIME_TYPE, CheckResult, Exercise, Fail, Pending, call, check, compare,
     compare_prediction, exercise, expect_callable, expect_class, expect_tuple, get_exercise,
     lesson_modules, lesson_package, load_errors, probe_generator, randn, registry,
+    is_instance, signature_of, read_weights, load_weights, Recorder,
 )
 
 __all__ = list(framework.__all__)

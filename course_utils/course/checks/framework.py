@@ -34,6 +34,7 @@ __all__ = [
     "Fail", "Pending", "call", "compare", "compare_prediction", "expect_callable",
     "expect_class", "expect_tuple", "probe_generator", "randn", "MIME_TYPE", "DEFAULT_TIME_LIMIT",
     "FORBIDDEN", "lesson_package", "lesson_modules", "load_errors",
+    "is_instance", "signature_of", "read_weights", "load_weights", "Recorder",
 ]
 
 MIME_TYPE = "application/vnd.course.check+json"
@@ -631,6 +632,65 @@ def expect_callable(obj, name: str) -> None:
 def expect_class(obj, name: str) -> None:
     if not isinstance(obj, type):
         raise Fail(f"Expected the class `{name}` itself (not an instance), got {_describe(obj)}.")
+
+
+# ----------------------------------------------------------------------------- learner objects
+# A grader touches a learner's object (a function, a class, an instance of it) only through
+# `call`, reading attributes, and the helpers below, never by isinstance() on it or by writing
+# into it: graded runs (`course check`, nbgrader) hold the learner's objects in the learner's
+# kernel, another process, where the helpers do the same thing over the judge's channel.
+
+def is_instance(obj, cls) -> bool:
+    """isinstance(obj, cls) for a learner's object (`cls` a class of torch or course_utils)."""
+    return isinstance(obj, cls)
+
+
+def signature_of(obj, attribute: str | None = None) -> list[str]:
+    """The parameter names of `obj` (or of its `attribute`, e.g. "forward"); [] when unknown."""
+    target = getattr(obj, attribute, None) if attribute else obj
+    try:
+        return list(inspect.signature(target).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
+def read_weights(module) -> dict[str, torch.Tensor]:
+    """A detached copy of a learner module's `state_dict()` (name -> tensor)."""
+    return {name: t.detach().clone() for name, t in module.state_dict().items()}
+
+
+def load_weights(module, weights: dict[str, torch.Tensor], strict: bool = True) -> None:
+    """Copy `weights` (name -> tensor, names as in `state_dict()`) into a learner's module, in
+    place and without grad. strict: every name must exist with the same shape (else Fail)."""
+    own = module.state_dict()
+    missing = [n for n in weights if n not in own]
+    if missing and strict:
+        raise Fail(f"Your module has no parameter named {', '.join(map(repr, missing))}; it has "
+                   f"{', '.join(map(repr, own)) or 'none'}.")
+    with torch.no_grad():
+        for name, value in weights.items():
+            if name not in own:
+                continue
+            if own[name].shape != value.shape:
+                raise Fail(f"Your module's `{name}` has shape {tuple(own[name].shape)}, expected {tuple(value.shape)}.")
+            own[name].copy_(value)
+
+
+class Recorder:
+    """Base of objects a grader hands *to* learner code to watch how it is used (a model that
+    notes what it was fed). Subclasses name the attributes they record in `RECORDED`; after a
+    call in the learner's kernel, those attributes (data: tensors, numbers, lists, tuples,
+    dicts) are copied back into the grader's object, so the grader reads them as usual."""
+
+    RECORDED: tuple[str, ...] = ()
+
+    def recorded(self) -> dict:
+        return {name: getattr(self, name) for name in self.RECORDED}
+
+    def restore_recorded(self, state: dict) -> None:
+        for name in self.RECORDED:
+            if name in state:
+                setattr(self, name, state[name])
 
 
 def expect_tuple(value, n: int, names: tuple[str, ...], wants: tuple | None = None):

@@ -1,0 +1,242 @@
+"""course layer · the notebook format, in one place: reading and writing notebooks, cell
+sources and ids, exercise tags, `check("NN.name", obj)` calls, the course metadata that
+`course build` writes, which file is the course's own exercise notebook, and the
+solution <-> exercise pairing.
+
+Every other module (build, the `course` command, grading, reset, progress, the classroom,
+the capstone, the Chinese edition) uses these functions and parses no notebook itself.
+
+The course's notebooks:
+    solutions/NN_name.ipynb      written by hand; answers between ### BEGIN/END SOLUTION
+    exercises/NN_name.ipynb      generated from the solution (metadata course.generated_from)
+    notebooks/NN_name.ipynb      the lessons
+An exercise's cells are tagged `exercise:NN.name` in the solution; the generated exercise
+also carries the id in the cell's metadata (`course.exercise`). A check cell calls
+`check("NN.name", expression)`.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+__all__ = [
+    "NotebookError", "read", "write", "render", "cell_source", "TAG_PREFIX", "exercise_tag", "exercise_id",
+    "CheckCall", "check_calls", "check_call_for", "course_meta", "generated_from", "exercise_ids",
+    "course_folder_of", "package_checkout", "solution_of", "is_course_exercise_notebook", "SOLUTIONS", "EXERCISES",
+    "LESSONS",
+]
+
+TAG_PREFIX = "exercise:"
+SOLUTIONS, EXERCISES, LESSONS = "solutions", "exercises", "notebooks"
+
+
+class NotebookError(ValueError):
+    """A file that is not a readable Jupyter notebook (one line, for the learner)."""
+
+
+# ----------------------------------------------------------------------------- reading and writing
+
+def read(path: Path) -> nbformat.NotebookNode:
+    """Read and validate a notebook (format 4), or raise NotebookError with a one-line reason."""
+    path = Path(path)
+    try:
+        if path.exists() and not path.is_file():
+            raise NotebookError(f"{path} is not a regular file")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise NotebookError(f"{path} is not a notebook (not UTF-8 text)") from None
+    except OSError as err:
+        raise NotebookError(f"{path} cannot be read ({err.strerror or err})") from None
+    return reads(text, str(path))
+
+
+def reads(text: str, name: str = "notebook") -> nbformat.NotebookNode:
+    """Parse and validate notebook text (see `read`)."""
+    try:
+        raw = json.loads(text)
+    except RecursionError:
+        raise NotebookError(f"{name} is not a notebook (its JSON is nested too deeply)") from None
+    except ValueError as err:
+        raise NotebookError(f"{name} is not a notebook (not valid JSON: {err})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list) or "nbformat" not in raw:
+        raise NotebookError(f"{name} is not a Jupyter notebook (no 'cells' list and 'nbformat' version)")
+    if raw.get("nbformat") != 4:
+        raise NotebookError(f"{name}: notebook format {raw.get('nbformat')!r} is not supported (only version 4)")
+    try:
+        nb = nbformat.reads(text, as_version=4, capture_validation_error={})
+        nbformat.validate(nb)
+    except RecursionError:
+        raise NotebookError(f"{name} is not a valid notebook (nested too deeply)") from None
+    except Exception as err:  # ValidationError and friends: one line, no traceback
+        message = getattr(err, "message", None) or str(err)
+        raise NotebookError(f"{name} is not a valid notebook: {message.splitlines()[0][:200]}") from None
+    return nb
+
+
+def render(nb: nbformat.NotebookNode) -> str:
+    """The canonical text of a notebook (what `write` writes; byte-identical for equal notebooks)."""
+    text = nbformat.writes(nb, version=4)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def write(nb: nbformat.NotebookNode, path: Path) -> None:
+    """Write `nb` to `path` atomically (a temporary file beside it, then a rename), keeping the
+    file's permissions; on failure `path` is unchanged. Raises OSError."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(3)}.tmp")
+    try:
+        tmp.write_text(render(nb), encoding="utf-8")
+        if path.exists():
+            shutil.copymode(path, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+# ----------------------------------------------------------------------------- cells
+
+def cell_source(cell) -> str:
+    """A cell's source as one string (raw JSON may hold a list of lines)."""
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def exercise_tag(cell) -> str | None:
+    """The id of an `exercise:NN.name` tag on the cell (solution notebooks), or None."""
+    tags = cell.get("metadata", {}).get("tags", [])
+    for tag in tags if isinstance(tags, list) else ():
+        if isinstance(tag, str) and tag.startswith(TAG_PREFIX):
+            return tag[len(TAG_PREFIX):]
+    return None
+
+
+def exercise_id(cell) -> str | None:
+    """The exercise a cell belongs to: metadata `course.exercise` (generated notebooks), else its tag."""
+    meta = cell.get("metadata", {}).get("course", {})
+    found = meta.get("exercise") if isinstance(meta, dict) else None
+    return found if isinstance(found, str) and found else exercise_tag(cell)
+
+
+@dataclass(frozen=True)
+class CheckCall:
+    """One `check("NN.name", expression)` in a cell: the id and the expression's source."""
+
+    exercise_id: str
+    expression: str
+
+
+def check_calls(source: str) -> list[CheckCall]:
+    """Every `check("NN.name", expression)` call in `source`, in order (a cell that does not
+    parse has none)."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # a learner's broken cell, null bytes
+        return []
+    calls = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "check"
+                and len(node.args) == 2 and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)):
+            calls.append(((node.lineno, node.col_offset), CheckCall(node.args[0].value, ast.unparse(node.args[1]))))
+    return [call for _, call in sorted(calls, key=lambda found: found[0])]
+
+
+def check_call_for(cell, ex_id: str) -> CheckCall | None:
+    """The cell's check call for exercise `ex_id`, if it is a code cell that has one."""
+    if cell.get("cell_type") != "code":
+        return None
+    return next((c for c in check_calls(cell_source(cell)) if c.exercise_id == ex_id), None)
+
+
+# ----------------------------------------------------------------------------- course metadata
+
+def course_meta(nb) -> dict:
+    """The notebook's `metadata.course` dict (written by `course build`), or {}."""
+    meta = nb.get("metadata", {}).get("course") if isinstance(nb.get("metadata"), dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def generated_from(nb) -> str | None:
+    """'solutions/NN_name.ipynb' for a notebook `course build` generated, else None (also for a
+    value that is not a plain file name in solutions/)."""
+    source = course_meta(nb).get("generated_from")
+    if not isinstance(source, str) or not source.startswith(SOLUTIONS + "/"):
+        return None
+    name = source[len(SOLUTIONS) + 1:]
+    if not name or "/" in name or "\\" in name or name in (".", "..") or not name.endswith(".ipynb"):
+        return None
+    return source
+
+
+def exercise_ids(nb) -> list[str]:
+    """The exercises of a notebook, in order: its metadata's list (generated notebooks), else
+    the ids its cells carry."""
+    listed = course_meta(nb).get("exercises")
+    if isinstance(listed, list) and listed and all(isinstance(i, str) for i in listed):
+        return list(dict.fromkeys(listed))
+    return list(dict.fromkeys(i for i in map(exercise_id, nb.get("cells", [])) if i))
+
+
+# ----------------------------------------------------------------------------- where notebooks live
+
+def course_folder_of(path: Path | None = None) -> Path | None:
+    """The course checkout holding `path` (default: the current folder): the nearest folder at
+    or above it with course_utils/ and notebooks/ in it; None outside a checkout."""
+    try:
+        here = Path(path if path is not None else Path.cwd()).resolve()
+    except (OSError, RuntimeError):
+        return None
+    for folder in (here, *here.parents):
+        if (folder / "course_utils").is_dir() and (folder / LESSONS).is_dir():
+            return folder
+    return None
+
+
+def package_checkout() -> Path | None:
+    """The course checkout this package was imported from (None for an installed package
+    without solutions/)."""
+    folder = Path(__file__).resolve().parents[2]
+    return folder if (folder / SOLUTIONS).is_dir() else None
+
+
+def solution_of(path: Path, nb) -> Path | None:
+    """The solution notebook that the exercise notebook `nb` (read from `path`) was generated
+    from: looked up in the checkout holding `path`, then in the package's own checkout."""
+    source = generated_from(nb)
+    if source is None:
+        return None
+    for root in dict.fromkeys(r for r in (course_folder_of(Path(path).parent), package_checkout()) if r):
+        candidate = root / source
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def is_course_exercise_notebook(path: Path, nb=None) -> bool:
+    """True only for the course's own exercise notebook in its place: `<checkout>/exercises/NN_name.ipynb`
+    whose metadata says it was generated from `solutions/NN_name.ipynb` (the same name). A
+    renamed copy, a copy elsewhere, a solution or a lesson is not."""
+    path = Path(path)
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):
+        return False
+    root = course_folder_of(real.parent)
+    if root is None or real.parent != (root / EXERCISES).resolve():
+        return False
+    if nb is None:
+        try:
+            nb = read(real)
+        except NotebookError:
+            return False
+    source = generated_from(nb)
+    return source is not None and Path(source).name == real.name
