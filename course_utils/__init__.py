@@ -16,7 +16,8 @@ a module imports only from its own layer or the layers above it in this list
                    (lessons 01-04), widgets_masks (06), widgets_steps (08), widgets_translate (10)
     course/        the course machinery: notebook (the notebook format, in one place), checks (exercise
                    graders), exercise_list, progress, build
-                   (exercise generator), cli (the `course` command), classroom (nbgrader for a class)
+                   (exercise generator), grading (`course check`), reset (`course reset`), cli (the `course`
+                   command: parsing and dispatch), classroom (nbgrader for a class)
 
 Lessons import from a layer's package, e.g. ``from course_utils.transformer import causal_mask``.
 """

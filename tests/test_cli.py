@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.course import build, cli, progress
+from course_utils.course import build, cli, grading, progress, reset
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -70,7 +70,7 @@ def no_work(monkeypatch):
         raise AssertionError("work started although an argument was invalid")
 
     for module, name in ((reference, "train_command"), (reference, "evaluate_command"), (build, "run"),
-                         (cli, "grade"), (cli, "reset_notebook")):
+                         (grading, "grade"), (reset, "reset_notebook")):
         monkeypatch.setattr(module, name, forbidden)
 
 
@@ -378,7 +378,7 @@ def test_expected_exercises_come_from_metadata(tmp_path):
     nb = nbformat.read(path, as_version=4)
     nb.cells = [c for c in nb.cells if "check(" not in c.source]  # the learner deleted every check cell
     nb.metadata["course"]["exercises"] = ["01.weighted_sum"]  # ... and tried to drop two exercises
-    expected, checks, notes = cli.expected_exercises(path, nb)
+    expected, checks, notes = grading.expected_exercises(path, nb)
     assert expected == ["01.weighted_sum", "01.softmax_temperature", "01.soft_lookup"] and not notes
     assert checks["01.soft_lookup"][2] == "soft_lookup"  # restored from the solution, not the notebook
 
@@ -395,15 +395,15 @@ def test_a_notebook_without_checks_does_not_pass(tmp_path, capsys):
 def test_grader_cell_is_valid_python():
     import ast
 
-    source = cli._GRADER_CELL.format(todo=[("01.soft_lookup", "soft_lookup")], results="/tmp/x", token="abc",
+    source = grading._GRADER_CELL.format(todo=[("01.soft_lookup", "soft_lookup")], results="/tmp/x", token="abc",
                                      guard="_course_guard_x", checks_file="/x/checks/__init__.py")
     ast.parse(source)
-    ast.parse(cli._GUARD_CELL.format(guard="_course_guard_x"))
+    ast.parse(grading._GUARD_CELL.format(guard="_course_guard_x"))
     assert "_course_b.eval" in source and "_course_b.open" in source  # a learner's eval/open are not used
 
 
 def test_kernel_is_this_python(tmp_path):
-    km = cli._kernel_manager(tmp_path)
+    km = grading._kernel_manager(tmp_path)
     assert km.kernel_spec.argv[0] == sys.executable and km.transport == "ipc"
 
 
@@ -471,11 +471,11 @@ def test_two_resets_in_the_same_second_keep_both_backups(tmp_path, monkeypatch):
     path = _learner_copy(tmp_path)
     now = dt.datetime(2026, 1, 2, 3, 4, 5)
     first = path.read_bytes()
-    assert cli.reset_notebook(path, "04.attention", now=now).backup is not None
+    assert reset.reset_notebook(path, "04.attention", now=now).backup is not None
     second = path.read_bytes()
     # another reset of the same notebook saw no backup yet (a race): it must not write over the first
     monkeypatch.setattr(Path, "exists", lambda self: False)
-    assert cli.reset_notebook(path, "04.predict_score_std", now=now).backup is not None
+    assert reset.reset_notebook(path, "04.predict_score_std", now=now).backup is not None
     monkeypatch.undo()
     assert sorted(b.read_bytes() for b in _backups(path)) == sorted([first, second])
 
@@ -486,7 +486,7 @@ def test_reset_puts_back_deleted_cells(tmp_path):
     ids = [c.id for c in nb.cells]
     nb.cells = [c for c in nb.cells if c.metadata.get("course", {}).get("exercise") != "04.self_attention"]
     nbformat.write(nb, path)
-    cli.reset_notebook(path, "04.self_attention")
+    reset.reset_notebook(path, "04.self_attention")
     assert [c.id for c in nbformat.read(path, as_version=4).cells] == ids
 
 
@@ -546,7 +546,7 @@ def test_reset_that_cannot_write_changes_nothing(tmp_path, monkeypatch, capsys):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cli.nbformat, "write", disk_full)
+    monkeypatch.setattr(reset.nbformat, "write", disk_full)
     assert cli.main(["reset", str(path), "--id", "04.attention"]) == 2
     err = capsys.readouterr().err
     assert "No space left" in err and "was not changed" in err and "Traceback" not in err

@@ -136,6 +136,21 @@ def build_notebook(solution: nbformat.NotebookNode, name: str) -> nbformat.Noteb
     return nb
 
 
+def fresh_exercise(path: Path, nb) -> tuple[nbformat.NotebookNode | None, Path | None]:
+    """The exercise notebook freshly generated from the solution that the exercise notebook `nb`
+    (read from `path`) was generated from, and that solution's path; (None, None) if unknown.
+    Raises NotebookError when that solution breaks an authoring rule."""
+    from course_utils.course import notebook as nbformat_course
+
+    sol_path = nbformat_course.solution_of(path, nb)
+    if sol_path is None:
+        return None, None
+    try:
+        return build_notebook(nbformat_course.read(sol_path), sol_path.name), sol_path
+    except BuildError as err:
+        raise nbformat_course.NotebookError(f"{sol_path} breaks an authoring rule: {err}") from None
+
+
 def render(nb: nbformat.NotebookNode) -> str:
     text = nbformat.writes(nb, version=4)
     return text if text.endswith("\n") else text + "\n"
