@@ -129,7 +129,8 @@ def _tokens(source: str):
         elif tok.type == tokenize.STRING:
             out.append(("STRING", _fstring_fields(tok.string)))
         else:
-            out.append((tokenize.tok_name[tok.type], tok.string))
+            name = tokenize.tok_name[tok.type]
+            out.append((name, "" if name in ("NEWLINE", "DEDENT", "ENDMARKER") else tok.string))
         i += 1
     return out
 
@@ -151,8 +152,18 @@ def _fstring_fields(text: str):
         node = ast.parse(text, mode="eval").body
     except SyntaxError:
         return (text,)
-    return tuple(sorted(f"{ast.unparse(v.value)}!{v.conversion}:{ast.unparse(v.format_spec) if v.format_spec else ''}"
+    return tuple(sorted(f"{ast.unparse(_blank(v.value))}!{v.conversion}:"
+                        f"{ast.unparse(v.format_spec) if v.format_spec else ''}"
                         for v in ast.walk(node) if isinstance(v, ast.FormattedValue)))
+
+
+def _blank(node):
+    """`node` with the text of its string constants removed (that text may be translated)."""
+    node = copy.deepcopy(node)
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+            sub.value = ""
+    return node
 
 
 def has_text(cell) -> bool:
@@ -273,6 +284,7 @@ def translate_notebook(en: nbformat.NotebookNode, po: polib.POFile | None, rel: 
                        lang: str = LANG, allow_incomplete: bool = False):
     """(the edition's notebook, problems, counts) for the English notebook `en` read from `rel`."""
     nb = copy.deepcopy(en)
+    nb.metadata.pop("widgets", None)  # the English run's widget state: the edition's own run writes its own
     meta = dict(nb.metadata.get("course", {}) if isinstance(nb.metadata.get("course"), dict) else {})
     meta.update({"edition": lang, "translated_from": rel})
     nb.metadata["course"] = meta
@@ -377,12 +389,28 @@ def keep_outputs(new: nbformat.NotebookNode, old_path: Path) -> None:
         if cell.cell_type == "code" and prev is not None and nbf.cell_source(prev) == nbf.cell_source(cell):
             cell["outputs"] = copy.deepcopy(prev.get("outputs", []))
             cell["execution_count"] = prev.get("execution_count")
-    for key in ("language_info",):  # a run may refresh it (same Python: unchanged)
-        if key in old.metadata and key in new.metadata:
+    for key in RUN_METADATA:  # written by running the notebook, like outputs
+        if key in old.metadata:
             new.metadata[key] = copy.deepcopy(old.metadata[key])
 
 
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+RUN_METADATA = ("language_info", "widgets")
+
+
+def printed_numbers(cell) -> Counter:
+    """The numbers in a cell's output, less those written in its string literals' text (a label
+    such as "1-D recipe" is text, and its translation may spell it differently)."""
+    found = Counter(NUMBER.findall(output_text(cell)))
+    try:
+        toks = tokenize.generate_tokens(io.StringIO(nbf.cell_source(cell)).readline)
+        labels = [t.string for t in toks if t.type == tokenize.STRING
+                  or tokenize.tok_name[t.type] == "FSTRING_MIDDLE"]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        labels = []
+    for text in labels:
+        found -= Counter(NUMBER.findall(re.sub(r"\{[^{}]*\}", "", text)))
+    return found
 
 
 def output_text(cell) -> str:
@@ -411,9 +439,9 @@ def output_problems(en: nbformat.NotebookNode, zh: nbformat.NotebookNode, rel: s
         if not mine.get("outputs"):
             out.append(Problem(rel, f"no stored output in {LANG}/{rel} ({run})", index, cell.get("id")))
         elif "NBVAL_CHECK_OUTPUT" in nbf.cell_source(cell):
-            want = sorted(NUMBER.findall(output_text(cell)))
-            got = sorted(NUMBER.findall(output_text(mine)))
+            want, got = printed_numbers(cell), printed_numbers(mine)
             if want != got:
+                want, got = sorted(want.elements()), sorted(got.elements())
                 out.append(Problem(rel, f"# NBVAL_CHECK_OUTPUT: {LANG}/{rel} prints other numbers than the English "
                                         f"({run}; if it still differs, the translation changed what the cell prints)",
                                    index, cell.get("id"),
