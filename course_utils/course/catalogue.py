@@ -185,15 +185,18 @@ def update(lang: str = "zh", defer_new: bool = False, root: Path | None = None) 
     return changes
 
 
-def problems(lang: str = "zh", root: Path | None = None) -> list[str]:
-    """Everything `check` reports (empty when the catalogue is complete and consistent)."""
+def problems(lang: str = "zh", root: Path | None = None, templates: dict | None = None,
+             po: polib.POFile | None = None, deferred: list[str] | None = None) -> list[str]:
+    """Everything `check` reports (empty when the catalogue is complete and consistent).
+    `templates`, `po` and `deferred` default to the package's, the catalogue and the deferred file."""
     root = root or PACKAGE.parent
-    templates, not_literal = scan()
-    po = load(lang)
+    not_literal = []
+    if templates is None:
+        templates, not_literal = scan()
+    po = load(lang) if po is None else po
     out = list(not_literal)
     live = {e.msgid: e for e in po if not e.obsolete}
-    deferred = read_deferred(root, lang)
-    deferred_set = set(deferred or [])
+    deferred_set = set(read_deferred(root, lang) or [] if deferred is None else deferred)
     for text, tpl in templates.items():
         entry = live.get(text)
         where = f"{tpl.where[0][0]}:{tpl.where[0][1]}"

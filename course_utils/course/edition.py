@@ -226,7 +226,7 @@ def link_target(target: str, rel_dir: str, root: Path, lang: str = LANG) -> str:
     if norm.split("/")[0] in (nbf.EXERCISES, *SOURCES) and norm.endswith(".ipynb"):
         return target  # the edition has the same notebooks in the same folders: the link stays inside it
     if norm in DOC_EDITIONS and (root / DOC_EDITIONS[norm]).exists():
-        norm = DOC_EDITIONS[norm]
+        norm, hash_, frag = DOC_EDITIONS[norm], "", ""  # its headings (anchors) are Chinese
     return posixpath.relpath(norm, posixpath.join(lang, rel_dir)) + hash_ + frag
 
 
