@@ -19,7 +19,7 @@ CELL_ID, CELL_NO = "68c5bf99", 5  # a markdown cell of lesson 01
 
 def test_the_edition_is_in_step_with_its_sources():
     """What `course build --check` checks for zh/ (with printed numbers and stored outputs)."""
-    ed = edition.generate(REPO, check_outputs=True)
+    ed = edition.generate(REPO, check_outputs=True, build_exercise=build.build_notebook)
     errors = [str(p) for p in ed.problems if not p.note]
     assert not errors, "\n".join(errors)
     stale = [p.relative_to(REPO).as_posix() for p, text in ed.texts.items()
@@ -117,7 +117,7 @@ def test_printed_numbers_must_match_the_english(course, capsys):
     cell = next(c for c in nb.cells if c.id == "59421512")
     cell.outputs[0]["text"] = cell.outputs[0]["text"].replace("0.99", "0.98")
     nbformat.write(nb, path)
-    out = [str(p) for p in edition.generate(course, check_outputs=True).problems]
+    out = [str(p) for p in edition.generate(course, check_outputs=True, build_exercise=build.build_notebook).problems]
     assert any("(id 59421512): # NBVAL_CHECK_OUTPUT" in p and "other numbers" in p for p in out)
 
 

@@ -34,6 +34,8 @@ import string
 from pathlib import Path
 from typing import Any, Callable
 
+import polib
+
 __all__ = ["Msg", "msg", "translate", "language", "LANGUAGES", "register_catalogue", "edition_of",
            "command_language", "catalogue_path", "EDITION_FOLDERS"]
 
@@ -212,10 +214,8 @@ class _PoCatalogue:
 
     def _read(self) -> dict[str, str]:
         try:
-            import polib
-
             po = polib.pofile(str(self.path))
-        except (ImportError, OSError, ValueError):  # no polib, no file, a broken file: English
+        except (OSError, ValueError):  # no file, a broken file: English
             return {}
         return {e.msgid: e.msgstr for e in po if e.msgstr and not e.obsolete and "fuzzy" not in e.flags}
 

@@ -39,6 +39,7 @@ from pathlib import Path
 import nbformat
 
 from course_utils.base.i18n import msg, translate
+from course_utils.course import edition
 
 BEGIN, END, STUB = "### BEGIN SOLUTION", "### END SOLUTION", "### STUB:"
 TAG_PREFIX = "exercise:"
@@ -311,8 +312,7 @@ def run(root: Path | None = None, check: bool = False) -> int:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 path.write_text(text, encoding="utf-8")
                 print(f"wrote {path.relative_to(root)}")
-    from course_utils.course import edition  # the Chinese edition zh/: the same sources + translations/zh
-    problems += edition.run(root, check)
+    problems += edition.run(root, build_notebook, check)  # the Chinese edition zh/: these sources + translations/zh
     for p in problems:
         print(f"error: {p}", file=sys.stderr)
     if not problems:

@@ -457,11 +457,12 @@ class Edition:
     placeholders: list = field(default_factory=list)
 
 
-def generate(root: Path, lang: str = LANG, check_outputs: bool = False) -> Edition:
+def generate(root: Path, lang: str = LANG, check_outputs: bool = False, build_exercise=None) -> Edition:
     """Everything the edition `lang` holds, built in memory from the English notebooks and the
-    translation data under `root`; empty when `root` has no translations/<lang>/ folder."""
-    from course_utils.course.build import BuildError, build_notebook, render
-
+    translation data under `root`; empty when `root` has no translations/<lang>/ folder.
+    `build_exercise(solution, name, lang)` is the exercise generator (build.build_notebook,
+    handed in by build.run); without it the exercise notebooks are left out."""
+    render = nbf.render
     ed = Edition()
     if not (root / "translations" / lang).is_dir():
         return ed
@@ -488,7 +489,7 @@ def generate(root: Path, lang: str = LANG, check_outputs: bool = False) -> Editi
             zh = placeholder(en, rel, lang)
             ed.placeholders.append(rel)
             ed.texts[target] = render(zh)
-            if folder == nbf.SOLUTIONS:
+            if folder == nbf.SOLUTIONS and build_exercise is not None:
                 ed.texts[root / lang / nbf.EXERCISES / name] = render(placeholder(en, f"{nbf.EXERCISES}/{name}", lang))
             continue
         try:
@@ -506,14 +507,14 @@ def generate(root: Path, lang: str = LANG, check_outputs: bool = False) -> Editi
         if check_outputs:
             ed.problems += output_problems(en, zh, rel)
         ed.texts[target] = render(zh)
-        if folder == nbf.SOLUTIONS:
+        if folder == nbf.SOLUTIONS and build_exercise is not None:
             try:
-                ex = build_notebook(zh, name, lang)
-            except BuildError as err:
+                ex = build_exercise(zh, name, lang)
+            except ValueError as err:  # build.BuildError
                 ed.problems.append(Problem(rel, f"the Chinese solution breaks an authoring rule: {err}"))
                 continue
             ed.texts[root / lang / nbf.EXERCISES / name] = render(ex)
-    for folder in (*SOURCES, nbf.EXERCISES):
+    for folder in (*SOURCES, nbf.EXERCISES) if build_exercise is not None else SOURCES:
         for path in sorted((root / lang / folder).glob("*.ipynb")):
             if path not in ed.texts:
                 ed.problems.append(Problem(f"{lang}/{folder}/{path.name}", "no English notebook generates it "
@@ -542,10 +543,11 @@ def cell_changes(old_text: str, new_text: str) -> list[str]:
     return lines[:10]
 
 
-def run(root: Path, check: bool = False, lang: str = LANG) -> list[str]:
-    """Write (or with `check` compare) the edition under `root`; print a summary and the notes.
-    Returns the problems, one string each (build.run prints them as errors)."""
-    ed = generate(root, lang, check_outputs=check)
+def run(root: Path, build_exercise, check: bool = False, lang: str = LANG) -> list[str]:
+    """Write (or with `check` compare) the edition under `root`, its exercises made by
+    `build_exercise` (build.build_notebook); print a summary and the notes. Returns the
+    problems, one string each (build.run prints them as errors)."""
+    ed = generate(root, lang, check_outputs=check, build_exercise=build_exercise)
     problems = [p for p in ed.problems if not p.note]
     for p in ed.problems:
         if p.note:
