@@ -65,15 +65,18 @@ def scan(package: Path = PACKAGE) -> tuple[dict[str, Template], list[str]]:
         except (SyntaxError, UnicodeDecodeError) as err:
             not_literal.append(f"{rel}: cannot be read for messages ({type(err).__name__}: {err})")
             continue
+        forwarders = _forwarders(tree)  # helpers such as `def bad(template, **f): ... msg(template, **f)`
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
             name = node.func.id if isinstance(node.func, ast.Name) else \
                 node.func.attr if isinstance(node.func, ast.Attribute) else None
-            if name in ("msg", "Msg"):
+            if name in ("msg", "Msg") or name in forwarders:
                 arg = node.args[0] if node.args else None
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     _add(found, arg.value, "message", rel, node.lineno)
+                elif name in ("msg", "Msg") and _forwarded(tree, node):
+                    continue
                 else:
                     not_literal.append(f"{rel}:{node.lineno}: `{name}(...)` needs a literal template "
                                        f"(put the changing parts in fields)")
@@ -83,6 +86,28 @@ def scan(package: Path = PACKAGE) -> tuple[dict[str, Template], list[str]]:
                 if isinstance(title, ast.Constant) and isinstance(title.value, str):
                     _add(found, title.value, "exercise title", rel, node.lineno)
     return found, not_literal
+
+
+def _forwarders(tree) -> set[str]:
+    """Functions whose first parameter is handed to `msg` as its template."""
+    names = set()
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.args.args:
+            first = fn.args.args[0].arg
+            if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id in ("msg", "Msg")
+                   and c.args and isinstance(c.args[0], ast.Name) and c.args[0].id == first for c in ast.walk(fn)):
+                names.add(fn.name)
+    return names
+
+
+def _forwarded(tree, call) -> bool:
+    """Whether `call` (a msg call) passes on the first parameter of the function around it."""
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.args.args and call in ast.walk(fn):
+            arg = call.args[0] if call.args else None
+            if isinstance(arg, ast.Name) and arg.id == fn.args.args[0].arg:
+                return True
+    return False
 
 
 def _add(found, text, kind, rel, line):

@@ -457,11 +457,23 @@ class Edition:
     placeholders: list = field(default_factory=list)
 
 
-def generate(root: Path, lang: str = LANG, check_outputs: bool = False, build_exercise=None) -> Edition:
-    """Everything the edition `lang` holds, built in memory from the English notebooks and the
-    translation data under `root`; empty when `root` has no translations/<lang>/ folder.
-    `build_exercise(solution, name, lang)` is the exercise generator (build.build_notebook,
-    handed in by build.run); without it the exercise notebooks are left out."""
+def is_placeholder(nb) -> bool:
+    """Whether `nb` is the edition's page for a notebook not translated yet."""
+    return "placeholder_for" in nbf.course_meta(nb)
+
+
+def placeholder_exercise(solution_page: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The exercise page of a solution not translated yet (build.generate writes it)."""
+    rel = nbf.course_meta(solution_page)["placeholder_for"]
+    english = nbformat.v4.new_notebook(metadata={k: v for k, v in solution_page.metadata.items() if k == "kernelspec"})
+    english.cells.append(nbformat.v4.new_markdown_cell(nbf.cell_source(solution_page.cells[0]).split("\n")[0]))
+    return placeholder(english, f"{nbf.EXERCISES}/{rel.split('/')[1]}", solution_page.metadata["course"]["edition"])
+
+
+def generate(root: Path, lang: str = LANG, check_outputs: bool = False) -> Edition:
+    """The lessons and solutions of the edition `lang`, built in memory from the English notebooks
+    and the translation data under `root` (build.generate then makes the edition's exercises from
+    its solutions); empty when `root` has no translations/<lang>/ folder."""
     render = nbf.render
     ed = Edition()
     if not (root / "translations" / lang).is_dir():
@@ -489,8 +501,6 @@ def generate(root: Path, lang: str = LANG, check_outputs: bool = False, build_ex
             zh = placeholder(en, rel, lang)
             ed.placeholders.append(rel)
             ed.texts[target] = render(zh)
-            if folder == nbf.SOLUTIONS and build_exercise is not None:
-                ed.texts[root / lang / nbf.EXERCISES / name] = render(placeholder(en, f"{nbf.EXERCISES}/{name}", lang))
             continue
         try:
             po = polib.pofile(str(po_file), wrapwidth=0)
@@ -507,14 +517,7 @@ def generate(root: Path, lang: str = LANG, check_outputs: bool = False, build_ex
         if check_outputs:
             ed.problems += output_problems(en, zh, rel)
         ed.texts[target] = render(zh)
-        if folder == nbf.SOLUTIONS and build_exercise is not None:
-            try:
-                ex = build_exercise(zh, name, lang)
-            except ValueError as err:  # build.BuildError
-                ed.problems.append(Problem(rel, f"the Chinese solution breaks an authoring rule: {err}"))
-                continue
-            ed.texts[root / lang / nbf.EXERCISES / name] = render(ex)
-    for folder in (*SOURCES, nbf.EXERCISES) if build_exercise is not None else SOURCES:
+    for folder in SOURCES:
         for path in sorted((root / lang / folder).glob("*.ipynb")):
             if path not in ed.texts:
                 ed.problems.append(Problem(f"{lang}/{folder}/{path.name}", "no English notebook generates it "
@@ -543,11 +546,11 @@ def cell_changes(old_text: str, new_text: str) -> list[str]:
     return lines[:10]
 
 
-def run(root: Path, build_exercise, check: bool = False, lang: str = LANG) -> list[str]:
-    """Write (or with `check` compare) the edition under `root`, its exercises made by
-    `build_exercise` (build.build_notebook); print a summary and the notes. Returns the
-    problems, one string each (build.run prints them as errors)."""
-    ed = generate(root, lang, check_outputs=check, build_exercise=build_exercise)
+def run(root: Path, check: bool = False, lang: str = LANG) -> list[str]:
+    """Write (or with `check` compare) the edition's lessons and solutions under `root` (build.run
+    calls it first, then makes the edition's exercises); print a summary and the notes. Returns
+    the problems, one string each (build.run prints them as errors)."""
+    ed = generate(root, lang, check_outputs=check)
     problems = [p for p in ed.problems if not p.note]
     for p in ed.problems:
         if p.note:
