@@ -209,7 +209,9 @@ class _Notebook:
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(source, filename, "exec"), self.namespace)  # noqa: S102
-        except BaseException as err:  # a half-written answer: noted, the course's part stands in
+        except KeyboardInterrupt:  # the learner stopped the gathering
+            raise
+        except BaseException as err:  # a half-written answer (even one calling exit()): noted, the course's stands in
             self.notes[name] = msg("the answer cell in {where} raised {error}: {detail}", where=self.label,
                                    error=type(err).__name__, detail=_short(str(err)))
             self.found.pop(name, None)
