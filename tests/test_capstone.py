@@ -186,6 +186,17 @@ def test_answers_read_from_exercise_notebooks_each_cell_reported(tmp_path):
     assert "06_masks_old" not in parts.table()
 
 
+def test_the_exercise_folder_is_the_learners(tmp_path, monkeypatch):
+    for folder in ("course_utils", "notebooks", "solutions", "exercises", "zh/solutions", "zh/exercises"):
+        (tmp_path / folder).mkdir(parents=True)
+    for here, want in (("exercises", "exercises"), ("solutions", "exercises"), ("zh/exercises", "zh/exercises"),
+                       ("zh/solutions", "zh/exercises"), (".", "exercises")):
+        monkeypatch.chdir(tmp_path / here)
+        assert C.exercise_folder() == tmp_path / want, here
+    monkeypatch.chdir(tmp_path.parent)  # outside any checkout: the package's own checkout
+    assert C.exercise_folder() == ROOT / "exercises"
+
+
 def test_an_untouched_find_the_bug_cell_reads_not_fixed_yet_not_failed(tmp_path):
     starting = ("def encoder_layer(layer, x, mask):\n    h = layer.norm1(x + layer.self_attn(x, x, mask))\n"
                 "    return layer.norm2(x + layer.ffn(h))\n")

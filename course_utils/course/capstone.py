@@ -174,13 +174,20 @@ _SOURCE_PREFIX = "exercises/"  # the __name__ of an exercise notebook's namespac
 
 
 def exercise_folder() -> Path | None:
-    """The learner's exercise notebooks: exercises/ of the course checkout holding the current folder, else of
-    the checkout this package runs from (`course check` grades a copy in a temporary folder), else ../exercises."""
-    roots = (notebook.course_folder_of(), notebook.package_checkout())
-    for folder in [r / notebook.EXERCISES for r in roots if r is not None] + [Path("..") / notebook.EXERCISES]:
-        if folder.is_dir():
-            return folder
-    return None
+    """The learner's exercise notebooks: the current folder if it is an exercises/ folder (the capstone runs
+    beside them), else exercises/ of the edition and course checkout holding the current folder, else of the
+    checkout this package runs from (`course check` grades a copy in a temporary folder), else ../exercises."""
+    here = Path.cwd()
+    candidates = [here] if here.name == notebook.EXERCISES else []
+    root = notebook.course_folder_of(here)
+    if root is not None:
+        lang = here.resolve().relative_to(root).parts[:1]
+        if lang and lang[0] in notebook.EDITIONS:
+            candidates.append(root / lang[0] / notebook.EXERCISES)
+        candidates.append(root / notebook.EXERCISES)
+    checkout = notebook.package_checkout()
+    candidates += ([checkout / notebook.EXERCISES] if checkout is not None else []) + [here.parent / notebook.EXERCISES]
+    return next((folder for folder in candidates if folder.is_dir()), None)
 
 
 class _Notebook:
