@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.base.i18n import msg
+from course_utils.base.i18n import msg, translate
 from course_utils.corpus.data import pad_sequences
 from course_utils.course import notebook
 from course_utils.course.checks import Fail, Pending, call, check
@@ -440,12 +440,12 @@ class Parts:
             if r["used"] == "course":
                 return msg("course")
             return msg("yours (here)") if r["where"] == "here" else msg("yours ({file})", file=r["where"])
-        lines = [(r["part"], r["exercise"], whose(r), r["why"]) for r in self.rows]
-        head = (msg("part"), msg("exercise"), msg("used"), msg("why"))
-        widths = [max(len(str(line[i])) for line in [head, *lines]) for i in range(3)]
-        text = ["  ".join(f"{str(c):{w}s}" for c, w in zip(line[:3], widths)) + "  " + str(line[3])
-                for line in [head, *lines]]
-        return "\n".join(text + [str(n) for n in self.notes])
+        lines = [[translate(cell) for cell in line] for line in  # in the learner's language, then laid out
+                 [(msg("part"), msg("exercise"), msg("used"), msg("why"))]
+                 + [(r["part"], r["exercise"], whose(r), r["why"]) for r in self.rows]]
+        widths = [max(len(line[i]) for line in lines) for i in range(3)]
+        text = ["  ".join(f"{c:{w}s}" for c, w in zip(line[:3], widths)) + "  " + line[3] for line in lines]
+        return "\n".join(text + [translate(n) for n in self.notes])
 
     def __repr__(self) -> str:
         return self.table()
