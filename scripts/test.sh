@@ -35,20 +35,22 @@ phase_unit() {
   "$PY" -m pytest tests -n 2 -q -p no:cacheprovider --ignore=tests/browser --ignore=tests/classroom
 }
 phase_lessons() {
-  need_notebooks notebooks && need_notebooks exercises || return 1
-  "$PY" -m pytest "${NBVAL[@]}" notebooks exercises
+  need_notebooks notebooks && need_notebooks exercises && need_notebooks zh/notebooks && need_notebooks zh/exercises \
+    || return 1
+  "$PY" -m pytest "${NBVAL[@]}" notebooks exercises zh/notebooks zh/exercises
 }
 phase_solutions() {
-  need_notebooks solutions || return 1
-  COURSE_STRICT=1 "$PY" -m pytest "${NBVAL[@]}" solutions
+  need_notebooks solutions && need_notebooks zh/solutions || return 1
+  COURSE_STRICT=1 "$PY" -m pytest "${NBVAL[@]}" solutions zh/solutions
 }
 phase_build() { "$PY" -m course_utils.course.build --check; }
 phase_classroom() { bash scripts/test_classroom.sh; }
 phase_browser() { bash scripts/test_browser.sh; }
 
 declare -A TITLE=(
-  [unit]="unit tests" [lessons]="lessons + exercises (nbval)" [solutions]="solutions, strict checks (nbval)"
-  [build]="exercises match solutions" [classroom]="classroom (nbgrader, JupyterHub)"
+  [unit]="unit tests" [lessons]="lessons + exercises, both editions (nbval)"
+  [solutions]="solutions, both editions, strict checks (nbval)"
+  [build]="exercises and zh/ match their sources" [classroom]="classroom (nbgrader, JupyterHub)"
   [browser]="browser (JupyterLab + Chromium)")
 NOTEBOOK_LANE=(unit lessons solutions build)
 SERVICE_LANE=(classroom browser)
