@@ -66,7 +66,8 @@ def attention(q, k, v, mask=None):
     return weights @ v, weights
 '''
 ATTENTION_STUB = "def attention(q, k, v, mask=None):\n    raise NotImplementedError('Exercise 04.attention')\n"
-SPLIT = "def split_heads(x, n_heads):\n    B, T, d = x.shape\n    return x.view(B, T, n_heads, d // n_heads).transpose(1, 2)\n"
+SPLIT = ("def split_heads(x, n_heads):\n    B, T, d = x.shape\n"
+         "    return x.view(B, T, n_heads, d // n_heads).transpose(1, 2)\n")
 MERGE = "def merge_heads(x):\n    B, H, T, d_k = x.shape\n    return x.transpose(1, 2).reshape(B, T, H * d_k)\n"
 MHA = '''\
 class MultiHeadAttention(nn.Module):

@@ -63,7 +63,8 @@ HINT_ASSEMBLY = {
     "positions_src": msg("encode adds no positions: add `pe[:S]` to the source embeddings too."),
     "positions_tgt": msg("decode adds no positions: add `pe[:T]` to the target embeddings too."),
     "src_embed": msg("decode embeds the target with src_embed; the target has its own table: `self.tgt_embed(tgt)`."),
-    "first_layer": msg("Only the first encoder layer runs: loop over every layer, `for layer in self.encoder.layers:`."),
+    "first_layer": msg("Only the first encoder layer runs: loop over every layer, "
+                       "`for layer in self.encoder.layers:`."),
     "times_d": msg("Multiply the embeddings by sqrt(d_model), not by d_model."),
     "first_layer_n": msg("You run encoder.layers[0] again and again: run each layer of `self.encoder.layers` once, "
                          "in order (`for layer in self.encoder.layers: x = layer(x, src_mask)`)."),
