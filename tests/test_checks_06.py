@@ -272,9 +272,9 @@ def ms_in_place(scores, mask):
 
 
 MS_RIGHT = [ms_nan_to_num, ms_where, ms_big_negative_times_mask, ms_by_hand_float64, ms_rows_loop]
-MS_WRONG = [(ms_valid_lens_style, "evenly over the *blocked* keys"), (ms_plain_inf, "every key is blocked"),
+MS_WRONG = [(ms_valid_lens_style, "over the *blocked* keys"), (ms_plain_inf, "every key is blocked"),
             (ms_fill_zero, "does not block"), (ms_after, "*after* the softmax"), (ms_polarity, "polarity is inverted"),
-            (ms_polarity_fixed, "Polarity inverted"), (ms_wrong_axis, "wrong axis"), (ms_in_place, "in place")]
+            (ms_polarity_fixed, "polarity is inverted"), (ms_wrong_axis, "wrong axis"), (ms_in_place, "in place")]
 
 
 # ------------------------------------------------------------------ 06.nn_border

@@ -1,6 +1,7 @@
 """course layer · graders of lesson 01 (attention intuition): weighted sum, softmax with a temperature,
 soft lookup. Shapes: n items · d/d_k/d_v widths."""
 
+from course_utils.base.i18n import msg
 import math
 
 import torch
@@ -10,20 +11,21 @@ from course_utils.course.checks import (
     call, compare, exercise, expect_callable, expect_tuple, probe_generator, randn,
 )
 
-HINT_NO_WEIGHTS = "This is the plain sum of the values: multiply each value row by its weight first."
-HINT_MEAN = "This is the plain average of the values: the weights decide how much each value counts."
-HINT_NOT_SUMMED = "Multiply each row by its weight, then sum over the rows (dim=0) to get one vector of width d."
-HINT_SUM_WRONG_AXIS = "Sum over the rows (the n items, dim=0), not over the width d."
-HINT_VALUES_FIRST = "The weights pick rows of `values`: `weights @ values`, not `values @ weights`."
-HINT_RENORMALISED = "The weights are already weights (they sum to 1): use them as given, no softmax."
-HINT_HARD_PICK = "Attention mixes *all* the value rows, each by its weight, instead of picking the best one."
-HINT_ALL_SUMMED = "The result is one vector of width d: sum over the rows only (dim=0), not over everything."
-HINT_EXTRA_AXIS = "The result has shape (d,): `weights @ values` gives it directly, without an extra axis."
-HINT_DIVIDED = "Don't divide by n: the weights already sum to 1, so the weighted sum is already an average."
-HINT_DOT = "`torch.dot` takes two vectors; here `values` is a matrix: use `weights @ values`."
+HINT_NO_WEIGHTS = msg("This is the plain sum of the values: multiply each value row by its weight first.")
+HINT_MEAN = msg("This is the plain average of the values: the weights decide how much each value counts.")
+HINT_NOT_SUMMED = msg("Multiply each row by its weight, then sum over the rows (dim=0) to get one vector of "
+                      "width d.")
+HINT_SUM_WRONG_AXIS = msg("Sum over the rows (the n items, dim=0), not over the width d.")
+HINT_VALUES_FIRST = msg("The weights pick rows of `values`: `weights @ values`, not `values @ weights`.")
+HINT_RENORMALISED = msg("The weights are already weights (they sum to 1): use them as given, no softmax.")
+HINT_HARD_PICK = msg("Attention mixes *all* the value rows, each by its weight, instead of picking the best one.")
+HINT_ALL_SUMMED = msg("The result is one vector of width d: sum over the rows only (dim=0), not over everything.")
+HINT_EXTRA_AXIS = msg("The result has shape (d,): `weights @ values` gives it directly, without an extra axis.")
+HINT_DIVIDED = msg("Don't divide by n: the weights already sum to 1, so the weighted sum is already an average.")
+HINT_DOT = msg("`torch.dot` takes two vectors; here `values` is a matrix: use `weights @ values`.")
 
 
-@exercise("01.weighted_sum", "A weighted sum of values")
+@exercise("01.weighted_sum", msg("A weighted sum of values"))
 def _check_weighted_sum(fn):
     expect_callable(fn, "weighted_sum")
     g = probe_generator(1)
@@ -43,37 +45,42 @@ def _check_weighted_sum(fn):
             (weights * values if n == d else None, HINT_NOT_SUMMED), (values[weights.argmax()], HINT_HARD_PICK),
             ((weights @ values) / n if n > 1 else None, HINT_DIVIDED),
             ((weights @ values) / weights.sum() if abs(float(weights.sum()) - 1) > 1e-3 else None,
-             "Don't divide by the sum of the weights: out = Σ_i w_i v_i as it is (attention's weights already sum "
-             "to 1, and this function must not assume it)."),
+             msg("Don't divide by the sum of the weights: out = Σ_i w_i v_i as it is (attention's weights "
+                 "already sum to 1, and this function must not assume it).")),
             (lambda out: out.shape == values.shape, HINT_NOT_SUMMED), (lambda out: out.dim() == 0, HINT_ALL_SUMMED),
             (lambda out: out.squeeze().shape == (d,) and out.dim() > 1, HINT_EXTRA_AXIS)],
-            hint="out = Σ_i weights[i] · values[i]: multiply each value row by its weight, then add the rows up.")
+            hint=msg("out = Σ_i weights[i] · values[i]: multiply each value row by its weight, then add the rows "
+                     "up."))
 
 
-HINT_TEMP_MULT = "Divide the scores by the temperature (scores / T): a high temperature should make the distribution flatter."
-HINT_AXIS = "The softmax went over the wrong axis: each row (the last axis, dim=-1) must sum to 1."
-HINT_GLOBAL = ("You normalised over the whole tensor, as the lesson's 1-D NumPy version does: here each row "
-               "(the last axis) must sum to 1, so use `dim=-1, keepdim=True` in max and sum.")
-HINT_NO_NORM = "Remember to divide by the sum of the exponentials, so the result sums to 1."
-HINT_UNSTABLE = ("exp() of a large score overflows to inf, and inf / inf is NaN. Subtract the maximum "
-                 "of each row before exp(): it cancels out in the ratio.")
-HINT_GLOBAL_MAX = ("Subtract each row's own maximum (`max(dim=-1, keepdim=True)`): with the maximum of the "
-                   "whole tensor a row of small scores underflows to 0 / 0.")
-HINT_CONSTANT_SUM = ("Every row sums to the same number, but not to 1: divide the exponentials by their sum *last*; "
-                     "the temperature divides the scores *before* exp().")
-HINT_NEGATIVE = "Probabilities cannot be negative: exponentiate the (shifted) scores before dividing by their sum."
-HINT_IGNORES_T = "Use the temperature: divide the scores by it before the softmax (with T = 1 nothing changes)."
-HINT_ROWS = "Each row (the last axis) must sum to 1: divide each exponential by the sum of its row (dim=-1, keepdim=True)."
-HINT_KEEPDIM = ("`max(dim=-1)` and `sum(dim=-1)` drop the last axis, so the division does not line up row by row: "
-                "add `keepdim=True`.")
+HINT_TEMP_MULT = msg("Divide the scores by the temperature (scores / T): a high temperature should make the "
+                     "distribution flatter.")
+HINT_AXIS = msg("The softmax went over the wrong axis: each row (the last axis, dim=-1) must sum to 1.")
+HINT_GLOBAL = msg("You normalised over the whole tensor, as the lesson's 1-D NumPy version does: here each row "
+                  "(the last axis) must sum to 1, so use `dim=-1, keepdim=True` in max and sum.")
+HINT_NO_NORM = msg("Remember to divide by the sum of the exponentials, so the result sums to 1.")
+HINT_UNSTABLE = msg("exp() of a large score overflows to inf, and inf / inf is NaN. Subtract the maximum of each "
+                    "row before exp(): it cancels out in the ratio.")
+HINT_GLOBAL_MAX = msg("Subtract each row's own maximum (`max(dim=-1, keepdim=True)`): with the maximum of the "
+                      "whole tensor a row of small scores underflows to 0 / 0.")
+HINT_CONSTANT_SUM = msg("Every row sums to the same number, but not to 1: divide the exponentials by their sum "
+                        "*last*; the temperature divides the scores *before* exp().")
+HINT_NEGATIVE = msg("Probabilities cannot be negative: exponentiate the (shifted) scores before dividing by "
+                    "their sum.")
+HINT_IGNORES_T = msg("Use the temperature: divide the scores by it before the softmax (with T = 1 nothing "
+                     "changes).")
+HINT_ROWS = msg("Each row (the last axis) must sum to 1: divide each exponential by the sum of its row (dim=-1, "
+                "keepdim=True).")
+HINT_KEEPDIM = msg("`max(dim=-1)` and `sum(dim=-1)` drop the last axis, so the division does not line up row by "
+                   "row: add `keepdim=True`.")
 
 
-HINT_NUMPY = ("The lesson's NumPy softmax works on one row; here `scores` is a torch tensor of any shape: use "
-              "torch operations over the last axis (`.max(dim=-1, keepdim=True).values`, `.exp()`, "
-              "`.sum(dim=-1, keepdim=True)`).")
+HINT_NUMPY = msg("The lesson's NumPy softmax works on one row; here `scores` is a torch tensor of any shape: use "
+                 "torch operations over the last axis (`.max(dim=-1, keepdim=True).values`, `.exp()`, "
+                 "`.sum(dim=-1, keepdim=True)`).")
 
 
-HINT_VALUES = "`max(dim=...)` returns a pair (values, indices): take `.values` (or use `amax`)."
+HINT_VALUES = msg("`max(dim=...)` returns a pair (values, indices): take `.values` (or use `amax`).")
 
 
 def _constant_sum(p) -> bool:
@@ -87,7 +94,7 @@ def _global(z, max_only=False):
     return e / e.sum(-1, keepdim=True) if max_only else e / e.sum()
 
 
-@exercise("01.softmax_temperature", "Softmax with a temperature", name="softmax")
+@exercise("01.softmax_temperature", msg("Softmax with a temperature"), name="softmax")
 def _check_softmax_temperature(fn):
     expect_callable(fn, "softmax")
     g = probe_generator(2)
@@ -110,29 +117,30 @@ def _check_softmax_temperature(fn):
                          (_constant_sum, HINT_CONSTANT_SUM)]
         mistakes += [(lambda p: bool((p < 0).any()), HINT_NEGATIVE),
                      (lambda p, z=z: bool((p.argmax(-1) != z.argmax(-1)).all()),
-                      "The largest score must get the largest probability: take exp() of the (shifted) scores, then "
-                      "divide by their sum."),
+                      msg("The largest score must get the largest probability: take exp() of the (shifted) "
+                          "scores, then divide by their sum.")),
                      (lambda p: not torch.allclose(p.double().sum(-1), torch.ones(p.shape[:-1]).double(),
                                                    atol=1e-4) and bool(torch.isfinite(p).all()), HINT_ROWS)]
         compare("probabilities", got, torch.softmax(z, dim=-1), axes=("B", "T", "n")[-scores.dim():],
                 mistakes=mistakes)
 
 
-HINT_HARD = ("That is a *hard* lookup: all the weight went to the best key. Attention is soft: "
-             "softmax the scores and mix all the values.")
-HINT_RAW_SCORES = "Turn the scores into weights with a softmax before mixing the values."
-HINT_SCALED = "No scaling in this exercise: the scores are the plain dot products `keys @ query` (√d_k comes in lesson 04)."
-HINT_SCORES_AXIS = "One score per key: `keys @ query` (shape (n,)), each key row dotted with the query."
-HINT_UNIFORM = "All weights are equal: compare the query with each key (dot products `keys @ query`) first."
-HINT_SCORES = ("The weights sum to 1 but come from other scores: the scores are the dot products `keys @ query`, "
-               "then a softmax.")
-HINT_WEIGHT_SUM = "The weights must sum to 1: they are the softmax of the scores `keys @ query`."
-HINT_OUT = "With these weights, out = `weights @ values`: each value row times its weight, summed."
-HINT_PRODUCTS = ("Check the order of the matrix products: scores = `keys @ query` (one per key, shape (n,)), "
-                 "out = `weights @ values` (shape (d_v,)).")
+HINT_HARD = msg("That is a *hard* lookup: all the weight went to the best key. Attention is soft: softmax the "
+                "scores and mix all the values.")
+HINT_RAW_SCORES = msg("Turn the scores into weights with a softmax before mixing the values.")
+HINT_SCALED = msg("No scaling in this exercise: the scores are the plain dot products `keys @ query` (√d_k comes "
+                  "in lesson 04).")
+HINT_SCORES_AXIS = msg("One score per key: `keys @ query` (shape (n,)), each key row dotted with the query.")
+HINT_UNIFORM = msg("All weights are equal: compare the query with each key (dot products `keys @ query`) first.")
+HINT_SCORES = msg("The weights sum to 1 but come from other scores: the scores are the dot products "
+                  "`keys @ query`, then a softmax.")
+HINT_WEIGHT_SUM = msg("The weights must sum to 1: they are the softmax of the scores `keys @ query`.")
+HINT_OUT = msg("With these weights, out = `weights @ values`: each value row times its weight, summed.")
+HINT_PRODUCTS = msg("Check the order of the matrix products: scores = `keys @ query` (one per key, shape (n,)), "
+                    "out = `weights @ values` (shape (d_v,)).")
 
 
-@exercise("01.soft_lookup", "Attention as a soft dictionary lookup")
+@exercise("01.soft_lookup", msg("Attention as a soft dictionary lookup"))
 def _check_soft_lookup(fn):
     expect_callable(fn, "soft_lookup")
     g = probe_generator(3)
@@ -146,15 +154,17 @@ def _check_soft_lookup(fn):
         if n == d_k:
             wrong.append(((query @ keys).softmax(-1), HINT_SCORES_AXIS))
         compare("weights", got[1], weights, axes=("n",), mistakes=wrong + [
-            (lambda w: tuple(w.shape) in ((n, 1), (1, n)), lambda w: f"`weights` has an extra axis, shape "
-             f"{tuple(w.shape)}: it should be ({n},), one weight per key: `keys @ query` (no `[:, None]`), then the "
-             "softmax over that axis."),
+            (lambda w: tuple(w.shape) in ((n, 1), (1, n)), lambda w: msg("`weights` has an extra axis, shape "
+                                                                         "{shape}: it should be ({n},), one "
+                                                                         "weight per key: `keys @ query` (no "
+                                                                         "`[:, None]`), then the softmax over "
+                                                                         "that axis.", shape=tuple(w.shape), n=n)),
             (lambda w: torch.allclose(w, w.flatten()[0].expand_as(w)), HINT_UNIFORM),
             (lambda w: abs(float(w.sum()) - 1) > 1e-4, HINT_WEIGHT_SUM),
             (lambda w: bool((w >= 0).all()), HINT_SCORES)])
         compare("out", got[0], weights @ values, axes=("d_v",), mistakes=[(w @ values, h) for w, h in wrong] + [
-            (weights @ keys, "`out` mixes the *keys*: the weights say how much of each *value* to take, "
-                             "`out = weights @ values` (width d_v)."),
-            (lambda o: o.shape[-1] == d_k != d_v, "`out` has the width of the keys (d_k): mix the values, "
-                                                  "`weights @ values`, which gives width d_v.")],
+            (weights @ keys, msg("`out` mixes the *keys*: the weights say how much of each *value* to take, "
+                                 "`out = weights @ values` (width d_v).")),
+            (lambda o: o.shape[-1] == d_k != d_v, msg("`out` has the width of the keys (d_k): mix the values, "
+                                                      "`weights @ values`, which gives width d_v."))],
                 hint=HINT_OUT)
