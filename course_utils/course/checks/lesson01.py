@@ -1,12 +1,12 @@
 """course layer · graders of lesson 01 (attention intuition): weighted sum, softmax with a temperature,
 soft lookup. Shapes: n items · d/d_k/d_v widths."""
 
-from course_utils.base.i18n import msg
 import math
 
 import torch
 import torch.nn.functional as F
 
+from course_utils.base.i18n import msg
 from course_utils.course.checks import (
     call, compare, exercise, expect_callable, expect_tuple, probe_generator, randn,
 )

@@ -1,13 +1,14 @@
 """course layer · graders of lesson 02 (from RNNs to attention): one RNN step, a whole sequence, and the
 vanishing gradient. Shapes: B batch · T steps · d_in input width · d_h hidden width."""
 
-from course_utils.base.i18n import msg
 import torch
 from torch import nn
 
+from course_utils.base.i18n import msg
 from course_utils.course.checks import (
-    Fail, call, compare, compare_prediction, exercise, expect_callable, expect_tuple, probe_generator, randn,
+    Fail, call, compare, exercise, expect_callable, expect_tuple, probe_generator, randn,
 )
+from course_utils.course.checks.signatures import compare_close
 
 HINT_NO_TANH = msg("Apply the non-linearity: h_t = tanh(x_t W_xh + h_{t-1} W_hh + b).")
 HINT_OTHER_NONLIN = msg("This RNN uses tanh (values in (-1, 1)), not ReLU or sigmoid.")
@@ -111,6 +112,10 @@ def _check_rnn_forward(fn):
                           (states[-1] if B > 1 else None, HINT_LAST_ROW)])
 
 
+HINT_GRADIENT_CLOSE = msg("Close, but not within 5 %: multiply the factor of one step by itself once per step "
+                          "(Python computes `0.5 ** n` exactly) rather than estimating the result.")
+
+
 @exercise("02.predict_gradient", msg("Predict the output: how much of x_0 survives 10 steps?"))
 def _check_predict_gradient(prediction):
     if prediction is None:
@@ -121,7 +126,7 @@ def _check_predict_gradient(prediction):
         h = 0.5 * h + x[t]
     (truth,) = torch.autograd.grad(h, x)
     # "≈ 0.001" is right: the statement asks for the order of magnitude of 0.5^10 = 0.000977.
-    compare_prediction("prediction", prediction, truth[0].item(), rel=0.05, near=0.3, mistakes=[
+    compare_close("prediction", prediction, truth[0].item(), HINT_GRADIENT_CLOSE, rel=0.05, near=0.3, mistakes=[
         (0.5 * 10, msg("Gradients *multiply* along the chain rule, one factor w per step; they do not add.")),
         (0.5 ** 9, msg("Count the steps again: from x_0 to h_10 the signal is multiplied by w ten times.")),
         (0.5 ** 11, msg("Count the steps again: from x_0 to h_10 the signal is multiplied by w ten times.")),

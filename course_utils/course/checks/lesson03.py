@@ -2,12 +2,12 @@
 puzzle, the sinusoidal encoding, ids -> embeddings + positions.
 Shapes: B batch · T positions · V vocabulary · d_model width."""
 
-from course_utils.base.i18n import msg
 import math
 from collections import Counter
 
 import torch
 
+from course_utils.base.i18n import msg
 from course_utils.course.checks import (
     Fail, call, compare, compare_prediction, exercise, expect_callable, probe_generator, randn,
 )

@@ -9,11 +9,11 @@ import torch.nn.functional as F
 
 from course_utils.base.i18n import msg
 from course_utils.course.checks import (
-    Fail, call, compare, compare_prediction, exercise, expect_callable, expect_tuple, probe_generator, randn,
+    Fail, call, compare, exercise, expect_callable, expect_tuple, probe_generator, randn,
 )
 from course_utils.course.checks.signatures import (
     HINT_IGNORED_MASK, HINT_NOT_PROBABILITIES, HINT_POLARITY, HINT_ROWS_SUM, ignored_mask, inverted_mask,
-    HINT_DROPOUT, dropped_out, not_probabilities, rows_not_normalised, wrong_scale,
+    HINT_DROPOUT, compare_close, dropped_out, not_probabilities, rows_not_normalised, wrong_scale,
 )
 from course_utils.transformer import attention as reference_attention
 
@@ -169,9 +169,13 @@ def _check_fix_attention(fn):
     _check_attention_fn(fn, with_mask=False, seed=8, first_bug_only=True)
 
 
+HINT_STD_CLOSE = msg("Close, but not within 5 %: no experiment is needed. The variances of the 64 terms q_i k_i add "
+                     "up exactly; the standard deviation is the square root of that sum.")
+
+
 @exercise("04.predict_score_std", msg("Predict the output: how big do dot products get?"))
 def _check_predict_score_std(prediction):
-    compare_prediction("prediction", prediction, math.sqrt(64), rel=0.06, near=0.25, mistakes=[
+    compare_close("prediction", prediction, math.sqrt(64), HINT_STD_CLOSE, rel=0.06, near=0.25, mistakes=[
         (64.0, msg("64 is the *variance* of q·k (a sum of 64 terms of variance 1); the standard deviation is its "
                    "square root.")),
         (1.0, msg("That is the standard deviation *after* dividing by √d_k, which is what the scaling is for.")),
@@ -190,6 +194,37 @@ HINT_QK_ROLES = msg("The queries and keys swapped roles (your weights are the so
 HINT_SCALE_MODEL = msg("Scale by √d_k, the width of q and k after projection, not by √d_model.")
 
 
+def _sa_mistakes(x, w_q, w_k, w_v):
+    """(wrong (out, weights), hint) for the mistakes learners make in self-attention."""
+    (d_model, d_k), d_v = w_q.shape, w_v.size(-1)
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    square = d_model == d_k == d_v
+    wrong = [(_variant(q, k, v, scale=1.0), HINT_NO_SCALE), (_variant(q, k, v, axis=-2), HINT_SOFTMAX_AXIS),
+             (_variant(q, q, v), HINT_SWAPPED_PROJ), (_variant(k, q, v), HINT_QK_ROLES),
+             (_variant(q, k, x @ w_k) if d_k == d_v else None, HINT_SWAPPED_PROJ),
+             (_variant(x @ w_q.T, x @ w_k.T, x @ w_v.T) if square else None, HINT_W_TRANSPOSED),
+             (_variant(q, k, v, scale=d_model) if d_model != d_k else None, HINT_SCALE_MODEL),
+             (_variant(q, k, v, scale=d_v) if d_v != d_k else None, HINT_SCALE_DV),
+             (_variant(x, x, v) if d_k == d_model else None, HINT_NO_PROJ)]
+    return [(w, h) for w, h in wrong if w is not None]
+
+
+def _sa_square(fn, fail, g):
+    """The answer raised on a product's shapes: run it with square projections (d_model = d_k = d_v), where
+    transposed matrices still fit, and name the mistake its output shows."""
+    x, (w_q, w_k, w_v) = randn(g, 2, 5, 4), (randn(g, 4, 4) * 0.5 for _ in range(3))
+    try:
+        got = call(fn, x, w_q, w_k, w_v)
+    except Fail:
+        raise fail from None
+    for (out, _), hint in _sa_mistakes(x, w_q, w_k, w_v):
+        if isinstance(got, (tuple, list)) and len(got) == 2 and isinstance(got[0], torch.Tensor) and \
+                got[0].shape == out.shape and torch.allclose(got[0], out, atol=1e-5, rtol=1e-4):
+            raise Fail(msg("{message} (with d_model = d_k = d_v it runs, and shows a known mistake)",
+                           message=fail.message), hint=hint) from None
+    raise fail from None
+
+
 @exercise("04.self_attention", msg("Self-attention: one input, three projections"), uses=("attention",))
 def _check_self_attention(fn):
     expect_callable(fn, "self_attention")
@@ -201,13 +236,13 @@ def _check_self_attention(fn):
         out, weights = reference_attention(q, k, v)
         errors = [(r"w_[qkv]\.(T\b|mT\b|t\(\)|transpose)", HINT_W_TRANSPOSED), (r"\blinear\(", HINT_F_LINEAR),
                   (r"\.T\b", HINT_DOT_T), (r"cannot be multiplied|size mismatch|must match the size", HINT_PROJ_SHAPES)]
-        got = expect_tuple(call(fn, x, w_q, w_k, w_v, errors=errors), 2, ("out", "weights"), wants=(out, weights))
-        wrong = [(_variant(q, k, v, scale=1.0), HINT_NO_SCALE), (_variant(q, k, v, axis=-2), HINT_SOFTMAX_AXIS),
-                 (_variant(q, q, v), HINT_SWAPPED_PROJ), (_variant(k, q, v), HINT_QK_ROLES), (_variant(q, k, x @ w_k) if d_k == d_v else None, HINT_SWAPPED_PROJ),
-                 (_variant(q, k, v, scale=d_model) if d_model != d_k else None, HINT_SCALE_MODEL),
-                 (_variant(q, k, v, scale=d_v) if d_v != d_k else None, HINT_SCALE_DV),
-                 (_variant(x, x, v) if d_k == d_model else None, HINT_NO_PROJ)]
-        wrong = [(w, h) for w, h in wrong if w is not None]
+        try:
+            got = expect_tuple(call(fn, x, w_q, w_k, w_v, errors=errors), 2, ("out", "weights"), wants=(out, weights))
+        except Fail as fail:
+            if fail.hint is not HINT_PROJ_SHAPES:
+                raise
+            _sa_square(fn, fail, g)
+        wrong = _sa_mistakes(x, w_q, w_k, w_v)
         compare("weights", got[1], weights, axes=("B", "T_q", "T_k"),
                 mistakes=[(w[1], h) for w, h in wrong] + [(rows_not_normalised, HINT_ROWS_SUM), wrong_scale(
                     q @ k.transpose(-2, -1), None, d_k, {"d_k": d_k, "d_v": d_v, "d_model": d_model, "T": T})])

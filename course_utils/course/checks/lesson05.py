@@ -9,10 +9,10 @@ from torch import nn
 
 from course_utils.base.i18n import msg
 from course_utils.course.checks import (
-    Fail, call, compare, compare_prediction, exercise, expect_callable, expect_class, is_instance, load_weights,
+    Fail, call, compare, exercise, expect_callable, expect_class, is_instance, load_weights,
     probe_generator, randn, signature_of,
 )
-from course_utils.course.checks.signatures import HINT_POLARITY
+from course_utils.course.checks.signatures import HINT_POLARITY, compare_close
 from course_utils.transformer import merge_heads, split_heads
 from course_utils.transformer.torch_border import to_torch_key_padding_mask
 
@@ -321,7 +321,9 @@ def _count_mistakes(d_model, n_heads, truth):
 def _check_predict_param_count(prediction):
     d_model, n_heads = 512, 8
     truth = sum(p.numel() for p in nn.MultiheadAttention(d_model, n_heads).parameters())
-    compare_prediction("prediction", prediction, truth, rel=0, abs_tol=0.5, near=0.05,
+    compare_close("prediction", prediction, truth, msg("Close, but the count must be exact: add up each layer's "
+                                                       "weight (512 x 512 numbers) and bias (512), for all four "
+                                                       "layers."), rel=0, abs_tol=0.5, near=0.05,
                        mistakes=_count_mistakes(d_model, n_heads, truth),
                        hint=msg("Four nn.Linear(512, 512) layers (w_q, w_k, w_v, w_o), each with a 512 x 512 weight "
                                 "and a bias of 512."))

@@ -5,13 +5,13 @@ References: course_utils.corpus.data (pad_sequences, collate), course_utils.run.
 (label_smoothed_loss, warmup_lr), and the shipped reference model on a padded batch of real sentences.
 """
 
-from course_utils.base.i18n import msg
 import copy
 import math
 
 import torch
 import torch.nn.functional as F
 
+from course_utils.base.i18n import msg
 from course_utils.course.checks import Fail, call, compare, compare_prediction, exercise, expect_callable, \
     expect_tuple, probe_generator
 from course_utils.course.checks.reference_probes import real_batch, real_pairs, reference_model, vocabularies

@@ -1,6 +1,7 @@
 """course layer · signatures of common attention mistakes: properties of a learner's output that name a
 mistake however it was written (bit-exact reproduction not needed). Each function returns
-a test `got -> bool` for `compare(..., mistakes=[(test, hint)])`.
+a test `got -> bool` for `compare(..., mistakes=[(test, hint)])`. Also `compare_close`, a prediction
+check whose near misses get the exercise's own hint.
 
 Shapes: B batch · H heads · T_q/T_k query/key positions. Masks: bool, True = may attend.
 """
@@ -8,6 +9,7 @@ Shapes: B batch · H heads · T_q/T_k query/key positions. Masks: bool, True = m
 import torch
 
 from course_utils.base.i18n import msg
+from course_utils.course.checks import Fail, compare_prediction
 
 HINT_POLARITY = msg("The mask's polarity is inverted: True means *may attend*, so block the positions where the "
                     "mask is False (`scores.masked_fill(~mask, float('-inf'))`, or `mask == 0`).")
@@ -176,3 +178,14 @@ def mask_mistakes(mask: torch.Tensor) -> list:
         (lambda got: abs(float(got.sum()) - 1) < 1e-4 and allowed(got).any(-1).sum() > 1, HINT_ONE_SOFTMAX),
         (lambda got: ((got.sum(-1) - allowed(got).any(-1).to(got.dtype)).abs() > 1e-3).any(), HINT_ROWS_AFTER_MASK),
     ]
+
+
+def compare_close(name, prediction, want, close_hint, **kwargs):
+    """`compare_prediction`, with `close_hint` (how to get the exact value, without giving it) for an answer
+    that is close but not within the precision asked."""
+    try:
+        compare_prediction(name, prediction, want, **kwargs)
+    except Fail as fail:
+        if "is close" not in fail.message:
+            raise
+        raise Fail(fail.message, hint=close_hint) from None
