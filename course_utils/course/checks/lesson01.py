@@ -148,7 +148,9 @@ def _check_soft_lookup(fn):
         query, keys, values = randn(g, d_k), randn(g, n, d_k), randn(g, n, d_v)
         scores = keys @ query
         weights = scores.softmax(-1)
-        got = expect_tuple(call(fn, query, keys, values, errors=[(r"size mismatch|cannot be multiplied|must match the size", HINT_PRODUCTS)]), 2, ("out", "weights"), wants=(weights @ values, weights))
+        errors = [(r"size mismatch|cannot be multiplied|must match the size", HINT_PRODUCTS)]
+        got = expect_tuple(call(fn, query, keys, values, errors=errors), 2, ("out", "weights"),
+                           wants=(weights @ values, weights))
         wrong = [(F.one_hot(scores.argmax(), n).to(scores.dtype), HINT_HARD), (scores, HINT_RAW_SCORES),
                  ((scores / math.sqrt(d_k)).softmax(-1), HINT_SCALED)]
         if n == d_k:

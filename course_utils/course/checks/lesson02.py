@@ -72,6 +72,32 @@ def _rnn_reference(x, h0, w_xh, w_hh, b):
     return states, h_last[0]
 
 
+HINT_BACKWARDS = msg("Run the loop forward in time, t = 0, 1, ..., T-1: each state depends on the earlier inputs.")
+HINT_RNN_FORWARD = msg("At each step t: h = tanh(x[:, t] @ w_xh + h @ w_hh + b), with h carried over from the "
+                       "previous step (h0 at the start), and states[:, t] = that h.")
+HINT_LAST_SECOND = msg("h_last is the state after the *last* step, states[:, -1] (one step later than states[:, "
+                       "-2]).")
+
+
+def _states_mistakes(x, h0, w_xh, w_hh, b, states):
+    """(wrong states, hint) for the mistakes learners make in the loop."""
+    B, T, _ = x.shape
+    d_h = h0.size(-1)
+    stale = torch.tanh(x @ w_xh + (h0 @ w_hh)[:, None] + b)  # h0 reused at every step
+    backwards = _rnn_reference(x.flip(1), h0, w_xh, w_hh, b)[0].flip(1)  # the loop run from t = T-1 down
+    linear, h = [], h0
+    for t in range(T):
+        h = x[:, t] @ w_xh + h @ w_hh + b
+        linear.append(h)
+    with_h0 = torch.cat([h0[:, None], states], 1)
+    return [(stale, HINT_STALE), (states.flip(1) if T > 1 else None, HINT_REVERSED),
+            (backwards if T > 1 else None, HINT_BACKWARDS), (torch.stack(linear, 1), HINT_NO_TANH),
+            (with_h0[:, :-1] if T > 1 else None, HINT_SHIFTED), (with_h0, HINT_WITH_H0),
+            (states.transpose(0, 1) if B > 1 else None, HINT_STACK_AXIS),
+            (lambda s: s.dim() == 3 and s.shape[0] == B and s.shape[1] < T, HINT_STEPS),
+            (lambda s: tuple(s.shape) == (B, T * d_h) and T > 1, HINT_CAT)]
+
+
 @exercise("02.rnn_forward", msg("Run an RNN over a whole sequence"), uses=("rnn_step",))
 def _check_rnn_forward(fn):
     expect_callable(fn, "rnn_forward")
@@ -83,32 +109,13 @@ def _check_rnn_forward(fn):
         got = expect_tuple(call(fn, x, h0, w_xh, w_hh, b, errors=[(r"\w\[t\]", HINT_X_T)]), 2, ("states", "h_last"),
                            wants=(states, h_last))
         if isinstance(got[0], (list, tuple)):
-            raise Fail(msg("`states` should be a tensor of shape {shape}, got a {kind}.",
-                           shape=tuple(states.shape), kind=type(got[0]).__name__),
-                       hint=HINT_LIST)
-        stale = torch.tanh(x @ w_xh + (h0 @ w_hh)[:, None] + b)  # h0 reused at every step
-        backwards = _rnn_reference(x.flip(1), h0, w_xh, w_hh, b)[0].flip(1)  # the loop run from t = T-1 down
-        linear, h = [], h0
-        for t in range(T):
-            h = x[:, t] @ w_xh + h @ w_hh + b
-            linear.append(h)
-        with_h0 = torch.cat([h0[:, None], states], 1)
-        compare("states", got[0], states, axes=("B", "T", "d_h"), mistakes=[
-            (stale, HINT_STALE), (states.flip(1) if T > 1 else None, HINT_REVERSED),
-            (backwards if T > 1 else None, msg("Run the loop forward in time, t = 0, 1, ..., T-1: each state "
-                                               "depends on the earlier inputs.")),
-            (torch.stack(linear, 1), HINT_NO_TANH),
-            (with_h0[:, :-1] if T > 1 else None, HINT_SHIFTED), (with_h0, HINT_WITH_H0),
-            (states.transpose(0, 1) if B > 1 else None, HINT_STACK_AXIS),
-            (lambda s: s.dim() == 3 and s.shape[0] == B and s.shape[1] < T, HINT_STEPS),
-            (lambda s: tuple(s.shape) == (B, T * d_h) and T > 1, HINT_CAT)],
-            hint=msg("At each step t: h = tanh(x[:, t] @ w_xh + h @ w_hh + b), with h carried over from the "
-                     "previous step (h0 at the start), and states[:, t] = that h."))
+            raise Fail(msg("`states` should be a tensor of shape {shape}, got a {kind}.", shape=tuple(states.shape),
+                           kind=type(got[0]).__name__), hint=HINT_LIST)
+        compare("states", got[0], states, axes=("B", "T", "d_h"),
+                mistakes=_states_mistakes(x, h0, w_xh, w_hh, b, states), hint=HINT_RNN_FORWARD)
         compare("h_last", got[1], h_last, axes=("B", "d_h"),
                 mistakes=[(h0, HINT_LAST_H0), (states[:, 0] if T > 1 else None, HINT_LAST_FIRST),
-                          (states[:, -2] if T > 1 else None, msg("h_last is the state after the *last* step, "
-                                                                 "states[:, -1] (one step later than states[:, "
-                                                                 "-2]).")),
+                          (states[:, -2] if T > 1 else None, HINT_LAST_SECOND),
                           (states[-1] if B > 1 else None, HINT_LAST_ROW)])
 
 

@@ -54,7 +54,8 @@ def _check_word2idx(fn):
             continue
         if not isinstance(got, dict):
             raise Fail(msg("`build_word2idx` should return a dict, got {kind}.", kind=type(got).__name__),
-                       hint=msg("Build a dict `{}` and return it.") if got is None or isinstance(got, (list, tuple)) else None)
+                       hint=msg("Build a dict `{}` and return it.") if got is None or isinstance(got, (list, tuple))
+                       else None)
         for wrong, hint in _mistakes(sentences):
             if got == wrong:
                 raise Fail(msg("The ids are not right: they follow a known wrong rule."), hint=hint)
@@ -111,7 +112,8 @@ def _first_pair_only(max_len, d_model):
     pos = torch.arange(max_len, dtype=torch.float64)
 
     def test(pe):
-        good = torch.allclose(pe[:, 0].double(), pos.sin(), atol=1e-4) and torch.allclose(pe[:, 1].double(), pos.cos(), atol=1e-4)
+        good = torch.allclose(pe[:, 0].double(), pos.sin(), atol=1e-4) and \
+            torch.allclose(pe[:, 1].double(), pos.cos(), atol=1e-4)
         return good and d_model > 2
     return test
 
@@ -120,43 +122,51 @@ HINT_EXPONENT = msg("Check the exponent: pos / 10000^(2i/d_model), where 2i is t
                     "...).")
 
 
+HINT_PE = msg("Column 2i: sin(pos / 10000^(2i/d_model)); column 2i+1: cos of the same angle; rows pos = "
+              "0..max_len-1.")
+
+
+def _pe_mistakes(max_len, d, want):
+    """(wrong table, hint) for the mistakes learners make in the encoding."""
+    return [
+        (_pe(max_len, d, lambda i: i / d, torch.cos, torch.sin), msg("sin goes in the even columns (2i), cos "
+                                                                     "in the odd ones (2i+1).")),
+        (torch.cat([want[:, 0::2], want[:, 1::2]], 1), msg("Interleave: column 2i holds sin and column 2i+1 "
+                                                           "holds cos of the same frequency; don't put all "
+                                                           "sines first.")),
+        (_pe(max_len, d, lambda i: 2 * i / d), msg("The exponent is 2i/d_model where 2i is the even column "
+                                                   "index; you used twice that.")),
+        (_pe(max_len, d, lambda i: i / 2 / d), msg("The exponent is 2i/d_model: with i counting the pairs "
+                                                   "(0, 1, 2, ...) you need 2*i, not i.")),
+        (_pe(max_len, d, lambda i: i), msg("Divide the exponent by d_model: pos / 10000^(2i/d_model).")),
+        (_pe(max_len, d, lambda i: -i / d), msg("Divide the position by 10000^(2i/d_model); you multiplied "
+                                                "by it.")),
+        (_pe(max_len, d, lambda i: i / d, start=1), msg("Positions start at 0: row 0 is position 0 (sin 0 = "
+                                                        "0, cos 0 = 1).")),
+        (_pe_per_column(max_len, d, times=2), msg("Columns 2i and 2i+1 share one exponent, 2i/d_model with "
+                                                  "2i the *even* column of the pair: you used 2j/d_model "
+                                                  "with j the column itself (j is not i).")),
+        (_pe_per_column(max_len, d), msg("Columns 2i and 2i+1 share one frequency, 1/10000^(2i/d_model); the "
+                                         "cos column must not use (2i+1)/d_model.")),
+        (_pe(max_len, d, lambda i: i / d, torch.sin, torch.sin), msg("The odd columns (2i+1) hold the "
+                                                                     "*cosine*.")),
+        (_pe(max_len, d, lambda i: i / d, torch.cos, torch.cos), msg("The even columns (2i) hold the *sine*.")),
+        (lambda pe: pe.dim() == 3 and pe.shape[0] == 1,
+         msg("Return a (max_len, d_model) table, without a leading batch axis.")),
+        (lambda pe: max_len > 1 and bool(torch.allclose(pe, pe[:1].expand_as(pe))),
+         msg("Every row is the same: row pos must use its own position, pos = 0, 1, ..., max_len - 1.")),
+        (_first_pair_only(max_len, d), HINT_EXPONENT),
+    ]
+
+
 @exercise("03.sinusoidal_encoding", msg("The sinusoidal positional encoding"))
 def _check_sinusoidal(fn):
     expect_callable(fn, "sinusoidal_encoding")
     for max_len, d_model in ((10, 8), (50, 16), (3, 2)):
         got = call(fn, max_len, d_model)
         want = sinusoidal_encoding(max_len, d_model)
-        d = d_model
-        compare("pe", got, want, axes=("max_len", "d_model"), atol=1e-4, mistakes=[
-            (_pe(max_len, d, lambda i: i / d, torch.cos, torch.sin), msg("sin goes in the even columns (2i), cos "
-                                                                         "in the odd ones (2i+1).")),
-            (torch.cat([want[:, 0::2], want[:, 1::2]], 1), msg("Interleave: column 2i holds sin and column 2i+1 "
-                                                               "holds cos of the same frequency; don't put all "
-                                                               "sines first.")),
-            (_pe(max_len, d, lambda i: 2 * i / d), msg("The exponent is 2i/d_model where 2i is the even column "
-                                                       "index; you used twice that.")),
-            (_pe(max_len, d, lambda i: i / 2 / d), msg("The exponent is 2i/d_model: with i counting the pairs "
-                                                       "(0, 1, 2, ...) you need 2*i, not i.")),
-            (_pe(max_len, d, lambda i: i), msg("Divide the exponent by d_model: pos / 10000^(2i/d_model).")),
-            (_pe(max_len, d, lambda i: -i / d), msg("Divide the position by 10000^(2i/d_model); you multiplied "
-                                                    "by it.")),
-            (_pe(max_len, d, lambda i: i / d, start=1), msg("Positions start at 0: row 0 is position 0 (sin 0 = "
-                                                            "0, cos 0 = 1).")),
-            (_pe_per_column(max_len, d, times=2), msg("Columns 2i and 2i+1 share one exponent, 2i/d_model with "
-                                                      "2i the *even* column of the pair: you used 2j/d_model "
-                                                      "with j the column itself (j is not i).")),
-            (_pe_per_column(max_len, d), msg("Columns 2i and 2i+1 share one frequency, 1/10000^(2i/d_model); the "
-                                             "cos column must not use (2i+1)/d_model.")),
-            (_pe(max_len, d, lambda i: i / d, torch.sin, torch.sin), msg("The odd columns (2i+1) hold the "
-                                                                         "*cosine*.")),
-            (_pe(max_len, d, lambda i: i / d, torch.cos, torch.cos), msg("The even columns (2i) hold the *sine*.")),
-            (lambda pe: pe.dim() == 3 and pe.shape[0] == 1,
-             msg("Return a (max_len, d_model) table, without a leading batch axis.")),
-            (lambda pe: max_len > 1 and bool(torch.allclose(pe, pe[:1].expand_as(pe))),
-             msg("Every row is the same: row pos must use its own position, pos = 0, 1, ..., max_len - 1.")),
-            (_first_pair_only(max_len, d), HINT_EXPONENT),
-        ], hint=msg("Column 2i: sin(pos / 10000^(2i/d_model)); column 2i+1: cos of the same angle; rows pos = "
-                    "0..max_len-1."))
+        compare("pe", got, want, axes=("max_len", "d_model"), atol=1e-4, mistakes=_pe_mistakes(max_len, d_model, want),
+                hint=HINT_PE)
 
 
 HINT_NO_PE = msg("Add the positional encoding: x = table[ids] + pe[:T].")

@@ -39,8 +39,8 @@ HINT_TRANSPOSE_AXES = msg("`transpose(2, 3)` assumes four axes; `k.transpose(-2,
                           "whatever comes before them.")
 HINT_PROJ_SHAPES = msg("Project with `x @ w_q` ((B, T, d_model) @ (d_model, d_k)); then "
                        "`q @ k.transpose(-2, -1)` gives (B, T, T).")
-HINT_MASK_TRANSPOSED = msg("The mask is transposed: it comes laid out like the scores, (..., T_q, T_k), keys on the "
-                          "last axis. Use it as given: `scores.masked_fill(~mask, float('-inf'))`.")
+HINT_MASK_TRANSPOSED = msg("The mask is transposed: it comes laid out like the scores, (..., T_q, T_k), keys on "
+                           "the last axis. Use it as given: `scores.masked_fill(~mask, float('-inf'))`.")
 HINT_W_TRANSPOSED = msg("The projection matrices come as (d_model, d_k): project with `x @ w_q`, `x @ w_k`, "
                         "`x @ w_v`, without transposing them (only nn.Linear stores its weight as (out, in)).")
 HINT_F_LINEAR = msg("`F.linear(x, w)` computes `x @ w.T`, for nn.Linear's (out, in) weights; these matrices are "

@@ -220,13 +220,15 @@ def _mha_mistakes(x_q, x_kv, mask, w, want):
         return _variant(x_q, x_kv, mask, w, **kw)
 
     found = [(v(split="wrong", merge="wrong"), HINT_NO_TRANSPOSE_SPLIT), (v(split="wrong"), HINT_NO_TRANSPOSE_SPLIT),
-             (v(merge="wrong"), HINT_NO_TRANSPOSE_MERGE), (v(merge="mean"), HINT_AVERAGED), (v(scale=1), HINT_SCALE), (v(axis=-2), HINT_AXIS),
+             (v(merge="wrong"), HINT_NO_TRANSPOSE_MERGE), (v(merge="mean"), HINT_AVERAGED), (v(scale=1), HINT_SCALE),
+             (v(axis=-2), HINT_AXIS),
              (v(roles={"v": "w_k"}), HINT_V_PROJ), (v(roles={"v": "w_q"}), HINT_V_PROJ),
              (v(roles={"k": "w_q"}), HINT_K_PROJ), (v(roles={"q": None, "k": None}), HINT_NO_QK_PROJ),
              (v(roles={"q": None}), HINT_NO_Q_PROJ), (v(roles={"k": None}), HINT_NO_K_PROJ),
              (v(roles={"v": None}), HINT_NO_V_PROJ), (v(roles={"q": None, "k": None, "v": None}), HINT_NO_PROJ),
              (want + x_q, HINT_RESIDUAL), (lambda y: y.shape[1] == x_kv.shape[1] != x_q.shape[1], HINT_ROWS),
-             (v(scale=D_MODEL), HINT_SCALE_MODEL), (v(w_o="none"), HINT_NO_W_O), (v(w_o="untransposed"), HINT_W_O_WEIGHT),
+             (v(scale=D_MODEL), HINT_SCALE_MODEL), (v(w_o="none"), HINT_NO_W_O),
+             (v(w_o="untransposed"), HINT_W_O_WEIGHT),
              (v(kv_from_q=True) if x_kv is not x_q and mask is None else None, HINT_KV_FROM_Q)]
     if mask is not None:
         found += [(v(mask_mode="none"), HINT_NO_MASK)] + [(v(mask_mode=m), HINT_POLARITY) for m in (
@@ -294,10 +296,11 @@ def _check_mha(cls):
 
 def _count_mistakes(d_model, n_heads, truth):
     def biases(k):
-        return msg("You counted one bias of {d_model}; each of the four nn.Linear layers (w_q, w_k, w_v, w_o) has "
-                   "its own bias: 4 · 512.", d_model=d_model) if k == 1 else msg(
-            "You counted {k} biases of {d_model}; each of the four nn.Linear layers (w_q, w_k, w_v, w_o) has its own "
-            "bias: 4 · 512.", k=k, d_model=d_model)
+        if k == 1:
+            return msg("You counted one bias of {d_model}; each of the four nn.Linear layers (w_q, w_k, w_v, w_o) has "
+                       "its own bias: 4 · 512.", d_model=d_model)
+        return msg("You counted {k} biases of {d_model}; each of the four nn.Linear layers (w_q, w_k, w_v, w_o) has "
+                   "its own bias: 4 · 512.", k=k, d_model=d_model)
 
     return [
         (4 * d_model * d_model, msg("Each of the four nn.Linear layers also has a bias of d_model numbers.")),
@@ -308,8 +311,8 @@ def _count_mistakes(d_model, n_heads, truth):
                               "full d_model x d_model matrices.")),
         (3 * d_model * d_model, msg("Count the biases and the output projection w_o as well.")),
         *[(4 * d_model * d_model + k * d_model, biases(k)) for k in (1, 2, 3)],
-        (4 * d_model * d_model + 4 * (d_model // n_heads), msg("Each bias has d_model = 512 numbers, not d_k = 64: "
-                                                              "4 · (512² + 512).")),
+        (4 * d_model * d_model + 4 * (d_model // n_heads), msg("Each bias has d_model = 512 numbers, not d_k = "
+                                                               "64: 4 · (512² + 512).")),
         (2 * (d_model * d_model + d_model), msg("You counted two linear layers; multi-head attention has four: w_q, "
                                                 "w_k, w_v and the output projection w_o.")),
         (4 * (d_model * d_model + d_model) * 2, msg("Don't count anything twice: four layers, each a 512 x 512 "

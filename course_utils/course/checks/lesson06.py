@@ -282,6 +282,16 @@ class WatchedMultiheadAttention(Recorder, nn.MultiheadAttention):
         return super().forward(*args, **kwargs)
 
 
+BORDER_ERRORS = [
+    ("only bool and floating types of", msg("Pass the masks as bool tensors, True = *blocked* (`~causal_mask(T)`, "
+                                            "`tgt == pad_id`): torch.nn takes no integer masks, and a float mask is "
+                                            "*added* to the scores.")),
+    ("attn_mask|key_padding_mask|3D|2D", msg("nn.MultiheadAttention takes the two masks apart: the causal part as "
+                                             "`attn_mask` (T, T) and the padding as `key_padding_mask` (B, T), both "
+                                             "True = *blocked*.")),
+]
+
+
 def _border_probe():
     g = probe_generator(61)
     with torch.random.fork_rng(devices=[]):  # construction draws from the global RNG
@@ -368,6 +378,31 @@ def _expect_output(got, want, x):
                    hint=msg("Keep only the output: `out, _ = mha(...)` or `mha(...)[0]`."))
 
 
+def _border_mistakes(run, causal, keep, seen):
+    """(wrong output, hint): the masks still in the course's dialect, half fixed, float, or missing; then what
+    the masks actually passed show."""
+    return [
+        (run(causal, keep), msg("Both masks still speak the course's dialect (True = may attend); "
+                                "nn.MultiheadAttention reads True as *blocked*. Invert both at the border with "
+                                "`~`.")),
+        (run(causal, ~keep), msg("key_padding_mask is right now, but attn_mask is still True = may attend: invert it "
+                                 "with `~` for nn.MultiheadAttention.")),
+        (run(~causal, keep), msg("attn_mask is right now, but key_padding_mask still marks the *real* tokens: for "
+                                 "torch.nn it must be True at the padding.")),
+        (run(causal.float(), ~keep), msg("A float attn_mask is *added* to the scores, it blocks nothing: pass a bool "
+                                         "mask with True = blocked (`~causal_mask(T)`).")),
+        (run(~causal, None), msg("The causal mask is right, but the padded keys are not hidden: pass "
+                                 "`key_padding_mask=~key_padding_mask` (True at the padding).")),
+        (run(None, ~keep), msg("The padding is hidden, but every position sees the future: pass the inverted causal "
+                               "mask as attn_mask.")),
+    ] + [(lambda got: True, hint) for hint in _border_masks(seen, causal, keep)] + [
+        (lambda got: torch.isnan(got).any(), msg("NaN rows: some query has every key blocked. For torch.nn, True = "
+                                                 "*blocked*: attn_mask must be True only above the diagonal "
+                                                 "(`~causal_mask(T)`) and key_padding_mask True only at the "
+                                                 "padding.")),
+    ]
+
+
 @exercise("06.nn_border", msg("Find the bug: masks at the torch.nn border"))
 def _check_nn_border(fn):
     expect_callable(fn, "causal_self_attention")
@@ -375,7 +410,7 @@ def _check_nn_border(fn):
     B, T = tgt.shape
     causal, keep = causal_mask(T), padding_mask(tgt, pad_id)[:, 0, 0, :]  # course dialect: True = may attend
 
-    def run(attn_mask, key_padding_mask):
+    def run(attn_mask, key_padding_mask):  # the probe's own forward: nothing is recorded
         with warnings.catch_warnings():  # torch warns about mixed mask kinds in the wrong variants
             warnings.simplefilter("ignore")
             return nn.MultiheadAttention.forward(mha, x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
@@ -384,35 +419,9 @@ def _check_nn_border(fn):
     with torch.no_grad():
         want = run(to_torch_masks(causal)[0], to_torch_key_padding_mask(keep))
         try:
-            got = call(fn, mha, x, tgt, pad_id, errors=[
-                ("only bool and floating types of", msg("Pass the masks as bool tensors, True = *blocked* "
-                                                        "(`~causal_mask(T)`, `tgt == pad_id`): torch.nn takes no "
-                                                        "integer masks, and a float mask is *added* to the scores.")),
-                ("attn_mask|key_padding_mask|3D|2D", msg("nn.MultiheadAttention takes the two masks apart: the causal "
-                                                         "part as `attn_mask` (T, T) and the padding as "
-                                                         "`key_padding_mask` (B, T), both True = *blocked*."))])
-        except Fail:
+            got = call(fn, mha, x, tgt, pad_id, errors=BORDER_ERRORS)
+        finally:
             _mask_shapes(mha.seen, B, T, mha.num_heads)
-            raise
-        _mask_shapes(mha.seen, B, T, mha.num_heads)
         _expect_output(got, want, x)
-        compare("out", got, want, axes=("B", "T", "d_model"), mistakes=[
-            (run(causal, keep), msg("Both masks still speak the course's dialect (True = may attend); "
-                                    "nn.MultiheadAttention reads True as *blocked*. Invert both at the border with "
-                                    "`~`.")),
-            (run(causal, ~keep), msg("key_padding_mask is right now, but attn_mask is still True = may attend: invert "
-                                     "it with `~` for nn.MultiheadAttention.")),
-            (run(~causal, keep), msg("attn_mask is right now, but key_padding_mask still marks the *real* tokens: for "
-                                     "torch.nn it must be True at the padding.")),
-            (run(causal.float(), ~keep), msg("A float attn_mask is *added* to the scores, it blocks nothing: pass a "
-                                             "bool mask with True = blocked (`~causal_mask(T)`).")),
-            (run(~causal, None), msg("The causal mask is right, but the padded keys are not hidden: pass "
-                                     "`key_padding_mask=~key_padding_mask` (True at the padding).")),
-            (run(None, ~keep), msg("The padding is hidden, but every position sees the future: pass the inverted "
-                                   "causal mask as attn_mask.")),
-        ] + [(lambda got: True, hint) for hint in _border_masks(mha.seen, causal, keep)] + [
-            (lambda got: torch.isnan(got).any(), msg("NaN rows: some query has every key blocked. For torch.nn, True "
-                                                     "= *blocked*: attn_mask must be True only above the diagonal "
-                                                     "(`~causal_mask(T)`) and key_padding_mask True only at the "
-                                                     "padding.")),
-        ], hint=HINT_BORDER)
+        compare("out", got, want, axes=("B", "T", "d_model"), mistakes=_border_mistakes(run, causal, keep, mha.seen),
+                hint=HINT_BORDER)

@@ -21,6 +21,9 @@ HINT_KV_FROM_X = msg("The keys and values come from the decoder (`x`): your weig
 
 HINT_CROSS_WEIGHTS = msg("weights = softmax((x @ w_q) @ (memory @ w_k).T / sqrt(d_k)) over the source axis, with "
                          "blocked source positions filled with -inf first.")
+HINT_EQUAL_LENGTHS = msg("Your code only runs when the target and source lengths are equal: somewhere a T-sized and "
+                         "an S-sized axis are combined. The keys and values come from `memory` (S positions), the "
+                         "queries from `x` (T positions).")
 HINT_CROSS_OUT = msg("out = weights @ (memory @ w_v).")
 HINT_ALIGNMENT = msg("`weights.mean(dim=1).argmax(dim=-1)`: average over heads, then the most-attended source "
                      "position.")
@@ -51,9 +54,64 @@ def _diagnose_crash(fn, fail, x, memory, w_q, w_k, w_v, src_mask):
         raise Fail(msg("{message} (with T = S it runs, but uses the decoder's states as keys and values)",
                        message=fail.message),
                    hint=HINT_KV_FROM_X) from None
-    raise Fail(fail.message, hint=msg("Your code only runs when the target and source lengths are equal: "
-                                      "somewhere a T-sized and an S-sized axis are combined. The keys and values "
-                                      "come from `memory` (S positions), the queries from `x` (T positions).")) from None
+    raise Fail(fail.message, hint=HINT_EQUAL_LENGTHS) from None
+
+
+def _cross_shapes(out_got, w_got, weights, d_v, src_mask):
+    """Name an output of the wrong shape: an extra axis from the mask, keys from x, roles swapped."""
+    B, T, S = weights.shape
+    shape = tuple(w_got.shape) if isinstance(w_got, torch.Tensor) else None
+    if src_mask is not None and shape == (B, B, T, S):
+        raise Fail(msg("`weights` has shape {shape}: an extra axis from the mask.", shape=shape),
+                   hint=msg("src_mask is already (B, 1, S) and broadcasts over the T target positions as it is; an "
+                            "extra `unsqueeze` makes it (B, 1, 1, S), which spreads the batch over a new axis."))
+    if shape == (B, T, T):
+        raise Fail(msg("`weights` has shape {shape}: {T} columns (target positions) instead of S = {S}.", shape=shape,
+                       T=T, S=S), hint=HINT_KV_FROM_X)
+    if shape in ((B, S, T), (B, S, S)):
+        raise Fail(msg("`weights` has shape {shape}: one row per *source* position.", shape=shape),
+                   hint=msg("Roles swapped: the queries come from the decoder (`x`), the keys and values from the "
+                            "encoder's `memory`."))
+
+
+def _cross_mistakes(x, memory, w_q, w_k, w_v, src_mask, weights):
+    """(wrong weights, hint) for the mistakes learners make, then the signatures of mask and scale mistakes."""
+    (B, T, S), d_v = weights.shape, w_v.size(-1)
+    q, k, v = x @ w_q, memory @ w_k, memory @ w_v
+    mask = torch.ones(B, 1, S, dtype=torch.bool) if src_mask is None else src_mask
+    scores = q @ k.transpose(-2, -1)
+
+    def scaled(c, axis=-1):
+        return (scores / c).masked_fill(~mask, -math.inf).softmax(axis)
+
+    return [
+        (scores.softmax(-1), msg("The scores are not scaled: divide `q @ k.T` by sqrt(d_k) (d_k = the width of q "
+                                 "and k).")),
+        (attention(x @ w_k, k, v, src_mask)[1], msg("The queries are projected with w_q: `q = x @ w_q` (w_k is for the "
+                                                    "keys).")),
+        (attention(q, memory @ w_q, v, src_mask)[1], msg("The keys are projected with w_k: `k = memory @ w_k`.")),
+        (scaled(q.size(-1)), msg("You divided by d_k; the paper divides by its square root, sqrt(d_k).")),
+        (scaled(math.sqrt(x.size(-1))), msg("You scaled by sqrt(d_model); use sqrt(d_k), the width of the queries "
+                                            "and keys.")),
+        (scaled(math.sqrt(q.size(-1)), axis=-2), msg("Softmax over the wrong axis: each target position distributes "
+                                                     "its attention over the source positions, so normalise over the "
+                                                     "last axis (S).")),
+        (lambda got: T > 1 and (got - got[:, :1]).abs().max() < 1e-6 and (weights - weights[:, :1]).abs().max() > 1e-3,
+         msg("Every target position gets the same weights: the queries play no part. The scores are `q @ "
+             "k.transpose(-2, -1)` with `q = x @ w_q`, one row per target position.")),
+    ] + mask_mistakes(mask) + [wrong_scale(scores, mask, q.size(-1), {"d_k": q.size(-1), "d_v": d_v, "S": S, "T": T,
+                                                                      "d_model": x.size(-1)})]
+
+
+def _out_shapes(out_got, x, d_k, d_v):
+    shape = tuple(out_got.shape) if isinstance(out_got, torch.Tensor) else None
+    B, T, d_model = x.shape
+    if shape == (B, T, d_k) and d_k != d_v:
+        raise Fail(msg("`out` has shape {shape}: width d_k instead of d_v = {d_v}.", shape=shape, d_v=d_v),
+                   hint=msg("The values are projected with w_v: `v = memory @ w_v` (w_k is for the keys)."))
+    if shape == (B, T, d_model):
+        raise Fail(msg("`out` has shape {shape}: width d_model instead of d_v = {d_v}.", shape=shape, d_v=d_v),
+                   hint=msg("Project the values first: `v = memory @ w_v`, then `out = weights @ v`."))
 
 
 @exercise("07.cross_attention", msg("Cross-attention: decoder queries, encoder keys and values"))
@@ -64,53 +122,12 @@ def _check_cross_attention(fn):
             got = call(fn, x, memory, w_q, w_k, w_v, src_mask)
         except Fail as fail:
             _diagnose_crash(fn, fail, x, memory, w_q, w_k, w_v, src_mask)
-        q, k, v = x @ w_q, memory @ w_k, memory @ w_v
-        out, weights = attention(q, k, v, src_mask)
+        out, weights = attention(x @ w_q, memory @ w_k, memory @ w_v, src_mask)
         out_got, w_got = expect_tuple(got, 2, ("out", "weights"), wants=(out, weights))
-        (B, T, S), d_v = weights.shape, v.size(-1)
-        shapes = tuple(tuple(t.shape) if isinstance(t, torch.Tensor) else None for t in (out_got, w_got))
-        if src_mask is not None and shapes[1] == (B, B, T, S):
-            raise Fail(msg("`weights` has shape {shape}: an extra axis from the mask.", shape=shapes[1]),
-                       hint=msg("src_mask is already (B, 1, S) and broadcasts over the T target positions as it "
-                                "is; an extra `unsqueeze` makes it (B, 1, 1, S), which spreads the batch over a "
-                                "new axis."))
-        if shapes[1] == (B, T, T):
-            raise Fail(msg("`weights` has shape {shape}: {T} columns (target positions) instead of S = {S}.",
-                           shape=shapes[1], T=T, S=S),
-                       hint=HINT_KV_FROM_X)
-        if shapes[1] in ((B, S, T), (B, S, S)):
-            raise Fail(msg("`weights` has shape {shape}: one row per *source* position.", shape=shapes[1]),
-                       hint=msg("Roles swapped: the queries come from the decoder (`x`), the keys and values "
-                                "from the encoder's `memory`."))
-        mask = torch.ones(B, 1, S, dtype=torch.bool) if src_mask is None else src_mask
-        scores = q @ k.transpose(-2, -1)
-        compare("weights", w_got, weights, axes=("B", "T", "S"), mistakes=[
-            (scores.softmax(-1), msg("The scores are not scaled: divide `q @ k.T` by sqrt(d_k) (d_k = the width "
-                                     "of q and k).")),
-            (attention(x @ w_k, k, v, src_mask)[1], msg("The queries are projected with w_q: `q = x @ w_q` (w_k "
-                                                        "is for the keys).")),
-            (attention(q, memory @ w_q, v, src_mask)[1], msg("The keys are projected with w_k: "
-                                                             "`k = memory @ w_k`.")),
-            ((scores / q.size(-1)).masked_fill(~mask, -math.inf).softmax(-1),
-             msg("You divided by d_k; the paper divides by its square root, sqrt(d_k).")),
-            ((scores / math.sqrt(x.size(-1))).masked_fill(~mask, -math.inf).softmax(-1),
-             msg("You scaled by sqrt(d_model); use sqrt(d_k), the width of the queries and keys.")),
-            ((scores / math.sqrt(q.size(-1))).masked_fill(~mask, -math.inf).softmax(-2),
-             msg("Softmax over the wrong axis: each target position distributes its attention over the source "
-                 "positions, so normalise over the last axis (S).")),
-            (lambda got: T > 1 and (got - got[:, :1]).abs().max() < 1e-6 and (weights - weights[:, :1]).abs().max() > 1e-3,
-             msg("Every target position gets the same weights: the queries play no part. The scores are "
-                 "`q @ k.transpose(-2, -1)` with `q = x @ w_q`, one row per target position.")),
-        ] + mask_mistakes(mask) + [wrong_scale(scores, mask, q.size(-1), {"d_k": q.size(-1), "d_v": d_v, "S": S, "T": T,
-                                                                          "d_model": x.size(-1)})],
-            hint=HINT_CROSS_WEIGHTS)
-        if shapes[0] == (B, T, k.size(-1)) and k.size(-1) != d_v:
-            raise Fail(msg("`out` has shape {shape}: width d_k instead of d_v = {d_v}.", shape=shapes[0], d_v=d_v),
-                       hint=msg("The values are projected with w_v: `v = memory @ w_v` (w_k is for the keys)."))
-        if shapes[0] == (B, T, x.size(-1)):
-            raise Fail(msg("`out` has shape {shape}: width d_model instead of d_v = {d_v}.", shape=shapes[0],
-                           d_v=d_v),
-                       hint=msg("Project the values first: `v = memory @ w_v`, then `out = weights @ v`."))
+        _cross_shapes(out_got, w_got, weights, w_v.size(-1), src_mask)
+        compare("weights", w_got, weights, axes=("B", "T", "S"),
+                mistakes=_cross_mistakes(x, memory, w_q, w_k, w_v, src_mask, weights), hint=HINT_CROSS_WEIGHTS)
+        _out_shapes(out_got, x, w_k.size(-1), w_v.size(-1))
         compare("out", out_got, out, axes=("B", "T", "d_v"), hint=HINT_CROSS_OUT)
 
 
@@ -124,6 +141,54 @@ def _real_weights():
     return model.decoder.layers[-1].cross_attn.last_weights
 
 
+def _alignment_form(got, want, weights):
+    """Name an alignment of the wrong kind or shape: a list, an axis reduced or kept too many, floats."""
+    if isinstance(got, (list, tuple)):
+        raise Fail(msg("`alignment` is a {kind}; expected a tensor.", kind=type(got).__name__),
+                   hint=msg("Keep the result of `argmax` as it is, a (B, T) torch.long tensor (no `.tolist()`)."))
+    if not isinstance(got, torch.Tensor):
+        return
+    B, H, T, S = weights.shape
+    shape = tuple(got.shape)
+    named = [
+        (want.shape[1:], msg("`alignment` has shape {shape}: the batch axis is gone.", shape=shape),
+         msg("Average over the heads only, `weights.mean(dim=1)`, not over the batch too.")),
+        ((B, H, T), msg("`alignment` has shape {shape} (B, H, T): one alignment per head.", shape=shape),
+         msg("Average the weights over the heads first, `weights.mean(dim=1)`, then take the argmax.")),
+        (want.shape + (1,), msg("`alignment` has shape {shape}: a trailing axis of size 1.", shape=shape),
+         msg("`argmax(dim=-1)` gives one index per target position, (B, T); `topk`/`keepdim` keep an extra axis.")),
+        ((B, H), msg("`alignment` has shape {shape} (B, H): you reduced the target and source axes.", shape=shape),
+         msg("Average over the heads (dim=1) to get (B, T, S), then argmax over the source axis (the last).")),
+        ((H, T), msg("`alignment` has shape {shape}: one row per *head*.", shape=shape),
+         msg("You averaged over the batch axis (dim=0); the heads are the second axis: `weights.mean(dim=1)`.")),
+    ]
+    for wrong, message, hint in named:
+        if shape == tuple(wrong) and shape != tuple(want.shape):
+            raise Fail(message, hint=hint)
+    if got.is_floating_point() and got.shape == want.shape:
+        raise Fail(msg("`alignment` has dtype {dtype}: positions are integer indices.", dtype=got.dtype),
+                   hint=msg("Return integer indices (torch.long), as `argmax` gives them."))
+    if shape == (B, S):
+        raise Fail(msg("`alignment` has shape {shape}, expected {want} (B, T).", shape=shape, want=tuple(want.shape)),
+                   hint=msg("argmax over the wrong axis: for every target position (query), pick the source position "
+                            "(the last axis) with the most weight."))
+
+
+def _alignment_mistakes(weights):
+    return [
+        (weights[:, 0].argmax(-1), msg("You used head 0 only: average the weights over all heads (dim=1) first.")),
+        (weights.amax(dim=1).argmax(-1), msg("You took the maximum over heads; the exercise asks for the *average* "
+                                             "over heads (mean over dim=1).")),
+        (weights.mean(dim=1).argmin(dim=-1), msg("argmin instead of argmax: pick the source position with the *most* "
+                                                 "weight.")),
+        (weights.log().mean(dim=1).argmax(-1), msg("You averaged the *log*-weights (a geometric mean); average the "
+                                                   "weights themselves over the heads, `weights.mean(dim=1)`, then "
+                                                   "argmax.")),
+        (_head_vote(weights), msg("You took a vote of the heads' own argmaxes; the exercise asks to *average* the "
+                                  "weights over the heads first, `weights.mean(dim=1)`, then take the argmax.")),
+    ]
+
+
 @exercise("07.alignment", msg("Read an alignment off the attention weights"))
 def _check_alignment(fn):
     expect_callable(fn, "alignment")
@@ -132,53 +197,8 @@ def _check_alignment(fn):
     scores[:, 0] = scores[:, 0].flip(-1) * 2  # head 0 disagrees with the others
     for weights in (_real_weights(), scores.softmax(-1)):  # real first: there a vote of the heads is not head 0
         got, want = call(fn, weights), weights.mean(dim=1).argmax(dim=-1)
-        if isinstance(got, (list, tuple)):
-            raise Fail(msg("`alignment` is a {kind}; expected a tensor.", kind=type(got).__name__),
-                       hint=msg("Keep the result of `argmax` as it is, a (B, T) torch.long tensor (no "
-                                "`.tolist()`)."))
-        if isinstance(got, torch.Tensor) and got.shape == want.shape[1:]:
-            raise Fail(msg("`alignment` has shape {shape}: the batch axis is gone.", shape=tuple(got.shape)),
-                       hint=msg("Average over the heads only, `weights.mean(dim=1)`, not over the batch too."))
-        if isinstance(got, torch.Tensor) and got.shape == weights.shape[:3] and got.shape != want.shape:
-            raise Fail(msg("`alignment` has shape {shape} (B, H, T): one alignment per head.",
-                           shape=tuple(got.shape)),
-                       hint=msg("Average the weights over the heads first, `weights.mean(dim=1)`, then take the "
-                                "argmax."))
-        if isinstance(got, torch.Tensor) and got.shape == want.shape + (1,):
-            raise Fail(msg("`alignment` has shape {shape}: a trailing axis of size 1.", shape=tuple(got.shape)),
-                       hint=msg("`argmax(dim=-1)` gives one index per target position, (B, T); `topk`/`keepdim` "
-                                "keep an extra axis."))
-        if isinstance(got, torch.Tensor) and got.shape == weights.shape[:2] and got.shape != want.shape:
-            raise Fail(msg("`alignment` has shape {shape} (B, H): you reduced the target and source axes.",
-                           shape=tuple(got.shape)),
-                       hint=msg("Average over the heads (dim=1) to get (B, T, S), then argmax over the source "
-                                "axis (the last)."))
-        if isinstance(got, torch.Tensor) and got.shape == weights.shape[1:3] and got.shape != want.shape:
-            raise Fail(msg("`alignment` has shape {shape}: one row per *head*.", shape=tuple(got.shape)),
-                       hint=msg("You averaged over the batch axis (dim=0); the heads are the second axis: "
-                                "`weights.mean(dim=1)`."))
-        if isinstance(got, torch.Tensor) and got.is_floating_point() and got.shape == want.shape:
-            raise Fail(msg("`alignment` has dtype {dtype}: positions are integer indices.", dtype=got.dtype),
-                       hint=msg("Return integer indices (torch.long), as `argmax` gives them."))
-        if isinstance(got, torch.Tensor) and got.shape == (weights.size(0), weights.size(-1)):
-            raise Fail(msg("`alignment` has shape {shape}, expected {want} (B, T).", shape=tuple(got.shape),
-                           want=tuple(want.shape)),
-                       hint=msg("argmax over the wrong axis: for every target position (query), pick the source "
-                                "position (the last axis) with the most weight."))
-        compare("alignment", got, want, axes=("B", "T"), mistakes=[
-            (weights[:, 0].argmax(-1), msg("You used head 0 only: average the weights over all heads (dim=1) "
-                                           "first.")),
-            (weights.amax(dim=1).argmax(-1), msg("You took the maximum over heads; the exercise asks for the "
-                                                 "*average* over heads (mean over dim=1).")),
-            (weights.mean(dim=1).argmin(dim=-1), msg("argmin instead of argmax: pick the source position with "
-                                                     "the *most* weight.")),
-            (weights.log().mean(dim=1).argmax(-1), msg("You averaged the *log*-weights (a geometric mean); "
-                                                       "average the weights themselves over the heads, "
-                                                       "`weights.mean(dim=1)`, then argmax.")),
-            (_head_vote(weights), msg("You took a vote of the heads' own argmaxes; the exercise asks to "
-                                      "*average* the weights over the heads first, `weights.mean(dim=1)`, then "
-                                      "take the argmax.")),
-        ], hint=HINT_ALIGNMENT)
+        _alignment_form(got, want, weights)
+        compare("alignment", got, want, axes=("B", "T"), mistakes=_alignment_mistakes(weights), hint=HINT_ALIGNMENT)
 
 
 def _head_vote(weights):

@@ -14,7 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from course_utils.base.i18n import msg
-from course_utils.course.checks import Fail, call, compare, compare_prediction, exercise, expect_callable, probe_generator
+from course_utils.course.checks import (
+    Fail, call, compare, compare_prediction, exercise, expect_callable, probe_generator,
+)
 from course_utils.course.checks.reference_probes import real_batch, reference_model
 from course_utils.transformer.layers import DecoderLayer, EncoderLayer
 

@@ -529,6 +529,6 @@ def _check_kv_cache_step(fn):
                     mistakes=_kv_mistakes(q, k, v, t), hint=HINT_KV)
             _kv_cache(new_cache, k, v, t)
             cache, outs = new_cache, outs + [out]
-        compare(msg("the cached steps, stacked"), torch.cat(outs, dim=-2), attention(q, k, v, causal_mask(q.size(2)))[0],
-                axes=("B", "H", "T", "d_v"))
+        whole = attention(q, k, v, causal_mask(q.size(2)))[0]
+        compare(msg("the cached steps, stacked"), torch.cat(outs, dim=-2), whole, axes=("B", "H", "T", "d_v"))
     return msg("Step by step with the cache equals causal attention over the whole sequence.")
