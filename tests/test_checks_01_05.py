@@ -891,7 +891,7 @@ MORE_WRONG = {
                                          torch.softmax(-(k - q).norm(dim=1), 0)), "come from other scores"),
                        (lambda q, k, v: (torch.sigmoid(k @ q) @ v, torch.sigmoid(k @ q)), "must sum to 1")],
     "02.rnn_step": [(lambda x, h, wx, wh, b: torch.tanh(x @ wx + h @ wh + b) + h, "one tanh around the sum"),
-                    (lambda x, h, wx, wh, b: torch.tanh(x @ wx + h @ wh + 2 * b), "one tanh around the sum")],
+                    (lambda x, h, wx, wh, b: torch.tanh(x @ wx + h @ wh + 2 * b), "added twice")],
     "02.rnn_forward": [(rnn_backwards, "forward in time")],
     "02.predict_gradient": [(0.01, "power of 0.5"), (10, "do not add up")],
     "03.word2idx": [(w2i_reversed_sentences, "another order"),

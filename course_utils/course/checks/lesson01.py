@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from course_utils.base.i18n import msg
 from course_utils.course.checks import (
-    call, compare, exercise, expect_callable, expect_tuple, probe_generator, randn,
+    Fail, call, compare, exercise, expect_callable, expect_tuple, probe_generator, randn,
 )
 
 HINT_NO_WEIGHTS = msg("This is the plain sum of the values: multiply each value row by its weight first.")
@@ -101,28 +101,74 @@ def _check_softmax_temperature(fn):
     big = torch.tensor([[1000.0, 999.0, 0.0], [5.0, 6.0, 7.0]])
     probes = [(randn(g, 3, 4), 0.5), (randn(g, 2, 3, 6) * 3, 2.0), (big, 1.0), (randn(g, 5), 1.0)]
     for scores, t in probes:
-        got = call(fn, scores, t, forbid=("softmax", "log_softmax"),
-                   errors=[(r"must match the size of tensor", HINT_KEEPDIM), (r"\bnp\.", HINT_NUMPY),
-                           (r"return_types\.max", HINT_VALUES)])
+        got = _call_softmax(fn, scores, t)
         z = scores / t
-        mistakes = [(torch.softmax(scores * t, dim=-1), HINT_TEMP_MULT), (z.exp(), HINT_NO_NORM),
-                    (torch.softmax(scores, dim=-1) if t != 1 else None, HINT_IGNORES_T),
-                    (z.exp() / z.exp().sum(-1, keepdim=True), HINT_UNSTABLE)]
-        if scores.dim() > 1:
-            shifted = (z - z.amax(0, keepdim=True)).exp()
-            mistakes += [(_global(z), HINT_GLOBAL), (_global(z, max_only=True), HINT_GLOBAL_MAX),
-                         (shifted / shifted.sum(-1, keepdim=True), HINT_GLOBAL_MAX),
-                         (torch.softmax(z, dim=0), HINT_AXIS),
-                         (lambda p: abs(float(p.double().sum()) - 1) < 1e-4, HINT_GLOBAL),
-                         (_constant_sum, HINT_CONSTANT_SUM)]
-        mistakes += [(lambda p: bool((p < 0).any()), HINT_NEGATIVE),
-                     (lambda p, z=z: bool((p.argmax(-1) != z.argmax(-1)).all()),
-                      msg("The largest score must get the largest probability: take exp() of the (shifted) "
-                          "scores, then divide by their sum.")),
-                     (lambda p: not torch.allclose(p.double().sum(-1), torch.ones(p.shape[:-1]).double(),
-                                                   atol=1e-4) and bool(torch.isfinite(p).all()), HINT_ROWS)]
-        compare("probabilities", got, torch.softmax(z, dim=-1), axes=("B", "T", "n")[-scores.dim():],
-                mistakes=mistakes)
+        try:
+            compare("probabilities", got, torch.softmax(z, dim=-1), axes=("B", "T", "n")[-scores.dim():],
+                    mistakes=_softmax_mistakes(scores, t))
+        except Fail as fail:
+            if fail.hint is None and t != 1:
+                _temperature_misused(fn, fail, scores)
+            raise
+
+
+def _call_softmax(fn, scores, t):
+    return call(fn, scores, t, forbid=("softmax", "log_softmax"),
+                errors=[(r"must match the size of tensor", HINT_KEEPDIM), (r"\bnp\.", HINT_NUMPY),
+                        (r"return_types\.max", HINT_VALUES)])
+
+
+def _softmax_mistakes(scores, t):
+    """(wrong probabilities, hint) for the mistakes learners make, then signatures."""
+    z = scores / t
+    want = torch.softmax(z, dim=-1)
+    mistakes = [(torch.softmax(scores * t, dim=-1), HINT_TEMP_MULT), (z.exp(), HINT_NO_NORM),
+                (torch.softmax(scores, dim=-1) if t != 1 else None, HINT_IGNORES_T),
+                (z.exp() / z.exp().sum(-1, keepdim=True), HINT_UNSTABLE), _large_rows_wrong(z, want)]
+    if scores.dim() > 1:
+        shifted = (z - z.amax(0, keepdim=True)).exp()
+        mistakes += [(_global(z), HINT_GLOBAL), (_global(z, max_only=True), HINT_GLOBAL_MAX),
+                     (shifted / shifted.sum(-1, keepdim=True), HINT_GLOBAL_MAX), (torch.softmax(z, dim=0), HINT_AXIS),
+                     (lambda p: abs(float(p.double().sum()) - 1) < 1e-4, HINT_GLOBAL),
+                     (_constant_sum, HINT_CONSTANT_SUM)]
+    return mistakes + [
+        (lambda p: bool((p < 0).any()), HINT_NEGATIVE),
+        (lambda p: bool((p.argmax(-1) != z.argmax(-1)).all()),
+         msg("The largest score must get the largest probability: take exp() of the (shifted) scores, then divide by "
+             "their sum.")),
+        (lambda p: not torch.allclose(p.double().sum(-1), torch.ones(p.shape[:-1]).double(), atol=1e-4) and
+         bool(torch.isfinite(p).all()), HINT_ROWS)]
+
+
+HINT_LARGE_ROWS = msg("Right where the scores are small, wrong where they are large (1000): subtract each row's "
+                      "maximum before exp(), which changes nothing in the ratio; clamping the scores or other fixes "
+                      "change the result.")
+HINT_TEMPERATURE_USE = msg("Right with temperature 1, wrong with another temperature: the temperature divides the "
+                           "scores, `z = scores / temperature`, before the maximum is subtracted and exp() is taken.")
+
+
+def _large_rows_wrong(z, want):
+    """Signature: right in the rows whose scores are small, wrong in a row with a score in the hundreds."""
+    large = z.abs().amax(-1) > 100
+
+    def test(p):
+        return bool(large.any()) and bool((~large).any()) and p.shape == want.shape and \
+            torch.allclose(p[~large].double(), want[~large].double(), atol=1e-5, rtol=1e-4) and \
+            not torch.allclose(p[large].double(), want[large].double(), atol=1e-5, rtol=1e-4)
+    return test, HINT_LARGE_ROWS
+
+
+def _temperature_misused(fn, fail, scores):
+    """Wrong at a temperature other than 1 with no known mistake: if the same scores at temperature 1 come out
+    right, the temperature is what is misused."""
+    try:
+        at_one = _call_softmax(fn, scores, 1.0)
+    except Fail:
+        return
+    want = torch.softmax(scores, dim=-1)
+    if isinstance(at_one, torch.Tensor) and at_one.shape == want.shape and \
+            torch.allclose(at_one.double(), want.double(), atol=1e-5, rtol=1e-4):
+        raise Fail(fail.message, hint=HINT_TEMPERATURE_USE) from None
 
 
 HINT_HARD = msg("That is a *hard* lookup: all the weight went to the best key. Attention is soft: softmax the "
@@ -168,5 +214,7 @@ def _check_soft_lookup(fn):
             (weights @ keys, msg("`out` mixes the *keys*: the weights say how much of each *value* to take, "
                                  "`out = weights @ values` (width d_v).")),
             (lambda o: o.shape[-1] == d_k != d_v, msg("`out` has the width of the keys (d_k): mix the values, "
-                                                      "`weights @ values`, which gives width d_v."))],
+                                                      "`weights @ values`, which gives width d_v.")),
+            (lambda o: o.dim() == 0, msg("`out` is one vector of width d_v, one number per value feature: "
+                                         "`weights @ values`, without summing it up."))],
                 hint=HINT_OUT)

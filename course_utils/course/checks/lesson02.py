@@ -35,6 +35,7 @@ def _check_rnn_step(fn):
             (torch.tanh(x_t @ w_xh) + h_prev @ w_hh + b, HINT_TANH_PART),
             (torch.tanh(x_t @ w_xh + b), HINT_NO_HIDDEN), (torch.tanh(x_t @ w_xh + h_prev @ w_hh), HINT_NO_BIAS),
             (torch.tanh(x_t @ w_xh + h_prev @ w_hh) + b, HINT_NO_BIAS),
+            (torch.tanh(pre + b), msg("The bias b is added twice: once, inside the tanh.")),
             (torch.tanh(wrong_t), HINT_W_T)],
             hint=msg("h_t = tanh(x_t @ w_xh + h_prev @ w_hh + b): one tanh around the sum of the three terms, "
                      "nothing added or multiplied outside it."))

@@ -21,6 +21,9 @@ HINT_PER_SENTENCE = msg("Use one dict for all the sentences: ids continue from o
 HINT_INVERSE = msg("Map each word to its id (word -> id), not each id to its word.")
 HINT_SPECIALS = msg("Only the words of the sentences: leave special tokens such as <pad> out of the dict (ids "
                     "simply start at 1).")
+HINT_POSITIONS = msg("Your ids are the positions where the words first appear in the text; the ids count the "
+                     "*distinct* words instead: 1, 2, 3, ... in order of first appearance (a new word gets "
+                     "`len(word2idx) + 1`).")
 HINT_TOKENS = msg("Each sentence is already a list of tokens: loop over it directly, no `.split()`.")
 HINT_ORDER = msg("The ids 1..n are all there but in another order (a `set` has no order): number the words as "
                  "they first appear.")
@@ -38,7 +41,8 @@ def _mistakes(sentences):
             ({w: i + 1 for i, w in enumerate(sorted(words, key=lambda w: -flat.count(w)))}, HINT_FREQ),
             ({w: max(i + 1 for i, t in enumerate(flat) if t == w) for w in words}, HINT_NEW_ID),
             ({w: max(i for i, t in enumerate(flat) if t == w) for w in words}, HINT_NEW_ID),
-            (per_sentence, HINT_PER_SENTENCE)]
+            (per_sentence, HINT_PER_SENTENCE),
+            ({w: flat.index(w) + 1 for w in words}, HINT_POSITIONS)]
 
 
 @exercise("03.word2idx", msg("word2idx: give every word an id"), name="build_word2idx")

@@ -201,6 +201,7 @@ def _sa_mistakes(x, w_q, w_k, w_v):
     square = d_model == d_k == d_v
     wrong = [(_variant(q, k, v, scale=1.0), HINT_NO_SCALE), (_variant(q, k, v, axis=-2), HINT_SOFTMAX_AXIS),
              (_variant(q, q, v), HINT_SWAPPED_PROJ), (_variant(k, q, v), HINT_QK_ROLES),
+             (_variant(k, k, v), msg("Each projection has its own matrix: the queries use w_q, `q = x @ w_q`.")),
              (_variant(q, k, x @ w_k) if d_k == d_v else None, HINT_SWAPPED_PROJ),
              (_variant(x @ w_q.T, x @ w_k.T, x @ w_v.T) if square else None, HINT_W_TRANSPOSED),
              (_variant(q, k, v, scale=d_model) if d_model != d_k else None, HINT_SCALE_MODEL),
@@ -235,7 +236,9 @@ def _check_self_attention(fn):
         q, k, v = x @ w_q, x @ w_k, x @ w_v
         out, weights = reference_attention(q, k, v)
         errors = [(r"w_[qkv]\.(T\b|mT\b|t\(\)|transpose)", HINT_W_TRANSPOSED), (r"\blinear\(", HINT_F_LINEAR),
-                  (r"\.T\b", HINT_DOT_T), (r"cannot be multiplied|size mismatch|must match the size", HINT_PROJ_SHAPES)]
+                  (r"\.T\b", HINT_DOT_T),
+                  (r"cannot be multiplied|size mismatch|must match the size|Expected size for first two",
+                   HINT_PROJ_SHAPES)]
         try:
             got = expect_tuple(call(fn, x, w_q, w_k, w_v, errors=errors), 2, ("out", "weights"), wants=(out, weights))
         except Fail as fail:

@@ -27,6 +27,10 @@ HINT_SPLIT_TIME_SHAPE = msg("Your heads hold T / H positions of full width: you 
 HINT_UNEQUAL = msg("The pieces come out of unequal size: you cut an axis that n_heads does not divide, probably "
                    "the time axis (dim=1). The heads cut the *width*, the last axis: view as (B, T, H, d_k), then "
                    "`.transpose(1, 2)`.")
+HINT_FLOAT_WIDTH = msg("`d_model / n_heads` is a float (12 / 3 = 4.0) and a shape needs ints: use integer "
+                       "division, `d_model // n_heads`.")
+HINT_MERGE_LAST_TWO = msg("`transpose(2, 3)` swaps T and d_k; bring the head axis back next to d_k instead, "
+                          "`x.transpose(1, 2)`, then reshape to (B, T, H * d_k).")
 HINT_NO_TRANSPOSE_MERGE = msg("Move the head axis back next to d_k with `.transpose(1, 2)` before reshaping to "
                               "(B, T, H * d_k); reshaping (B, H, T, d_k) directly mixes positions.")
 HINT_MERGE_ORDER = msg("Concatenate the heads, head 0 first: (B, T, H, d_k) reshaped, not (B, T, d_k, H).")
@@ -85,7 +89,8 @@ def _check_split_heads(fn):
     g = probe_generator(10)
     for B, T, d_model, H in ((2, 5, 12, 3), (1, 4, 8, 4), (3, 2, 6, 1)):
         x, d_k = randn(g, B, T, d_model), d_model // H
-        got = call(fn, x, H, errors=[(r"stack expects each tensor to be equal size|split_size|chunk", HINT_UNEQUAL)])
+        got = call(fn, x, H, errors=[(r"stack expects each tensor to be equal size|split_size|chunk", HINT_UNEQUAL),
+                                     (r"tuple of ints,? ?but got float|must be int", HINT_FLOAT_WIDTH)])
         if isinstance(got, (list, tuple)):
             raise Fail(msg("`heads` should be one tensor (B, H, T, d_k), got a {kind}.", kind=type(got).__name__),
                        hint=HINT_PIECES)
@@ -126,6 +131,7 @@ def _check_merge_heads(fn):
             (x.reshape(B, T, H * d_k), HINT_NO_TRANSPOSE_MERGE),
             (x.permute(0, 2, 3, 1).reshape(B, T, H * d_k) if H > 1 else None, HINT_MERGE_ORDER),
             (x.transpose(1, 2), HINT_MERGE_NO_RESHAPE), (_heads_permuted(x), HINT_HEADS_PERMUTED),
+            (x.transpose(2, 3).reshape(B, T, H * d_k) if T != d_k or H > 1 else None, HINT_MERGE_LAST_TWO),
             (lambda y: tuple(y.shape) == (B, H * T, d_k) and H > 1, HINT_CAT_AXIS),
             (lambda y: tuple(y.shape) == (B, T, d_k) and H > 1, HINT_HEADS_REDUCED)])
 

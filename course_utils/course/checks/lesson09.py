@@ -191,6 +191,9 @@ def _loss_mistakes(logits, target, smoothing, pad_id, want):
                                                                  "Average over all non-pad *tokens*, so long "
                                                                  "sentences weigh by their length.")),
         (raw[keep].mean(), msg("The logits are used as log-probabilities: take `log_softmax(logits)` first.")),
+        (_per_token(logits - logits.mean(-1, keepdim=True), target, smoothing)[keep].mean(),
+         msg("Centred logits are not log-probabilities: take `log_softmax(logits)`, which subtracts the log of the "
+             "sum of exponentials, not the mean.")),
         (_per_token(logits.log_softmax(1), target, smoothing)[keep].mean(),
          msg("log_softmax over the wrong axis: normalise over the vocabulary, the last axis (`dim=-1`).")),
         ((per_token * keep).sum(-1).mean(), msg("You summed the losses of each sentence, then averaged over "

@@ -300,6 +300,8 @@ def _beam_mistakes(log_probs, beam_scores, k):
         ((log_probs.flatten()[flat], *split),
          msg("The right candidates, but the scores you return are the tokens' own log-probs: return the running "
              "totals beam_scores[k] + log_probs[k, token] (the values `topk` gave you).")),
+        ((scores / 2, *split), msg("The right candidates, but the scores are halved: the new score is the *sum* "
+                                   "beam_scores[k] + log_probs[k, token], not the mean.")),
         ((scores.exp(), *split), msg("The right candidates, but you returned probabilities (exp): return the running "
                                      "log-probability scores beam_scores[k] + log_probs[k, token].")),
         ((scores, flat // K, flat % K), hint_by_k), ((scores, flat % K, flat // K), hint_by_k),

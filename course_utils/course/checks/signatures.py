@@ -170,9 +170,14 @@ def mask_mistakes(mask: torch.Tensor) -> list:
     def on(got, where):
         return got[torch.isfinite(got) & where].abs()
 
+    def inverted(got):  # in the rows with allowed *and* blocked keys, the weight sits on the blocked ones
+        partial = (allowed(got).any(-1) & ~allowed(got).all(-1))[..., None].expand(got.shape)
+        return bool(partial.any()) and bool((on(got, ~allowed(got) & partial) > 1e-6).any()) and \
+            bool((on(got, allowed(got) & partial) < 1e-6).all())
+
     return [
         (lambda got: nan_rows(got).any() and torch.equal(nan_rows(got), allowed(got).all(-1)), HINT_NAN_WHERE_ALLOWED),
-        (lambda got: (on(got, ~allowed(got)) > 1e-6).any() and (on(got, allowed(got)) < 1e-6).all(), HINT_POLARITY),
+        (inverted, HINT_POLARITY),
         (lambda got: (on(got, ~allowed(got)) > 1e-6).any(), HINT_MASK_DOES_NOT_BLOCK),
         (lambda got: nan_rows(got).any() and torch.equal(nan_rows(got), ~allowed(got).any(-1)), HINT_NAN_EMPTY_ROWS),
         (lambda got: abs(float(got.sum()) - 1) < 1e-4 and allowed(got).any(-1).sum() > 1, HINT_ONE_SOFTMAX),
