@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from course_utils.base.i18n import msg, translate as _t  # CheckResult shows itself in the notebook's language
+
 __all__ = [
     "check", "CheckResult", "Exercise", "exercise", "registry", "get_exercise",
     "Fail", "Pending", "call", "compare", "compare_prediction", "expect_callable",
@@ -161,6 +163,7 @@ _STYLE = {
     "failed": ("✘", "#fdecea", "#b02a37"),
     "pending": ("…", "#f1f3f4", "#5f6368"),
 }
+_WORDS = {"passed": msg("passed"), "failed": msg("failed"), "pending": msg("pending"), "Hint:": msg("Hint:")}
 
 
 @dataclass
@@ -188,10 +191,10 @@ class CheckResult:
 
     def __repr__(self) -> str:
         mark = _STYLE[self.status][0]
-        lines = [f"{mark} {self.exercise_id} {self.status}: {self.title}", f"  {self.message}"]
-        lines += [f"  {d}" for d in self.details]
+        lines = [f"{mark} {self.exercise_id} {_t(_WORDS[self.status])}: {_t(self.title)}", f"  {_t(self.message)}"]
+        lines += [f"  {_t(d)}" for d in self.details]
         if self.hint:
-            lines.append(f"  Hint: {self.hint}")
+            lines.append(f"  {_t(_WORDS['Hint:'])} {_t(self.hint)}")
         return "\n".join(lines)
 
     __str__ = __repr__
@@ -204,11 +207,11 @@ class CheckResult:
 
         parts = [f'<div style="border-left:4px solid {fg};background:{bg};padding:6px 10px;'
                  f'margin:4px 0;font-family:sans-serif">',
-                 f'<b style="color:{fg}">{mark} {esc(self.exercise_id)} {self.status}</b>: {esc(self.title)}',
-                 f"<div>{esc(self.message)}</div>"]
-        parts += [f"<div>{esc(d)}</div>" for d in self.details]
+                 f'<b style="color:{fg}">{mark} {esc(self.exercise_id)} {_t(_WORDS[self.status])}</b>: '
+                 f'{esc(_t(self.title))}', f"<div>{esc(_t(self.message))}</div>"]
+        parts += [f"<div>{esc(_t(d))}</div>" for d in self.details]
         if self.hint:
-            parts.append(f"<div><b>Hint:</b> {esc(self.hint)}</div>")
+            parts.append(f"<div><b>{_t(_WORDS['Hint:'])}</b> {esc(_t(self.hint))}</div>")
         parts.append("</div>")
         return "".join(parts)
 
