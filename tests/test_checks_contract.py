@@ -266,8 +266,8 @@ def _parents(tree):
 
 def untranslatable_texts(source: str, filename: str = "<source>") -> list[str]:
     """Prose a learner may read that is not a `msg(...)`: an f-string or a literal of three words or more
-    outside msg() (docstrings, regular expressions of `errors=[(regex, hint)]` and strings compared with
-    `in` excepted), a HINT_* constant that is not a msg(...), a msg whose template is not a literal or whose
+    outside msg() (docstrings, regular expressions of `errors=[(regex, hint)]`, strings compared with `in`
+    and exercise titles, which the catalogue takes from `@exercise` itself, excepted), a HINT_* constant that is not a msg(...), a msg whose template is not a literal or whose
     fields do not match its keywords."""
     import string
 
@@ -301,13 +301,14 @@ def untranslatable_texts(source: str, filename: str = "<source>") -> list[str]:
                     found.append(f"{filename}:{node.lineno}: msg() fields {sorted(fields)} but keywords "
                                  f"{sorted(k.arg for k in node.keywords)}")
         regex = isinstance(parent, ast.Tuple) and parent.elts[0] is node  # errors=[(regex, hint)]
+        title = isinstance(parent, ast.Call) and getattr(parent.func, "id", None) == "exercise"  # in the catalogue
         if isinstance(node, ast.JoinedStr) and not isinstance(parent, ast.JoinedStr) and not regex:
             words = sum(len(v.value.split()) for v in node.values if isinstance(v, ast.Constant))
             if words >= 3:
                 found.append(f"{filename}:{node.lineno}: an f-string message (use msg with fields)")
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value.split()) >= 3 and \
                 node not in docstrings and not isinstance(parent, (ast.Compare, ast.JoinedStr)) and \
-                not regex and not inside_msg(node):
+                not regex and not title and not inside_msg(node):
             found.append(f"{filename}:{node.lineno}: text outside msg(): {node.value[:50]!r}")
     return found
 

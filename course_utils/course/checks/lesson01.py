@@ -25,7 +25,7 @@ HINT_DIVIDED = msg("Don't divide by n: the weights already sum to 1, so the weig
 HINT_DOT = msg("`torch.dot` takes two vectors; here `values` is a matrix: use `weights @ values`.")
 
 
-@exercise("01.weighted_sum", msg("A weighted sum of values"))
+@exercise("01.weighted_sum", "A weighted sum of values")
 def _check_weighted_sum(fn):
     expect_callable(fn, "weighted_sum")
     g = probe_generator(1)
@@ -94,7 +94,7 @@ def _global(z, max_only=False):
     return e / e.sum(-1, keepdim=True) if max_only else e / e.sum()
 
 
-@exercise("01.softmax_temperature", msg("Softmax with a temperature"), name="softmax")
+@exercise("01.softmax_temperature", "Softmax with a temperature", name="softmax")
 def _check_softmax_temperature(fn):
     expect_callable(fn, "softmax")
     g = probe_generator(2)
@@ -186,7 +186,7 @@ HINT_PRODUCTS = msg("Check the order of the matrix products: scores = `keys @ qu
                     "out = `weights @ values` (shape (d_v,)).")
 
 
-@exercise("01.soft_lookup", msg("Attention as a soft dictionary lookup"))
+@exercise("01.soft_lookup", "Attention as a soft dictionary lookup")
 def _check_soft_lookup(fn):
     expect_callable(fn, "soft_lookup")
     g = probe_generator(3)

@@ -20,7 +20,7 @@ HINT_ORDER = msg("Multiply as in the formula, batch rows first: `x_t @ w_xh` is 
                  "`h_prev @ w_hh` is (B, d_h) @ (d_h, d_h).")
 
 
-@exercise("02.rnn_step", msg("One step of a recurrent network"))
+@exercise("02.rnn_step", "One step of a recurrent network")
 def _check_rnn_step(fn):
     expect_callable(fn, "rnn_step")
     g = probe_generator(4)
@@ -99,7 +99,7 @@ def _states_mistakes(x, h0, w_xh, w_hh, b, states):
             (lambda s: tuple(s.shape) == (B, T * d_h) and T > 1, HINT_CAT)]
 
 
-@exercise("02.rnn_forward", msg("Run an RNN over a whole sequence"), uses=("rnn_step",))
+@exercise("02.rnn_forward", "Run an RNN over a whole sequence", uses=("rnn_step",))
 def _check_rnn_forward(fn):
     expect_callable(fn, "rnn_forward")
     g = probe_generator(5)
@@ -124,7 +124,7 @@ HINT_GRADIENT_CLOSE = msg("Close, but not within 5 %: multiply the factor of one
                           "(Python computes `0.5 ** n` exactly) rather than estimating the result.")
 
 
-@exercise("02.predict_gradient", msg("Predict the output: how much of x_0 survives 10 steps?"))
+@exercise("02.predict_gradient", "Predict the output: how much of x_0 survives 10 steps?")
 def _check_predict_gradient(prediction):
     if prediction is None:
         raise Fail(msg("`prediction` is None: store a number."))

@@ -45,7 +45,7 @@ def _mistakes(sentences):
             ({w: flat.index(w) + 1 for w in words}, HINT_POSITIONS)]
 
 
-@exercise("03.word2idx", msg("word2idx: give every word an id"), name="build_word2idx")
+@exercise("03.word2idx", "word2idx: give every word an id", name="build_word2idx")
 def _check_word2idx(fn):
     expect_callable(fn, "build_word2idx")
     probes = [[["the", "cat", "sat"], ["the", "dog", "sat", "down"], ["a", "cat"]],
@@ -80,7 +80,7 @@ def _check_word2idx(fn):
                        n_wrong=len(wrong), n=len(want), word=wrong[0], got=got[wrong[0]], want=want[wrong[0]]))
 
 
-@exercise("03.predict_permutation", msg("Predict the output: where does 狗 go without positions?"))
+@exercise("03.predict_permutation", "Predict the output: where does 狗 go without positions?")
 def _check_predict_permutation(prediction):
     if prediction is None:
         raise Fail(msg("`prediction` is None, but one row of out2 is exactly equal to out1[0]."),
@@ -163,7 +163,7 @@ def _pe_mistakes(max_len, d, want):
     ]
 
 
-@exercise("03.sinusoidal_encoding", msg("The sinusoidal positional encoding"))
+@exercise("03.sinusoidal_encoding", "The sinusoidal positional encoding")
 def _check_sinusoidal(fn):
     expect_callable(fn, "sinusoidal_encoding")
     for max_len, d_model in ((10, 8), (50, 16), (3, 2)):
@@ -199,7 +199,7 @@ HINT_BT_SWAPPED = msg("The batch and time axes are mixed up: `ids` is (B, T), so
                       "ids.")
 
 
-@exercise("03.embed_with_positions", msg("Token ids -> embeddings + positions"))
+@exercise("03.embed_with_positions", "Token ids -> embeddings + positions")
 def _check_embed_with_positions(fn):
     expect_callable(fn, "embed_with_positions")
     g = probe_generator(6)

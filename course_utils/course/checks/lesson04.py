@@ -156,14 +156,14 @@ def _check_attention_fn(fn, with_mask: bool, seed: int, first_bug_only=False):
             hint=msg("With these weights, out = `weights @ v`."))
 
 
-@exercise("04.attention", msg("Scaled dot-product attention with a mask"))
+@exercise("04.attention", "Scaled dot-product attention with a mask")
 def _check_attention(fn):
     expect_callable(fn, "attention")
     _check_attention_fn(fn, with_mask=True, seed=7)
     return msg("All probes match F.scaled_dot_product_attention.")
 
 
-@exercise("04.fix_attention", msg("Find the bug: attention that doesn't attend"), name="attention_fixed")
+@exercise("04.fix_attention", "Find the bug: attention that doesn't attend", name="attention_fixed")
 def _check_fix_attention(fn):
     expect_callable(fn, "attention_fixed")
     _check_attention_fn(fn, with_mask=False, seed=8, first_bug_only=True)
@@ -173,7 +173,7 @@ HINT_STD_CLOSE = msg("Close, but not within 5 %: no experiment is needed. The va
                      "up exactly; the standard deviation is the square root of that sum.")
 
 
-@exercise("04.predict_score_std", msg("Predict the output: how big do dot products get?"))
+@exercise("04.predict_score_std", "Predict the output: how big do dot products get?")
 def _check_predict_score_std(prediction):
     compare_close("prediction", prediction, math.sqrt(64), HINT_STD_CLOSE, rel=0.06, near=0.25, mistakes=[
         (64.0, msg("64 is the *variance* of q·k (a sum of 64 terms of variance 1); the standard deviation is its "
@@ -226,7 +226,7 @@ def _sa_square(fn, fail, g):
     raise fail from None
 
 
-@exercise("04.self_attention", msg("Self-attention: one input, three projections"), uses=("attention",))
+@exercise("04.self_attention", "Self-attention: one input, three projections", uses=("attention",))
 def _check_self_attention(fn):
     expect_callable(fn, "self_attention")
     g = probe_generator(9)

@@ -83,7 +83,7 @@ HINT_NO_MASK = msg("Pass the mask on to the attention: padded keys must get no w
 
 # ----------------------------------------------------------------------------- split and merge
 
-@exercise("05.split_heads", msg("Split the model width into heads"))
+@exercise("05.split_heads", "Split the model width into heads")
 def _check_split_heads(fn):
     expect_callable(fn, "split_heads")
     g = probe_generator(10)
@@ -120,7 +120,7 @@ def _heads_permuted(x):
     return test
 
 
-@exercise("05.merge_heads", msg("Merge the heads back"))
+@exercise("05.merge_heads", "Merge the heads back")
 def _check_merge_heads(fn):
     expect_callable(fn, "merge_heads")
     g = probe_generator(11)
@@ -272,7 +272,7 @@ def _diagnose(module, fail, probes, w, references):
     raise fail
 
 
-@exercise("05.multi_head_attention", msg("MultiHeadAttention, equal to nn.MultiheadAttention"), time_limit=20,
+@exercise("05.multi_head_attention", "MultiHeadAttention, equal to nn.MultiheadAttention", time_limit=20,
           name="MultiHeadAttention", uses=("split_heads", "merge_heads", "attention"))
 def _check_mha(cls):
     expect_class(cls, "MultiHeadAttention")
@@ -326,7 +326,7 @@ def _count_mistakes(d_model, n_heads, truth):
     ]
 
 
-@exercise("05.predict_param_count", msg("Predict the output: how many parameters has multi-head attention?"))
+@exercise("05.predict_param_count", "Predict the output: how many parameters has multi-head attention?")
 def _check_predict_param_count(prediction):
     d_model, n_heads = 512, 8
     truth = sum(p.numel() for p in nn.MultiheadAttention(d_model, n_heads).parameters())

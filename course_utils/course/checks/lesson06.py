@@ -79,7 +79,7 @@ def reshaped(want: torch.Tensor, axes: str) -> tuple:
             msg("Right values, but the axes are not where they belong: return shape {axes}.", axes=axes))
 
 
-@exercise("06.causal_mask", msg("Build a causal mask"))
+@exercise("06.causal_mask", "Build a causal mask")
 def _check_causal_mask(fn):
     expect_callable(fn, "causal_mask")
     for T in (4, 7, 1):  # T = 1 last: there several mistakes give the same [[False]]
@@ -123,7 +123,7 @@ def _padding_shapes(B, T):
                               "(B, 1, 1, T).")}
 
 
-@exercise("06.padding_mask", msg("Build a padding mask"))
+@exercise("06.padding_mask", "Build a padding mask")
 def _check_padding_mask(fn):
     expect_callable(fn, "padding_mask")
     for tokens, pad_id in _token_probes():
@@ -192,7 +192,7 @@ def _decoder_mistakes(tgt, pad, causal, want):
     ]
 
 
-@exercise("06.decoder_mask", msg("Combine padding and causal masks"), uses=("causal_mask", "padding_mask"))
+@exercise("06.decoder_mask", "Combine padding and causal masks", uses=("causal_mask", "padding_mask"))
 def _check_decoder_mask(fn):
     expect_callable(fn, "decoder_mask")
     for tgt, pad_id in _token_probes():
@@ -244,7 +244,7 @@ def _empty_rows_wrong(mask, want):
     return test, hint
 
 
-@exercise("06.masked_softmax", msg("A masked softmax without the NaN trap"))
+@exercise("06.masked_softmax", "A masked softmax without the NaN trap")
 def _check_masked_softmax(fn):
     expect_callable(fn, "masked_softmax")
     for scores, mask in _softmax_probes():
@@ -403,7 +403,7 @@ def _border_mistakes(run, causal, keep, seen):
     ]
 
 
-@exercise("06.nn_border", msg("Find the bug: masks at the torch.nn border"))
+@exercise("06.nn_border", "Find the bug: masks at the torch.nn border")
 def _check_nn_border(fn):
     expect_callable(fn, "causal_self_attention")
     mha, x, tgt, pad_id = _border_probe()

@@ -114,7 +114,7 @@ def _out_shapes(out_got, x, d_k, d_v):
                    hint=msg("Project the values first: `v = memory @ w_v`, then `out = weights @ v`."))
 
 
-@exercise("07.cross_attention", msg("Cross-attention: decoder queries, encoder keys and values"))
+@exercise("07.cross_attention", "Cross-attention: decoder queries, encoder keys and values")
 def _check_cross_attention(fn):
     expect_callable(fn, "cross_attention")
     for x, memory, w_q, w_k, w_v, src_mask in _cross_probes():
@@ -189,7 +189,7 @@ def _alignment_mistakes(weights):
     ]
 
 
-@exercise("07.alignment", msg("Read an alignment off the attention weights"))
+@exercise("07.alignment", "Read an alignment off the attention weights")
 def _check_alignment(fn):
     expect_callable(fn, "alignment")
     g = probe_generator(71)
@@ -266,7 +266,7 @@ def _expect_words(prediction, truth):
                    hint=msg("Name the source words themselves, as strings in a list: one for each of 我, 爱, 猫."))
 
 
-@exercise("07.predict_alignment", msg("Predict which source word each query attends to"))
+@exercise("07.predict_alignment", "Predict which source word each query attends to")
 def _check_predict_alignment(prediction):
     truth = predict_alignment_truth()
     if isinstance(prediction, str):

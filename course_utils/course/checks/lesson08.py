@@ -52,7 +52,7 @@ HINT_HOW_LAYERNORM = msg("Subtract the mean (2.5), then divide by sqrt(variance 
 HINT_ROUND = msg("Round each value to two decimals, don't truncate: -0.4472 -> -0.45.")
 
 
-@exercise("08.predict_layernorm", msg("Predict what LayerNorm does to [1, 2, 3, 4]"))
+@exercise("08.predict_layernorm", "Predict what LayerNorm does to [1, 2, 3, 4]")
 def _check_predict_layernorm(prediction):
     x = torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)
     try:  # two decimals asked: -1.34 and -1.3416 pass, -1.35 does not
@@ -108,7 +108,7 @@ def _layer_norm_mistakes(x, gamma, beta, eps, want):
     ]
 
 
-@exercise("08.layer_norm", msg("LayerNorm by hand"))
+@exercise("08.layer_norm", "LayerNorm by hand")
 def _check_layer_norm(fn):
     expect_callable(fn, "layer_norm")
     g = probe_generator(80)
@@ -148,7 +148,7 @@ def _ffn_mistakes(x, w_1, b_1, w_2, b_2, hidden, want):
     ]
 
 
-@exercise("08.feed_forward", msg("The position-wise feed-forward network"))
+@exercise("08.feed_forward", "The position-wise feed-forward network")
 def _check_feed_forward(fn):
     expect_callable(fn, "feed_forward")
     g = probe_generator(81)
@@ -337,7 +337,7 @@ def _decoder_mistakes(L, x, memory, tgt_mask, memory_mask):
         if o not in ((0, 1, 2), (1, 0, 2)) for n in ((1, 2, 3), tuple(i + 1 for i in o))]
 
 
-@exercise("08.decoder_layer", msg("A post-LN decoder layer from its parts"))
+@exercise("08.decoder_layer", "A post-LN decoder layer from its parts")
 def _check_decoder_layer(fn):
     expect_callable(fn, "decoder_layer")
     for layer, x, memory, tgt_mask, memory_mask in _decoder_probes():
@@ -385,7 +385,7 @@ def _encoder_mistakes(L, x, mask):
     ]
 
 
-@exercise("08.fix_encoder_layer", msg("Find the bug: a post-LN encoder layer"))
+@exercise("08.fix_encoder_layer", "Find the bug: a post-LN encoder layer")
 def _check_fix_encoder_layer(fn):
     expect_callable(fn, "encoder_layer")
     layer, g = _random_layer(EncoderLayer, 83)

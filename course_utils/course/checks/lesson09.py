@@ -99,7 +99,7 @@ def _one_tensor_wrong(name, g, w):
                    hint=msg("`torch.tensor(rows, dtype=torch.long)` or `torch.full(..., dtype=torch.long)`."))
 
 
-@exercise("09.teacher_forcing", msg("Shift the target for teacher forcing"))
+@exercise("09.teacher_forcing", "Shift the target for teacher forcing")
 def _check_teacher_forcing(fn):
     expect_callable(fn, "teacher_forcing")
     for seqs, bos, eos, pad, real in _teacher_probes():
@@ -246,7 +246,7 @@ def _expect_gradient(fn, logits, target, smoothing, pad_id):
     compare(msg("the gradient of the loss with respect to the logits"), grad, want_grad)
 
 
-@exercise("09.label_smoothed_loss", msg("Label-smoothed cross-entropy by hand"))
+@exercise("09.label_smoothed_loss", "Label-smoothed cross-entropy by hand")
 def _check_label_smoothed_loss(fn):
     expect_callable(fn, "label_smoothed_loss")
     probes = _loss_probes()
@@ -313,7 +313,7 @@ def _warmup_mistakes(s, d, w):
     ]
 
 
-@exercise("09.warmup_lr", msg("The paper's warm-up learning-rate schedule"))
+@exercise("09.warmup_lr", "The paper's warm-up learning-rate schedule")
 def _check_warmup_lr(fn):
     expect_callable(fn, "warmup_lr")
     _warmup_shape(fn)
@@ -349,7 +349,7 @@ def _peak_mistakes():
     ]
 
 
-@exercise("09.predict_peak_lr", msg("Predict the peak of the warm-up schedule"))
+@exercise("09.predict_peak_lr", "Predict the peak of the warm-up schedule")
 def _check_predict_peak_lr(prediction):
     try:  # two significant digits asked: the peak is 6.99e-4, so 7.0e-4 and 0.000699 pass, 6.9e-4 does not
         compare_prediction("prediction", prediction, warmup_lr(4000, 512, 4000), rel=0.008, mistakes=_peak_mistakes())

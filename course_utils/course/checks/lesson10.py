@@ -214,7 +214,7 @@ def _stops_early(got, want, n, eos):
                             "first."))
 
 
-@exercise("10.greedy_decode", msg("Batched greedy decoding"), time_limit=20.0)
+@exercise("10.greedy_decode", "Batched greedy decoding", time_limit=20.0)
 def _check_greedy_decode(fn):
     expect_callable(fn, "greedy_decode")
     for model, src, n, bos, eos, pad in _greedy_probes():
@@ -321,7 +321,7 @@ def _same(got, wrong) -> bool:
                for a, b in zip(got, wrong))
 
 
-@exercise("10.beam_step", msg("One step of beam search"))
+@exercise("10.beam_step", "One step of beam search")
 def _check_beam_step(fn):
     expect_callable(fn, "beam_step")
     for log_probs, beam_scores, k in _beam_probes():
@@ -392,7 +392,7 @@ def _length_mistakes(lp, n, a, want):
     ]
 
 
-@exercise("10.length_penalty", msg("Rank finished hypotheses with a length penalty"))
+@exercise("10.length_penalty", "Rank finished hypotheses with a length penalty")
 def _check_length_penalty(fn):
     expect_callable(fn, "length_normalised_score")
     log_prob = -torch.rand(6, generator=probe_generator(102)) * 12
@@ -516,7 +516,7 @@ def _kv_cache(new_cache, k, v, t):
     compare(msg("cache v (step {t})", t=t), vv, v_all, axes=("B", "H", "T", "d_v"), mistakes=grown[1:])
 
 
-@exercise("10.kv_cache_step", msg("One decoding step with a key/value cache"))
+@exercise("10.kv_cache_step", "One decoding step with a key/value cache")
 def _check_kv_cache_step(fn):
     expect_callable(fn, "kv_cache_step")
     for q, k, v in _cache_probes():
