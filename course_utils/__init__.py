@@ -18,7 +18,9 @@ a module imports only from its own layer or the layers above it in this list
                    graders), exercise_list, progress, build
                    (exercise generator), grading (`course check`), reset (`course reset`), cli (the `course`
                    command: parsing and dispatch), classroom (nbgrader for a class), edition (the
-                   Chinese edition zh/ from translations/zh), catalogue (the Chinese message catalogue)
+                   Chinese edition zh/ from translations/zh), catalogue (the Chinese message catalogue),
+                   capstone (lesson 11: the learner's parts gathered from their notebooks, the assembled
+                   model measured)
 
 Lessons import from a layer's package, e.g. ``from course_utils.transformer import causal_mask``.
 """

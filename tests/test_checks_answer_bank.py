@@ -42,9 +42,9 @@ def _source(src):
     if "<<SETUP>>" in src:
         parts_cell, init = _capstone_cells()
         setup = (
-            "from course_utils.course.checks.lesson11 import gather_parts\n"
+            "from course_utils.course.capstone import gather_parts\n"
             "from course_utils.transformer import masks\n"
-            "parts = gather_parts(globals())\n" + parts_cell + "\n"
+            "parts = gather_parts(globals(), exercises=None)\n" + parts_cell + "\n"
         )
         src = src.replace("<<SETUP>>", setup).replace("<<TRANSFORMER_INIT>>", init)
     return src
