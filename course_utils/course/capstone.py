@@ -29,6 +29,7 @@ import io
 import linecache
 import os
 import types
+import unicodedata
 from pathlib import Path
 
 import torch
@@ -279,6 +280,11 @@ def _ours(obj) -> bool:
     return module.startswith(("course_utils.", _SOURCE_PREFIX))
 
 
+def _columns(text: str) -> int:
+    """The width of `text` on a terminal or in a notebook's output: a Chinese character takes two columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _short(text: str, width: int = 120) -> str:
     """`text` on one line, cut at `width` characters (a short one-line message stays as it is)."""
     if len(text) <= width and "\n" not in text:
@@ -443,8 +449,9 @@ class Parts:
         lines = [[translate(cell) for cell in line] for line in  # in the learner's language, then laid out
                  [(msg("part"), msg("exercise"), msg("used"), msg("why"))]
                  + [(r["part"], r["exercise"], whose(r), r["why"]) for r in self.rows]]
-        widths = [max(len(line[i]) for line in lines) for i in range(3)]
-        text = ["  ".join(f"{c:{w}s}" for c, w in zip(line[:3], widths)) + "  " + line[3] for line in lines]
+        widths = [max(_columns(line[i]) for line in lines) for i in range(3)]
+        text = ["  ".join(c + " " * (w - _columns(c)) for c, w in zip(line[:3], widths)) + "  " + line[3]
+                for line in lines]
         return "\n".join(text + [translate(n) for n in self.notes])
 
     def __repr__(self) -> str:
