@@ -7,7 +7,6 @@ untrained one and from the shipped checkpoint."""
 import os
 import subprocess
 import sys
-import unicodedata
 from pathlib import Path
 
 import nbformat
@@ -114,21 +113,6 @@ def test_without_learner_parts_every_part_is_the_courses(course_parts):
     assert all(r["status"] == "missing" and "not written" in r["why"] for r in course_parts.rows)
     assert "greedy_decode" in course_parts.table() and course_parts.attention is not None
     assert check("11.parts", course_parts).status == "pending"
-
-
-def test_the_table_lines_up_in_chinese(course_parts, monkeypatch):
-    """Chinese cells take two columns each: the fourth column starts at one column on every line."""
-    from course_utils.base import i18n
-
-    words = {"part": "部件", "exercise": "练习", "used": "采用", "why": "原因", "course": "课程的"}
-    monkeypatch.setitem(i18n._CATALOGUES, "zh", words.get)
-    monkeypatch.setenv("COURSE_LANG", "zh")
-    lines = course_parts.table().splitlines()
-    assert lines[0].startswith("部件") and "课程的" in lines[1]
-    def columns(text):
-        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    starts = {columns(line[: line.index("原因" if n == 0 else "not written")]) for n, line in enumerate(lines)}
-    assert len(starts) == 1, lines[:2]
 
 
 def test_a_stub_in_04_does_not_leak_into_05(tmp_path):
