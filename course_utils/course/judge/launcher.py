@@ -1,0 +1,32 @@
+"""course layer · `python -m course_utils.course.judge.launcher COMMAND...`: start COMMAND (the
+learner's kernel) as a child and wait for it, exiting with its status.
+
+The judge starts kernels through this small process, so the kernel's parent is not the judge:
+a notebook that stops or kills its parent (`os.kill(os.getppid(), signal.SIGSTOP)`) stops this
+launcher, and the judge, whose every wait has a deadline, goes on and ends the kernel's whole
+process group when it is done.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        print("usage: python -m course_utils.course.judge.launcher COMMAND...", file=sys.stderr)
+        return 2
+    # The judge interrupts the kernel by signalling the process group: the launcher ignores it
+    # (a Python handler, not SIG_IGN, so that the child starts with the default disposition).
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    # The kernel watches the process named here and ends when it goes; name this launcher, not the judge.
+    child = subprocess.Popen(argv, env=dict(os.environ, JPY_PARENT_PID=str(os.getpid())))
+    status = child.wait()
+    return status if status >= 0 else 128 - status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
