@@ -53,14 +53,14 @@ class _Unpickler(pickle.Unpickler):
 def _meta(obj) -> dict:
     """What the judge keeps about an object it gets a handle on (see framework.RemoteMeta)."""
     kind = type(obj)
-    try:
+    try:  # learner code may run here; the time limit (a BaseException) is not caught
         text = repr(obj)
-    except BaseException:
+    except Exception:
         text = "<unprintable>"
     text = text if isinstance(text, str) else "<unprintable>"
     try:
         name = getattr(obj, "__name__", None)
-    except BaseException:
+    except Exception:
         name = None
     params = None
     if callable(obj):
@@ -148,6 +148,11 @@ class Server:
             return ["value", run_with_limit(eval, (code, self.namespace), {}, OP_TIME_LIMIT)]
         except BaseException as err:
             return ["missing", type(err).__name__]
+
+    def op_reset_namespace(self):
+        """A fresh namespace (the pipe transport's tests run each answer in its own, as a notebook would)."""
+        self.namespace = {"__name__": "__main__"}
+        return None
 
     def op_exec(self, source: str):
         """Run code in the notebook's namespace (the pipe transport's tests put answers there)."""

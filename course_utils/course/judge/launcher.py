@@ -1,5 +1,6 @@
-"""course layer · `python -m course_utils.course.judge.launcher COMMAND...`: start COMMAND (the
-learner's kernel) as a child and wait for it, exiting with its status.
+"""course layer · `python -I .../judge/launcher.py COMMAND...`: start COMMAND (the learner's kernel)
+as a child and wait for it, exiting with its status. Run as a script, it imports nothing of
+the package (no torch): a few milliseconds.
 
 The judge starts kernels through this small process, so the kernel's parent is not the judge:
 a notebook that stops or kills its parent (`os.kill(os.getppid(), signal.SIGSTOP)`) stops this
@@ -17,7 +18,7 @@ import sys
 
 def main(argv: list[str]) -> int:
     if not argv:
-        print("usage: python -m course_utils.course.judge.launcher COMMAND...", file=sys.stderr)
+        print("usage: python -I launcher.py COMMAND...", file=sys.stderr)
         return 2
     # The judge interrupts the kernel by signalling the process group: the launcher ignores it
     # (a Python handler, not SIG_IGN, so that the child starts with the default disposition).

@@ -96,6 +96,7 @@ def flags(nb, fresh, name: str) -> list[str]:
         mine = given.get(cid) != source.strip()
         for name_bound in _defined(tree):
             aliases.pop(name_bound, None)
+        aliases.update({bound: (dotted, not mine) for bound, dotted in _imports(tree).items()})
         for how, used in dict.fromkeys(_references(tree, aliases) if mine else ()):
             if how == "import" and used in given_imports:
                 continue  # the notebook as given imports it itself
@@ -109,5 +110,4 @@ def flags(nb, fresh, name: str) -> list[str]:
                 notes.append(msg("cell {n} names the solutions (`{used}`)", n=number, used=used))
             elif used.startswith(_PACKAGE + ".") and used.rsplit(".", 1)[-1] == name:
                 notes.append(msg("cell {n} uses `{used}`, the course's own `{name}`", n=number, used=used, name=name))
-        aliases.update({bound: (dotted, not mine) for bound, dotted in _imports(tree).items()})
     return list(dict.fromkeys(notes))

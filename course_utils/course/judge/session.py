@@ -24,6 +24,8 @@ from course_utils.course.judge.transports import CommTransport
 __all__ = ["KernelSession", "CellRun", "kernel_manager", "STARTUP_TIMEOUT"]
 
 STARTUP_TIMEOUT = 300  # seconds to start the kernel and install the helper (imports torch)
+# run as a script (isolated: -I), so that it does not import the package (and torch) itself
+LAUNCHER = str(Path(__file__).resolve().with_name("launcher.py"))
 
 
 def kernel_manager(folder: Path):
@@ -35,8 +37,7 @@ def kernel_manager(folder: Path):
     spec_dir = folder / "kernels" / "course-python"
     spec_dir.mkdir(parents=True)
     (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "course_utils.course.judge.launcher",
-                 sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "argv": [sys.executable, "-I", LAUNCHER, sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": "Python (course check)", "language": "python"}), encoding="utf-8")
     ksm = KernelSpecManager(kernel_dirs=[str(folder / "kernels")], ensure_native_kernel=False)
     if os.name == "nt":  # no IPC sockets on Windows: local TCP (the kernel then warns about it)
