@@ -70,8 +70,11 @@ def _judged(kernel, ex, expression) -> CheckResult:
 
 def _compare(kernel, cases) -> list[str]:
     """cases: (exercise id, expression in the kernel, the same answer here, namespace here)."""
-    differ, not_yet = [], set()
+    differ, not_yet, tried = [], set(), set()
     for ex_id, expression, answer, namespace in cases:
+        if ex_id in NOT_YET and ex_id in tried:
+            continue  # one answer shows whether the judge grades it like `check` yet
+        tried.add(ex_id)
         ex = get_exercise(ex_id)
         here = grade_answer(ex, answer, {}, namespace)
         found = _same(ex_id, here, _judged(kernel, ex, expression))

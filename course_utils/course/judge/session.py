@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from course_utils.base.i18n import msg
-from course_utils.course.checks.framework import NotGraded
 from course_utils.course.judge.remote import Channel
 from course_utils.course.judge.transports import CommTransport
 
@@ -60,6 +59,7 @@ class KernelSession:
         self.while_starting = while_starting  # work for this process while the kernel starts
         self.km = self.client = self.channel = None
         self.group = None
+        self.kernel_pids: list[int] = []  # the launcher's children, should one leave the process group
 
     def __enter__(self) -> "KernelSession":
         try:
@@ -91,6 +91,7 @@ class KernelSession:
             reply = self.client.get_shell_msg(timeout=max(deadline - time.monotonic(), 0.1))
             if reply.get("parent_header", {}).get("msg_id") == request:
                 break
+        self.kernel_pids = _children(self.group)
         if reply["content"].get("status") != "ok":
             raise RuntimeError(f"the judge's helper could not be installed in the kernel: "
                                f"{reply['content'].get('ename')}: {reply['content'].get('evalue')}")
@@ -135,6 +136,12 @@ class KernelSession:
                 os.killpg(self.group, signal.SIGKILL)
             except OSError:
                 pass
+        for pid in self.kernel_pids:  # a kernel that left the group (os.setsid) still ends here
+            try:
+                if b"ipykernel_launcher" in Path(f"/proc/{pid}/cmdline").read_bytes():  # not a reused pid
+                    os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         if self.km is not None:
             try:
                 self.km.shutdown_kernel(now=True)
@@ -157,5 +164,10 @@ class KernelSession:
                 pass
 
 
-def not_graded(err: NotGraded) -> str:
-    return msg("not graded: {reason}", reason=str(err))
+def _children(pid: int | None) -> list[int]:
+    """The child processes of `pid` (Linux; elsewhere none are known)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except (OSError, ValueError):
+        return []
+    return [int(p) for p in text.split()]
