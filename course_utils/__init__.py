@@ -17,7 +17,8 @@ a module imports only from its own layer or the layers above it in this list
     course/        the course machinery: notebook (the notebook format, in one place), checks (exercise
                    graders), exercise_list, progress, build
                    (exercise generator), grading (`course check`), reset (`course reset`), cli (the `course`
-                   command: parsing and dispatch), classroom (nbgrader for a class)
+                   command: parsing and dispatch), classroom (nbgrader for a class), edition (the
+                   Chinese edition zh/ from translations/zh), catalogue (the Chinese message catalogue)
 
 Lessons import from a layer's package, e.g. ``from course_utils.transformer import causal_mask``.
 """

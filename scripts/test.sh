@@ -3,6 +3,13 @@
 # Called by `make test` (which runs scripts/setup.sh first) and so by .ci/run.
 # Every phase must collect and run tests: pytest's exit code 5 ("no tests collected")
 # fails the run like any other failure.
+#
+# The phases run in two lanes at once: the notebook lane (unit tests, then the notebooks
+# under nbval, then the generator check) keeps both cores busy with computation, while the
+# service lane (the classroom and browser tests) spends much of its time starting servers,
+# installing its tools once, and waiting on pages; no phase shares files or ports with
+# another. COURSE_TEST_SERIAL=1 runs the phases one after another instead. Each phase's
+# output is shown whole (indented) when it ends, then a summary of all phases.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -14,38 +21,71 @@ export COURSE_NO_PROGRESS=1   # checks run in tests must not write a learner's p
 NBVAL=(--nbval-lax --nbval-current-env --nbval-cell-timeout=600
        --nbval-sanitize-with tests/nbval_sanitize.cfg -n 2 --dist loadfile -p no:cacheprovider)
 
-failed=()
-phase() {  # phase NAME COMMAND...
-  local name=$1; shift
-  echo; echo "=== $name: $*"
-  local t0=$SECONDS
-  "$@"; local rc=$?
-  if [ $rc -eq 5 ]; then echo "=== $name: pytest collected no tests, which counts as a failure"; fi
-  echo "=== $name: exit $rc after $((SECONDS - t0)) s"
-  [ $rc -eq 0 ] || failed+=("$name (exit $rc)")
-}
+LOGS=$(mktemp -d "${TMPDIR:-/tmp}/course-test.XXXXXX")
+trap 'rm -rf "$LOGS"' EXIT
+START=$SECONDS
 
 need_notebooks() {  # fail loudly if a notebook folder is empty rather than test nothing
   local n; n=$(find "$1" -maxdepth 1 -name '*.ipynb' | wc -l)
   if [ "$n" -eq 0 ]; then echo "test: no notebooks in $1/" >&2; return 1; fi
 }
 
-phase "unit tests" "$PY" -m pytest tests -n 2 -q -p no:cacheprovider --ignore=tests/browser --ignore=tests/classroom
-if need_notebooks notebooks && need_notebooks exercises; then
-  phase "lessons + exercises (nbval)" "$PY" -m pytest "${NBVAL[@]}" notebooks exercises
+# ----------------------------------------------------------------------------- the phases
+phase_unit() {
+  "$PY" -m pytest tests -n 2 -q -p no:cacheprovider --ignore=tests/browser --ignore=tests/classroom
+}
+phase_lessons() {
+  need_notebooks notebooks && need_notebooks exercises && need_notebooks zh/notebooks && need_notebooks zh/exercises \
+    || return 1
+  "$PY" -m pytest "${NBVAL[@]}" notebooks exercises zh/notebooks zh/exercises
+}
+phase_solutions() {
+  need_notebooks solutions && need_notebooks zh/solutions || return 1
+  COURSE_STRICT=1 "$PY" -m pytest "${NBVAL[@]}" solutions zh/solutions
+}
+phase_build() { "$PY" -m course_utils.course.build --check; }
+phase_classroom() { bash scripts/test_classroom.sh; }
+phase_browser() { bash scripts/test_browser.sh; }
+
+declare -A TITLE=(
+  [unit]="unit tests" [lessons]="lessons + exercises, both editions (nbval)"
+  [solutions]="solutions, both editions, strict checks (nbval)"
+  [build]="exercises and zh/ match their sources" [classroom]="classroom (nbgrader, JupyterHub)"
+  [browser]="browser (JupyterLab + Chromium)")
+NOTEBOOK_LANE=(unit lessons solutions build)
+SERVICE_LANE=(classroom browser)
+ORDER=("${NOTEBOOK_LANE[@]}" "${SERVICE_LANE[@]}")
+
+run_phase() {  # run_phase NAME: output to $LOGS/NAME.log, exit code and seconds to $LOGS/NAME.rc
+  local name=$1 t0=$SECONDS rc
+  echo "=== ${TITLE[$name]}: started at $((SECONDS - START)) s"
+  "phase_$name" > "$LOGS/$name.log" 2>&1; rc=$?
+  echo "$rc $((SECONDS - t0))" > "$LOGS/$name.rc"
+  echo "=== ${TITLE[$name]}: exit $rc after $((SECONDS - t0)) s (at $((SECONDS - START)) s)"
+  sed 's/^/    /' "$LOGS/$name.log"
+}
+run_lane() { local name; for name in "$@"; do run_phase "$name"; done; }
+
+if [ "${COURSE_TEST_SERIAL:-0}" != 0 ]; then
+  run_lane "${ORDER[@]}"
 else
-  failed+=("lesson/exercise notebooks missing")
+  run_lane "${NOTEBOOK_LANE[@]}" &
+  notebooks=$!
+  run_lane "${SERVICE_LANE[@]}" &
+  services=$!
+  wait $notebooks $services
 fi
-if need_notebooks solutions; then
-  phase "solutions, strict checks (nbval)" env COURSE_STRICT=1 "$PY" -m pytest "${NBVAL[@]}" solutions
-else
-  failed+=("solution notebooks missing")
-fi
-phase "exercises match solutions" "$PY" -m course_utils.course.build --check
-phase "classroom (nbgrader, JupyterHub)" bash scripts/test_classroom.sh
-phase "browser (JupyterLab + Chromium)" bash scripts/test_browser.sh
 
 echo
+echo "=== Summary ($((SECONDS - START)) s in all)"
+failed=()
+for name in "${ORDER[@]}"; do
+  read -r rc secs < "$LOGS/$name.rc" 2>/dev/null || { rc=missing; secs=0; }
+  line=$(grep -E "(passed|failed|error)[^=]* in [0-9.]+s" "$LOGS/$name.log" 2>/dev/null | tail -n 1 | tr -d '=')
+  printf '%-36s exit %-3s %5s s  %s\n' "${TITLE[$name]}" "$rc" "$secs" "$line"
+  if [ "$rc" = 5 ]; then echo "    (pytest collected no tests, which counts as a failure)"; fi
+  [ "$rc" = 0 ] || failed+=("${TITLE[$name]} (exit $rc)")
+done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED phases: ${failed[*]}"
   exit 1

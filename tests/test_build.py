@@ -112,8 +112,8 @@ def test_root_must_be_a_course_folder(tmp_path, capsys):
 def test_an_unreadable_solution_is_a_problem_not_a_crash(tmp_path, toy_exercise):
     root = _course(tmp_path, _solution_nb())
     (root / "solutions" / "98_broken.ipynb").write_text("{not json")
-    texts, problems = build.generate(root)
-    assert len(texts) == 1 and any("98_broken.ipynb: not a readable notebook" in p for p in problems)
+    notebooks, problems = build.generate(root)
+    assert len(notebooks) == 1 and any("98_broken.ipynb is not a notebook (not valid JSON" in p for p in problems)
 
 
 def _course(tmp_path, nb):
@@ -137,9 +137,107 @@ def test_write_then_check(tmp_path, toy_exercise, capsys):
     assert build.main(["--check", "--root", str(root)]) == 1
     assert "differs" in capsys.readouterr().err
     (root / "exercises" / "98_orphan.ipynb").write_text(first.decode())
-    build.main(["--root", str(root)])
+    assert build.main(["--root", str(root), "--force"]) == 0  # the edit is backed up, then replaced
     assert build.main(["--check", "--root", str(root)]) == 1
     assert "no solution notebook" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- a learner's work is never lost
+
+def _edit_answer(path):
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[1].source = "def double(x):\n    return x + x  # my answer"
+    nbformat.write(nb, path)
+    return path.read_bytes()
+
+
+def test_a_learners_edited_exercise_is_never_replaced_without_a_backup(tmp_path, toy_exercise, capsys):
+    root = _course(tmp_path, _solution_nb())
+    assert build.main(["--root", str(root)]) == 0
+    path = root / "exercises" / "99_toy.ipynb"
+    mine = _edit_answer(path)
+    capsys.readouterr()
+    assert build.main(["--root", str(root)]) == 1  # refused: nothing written
+    err = capsys.readouterr().err
+    assert "exercises/99_toy.ipynb has changes that `course build` did not write" in err and "--force" in err
+    assert path.read_bytes() == mine and not (root / ".course" / "backups").exists()
+
+    assert build.main(["--root", str(root), "--force"]) == 0
+    out = capsys.readouterr().out
+    backups = list((root / ".course" / "backups").iterdir())
+    assert len(backups) == 1 and backups[0].read_bytes() == mine and str(backups[0]) in out
+    assert "my answer" not in path.read_text() and "NotImplementedError" in path.read_text()
+
+
+def test_maintainers_regenerate_after_editing_a_solution_in_one_command(tmp_path, toy_exercise, capsys):
+    root = _course(tmp_path, _solution_nb())
+    assert build.main(["--root", str(root)]) == 0  # remembers what it wrote (.course/build.json)
+    for text in ("# Toy, second draft", "# Toy, third draft"):
+        nb = _solution_nb()
+        nb.cells[0].source = text
+        nbformat.write(nb, root / "solutions" / "99_toy.ipynb")
+        assert build.main(["--root", str(root)]) == 0
+        assert text in (root / "exercises" / "99_toy.ipynb").read_text()
+    assert not (root / ".course" / "backups").exists()
+
+
+def test_a_fresh_clone_regenerates_what_git_holds_without_asking(tmp_path, toy_exercise, capsys):
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("no git here")
+    root = _course(tmp_path, _solution_nb())
+    assert build.main(["--root", str(root)]) == 0
+    (root / ".course" / "build.json").unlink()  # a clone has no record of earlier builds
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(git + ["init", "-q"], check=True)
+    subprocess.run(git + ["add", "solutions", "exercises"], check=True)
+    subprocess.run(git + ["commit", "-qm", "course"], check=True)
+    nb = _solution_nb()
+    nb.cells[0].source = "# Toy, edited by a maintainer"
+    nbformat.write(nb, root / "solutions" / "99_toy.ipynb")
+    assert build.main(["--root", str(root)]) == 0  # exercises/ is as committed: regenerated
+    (root / ".course" / "build.json").unlink()
+    _edit_answer(root / "exercises" / "99_toy.ipynb")  # differs from the commit and from the build
+    assert build.main(["--root", str(root)]) == 1
+
+
+def test_an_unwritable_exercises_folder_is_one_line_and_exit_2(tmp_path, toy_exercise, capsys, monkeypatch):
+    root = _course(tmp_path, _solution_nb())
+    (root / "exercises").rmdir()
+    (root / "exercises").write_text("a file where the folder should be")
+    assert build.main(["--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write exercises/99_toy.ipynb" in err and "Traceback" not in err and len(err.splitlines()) == 1
+    (root / "exercises").unlink()
+    (root / "exercises").mkdir()
+
+    def read_only(*args, **kwargs):  # what a read-only folder does (the tests may run as root)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(build.nbformat_course.os, "replace", read_only)
+    assert build.main(["--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write exercises/99_toy.ipynb (Permission denied)" in err and "Traceback" not in err
+    assert list((root / "exercises").iterdir()) == []  # no temporary file left
+
+
+def test_an_edition_is_generated_into_its_own_folder(tmp_path, toy_exercise):
+    from course_utils.course import notebook
+
+    root = _course(tmp_path, _solution_nb())
+    for folder in ("course_utils", "notebooks", "zh/solutions"):
+        (root / folder).mkdir(parents=True)
+    nbformat.write(_solution_nb(), root / "zh" / "solutions" / "99_toy.ipynb")
+    assert build.main(["--root", str(root)]) == 0
+    path = root / "zh" / "exercises" / "99_toy.ipynb"
+    nb = notebook.read(path)
+    assert nb.metadata["course"]["generated_from"] == "zh/solutions/99_toy.ipynb"
+    assert nb.metadata["course"]["edition"] == "zh" and notebook.is_course_exercise_notebook(path)
+    fresh, solution = build.fresh_exercise(path, nb)
+    assert solution == root / "zh" / "solutions" / "99_toy.ipynb" and render(fresh) == path.read_text()
+    assert build.main(["--check", "--root", str(root)]) == 0
 
 
 def _problems(tmp_path, nb):
@@ -169,12 +267,13 @@ def test_check_finds_bad_markers(tmp_path, toy_exercise):
 
 
 def test_repository_exercises_01_05_match_their_solutions():
-    texts, problems = build.generate(REPO)
-    mine = {p: t for p, t in texts.items() if p.name[:2] in ("01", "02", "03", "04", "05")}
+    notebooks, problems = build.generate(REPO)
+    mine = {p: nb for p, nb in notebooks.items() if p.name[:2] in ("01", "02", "03", "04", "05")
+            and p.parent == REPO / "exercises"}  # the English edition's (zh/exercises is tested in test_edition)
     assert len(mine) == 5
     assert [p for p in problems if p.split("/", 1)[-1][:2] in ("01", "02", "03", "04", "05")] == []
-    for path, text in mine.items():
-        assert path.read_text(encoding="utf-8") == text, f"{path.name}: run `course build`"
+    for path, nb in mine.items():
+        assert path.read_text(encoding="utf-8") == render(nb), f"{path.name}: run `course build`"
 
 
 def _run_in_process(path: Path, monkeypatch) -> dict:

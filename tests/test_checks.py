@@ -165,6 +165,12 @@ def test_results_are_recorded_unless_disabled(toy, monkeypatch, tmp_path):
     toy("99.double", _double_checker)
     path = tmp_path / "p.json"
     monkeypatch.setenv("COURSE_PROGRESS_FILE", str(path))
+    for folder in ("course_utils", "notebooks", "exercises"):  # only the course's own exercise notebook records
+        (tmp_path / folder).mkdir()
+    exercise = tmp_path / "exercises" / "99_toy.ipynb"
+    exercise.write_text(json.dumps({"cells": [], "metadata": {"course": {"generated_from": "solutions/99_toy.ipynb"}},
+                                    "nbformat": 4, "nbformat_minor": 5}))
+    monkeypatch.setenv("JPY_SESSION_NAME", str(exercise))  # the kernel JupyterLab started for it
     monkeypatch.setenv("COURSE_NO_PROGRESS", "1")
     check("99.double", lambda x: 2 * x)
     assert not path.exists()

@@ -10,9 +10,16 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils.course import build, cli, grading, progress, reset
+from course_utils.course import build, cli, grading, notebook, progress, reset
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _language_restored(monkeypatch):
+    """English unless a test says otherwise; `course` puts the language in $COURSE_LANG for what it
+    starts, which is undone after each test."""
+    monkeypatch.setenv("COURSE_LANG", "en")
 
 
 @pytest.fixture
@@ -23,7 +30,7 @@ def pfile(tmp_path, monkeypatch):
 
 
 def test_progress_text_and_json(pfile, capsys):
-    progress.record("05.split_heads", "passed")
+    progress.save_result("05.split_heads", "passed")
     assert cli.main(["progress"]) == 0
     out = capsys.readouterr().out
     assert "05 Multi-head attention" in out and "[#####" in out and " 1/4" in out
@@ -179,22 +186,14 @@ def test_split_choices_come_from_the_corpus():
     assert "val" in names and set(getattr(data, "SPLIT_NAMES", ("test", "compositional"))) <= set(names)
 
 
-def test_missing_reference_is_a_clear_error(monkeypatch, capsys):
-    import course_utils.run
-
-    monkeypatch.setitem(sys.modules, "course_utils.run.reference", None)  # import fails
-    monkeypatch.delattr(course_utils.run, "reference", raising=False)
-    assert cli.main(["evaluate"]) == 2
-    assert "not available" in capsys.readouterr().err
-
-
 def test_build_uses_its_arguments(tmp_path, monkeypatch):
     (tmp_path / "solutions").mkdir()
     seen = []
-    monkeypatch.setattr(build, "run", lambda root=None, check=False: seen.append((root, check)) or 7)
+    monkeypatch.setattr(build, "run", lambda root=None, check=False, force=False: seen.append((root, check, force)) or 7)
     assert cli.main(["build", "--check", "--root", str(tmp_path)]) == 7
     assert cli.main(["build"]) == 7
-    assert seen == [(tmp_path.resolve(), True), (None, False)]
+    assert cli.main(["build", "--force"]) == 7
+    assert seen == [(tmp_path.resolve(), True, False), (None, False, False), (None, False, True)]
 
 
 # ----------------------------------------------------------------------------- a tiny course
@@ -429,7 +428,7 @@ def test_reset_restores_one_exercise_after_a_backup(tmp_path, capsys, monkeypatc
     monkeypatch.delenv("COURSE_PROGRESS_FILE", raising=False)
     path = _learner_copy(tmp_path)
     pfile = path.parents[1] / ".course" / "progress.json"
-    progress.record("04.attention", "passed", path=pfile)
+    progress.save_result("04.attention", "passed", path=pfile)
     before = path.read_bytes()
     assert cli.main(["reset", str(path), "--id", "04.attention", "--dry-run"]) == 0
     out = capsys.readouterr().out
@@ -499,7 +498,7 @@ def test_reset_works_on_a_renamed_copy_and_leaves_progress_alone(tmp_path, capsy
     monkeypatch.delenv("COURSE_PROGRESS_FILE", raising=False)
     path = _learner_copy(tmp_path)
     pfile = path.parents[1] / ".course" / "progress.json"
-    progress.record("04.attention", "passed", path=pfile)
+    progress.save_result("04.attention", "passed", path=pfile)
     copy_path = path.with_name("04_self_attention-Copy1.ipynb")
     path.rename(copy_path)
     assert cli.main(["reset", str(copy_path), "--id", "04.attention"]) == 0
@@ -536,7 +535,7 @@ def test_reset_that_cannot_write_changes_nothing(tmp_path, monkeypatch, capsys):
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(reset.nbformat, "write", disk_full)
+    monkeypatch.setattr(notebook.os, "replace", disk_full)  # the rename that puts the new notebook in place
     assert cli.main(["reset", str(path), "--id", "04.attention"]) == 2
     err = capsys.readouterr().err
     assert "No space left" in err and "was not changed" in err and "Traceback" not in err
@@ -559,3 +558,114 @@ def test_reset_errors(tmp_path, capsys):
     assert cli.main(["reset", str(path), "--id", "04.nope"]) == 2
     assert "not in" in capsys.readouterr().err
     assert not _backups(path)
+
+
+def _without_ids(path, minor=4, marks=True):
+    """The notebook as some hosted services save it: no cell ids (and, with marks=False, no cell metadata)."""
+    raw = json.loads(path.read_text())
+    raw["nbformat_minor"] = minor
+    for cell in raw["cells"]:
+        cell.pop("id", None)
+        if not marks:
+            cell["metadata"] = {}
+    path.write_text(json.dumps(raw, indent=1))
+    return raw
+
+
+@pytest.mark.parametrize("minor", [4, 5])
+def test_reset_matches_cells_of_a_notebook_saved_without_ids(tmp_path, capsys, minor):
+    path = _learner_copy(tmp_path)
+    before = _without_ids(path, minor)
+    assert cli.main(["reset", str(path), "--id", "04.attention"]) == 0
+    assert "back to its starting state" in capsys.readouterr().out
+    after = json.loads(path.read_text())
+    assert after["nbformat_minor"] == minor and len(after["cells"]) == len(before["cells"])
+    sources = ["".join(c["source"]) for c in after["cells"]]
+    assert not any("my attempt" in s for s in sources) and "prediction = 8  # mine" in sources
+    changed = [i for i, (a, b) in enumerate(zip(before["cells"], after["cells"])) if a["source"] != b["source"]]
+    assert len(changed) == 1 and 'raise NotImplementedError("Exercise 04.attention' in sources[changed[0]]
+    assert minor == 5 or not any("id" in c for c in after["cells"])  # format 4.4 has no cell ids: none added
+    assert cli.main(["reset", str(path), "--id", "04.attention"]) == 0  # again: nothing left to do
+    assert "already in its starting state" in capsys.readouterr().out
+
+
+def test_reset_without_ids_or_exercise_marks_refuses_and_changes_nothing(tmp_path, capsys):
+    path = _learner_copy(tmp_path)
+    _without_ids(path, marks=False)
+    nb = json.loads(path.read_text())
+    nb["metadata"]["course"]["generated_from"] = "solutions/04_self_attention.ipynb"
+    path.write_text(json.dumps(nb))
+    before = path.read_bytes()
+    assert cli.main(["reset", str(path), "--id", "04.attention"]) == 2
+    captured = capsys.readouterr()
+    assert "cannot tell which cells" in captured.err and "Nothing was changed" in captured.err
+    assert "starting state" not in captured.out
+    assert path.read_bytes() == before and not _backups(path)
+
+
+@pytest.mark.slow
+def test_a_copy_run_by_nbconvert_leaves_progress_alone(tmp_path):
+    """`jupyter nbconvert --execute` tells the kernel no notebook: neither a copy nor the exercise
+    notebook itself records (this run's results would otherwise replace the learner's)."""
+    import subprocess
+
+    root = _tiny_course(tmp_path)
+    pfile = root / ".course" / "progress.json"
+    exercise = root / "exercises" / "01_tiny.ipynb"
+    for ex_id in ("01.weighted_sum", "01.softmax_temperature", "01.soft_lookup"):
+        progress.save_result(ex_id, "passed", path=pfile)
+    before = pfile.read_bytes()
+    copy_path = root / "exercises" / "01_tiny-Copy1.ipynb"
+    shutil.copy(exercise, copy_path)
+    _edit(copy_path, {"ws-answer": "def weighted_sum(weights, values):\n    return values.sum(0)"})  # wrong
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("COURSE_NO_PROGRESS", "COURSE_PROGRESS_FILE", "JPY_SESSION_NAME", "COURSE_STRICT")}
+    for path in (copy_path, exercise):
+        done = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                               "--output", str(tmp_path / f"run-{path.name}"), str(path)],
+                              cwd=root / "exercises", env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        run = nbformat.read(tmp_path / f"run-{path.name}", as_version=4)
+        shown = json.dumps([c.get("outputs", []) for c in run.cells])
+        assert "01.weighted_sum" in shown and "does not say which notebook it runs" in shown
+        assert pfile.read_bytes() == before, path.name
+
+
+# ----------------------------------------------------------------------------- language
+
+def test_the_language_comes_from_the_option_then_course_lang_then_the_locale():
+    assert cli.default_language({}) == "en"
+    assert cli.default_language({"LANG": "zh_CN.UTF-8"}) == "zh"
+    assert cli.default_language({"LANG": "zh_CN.UTF-8", "LC_ALL": "en_US.UTF-8"}) == "en"  # LC_ALL comes first
+    assert cli.default_language({"LC_MESSAGES": "zh_TW", "LANG": "C"}) == "zh"
+    assert cli.default_language({"COURSE_LANG": "en", "LANG": "zh_CN.UTF-8"}) == "en"
+    assert cli.default_language({"COURSE_LANG": "zh"}) == "zh"
+    assert cli.default_language({"COURSE_LANG": "fr", "LANG": "zh_CN"}) == "en"  # unknown: English
+
+
+def test_lang_sets_course_lang_for_everything_the_command_starts(pfile, monkeypatch, capsys):
+    from course_utils.base import i18n
+
+    monkeypatch.setattr(i18n, "_CATALOGUES", {"zh": {"Masks": "掩码", "Progress ({path}):": "进度（{path}）："}.get})
+    monkeypatch.delenv("COURSE_LANG", raising=False)
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    assert cli.main(["--lang", "zh", "progress"]) == 0
+    out = capsys.readouterr().out
+    assert os.environ["COURSE_LANG"] == "zh" and f"进度（{pfile}）：" in out and "06 掩码" in out
+    monkeypatch.delenv("COURSE_LANG")
+    monkeypatch.setenv("LC_ALL", "zh_CN.UTF-8")
+    assert cli.main(["progress"]) == 0 and "06 掩码" in capsys.readouterr().out
+    assert os.environ["COURSE_LANG"] == "zh"
+    assert cli.main(["--lang=en", "progress"]) == 0 and "06 Masks" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--lang", "fr", "progress"])
+    assert exit_.value.code == 2 and "--lang" in capsys.readouterr().err
+
+
+def test_argument_errors_are_shown_in_the_learner_s_language(monkeypatch, capsys, no_work):
+    from course_utils.base import i18n
+
+    monkeypatch.setattr(i18n, "_CATALOGUES", {"zh": {"must be at least {low}, got {value}": "至少为 {low}，得到 {value}"}.get})
+    with pytest.raises(SystemExit):
+        cli.main(["--lang", "zh", "train", "--steps", "0"])
+    assert "至少为 1，得到 0" in capsys.readouterr().err

@@ -3,6 +3,7 @@ LENGTH_LIMIT, SPLIT_NAMES, the long, nested and relative_tense splits; grammar.R
 grammar.relative_np, grammar.sample_nested_relative)."""
 
 import random
+import re
 
 import pytest
 
@@ -112,3 +113,35 @@ def test_bad_sizes_are_named():
         make_splits(n_long=-1)
     with pytest.raises(ValueError, match="n_nested"):
         make_splits(n_nested=1.5)
+
+
+def test_every_sentence_a_lesson_shows_gets_the_grammars_translation():
+    """Lessons 00, 09 and 10 (and the capstone) show sentences of every split with their reference
+    translations, and lesson 10's widget checks a typed sentence with `reference_translation`.
+    So every sentence of every split must parse back to its own pair: the held-out splits too (a
+    relative clause in a clause's subject, a clause inside a clause). make_splits(seed=0,
+    n_train=40_500) is the largest call of the lessons (09: 40,000 + 500 validation); smaller
+    calls take a prefix of its training split."""
+    splits = make_splits(seed=0, n_train=40_500)
+    for name in SPLIT_NAMES:
+        refused = []
+        for p in splits[name]:
+            try:
+                again = reference_translation(p.src)
+            except ValueError as err:
+                refused.append(f"{' '.join(p.src)!r}: {err}")
+                continue
+            assert (again.src, again.tgt, again.phenomena) == (p.src, p.tgt, p.phenomena), p.src
+        assert not refused, f"{name}: {len(refused)} sentences refused, e.g. {refused[0]}"
+
+
+@pytest.mark.parametrize("sentence, message", [
+    ("the dog chases the cat that sees the bird .", "verb ending in -s at word 10"),   # a clause on the object
+    ("this dog that chases the cat slept .", "expected 'the' at word 1"),
+    ("the dog that chases the cat that sees the bird that sees the cat runs .", "at word 11"),  # three levels
+    ("the dog that the book chases slept .", "'book' cannot be the subject of 'chase'"),
+    ("the dog that chases the cat slept yesterday ?", "'.' closing the sentence at word 9"),
+])
+def test_sentences_with_a_clause_outside_the_grammar_are_explained(sentence, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        reference_translation(sentence)

@@ -7,12 +7,13 @@ import pytest
 import torch
 
 from course_utils import set_seed
-from course_utils.corpus.data import build_vocabs
+from course_utils.corpus.data import SPLIT_NAMES, build_vocabs, make_splits
 from course_utils.run.decoding import attention_maps, greedy_decode, translate_with_attention
 from course_utils.transformer.model import Transformer, TransformerConfig
 from course_utils.view.widgets_translate import TranslateExplorer, grammar_verdict, parse_sentence, plot_cross_attention
 
 MAX_NEW = 8
+REFERENCE_MAX_LEN = 64  # the reference model's max_len: the widget refuses longer input
 
 
 @pytest.fixture(scope="module")
@@ -208,8 +209,21 @@ def test_grammar_verdict_compares_with_the_grammars_translation():
     assert grammar_verdict(tokens, right).startswith("✓")
     wrong = {"translation": ["猫", "追", "狗", "。"]}
     assert grammar_verdict(tokens, wrong) == "✗ the grammar says 狗昨天追了猫。"
-    outside = ["the", "dog", "that", "chases", "the", "cat", "that", "sees", "the", "bird", "runs", "."]
+    outside = ["the", "dog", "chases", "the", "cat", "that", "sees", "the", "bird", "."]  # a clause on the object
     assert "not a sentence of the toy grammar" in grammar_verdict(outside, right)
+
+
+def test_every_held_out_sentence_lesson_10_shows_gets_a_verdict():
+    """Lesson 10 prints sentences of every held-out split with their references; typed into the
+    widget, each must be read as the lesson reads it and compared with that same reference
+    (a relative clause in a clause's subject and a clause inside a clause included)."""
+    src_vocab, _ = build_vocabs()
+    splits = make_splits(seed=0, n_train=0)
+    for name in SPLIT_NAMES[1:]:
+        for p in splits[name]:
+            tokens, problem = parse_sentence(" ".join(p.src), src_vocab, max_tokens=REFERENCE_MAX_LEN)
+            assert problem is None and tokens == p.src, (name, p.src, problem)
+            assert grammar_verdict(tokens, {"translation": list(p.tgt)}) == "✓ the grammar's translation", p.src
 
 
 def test_explorer_message_shows_the_verdict(setup):

@@ -14,17 +14,33 @@ Plain strings are looked up as a whole; anything without a translation stays Eng
 
 Fields are formatted with the template's own format spec (`{x:.3g}`), so a translated
 template must use the same field names; `tests/test_i18n.py` checks the catalogue for it.
+
+The Chinese catalogue is `course_utils/locale/zh/course.po` (gettext, read with `polib` on the
+first Chinese lookup); `python -m course_utils.course.catalogue update` brings it in step with
+the package's `msg("...")` templates.
+
+Which language a kernel shows (`language()`): the COURSE_LANG environment variable if set;
+else the edition of the notebook being run, from its path: `<checkout>/zh/notebooks/...`,
+`zh/exercises/...`, `zh/solutions/...` is Chinese. The path is the notebook's own
+(JPY_SESSION_NAME, which Jupyter Server gives each kernel), else the kernel's working folder
+(Jupyter, nbclient and nbval start a kernel in the notebook's folder). A command line picks
+its language with `command_language(option, path)`, which also follows the locale (LANG).
 """
 
 from __future__ import annotations
 
 import os
 import string
+from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["Msg", "msg", "translate", "language", "LANGUAGES", "register_catalogue"]
+import polib
+
+__all__ = ["Msg", "msg", "translate", "language", "LANGUAGES", "register_catalogue", "edition_of",
+           "command_language", "catalogue_path", "EDITION_FOLDERS"]
 
 LANGUAGES = ("en", "zh")  # English (the source) and Simplified Chinese
+EDITION_FOLDERS = ("notebooks", "exercises", "solutions")  # an edition `zh/` holds these, like the checkout
 _FORMATTER = string.Formatter()
 
 
@@ -111,9 +127,98 @@ def translate(text: Any, lang: str | None = None) -> Any:
 
 
 def language() -> str:
-    """The language to show messages in: the COURSE_LANG environment variable ("en" or "zh"),
-    else English."""
-    lang = os.environ.get("COURSE_LANG", "").strip().lower()
-    if lang.startswith("zh"):
-        return "zh"
+    """The language to show messages in (see the module docstring): COURSE_LANG ("en" or "zh"),
+    else the edition of the running notebook (JPY_SESSION_NAME, then the working folder), else
+    English."""
+    explicit = _normal(os.environ.get("COURSE_LANG", ""))
+    if explicit is not None:
+        return explicit
+    session = os.environ.get("JPY_SESSION_NAME", "")
+    if session:
+        return edition_of(session) or "en"
+    try:
+        here = os.getcwd()
+    except OSError:  # the working folder was removed
+        return "en"
+    return edition_of(here) or "en"
+
+
+def _normal(value: str) -> str | None:
+    """"zh", "zh_CN.UTF-8", "zh-Hans" -> "zh"; "en", "C", "en_US" -> "en"; "" -> None."""
+    value = value.strip().lower()
+    if not value:
+        return None
+    return "zh" if value.startswith("zh") else "en"
+
+
+def edition_of(path) -> str | None:
+    """The edition a notebook path (or folder) belongs to: "zh" for a path inside
+    `<checkout>/zh/` (beside the checkout's own `notebooks/`), or for a relative path through
+    `zh/notebooks`, `zh/exercises` or `zh/solutions`; else None (the English checkout)."""
+    try:
+        p = Path(path)
+    except TypeError:
+        return None
+    parts = p.parts
+    for lang in LANGUAGES[1:]:
+        if not p.is_absolute():
+            if any(a == lang and b in EDITION_FOLDERS for a, b in zip(parts, parts[1:])):
+                return lang
+            continue
+        for i, part in enumerate(parts):
+            if part != lang:
+                continue
+            checkout = Path(*parts[:i])
+            try:
+                if (checkout / "notebooks").is_dir() and (checkout / lang).is_dir():
+                    return lang
+            except OSError:
+                continue
+    return None
+
+
+def command_language(option: str | None = None, path=None) -> str:
+    """The language of a `course` command: its `--lang` option, else COURSE_LANG, else the
+    edition of the notebook it works on (`path`), else the locale (LC_ALL, LC_MESSAGES, LANG)."""
+    for value in (option or "", os.environ.get("COURSE_LANG", "")):
+        found = _normal(value)
+        if found is not None:
+            return found
+    if path is not None and edition_of(Path(path).absolute()):
+        return edition_of(Path(path).absolute())
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        found = _normal(os.environ.get(var, ""))
+        if found is not None:
+            return found
     return "en"
+
+
+# ----------------------------------------------------------------------------- the PO catalogues
+
+def catalogue_path(lang: str) -> Path:
+    """The gettext catalogue of `lang`: course_utils/locale/<lang>/course.po (package data)."""
+    return Path(__file__).resolve().parents[1] / "locale" / lang / "course.po"
+
+
+class _PoCatalogue:
+    """Looks a template up in a PO file, read once on first use. Untranslated and fuzzy
+    entries are not translations; a missing or unreadable file means "no translations"."""
+
+    def __init__(self, path: Path):
+        self.path, self.table = path, None
+
+    def __call__(self, text: str) -> str | None:
+        if self.table is None:
+            self.table = self._read()
+        return self.table.get(text)
+
+    def _read(self) -> dict[str, str]:
+        try:
+            po = polib.pofile(str(self.path))
+        except (OSError, ValueError):  # no file, a broken file: English
+            return {}
+        return {e.msgid: e.msgstr for e in po if e.msgstr and not e.obsolete and "fuzzy" not in e.flags}
+
+
+for _lang in LANGUAGES[1:]:
+    register_catalogue(_lang, _PoCatalogue(catalogue_path(_lang)))

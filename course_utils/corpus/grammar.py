@@ -716,15 +716,35 @@ class _Parser:
         if not self.take(mark) or self.peek() is not None:
             self.fail(f"{mark!r} closing the sentence")
 
+    def np_with_clause(self, full: bool, clauses: int):
+        """A noun phrase; when "that" follows and `clauses` > 0, with its own relative clause
+        ("the cat that sees the bird", "the cat that the girl sees": a `RelativeNP`), whose
+        other noun phrase may hold `clauses - 1` more."""
+        start = self.i
+        np_ = self.np(full)
+        if clauses == 0 or self.peek() != "that":
+            return np_
+        if np_.det != "the":
+            self.i = start
+            self.fail("'the' (a noun phrase with a relative clause starts with 'the')")
+        self.i += 1
+        if self.peek() == "the":
+            other = self.np_with_clause(False, clauses - 1)
+            kind, verb = "object", self.verb("en_3sg")
+        else:
+            kind, verb = "subject", self.verb("en_3sg")
+            other = self.np_with_clause(False, clauses - 1)
+        return RelativeNP(np_, kind, verb.en, other)
+
     def relative(self):
         head = self.np(full=False)
         self.take("that")
-        if self.peek() == "the":
-            kind, other = "object", self.np(full=False)
+        if self.peek() == "the":   # the other noun phrase may have a clause of its own (nested split)
+            kind, other = "object", self.np_with_clause(False, 1)
             rel_verb = self.verb("en_3sg")
         else:
             kind, rel_verb = "subject", self.verb("en_3sg")
-            other = self.np(full=False)
+            other = self.np_with_clause(False, 1)
         if self.take("is"):
             if self.peek() not in ADJECTIVES:
                 self.fail("an adjective after 'is'")
@@ -742,10 +762,10 @@ class _Parser:
         if question:
             tense = self._AUX[self.t[self.i]]
             self.i += 1
-            subject = self.np()
+            subject = self.np_with_clause(True, 1)   # a subject with a relative clause: relative_tense split
             v = self.verb("en")
         else:
-            subject = self.np()
+            subject = self.np_with_clause(True, 1)
             if self.peek() in self._AUX:
                 tense = self._AUX[self.t[self.i]]
                 self.i += 1
@@ -776,16 +796,24 @@ def _check_fits(s) -> None:
         if np_.adj and np_.adj not in adjectives_for(np_.noun):
             raise ValueError(f"in the toy grammar {np_.adj!r} does not describe {np_.noun!r}")
 
+    def relative_ok(head, kind: str, verb: str, other):
+        rv = VERBS[verb]
+        subj, obj = (head, other) if kind == "subject" else (other, head)
+        noun_ok(subj, rv.subjects, "subject", verb)
+        noun_ok(obj, rv.objects, "object", verb)
+        for np_ in (head, other):
+            if isinstance(np_, RelativeNP):   # a clause of its own: the same rules inside it
+                relative_ok(np_.np, np_.kind, np_.verb, np_.other)
+
     if isinstance(s, Clause):
         v = VERBS[s.verb]
         noun_ok(s.subject, v.subjects, "subject", s.verb)
+        if isinstance(s.subject, RelativeNP):
+            relative_ok(s.subject.np, s.subject.kind, s.subject.verb, s.subject.other)
         if s.object:
             noun_ok(s.object, v.objects, "object", s.verb)
         return
-    rv = VERBS[s.rel_verb]
-    subj, obj = (s.head, s.other) if s.kind == "subject" else (s.other, s.head)
-    noun_ok(subj, rv.subjects, "subject", s.rel_verb)
-    noun_ok(obj, rv.objects, "object", s.rel_verb)
+    relative_ok(s.head, s.kind, s.rel_verb, s.other)
     if s.predicate[0] == "adj":
         if s.predicate[1] not in predicate_adjectives_for(s.head.noun):
             raise ValueError(f"in the toy grammar {s.head.noun!r} cannot be {s.predicate[1]!r} (after 'is')")
@@ -799,15 +827,35 @@ def _check_fits(s) -> None:
 def parse(tokens):
     """English tokens of a grammar sentence -> its `Clause` or `RelativeSentence`.
 
+    It reads every sentence of every split, the held-out ones included: a clause whose
+    subject has a relative clause (relative_tense) and a clause inside a clause (nested).
     Raises ValueError naming the first word that does not fit, or the broken rule
     ("'book' cannot be the subject of 'chase'"). `realize(parse(tokens)).src == tokens`.
     """
-    p = _Parser(tokens)
-    if not p.t:
+    tokens = list(tokens)
+    if not tokens:
         raise ValueError("parse: the sentence is empty")
-    structure = p.relative() if "that" in p.t else p.clause()
-    _check_fits(structure)
-    expected = realize(structure).src  # also checks the tense/time/place rules
-    if expected != p.t:
-        raise ValueError(f"not a sentence of the toy grammar: did you mean {' '.join(expected)!r}?")
-    return structure
+    # With "that", the sentence is a relative sentence ("the dog that chases the cat is big .")
+    # or a clause whose subject has a relative clause ("the dog that chases the cat slept .").
+    # Try both; if neither fits, report the reading that got furthest.
+    readings = (_Parser.relative, _Parser.clause) if "that" in tokens else (_Parser.clause,)
+    failures = []
+    for read in readings:
+        p = _Parser(tokens)
+        try:
+            structure = read(p)
+        except ValueError as err:
+            failures.append((p.i, err))
+            continue
+        try:
+            _check_fits(structure)
+            expected = realize(structure).src  # also checks the tense/time/place rules
+        except ValueError as err:
+            failures.append((len(tokens) + 1, err))   # the words fit; a rule does not
+            continue
+        if expected != tokens:
+            failures.append((len(tokens) + 1, ValueError(
+                f"not a sentence of the toy grammar: did you mean {' '.join(expected)!r}?")))
+            continue
+        return structure
+    raise max(failures, key=lambda f: f[0])[1]

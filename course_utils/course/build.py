@@ -2,7 +2,7 @@
 
     python -m course_utils.course.build            # write exercises/NN_name.ipynb from solutions/
     python -m course_utils.course.build --check    # regenerate in memory; exit 1 if anything differs
-    course build [--check]                  # the same, through the `course` command
+    course build [--check] [--force]        # the same, through the `course` command
 
 Authoring rules for `solutions/NN_name.ipynb`:
 - Tag every cell of an exercise (statement, hint, answer, check) `exercise:NN.name`; the
@@ -19,10 +19,17 @@ Authoring rules for `solutions/NN_name.ipynb`:
   that don't need the learner's answer).
 - Outputs and execution counts are cleared; cell ids and the kernelspec are kept, so the
   output is byte-identical for the same input.
+An edition's `<edition>/solutions/` (see course_utils.course.notebook) is generated into its
+`<edition>/exercises/` the same way.
 
 `--check` also fails on unpaired or nested markers, exercise ids without a registered
 checker (or registered exercises with no check cell), and solution lines that leak into
 an exercise notebook.
+
+A learner's work is never replaced: an exercise notebook that differs both from what the
+build writes now and from what it wrote before (recorded in `.course/build.json`, or the
+file as the last git commit holds it) holds someone's edits. Then nothing is written unless
+`--force` is given, which first copies each such notebook to `.course/backups/`.
 """
 
 from __future__ import annotations
@@ -31,34 +38,38 @@ import argparse
 import copy
 import difflib
 import hashlib
-import re
+import json
+import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 
+from course_utils.base.i18n import msg, translate
+from course_utils.course import edition
+from course_utils.course import notebook as nbformat_course
+from course_utils.course.notebook import EDITIONS, EXERCISES, SOLUTIONS, TAG_PREFIX, exercise_tag, render
+
+__all__ = ["BEGIN", "END", "STUB", "BuildError", "strip_solution", "build_notebook", "fresh_exercise", "render",
+           "validate", "render_exercise_list", "generate", "add_arguments", "run", "main"]
+
 BEGIN, END, STUB = "### BEGIN SOLUTION", "### END SOLUTION", "### STUB:"
-TAG_PREFIX = "exercise:"
-CHECK_CALL = re.compile(r"""\bcheck\(\s*["']([^"']+)["']""")
+EXERCISE_LIST = Path(__file__).resolve().parent / "exercise_list.py"
+MANIFEST = Path(".course") / "build.json"  # in the checkout: a digest of each exercise notebook last written
 
 
 class BuildError(ValueError):
     """A solution notebook breaks an authoring rule."""
 
 
-def course_root() -> Path:
-    return Path(__file__).resolve().parents[2]
+def _say(text: str, error: bool = False) -> None:
+    print(translate(text), file=sys.stderr if error else sys.stdout, flush=True)
 
 
-def exercise_tag(cell) -> str | None:
-    for tag in cell.get("metadata", {}).get("tags", []):
-        if tag.startswith(TAG_PREFIX):
-            return tag[len(TAG_PREFIX):]
-    return None
+# ----------------------------------------------------------------------------- one notebook
 
-
-def strip_solution(source: str, exercise_id: str | None, where: str) -> tuple[str, list[str]]:
-    """Replace every solution region of `source` by its stub.
+def strip_solution(source: str, exercise_id: str | None, where: str, lang: str = "en") -> tuple[str, list[str]]:
+    """Replace every solution region of `source` by its stub (its text in language `lang`).
 
     Returns (new source, the region's code lines) and raises BuildError on bad markers.
     """
@@ -83,7 +94,8 @@ def strip_solution(source: str, exercise_id: str | None, where: str) -> tuple[st
                 raise BuildError(f"{where}: line {region}: a solution region at the top level of a cell "
                                  f"needs '{STUB} ...' lines (a raise there would stop 'Run all')")
             else:
-                out.append(f'{begin_indent}raise NotImplementedError("Exercise {exercise_id}: your code here")')
+                stub = translate(msg("Exercise {exercise_id}: your code here", exercise_id=exercise_id), lang)
+                out.append(f"{begin_indent}raise NotImplementedError({json.dumps(stub, ensure_ascii=False)})")
             region = None
         elif region is not None:
             if stripped.startswith(STUB):
@@ -104,21 +116,30 @@ def _cell_id(name: str, index: int) -> str:
     return hashlib.sha1(f"{name}:{index}".encode()).hexdigest()[:8]
 
 
-def build_notebook(solution: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
-    """The exercise notebook for one solution notebook (`name` like '04_self_attention.ipynb')."""
+def _edition_folder(lang: str) -> str:
+    """'' for the English edition, 'zh/' for the Chinese one: where its three folders live."""
+    return "" if lang == "en" else f"{lang}/"
+
+
+def build_notebook(solution: nbformat.NotebookNode, name: str, lang: str = "en") -> nbformat.NotebookNode:
+    """The exercise notebook for one solution notebook (`name` like '04_self_attention.ipynb')
+    of edition `lang` ("en", or one of notebook.EDITIONS for `<lang>/solutions/name`)."""
     nb = nbformat.v4.new_notebook()
     nb.nbformat, nb.nbformat_minor = 4, 5
     nb.metadata = {k: copy.deepcopy(v) for k, v in solution.metadata.items() if k in ("kernelspec", "language_info")}
     exercise_ids = list(dict.fromkeys(i for i in map(exercise_tag, solution.cells) if i))
-    nb.metadata["course"] = {"lesson": name[:2], "exercises": exercise_ids, "generated_from": f"solutions/{name}",
-                             "note": "Generated by `course build` from the solution notebook; "
-                                     "write your answers here."}
+    source = f"{_edition_folder(lang)}{SOLUTIONS}/{name}"
+    nb.metadata["course"] = {"lesson": name[:2], "exercises": exercise_ids, "generated_from": source,
+                             "note": translate(msg("Generated by `course build` from the solution notebook; "
+                                                   "write your answers here."), lang)}
+    if lang != "en":
+        nb.metadata["course"]["edition"] = lang
     for index, cell in enumerate(solution.cells):
         tags = list(cell.get("metadata", {}).get("tags", []))
         if "solution-only" in tags:
             continue
         ex_id = exercise_tag(cell)
-        where = f"solutions/{name} cell {index}"
+        where = f"{source} cell {index}"
         new = copy.deepcopy(cell)
         new["id"] = cell.get("id") or _cell_id(name, index)
         meta = {k: v for k, v in new.get("metadata", {}).items() if k not in ("execution", "collapsed", "scrolled")}
@@ -130,37 +151,40 @@ def build_notebook(solution: nbformat.NotebookNode, name: str) -> nbformat.Noteb
             meta["course"] = {"exercise": ex_id}
         new["metadata"] = meta
         if cell.cell_type == "code":
-            new["source"], _ = strip_solution(cell.source, ex_id, where)
+            new["source"], _ = strip_solution(cell.source, ex_id, where, lang)
             new["outputs"], new["execution_count"] = [], None
         nb.cells.append(new)
     return nb
+
+
+def _edition_of_solution(sol_path: Path) -> str:
+    """The edition whose solutions/ folder holds `sol_path`."""
+    folder = sol_path.parent.parent
+    root = nbformat_course.course_folder_of(folder)
+    return folder.name if folder.name in EDITIONS and root is not None and folder.parent == root else "en"
 
 
 def fresh_exercise(path: Path, nb) -> tuple[nbformat.NotebookNode | None, Path | None]:
     """The exercise notebook freshly generated from the solution that the exercise notebook `nb`
     (read from `path`) was generated from, and that solution's path; (None, None) if unknown.
     Raises NotebookError when that solution breaks an authoring rule."""
-    from course_utils.course import notebook as nbformat_course
-
     sol_path = nbformat_course.solution_of(path, nb)
     if sol_path is None:
         return None, None
     try:
-        return build_notebook(nbformat_course.read(sol_path), sol_path.name), sol_path
+        return build_notebook(nbformat_course.read(sol_path), sol_path.name, _edition_of_solution(sol_path)), sol_path
     except BuildError as err:
-        raise nbformat_course.NotebookError(f"{sol_path} breaks an authoring rule: {err}") from None
+        raise nbformat_course.NotebookError(msg("{path} breaks an authoring rule: {error}", path=str(sol_path),
+                                                error=str(err))) from None
 
 
-def render(nb: nbformat.NotebookNode) -> str:
-    text = nbformat.writes(nb, version=4)
-    return text if text.endswith("\n") else text + "\n"
-
-
-def validate(solution: nbformat.NotebookNode, exercise: nbformat.NotebookNode, name: str) -> list[str]:
+def validate(solution: nbformat.NotebookNode, exercise: nbformat.NotebookNode, name: str,
+             lang: str = "en") -> list[str]:
     """Problems with one solution / generated exercise pair (empty list when all is well)."""
     from course_utils.course.checks import registry
 
     problems, lesson = [], name[:2]
+    sol_name, ex_name = (f"{_edition_folder(lang)}{folder}/{name}" for folder in (SOLUTIONS, EXERCISES))
     known = registry()
     region_lines, outside_lines = set(), set()
     seen_ids, checked_ids = set(), set()
@@ -171,11 +195,11 @@ def validate(solution: nbformat.NotebookNode, exercise: nbformat.NotebookNode, n
         if cell.cell_type != "code":
             continue
         try:
-            _, removed = strip_solution(cell.source, ex_id, f"solutions/{name} cell {index}")
+            _, removed = strip_solution(cell.source, ex_id, f"{sol_name} cell {index}")
         except BuildError as err:
             problems.append(str(err))
             continue
-        region_lines |= {l.strip() for l in removed}
+        region_lines |= {line.strip() for line in removed}
         in_region = False
         for line in cell.source.split("\n"):
             s = line.strip()
@@ -185,27 +209,24 @@ def validate(solution: nbformat.NotebookNode, exercise: nbformat.NotebookNode, n
                 in_region = False
             elif not in_region:
                 outside_lines.add(s)
-        checked_ids |= set(CHECK_CALL.findall(cell.source))
+        checked_ids |= {call.exercise_id for call in nbformat_course.check_calls(cell.source)}
     for ex_id in sorted(seen_ids | checked_ids):
         if ex_id not in known:
-            problems.append(f"solutions/{name}: exercise id {ex_id!r} has no registered check")
+            problems.append(f"{sol_name}: exercise id {ex_id!r} has no registered check")
         elif not ex_id.startswith(lesson + "."):
-            problems.append(f"solutions/{name}: exercise id {ex_id!r} belongs to another lesson")
+            problems.append(f"{sol_name}: exercise id {ex_id!r} belongs to another lesson")
     for ex_id in sorted(seen_ids - checked_ids):
-        problems.append(f"solutions/{name}: exercise {ex_id!r} has no check cell `check({ex_id!r}, ...)`")
+        problems.append(f"{sol_name}: exercise {ex_id!r} has no check cell `check({ex_id!r}, ...)`")
     for ex_id in sorted(i for i in known if i.startswith(lesson + ".") and i not in checked_ids):
-        problems.append(f"solutions/{name}: registered exercise {ex_id!r} has no check cell in this notebook")
-    secret = {l for l in region_lines - outside_lines if l and not l.startswith("#")}
+        problems.append(f"{sol_name}: registered exercise {ex_id!r} has no check cell in this notebook")
+    secret = {line for line in region_lines - outside_lines if line and not line.startswith("#")}
     for cell in exercise.cells:
         if cell.cell_type != "code":
             continue
         for line in cell.source.split("\n"):
             if line.strip() in secret:
-                problems.append(f"exercises/{name}: solution line leaks into the exercise: {line.strip()!r}")
+                problems.append(f"{ex_name}: solution line leaks into the exercise: {line.strip()!r}")
     return problems
-
-
-EXERCISE_LIST = Path(__file__).resolve().parent / "exercise_list.py"
 
 
 def render_exercise_list() -> str:
@@ -219,49 +240,161 @@ def render_exercise_list() -> str:
     return "\n".join(lines + ["}", ""])
 
 
-def generate(root: Path) -> tuple[dict[Path, str], list[str]]:
-    """{exercise path: text} for every solution notebook, plus the problems found."""
+# ----------------------------------------------------------------------------- the whole course
+
+def generate(root: Path) -> tuple[dict[Path, nbformat.NotebookNode], list[str]]:
+    """{exercise path: notebook} for every solution notebook of every edition present under
+    `root`, plus the problems found."""
     from course_utils.course import checks
 
     checks.registry()
-    texts, problems = {}, [f"cannot import {m}: {e}" for m, e in checks.load_errors().items()]
-    for sol_path in sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb")):
-        try:
-            solution = nbformat.read(sol_path, as_version=4)
-        except Exception as err:  # not JSON, not a notebook
-            problems.append(f"{sol_path.relative_to(root)}: not a readable notebook ({type(err).__name__}: "
-                            f"{str(err).splitlines()[0] if str(err) else ''})")
-            continue
-        try:
-            nb = build_notebook(solution, sol_path.name)
-        except BuildError as err:
-            problems.append(str(err))
-            continue
-        problems += validate(solution, nb, sol_path.name)
-        texts[root / "exercises" / sol_path.name] = render(nb)
-    return texts, problems
+    notebooks, problems = {}, [f"cannot import {m}: {e}" for m, e in checks.load_errors().items()]
+    editions = ["en"] + [lang for lang in EDITIONS if (root / lang / SOLUTIONS).is_dir()]
+    for lang in editions:
+        folder = root / _edition_folder(lang)
+        for sol_path in sorted((folder / SOLUTIONS).glob("[0-9][0-9]_*.ipynb")):
+            try:
+                solution = nbformat_course.read(sol_path)
+                if edition.is_placeholder(solution):  # an edition's page for a solution not translated yet
+                    notebooks[folder / EXERCISES / sol_path.name] = edition.placeholder_exercise(solution)
+                    continue
+                nb = build_notebook(solution, sol_path.name, lang)
+            except (nbformat_course.NotebookError, BuildError) as err:  # not a notebook; an authoring rule
+                problems.append(err.args[0])
+                continue
+            problems += validate(solution, nb, sol_path.name, lang)
+            notebooks[folder / EXERCISES / sol_path.name] = nb
+    return notebooks, problems
 
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.replace("\r\n", "\n").encode("utf-8")).hexdigest()
+
+
+def _manifest(root: Path) -> dict:
+    try:
+        data = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save_manifest(root: Path, written: dict[str, str]) -> None:
+    """Remember what this build wrote (best effort: without it, a later build is more careful)."""
+    data = {**_manifest(root), **written}
+    try:
+        (root / MANIFEST).parent.mkdir(parents=True, exist_ok=True)
+        (root / MANIFEST).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    except OSError:
+        pass
+
+
+def _committed(root: Path, rel: Path) -> str | None:
+    """The file as the last git commit of `root` holds it; None without git or a commit."""
+    try:
+        done = subprocess.run(["git", "-C", str(root), "show", f"HEAD:./{rel.as_posix()}"],
+                              capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.decode("utf-8", "replace") if done.returncode == 0 else None
+
+
+def holds_edits(root: Path, path: Path, text: str, manifest: dict) -> bool:
+    """True when the notebook at `path` differs from `text` (what the build writes now) and from
+    everything the build wrote before: someone's edits, which writing `text` would lose."""
+    try:
+        if not path.is_file():  # nothing there (or no file that could hold a notebook: writing says why)
+            return False
+        current = path.read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return True  # a notebook that cannot be read: treat it as someone's work
+    if current.replace("\r\n", "\n") == text:
+        return False
+    rel = path.relative_to(root)
+    if manifest.get(rel.as_posix()) == _digest(current):
+        return False
+    committed = _committed(root, rel)
+    return committed is None or committed.replace("\r\n", "\n") != current.replace("\r\n", "\n")
+
+
+def _check(root: Path, texts: dict[Path, str], problems: list[str]) -> None:
+    for path, text in texts.items():
+        rel = path.relative_to(root)
+        if not path.exists():
+            problems.append(msg("{path}: missing (run `course build`)", path=str(rel)))
+            continue
+        current = path.read_text(encoding="utf-8", errors="replace")
+        if current != text:
+            diff = list(difflib.unified_diff(current.splitlines(), text.splitlines(),
+                                             f"{rel} (committed)", f"{rel} (generated)", lineterm="", n=1))
+            problems.append(msg("{path}: differs from the generator's output (run `course build`):\n{diff}",
+                                path=str(rel), diff="\n".join(diff[:20])))
+    for folder in {path.parent for path in texts if path.suffix == ".ipynb"}:
+        for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
+            if path not in texts:
+                problems.append(msg("{path}: no solution notebook generates it", path=str(path.relative_to(root))))
+
+
+def _write(root: Path, notebooks: dict, texts: dict[Path, str], force: bool) -> int:
+    """Write what changed, never losing someone's edits (see the module docstring); 0, 1 or 2."""
+    manifest = _manifest(root)
+    edited = [p for p in notebooks if holds_edits(root, p, texts[p], manifest)]
+    if edited and not force:
+        for path in edited:
+            _say(msg("error: {path} has changes that `course build` did not write (someone's answers?); "
+                     "building would replace them with the generated stubs.", path=str(path.relative_to(root))),
+                 error=True)
+        _say(msg("Nothing was written. To regenerate anyway, each such notebook first copied to .course/backups/: "
+                 "course build --force"), error=True)
+        return 1
+    written = {}
+    for path, text in texts.items():
+        rel = path.relative_to(root)
+        try:
+            if path.exists() and path.read_bytes().decode("utf-8", "replace") == text:
+                written[rel.as_posix()] = _digest(text)
+                continue
+            if path in edited:
+                _say(msg("Your edited {path} was copied to {backup} first.", path=str(rel),
+                         backup=str(nbformat_course.backup(path, root=root))))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if path in notebooks:
+                nbformat_course.write(notebooks[path], path)
+            else:
+                path.write_text(text, encoding="utf-8")
+        except OSError as err:
+            _say(msg("error: cannot write {path} ({reason}); make {folder} a folder you can write, then run "
+                     "`course build` again.", path=str(rel), reason=err.strerror or str(err),
+                     folder=str(rel.parent)), error=True)
+            _save_manifest(root, written)
+            return 2
+        written[rel.as_posix()] = _digest(text)
+        _say(msg("wrote {path}", path=str(rel)))
+    _save_manifest(root, {k: v for k, v in written.items() if k.endswith(".ipynb")})
+    return 0
+
+
+# ----------------------------------------------------------------------------- the command
 
 def _course_folder(text: str) -> Path:
     """argparse type for --root: an existing folder with a solutions/ folder in it."""
+    def bad(template, **fields):
+        return argparse.ArgumentTypeError(translate(msg(template, **fields)))
+
     if not text.strip():
-        raise argparse.ArgumentTypeError("expected a folder path, got an empty string")
+        raise bad("expected a folder path, got an empty string")
     try:
-        return _course_folder_checked(text)
+        path = Path(text).expanduser()
+        if not path.exists():
+            raise bad("{path}: no such folder", path=text)
+        if not path.is_dir():
+            raise bad("{path}: not a folder", path=text)
+        if not (path / SOLUTIONS).is_dir():
+            raise bad("{path}: not a course folder (it has no solutions/ folder)", path=text)
+        return path.resolve()
     except (OSError, RuntimeError) as err:  # a name too long, a link that loops, `~nobody`
-        raise argparse.ArgumentTypeError(f"{text[:80]}: not a usable path ({getattr(err, 'strerror', None) or err})") \
-            from None
-
-
-def _course_folder_checked(text: str) -> Path:
-    path = Path(text).expanduser()
-    if not path.exists():
-        raise argparse.ArgumentTypeError(f"{text}: no such folder")
-    if not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: not a folder")
-    if not (path / "solutions").is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: not a course folder (it has no solutions/ folder)")
-    return path.resolve()
+        raise bad("{path}: not a usable path ({reason})", path=text[:80],
+                  reason=getattr(err, "strerror", None) or str(err)) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -270,45 +403,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="don't write; exit 1 if exercises/ differs from what would be generated")
     parser.add_argument("--root", type=_course_folder, default=None,
                         help="course folder holding solutions/ and exercises/ (default: this checkout)")
+    parser.add_argument("--force", action="store_true",
+                        help="also replace exercise notebooks that hold someone's edits (each is copied to "
+                             ".course/backups/ first)")
 
 
-def run(root: Path | None = None, check: bool = False) -> int:
+def run(root: Path | None = None, check: bool = False, force: bool = False) -> int:
     """Generate (or with check=True verify) exercises/ under `root`; print what happened.
-    Returns 0 when all is well, 1 when there are problems."""
-    root = Path(root or course_root()).resolve()
-    if not (root / "solutions").is_dir():
-        print(f"error: {root} has no solutions/ folder: nothing to generate from", file=sys.stderr)
+    Returns 0 when all is well, 1 when there are problems, 2 when a file cannot be written."""
+    root = root or nbformat_course.package_checkout()
+    if root is None or not (Path(root) / SOLUTIONS).is_dir():
+        _say(msg("error: {root} has no solutions/ folder: nothing to generate from; give --root",
+                 root=str(root or "this package")), error=True)
         return 1
-    texts, problems = generate(root)
-    if not texts and not problems:
-        problems.append(f"{root / 'solutions'} holds no NN_name.ipynb solution notebook")
-    in_package = root == course_root()  # the exercise list belongs to this checkout's package
+    root = Path(root).resolve()
+    edition_problems = edition.run(root, check)  # zh/notebooks, zh/solutions from the English + translations/zh
+    notebooks, problems = generate(root)
+    problems += edition_problems
+    if not notebooks and not problems:
+        problems.append(msg("{folder} holds no NN_name.ipynb solution notebook", folder=str(root / SOLUTIONS)))
+    texts = {path: render(nb) for path, nb in notebooks.items()}
+    in_package = root == nbformat_course.package_checkout()  # the exercise list belongs to this package
     if in_package:
         texts[EXERCISE_LIST] = render_exercise_list()
     if check:
-        for path, text in texts.items():
-            rel = path.relative_to(root)
-            if not path.exists():
-                problems.append(f"{rel}: missing (run `course build`)")
-            elif path.read_text(encoding="utf-8") != text:
-                diff = list(difflib.unified_diff(path.read_text(encoding="utf-8").splitlines(), text.splitlines(),
-                                                 f"{rel} (committed)", f"{rel} (generated)", lineterm="", n=1))
-                problems.append(f"{rel}: differs from the generator's output (run `course build`):\n"
-                                + "\n".join(diff[:20]))
-        for path in sorted((root / "exercises").glob("[0-9][0-9]_*.ipynb")):
-            if path not in texts:
-                problems.append(f"{path.relative_to(root)}: no solution notebook generates it")
+        _check(root, texts, problems)
     else:
-        for path, text in texts.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                path.write_text(text, encoding="utf-8")
-                print(f"wrote {path.relative_to(root)}")
-    for p in problems:
-        print(f"error: {p}", file=sys.stderr)
+        status = _write(root, notebooks, texts, force)
+        if status:
+            return status
+    for problem in problems:
+        _say(msg("error: {problem}", problem=problem), error=True)
     if not problems:
-        n = len(texts) - in_package
-        print(f"{n} exercise notebook(s) {'match their solutions' if check else 'up to date'}.")
+        n = len(notebooks)
+        _say(msg("{n} exercise notebook(s) match their solutions.", n=n) if check else
+             msg("{n} exercise notebook(s) up to date.", n=n))
     return 1 if problems else 0
 
 
@@ -316,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course build", description=__doc__.split("\n\n")[0].split(" · ", 1)[-1])
     add_arguments(parser)
     args = parser.parse_args(argv)
-    return run(args.root, args.check)
+    return run(args.root, args.check, args.force)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.course import build
+from course_utils.course import build, notebook
 from course_utils.course.checks import check
 
 COURSE_ID = "attention-course"
@@ -103,21 +103,6 @@ def _nbgrader_meta(grade_id: str, *, solution=False, grade=False, locked=False, 
     return meta
 
 
-def _checked_name(source: str, ex_id: str) -> str:
-    """The object a check cell passes to check("NN.name", <obj>)."""
-    for line in source.split("\n"):
-        m = build.CHECK_CALL.search(line)
-        if m and m.group(1) == ex_id:
-            rest = line[m.end():].split(",", 1)
-            if len(rest) == 2:
-                obj = rest[1].strip()
-                if obj.endswith(")"):
-                    obj = obj[:-1].strip()
-                if obj:
-                    return obj
-    raise ClassroomError(f"cannot read the object checked for {ex_id!r} from its check cell:\n{source}")
-
-
 def source_notebook(solution: nbformat.NotebookNode, name: str, points: int = 1) -> nbformat.NotebookNode:
     """The nbgrader *source* notebook for one solution notebook (`name` like '04_self_attention.ipynb')."""
     exercise = build.build_notebook(solution, name)
@@ -134,10 +119,8 @@ def source_notebook(solution: nbformat.NotebookNode, name: str, points: int = 1)
         if cell.cell_type == "code" and build.BEGIN in sol.source:
             cell.source = sol.source  # the answer with its markers: nbgrader's solution cell
             cell.metadata["nbgrader"] = _nbgrader_meta(f"{base_id}-answer{seen[base_id]}", solution=True)
-        elif cell.cell_type == "code" and ex_id and any(
-                (m := build.CHECK_CALL.search(line)) and m.group(1) == ex_id for line in cell.source.split("\n")):
-            obj = _checked_name(cell.source, ex_id)
-            cell.source = cell.source.rstrip("\n") + "\n" + GRADER_LINES.format(ex_id=ex_id, obj=obj)
+        elif ex_id and (call := notebook.check_call_for(cell, ex_id)):
+            cell.source = cell.source.rstrip("\n") + "\n" + GRADER_LINES.format(ex_id=ex_id, obj=call.expression)
             cell.metadata["nbgrader"] = _nbgrader_meta(grade_id(ex_id), grade=True, locked=True, points=points)
         else:
             cell.metadata["nbgrader"] = _nbgrader_meta(f"{base_id}-locked{index}", locked=True)
@@ -172,7 +155,7 @@ def generate_assignment_preprocessors() -> list:
 
 def write_nbgrader_course(out: Path, root: Path | None = None, lessons: list[str] | None = None) -> list[Path]:
     """Write DIR/nbgrader_config.py and DIR/source/lessonNN/NN_name.ipynb; return the notebooks."""
-    root = Path(root) if root is not None else build.course_root()
+    root = Path(root) if root is not None else notebook.package_checkout() or Path.cwd()
     solutions = sorted((root / "solutions").glob("[0-9][0-9]_*.ipynb"))
     if not solutions:
         raise ClassroomError(f"no solution notebooks in {root / 'solutions'}")

@@ -1,17 +1,21 @@
-"""course layer · the `course` command line.
+"""course layer · the `course` command line: argument types, the parser, and dispatch to the
+engines (`grading` for check, `reset`, `build`, `progress`, `run.reference` for train and
+evaluate), printing what they return.
 
+    course [--lang {en,zh}] COMMAND ...
     course progress [--json]                       passed / total per lesson, with a bar
     course check exercises/NN_name.ipynb           grade a notebook: run a *copy*, print a table
     course reset exercises/NN_name.ipynb --id ID   restore one exercise (backup first)
-    course build [--check] [--root DIR]            generate exercises/ from solutions/
+    course build [--check] [--force] [--root DIR]  generate exercises/ from solutions/
     course train ... / course evaluate ...         train / evaluate the reference model
     course --version
 
 Every option is checked before any work starts or any file is touched: a bad value is an
 argparse error (exit status 2) that names the option.
 
-Grading is `course_utils.course.grading`, resetting `course_utils.course.reset`; this module
-parses the command line and prints what they return.
+Language: `--lang` (default: $COURSE_LANG, else the locale: $LC_ALL, $LC_MESSAGES or $LANG
+starting with `zh`, else English) is put in $COURSE_LANG before anything runs, so the lines
+printed here and the kernels a command starts speak it.
 
 Progress: `course check` and `course reset` record results only for the course's own
 exercise notebook (`exercises/NN_name.ipynb` in the course folder). A copy (a scratch
@@ -29,8 +33,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-
-from course_utils.course import grading, progress, reset
+from course_utils.base.i18n import LANGUAGES, msg, translate
+from course_utils.course import build, grading, progress, reset
+from course_utils.course import notebook as nbformat_course
 from course_utils.course.grading import CELL_TIMEOUT
 from course_utils.course.notebook import NotebookError
 
@@ -43,18 +48,53 @@ MAX_STEPS = 1_000_000  # ~140x the recipe's 7,000 steps: a number that is not a 
 MAX_LENGTH_PENALTY = 10.0  # beam search divides by ((5 + length) / 6) ** alpha: larger overflows to inf
 
 
+def _say(text: str, error: bool = False) -> None:
+    """Print a learner-facing line in the learner's language."""
+    print(translate(text), file=sys.stderr if error else sys.stdout, flush=True)
+
+
+# ----------------------------------------------------------------------------- language
+
+def default_language(environ=None) -> str:
+    """--lang's default: $COURSE_LANG if set, else the locale (the first of $LC_ALL,
+    $LC_MESSAGES, $LANG that is set; one starting with `zh` means Chinese), else English."""
+    environ = os.environ if environ is None else environ
+    for name in ("COURSE_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name, "").strip().lower()
+        if value:
+            return "zh" if value.startswith("zh") else "en"
+    return "en"
+
+
+def _global_options(argv: list[str]) -> tuple[str | None, int]:
+    """(the value of a --lang given before the command, the index of the command in argv)."""
+    lang, i = None, 0
+    while i < len(argv) and argv[i].startswith("-"):
+        if argv[i] == "--lang" and i + 1 < len(argv):
+            lang, i = argv[i + 1], i + 2
+        elif argv[i].startswith("--lang="):
+            lang, i = argv[i].split("=", 1)[1], i + 1
+        else:
+            i += 1
+    return lang, i
+
+
 # ----------------------------------------------------------------------------- argument types
+
+def _bad(template: str, **fields) -> argparse.ArgumentTypeError:
+    return argparse.ArgumentTypeError(translate(msg(template, **fields)))
+
 
 def _int_at_least(low: int, high: int | None = None):
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+            raise _bad("expected a whole number, got {text}", text=repr(text)) from None
         if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+            raise _bad("must be at least {low}, got {value}", low=low, value=value)
         if high is not None and value > high:
-            raise argparse.ArgumentTypeError(f"must be at most {high}, got {value}")
+            raise _bad("must be at most {high}, got {value}", high=high, value=value)
         return value
     parse.__name__ = f"integer >= {low}"
     return parse
@@ -68,13 +108,15 @@ def _finite_float(low: float | None = None, strict: bool = False, high: float | 
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+            raise _bad("expected a number, got {text}", text=repr(text)) from None
         if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-        if low is not None and (value <= low if strict else value < low):
-            raise argparse.ArgumentTypeError(f"must be {'greater than' if strict else 'at least'} {low:g}, got {text}")
+            raise _bad("must be a finite number, got {text}", text=repr(text))
+        if low is not None and strict and value <= low:
+            raise _bad("must be greater than {low:g}, got {text}", low=low, text=text)
+        if low is not None and not strict and value < low:
+            raise _bad("must be at least {low:g}, got {text}", low=low, text=text)
         if high is not None and value > high:
-            raise argparse.ArgumentTypeError(f"must be at most {high:g}, got {text}")
+            raise _bad("must be at most {high:g}, got {text}", high=high, text=text)
         return value
     parse.__name__ = "number"
     return parse
@@ -89,9 +131,8 @@ def _path_type(parse):
         except argparse.ArgumentTypeError:
             raise
         except (OSError, RuntimeError) as err:  # RuntimeError: pathlib's symlink loop / unknown home folder
-            reason = getattr(err, "strerror", None) or str(err)
-            raise argparse.ArgumentTypeError(f"{text[:80]}{'...' if len(text) > 80 else ''}: not a usable path "
-                                             f"({reason})") from None
+            raise _bad("{path}: not a usable path ({reason})", path=text[:80] + ("..." if len(text) > 80 else ""),
+                       reason=getattr(err, "strerror", None) or str(err)) from None
     wrapped.__name__ = parse.__name__
     return wrapped
 
@@ -101,27 +142,27 @@ def _no_broken_link(text: str, path: Path) -> None:
         try:
             path.resolve(strict=True)
         except (OSError, RuntimeError):
-            raise argparse.ArgumentTypeError(f"{text}: a symbolic link that loops or points nowhere") from None
+            raise _bad("{path}: a symbolic link that loops or points nowhere", path=text) from None
 
 
 def _exercise_id(text: str) -> str:
     """--id: an exercise id such as 04.attention (an empty one would silently mean "all")."""
     if not text.strip():
-        raise argparse.ArgumentTypeError("expected an exercise id such as 04.attention, got an empty string")
+        raise _bad("expected an exercise id such as 04.attention, got an empty string")
     return text.strip()
 
 
 @_path_type
 def _existing_file(text: str) -> Path:
     if not text.strip():
-        raise argparse.ArgumentTypeError("expected a file path, got an empty string")
+        raise _bad("expected a file path, got an empty string")
     path = Path(text).expanduser()
     if not path.exists():
-        raise argparse.ArgumentTypeError(f"{text}: no such file")
+        raise _bad("{path}: no such file", path=text)
     if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: is a folder, not a file")
+        raise _bad("{path}: is a folder, not a file", path=text)
     if not path.is_file():  # /dev/zero, a pipe: reading would never end
-        raise argparse.ArgumentTypeError(f"{text}: not a regular file (a device, pipe or socket)")
+        raise _bad("{path}: not a regular file (a device, pipe or socket)", path=text)
     return path
 
 
@@ -140,32 +181,33 @@ def _output_file(text: str) -> Path:
     """A path a file can be written to: not a folder, in a folder that exists (or can be
     made) and can be written."""
     if not text or text.endswith(("/", os.sep)):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a file path, not a folder")
+        raise _bad("{path}: expected a file path, not a folder", path=repr(text))
     path = Path(text).expanduser()
     _no_broken_link(text, path)
     if path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: is a folder; give a file path such as {Path(text) / 'model.pt'}")
+        raise _bad("{path}: is a folder; give a file path such as {example}", path=text,
+                   example=str(Path(text) / "model.pt"))
     if path.exists() and not path.is_file():
-        raise argparse.ArgumentTypeError(f"{text}: not a regular file (a device, pipe or socket)")
+        raise _bad("{path}: not a regular file (a device, pipe or socket)", path=text)
     if path.exists() and not os.access(path, os.W_OK):
-        raise argparse.ArgumentTypeError(f"{text}: the file cannot be written")
+        raise _bad("{path}: the file cannot be written", path=text)
     if path.is_file() and not _looks_like_checkpoint(path):
-        raise argparse.ArgumentTypeError(f"{text}: exists and is not a checkpoint (not written by torch.save); "
-                                         f"it is never replaced. Choose another --out path")
+        raise _bad("{path}: exists and is not a checkpoint (not written by torch.save); it is never replaced. "
+                   "Choose another --out path", path=text)
     folder = path.absolute().parent
     while not folder.exists():
         folder = folder.parent
     if not folder.is_dir():
-        raise argparse.ArgumentTypeError(f"{text}: {folder} is a file, so no folder can be made there")
+        raise _bad("{path}: {folder} is a file, so no folder can be made there", path=text, folder=str(folder))
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise argparse.ArgumentTypeError(f"{text}: the folder {folder} cannot be written")
+        raise _bad("{path}: the folder {folder} cannot be written", path=text, folder=str(folder))
     try:  # os.access says yes for root even on read-only file systems (/proc, a read-only mount)
         fd, probe = tempfile.mkstemp(prefix=".course-write-test-", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise argparse.ArgumentTypeError(f"{text}: the folder {folder} cannot be written "
-                                         f"({err.strerror or err})") from None
+        raise _bad("{path}: the folder {folder} cannot be written ({reason})", path=text, folder=str(folder),
+                   reason=err.strerror or str(err)) from None
     return path
 
 
@@ -176,14 +218,9 @@ def _help(text: str) -> str:
 
 def _split_names() -> tuple[str, ...]:
     """`course evaluate --split` choices: the corpus's splits plus the reference's 'val'."""
-    import dataclasses
+    from course_utils.corpus.data import SPLIT_NAMES
 
-    from course_utils.corpus import data
-
-    names = getattr(data, "SPLIT_NAMES", None)
-    if names is None:  # older corpus module: the list fields of Splits
-        names = tuple(f.name for f in dataclasses.fields(data.Splits) if f.name != "seed")
-    return tuple(dict.fromkeys([*names, "val"]))
+    return tuple(dict.fromkeys([*SPLIT_NAMES, "val"]))
 
 
 def _device_available(name: str) -> bool:
@@ -201,10 +238,10 @@ def _device_available(name: str) -> bool:
 def _device(text: str) -> str:
     """--device: cpu, cuda or mps, and present in this torch build."""
     if text not in ("cpu", "cuda", "mps"):
-        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from cpu, cuda, mps)")
+        raise _bad("invalid choice: {text} (choose from cpu, cuda, mps)", text=repr(text))
     if not _device_available(text):
-        raise argparse.ArgumentTypeError(f"{text} is not available here (this torch build or machine has no {text} "
-                                         f"device); use cpu, or leave --device out to pick the fastest present")
+        raise _bad("{device} is not available here (this torch build or machine has no {device} device); use cpu, "
+                   "or leave --device out to pick the fastest present", device=text)
     return text
 
 
@@ -224,8 +261,8 @@ def cmd_progress(args) -> int:
     if args.json:
         print(json.dumps({"file": str(progress.progress_path()), "lessons": s}, indent=1, ensure_ascii=False))
         return 0
-    print(f"Progress ({progress.progress_path()}):")
-    print(progress.format_summary({nn: l for nn, l in s.items() if l["total"]}))
+    _say(msg("Progress ({path}):", path=str(progress.progress_path())))
+    print(progress.format_summary({nn: lesson for nn, lesson in s.items() if lesson["total"]}))
     return 0
 
 
@@ -234,7 +271,7 @@ def cmd_progress(args) -> int:
 def cmd_check(args) -> int:
     path = args.notebook
     try:
-        nb = grading.read_notebook(path)
+        nb = nbformat_course.read(path)
     except NotebookError as err:
         print(f"course check: {err}", file=sys.stderr)
         return 2
@@ -274,15 +311,15 @@ def cmd_check(args) -> int:
 
 
 def _record(path: Path, nb, rows) -> None:
-    target = grading.canonical_progress_file(path, nb)
+    target = progress.file_for(path, nb)
     if target is None:
-        name = Path(str(grading.nbformat_course.generated_from(nb) or "exercises/NN_name.ipynb")).name
-        print(f"\nNot recorded in your progress: {path} is not the course's exercises/{name} "
-              f"(a copy is graded, but only the exercise notebook itself updates your progress).")
+        name = Path(str(nbformat_course.generated_from(nb) or "exercises/NN_name.ipynb")).name
+        _say(msg("\nNot recorded in your progress: {path} is not the course's exercises/{name} (a copy is graded, "
+                 "but only the exercise notebook itself updates your progress).", path=str(path), name=name))
         return
-    for ex_id, status, _ in rows:  # `notebook`: not the notebook a `!course check` may run from
-        progress.record(ex_id, status, path=target, notebook=path.resolve())
-    print(f"\nRecorded in {target}.")
+    for ex_id, status, _ in rows:
+        progress.save_result(ex_id, status, path=target)
+    _say(msg("\nRecorded in {path}.", path=str(target)))
 
 
 # ----------------------------------------------------------------------------- reset
@@ -292,50 +329,40 @@ def cmd_reset(args) -> int:
     try:
         result = reset.reset_notebook(path, args.id, dry_run=args.dry_run)
     except reset.ResetError as err:
-        print(f"course reset: {err}", file=sys.stderr)
+        _say(msg("course reset: {error}", error=err.args[0]), error=True)
         return 2
+    where = str(result.target)
     if result.target != path:
-        print(f"{path} is a link to {result.target}: resetting {result.target}.")
+        _say(msg("{path} is a link to {target}: resetting {target}.", path=str(path), target=where))
     if args.dry_run:
-        print(result.diff or "(no change)")
-        print(f"\nDry run: {result.target} was not changed.")
+        print(result.diff or translate(msg("(no change)")))
+        _say(msg("\nDry run: {path} was not changed.", path=where))
         return 0
     if result.backup is None:
-        print(f"Exercise {args.id} in {result.target} is already in its starting state: nothing changed.")
+        _say(msg("Exercise {id} in {path} is already in its starting state: nothing changed.", id=args.id, path=where))
         return 0
-    print(f"Backup of your notebook: {result.backup}")
-    print(f"Exercise {args.id} in {result.target} is back to its starting state.")
+    _say(msg("Backup of your notebook: {path}", path=str(result.backup)))
+    _say(msg("Exercise {id} in {path} is back to its starting state.", id=args.id, path=where))
     if result.kept:
-        print(f"{result.kept} other cell(s) of exercise {args.id} (copies you made) were kept as they are.")
+        _say(msg("{n} other cell(s) of exercise {id} (copies you made) were kept as they are.", n=result.kept,
+                 id=args.id))
     if result.progress_file is not None:
-        print(f"Your progress now shows {args.id} as pending ({result.progress_file}).")
+        _say(msg("Your progress now shows {id} as pending ({path}).", id=args.id, path=str(result.progress_file)))
     else:
-        print("This notebook is a copy, so your recorded progress is unchanged.")
-    print("If the notebook is open in JupyterLab, close it without saving and reopen it.")
+        _say(msg("This notebook is a copy, so your recorded progress is unchanged."))
+    _say(msg("If the notebook is open in JupyterLab, close it without saving and reopen it."))
     return 0
 
 
 # ----------------------------------------------------------------------------- build, train, evaluate
 
 def cmd_build(args) -> int:
-    from course_utils.course import build
-
-    return build.run(root=args.root, check=args.check)
-
-
-def _reference(name: str):
-    try:
-        from course_utils.run import reference
-    except ImportError as err:
-        print(f"course {name}: the training code (course_utils.run.reference) is not available: {err}", file=sys.stderr)
-        return None
-    return reference
+    return build.run(root=args.root, check=args.check, force=args.force)
 
 
 def cmd_train(args) -> int:
-    reference = _reference("train")
-    if reference is None:
-        return 2
+    from course_utils.run import reference
+
     return int(reference.train_command(
         out=args.out, steps=args.steps, n_train=args.n_train, seed=args.seed, eval_every=args.eval_every,
         stop_at_target=args.stop_at_target, threads=args.threads, device=args.device, eval_limit=args.eval_limit,
@@ -343,29 +370,20 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    reference = _reference("evaluate")
-    if reference is None:
-        return 2
+    from course_utils.run import reference
+
     return int(reference.evaluate_command(
         checkpoint=args.checkpoint, split=args.split, limit=args.limit, beam_size=args.beam_size,
         length_penalty=args.length_penalty, threads=args.threads) or 0)
 
 
-def _reference_defaults():
-    """(config, shipped checkpoint path, default --out) or None when the training code is missing."""
-    try:
-        from course_utils.run import reference
-    except ImportError:
-        return None
-    return (reference.REFERENCE_CONFIG, reference.REFERENCE_CHECKPOINT,
-            getattr(reference, "DEFAULT_TRAIN_OUT", Path("artifacts") / "reference.pt"))
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from course_utils.course import build
+    from course_utils.run import reference
 
     parser = argparse.ArgumentParser(prog="course", description="Attention, step by step: exercises and progress.")
     parser.add_argument("--version", action="version", version=f"course {_version()}")
+    parser.add_argument("--lang", choices=LANGUAGES, default=None,
+                        help="language of the messages (default: $COURSE_LANG, else the locale, else en)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("progress", help="show passed / total exercises per lesson")
@@ -392,70 +410,68 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("classroom", help="teach a class: an nbgrader course from solutions/, an nbgitpuller link",
                    add_help=False)
 
-    defaults = _reference_defaults()
-    if defaults is not None:
-        config, shipped, default_out = defaults
-        p = sub.add_parser("train", help="train the reference model", description=(
-            "Train the course's reference English->Chinese Transformer and write its checkpoint "
-            "(weights, config, vocabularies, and the scores on the test and compositional splits)."))
-        p.add_argument("--out", type=_output_file, default=str(default_out), help=_help(
-            f"checkpoint file to write (default: {default_out}; an existing file is backed up first. "
-            f"Maintainers replace the shipped model with --out {shipped})"))
-        p.add_argument("--steps", type=_int_at_least(1, MAX_STEPS), default=config.steps,
-                       help=f"training steps (default: {config.steps}; at most {MAX_STEPS:,})")
-        p.add_argument("--n-train", type=_int_at_least(1, MAX_TRAIN_PAIRS), default=config.n_train,
-                       help=f"training pairs (default: {config.n_train})")
-        p.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=config.seed, help="seed for weights and batch order")
-        p.add_argument("--eval-every", type=_int_at_least(1), default=config.eval_every,
-                       help=f"evaluate on the validation sentences every N steps (default: {config.eval_every})")
-        p.add_argument("--stop-at-target", action="store_true",
-                       help=_help(f"stop once validation exact match reaches {config.target:.0%}"))
-        p.add_argument("--threads", type=_threads, default=2, help="CPU threads for torch (default: 2)")
-        p.add_argument("--device", type=_device, default=None, metavar="{cpu,cuda,mps}",
-                       help="default: the fastest present")
-        p.add_argument("--eval-limit", type=_int_at_least(1), default=None,
-                       help="score only the first N test/compositional pairs at the end (default: all)")
-        p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    config, shipped, default_out = reference.REFERENCE_CONFIG, reference.REFERENCE_CHECKPOINT, \
+        reference.DEFAULT_TRAIN_OUT
+    p = sub.add_parser("train", help="train the reference model", description=(
+        "Train the course's reference English->Chinese Transformer and write its checkpoint "
+        "(weights, config, vocabularies, and the scores on the test and compositional splits)."))
+    p.add_argument("--out", type=_output_file, default=str(default_out), help=_help(
+        f"checkpoint file to write (default: {default_out}; an existing file is backed up first. "
+        f"Maintainers replace the shipped model with --out {shipped})"))
+    p.add_argument("--steps", type=_int_at_least(1, MAX_STEPS), default=config.steps,
+                   help=f"training steps (default: {config.steps}; at most {MAX_STEPS:,})")
+    p.add_argument("--n-train", type=_int_at_least(1, MAX_TRAIN_PAIRS), default=config.n_train,
+                   help=f"training pairs (default: {config.n_train})")
+    p.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=config.seed,
+                   help="seed for weights and batch order")
+    p.add_argument("--eval-every", type=_int_at_least(1), default=config.eval_every,
+                   help=f"evaluate on the validation sentences every N steps (default: {config.eval_every})")
+    p.add_argument("--stop-at-target", action="store_true",
+                   help=_help(f"stop once validation exact match reaches {config.target:.0%}"))
+    p.add_argument("--threads", type=_threads, default=2, help="CPU threads for torch (default: 2)")
+    p.add_argument("--device", type=_device, default=None, metavar="{cpu,cuda,mps}",
+                   help="default: the fastest present")
+    p.add_argument("--eval-limit", type=_int_at_least(1), default=None,
+                   help="score only the first N test/compositional pairs at the end (default: all)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-        p = sub.add_parser("evaluate", help="evaluate a trained model", description=(
-            "Evaluate a checkpoint on a split of the course corpus: sentence exact match and corpus BLEU."))
-        p.add_argument("--checkpoint", type=_existing_file, default=str(shipped),
-                       help="checkpoint file (default: the shipped reference model)")
-        p.add_argument("--split", choices=_split_names(), default="test", help="default: test")
-        p.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N pairs of the split")
-        p.add_argument("--beam-size", type=_int_at_least(1, MAX_BEAM), default=1,
-                       help=f"1 = greedy decoding (default); at most {MAX_BEAM}")
-        p.add_argument("--length-penalty", type=_finite_float(0, high=MAX_LENGTH_PENALTY), default=0.6,
-                       help=f"beam search's alpha, from 0 to {MAX_LENGTH_PENALTY:g} (default: 0.6)")
-        p.add_argument("--threads", type=_threads, default=2, help="CPU threads for torch (default: 2)")
-    else:
-        for name in ("train", "evaluate"):
-            sub.add_parser(name, help=f"{name} the reference model (needs course_utils.run.reference)")
+    p = sub.add_parser("evaluate", help="evaluate a trained model", description=(
+        "Evaluate a checkpoint on a split of the course corpus: sentence exact match and corpus BLEU."))
+    p.add_argument("--checkpoint", type=_existing_file, default=str(shipped),
+                   help="checkpoint file (default: the shipped reference model)")
+    p.add_argument("--split", choices=_split_names(), default="test", help="default: test")
+    p.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N pairs of the split")
+    p.add_argument("--beam-size", type=_int_at_least(1, MAX_BEAM), default=1,
+                   help=f"1 = greedy decoding (default); at most {MAX_BEAM}")
+    p.add_argument("--length-penalty", type=_finite_float(0, high=MAX_LENGTH_PENALTY), default=0.6,
+                   help=f"beam search's alpha, from 0 to {MAX_LENGTH_PENALTY:g} (default: 0.6)")
+    p.add_argument("--threads", type=_threads, default=2, help="CPU threads for torch (default: 2)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["classroom"]:
+    lang, at = _global_options(argv)
+    lang = lang if lang is not None else default_language()
+    if lang in LANGUAGES:  # a wrong --lang is the parser's error below
+        os.environ["COURSE_LANG"] = lang  # kernels and other processes a command starts inherit it
+    if argv[at:at + 1] == ["classroom"] and lang in LANGUAGES:
         from course_utils.course import classroom
 
-        return classroom.main(argv[1:])
+        return classroom.main(argv[at + 1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
-    if args.command in ("train", "evaluate") and not hasattr(args, "threads"):
-        _reference(args.command)  # prints why the training code is missing
-        return 2
     if args.command == "train":
-        args.argv = argv[1:]
+        args.argv = argv[at + 1:]
     command = {"progress": cmd_progress, "check": cmd_check, "reset": cmd_reset, "build": cmd_build,
                "train": cmd_train, "evaluate": cmd_evaluate}[args.command]
     try:
         return command(args)
     except KeyboardInterrupt:
-        print(f"\ncourse {args.command}: interrupted", file=sys.stderr)
+        _say(msg("\ncourse {command}: interrupted", command=args.command), error=True)
         return 130
     except BrokenPipeError:  # e.g. `course progress | head -1`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit

@@ -34,23 +34,9 @@ from course_utils.course.checks.framework import NotGraded
 from course_utils.course.judge import scan
 from course_utils.course.judge.remote import judge_exercise
 from course_utils.course.judge.session import KernelSession, kernel_manager  # noqa: F401  (kernel_manager: tests)
-from course_utils.course.notebook import NotebookError  # noqa: F401  (raised by read_notebook)
 
 CELL_TIMEOUT = 300  # seconds per cell for `course check`
 GRADING_TIMEOUT = 60  # at least this many seconds to grade one exercise (more if the cell timeout is longer)
-
-
-def read_notebook(path: Path) -> nbformat.NotebookNode:
-    return nbformat_course.read(path)
-
-
-def canonical_progress_file(path: Path, nb) -> Path | None:
-    """The progress file to record in, if `path` is the course's own exercise notebook."""
-    if not nbformat_course.is_course_exercise_notebook(path, nb):
-        return None
-    if os.environ.get("COURSE_PROGRESS_FILE"):
-        return Path(os.environ["COURSE_PROGRESS_FILE"]).expanduser()
-    return nbformat_course.course_folder_of(Path(path).resolve().parent) / ".course" / "progress.json"
 
 
 @dataclass
@@ -162,7 +148,7 @@ def _judge(kernel: KernelSession, ex_id: str, expression: str, budget: float) ->
 
 def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
     """Grade a copy of the notebook at `path` (see the module docstring). Never changes `path`."""
-    nb = read_notebook(path) if nb is None else nb
+    nb = nbformat_course.read(path) if nb is None else nb
     found = plan(path, nb)
     report = GradeReport(notes=list(found.notes))
     if not found.expected:

@@ -99,6 +99,10 @@ class LabServer:
     token: str = field(default_factory=lambda: secrets.token_hex(16))
     port: int = 0
     proc: subprocess.Popen | None = None
+    # Start the server with this command instead of `python -m jupyterlab ...` (e.g. `make lab`
+    # exactly as the README says); "{port}" in it becomes the free port; it runs in `cwd`.
+    command: list[str] | None = None
+    cwd: Path | None = None
 
     @property
     def url(self) -> str:
@@ -127,6 +131,11 @@ class LabServer:
             path = self.state_dir / "settings" / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(value))
+        # What the tests need from the server, as configuration, so that a server started with
+        # a learner's own command line (`make lab LAB_ARGS=...`) gets it too.
+        config = self.state_dir / "config" / "jupyter_lab_config.json"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(json.dumps({"LabApp": {"expose_app_in_browser": True, "news_url": None}}))
 
     def start(self, attempts: int = 3, timeout: float = 90) -> "LabServer":
         self._write_settings()
@@ -139,8 +148,10 @@ class LabServer:
                    "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None"]
             if hasattr(os, "geteuid") and os.geteuid() == 0:
                 cmd.append("--allow-root")
+            if self.command is not None:
+                cmd = [part.replace("{port}", str(self.port)) for part in self.command]
             with open(self.log_path, "ab") as log:
-                self.proc = subprocess.Popen(cmd, cwd=self.root_dir, env=self._env(), stdout=log,
+                self.proc = subprocess.Popen(cmd, cwd=self.cwd or self.root_dir, env=self._env(), stdout=log,
                                              stderr=subprocess.STDOUT, start_new_session=True)
             if self._wait_ready(timeout):
                 return self

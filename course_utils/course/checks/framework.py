@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.base.i18n import msg
+from course_utils.base.i18n import msg, translate as _t  # CheckResult shows itself in the notebook's language
 
 __all__ = [
     "check", "CheckResult", "Exercise", "exercise", "registry", "get_exercise",
@@ -173,7 +173,7 @@ _STYLE = {
     "failed": ("✘", "#fdecea", "#b02a37"),
     "pending": ("…", "#f1f3f4", "#5f6368"),
 }
-_HINT = msg("Hint:")
+_WORDS = {"passed": msg("passed"), "failed": msg("failed"), "pending": msg("pending"), "Hint:": msg("Hint:")}
 
 
 @dataclass
@@ -201,10 +201,10 @@ class CheckResult:
 
     def __repr__(self) -> str:
         mark = _STYLE[self.status][0]
-        lines = [f"{mark} {self.exercise_id} {self.status}: {self.title}", f"  {self.message}"]
-        lines += [f"  {d}" for d in self.details]
+        lines = [f"{mark} {self.exercise_id} {_t(_WORDS[self.status])}: {_t(self.title)}", f"  {_t(self.message)}"]
+        lines += [f"  {_t(d)}" for d in self.details]
         if self.hint:
-            lines.append(f"  {_HINT} {self.hint}")
+            lines.append(f"  {_t(_WORDS['Hint:'])} {_t(self.hint)}")
         return "\n".join(lines)
 
     __str__ = __repr__
@@ -217,11 +217,11 @@ class CheckResult:
 
         parts = [f'<div style="border-left:4px solid {fg};background:{bg};padding:6px 10px;'
                  f'margin:4px 0;font-family:sans-serif">',
-                 f'<b style="color:{fg}">{mark} {esc(self.exercise_id)} {self.status}</b>: {esc(self.title)}',
-                 f"<div>{esc(self.message)}</div>"]
-        parts += [f"<div>{esc(d)}</div>" for d in self.details]
+                 f'<b style="color:{fg}">{mark} {esc(self.exercise_id)} {_t(_WORDS[self.status])}</b>: '
+                 f'{esc(_t(self.title))}', f"<div>{esc(_t(self.message))}</div>"]
+        parts += [f"<div>{esc(_t(d))}</div>" for d in self.details]
         if self.hint:
-            parts.append(f"<div><b>{esc(_HINT)}</b> {esc(self.hint)}</div>")
+            parts.append(f"<div><b>{_t(_WORDS['Hint:'])}</b> {esc(_t(self.hint))}</div>")
         parts.append("</div>")
         return "".join(parts)
 
