@@ -35,12 +35,13 @@ class CommTransport:
     def __init__(self, client, target: str, alive: Callable[[], bool], on_timeout: Callable[[], None]):
         self.client, self.alive, self.on_timeout = client, alive, on_timeout
         self.comm_id = uuid.uuid4().hex
-        opened = client.session.msg("comm_open", {"comm_id": self.comm_id, "target_name": target, "data": {}})
-        client.shell_channel.send(opened)
+        make = client.session.msg  # a Jupyter message (not a translatable text)
+        client.shell_channel.send(make("comm_open", {"comm_id": self.comm_id, "target_name": target, "data": {}}))
 
     def exchange(self, header: dict, buffers: list, timeout: float):
         session = self.client.session
-        request = session.msg("comm_msg", {"comm_id": self.comm_id, "data": header})
+        make = session.msg  # a Jupyter message (not a translatable text)
+        request = make("comm_msg", {"comm_id": self.comm_id, "data": header})
         session.send(self.client.shell_channel.socket, request, buffers=buffers)
         sent = request["header"]["msg_id"]
         deadline = time.monotonic() + timeout
