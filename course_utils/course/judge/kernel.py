@@ -84,6 +84,7 @@ class Server:
         self.grads: dict[int, tuple] = {}  # gradient link id -> (output tensor, [(key, input tensor)])
         self.grad_inputs: list = []  # (key, tensor) of the call being answered
         self.scope = None
+        self.next_id = 1  # handle and link ids are never reused, so a stale handle finds nothing
 
     # ----------------------------------------------------------------- the protocol
     def handle(self, header: dict, buffers: list) -> tuple[dict, list]:
@@ -108,7 +109,7 @@ class Server:
     def handle_for(self, obj) -> list:
         key = id(obj)
         if key not in self.ids or self.objects.get(self.ids[key]) is not obj:
-            self.ids[key] = len(self.objects) + 1
+            self.ids[key], self.next_id = self.next_id, self.next_id + 1
             self.objects[self.ids[key]] = obj
         return ["h", self.ids[key], _meta(obj)]
 
@@ -120,7 +121,7 @@ class Server:
         inputs = [(k, t) for k, t in self.grad_inputs if id(t) in reached]
         if not inputs:
             return None
-        link = len(self.grads) + 1
+        link, self.next_id = self.next_id, self.next_id + 1
         self.grads[link] = (tensor, [t for _, t in inputs])
         return [link, [k for k, _ in inputs]]
 

@@ -131,7 +131,7 @@ class KernelSession:
 
     def kill(self) -> None:
         """Stop the kernel now: its whole process group, the launcher (even a stopped one) included."""
-        if self.group:
+        if self.group and hasattr(os, "killpg"):  # POSIX: the kernel's whole process group
             try:
                 os.killpg(self.group, signal.SIGKILL)
             except OSError:
@@ -139,7 +139,7 @@ class KernelSession:
         for pid in self.kernel_pids:  # a kernel that left the group (os.setsid) still ends here
             try:
                 if b"ipykernel_launcher" in Path(f"/proc/{pid}/cmdline").read_bytes():  # not a reused pid
-                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
             except OSError:
                 pass
         if self.km is not None:
