@@ -8,7 +8,7 @@ import time
 import pytest
 
 from course_utils.course import cli
-from hostile.cases import CASES, EXERCISES, build
+from hostile.cases import CASES, COURSE_REFERENCE, EXERCISES, build
 
 pytestmark = pytest.mark.slow
 
@@ -45,3 +45,10 @@ def test_a_notebook_that_stops_its_parent_does_not_hang_the_check(tmp_path, caps
     code, rows, out, elapsed = _grade(build(CASES["stop_parent"], tmp_path), capsys)
     assert code == 1 and rows["04.attention"] == "failed" and elapsed < TIMEOUT + 120, out
     assert "The mask has no effect" in out  # graded as usual: the kernel's parent is the launcher, not the judge
+
+
+def test_the_course_reference_as_the_answer_passes_with_a_note_on_its_row(tmp_path, capsys):
+    code, rows, out, _ = _grade(build(COURSE_REFERENCE, tmp_path), capsys)
+    assert rows["04.attention"] == "passed", out  # right outputs: the judge cannot prove who wrote the code
+    row = next(line for line in out.splitlines() if line.startswith("04.attention"))
+    assert "Note: cell 6 uses `course_utils.transformer.attention`, the course's own `attention`" in row, row

@@ -219,8 +219,9 @@ def _run(kernel: KernelSession, nb, found: Plan, timeout: float, budget: float, 
 
 
 def format_table(rows: list[tuple[str, str, str]]) -> str:
-    w_id = max([len("exercise")] + [len(r[0]) for r in rows])
-    w_st = max([len("status")] + [len(r[1]) for r in rows])
-    lines = [f"{'exercise':<{w_id}}  {'status':<{w_st}}  details", f"{'-' * w_id}  {'-' * w_st}  {'-' * 7}"]
+    heads = (msg("exercise"), msg("status"), msg("details"))
+    w_id = max([len(heads[0])] + [len(r[0]) for r in rows])
+    w_st = max([len(heads[1])] + [len(r[1]) for r in rows])
+    lines = [f"{heads[0]:<{w_id}}  {heads[1]:<{w_st}}  {heads[2]}", f"{'-' * w_id}  {'-' * w_st}  {'-' * 7}"]
     lines += [f"{i:<{w_id}}  {s:<{w_st}}  {d}" for i, s, d in rows]
     return "\n".join(lines)

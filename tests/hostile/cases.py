@@ -314,6 +314,13 @@ def attention(q, k, v, mask=None):
 ]
 CASES = {case.name: case for case in CASES_LIST}
 
+# Not a fake the judge can refuse: the course's own attention as the answer gives right outputs.
+# It passes, and the row says where the answer comes from (docs/JUDGE.md, "What remains possible").
+COURSE_REFERENCE = Case("course_reference", "the answer is the course's own attention", '''
+from course_utils.transformer import attention as _theirs
+attention = _theirs
+''', "answer")
+
 
 def _cell_id(nb, ex_id: str, answer: bool = True) -> int:
     for i, cell in enumerate(nb["cells"]):

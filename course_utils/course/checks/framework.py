@@ -442,6 +442,11 @@ class RemoteObject:
 _current_limit = DEFAULT_TIME_LIMIT
 
 
+def current_time_limit() -> float:
+    """The time limit of the exercise being graded (seconds per call of learner code)."""
+    return _current_limit
+
+
 def probe_generator(seed: int = 0) -> torch.Generator:
     """A local generator for probe inputs: the global RNG stays untouched."""
     return torch.Generator().manual_seed(seed)

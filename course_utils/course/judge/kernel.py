@@ -101,7 +101,7 @@ class Server:
             node, out = run_with_limit(self.encode, (result,), {}, OP_TIME_LIMIT)
             return {"seq": seq, "ok": node}, out
         except BaseException as err:  # the reply says what went wrong; the judge decides
-            return {"seq": seq, "error": f"{type(err).__name__}: {str(err)[:300]}"}, []
+            return {"seq": seq, "error": f"{type(err).__name__}: {_text(err)[:300]}"}, []
 
     def encode(self, value):
         return wire.encode(value, self.handle_for, on_tensor=self.grad_link)
@@ -172,11 +172,12 @@ class Server:
         facts["state"] = _get_state()
         return facts
 
-    def op_plain_call(self, fn, args, kwargs, state):
-        """fn(*args, **kwargs) for a method a grader calls on a handle: ["ok", value] or ["error", type, message]."""
+    def op_plain_call(self, fn, args, kwargs, state, limit):
+        """fn(*args, **kwargs) for a method a grader calls on a handle (within the exercise's time
+        limit): ["ok", value, state] or ["error", type, message, state]."""
         _set_state(state)
         try:
-            out = run_with_limit(fn, args, kwargs, OP_TIME_LIMIT)
+            out = run_with_limit(fn, args, kwargs, float(limit))
             return ["ok", out, _get_state()]
         except BaseException as err:
             return ["error", type(err).__name__, _text(err), _get_state()]

@@ -23,7 +23,7 @@ import torch
 
 from course_utils.base.i18n import msg
 from course_utils.course.checks.framework import (
-    CheckResult, Exercise, NotGraded, Recorder, RemoteMeta, RemoteObject, grade_answer, short,
+    CheckResult, Exercise, NotGraded, Recorder, RemoteMeta, RemoteObject, current_time_limit, grade_answer, short,
 )
 from course_utils.course.judge import wire
 
@@ -203,8 +203,9 @@ class RemoteHandle(RemoteObject):
 
     def _r_apply(self, fn, *args, **kwargs):
         """fn(*args, **kwargs) run in the kernel (a method, len, bool, ...), its exceptions re-raised here."""
-        channel = self._r_channel
-        reply = channel.request("plain_call", OP_TIMEOUT_S, fn=fn, args=list(args), kwargs=kwargs, state=_state())
+        channel, limit = self._r_channel, current_time_limit()
+        reply = channel.request("plain_call", limit + GRACE_S, fn=fn, args=list(args), kwargs=kwargs, state=_state(),
+                                limit=limit)
         if isinstance(reply, list) and len(reply) == 3 and reply[0] == "ok":
             _restore_rng(reply[2])
             return reply[1]

@@ -149,11 +149,19 @@ class KernelSession:
                 pass
 
     def close(self) -> None:
+        """Shut the kernel down (politely when it still answers, a few seconds at most), then kill
+        whatever is left of its process group."""
         if self.channel is not None and self.channel.broken is None:
             self.channel.broken = msg("the kernel was shut down")
         if self.client is not None:
             try:
                 self.client.stop_channels()
+            except Exception:
+                pass
+        if self.km is not None and self.alive():
+            try:
+                self.km.shutdown_wait_time = 3.0
+                self.km.shutdown_kernel(now=False)
             except Exception:
                 pass
         self.kill()
