@@ -87,8 +87,9 @@ def test_data_round_trips_exactly():
 
 
 def test_tensors_and_arrays_arrive_as_plain_copies():
-    for t in (torch.randn(2, 3), torch.randn(2, 3).double().T, torch.tensor(5), torch.zeros(0, 4), torch.tensor([True, False]),
-              torch.randn(3).bfloat16(), torch.randn(2, dtype=torch.complex64).conj(), torch.arange(6).reshape(2, 3)[:, 1:]):
+    for t in (torch.randn(2, 3), torch.randn(2, 3).double().T, torch.tensor(5), torch.zeros(0, 4),
+              torch.tensor([True, False]), torch.randn(3).bfloat16(), torch.randn(2, dtype=torch.complex64).conj(),
+              torch.arange(6).reshape(2, 3)[:, 1:]):
         back = _round_trip(t)
         assert type(back) is torch.Tensor and back.dtype == t.dtype and back.shape == t.shape
         assert torch.equal(back, t.resolve_conj())

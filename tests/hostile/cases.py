@@ -90,7 +90,8 @@ def check(*args, **kwargs):
     Case("patched_import_module", "makes importlib.import_module serve fake graders", _FAKE_CHECKS + '''
 import importlib
 _real_import = importlib.import_module
-importlib.import_module = lambda n, *a: _fake_checks if n.startswith("course_utils.course.checks") else _real_import(n, *a)
+importlib.import_module = lambda n, *a: (_fake_checks if n.startswith("course_utils.course.checks")
+                                         else _real_import(n, *a))
 '''),
     Case("fake_package", "puts a fake course_utils package first on sys.path and forgets the real one", '''
 import os, sys, pathlib

@@ -380,8 +380,8 @@ def _blame_dependency(ex, obj, result, explicit, namespace) -> CheckResult:
         return CheckResult(ex.id, ex.title, "failed",
                            msg("Your `{name}` above is the cause: it {what} ({dep}): {message}",
                                name=name, what=what, dep=dep.id, message=sub.message),
-                           sub.hint or msg("Fix `{name}` first (run check(\"{dep}\", {name})), then run this check again.",
-                                           name=name, dep=dep.id),
+                           sub.hint or msg("Fix `{name}` first (run check(\"{dep}\", {name})), then run this check "
+                                           "again.", name=name, dep=dep.id),
                            details=[msg("This exercise's own check said: {message}", message=result.message)])
     return result
 
@@ -810,7 +810,8 @@ def expect_callable(obj, name: str) -> None:
 def expect_class(obj, name: str) -> None:
     is_class = obj._r_meta.is_class if isinstance(obj, RemoteObject) else isinstance(obj, type)
     if not is_class:
-        raise Fail(msg("Expected the class `{name}` itself (not an instance), got {got}.", name=name, got=describe(obj)))
+        raise Fail(msg("Expected the class `{name}` itself (not an instance), got {got}.",
+                       name=name, got=describe(obj)))
 
 
 def qualified_names(cls) -> tuple[str, ...]:

@@ -197,7 +197,8 @@ class RemoteHandle(RemoteObject):
             return reply[1]
         if isinstance(reply, list) and len(reply) == 2 and reply[0] == "attribute_error" and isinstance(reply[1], str):
             raise AttributeError(reply[1])
-        if isinstance(reply, list) and len(reply) == 3 and reply[0] == "error" and all(isinstance(r, str) for r in reply):
+        if isinstance(reply, list) and len(reply) == 3 and reply[0] == "error" and \
+                all(isinstance(r, str) for r in reply):
             raise _exception(reply[1], reply[2])
         raise NotGraded(msg("the kernel sent back an impossible reply to an attribute read"))
 

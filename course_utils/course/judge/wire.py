@@ -302,7 +302,8 @@ class _Decoder:
     def array(self, dtype, dims, index):
         _need(dtype in ARRAY_DTYPES, "an array of an unknown dtype")
         dims, data = self.shape(dims), self.buffer(index)
-        _need(int(np.prod(dims, dtype=np.float64)) * np.dtype(dtype).itemsize == len(data), "an array of the wrong size")
+        size = int(np.prod(dims, dtype=np.float64)) * np.dtype(dtype).itemsize
+        _need(size == len(data), "an array of the wrong size")
         return self.checked_bool(np.frombuffer(data, dtype=dtype).reshape(dims).copy())
 
     def tensor(self, dtype, dims, index, requires_grad, grad):
