@@ -11,7 +11,7 @@ a module imports only from its own layer or the layers above it in this list
                    -> positional -> layers -> model, torch_border (conversions to and from torch.nn)
     corpus/        the toy English->Chinese corpus: grammar -> data, metrics (exact match, BLEU)
     run/           running the model: decoding (inference, the one evaluation), train, reference
-                   (the shipped model)
+                   (the shipped model), scripted (a stand-in model that needs no training, lesson 10)
     view/          what a learner sees: plotting, widget_base (the one widget convention), widgets
                    (lessons 01-04), widgets_masks (06), widgets_steps (08), widgets_translate (10)
     course/        the course machinery: notebook (the notebook format, in one place), checks (exercise
@@ -19,7 +19,9 @@ a module imports only from its own layer or the layers above it in this list
                    (exercise generator), grading (`course check`), judge (grading outside the learner's
                    kernel: docs/JUDGE.md), reset (`course reset`), cli (the `course`
                    command: parsing and dispatch), classroom (nbgrader for a class), edition (the
-                   Chinese edition zh/ from translations/zh), catalogue (the Chinese message catalogue)
+                   Chinese edition zh/ from translations/zh), catalogue (the Chinese message catalogue),
+                   capstone (lesson 11: the learner's parts gathered from their notebooks, the assembled
+                   model measured)
 
 Lessons import from a layer's package, e.g. ``from course_utils.transformer import causal_mask``.
 """

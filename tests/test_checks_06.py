@@ -272,9 +272,9 @@ def ms_in_place(scores, mask):
 
 
 MS_RIGHT = [ms_nan_to_num, ms_where, ms_big_negative_times_mask, ms_by_hand_float64, ms_rows_loop]
-MS_WRONG = [(ms_valid_lens_style, "evenly over the *blocked* keys"), (ms_plain_inf, "every key is blocked"),
+MS_WRONG = [(ms_valid_lens_style, "over the *blocked* keys"), (ms_plain_inf, "every key is blocked"),
             (ms_fill_zero, "does not block"), (ms_after, "*after* the softmax"), (ms_polarity, "polarity is inverted"),
-            (ms_polarity_fixed, "Polarity inverted"), (ms_wrong_axis, "wrong axis"), (ms_in_place, "in place")]
+            (ms_polarity_fixed, "polarity is inverted"), (ms_wrong_axis, "wrong axis"), (ms_in_place, "in place")]
 
 
 # ------------------------------------------------------------------ 06.nn_border
@@ -450,6 +450,52 @@ def ms_one_softmax_for_all(scores, mask):
 WRONG["06.masked_softmax"] += [(ms_one_softmax_for_all, "one softmax over every allowed entry")]
 WRONG["06.nn_border"] += [(border_blocks_diagonal, "also blocks the diagonal"), (border_blocks_past, "blocks the *past*"),
                           (border_kpm_shifted, "not True exactly at the padding")]
+# Named in the second round (issue 19): masks of the wrong shape that torch's fast path lets through,
+# and rows with no allowed key that hold something other than NaN or zeros.
+def border_course_shaped_padding(mha, x, tgt, pad_id):  # (B, 1, 1, T): eval-mode torch does not check it
+    T = x.size(1)
+    out, _ = mha(x, x, x, attn_mask=~masks.causal_mask(T), key_padding_mask=~masks.padding_mask(tgt, pad_id))
+    return out
+
+
+def border_padding_transposed(mha, x, tgt, pad_id):
+    T = x.size(1)
+    out, _ = mha(x, x, x, attn_mask=~masks.causal_mask(T), key_padding_mask=(tgt == pad_id).T)
+    return out
+
+
+def border_int_padding(mha, x, tgt, pad_id):
+    T = x.size(1)
+    out, _ = mha(x, x, x, attn_mask=~masks.causal_mask(T), key_padding_mask=(tgt == pad_id).int())
+    return out
+
+
+def border_per_head_mask(mha, x, tgt, pad_id):  # one (T, T) mask per batch row and head: torch takes it
+    B, T = tgt.shape
+    blocked = (~masks.causal_mask(T)) | (tgt == pad_id)[:, None, :]
+    out, _ = mha(x, x, x, attn_mask=blocked.repeat_interleave(mha.num_heads, dim=0))
+    return out
+
+
+def border_positional(mha, x, tgt, pad_id):  # the masks passed by position
+    T = x.size(1)
+    return mha(x, x, x, tgt == pad_id, False, ~masks.causal_mask(T))[0]
+
+
+def ms_uniform_rows(scores, mask):
+    w = scores.masked_fill(~mask, float("-inf")).softmax(-1)
+    return torch.where(torch.isnan(w), torch.full_like(w, 1.0 / w.size(-1)), w)
+
+
+def ms_nan_to_one(scores, mask):
+    return scores.masked_fill(~mask, float("-inf")).softmax(-1).nan_to_num(1.0)
+
+
+RIGHT["06.nn_border"] += [border_per_head_mask, border_positional]
+WRONG["06.nn_border"] += [(border_course_shaped_padding, "takes (B, T)"), (border_padding_transposed, "without a transpose"),
+                          (border_int_padding, "as bool tensors")]
+WRONG["06.masked_softmax"] += [(ms_uniform_rows, "spread evenly (1/T_k each)"), (ms_nan_to_one, "must be all zeros")]
+
 (test_right_answers_pass, test_wrong_answers_name_the_mistake,
  test_every_exercise_has_three_right_and_three_wrong_answers) = answer_set_tests(RIGHT, WRONG)
 

@@ -237,6 +237,11 @@ WRONG["07.cross_attention"] += [(_cross_scaled(lambda q, k, v: v.size(-1)), "sqr
                                 (_cross_scaled(lambda q, k, v: 10.0), "divided by 3.16")]
 WRONG["07.alignment"] += [(lambda w: w.argmax(-1).mode(dim=1).values, "vote of the heads"), (_vote, "vote of the heads")]
 WRONG["07.alignment"] += [(lambda w: w.log().mean(1).argmax(-1), "*log*-weights")]
+# Named in the second round (issue 19): positions given instead of the source words.
+WRONG["07.predict_alignment"] += [([0, 1, 2], "holds positions"), (torch.tensor([0, 1, 2]), "holds positions"),
+                                  ("0 1 2", "holds positions"), ((0, 1, 3), "they point at"),
+                                  ([1, 2, 3], "counted from 1")]
+
 (test_right_answers_pass, test_wrong_answers_name_the_mistake,
  test_every_exercise_has_three_right_and_three_wrong_answers) = answer_set_tests(RIGHT, WRONG)
 

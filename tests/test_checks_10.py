@@ -483,6 +483,49 @@ WRONG["10.beam_step"] += [(lambda lp, bs, k: (lambda s, i: (s, i // lp.size(1), 
 WRONG["10.length_penalty"] += [(lambda lp, n, a: lp / (((5 + n) / 6) * a), "not times alpha"),
                                (lambda lp, n, a: lp / ((5 + n) / 6 ** a), "raises only 6"),
                                (lambda lp, n, a: lp / (5 + n / 6 ** a), "Brackets")]
+# Named in the second round (issue 19): the cache grown on the wrong axis (a raw RuntimeError before),
+# misplaced brackets in the length penalty, beam scores added after topk.
+def kv_cat_on(k_dim, v_dim):
+    def kv_cache_step(q, k_new, v_new, cache):
+        k, v = (k_new, v_new) if cache is None else (torch.cat([cache[0], k_new], dim=k_dim),
+                                                     torch.cat([cache[1], v_new], dim=v_dim))
+        w = (q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))).softmax(-1)
+        return w @ v, (k, v)
+    return kv_cache_step
+
+
+def kv_list_cache(q, k_new, v_new, cache):
+    ks, vs = ([], []) if cache is None else (list(cache[0]), list(cache[1]))
+    ks.append(k_new)
+    vs.append(v_new)
+    k, v = torch.cat(ks, -2), torch.cat(vs, -2)
+    return F.scaled_dot_product_attention(q, k, v), (ks, vs)
+
+
+def beam_scores_after_topk(log_probs, beam_scores, beam_size):
+    V = log_probs.size(-1)
+    s, flat = log_probs.flatten().topk(beam_size)
+    return s + beam_scores[flat // V], flat // V, flat % V
+
+
+def beam_row_topk_first(log_probs, beam_scores, beam_size):  # each beam's best beam_size, then the best of those
+    top, tok = log_probs.topk(beam_size, dim=-1)
+    s, i = (beam_scores[:, None] + top).flatten().topk(beam_size)
+    return s, i // beam_size, tok.flatten()[i]
+
+
+RIGHT["10.beam_step"] += [beam_row_topk_first]
+RIGHT["10.length_penalty"] += [lambda lp, n, a: lp * 6 ** a / (5 + n) ** a, lambda lp, n, a: lp * ((5 + n) / 6) ** -a]
+WRONG["10.kv_cache_step"] += [(kv_cat_on(-1, -1), "wrong axis"), (kv_cat_on(0, 0), "wrong axis"),
+                              (kv_cat_on(1, 1), "wrong axis"), (kv_cat_on(-2, -1), "wrong axis"),
+                              (kv_list_cache, "Python lists")]
+WRONG["10.length_penalty"] += [(lambda lp, n, a: (lp / ((5 + n) / 6)) ** a, "log_prob included"),
+                               (lambda lp, n, a: lp / 5 + n / 6 ** a, "Brackets"),
+                               (lambda lp, n, a: lp / ((5 + n ** a) / 6), "Brackets"),
+                               (lambda lp, n, a: lp / (5 + n) / 6 ** a, "Brackets"),
+                               (lambda lp, n, a: lp / ((5 + n) ** a / 6), "raises only 5 + length")]
+WRONG["10.beam_step"] += [(beam_scores_after_topk, "after `topk`")]
+
 (test_right_answers_pass, test_wrong_answers_name_the_mistake,
  test_every_exercise_has_three_right_and_three_wrong_answers) = answer_set_tests(RIGHT, WRONG)
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from checks_red_team import RED_TEAM
+
 ROOT = Path(__file__).resolve().parents[1]
 
 PRELUDE = (
@@ -42,9 +44,9 @@ def _source(src):
     if "<<SETUP>>" in src:
         parts_cell, init = _capstone_cells()
         setup = (
-            "from course_utils.course.checks.lesson11 import gather_parts\n"
+            "from course_utils.course.capstone import gather_parts\n"
             "from course_utils.transformer import masks\n"
-            "parts = gather_parts(globals())\n" + parts_cell + "\n"
+            "parts = gather_parts(globals(), exercises=None)\n" + parts_cell + "\n"
         )
         src = src.replace("<<SETUP>>", setup).replace("<<TRANSFORMER_INIT>>", init)
     return src
@@ -1326,6 +1328,8 @@ ANSWERS = [
     ('11.train', 'missing_seconds', 'wrong', ('train_seconds', 'dict'),
      "<<SETUP>><<TRANSFORMER_INIT>>    def encode(self, src, src_mask=None):\n        if src_mask is None:\n            src_mask = P.padding_mask(src, self.pad_id)\n        x = self.src_embed(src) * math.sqrt(self.d_model) + self.pe[: src.size(1)]\n        for layer in self.encoder.layers:\n            x = layer(x, src_mask)\n        return x\n    def decode(self, tgt, memory, src_mask=None):\n        T = tgt.size(1)\n        tgt_mask = P.padding_mask(tgt, self.pad_id) & P.causal_mask(T)\n        x = self.tgt_embed(tgt) * math.sqrt(self.d_model) + self.pe[:T]\n        for layer in self.decoder.layers:\n            x = layer(x, memory, tgt_mask, src_mask)\n        return self.out_proj(x)\n\n    def forward(self, src, tgt):\n        src_mask = P.padding_mask(src, self.pad_id)\n        return self.decode(tgt, self.encode(src, src_mask), src_mask)\nrun = {'model': Transformer(40, 40)}\n", 'run'),
 ]
+
+ANSWERS += RED_TEAM  # the red-team set of the second round (tests/checks_red_team.py)
 
 RIGHT = [a for a in ANSWERS if a[2] == "right"]
 WRONG = [a for a in ANSWERS if a[2] == "wrong"]

@@ -127,9 +127,10 @@ def test_the_list_of_untranslated_notebooks_may_only_shrink(course, capsys):
     rc, out = check(course, capsys)
     assert rc == 1 and f"{LESSON}: is fully translated now: delete its line" in out
     listed.write_text("\n".join(l for l in listed.read_text(encoding="utf-8").splitlines()
-                                if "02_rnns" not in l) + "\n", encoding="utf-8")
+                                if l != LESSON) + "\n", encoding="utf-8")
+    edition.po_path(course, LESSON).unlink()  # neither translated nor listed
     rc, out = check(course, capsys)
-    assert "notebooks/02_rnns_to_attention.ipynb: has no translation" in out
+    assert rc == 1 and f"{LESSON}: has no translation" in out
 
 
 def test_the_edition_links_stay_inside_it_and_reach_back_for_the_rest():
@@ -141,9 +142,15 @@ def test_the_edition_links_stay_inside_it_and_reach_back_for_the_rest():
     assert link_target("https://example.org/x.png", "notebooks", REPO) == "https://example.org/x.png"
 
 
-def test_untranslated_notebooks_get_a_chinese_page_that_links_to_the_english():
-    page = nbformat.read(REPO / "zh" / "exercises" / "02_rnns_to_attention.ipynb", as_version=4)
-    assert "还在翻译中" in page.cells[0].source and "../../exercises/02_rnns_to_attention.ipynb" in page.cells[0].source
+def test_untranslated_notebooks_get_a_chinese_page_that_links_to_the_english(course, capsys):
+    solution = "solutions/01_attention_intuition.ipynb"  # made untranslated in the copy
+    edition.po_path(course, solution).unlink()
+    listed = course / "translations" / "zh" / "untranslated.txt"
+    listed.write_text(listed.read_text(encoding="utf-8") + solution + "\n", encoding="utf-8")
+    rc, out = build.run(course, force=True), capsys.readouterr()
+    assert rc == 0, out
+    page = nbformat.read(course / "zh" / "exercises" / "01_attention_intuition.ipynb", as_version=4)
+    assert "还在翻译中" in page.cells[0].source and "../../exercises/01_attention_intuition.ipynb" in page.cells[0].source
     assert "generated_from" not in page.metadata.get("course", {})  # not an exercise notebook
 
 

@@ -7,38 +7,46 @@ import math
 import torch
 import torch.nn.functional as F
 
+from course_utils.base.i18n import msg
 from course_utils.course.checks import (
-    Fail, call, compare, compare_prediction, exercise, expect_callable, expect_tuple, probe_generator, randn,
+    Fail, call, compare, exercise, expect_callable, expect_tuple, probe_generator, randn,
 )
 from course_utils.course.checks.signatures import (
     HINT_IGNORED_MASK, HINT_NOT_PROBABILITIES, HINT_POLARITY, HINT_ROWS_SUM, ignored_mask, inverted_mask,
-    HINT_DROPOUT, dropped_out, not_probabilities, rows_not_normalised, wrong_scale,
+    HINT_DROPOUT, compare_close, dropped_out, not_probabilities, rows_not_normalised, wrong_scale,
 )
 from course_utils.transformer import attention as reference_attention
 
-HINT_NO_SCALE = ("Divide the scores by √d_k (the width of q and k). Without it the scores grow with d_k "
-                 "and the softmax saturates.")
-HINT_SCALE_DK = "Divide by the *square root* of d_k, not by d_k itself."
-HINT_SCALE_DV = "Scale by √d_k, the width of q and k, not by the width of v."
-HINT_SCALE_AFTER = "Scale the *scores* before the softmax; dividing the weights afterwards breaks their sum of 1."
-HINT_SOFTMAX_AXIS = "Take the softmax over the keys (dim=-1), so each query's weights sum to 1."
-HINT_MASK_AFTER = ("Apply the mask *before* the softmax (blocked scores -> -inf); zeroing weights after "
-                   "the softmax leaves rows that no longer sum to 1.")
-HINT_MASK_ZERO = ("Blocked scores must become -inf (or a very large negative number), not 0: exp(0) = 1 "
-                  "still gives them weight.")
-HINT_MASK_ADDED = "A bool mask selects positions; adding it to the scores only shifts them. Use masked_fill."
-HINT_BMM = ("`torch.bmm` takes exactly 3-D tensors; `@` (torch.matmul) works with any number of leading axes "
-            "(batch, heads, ...).")
-HINT_BOOL_INDEX = ("Indexing with a mask (`scores[~mask] = ...`) needs a mask of exactly the scores' shape; "
-                   "`scores.masked_fill(~mask, float('-inf'))` broadcasts it.")
-HINT_SCALE_TK = "Scale by √d_k, the width of q and k (their last axis), not by the number of keys T_k."
-HINT_IF_MASK = "`if mask:` asks for the truth of a whole tensor; test `if mask is not None:`."
-HINT_TRANSPOSE_AXES = ("`transpose(2, 3)` assumes four axes; `k.transpose(-2, -1)` swaps the last two whatever "
-                       "comes before them.")
-HINT_PROJ_SHAPES = ("Project with `x @ w_q` ((B, T, d_model) @ (d_model, d_k)); then `q @ k.transpose(-2, -1)` "
-                    "gives (B, T, T).")
-HINT_DOT_T = ("`k.T` reverses *all* axes of a batched tensor; `k.transpose(-2, -1)` swaps only the last two "
-              "(T_k and d_k).")
+HINT_NO_SCALE = msg("Divide the scores by √d_k (the width of q and k). Without it the scores grow with d_k and "
+                    "the softmax saturates.")
+HINT_SCALE_DK = msg("Divide by the *square root* of d_k, not by d_k itself.")
+HINT_SCALE_DV = msg("Scale by √d_k, the width of q and k, not by the width of v.")
+HINT_SCALE_AFTER = msg("Scale the *scores* before the softmax; dividing the weights afterwards breaks their sum "
+                       "of 1.")
+HINT_SOFTMAX_AXIS = msg("Take the softmax over the keys (dim=-1), so each query's weights sum to 1.")
+HINT_MASK_AFTER = msg("Apply the mask *before* the softmax (blocked scores -> -inf); zeroing weights after the "
+                      "softmax leaves rows that no longer sum to 1.")
+HINT_MASK_ZERO = msg("Blocked scores must become -inf (or a very large negative number), not 0: exp(0) = 1 still "
+                     "gives them weight.")
+HINT_MASK_ADDED = msg("A bool mask selects positions; adding it to the scores only shifts them. Use masked_fill.")
+HINT_BMM = msg("`torch.bmm` takes exactly 3-D tensors; `@` (torch.matmul) works with any number of leading axes "
+               "(batch, heads, ...).")
+HINT_BOOL_INDEX = msg("Indexing with a mask (`scores[~mask] = ...`) needs a mask of exactly the scores' shape; "
+                      "`scores.masked_fill(~mask, float('-inf'))` broadcasts it.")
+HINT_SCALE_TK = msg("Scale by √d_k, the width of q and k (their last axis), not by the number of keys T_k.")
+HINT_IF_MASK = msg("`if mask:` asks for the truth of a whole tensor; test `if mask is not None:`.")
+HINT_TRANSPOSE_AXES = msg("`transpose(2, 3)` assumes four axes; `k.transpose(-2, -1)` swaps the last two "
+                          "whatever comes before them.")
+HINT_PROJ_SHAPES = msg("Project with `x @ w_q` ((B, T, d_model) @ (d_model, d_k)); then "
+                       "`q @ k.transpose(-2, -1)` gives (B, T, T).")
+HINT_MASK_TRANSPOSED = msg("The mask is transposed: it comes laid out like the scores, (..., T_q, T_k), keys on "
+                           "the last axis. Use it as given: `scores.masked_fill(~mask, float('-inf'))`.")
+HINT_W_TRANSPOSED = msg("The projection matrices come as (d_model, d_k): project with `x @ w_q`, `x @ w_k`, "
+                        "`x @ w_v`, without transposing them (only nn.Linear stores its weight as (out, in)).")
+HINT_F_LINEAR = msg("`F.linear(x, w)` computes `x @ w.T`, for nn.Linear's (out, in) weights; these matrices are "
+                    "(d_model, d_k): project with `x @ w_q`.")
+HINT_DOT_T = msg("`k.T` reverses *all* axes of a batched tensor; `k.transpose(-2, -1)` swaps only the last two "
+                 "(T_k and d_k).")
 
 
 def _variant(q, k, v, mask=None, scale=None, axis=-1, mask_mode="fill", scale_after=False):
@@ -46,7 +54,8 @@ def _variant(q, k, v, mask=None, scale=None, axis=-1, mask_mode="fill", scale_af
     d = q.size(-1) if scale is None else scale
     scores = q @ k.transpose(-2, -1) / (1 if scale_after else math.sqrt(d))
     if mask is not None:
-        fills = {"fill": (~mask, float("-inf")), "zero": (~mask, 0.0), "inverted": (mask, float("-inf"))}
+        fills = {"fill": (~mask, float("-inf")), "zero": (~mask, 0.0), "inverted": (mask, float("-inf")),
+                 "transposed": (~mask.transpose(-2, -1), float("-inf"))}
         if mask_mode in fills:
             scores = scores.masked_fill(*fills[mask_mode])
         elif mask_mode == "added":
@@ -57,6 +66,13 @@ def _variant(q, k, v, mask=None, scale=None, axis=-1, mask_mode="fill", scale_af
     if scale_after:
         weights = weights / math.sqrt(d)
     return weights @ v, weights
+
+
+def _broadcasts(mask, shape) -> bool:
+    try:
+        return torch.broadcast_shapes(mask.shape, shape) == shape
+    except RuntimeError:
+        return False
 
 
 def _probes(seed):
@@ -83,6 +99,8 @@ def _mistakes(q, k, v, mask, first_bug_only=False):
         variants += [(dict(mask_mode="after"), HINT_MASK_AFTER), (dict(mask_mode="zero"), HINT_MASK_ZERO),
                      (dict(mask_mode="inverted"), HINT_POLARITY), (dict(mask_mode="added"), HINT_MASK_ADDED),
                      (dict(mask_mode="none"), HINT_IGNORED_MASK)]
+        if _broadcasts(mask.transpose(-2, -1), q.shape[:-1] + k.shape[-2:-1]):
+            variants.append((dict(mask_mode="transposed"), HINT_MASK_TRANSPOSED))
     return [(_variant(q, k, v, mask, **kw), hint) for kw, hint in variants]
 
 
@@ -97,12 +115,13 @@ def _diagnose_square(fn, fail, k, v, mask, with_mask, first_bug_only):
         raise fail from None
     wrong = _mistakes(q, k, v, m, first_bug_only)
     w_t = _variant(q, k, v, m, axis=-2)[1].transpose(-2, -1)
-    wrong.append(((w_t @ v, w_t), "The softmax goes over the keys, the last axis (dim=-1): taking it over dim=-2 and "
-                                  "transposing back is not the same (and breaks when T_q != T_k)."))
+    wrong.append(((w_t @ v, w_t), msg("The softmax goes over the keys, the last axis (dim=-1): taking it over "
+                                      "dim=-2 and transposing back is not the same (and breaks when T_q != T_k).")))
     for (out, weights), hint in wrong:
         if isinstance(got, (tuple, list)) and len(got) == 2 and all(isinstance(t, torch.Tensor) for t in got) and \
-                got[0].shape == out.shape and torch.allclose(got[0], out, atol=1e-5, rtol=1e-4):
-            raise Fail(f"{fail.message} (with as many queries as keys it runs, and shows a known mistake)",
+                got[0].shape == out.shape and torch.allclose(got[0], out, atol=1e-5, rtol=1e-4, equal_nan=True):
+            raise Fail(msg("{message} (with as many queries as keys it runs, and shows a known mistake)",
+                           message=fail.message),
                        hint=hint) from None
     raise fail from None
 
@@ -132,15 +151,16 @@ def _check_attention_fn(fn, with_mask: bool, seed: int, first_bug_only=False):
         axes = ("B", "H", "T_q", "T_k")[-q.dim():]
         compare("weights", got[1], want_w, axes=axes, mistakes=[(w[1], h) for w, h in wrong] + signatures)
         compare("out", got[0], want_out, axes=axes[:-1] + ("d_v",), mistakes=[(w[0], h) for w, h in wrong] + [
-            (lambda o: o.shape[-1] == k.shape[-1] != v.shape[-1], "The output mixes the *values*: `weights @ v`.")],
-            hint="With these weights, out = `weights @ v`.")
+            (lambda o: o.shape[-1] == k.shape[-1] != v.shape[-1], msg("The output mixes the *values*: "
+                                                                      "`weights @ v`."))],
+            hint=msg("With these weights, out = `weights @ v`."))
 
 
 @exercise("04.attention", "Scaled dot-product attention with a mask")
 def _check_attention(fn):
     expect_callable(fn, "attention")
     _check_attention_fn(fn, with_mask=True, seed=7)
-    return "All probes match F.scaled_dot_product_attention."
+    return msg("All probes match F.scaled_dot_product_attention.")
 
 
 @exercise("04.fix_attention", "Find the bug: attention that doesn't attend", name="attention_fixed")
@@ -149,23 +169,61 @@ def _check_fix_attention(fn):
     _check_attention_fn(fn, with_mask=False, seed=8, first_bug_only=True)
 
 
+HINT_STD_CLOSE = msg("Close, but not within 5 %: no experiment is needed. The variances of the 64 terms q_i k_i add "
+                     "up exactly; the standard deviation is the square root of that sum.")
+
+
 @exercise("04.predict_score_std", "Predict the output: how big do dot products get?")
 def _check_predict_score_std(prediction):
-    compare_prediction("prediction", prediction, math.sqrt(64), rel=0.06, near=0.25, mistakes=[
-        (64.0, "64 is the *variance* of q·k (a sum of 64 terms of variance 1); the standard deviation is its square root."),
-        (1.0, "That is the standard deviation *after* dividing by √d_k, which is what the scaling is for."),
-        (0.0, "0 is the mean of q·k; the question asks how far typical values are from it."),
-        (1 / 8, "Each term has variance 1 and the 64 variances *add up*: the variance is 64, its square root 8."),
-    ], hint="q·k is a sum of 64 independent terms q_i k_i, each of variance 1: the variances add up (64), and the "
-            "standard deviation is the square root of the variance.")
-    return "Right: std(q·k) = √d_k = 8, so the paper divides by √d_k to bring it back to 1."
+    compare_close("prediction", prediction, math.sqrt(64), HINT_STD_CLOSE, rel=0.06, near=0.25, mistakes=[
+        (64.0, msg("64 is the *variance* of q·k (a sum of 64 terms of variance 1); the standard deviation is its "
+                   "square root.")),
+        (1.0, msg("That is the standard deviation *after* dividing by √d_k, which is what the scaling is for.")),
+        (0.0, msg("0 is the mean of q·k; the question asks how far typical values are from it.")),
+        (1 / 8, msg("Each term has variance 1 and the 64 variances *add up*: the variance is 64, its square root "
+                    "8.")),
+    ], hint=msg("q·k is a sum of 64 independent terms q_i k_i, each of variance 1: the variances add up (64), "
+                "and the standard deviation is the square root of the variance."))
+    return msg("Right: std(q·k) = √d_k = 8, so the paper divides by √d_k to bring it back to 1.")
 
 
-HINT_NO_PROJ = "Project the input first: q = x @ w_q, k = x @ w_k, v = x @ w_v."
-HINT_SWAPPED_PROJ = "Each projection has its own matrix: keys use w_k and values use w_v."
-HINT_QK_ROLES = ("The queries and keys swapped roles (your weights are the softmax of the *transposed* scores): "
-                 "queries are x @ w_q, keys x @ w_k, and the scores are q @ k.transpose(-2, -1).")
-HINT_SCALE_MODEL = "Scale by √d_k, the width of q and k after projection, not by √d_model."
+HINT_NO_PROJ = msg("Project the input first: q = x @ w_q, k = x @ w_k, v = x @ w_v.")
+HINT_SWAPPED_PROJ = msg("Each projection has its own matrix: keys use w_k and values use w_v.")
+HINT_QK_ROLES = msg("The queries and keys swapped roles (your weights are the softmax of the *transposed* "
+                    "scores): queries are x @ w_q, keys x @ w_k, and the scores are q @ k.transpose(-2, -1).")
+HINT_SCALE_MODEL = msg("Scale by √d_k, the width of q and k after projection, not by √d_model.")
+
+
+def _sa_mistakes(x, w_q, w_k, w_v):
+    """(wrong (out, weights), hint) for the mistakes learners make in self-attention."""
+    (d_model, d_k), d_v = w_q.shape, w_v.size(-1)
+    q, k, v = x @ w_q, x @ w_k, x @ w_v
+    square = d_model == d_k == d_v
+    wrong = [(_variant(q, k, v, scale=1.0), HINT_NO_SCALE), (_variant(q, k, v, axis=-2), HINT_SOFTMAX_AXIS),
+             (_variant(q, q, v), HINT_SWAPPED_PROJ), (_variant(k, q, v), HINT_QK_ROLES),
+             (_variant(k, k, v), msg("Each projection has its own matrix: the queries use w_q, `q = x @ w_q`.")),
+             (_variant(q, k, x @ w_k) if d_k == d_v else None, HINT_SWAPPED_PROJ),
+             (_variant(x @ w_q.T, x @ w_k.T, x @ w_v.T) if square else None, HINT_W_TRANSPOSED),
+             (_variant(q, k, v, scale=d_model) if d_model != d_k else None, HINT_SCALE_MODEL),
+             (_variant(q, k, v, scale=d_v) if d_v != d_k else None, HINT_SCALE_DV),
+             (_variant(x, x, v) if d_k == d_model else None, HINT_NO_PROJ)]
+    return [(w, h) for w, h in wrong if w is not None]
+
+
+def _sa_square(fn, fail, g):
+    """The answer raised on a product's shapes: run it with square projections (d_model = d_k = d_v), where
+    transposed matrices still fit, and name the mistake its output shows."""
+    x, (w_q, w_k, w_v) = randn(g, 2, 5, 4), (randn(g, 4, 4) * 0.5 for _ in range(3))
+    try:
+        got = call(fn, x, w_q, w_k, w_v)
+    except Fail:
+        raise fail from None
+    for (out, _), hint in _sa_mistakes(x, w_q, w_k, w_v):
+        if isinstance(got, (tuple, list)) and len(got) == 2 and isinstance(got[0], torch.Tensor) and \
+                got[0].shape == out.shape and torch.allclose(got[0], out, atol=1e-5, rtol=1e-4):
+            raise Fail(msg("{message} (with d_model = d_k = d_v it runs, and shows a known mistake)",
+                           message=fail.message), hint=hint) from None
+    raise fail from None
 
 
 @exercise("04.self_attention", "Self-attention: one input, three projections", uses=("attention",))
@@ -177,17 +235,20 @@ def _check_self_attention(fn):
         w_q, w_k, w_v = randn(g, d_model, d_k) * 0.5, randn(g, d_model, d_k) * 0.5, randn(g, d_model, d_v) * 0.5
         q, k, v = x @ w_q, x @ w_k, x @ w_v
         out, weights = reference_attention(q, k, v)
-        errors = [(r"\.T\b", HINT_DOT_T), (r"cannot be multiplied|size mismatch|must match the size", HINT_PROJ_SHAPES)]
-        got = expect_tuple(call(fn, x, w_q, w_k, w_v, errors=errors), 2, ("out", "weights"), wants=(out, weights))
-        wrong = [(_variant(q, k, v, scale=1.0), HINT_NO_SCALE), (_variant(q, k, v, axis=-2), HINT_SOFTMAX_AXIS),
-                 (_variant(q, q, v), HINT_SWAPPED_PROJ), (_variant(k, q, v), HINT_QK_ROLES), (_variant(q, k, x @ w_k) if d_k == d_v else None, HINT_SWAPPED_PROJ),
-                 (_variant(q, k, v, scale=d_model) if d_model != d_k else None, HINT_SCALE_MODEL),
-                 (_variant(q, k, v, scale=d_v) if d_v != d_k else None, HINT_SCALE_DV),
-                 (_variant(x, x, v) if d_k == d_model else None, HINT_NO_PROJ)]
-        wrong = [(w, h) for w, h in wrong if w is not None]
+        errors = [(r"w_[qkv]\.(T\b|mT\b|t\(\)|transpose)", HINT_W_TRANSPOSED), (r"\blinear\(", HINT_F_LINEAR),
+                  (r"\.T\b", HINT_DOT_T),
+                  (r"cannot be multiplied|size mismatch|must match the size|Expected size for first two",
+                   HINT_PROJ_SHAPES)]
+        try:
+            got = expect_tuple(call(fn, x, w_q, w_k, w_v, errors=errors), 2, ("out", "weights"), wants=(out, weights))
+        except Fail as fail:
+            if fail.hint is not HINT_PROJ_SHAPES:
+                raise
+            _sa_square(fn, fail, g)
+        wrong = _sa_mistakes(x, w_q, w_k, w_v)
         compare("weights", got[1], weights, axes=("B", "T_q", "T_k"),
                 mistakes=[(w[1], h) for w, h in wrong] + [(rows_not_normalised, HINT_ROWS_SUM), wrong_scale(
                     q @ k.transpose(-2, -1), None, d_k, {"d_k": d_k, "d_v": d_v, "d_model": d_model, "T": T})])
         compare("out", got[0], out, axes=("B", "T", "d_v"), mistakes=[(w[0], h) for w, h in wrong] + [
-            (lambda o: o.shape[-1] == d_model != d_v, "The values are the projection `x @ w_v`, not x itself.")],
-            hint="With these weights, out = `weights @ (x @ w_v)`.")
+            (lambda o: o.shape[-1] == d_model != d_v, msg("The values are the projection `x @ w_v`, not x itself."))],
+            hint=msg("With these weights, out = `weights @ (x @ w_v)`."))

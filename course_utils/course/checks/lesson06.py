@@ -4,94 +4,79 @@ Shapes: B batch · H heads · T_q/T_k query/key positions · T sequence length.
 References: course_utils.transformer.masks and torch. A mask is a bool tensor, True = may attend.
 """
 
+import inspect
 import warnings
 
 import numpy as np
 import torch
 from torch import nn
 
-from course_utils.course.checks import Fail, call, compare, exercise, expect_callable, probe_generator
+from course_utils.base.i18n import msg
+from course_utils.course.checks import Fail, Recorder, call, compare, exercise, expect_callable, probe_generator
+from course_utils.course.checks.signatures import mask_mistakes
 from course_utils.transformer.masks import causal_mask, padding_mask
 from course_utils.transformer.torch_border import to_torch_key_padding_mask, to_torch_masks
 
 MASK_AXES = ("B", "H", "T_q", "T_k")
-HINT_BOOL = "Return a bool mask, True = may attend: build it with a comparison (`!=`, `<=`) or `torch.tril` on a bool tensor."
-HINT_CAUSAL = "Entry [i, j] is True exactly when j <= i: `torch.ones(T, T, dtype=torch.bool).tril()`."
-HINT_PADDING = "True where `tokens != pad_id`, with two singleton axes: `(tokens != pad_id)[:, None, None, :]`."
-HINT_DECODER = "A key is visible when it is a real token *and* not in the future: `padding_mask & causal_mask`."
-HINT_MASKED_SOFTMAX = ("Fill the blocked scores with -inf, softmax over the last axis, then zero the rows with no "
-                       "allowed key: `scores.masked_fill(~mask, float('-inf')).softmax(-1).nan_to_num(0.0)`.")
-HINT_BORDER = "torch.nn reads True as *blocked*: `attn_mask=~attn_mask, key_padding_mask=~key_padding_mask`."
-HINT_POLARITY = ("Polarity inverted: True must mean *may attend* (torch.nn's attn_mask uses the opposite, "
-                 "True = blocked). Flip it with `~`.")
+HINT_BOOL = msg("Return a bool mask, True = may attend: build it with a comparison (`!=`, `<=`) or `torch.tril` "
+                "on a bool tensor.")
+HINT_INT_MASK = msg("Return a bool mask, True = may attend: build it with a comparison (`!=`, `<=`) or "
+                    "`torch.tril` on a bool tensor. A 0/1 number mask breaks `~mask` (for integers `~1` is -2, "
+                    "still non-zero).")
+HINT_NUMBER_INVERTED = msg("Return a bool mask with True = *may attend* (torch.nn's attn_mask uses the opposite, "
+                           "True = blocked): build it with a comparison (`!=`, `<=`) or `torch.tril` on a bool "
+                           "tensor.")
+HINT_LIST = msg("Build it with torch (e.g. `torch.ones(T, T, dtype=torch.bool).tril()`), or wrap your rows in "
+                "`torch.tensor(rows, dtype=torch.bool)`.")
+HINT_NUMPY = msg("Build it in torch (e.g. `torch.ones(T, T, dtype=torch.bool).tril()`), or convert with "
+                 "`torch.from_numpy(array)`.")
+HINT_CAUSAL = msg("Entry [i, j] is True exactly when j <= i: `torch.ones(T, T, dtype=torch.bool).tril()`.")
+HINT_PADDING = msg("True where `tokens != pad_id`, with two singleton axes: `(tokens != pad_id)[:, None, None, :]`.")
+HINT_DECODER = msg("A key is visible when it is a real token *and* not in the future: `padding_mask & causal_mask`.")
+HINT_MASKED_SOFTMAX = msg("Fill the blocked scores with -inf, softmax over the last axis, then zero the rows with no "
+                          "allowed key: `scores.masked_fill(~mask, float('-inf')).softmax(-1).nan_to_num(0.0)`.")
+HINT_BORDER = msg("torch.nn reads True as *blocked*: `attn_mask=~attn_mask, key_padding_mask=~key_padding_mask`.")
+HINT_POLARITY = msg("Polarity inverted: True must mean *may attend* (torch.nn's attn_mask uses the opposite, "
+                    "True = blocked). Flip it with `~`.")
+HINT_PAD_POLARITY = msg("Polarity inverted: True must mean *may attend*, here True at the real tokens and False at "
+                        "the padding. Flip it with `~`.")
 
 
-def expect_bool_mask(name: str, got, want: torch.Tensor, axes=None) -> None:
+# ----------------------------------------------------------------------------- building masks
+
+def expect_bool_mask(name: str, got, want: torch.Tensor) -> None:
     """Name what a learner returned instead of a bool mask: torch.nn's float mask, 0/1 numbers,
     an extra leading axis. (Values are compared afterwards by `compare`.)"""
     if isinstance(got, (list, tuple)):
-        raise Fail(f"`{name}` is a Python {type(got).__name__}; expected a bool tensor.",
-                   hint="Build it with torch (e.g. `torch.ones(T, T, dtype=torch.bool).tril()`), or wrap your rows "
-                        "in `torch.tensor(rows, dtype=torch.bool)`.")
+        raise Fail(msg("`{name}` is a Python {kind}; expected a bool tensor.", name=name, kind=type(got).__name__),
+                   hint=HINT_LIST)
     if isinstance(got, np.ndarray):
-        raise Fail(f"`{name}` is a NumPy array; expected a bool torch tensor.",
-                   hint="Build it in torch (e.g. `torch.ones(T, T, dtype=torch.bool).tril()`), or convert with "
-                        "`torch.from_numpy(array)`.")
+        raise Fail(msg("`{name}` is a NumPy array; expected a bool torch tensor.", name=name), hint=HINT_NUMPY)
     if not isinstance(got, torch.Tensor):
         return
     if got.dim() > want.dim() and got.shape[got.dim() - want.dim():] == want.shape and got.numel() == want.numel():
-        raise Fail(f"`{name}` has shape {tuple(got.shape)}: extra leading axes of size 1.",
-                   hint=f"Return shape {tuple(want.shape)}: drop the extra axes (e.g. `[0]` or `.reshape(...)`).")
+        raise Fail(msg("`{name}` has shape {shape}: extra leading axes of size 1.", name=name, shape=tuple(got.shape)),
+                   hint=msg("Return shape {shape}: drop the extra axes (e.g. `[0]` or `.reshape(...)`).",
+                            shape=tuple(want.shape)))
     if got.dtype == torch.bool or got.shape != want.shape:
         return
     if got.is_floating_point() and torch.equal(torch.isneginf(got), ~want) and (got[want] == 0).all():
-        raise Fail(f"`{name}` is a float mask (0 = attend, -inf = blocked), torch.nn's additive dialect.",
-                   hint=HINT_BOOL)
+        raise Fail(msg("`{name}` is a float mask (0 = attend, -inf = blocked), torch.nn's additive dialect.",
+                       name=name), hint=HINT_BOOL)
     if torch.equal(got != 0, want):
-        raise Fail(f"`{name}` has the right pattern but dtype {got.dtype}.",
-                   hint=HINT_BOOL + " A 0/1 number mask breaks `~mask` (for integers `~1` is -2, still non-zero).")
+        raise Fail(msg("`{name}` has the right pattern but dtype {dtype}.", name=name, dtype=got.dtype),
+                   hint=HINT_INT_MASK)
     if torch.equal(got == 0, want):
-        raise Fail(f"`{name}` is a {got.dtype} mask with the opposite polarity.", hint=HINT_BOOL + " " + HINT_POLARITY)
-    raise Fail(f"`{name}` has dtype {got.dtype}, expected torch.bool.", hint=HINT_BOOL)
+        raise Fail(msg("`{name}` is a {dtype} mask with the opposite polarity.", name=name, dtype=got.dtype),
+                   hint=HINT_NUMBER_INVERTED)
+    raise Fail(msg("`{name}` has dtype {dtype}, expected torch.bool.", name=name, dtype=got.dtype), hint=HINT_BOOL)
 
 
 def reshaped(want: torch.Tensor, axes: str) -> tuple:
     """The signature of right values laid out in the wrong shape, as a `compare` mistake."""
     return (lambda got: got.shape != want.shape and got.numel() == want.numel() and
             torch.equal(got.reshape(want.shape), want),
-            f"Right values, but the axes are not where they belong: return shape {axes}.")
-
-
-def mask_mistakes(mask: torch.Tensor) -> list:
-    """Signatures of the mistakes attention weights show under a bool `mask` (True = may attend),
-    as `compare` mistakes: inverted polarity, NaN rows, blocked keys that still get weight."""
-    def allowed(got):
-        return mask.expand(got.shape)
-
-    def nan_rows(got):
-        return torch.isnan(got).any(-1)
-
-    def on(got, where):
-        return got[torch.isfinite(got) & where].abs()
-
-    return [
-        (lambda got: nan_rows(got).any() and torch.equal(nan_rows(got), allowed(got).all(-1)),
-         "NaN rows exactly where every key is allowed: the mask's polarity is inverted (True = may attend, "
-         "so fill where the mask is False: `masked_fill(~mask, ...)`)."),
-        (lambda got: (on(got, ~allowed(got)) > 1e-6).any() and (on(got, allowed(got)) < 1e-6).all(), HINT_POLARITY),
-        (lambda got: (on(got, ~allowed(got)) > 1e-6).any(),
-         "Blocked keys still get weight: the mask is ignored or does not block. Fill the blocked scores with -inf "
-         "(`scores.masked_fill(~mask, float('-inf'))`) *before* the softmax; a fill of 0 does not block (exp(0) = 1)."),
-        (lambda got: nan_rows(got).any() and torch.equal(nan_rows(got), ~allowed(got).any(-1)),
-         "NaN in the rows where every key is blocked: softmax of a row of -inf is 0/0. Give such rows all-zero "
-         "weights (e.g. `weights.nan_to_num(0.0)`)."),
-        (lambda got: abs(float(got.sum()) - 1) < 1e-4 and allowed(got).any(-1).sum() > 1,
-         "All the weights together sum to 1: one softmax over every allowed entry at once (`scores[mask]` flattens "
-         "them). Each row (query) needs its own softmax over its keys: fill the blocked scores with -inf, then "
-         "`softmax(dim=-1)`."),
-        (lambda got: ((got.sum(-1) - allowed(got).any(-1).to(got.dtype)).abs() > 1e-3).any(),
-         "The rows of the weights do not sum to 1: take the softmax over the keys (the last axis), after masking."),
-    ]
+            msg("Right values, but the axes are not where they belong: return shape {axes}.", axes=axes))
 
 
 @exercise("06.causal_mask", "Build a causal mask")
@@ -101,18 +86,19 @@ def _check_causal_mask(fn):
         got, want = call(fn, T), causal_mask(T)
         expect_bool_mask("mask", got, want)
         if isinstance(got, torch.Tensor) and got.shape == want.shape and T > 1 and got.all():
-            raise Fail("`mask` is True everywhere: nothing is blocked.",
-                       hint="Keep only the lower triangle, diagonal included: position i may see j <= i.")
+            raise Fail(msg("`mask` is True everywhere: nothing is blocked."),
+                       hint=msg("Keep only the lower triangle, diagonal included: position i may see j <= i."))
         compare("mask", got, want, axes=("T_q", "T_k"), mistakes=[
             (~want, HINT_POLARITY),
-            (want.T, "True on and above the diagonal lets position i see the future (j > i): keep the *lower* "
-                     "triangle (`torch.tril`)."),
-            (want.tril(-1), "The diagonal is False, so no position may attend to itself and row 0 has no key at "
-                            "all (its softmax is NaN). Keep the diagonal: `tril()` with no offset."),
-            (lambda got: (got.bool() & ~want).any(), "True above the diagonal: position i may see a *later* position "
-                                                     "j > i. Only j <= i is allowed (`torch.tril`)."),
-            (lambda got: (~got.bool() & want).any(), "False on or below the diagonal: position i cannot see some "
-                                                     "earlier position j <= i, which it may (`torch.tril`, diagonal included)."),
+            (want.T, msg("True on and above the diagonal lets position i see the future (j > i): keep the *lower* "
+                         "triangle (`torch.tril`).")),
+            (want.tril(-1), msg("The diagonal is False, so no position may attend to itself and row 0 has no key at "
+                                "all (its softmax is NaN). Keep the diagonal: `tril()` with no offset.")),
+            (lambda got: (got.bool() & ~want).any(), msg("True above the diagonal: position i may see a *later* "
+                                                         "position j > i. Only j <= i is allowed (`torch.tril`).")),
+            (lambda got: (~got.bool() & want).any(), msg("False on or below the diagonal: position i cannot see some "
+                                                         "earlier position j <= i, which it may (`torch.tril`, "
+                                                         "diagonal included).")),
         ], hint=HINT_CAUSAL)
 
 
@@ -127,75 +113,102 @@ def _token_probes():
     return [(a, 0), (b, 9)]
 
 
+def _padding_shapes(B, T):
+    """Hints for the shapes a padding mask is often given, by shape."""
+    return {(B, T): msg("Add a head axis and a query axis: `(tokens != pad_id)[:, None, None, :]`, so the mask "
+                        "broadcasts over heads and queries."),
+            (B, 1, T): msg("(B, 1, T) lines B up with the *heads* axis of (B, H, T_q, T_k); add one more axis: "
+                           "(B, 1, 1, T)."),
+            (B, 1, T, 1): msg("(B, 1, T, 1) blocks padded *queries* (rows), not padded keys (columns): use "
+                              "(B, 1, 1, T).")}
+
+
 @exercise("06.padding_mask", "Build a padding mask")
 def _check_padding_mask(fn):
     expect_callable(fn, "padding_mask")
     for tokens, pad_id in _token_probes():
         got, want = call(fn, tokens, pad_id), padding_mask(tokens, pad_id)
-        B, T = tokens.shape
         expect_bool_mask("mask", got, want)
-        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else None
-        named = {(B, T): "add a head axis and a query axis: `(tokens != pad_id)[:, None, None, :]`, so the mask "
-                         "broadcasts over heads and queries",
-                 (B, 1, T): "(B, 1, T) lines B up with the *heads* axis of (B, H, T_q, T_k); add one more axis: (B, 1, 1, T)",
-                 (B, 1, T, 1): "(B, 1, T, 1) blocks padded *queries* (rows), not padded keys (columns): use (B, 1, 1, T)"}
+        shape, named = tuple(got.shape) if isinstance(got, torch.Tensor) else None, _padding_shapes(*tokens.shape)
         if shape in named and shape != want.shape:
-            raise Fail(f"`mask` has shape {shape}, expected {tuple(want.shape)}.", hint=named[shape][0].upper() + named[shape][1:] + ".")
+            raise Fail(msg("`mask` has shape {shape}, expected {want}.", shape=shape, want=tuple(want.shape)),
+                       hint=named[shape])
         compare("mask", got, want, axes=MASK_AXES, mistakes=[
-            (~want, HINT_POLARITY + " Here: True at the real tokens, False at the padding."),
-            ((tokens != 0)[:, None, None, :], "You compared with 0 instead of `pad_id`: use the argument (the "
-                                              "check also uses pad_id = 9)."),
-            reshaped(want, "(B, 1, 1, T) = `(tokens != pad_id)[:, None, None, :]`"),
-            (lambda got: got.shape == want.shape and (got & ~want).any(), "Some padding positions are True (visible): "
-             "True only where `tokens != pad_id`."),
-            (lambda got: got.shape == want.shape and (~got & want).any(), "Some real tokens are False (hidden): "
-             "compare with the pad id exactly, `tokens != pad_id` (a real token may have any id, 0 included)."),
+            (~want, HINT_PAD_POLARITY),
+            ((tokens != 0)[:, None, None, :], msg("You compared with 0 instead of `pad_id`: use the argument (the "
+                                                  "check also uses pad_id = 9).")),
+            reshaped(want, msg("(B, 1, 1, T) = `(tokens != pad_id)[:, None, None, :]`")),
+            (lambda got: got.shape == want.shape and (got & ~want).any(),
+             msg("Some padding positions are True (visible): True only where `tokens != pad_id`.")),
+            (lambda got: got.shape == want.shape and (~got & want).any(),
+             msg("Some real tokens are False (hidden): compare with the pad id exactly, `tokens != pad_id` (a real "
+                 "token may have any id, 0 included).")),
         ], hint=HINT_PADDING)
+
+
+def _only_one_part(got, want, pad, causal):
+    """Name a decoder mask of another shape that holds only one of the two masks."""
+    if not isinstance(got, torch.Tensor) or got.dtype != torch.bool or got.shape == want.shape:
+        return
+    try:
+        only_causal = torch.equal(got.expand(want.shape), causal.expand(want.shape))
+    except RuntimeError:
+        only_causal = False
+    if only_causal:
+        raise Fail(msg("`mask` is only the causal part {shape}: padded keys are still visible.",
+                       shape=tuple(got.shape)),
+                   hint=msg("AND it with the padding mask: `padding_mask(tgt, pad_id) & causal_mask(T)`."))
+    if got.shape == pad.shape and torch.equal(got, pad):
+        raise Fail(msg("`mask` is only the padding part (B, 1, 1, T): every position still sees the future."),
+                   hint=msg("AND it with the causal mask; broadcasting gives (B, 1, T, T)."))
+
+
+def _decoder_mistakes(tgt, pad, causal, want):
+    B, T = tgt.shape
+    return [
+        (~want, HINT_POLARITY),
+        (pad | causal, msg("`|` lets a key through when *either* mask allows it; a key must pass both: use `&`.")),
+        (causal.expand(B, 1, T, T), msg("Only the causal part: padded keys are still visible. AND it with the "
+                                        "padding mask.")),
+        (pad.expand(B, 1, T, T), msg("Only the padding part: every position still sees the future. AND it with the "
+                                     "causal mask.")),
+        (pad.transpose(-1, -2) & causal, msg("You blocked padded *queries* (rows) instead of padded keys (columns): "
+                                             "use `(tgt != pad_id)[:, None, None, :]`.")),
+        (pad & causal.T, msg("The causal part is transposed (upper triangle): positions see the future, not the "
+                             "past.")),
+        ((tgt != 0)[:, None, None, :] & causal, msg("You compared with 0 instead of `pad_id`: use the argument.")),
+        reshaped(want, msg("(B, 1, T, T): batch, a head axis of size 1, queries, keys")),
+        (lambda got: got.shape == want.shape and (got & ~causal).any() and not (got & ~pad).any(),
+         msg("Some positions see the future (True above the diagonal): AND the padding mask with the causal mask.")),
+        (lambda got: got.shape == want.shape and (got & ~pad).any() and not (got & ~causal).any(),
+         msg("Padded keys are visible: AND the causal mask with the padding mask "
+             "`(tgt != pad_id)[:, None, None, :]`.")),
+        (lambda got: got.shape == want.shape and (got & ~want).any(),
+         msg("Padded keys and future positions are visible: a key is allowed only if it is a real token *and* not in "
+             "the future (`padding & causal`).")),
+        (lambda got: got.shape == want.shape and (~got & want).any(),
+         msg("Some keys that are real and not in the future are blocked: the mask is `padding & causal`, True = may "
+             "attend.")),
+    ]
 
 
 @exercise("06.decoder_mask", "Combine padding and causal masks", uses=("causal_mask", "padding_mask"))
 def _check_decoder_mask(fn):
     expect_callable(fn, "decoder_mask")
     for tgt, pad_id in _token_probes():
-        B, T = tgt.shape
-        pad, causal = padding_mask(tgt, pad_id), causal_mask(T)
-        got, want = call(fn, tgt, pad_id, errors=[
-            (r"must match the size of tensor", "The causal part must be (T, T) with T = tgt.size(1), the number of "
-             "positions (tgt is (B, T); tgt.size(0) is the batch size)."),
-        ]), pad & causal
+        pad, causal = padding_mask(tgt, pad_id), causal_mask(tgt.size(1))
+        want = pad & causal
+        got = call(fn, tgt, pad_id, errors=[
+            (r"must match the size of tensor", msg("The causal part must be (T, T) with T = tgt.size(1), the number "
+                                                   "of positions (tgt is (B, T); tgt.size(0) is the batch size).")),
+        ])
         expect_bool_mask("mask", got, want)
-        if isinstance(got, torch.Tensor) and got.dtype == torch.bool and got.shape != want.shape:
-            try:
-                only_causal = torch.equal(got.expand(want.shape), causal.expand(want.shape))
-            except RuntimeError:
-                only_causal = False
-            if only_causal:
-                raise Fail(f"`mask` is only the causal part {tuple(got.shape)}: padded keys are still visible.",
-                           hint="AND it with the padding mask: `padding_mask(tgt, pad_id) & causal_mask(T)`.")
-            if got.shape == pad.shape and torch.equal(got, pad):
-                raise Fail("`mask` is only the padding part (B, 1, 1, T): every position still sees the future.",
-                           hint="AND it with the causal mask; broadcasting gives (B, 1, T, T).")
-        compare("mask", got, want, axes=MASK_AXES, mistakes=[
-            (~want, HINT_POLARITY),
-            (pad | causal, "`|` lets a key through when *either* mask allows it; a key must pass both: use `&`."),
-            (causal.expand(B, 1, T, T), "Only the causal part: padded keys are still visible. AND it with the padding mask."),
-            (pad.expand(B, 1, T, T), "Only the padding part: every position still sees the future. AND it with the causal mask."),
-            (pad.transpose(-1, -2) & causal, "You blocked padded *queries* (rows) instead of padded keys (columns): "
-                                             "use `(tgt != pad_id)[:, None, None, :]`."),
-            (pad & causal.T, "The causal part is transposed (upper triangle): positions see the future, not the past."),
-            ((tgt != 0)[:, None, None, :] & causal, "You compared with 0 instead of `pad_id`: use the argument."),
-            reshaped(want, "(B, 1, T, T): batch, a head axis of size 1, queries, keys"),
-            (lambda got: got.shape == want.shape and (got & ~causal).any() and not (got & ~pad).any(),
-             "Some positions see the future (True above the diagonal): AND the padding mask with the causal mask."),
-            (lambda got: got.shape == want.shape and (got & ~pad).any() and not (got & ~causal).any(),
-             "Padded keys are visible: AND the causal mask with the padding mask `(tgt != pad_id)[:, None, None, :]`."),
-            (lambda got: got.shape == want.shape and (got & ~want).any(),
-             "Padded keys and future positions are visible: a key is allowed only if it is a real token *and* not "
-             "in the future (`padding & causal`)."),
-            (lambda got: got.shape == want.shape and (~got & want).any(),
-             "Some keys that are real and not in the future are blocked: the mask is `padding & causal`, True = may attend."),
-        ], hint=HINT_DECODER)
+        _only_one_part(got, want, pad, causal)
+        compare("mask", got, want, axes=MASK_AXES, mistakes=_decoder_mistakes(tgt, pad, causal, want),
+                hint=HINT_DECODER)
 
+
+# ----------------------------------------------------------------------------- the masked softmax
 
 def _softmax_probes():
     g = probe_generator(60)
@@ -206,28 +219,83 @@ def _softmax_probes():
     return [(scores, pad), (scores, pad & rows), (scores[0, 0, :3], causal_mask(5)[:3])]
 
 
+def _empty_rows_wrong(mask, want):
+    """Signature: right wherever a row has an allowed key, not all zeros in the rows that have none.
+    The hint says what those rows hold."""
+    empty = ~mask.expand(want.shape).any(-1)  # (..., T_q)
+
+    def test(got):
+        if got.shape != want.shape or not empty.any():
+            return False
+        rest_ok = torch.allclose(got[~empty].double(), want[~empty].double(), atol=1e-5, rtol=1e-4)
+        rows = got[empty]
+        return rest_ok and not torch.isnan(rows).any() and not torch.equal(rows, torch.zeros_like(rows))
+
+    def hint(got):
+        rows = got[empty].double()
+        if torch.isfinite(rows).all() and torch.allclose(rows, torch.full_like(rows, 1 / rows.size(-1)), atol=1e-5):
+            return msg("Right for ordinary rows, but in a row with no allowed key your weights spread evenly "
+                       "(1/T_k each) over the *blocked* keys, which is what a -1e9 fill gives, or uniform weights "
+                       "in place of the NaN row. Such a row must be all zeros (e.g. `nan_to_num(0.0)` after the "
+                       "-inf fill, or multiply by the mask afterwards).")
+        return msg("Right for ordinary rows, but a row with no allowed key must be all zeros: every key of it is "
+                   "blocked (`weights.nan_to_num(0.0)` after the -inf fill, or `torch.where(mask.any(-1, "
+                   "keepdim=True), weights, 0.0)`).")
+    return test, hint
+
+
 @exercise("06.masked_softmax", "A masked softmax without the NaN trap")
 def _check_masked_softmax(fn):
     expect_callable(fn, "masked_softmax")
     for scores, mask in _softmax_probes():
         got = call(fn, scores, mask)
-        weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
-        want = weights.nan_to_num(0.0)
+        want = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1).nan_to_num(0.0)
         compare("weights", got, want, mistakes=[
-            (scores.masked_fill(~mask, -1e9).softmax(-1),
-             "Right for ordinary rows, but in a row with no allowed key every score is -1e9, so the weight spreads "
-             "evenly over the *blocked* keys. Set such rows to zero (e.g. multiply by the mask afterwards)."),
-            (scores.softmax(-1) * mask, "You masked *after* the softmax: the remaining weights no longer sum to 1. "
-                                        "Fill the blocked scores with -inf, then take the softmax."),
+            (scores.softmax(-1) * mask, msg("You masked *after* the softmax: the remaining weights no longer sum to "
+                                            "1. Fill the blocked scores with -inf, then take the softmax.")),
             (scores.masked_fill(~mask, float("-inf")).softmax(-2).nan_to_num(0.0),
-             "Softmax over the wrong axis: normalise over the keys (the last axis, dim=-1)."),
+             msg("Softmax over the wrong axis: normalise over the keys (the last axis, dim=-1).")),
+            _empty_rows_wrong(mask, want),
         ] + mask_mistakes(mask), hint=HINT_MASKED_SOFTMAX)
+
+
+# ----------------------------------------------------------------------------- masks at the torch.nn border
+
+_MHA_FORWARD = inspect.signature(nn.MultiheadAttention.forward)
+
+
+class WatchedMultiheadAttention(Recorder, nn.MultiheadAttention):
+    """nn.MultiheadAttention that notes the two masks of each call, as they were passed (`seen`)."""
+
+    RECORDED = ("seen",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen = []
+
+    def forward(self, *args, **kwargs):
+        try:
+            given = _MHA_FORWARD.bind(self, *args, **kwargs).arguments
+        except TypeError:
+            given = {}
+        self.seen.append((given.get("attn_mask"), given.get("key_padding_mask")))
+        return super().forward(*args, **kwargs)
+
+
+BORDER_ERRORS = [
+    ("only bool and floating types of", msg("Pass the masks as bool tensors, True = *blocked* (`~causal_mask(T)`, "
+                                            "`tgt == pad_id`): torch.nn takes no integer masks, and a float mask is "
+                                            "*added* to the scores.")),
+    ("attn_mask|key_padding_mask|3D|2D", msg("nn.MultiheadAttention takes the two masks apart: the causal part as "
+                                             "`attn_mask` (T, T) and the padding as `key_padding_mask` (B, T), both "
+                                             "True = *blocked*.")),
+]
 
 
 def _border_probe():
     g = probe_generator(61)
     with torch.random.fork_rng(devices=[]):  # construction draws from the global RNG
-        mha = nn.MultiheadAttention(8, 2, batch_first=True)
+        mha = WatchedMultiheadAttention(8, 2, batch_first=True)
     with torch.no_grad():
         for p in mha.parameters():
             p.copy_(torch.randn(p.shape, generator=g) * 0.3)
@@ -236,90 +304,124 @@ def _border_probe():
     return mha.eval(), x, tgt, 0
 
 
-@exercise("06.nn_border", "Find the bug: masks at the torch.nn border")
-def _check_nn_border(fn):
-    expect_callable(fn, "causal_self_attention")
-    mha, x, tgt, pad_id = _border_probe()
-    causal, keep = causal_mask(x.size(1)), padding_mask(tgt, pad_id)[:, 0, 0, :]  # course dialect: True = may attend
-
-    def run(attn_mask, key_padding_mask):
-        with warnings.catch_warnings():  # torch warns about mixed mask kinds in the wrong variants
-            warnings.simplefilter("ignore")
-            return mha(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask, need_weights=False)[0]
-
-    with torch.no_grad():
-        want = run(to_torch_masks(causal)[0], to_torch_key_padding_mask(keep))
-        errors = [("attn_mask|key_padding_mask|3D|2D", "nn.MultiheadAttention takes the two masks apart: the causal part "
-                   "as `attn_mask` (T, T) and the padding as `key_padding_mask` (B, T), both True = *blocked*.")]
-        seen = []  # the masks each call of mha received
-
-        def watched(*args, **kwargs):
-            seen.append((kwargs.get("attn_mask"), kwargs.get("key_padding_mask")))
-            return type(mha).forward(mha, *args, **kwargs)
-        mha.forward = watched  # an instance attribute: nn.Module.__call__ finds it first
-        try:
-            got = call(fn, mha, x, tgt, pad_id, errors=errors)
-        finally:
-            del mha.forward
-        if isinstance(got, torch.Tensor) and got.shape == (x.size(0), x.size(1), x.size(1)) != want.shape:
-            raise Fail(f"`out` has shape {tuple(got.shape)}: these are the attention weights.",
-                       hint="nn.MultiheadAttention returns (output, weights): the output is the first, `mha(...)[0]`.")
-        if isinstance(got, tuple) and got and isinstance(got[0], torch.Tensor) and got[0].shape == want.shape:
-            raise Fail("`out` is a tuple: nn.MultiheadAttention returns (output, weights).",
-                       hint="Keep only the output: `out, _ = mha(...)` or `mha(...)[0]`.")
-        compare("out", got, want, axes=("B", "T", "d_model"), mistakes=[
-            (run(causal, keep), "Both masks still speak the course's dialect (True = may attend); nn.MultiheadAttention "
-                                "reads True as *blocked*. Invert both at the border with `~`."),
-            (run(causal, ~keep), "key_padding_mask is right now, but attn_mask is still True = may attend: invert it "
-                                 "with `~` for nn.MultiheadAttention."),
-            (run(~causal, keep), "attn_mask is right now, but key_padding_mask still marks the *real* tokens: for "
-                                 "torch.nn it must be True at the padding."),
-            (run(causal.float(), ~keep), "A float attn_mask is *added* to the scores, it blocks nothing: pass a bool "
-                                         "mask with True = blocked (`~causal_mask(T)`)."),
-            (run(~causal, None), "The causal mask is right, but the padded keys are not hidden: pass "
-                                 "`key_padding_mask=~key_padding_mask` (True at the padding)."),
-            (run(None, ~keep), "The padding is hidden, but every position sees the future: pass the inverted "
-                               "causal mask as attn_mask."),
-        ] + [(lambda got: True, hint) for hint in _border_masks(seen, causal, keep)[:1]] + [
-            (lambda got: torch.isnan(got).any(), "NaN rows: some query has every key blocked. For torch.nn, True = "
-             "*blocked*: attn_mask must be True only above the diagonal (`~causal_mask(T)`) and key_padding_mask True "
-             "only at the padding."),
-        ], hint=HINT_BORDER)
+def _mask_shapes(seen, B, T, n_heads) -> None:
+    """Fail naming a mask whose shape nn.MultiheadAttention does not take (its fast path, in eval mode
+    without gradients, does not check the key_padding_mask)."""
+    if not seen:
+        return
+    attn, kpm = seen[-1]
+    if isinstance(kpm, torch.Tensor) and tuple(kpm.shape) != (B, T):
+        hint = msg("key_padding_mask is (B, T): one entry per key of each sentence, True at the padding, "
+                   "`tgt == pad_id`; the course's (B, 1, 1, T) mask needs `[:, 0, 0, :]`.")
+        if tuple(kpm.shape) == (T, B):
+            hint = msg("key_padding_mask is (B, T), batch first: `tgt == pad_id`, without a transpose.")
+        raise Fail(msg("`key_padding_mask` has shape {shape}; nn.MultiheadAttention takes (B, T) = {want}.",
+                       shape=tuple(kpm.shape), want=(B, T)), hint=hint)
+    if isinstance(attn, torch.Tensor) and tuple(attn.shape) not in ((T, T), (B * n_heads, T, T)):
+        raise Fail(msg("`attn_mask` has shape {shape}; nn.MultiheadAttention takes (T, T) = {want} (or one per batch "
+                       "row and head, (B * H, T, T)).", shape=tuple(attn.shape), want=(T, T)),
+                   hint=msg("nn.MultiheadAttention takes the two masks apart: the causal part alone as `attn_mask`, "
+                            "`~causal_mask(T)` (T, T), and the padding as `key_padding_mask` (B, T), both True = "
+                            "*blocked*."))
 
 
-def _border_masks(seen, causal, keep) -> list[str]:
+def _border_masks(seen, causal, keep) -> list:
     """What is wrong with the masks the answer passed to nn.MultiheadAttention (torch.nn: True = blocked)."""
     if not seen:
         return []
     attn, kpm = seen[-1]
     wrong = []
     if attn is None:
-        wrong.append("No attn_mask: every position sees the future. Pass `attn_mask=~causal_mask(T)` (True = blocked).")
+        wrong.append(msg("No attn_mask: every position sees the future. Pass `attn_mask=~causal_mask(T)` "
+                         "(True = blocked)."))
     elif attn.dtype == torch.bool and torch.equal(attn, causal):
-        wrong.append("attn_mask is still in the course's dialect (True = may attend); torch.nn reads True as *blocked*: `~`.")
+        wrong.append(msg("attn_mask is still in the course's dialect (True = may attend); torch.nn reads True as "
+                         "*blocked*: `~`."))
     elif attn.is_floating_point() and not torch.equal(torch.isneginf(attn), ~causal):
-        wrong.append("A float attn_mask is *added* to the scores: 0/1 values block nothing. Pass a bool mask, True = "
-                     "blocked (`~causal_mask(T)`).")
+        wrong.append(msg("A float attn_mask is *added* to the scores: 0/1 values block nothing. Pass a bool mask, "
+                         "True = blocked (`~causal_mask(T)`)."))
     elif attn.dtype == torch.bool and attn.shape == causal.shape and not torch.equal(attn, ~causal):
         diag = torch.eye(causal.size(0), dtype=torch.bool)
         if (attn & diag).any() and torch.equal(attn & ~diag, ~causal):
-            wrong.append("attn_mask also blocks the diagonal: each position must see itself. For torch.nn it is True "
-                         "strictly above the diagonal: `torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)`, "
-                         "i.e. `~causal_mask(T)`.")
+            wrong.append(msg("attn_mask also blocks the diagonal: each position must see itself. For torch.nn it is "
+                             "True strictly above the diagonal: `torch.triu(torch.ones(T, T, dtype=torch.bool), "
+                             "diagonal=1)`, i.e. `~causal_mask(T)`."))
         elif torch.equal(attn & ~diag, (~causal).T):
-            wrong.append("attn_mask blocks the *past* instead of the future: for torch.nn it is True above the "
-                         "diagonal (key j > query i): `~causal_mask(T)`.")
+            wrong.append(msg("attn_mask blocks the *past* instead of the future: for torch.nn it is True above the "
+                             "diagonal (key j > query i): `~causal_mask(T)`."))
         else:
-            wrong.append("attn_mask is not the causal pattern: for torch.nn it is True exactly above the diagonal "
-                         "(the future): `~causal_mask(T)`.")
+            wrong.append(msg("attn_mask is not the causal pattern: for torch.nn it is True exactly above the diagonal "
+                             "(the future): `~causal_mask(T)`."))
     if kpm is None:
-        wrong.append("No key_padding_mask: the padded keys are not hidden. Pass `key_padding_mask=(tgt == pad_id)`.")
+        wrong.append(msg("No key_padding_mask: the padded keys are not hidden. Pass `key_padding_mask=(tgt == "
+                         "pad_id)`."))
     elif kpm.dtype == torch.bool and torch.equal(kpm, keep):
-        wrong.append("key_padding_mask still marks the *real* tokens; for torch.nn it must be True at the padding.")
+        wrong.append(msg("key_padding_mask still marks the *real* tokens; for torch.nn it must be True at the "
+                         "padding."))
     elif kpm.dtype == torch.bool and kpm.shape == keep.shape and not torch.equal(kpm, ~keep):
-        wrong.append("key_padding_mask is not True exactly at the padding: build it from the tokens, "
-                     "`key_padding_mask=(tgt == pad_id)` (B, T).")
+        wrong.append(msg("key_padding_mask is not True exactly at the padding: build it from the tokens, "
+                         "`key_padding_mask=(tgt == pad_id)` (B, T)."))
     elif kpm.is_floating_point() and not torch.equal(torch.isneginf(kpm), ~keep):
-        wrong.append("A float key_padding_mask is *added* to the scores: 0/1 values hide nothing. Pass a bool mask, "
-                     "True at the padding (`tgt == pad_id`).")
-    return [" ".join(wrong)] if wrong else []
+        wrong.append(msg("A float key_padding_mask is *added* to the scores: 0/1 values hide nothing. Pass a bool "
+                         "mask, True at the padding (`tgt == pad_id`)."))
+    if len(wrong) == 2:
+        return [msg("{first} {second}", first=wrong[0], second=wrong[1])]
+    return wrong
+
+
+def _expect_output(got, want, x):
+    if isinstance(got, torch.Tensor) and got.shape == (x.size(0), x.size(1), x.size(1)) != want.shape:
+        raise Fail(msg("`out` has shape {shape}: these are the attention weights.", shape=tuple(got.shape)),
+                   hint=msg("nn.MultiheadAttention returns (output, weights): the output is the first, `mha(...)[0]`."))
+    if isinstance(got, tuple) and got and isinstance(got[0], torch.Tensor) and got[0].shape == want.shape:
+        raise Fail(msg("`out` is a tuple: nn.MultiheadAttention returns (output, weights)."),
+                   hint=msg("Keep only the output: `out, _ = mha(...)` or `mha(...)[0]`."))
+
+
+def _border_mistakes(run, causal, keep, seen):
+    """(wrong output, hint): the masks still in the course's dialect, half fixed, float, or missing; then what
+    the masks actually passed show."""
+    return [
+        (run(causal, keep), msg("Both masks still speak the course's dialect (True = may attend); "
+                                "nn.MultiheadAttention reads True as *blocked*. Invert both at the border with "
+                                "`~`.")),
+        (run(causal, ~keep), msg("key_padding_mask is right now, but attn_mask is still True = may attend: invert it "
+                                 "with `~` for nn.MultiheadAttention.")),
+        (run(~causal, keep), msg("attn_mask is right now, but key_padding_mask still marks the *real* tokens: for "
+                                 "torch.nn it must be True at the padding.")),
+        (run(causal.float(), ~keep), msg("A float attn_mask is *added* to the scores, it blocks nothing: pass a bool "
+                                         "mask with True = blocked (`~causal_mask(T)`).")),
+        (run(~causal, None), msg("The causal mask is right, but the padded keys are not hidden: pass "
+                                 "`key_padding_mask=~key_padding_mask` (True at the padding).")),
+        (run(None, ~keep), msg("The padding is hidden, but every position sees the future: pass the inverted causal "
+                               "mask as attn_mask.")),
+    ] + [(lambda got: True, hint) for hint in _border_masks(seen, causal, keep)] + [
+        (lambda got: torch.isnan(got).any(), msg("NaN rows: some query has every key blocked. For torch.nn, True = "
+                                                 "*blocked*: attn_mask must be True only above the diagonal "
+                                                 "(`~causal_mask(T)`) and key_padding_mask True only at the "
+                                                 "padding.")),
+    ]
+
+
+@exercise("06.nn_border", "Find the bug: masks at the torch.nn border")
+def _check_nn_border(fn):
+    expect_callable(fn, "causal_self_attention")
+    mha, x, tgt, pad_id = _border_probe()
+    B, T = tgt.shape
+    causal, keep = causal_mask(T), padding_mask(tgt, pad_id)[:, 0, 0, :]  # course dialect: True = may attend
+
+    def run(attn_mask, key_padding_mask):  # the probe's own forward: nothing is recorded
+        with warnings.catch_warnings():  # torch warns about mixed mask kinds in the wrong variants
+            warnings.simplefilter("ignore")
+            return nn.MultiheadAttention.forward(mha, x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
+                                                 need_weights=False)[0]
+
+    with torch.no_grad():
+        want = run(to_torch_masks(causal)[0], to_torch_key_padding_mask(keep))
+        try:
+            got = call(fn, mha, x, tgt, pad_id, errors=BORDER_ERRORS)
+        finally:
+            _mask_shapes(mha.seen, B, T, mha.num_heads)
+        _expect_output(got, want, x)
+        compare("out", got, want, axes=("B", "T", "d_model"), mistakes=_border_mistakes(run, causal, keep, mha.seen),
+                hint=HINT_BORDER)

@@ -1,250 +1,119 @@
-"""course layer · lesson 11 (the capstone): the learner's parts, gathered and checked; the graders of the
-assembled model and of its training run.
+"""course layer · graders of lesson 11 (the capstone): the parts brought in, the assembled Transformer, and its
+training run. Gathering the parts and measuring a capstone model live in course_utils.course.capstone.
 
-    parts = gather_parts(globals(), exercises="../exercises")   # yours, else the course's
-    parts.table()                                               # which part came from where
-    check("11.transformer", Transformer)   # forward == course_utils' Transformer, same weights
-    check("11.train", run)                 # >= 95 % exact match on the test split, in time
+    check("11.parts", parts)               # every part is yours and passes its own check
+    check("11.transformer", Transformer)   # same logits as course_utils' Transformer with the same weights
+    check("11.train", run)                 # trained in this run, >= 95 % exact match on the test split, in time
 
-Where a part comes from, in order: the learner's definition in the capstone notebook
-(`namespace`); the answer cell of the learner's saved exercise notebook (`exercises`); the
-course's own version. A learner's part is used only if its lesson's check passes; otherwise
-the course's version stands in and the table says why.
+Learner objects are touched only through `call`, attribute reads and the helpers of the checks package.
+11.train measures the learner's trained model without running it over the test split: its weights go into
+course_utils' own Transformer (after one probe showing that both compute the same logits), which is decoded
+with run.decoding.
 
 Shapes: B batch · S source / T target positions · V vocabulary · d_model.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import time
-import types
-from dataclasses import dataclass
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from course_utils.course.checks import Fail, Pending, call, check, compare, exercise, expect_class
-from course_utils.corpus.data import BOS_ID, EOS_ID, PAD_ID, build_vocabs, make_splits, pad_sequences
-from course_utils.run.train import label_smoothed_loss as _course_loss
-from course_utils.run.train import warmup_lr as _course_warmup_lr
-from course_utils.transformer.attention import attention as _course_attention
-from course_utils.transformer.layers import MultiHeadAttention as _CourseMHA
-from course_utils.transformer.layers import merge_heads as _course_merge_heads
-from course_utils.transformer.layers import split_heads as _course_split_heads
-from course_utils.transformer.masks import causal_mask as _course_causal_mask
-from course_utils.transformer.masks import padding_mask as _course_padding_mask
-from course_utils.transformer.positional import sinusoidal_encoding as _course_sinusoidal
+from course_utils.base.i18n import Msg, msg
+from course_utils.corpus.data import PAD_ID, build_vocabs, make_splits
+from course_utils.course.capstone import TARGET_EXACT_MATCH, TIME_LIMIT_S, Parts
+from course_utils.course.checks import (Fail, Pending, call, compare, exercise, expect_class, is_instance,
+                                        read_weights, load_weights)
+from course_utils.course.checks.reference_probes import real_batch, reference_model
+from course_utils.run.decoding import evaluate
+from course_utils.transformer.masks import causal_mask, padding_mask
 from course_utils.transformer.model import Transformer as CourseTransformer
 from course_utils.transformer.model import TransformerConfig
+from course_utils.transformer.positional import sinusoidal_encoding
 
-# The capstone's time limit for training on 2 CPU cores (seconds of training, evaluations
-# excluded) and the exact match it must reach on the test split.
-TIME_LIMIT_S = 240
-TARGET_EXACT_MATCH = 0.95
-
-
-# ----------------------------------------------------------------------------- the course's parts
-def _course_encoder_layer(layer, x, mask):
-    h = layer.norm1(x + layer.self_attn(x, x, mask))
-    return layer.norm2(h + layer.ffn(h))
-
-
-def _course_decoder_layer(layer, x, memory, tgt_mask, memory_mask):
-    x = layer.norm1(x + layer.self_attn(x, x, tgt_mask))
-    x = layer.norm2(x + layer.cross_attn(x, memory, memory_mask))
-    return layer.norm3(x + layer.ffn(x))
-
-
-def _course_teacher_forcing(seqs, bos_id, eos_id, pad_id):
-    tgt_in = pad_sequences([[bos_id] + list(s) for s in seqs], pad_id)
-    tgt_out = pad_sequences([list(s) + [eos_id] for s in seqs], pad_id)
-    return tgt_in, tgt_out
-
-
-@torch.no_grad()
-def _course_greedy_decode(model, src, max_new_tokens, bos_id, eos_id, pad_id):
-    """src (B, S) -> (B, T) ids without <bos>, pad_id after each row's <eos>; calls only
-    `model.encode(src, src_mask)` and `model.decode(ys, memory, src_mask)`."""
-    src_mask = _course_padding_mask(src, pad_id)
-    memory = model.encode(src, src_mask)
-    ys = torch.full((src.size(0), 1), bos_id, dtype=torch.long)
-    finished = torch.zeros(src.size(0), dtype=torch.bool)
-    for _ in range(max_new_tokens):
-        next_token = model.decode(ys, memory, src_mask)[:, -1].argmax(-1).masked_fill(finished, pad_id)
-        ys = torch.cat([ys, next_token[:, None]], dim=1)
-        finished |= next_token == eos_id
-        if finished.all():
-            break
-    return ys[:, 1:]
-
-
-# name in the notebook -> (exercise whose check it must pass, the course's version)
-PARTS = {
-    "sinusoidal_encoding": ("03.sinusoidal_encoding", _course_sinusoidal),
-    "attention": ("04.attention", lambda q, k, v, mask=None: _course_attention(q, k, v, mask)),
-    "split_heads": ("05.split_heads", _course_split_heads),
-    "merge_heads": ("05.merge_heads", _course_merge_heads),
-    "MultiHeadAttention": ("05.multi_head_attention",
-                           lambda d_model, n_heads: _CourseMHA(d_model, n_heads)),
-    "causal_mask": ("06.causal_mask", lambda T: _course_causal_mask(T)),
-    "padding_mask": ("06.padding_mask", _course_padding_mask),
-    "layer_norm": ("08.layer_norm", lambda x, gamma, beta, eps=1e-5: F.layer_norm(x, x.shape[-1:], gamma, beta, eps)),
-    "feed_forward": ("08.feed_forward", lambda x, w_1, b_1, w_2, b_2: torch.relu(x @ w_1 + b_1) @ w_2 + b_2),
-    "encoder_layer": ("08.fix_encoder_layer", _course_encoder_layer),
-    "decoder_layer": ("08.decoder_layer", _course_decoder_layer),
-    "teacher_forcing": ("09.teacher_forcing", _course_teacher_forcing),
-    "label_smoothed_loss": ("09.label_smoothed_loss",
-                            lambda logits, target, smoothing, pad_id: _course_loss(
-                                logits, target, smoothing, pad_id)),
-    "warmup_lr": ("09.warmup_lr", _course_warmup_lr),
-    "greedy_decode": ("10.greedy_decode", _course_greedy_decode),
+HINT_FIX_PARTS = msg("Fix each of them in its exercise notebook (and save it) or in the parts cell, then run the "
+                     "gathering cell again. The capstone still runs meanwhile, on the course's versions.")
+HINT_MORE_PARTS = msg("Make each of them pass its own check in its exercise notebook (and save it), or paste a "
+                      "working version into the parts cell, then run the gathering cell again. The capstone still "
+                      "runs meanwhile.")
+HINT_NAMES = msg("Keep the module names of the given __init__ (src_embed, encoder.layers, ...).")
+HINT_MASK_ORDER = msg("A mask does not fit its attention: a decoder layer is called as "
+                      "`layer(x, memory, tgt_mask, src_mask)` (the target's mask first, then the source's).")
+HINT_PE_AXIS = msg("Take the positions of the sequence axis: `pe[:S]` with S = src.size(1) and `pe[:T]` with "
+                   "T = tgt.size(1) (size(0) is the batch).")
+HINT_FLOAT64 = msg("A float64 tensor met the model's float32 weights: one of the parts returns float64 (the "
+                   "table of 11.parts names it). Create tensors in float32, or end that part with `.float()`.")
+HINT_WIDTH = msg("End decode with the output projection: `return self.out_proj(x)` (B, T, tgt_vocab_size).")
+HINT_SOFTMAX = msg("decode returns probabilities: it applies softmax to the logits. Return the logits themselves, "
+                   "`self.out_proj(x)`: the loss applies log_softmax itself, and greedy decoding takes the argmax.")
+HINT_LOG_SOFTMAX = msg("decode returns log-probabilities (log_softmax of the logits). Return the logits "
+                       "themselves, `self.out_proj(x)`: the loss applies log_softmax itself.")
+HINT_ENCODE_NONE = msg("`encode(src, None)` must build the padding mask itself: `if src_mask is None: src_mask = "
+                       "P.padding_mask(src, self.pad_id)`, then pass it to every encoder layer.")
+HINT_ASSEMBLY = {
+    "scale": msg("Multiply the embeddings by sqrt(d_model) before adding the positions (step 1)."),
+    "scale_src": msg("Multiply the source embeddings by sqrt(d_model) too, before adding the positions."),
+    "scale_tgt": msg("Multiply the target embeddings by sqrt(d_model) too, before adding the positions."),
+    "memory_mask": msg("Cross-attention must not read the source's padding: pass src_mask to every decoder layer "
+                       "as memory_mask."),
+    "causal": msg("The decoder's self-attention needs the causal mask as well as the padding mask "
+                  "(padding_mask(tgt) & causal_mask(T))."),
+    "positions": msg("Add the sinusoidal positional encoding to both embeddings."),
+    "positions_src": msg("encode adds no positions: add `pe[:S]` to the source embeddings too."),
+    "positions_tgt": msg("decode adds no positions: add `pe[:T]` to the target embeddings too."),
+    "src_embed": msg("decode embeds the target with src_embed; the target has its own table: `self.tgt_embed(tgt)`."),
+    "first_layer": msg("Only the first encoder layer runs: loop over every layer, "
+                       "`for layer in self.encoder.layers:`."),
+    "times_d": msg("Multiply the embeddings by sqrt(d_model), not by d_model."),
+    "first_layer_n": msg("You run encoder.layers[0] again and again: run each layer of `self.encoder.layers` once, "
+                         "in order (`for layer in self.encoder.layers: x = layer(x, src_mask)`)."),
+    "cross_self": msg("The decoder layers' cross-attention reads the decoder's own states: pass the encoder's "
+                      "`memory` (and src_mask): `layer(x, memory, tgt_mask, src_mask)`."),
+    "enc_mask": msg("The encoder layers get no mask: pass src_mask to every encoder layer, so the source's padding "
+                    "stays hidden."),
+    "softmax": HINT_SOFTMAX,
+    "log_softmax": HINT_LOG_SOFTMAX,
 }
+HINT_RETRAIN = msg("Run the training cell of this notebook (it starts from your Transformer's own random weights "
+                   "and records them as run['initial_weights']), then this check again.")
+HINT_LONGER = msg("Train longer (more steps), or look at the table of parts: one of yours may pass its check and "
+                  "still be slow.")
+HINT_TIME = msg("Close other programs (the timing assumes 2 free CPU cores) or stop at the target.")
+
+# Weights closer than this to others (relative L2 distance of the weight matrices) count as the same weights.
+# Measured: one Adam step from the shipped checkpoint moves them 0.02 away; the capstone's initial weights are
+# 0.36 from the checkpoint (the reference model started from the same seed), and the solution's trained model
+# ends 0.13 from it and 0.37 from its initial weights.
+_SAME_WEIGHTS = 0.01
 
 
-# ----------------------------------------------------------------------------- reading the exercise notebooks
-_PREAMBLE = ("import math\nimport torch\nimport torch.nn.functional as F\nfrom torch import nn\n"
-             "from course_utils.transformer import masks\n")
+# ----------------------------------------------------------------------------- 11.parts
+def _listed(rows) -> Msg:
+    shown = [msg("{part} ({why})", part=r["part"], why=r["why"]) for r in rows[:4]]
+    return Msg.join([p for item in shown for p in ("; ", item)][1:] + ([" ..."] if len(rows) > 4 else []))
 
 
-def answers_from_exercises(folder) -> tuple[dict, dict]:
-    """The learner's parts from their saved exercise notebooks in `folder`
-    (exercises/NN_name.ipynb): every code cell of an exercise (tagged `exercise:NN.name`)
-    that defines one of the PARTS is run, notebook by notebook in lesson order, in one
-    namespace that starts with the course's parts. Returns ({name: object}, {name: note});
-    a cell that fails to run is skipped and noted (nothing in the notebooks is changed)."""
-    folder = Path(folder)
-    found, notes = {}, {}
-    if not folder.is_dir():
-        return found, {"*": f"no folder {folder}"}
-    namespace: dict = {"__name__": "capstone_parts"}
-    exec(_PREAMBLE, namespace)  # noqa: S102  (the course's imports that the answer cells use)
-    namespace.update({name: fallback for name, (_, fallback) in PARTS.items()})
-    wanted = {ex_id: name for name, (ex_id, _) in PARTS.items()}
-    for path in sorted(folder.glob("[0-9][0-9]_*.ipynb")):
-        try:
-            cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
-        except (OSError, ValueError) as err:
-            notes[path.name] = f"could not read {path.name}: {err}"
-            continue
-        for cell in cells:
-            tags = cell.get("metadata", {}).get("tags", [])
-            ex_id = next((t.split(":", 1)[1] for t in tags if t.startswith("exercise:")), None)
-            name = wanted.get(ex_id)
-            source = "".join(cell.get("source", [])) if isinstance(cell.get("source"), list) else cell.get("source", "")
-            if cell.get("cell_type") != "code" or name is None or \
-                    not (f"def {name}(" in source or f"class {name}(" in source):
-                continue
-            try:
-                exec(compile(source, f"{path.name} ({ex_id})", "exec"), namespace)  # noqa: S102
-            except Exception as err:  # a half-written answer: leave it, use the course's part
-                notes[name] = f"{path.name}: the answer cell raised {type(err).__name__}: {err}"
-                continue
-            found[name] = namespace[name]
-    return found, notes
+@exercise("11.parts", "Bring your parts to the capstone", time_limit=30, name="parts")
+def _check_parts(parts):
+    if not is_instance(parts, Parts):
+        raise Fail(msg("Pass the result of gather_parts(...), got {kind}.", kind=type(parts).__name__))
+    rows = [dict(r) for r in parts.rows]
+    failing = [r for r in rows if r["status"] == "failed"]
+    yours = [r for r in rows if r["used"] == "yours"]
+    if failing:
+        raise Fail(msg("{n} of your parts fail, so the course's version stands in for them: {listed}.",
+                       n=len(failing), listed=_listed(failing)), hint=HINT_FIX_PARTS)
+    if not yours:
+        raise Pending(msg("No part of yours yet: save your exercise notebooks or paste parts into the cell above."))
+    course = [r for r in rows if r["used"] != "yours"]
+    if course:
+        raise Fail(msg("{mine} of {n} parts are yours; the course's version stands in for {k}: {listed}.",
+                       mine=len(yours), n=len(rows), k=len(course), listed=_listed(course)), hint=HINT_MORE_PARTS)
+    return msg("All {n} parts are yours, and each passes its own check.", n=len(rows))
 
 
-# ----------------------------------------------------------------------------- gathering
-@dataclass
-class PartRow:
-    name: str
-    exercise: str
-    source: str      # "yours (capstone)", "yours (exercises/NN_...)", "course"
-    note: str
-
-
-class Parts(types.SimpleNamespace):
-    """The parts the capstone model is built from, as attributes (`parts.attention`), and
-    `rows`: where each came from and why."""
-
-    def table(self) -> str:
-        width = max(len(r.name) for r in self.rows)
-        lines = [f"{'part':{width}s}  {'exercise':24s}  {'used':24s}  note"]
-        lines += [f"{r.name:{width}s}  {r.exercise:24s}  {r.source:24s}  {r.note}" for r in self.rows]
-        return "\n".join(lines)
-
-    def yours(self) -> list[str]:
-        return [r.name for r in self.rows if r.source.startswith("yours")]
-
-    def course(self) -> list[str]:
-        return [r.name for r in self.rows if r.source == "course"]
-
-
-def _is_stub(obj) -> bool:
-    return obj is None or obj is Ellipsis
-
-
-def gather_parts(namespace: dict, exercises=None, record: bool = False) -> Parts:
-    """For each of PARTS: the learner's version if its check passes, else the course's.
-
-    Looks first in `namespace` (the capstone notebook's globals()), then, if `exercises`
-    is a folder, in the learner's saved exercise notebooks there. Each candidate is graded
-    by its lesson's check (without recording progress unless `record`); a pending or failing
-    part is replaced by the course's version, and the row says so."""
-    from_files, file_notes = answers_from_exercises(exercises) if exercises is not None else ({}, {})
-    chosen, rows = {}, []
-    old = os.environ.get("COURSE_NO_PROGRESS"), os.environ.get("COURSE_STRICT")
-    if not record:
-        os.environ["COURSE_NO_PROGRESS"] = "1"
-    os.environ["COURSE_STRICT"] = "0"
-    try:
-        for name, (ex_id, fallback) in PARTS.items():
-            candidates = [("yours (capstone)", namespace.get(name))]
-            if name in from_files:
-                candidates.append(("yours (exercise notebook)", from_files[name]))
-            notes = []
-            for label, obj in candidates:
-                if _is_stub(obj):
-                    continue
-                result = check(ex_id, obj)
-                if result.passed:
-                    chosen[name] = obj
-                    rows.append(PartRow(name, ex_id, label, "passes its check"))
-                    break
-                where = label.split(' ', 1)[1][1:-1]
-                if result.title.startswith("Find the bug") and (result.hint or "").startswith("Still the original bug"):
-                    # a find-the-bug exercise ships with its bug: untouched is "not fixed yet", not "failed"
-                    notes.append(f"{where}: not fixed yet (the starting code of {ex_id} still has its bug)")
-                else:
-                    notes.append(f"{where}: {result.status}"
-                                 + ("" if result.status == "pending" else f" ({result.message[:60]})"))
-            else:
-                chosen[name] = fallback
-                note = "; ".join(notes) or file_notes.get(name) or "not written"
-                rows.append(PartRow(name, ex_id, "course", note))
-    finally:
-        for key, value in zip(("COURSE_NO_PROGRESS", "COURSE_STRICT"), old):
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return Parts(rows=rows, **chosen)
-
-
-# ----------------------------------------------------------------------------- evaluation
-@torch.no_grad()
-def exact_match(model, pairs, src_vocab, tgt_vocab, batch_size: int = 500, max_new_tokens: int = 40) -> float:
-    """Greedy exact match of `model` on `pairs`, using only `model.encode(src, src_mask)`
-    and `model.decode(ys, memory, src_mask)` (the capstone model's interface)."""
-    was_training = model.training
-    model.eval()
-    hits = 0
-    try:
-        for start in range(0, len(pairs), batch_size):
-            chunk = pairs[start:start + batch_size]
-            src = pad_sequences([src_vocab.encode(p.src) for p in chunk], PAD_ID)
-            out = _course_greedy_decode(model, src, max_new_tokens, BOS_ID, EOS_ID, PAD_ID)
-            hits += sum(tgt_vocab.decode(row) == list(p.tgt) for row, p in zip(out.tolist(), chunk))
-    finally:
-        model.train(was_training)
-    return hits / len(pairs)
-
-
-# ----------------------------------------------------------------------------- graders
+# ----------------------------------------------------------------------------- 11.transformer
 _PROBE = dict(src_vocab_size=13, tgt_vocab_size=11, d_model=32, n_heads=4, n_layers=2, d_ff=48, max_len=24)
 
 
@@ -254,7 +123,7 @@ def _probe_batch():
     tgt = torch.randint(4, 11, (3, 6), generator=g)
     src[1, 4:] = PAD_ID
     src[2, 6:] = PAD_ID
-    tgt[:, 0] = BOS_ID
+    tgt[:, 0] = 1  # <bos>
     tgt[1, 3:] = PAD_ID
     tgt[2, 5:] = PAD_ID
     return src, tgt
@@ -263,9 +132,9 @@ def _probe_batch():
 def _reference_variants(ref: CourseTransformer, src, tgt) -> dict:
     """The reference logits, and those of known assembly mistakes, on the same weights."""
     d = ref.config.d_model
-    pe = _course_sinusoidal(ref.config.max_len, d)
-    src_mask = _course_padding_mask(src, PAD_ID)
-    tgt_mask = _course_padding_mask(tgt, PAD_ID) & _course_causal_mask(tgt.size(1))
+    pe = sinusoidal_encoding(ref.config.max_len, d)
+    src_mask = padding_mask(src, PAD_ID)
+    tgt_mask = padding_mask(tgt, PAD_ID) & causal_mask(tgt.size(1))
 
     def run(scale=(True, True), memory_mask=True, causal=True, positions=(True, True), tgt_table=None,
             enc_layers=None, enc_mask=True, factor=None, cross_self=False):
@@ -279,7 +148,7 @@ def _reference_variants(ref: CourseTransformer, src, tgt) -> dict:
             for layer in enc_layers:
                 x = layer(x, src_mask)
             memory = x
-        mask = tgt_mask if causal else _course_padding_mask(tgt, PAD_ID)
+        mask = tgt_mask if causal else padding_mask(tgt, PAD_ID)
         y = embed(tgt_table or ref.tgt_embed, tgt, scale[1], positions[1])
         if cross_self:  # the decoder layers read their own states as memory
             for layer in ref.decoder.layers:
@@ -288,14 +157,38 @@ def _reference_variants(ref: CourseTransformer, src, tgt) -> dict:
         return ref.out_proj(ref.decoder(y, memory, mask, src_mask if memory_mask else None))
 
     with torch.no_grad():
-        return {"right": run(), "scale": run(scale=(False, False)), "scale_src": run(scale=(False, True)),
-                "scale_tgt": run(scale=(True, False)), "memory_mask": run(memory_mask=False),
-                "causal": run(causal=False), "positions": run(positions=(False, False)),
-                "positions_src": run(positions=(False, True)), "positions_tgt": run(positions=(True, False)),
-                "src_embed": run(tgt_table=ref.src_embed), "first_layer": run(enc_layers=ref.encoder.layers[:1]),
-                "enc_mask": run(enc_mask=False), "times_d": run(factor=float(d)),
-                "first_layer_n": run(enc_layers=[ref.encoder.layers[0]] * len(ref.encoder.layers)),
-                "cross_self": run(cross_self=True)}
+        variants = {"right": run(), "scale": run(scale=(False, False)), "scale_src": run(scale=(False, True)),
+                    "scale_tgt": run(scale=(True, False)), "memory_mask": run(memory_mask=False),
+                    "causal": run(causal=False), "positions": run(positions=(False, False)),
+                    "positions_src": run(positions=(False, True)), "positions_tgt": run(positions=(True, False)),
+                    "src_embed": run(tgt_table=ref.src_embed), "first_layer": run(enc_layers=ref.encoder.layers[:1]),
+                    "enc_mask": run(enc_mask=False), "times_d": run(factor=float(d)),
+                    "first_layer_n": run(enc_layers=[ref.encoder.layers[0]] * len(ref.encoder.layers)),
+                    "cross_self": run(cross_self=True)}
+    variants["softmax"] = variants["right"].softmax(-1)
+    variants["log_softmax"] = variants["right"].log_softmax(-1)
+    return variants
+
+
+def _same_layout(mine: dict, theirs: dict, what) -> None:
+    """Fail unless two state dicts have the same names and shapes."""
+    missing, extra = sorted(set(theirs) - set(mine))[:4], sorted(set(mine) - set(theirs))[:4]
+    if missing or extra:
+        raise Fail(msg("The parameter names of {what} differ from course_utils' Transformer, so the weights cannot "
+                       "be copied across. Missing: {missing}; unexpected: {extra}.", what=what,
+                       missing=str(missing or "none"), extra=str(extra or "none")), hint=HINT_NAMES)
+    for name, value in theirs.items():
+        if tuple(mine[name].shape) != tuple(value.shape):
+            raise Fail(msg("`{name}` of {what} has shape {got}; course_utils' Transformer has {want}.", name=name,
+                           what=what, got=tuple(mine[name].shape), want=tuple(value.shape)), hint=HINT_NAMES)
+
+
+def _expect_float32_positions(model) -> None:
+    pe = getattr(model, "pe", None)
+    if is_instance(pe, torch.Tensor) and pe.is_floating_point() and pe.dtype != torch.float32:
+        raise Fail(msg("Your model's positional table `self.pe` has dtype {dtype}: the `sinusoidal_encoding` it was "
+                       "built with returns {dtype}, while the model computes in float32.",
+                       dtype=str(pe.dtype).replace("torch.", "")), hint=HINT_FLOAT64)
 
 
 @exercise("11.transformer", "Assemble the Transformer from your parts", time_limit=30, name="Transformer")
@@ -306,108 +199,148 @@ def _check_transformer(cls):
     model = call(cls, _PROBE["src_vocab_size"], _PROBE["tgt_vocab_size"], d_model=_PROBE["d_model"],
                  n_heads=_PROBE["n_heads"], n_layers=_PROBE["n_layers"], d_ff=_PROBE["d_ff"],
                  max_len=_PROBE["max_len"], what="Transformer(...)")
-    if not isinstance(model, nn.Module):
-        raise Fail(f"Transformer(...) should build an nn.Module, got {type(model).__name__}.")
-    mine, theirs = set(model.state_dict()), set(ref.state_dict())
-    if mine != theirs:
-        missing, extra = sorted(theirs - mine)[:4], sorted(mine - theirs)[:4]
-        raise Fail(f"The parameter names differ from course_utils' Transformer, so its weights cannot be "
-                   f"copied in. Missing: {missing or 'none'}; unexpected: {extra or 'none'}.",
-                   hint="Keep the module names of the given __init__ (src_embed, encoder.layers, ...).")
-    model.load_state_dict(ref.state_dict())
-    model.eval()
+    if not is_instance(model, nn.Module):
+        raise Fail(msg("Transformer(...) should build an nn.Module, got {kind}.", kind=type(model).__name__))
+    _same_layout(read_weights(model), ref.state_dict(), msg("your Transformer"))
+    _expect_float32_positions(model)
+    load_weights(model, ref.state_dict())
+    call(model.eval, what="model.eval()")
     src, tgt = _probe_batch()
     variants = _reference_variants(ref, src, tgt)
+    errors = [(r"key columns|query rows", HINT_MASK_ORDER), (r"must match the size of tensor", HINT_PE_AXIS),
+              (r"same dtype|Double", HINT_FLOAT64)]
     with torch.no_grad():
-        got = call(model, src, tgt, what="model(src, tgt)", errors=[
-            (r"key columns|query rows", "A mask does not fit its attention: a decoder layer is called as "
-             "`layer(x, memory, tgt_mask, src_mask)` (the target's mask first, then the source's)."),
-            (r"must match the size of tensor", "Take the positions of the sequence axis: `pe[:S]` with "
-             "S = src.size(1) and `pe[:T]` with T = tgt.size(1) (size(0) is the batch)."),
-        ])
+        got = call(model, src, tgt, what="model(src, tgt)", errors=errors)
     keep = tgt != PAD_ID  # pad positions of the target are never used
-    if isinstance(got, torch.Tensor) and got.shape == variants["right"].shape[:-1] + (_PROBE["d_model"],):
-        raise Fail(f"`logits` has shape {tuple(got.shape)}: width d_model, not the target vocabulary.",
-                   hint="End decode with the output projection: `return self.out_proj(x)` (B, T, tgt_vocab_size).")
-    if not isinstance(got, torch.Tensor) or got.shape != variants["right"].shape:
+    if is_instance(got, torch.Tensor) and got.shape == variants["right"].shape[:-1] + (_PROBE["d_model"],):
+        raise Fail(msg("`logits` has shape {shape}: width d_model, not the target vocabulary.",
+                       shape=tuple(got.shape)), hint=HINT_WIDTH)
+    if not is_instance(got, torch.Tensor) or got.shape != variants["right"].shape:
         compare("logits", got, variants["right"], axes=("B", "T", "V"))
-    hints = {
-        "scale": "Multiply the embeddings by sqrt(d_model) before adding the positions (step 1).",
-        "scale_src": "Multiply the source embeddings by sqrt(d_model) too, before adding the positions.",
-        "scale_tgt": "Multiply the target embeddings by sqrt(d_model) too, before adding the positions.",
-        "memory_mask": "Cross-attention must not read the source's padding: pass src_mask to every "
-                       "decoder layer as memory_mask.",
-        "causal": "The decoder's self-attention needs the causal mask as well as the padding mask "
-                  "(padding_mask(tgt) & causal_mask(T)).",
-        "positions": "Add the sinusoidal positional encoding to both embeddings.",
-        "positions_src": "encode adds no positions: add `pe[:S]` to the source embeddings too.",
-        "positions_tgt": "decode adds no positions: add `pe[:T]` to the target embeddings too.",
-        "src_embed": "decode embeds the target with src_embed; the target has its own table: `self.tgt_embed(tgt)`.",
-        "first_layer": "Only the first encoder layer runs: loop over every layer, `for layer in self.encoder.layers:`.",
-        "times_d": "Multiply the embeddings by sqrt(d_model), not by d_model.",
-        "first_layer_n": "You run encoder.layers[0] again and again: run each layer of `self.encoder.layers` once, "
-                         "in order (`for layer in self.encoder.layers: x = layer(x, src_mask)`).",
-        "cross_self": "The decoder layers' cross-attention reads the decoder's own states: pass the encoder's "
-                      "`memory` (and src_mask): `layer(x, memory, tgt_mask, src_mask)`.",
-        "enc_mask": "The encoder layers get no mask: pass src_mask to every encoder layer, so the source's padding "
-                    "stays hidden.",
-    }
     compare("logits at the real target positions", got[keep], variants["right"][keep], axes=("N", "V"),
-            mistakes=[(variants[k][keep], h) for k, h in hints.items()])
-    return "Same logits as course_utils' Transformer with the same weights, on a padded batch."
+            mistakes=[(variants[k][keep], h) for k, h in HINT_ASSEMBLY.items()])
+    with torch.no_grad():  # statement: encode(src, None) builds the padding mask itself
+        memory = call(model.encode, src, None, what="model.encode(src, None)", errors=errors)
+        want = ref.encode(src, padding_mask(src, PAD_ID))
+        unmasked = ref.encoder(ref.src_pos(ref.src_embed(src) * math.sqrt(ref.config.d_model)), None)
+    compare("model.encode(src, None)", memory, want, axes=("B", "S", "d_model"),
+            mistakes=[(unmasked, HINT_ENCODE_NONE)], hint=HINT_ENCODE_NONE)
+    return msg("Same logits as course_utils' Transformer with the same weights, on a padded batch; "
+               "encode(src, None) builds the padding mask.")
+
+
+# ----------------------------------------------------------------------------- 11.train
+def _item(run: dict, key: str):
+    return call(run.get, key, what=f"run.get({key!r})")
+
+
+def _config_of(weights: dict, max_len: int) -> dict:
+    """The course Transformer's settings that give `weights`' names and shapes (all but n_heads)."""
+    try:
+        src_vocab, d_model = weights["src_embed.weight"].shape
+        tgt_vocab = weights["tgt_embed.weight"].shape[0]
+        d_ff = weights["encoder.layers.0.ffn.w_1.weight"].shape[0]
+    except (KeyError, ValueError, AttributeError):
+        raise Fail(msg("run['model'] is not a capstone Transformer: it has no src_embed, tgt_embed and "
+                       "encoder.layers.0.ffn weights."), hint=HINT_NAMES) from None
+    n_layers = len({name.split(".")[2] for name in weights if name.startswith("encoder.layers.")})
+    return dict(src_vocab_size=int(src_vocab), tgt_vocab_size=int(tgt_vocab), d_model=int(d_model),
+                n_layers=n_layers, d_ff=int(d_ff), max_len=max_len, dropout=0.0)
+
+
+def _distance(a: dict, b: dict) -> float | None:
+    """Relative L2 distance of the weight matrices of two state dicts of the same layout (None when the
+    layouts differ)."""
+    if set(a) != set(b) or any(tuple(a[n].shape) != tuple(b[n].shape) for n in b):
+        return None
+    names = [n for n in b if b[n].dim() > 1]
+    diff = sum(float((a[n].double() - b[n].double()).pow(2).sum()) for n in names)
+    size = sum(float(b[n].double().pow(2).sum()) for n in names)
+    return math.sqrt(diff / size) if size else math.sqrt(diff)
+
+
+def _course_copy(model, weights: dict, config: dict) -> CourseTransformer:
+    """course_utils' Transformer holding `weights`, with the number of heads for which it computes the same
+    logits as the learner's `model` on a padded batch of real sentences (Fail if none does)."""
+    batch = real_batch()
+    got = call(model, batch.src, batch.tgt_in, what="run['model'](src, tgt)")
+    keep = batch.tgt_in != PAD_ID
+    worst = None
+    d_model = config["d_model"]
+    for heads in sorted((h for h in range(1, d_model + 1) if d_model % h == 0), key=lambda h: (h != 4, h)):
+        course = CourseTransformer(TransformerConfig(n_heads=heads, **config)).eval()
+        course.load_state_dict(weights)
+        with torch.no_grad():
+            want = course(batch.src, batch.tgt_in)
+        if not is_instance(got, torch.Tensor) or got.shape != want.shape:
+            break
+        gap = float((got.detach().double() - want.double())[keep].abs().max())
+        if gap <= 1e-4 + 1e-4 * float(want[keep].abs().max()):
+            return course
+        worst = gap if worst is None else min(worst, gap)
+    raise Fail(msg("With its weights copied into course_utils' Transformer, your trained model does not compute the "
+                   "same logits (max difference {gap}), so its accuracy cannot be measured.",
+                   gap="?" if worst is None else f"{worst:.3g}"),
+               hint=msg("Make 11.transformer pass first, then train again."))
+
+
+def _expect_trained_here(weights: dict, initial) -> None:
+    """Fail unless `weights` moved away from the run's initial weights, and neither is the shipped model's."""
+    if not is_instance(initial, dict) or not all(is_instance(t, torch.Tensor) for t in initial.values()):
+        raise Fail(msg("run['initial_weights'] is missing: it should hold your model's weights before the first "
+                       "training step."), hint=HINT_RETRAIN)
+    moved = _distance(weights, initial)
+    if moved is None:
+        raise Fail(msg("run['initial_weights'] do not have the names and shapes of run['model']'s weights."),
+                   hint=HINT_RETRAIN)
+    if moved < _SAME_WEIGHTS:
+        raise Fail(msg("run['model'] was not trained: its weights are still run['initial_weights']."),
+                   hint=HINT_RETRAIN)
+    shipped = reference_model()[0].state_dict()
+    for what, state in ((msg("Your trained model's weights"), weights), (msg("The weights training started from"),
+                                                                           initial)):
+        distance = _distance(state, shipped)
+        if distance is not None and distance < _SAME_WEIGHTS:
+            raise Fail(msg("{what} are the shipped reference model's, or close to them (relative distance "
+                           "{distance:.3f}): 11.train grades a model trained from random weights in this notebook.",
+                           what=what, distance=distance), hint=HINT_RETRAIN)
 
 
 @exercise("11.train", "Train your Transformer to 95 % exact match", time_limit=120, name="run")
 def _check_train(run):
-    if not isinstance(run, dict) or not {"model", "train_seconds"} <= set(run):
-        raise Fail("Pass the dict the training cell returns: {'model': ..., 'train_seconds': ..., ...}.")
-    model, seconds = run["model"], run["train_seconds"]
-    if not isinstance(model, nn.Module):
-        raise Fail(f"run['model'] should be your trained Transformer, got {type(model).__name__}.")
-    if not isinstance(seconds, (int, float)) or seconds <= 0:
-        raise Fail(f"run['train_seconds'] should be the training time in seconds, got {seconds!r}.")
+    if not is_instance(run, dict):
+        raise Fail(msg("Pass the dict the training cell returns: {{'model': ..., 'train_seconds': ..., "
+                       "'initial_weights': ..., ...}}."))
+    model, seconds = _item(run, "model"), _item(run, "train_seconds")
+    if not is_instance(model, nn.Module):
+        raise Fail(msg("run['model'] should be your trained Transformer, got {kind}.", kind=type(model).__name__))
+    if is_instance(seconds, bool) or not is_instance(seconds, (int, float)) or not seconds > 0:
+        raise Fail(msg("run['train_seconds'] should be the training time in seconds, got {value}.",
+                       value=repr(seconds)))
+    weights = read_weights(model)
+    pe = getattr(model, "pe", None)
+    config = _config_of(weights, pe.size(0) if is_instance(pe, torch.Tensor) and pe.dim() == 2 else 64)
     src_vocab, tgt_vocab = build_vocabs()
-    for attr, vocab in (("src_embed", src_vocab), ("tgt_embed", tgt_vocab)):
-        table = getattr(model, attr, None)
-        if isinstance(table, nn.Embedding) and table.num_embeddings < len(vocab):
-            raise Fail(f"Your model's {attr} has {table.num_embeddings} rows, but the corpus vocabulary has "
-                       f"{len(vocab)} tokens.",
-                       hint="Build the model with the vocabularies' sizes: `Transformer(len(src_vocab), len(tgt_vocab))`.")
+    for side, size, vocab in (("src_embed", config["src_vocab_size"], src_vocab),
+                              ("tgt_embed", config["tgt_vocab_size"], tgt_vocab)):
+        if size < len(vocab):
+            raise Fail(msg("Your model's {side} has {rows} rows, but the corpus vocabulary has {n} tokens.",
+                           side=side, rows=size, n=len(vocab)),
+                       hint=msg("Build the model with the vocabularies' sizes: "
+                                "`Transformer(len(src_vocab), len(tgt_vocab))`."))
+    _same_layout(weights, CourseTransformer(TransformerConfig(n_heads=1, **config)).state_dict(),
+                 msg("your trained model"))
+    _expect_trained_here(weights, _item(run, "initial_weights"))
+    course = _course_copy(model, weights, config)
     test = make_splits(0, n_train=0).test
-    t0 = time.perf_counter()
-    score = exact_match(model, test, src_vocab, tgt_vocab)
+    score = evaluate(course, test, src_vocab, tgt_vocab, bleu=False)["exact_match"]
     if score < TARGET_EXACT_MATCH:
-        raise Fail(f"Exact match on the {len(test)} test sentences is {score:.1%}, below "
-                   f"{TARGET_EXACT_MATCH:.0%}.",
-                   hint="Train longer (more steps) or check the table of parts: a part that fell back to "
-                        "the course's version is not the cause, one of yours that passes may still be slow.")
+        raise Fail(msg("Exact match on the {n} test sentences is {score:.1%}, below {target:.0%}.", n=len(test),
+                       score=score, target=TARGET_EXACT_MATCH), hint=HINT_LONGER)
     if seconds > TIME_LIMIT_S:
-        raise Fail(f"Exact match {score:.1%} is fine, but training took {seconds:.0f} s, more than "
-                   f"{TIME_LIMIT_S} s.",
-                   hint="Close other programs (the timing assumes 2 free CPU cores) or stop at the target.")
-    del t0
-    return f"Exact match on the test split: at least {TARGET_EXACT_MATCH:.0%}, within {TIME_LIMIT_S} s of training."
+        raise Fail(msg("Exact match {score:.1%} is fine, but training took {seconds:.0f} s, more than {limit} s.",
+                       score=score, seconds=seconds, limit=TIME_LIMIT_S), hint=HINT_TIME)
+    return msg("Exact match on the {n} test sentences: {score:.1%} (at least {target:.0%} needed), after "
+               "{seconds:.0f} s of training (at most {limit} s), from your model's own initial weights.",
+               n=len(test), score=score, target=TARGET_EXACT_MATCH, seconds=seconds, limit=TIME_LIMIT_S)
 
-
-@exercise("11.parts", "Bring your parts to the capstone", time_limit=30, name="parts")
-def _check_parts(parts):
-    if not isinstance(parts, Parts):
-        raise Fail(f"Pass the result of gather_parts(...), got {type(parts).__name__}.")
-    failing = [r for r in parts.rows if r.source == "course" and "failed" in r.note]
-    if not parts.yours() and failing:
-        listed = "; ".join(f"{r.name} ({r.exercise}: {r.note})" for r in failing[:4])
-        raise Fail(f"None of your parts is used yet: {len(failing)} of them fail their own check, so the course's "
-                   f"version stands in: {listed}.",
-                   hint="Make each of them pass its own check in its exercise notebook (or fix it in the parts cell), "
-                        "then run the gathering cell again.")
-    if not parts.yours():
-        raise Pending("No part of yours yet: save your exercise notebooks or paste parts into the cell above.")
-    course = [r for r in parts.rows if r.source == "course"]
-    if course:
-        listed = "; ".join(f"{r.name} ({r.exercise}: {r.note})" for r in course[:4])
-        raise Fail(f"{len(parts.yours())} of {len(parts.rows)} parts are yours; the course's version stands in for "
-                   f"{len(course)}: {listed}{' ...' if len(course) > 4 else ''}.",
-                   hint="Make each of them pass its own check in its exercise notebook (and save it), or paste a "
-                        "working version into the parts cell, then run the gathering cell again. The capstone "
-                        "still runs meanwhile.")
-    return f"All {len(parts.rows)} parts are yours, and each passes its own check."

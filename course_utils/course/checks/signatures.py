@@ -1,19 +1,23 @@
 """course layer · signatures of common attention mistakes: properties of a learner's output that name a
 mistake however it was written (bit-exact reproduction not needed). Each function returns
-a test `got -> bool` for `compare(..., mistakes=[(test, hint)])`.
+a test `got -> bool` for `compare(..., mistakes=[(test, hint)])`. Also `compare_close`, a prediction
+check whose near misses get the exercise's own hint.
 
 Shapes: B batch · H heads · T_q/T_k query/key positions. Masks: bool, True = may attend.
 """
 
 import torch
 
-HINT_POLARITY = ("The mask's polarity is inverted: True means *may attend*, so block the positions where the "
-                 "mask is False (`scores.masked_fill(~mask, float('-inf'))`, or `mask == 0`).")
-HINT_ROWS_SUM = ("Each row of `weights` (one query) must sum to 1: take the softmax over the keys, the last "
-                 "axis (dim=-1), after scaling and masking.")
-HINT_IGNORED_MASK = "The mask has no effect in your answer: blocked keys must get weight 0."
-HINT_NOT_PROBABILITIES = ("`weights` must be the probabilities after the softmax (each between 0 and 1, rows summing "
-                          "to 1): return them, not the scores or log-probabilities.")
+from course_utils.base.i18n import msg
+from course_utils.course.checks import Fail, compare_prediction
+
+HINT_POLARITY = msg("The mask's polarity is inverted: True means *may attend*, so block the positions where the "
+                    "mask is False (`scores.masked_fill(~mask, float('-inf'))`, or `mask == 0`).")
+HINT_ROWS_SUM = msg("Each row of `weights` (one query) must sum to 1: take the softmax over the keys, the last "
+                    "axis (dim=-1), after scaling and masking.")
+HINT_IGNORED_MASK = msg("The mask has no effect in your answer: blocked keys must get weight 0.")
+HINT_NOT_PROBABILITIES = msg("`weights` must be the probabilities after the softmax (each between 0 and 1, rows "
+                             "summing to 1): return them, not the scores or log-probabilities.")
 
 
 def _full(mask: torch.Tensor, shape) -> torch.Tensor:
@@ -105,16 +109,24 @@ def scale_hint(c: float, d_k: int, sizes: dict[str, int]) -> str:
     """Name what the learner divided by, from the fitted constant c."""
     right = d_k ** 0.5
     if abs(c - 1) < 1e-3:
-        return f"The scores are not scaled: divide `q @ k.transpose(-2, -1)` by sqrt(d_k) = {right:.3g}, the width of q and k."
-    named = [f"sqrt({n}) = {v ** 0.5:.3g}" for n, v in sizes.items() if abs(c - v ** 0.5) < 1e-3 * max(1, c)]
-    named += [f"{n} = {v}" for n, v in sizes.items() if abs(c - v) < 1e-3 * max(1, c)]
-    what = f"by {named[0]}" if named else f"by {c:.3g}"
-    return (f"Your weights are the softmax of the scores divided {what}: divide by sqrt(d_k) = {right:.3g}, "
-            "the width of the queries and keys.")
+        return msg("The scores are not scaled: divide `q @ k.transpose(-2, -1)` by sqrt(d_k) = {right:.3g}, the "
+                   "width of q and k.", right=right)
+    for n, v in sizes.items():
+        if abs(c - v ** 0.5) < 1e-3 * max(1, c):
+            return msg("Your weights are the softmax of the scores divided by sqrt({name}) = {value:.3g}: divide by "
+                       "sqrt(d_k) = {right:.3g}, the width of the queries and keys.", name=n, value=v ** 0.5,
+                       right=right)
+    for n, v in sizes.items():
+        if abs(c - v) < 1e-3 * max(1, c):
+            return msg("Your weights are the softmax of the scores divided by {name} = {value}: divide by sqrt(d_k) "
+                       "= {right:.3g}, the width of the queries and keys.", name=n, value=v, right=right)
+    return msg("Your weights are the softmax of the scores divided by {value:.3g}: divide by sqrt(d_k) = "
+               "{right:.3g}, the width of the queries and keys.", value=c, right=right)
 
 
-HINT_DROPOUT = ("Some weights are zeroed and the others scaled up: that is dropout. No dropout here: the weights must be "
-                "the plain softmax (deterministic), without `F.dropout` / `nn.Dropout` in training mode.")
+HINT_DROPOUT = msg("Some weights are zeroed and the others scaled up: that is dropout. No dropout here: the "
+                   "weights must be the plain softmax (deterministic), without `F.dropout` / `nn.Dropout` in "
+                   "training mode.")
 
 
 def dropped_out(want: torch.Tensor):
@@ -130,3 +142,55 @@ def dropped_out(want: torch.Tensor):
         ratio = got[kept].double() / want[kept].double()
         return bool(ratio.min() > 1 + 1e-6) and bool(torch.allclose(ratio, ratio.mean().expand_as(ratio), rtol=1e-4))
     return test
+
+
+HINT_NAN_WHERE_ALLOWED = msg("NaN rows exactly where every key is allowed: the mask's polarity is inverted (True = "
+                             "may attend, so fill where the mask is False: `masked_fill(~mask, ...)`).")
+HINT_MASK_DOES_NOT_BLOCK = msg("Blocked keys still get weight: the mask is ignored or does not block. Fill the "
+                               "blocked scores with -inf (`scores.masked_fill(~mask, float('-inf'))`) *before* the "
+                               "softmax; a fill of 0 does not block (exp(0) = 1).")
+HINT_NAN_EMPTY_ROWS = msg("NaN in the rows where every key is blocked: softmax of a row of -inf is 0/0. Give such "
+                          "rows all-zero weights (e.g. `weights.nan_to_num(0.0)`).")
+HINT_ONE_SOFTMAX = msg("All the weights together sum to 1: one softmax over every allowed entry at once "
+                       "(`scores[mask]` flattens them). Each row (query) needs its own softmax over its keys: fill "
+                       "the blocked scores with -inf, then `softmax(dim=-1)`.")
+HINT_ROWS_AFTER_MASK = msg("The rows of the weights do not sum to 1: take the softmax over the keys (the last "
+                           "axis), after masking.")
+
+
+def mask_mistakes(mask: torch.Tensor) -> list:
+    """Signatures of the mistakes attention weights show under a bool `mask` (True = may attend),
+    as `compare` mistakes: inverted polarity, NaN rows, blocked keys that still get weight."""
+    def allowed(got):
+        return mask.expand(got.shape)
+
+    def nan_rows(got):
+        return torch.isnan(got).any(-1)
+
+    def on(got, where):
+        return got[torch.isfinite(got) & where].abs()
+
+    def inverted(got):  # in the rows with allowed *and* blocked keys, the weight sits on the blocked ones
+        partial = (allowed(got).any(-1) & ~allowed(got).all(-1))[..., None].expand(got.shape)
+        return bool(partial.any()) and bool((on(got, ~allowed(got) & partial) > 1e-6).any()) and \
+            bool((on(got, allowed(got) & partial) < 1e-6).all())
+
+    return [
+        (lambda got: nan_rows(got).any() and torch.equal(nan_rows(got), allowed(got).all(-1)), HINT_NAN_WHERE_ALLOWED),
+        (inverted, HINT_POLARITY),
+        (lambda got: (on(got, ~allowed(got)) > 1e-6).any(), HINT_MASK_DOES_NOT_BLOCK),
+        (lambda got: nan_rows(got).any() and torch.equal(nan_rows(got), ~allowed(got).any(-1)), HINT_NAN_EMPTY_ROWS),
+        (lambda got: abs(float(got.sum()) - 1) < 1e-4 and allowed(got).any(-1).sum() > 1, HINT_ONE_SOFTMAX),
+        (lambda got: ((got.sum(-1) - allowed(got).any(-1).to(got.dtype)).abs() > 1e-3).any(), HINT_ROWS_AFTER_MASK),
+    ]
+
+
+def compare_close(name, prediction, want, close_hint, **kwargs):
+    """`compare_prediction`, with `close_hint` (how to get the exact value, without giving it) for an answer
+    that is close but not within the precision asked."""
+    try:
+        compare_prediction(name, prediction, want, **kwargs)
+    except Fail as fail:
+        if "is close" not in fail.message:
+            raise
+        raise Fail(fail.message, hint=close_hint) from None
