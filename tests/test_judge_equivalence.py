@@ -27,15 +27,7 @@ ANSWER_MODULES = ("test_checks_01_05", "test_checks_06", "test_checks_07", "test
 # Graders that do not follow the contract of the checks package yet (they touch a learner object
 # directly), so the judge cannot grade them as `check` does: exercise id -> the grader's line.
 # The list may only shrink: an exercise listed here that the judge grades like `check` fails the test.
-NOT_YET = {
-    "05.multi_head_attention": "lesson05.py:135 isinstance(module, nn.Module); :147 getattr(module, n).weight.copy_",
-    "06.nn_border": "lesson06.py:259 mha.forward = watched (a local function, not a Recorder)",
-    "10.greedy_decode": "lesson10.py:49 a local Config class on the model handed to learner code; :84 _Watched is "
-                        "not a Recorder",
-    "11.transformer": "lesson11.py:309 isinstance(model, nn.Module)",
-    "11.train": "lesson11.py:365 isinstance(model, nn.Module); :372 isinstance(table, nn.Embedding)",
-    "11.parts": "lesson11.py:394 isinstance(parts, Parts)",
-}
+NOT_YET: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
