@@ -392,3 +392,11 @@ def test_a_notebook_is_planned_once_per_run(monkeypatch, capsys):
     monkeypatch.setattr(grading, "grade", grade)
     assert cli.main(["check", str(path), "--no-record"]) == 0
     assert len(built) == 1 and "0 of 4 passed" in capsys.readouterr().out
+
+
+def test_a_fraction_or_a_decimal_prediction_is_judged_by_its_value(kernel):
+    kernel.request("exec", source="from fractions import Fraction\nfrom decimal import Decimal\n"
+                                  "as_fraction, as_decimal = Fraction(1, 1024), Decimal('0.0009765625')")
+    for expression in ("as_fraction", "as_decimal"):
+        result = judge_exercise(kernel, framework.get_exercise("02.predict_gradient"), expression)
+        assert result.status == "passed", result
