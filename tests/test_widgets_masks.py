@@ -1,10 +1,24 @@
-"""Lesson 06's mask widget, driven headless: set `.value`, check what changed."""
+"""Lesson 06's mask widget, driven headless: set `.value`, check what changed; in English
+and in the Chinese edition (COURSE_LANG=zh)."""
+
+import io
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
 
 import pytest
 import torch
 
 from course_utils.view.widgets_masks import (PAD, MaskExplorer, build_mask, demo_batch, describe_weights,
                                         masked_weights)
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    """English unless a test says otherwise (the language follows COURSE_LANG first)."""
+    monkeypatch.setenv("COURSE_LANG", "en")
 
 
 def test_demo_batch_pads_to_longest_and_is_seeded():
@@ -104,3 +118,31 @@ def test_plot_transformer_flow_draws_the_eight_numbered_steps_and_highlights():
     assert len([p for p in plot_transformer_flow(highlight=None).patches
                 if p.get_facecolor()[:3] == matplotlib.colors.to_rgb("#ffd966")]) == 0
     matplotlib.pyplot.close("all")
+
+
+def test_explorer_in_chinese_shows_chinese_labels_and_the_same_numbers(monkeypatch):
+    english_explorer = MaskExplorer()
+    english_explorer.padding.value = True
+    monkeypatch.setenv("COURSE_LANG", "zh")
+    ex = MaskExplorer()
+    assert (ex.padding.description, ex.causal.description, ex.sentence.description) == \
+        ("填充掩码（隐藏 <pad> 键）", "因果掩码（隐藏未来）", "句子")
+    assert [label for label, _ in ex.sentence.options][1] == "dogs chase cats"  # the sentences are data
+    assert ex.message.value.startswith("<b>掩码：无</b> — &lt;pad&gt; 键上的最大权重（真实词元的行）：")
+    ex.padding.value = True
+    assert torch.equal(ex.weights, english_explorer.weights)
+    assert "<b>掩码：填充</b>" in ex.message.value and "largest" not in ex.message.value
+    ex.causal.value = True
+    title = ex.figure.axes[0].get_title()
+    assert title == "自注意力权重，掩码：填充 + 因果"
+    assert (ex.figure.axes[0].get_xlabel(), ex.figure.axes[0].get_ylabel()) == ("键", "查询")
+    with warnings.catch_warnings(record=True) as caught:  # every Chinese character has a glyph
+        warnings.simplefilter("always")
+        ex.figure.savefig(io.BytesIO(), format="png")
+    assert not [w for w in caught if "missing from" in str(w.message)]
+
+
+def test_describe_weights_is_a_message_with_a_chinese_form():
+    from course_utils.base.i18n import translate
+    text = describe_weights(torch.full((3, 3), 1 / 3), ["a", "b", PAD])
+    assert translate(text, "zh") == "<pad> 键上的最大权重（真实词元的行）：0.333 · 未来的键上的最大权重：0.667"

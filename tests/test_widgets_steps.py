@@ -1,4 +1,8 @@
-"""Lesson 08's step-through widget, driven headless (no browser)."""
+"""Lesson 08's step-through widget, driven headless (no browser); in English and in the
+Chinese edition (COURSE_LANG=zh), which reads the same English sentences."""
+
+import io
+import warnings
 
 import pytest
 import torch
@@ -11,6 +15,12 @@ from course_utils.transformer.model import Transformer, TransformerConfig
 from course_utils.view.widgets_steps import StepExplorer, draw_step, parse_input, trace_steps
 
 SENTENCE = "the dog sees the black letter every day"
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    """English unless a test says otherwise (the language follows COURSE_LANG first)."""
+    monkeypatch.setenv("COURSE_LANG", "en")
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +193,64 @@ def test_trace_leaves_the_models_mode_as_it_was(tiny):
         model.eval()
     trace_steps(model, src_vocab, tgt_vocab, ["the", "cat", "."], max_new_tokens=3)
     assert not model.training
+
+
+ZH_TITLES = ["源句子嵌入 + 位置编码", "编码器自注意力", "前馈网络 → 中间表达", "目标句子嵌入 + 位置编码",
+             "带掩码的自注意力", "对中间表达的融合注意力", "线性层 + softmax → 下一个词元的概率", "自回归循环"]
+
+
+def test_explorer_in_chinese_reads_the_same_english_sentence(reference, monkeypatch):
+    model, src_vocab, tgt_vocab = reference
+    monkeypatch.setenv("COURSE_LANG", "zh")
+    explorer = StepExplorer(model, src_vocab, tgt_vocab, SENTENCE)
+    assert explorer.trace is not None and "狗每天看见黑信。" in explorer.message.value
+    assert "the dog sees the black letter every day ." in explorer.message.value  # the input stays English
+    assert (explorer.text.description, explorer.text.placeholder, explorer.button.description) == \
+        ("英文", "输入一个英文句子", "运行")
+    assert (explorer.step.description, explorer.previous.description, explorer.next.description) == \
+        ("步骤", "◀ 上一步", "下一步 ▶")
+    assert [s.title for s in explorer.trace["steps"]] == ZH_TITLES
+    assert explorer.details.value.startswith("<b>第 1 步：源句子嵌入 + 位置编码</b><br>每个英文词元的编号")
+    explorer.step.value = 6
+    assert "<b>第 6 步：对中间表达的融合注意力</b>" in explorer.details.value
+    assert "每层的权重 (1, 4, " in explorer.details.value and "(B, H, T, S)" in explorer.details.value
+    fig = explorer.figure
+    assert fig._suptitle.get_text() == "第 6 步：对中间表达的融合注意力"
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "融合注意力，第 0 层（4 个头的平均）" in titles
+    labels = {ax.get_xlabel() for ax in fig.axes} | {ax.get_ylabel() for ax in fig.axes}
+    assert {"源词元（键）", "读入的目标词元（查询）"} <= labels
+    map_texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "英文" in map_texts and "<bos> + 中文" in map_texts
+    with warnings.catch_warnings(record=True) as caught:  # every Chinese character has a glyph
+        warnings.simplefilter("always")
+        fig.savefig(io.BytesIO(), format="png")
+    assert not [w for w in caught if "missing from" in str(w.message)]
+    explorer.step.value = 8
+    assert "第 1 次调用：输入 (1, 1) → logits (1, 1, " in explorer.details.value
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", "文本框是空的"),
+    ("the dog eats pizza", "不认识的单词 &#x27;pizza&#x27;：玩具语法只认识"),
+    ("the dog sees the cat!", "&#x27;!&#x27;"),
+    ("dog " * 80, "这个模型最多只能读 64 个"),
+])
+def test_explorer_in_chinese_explains_bad_input_in_chinese(reference, monkeypatch, text, expected):
+    model, src_vocab, tgt_vocab = reference
+    monkeypatch.setenv("COURSE_LANG", "zh")
+    explorer = StepExplorer(model, src_vocab, tgt_vocab, SENTENCE)
+    explorer.text.value = text
+    assert explorer.trace is None and "course-problem" in explorer.message.value
+    assert expected in explorer.message.value
+    assert "例如 &#x27;the dog sees" in explorer.message.value or "可以试试：&#x27;the dog sees" in explorer.message.value
+    assert "Type" not in explorer.message.value and "unknown" not in explorer.message.value
+
+
+def test_parse_input_gives_a_message_that_translates(reference):
+    from course_utils.base.i18n import translate
+    _, src_vocab, _ = reference
+    tokens, problem = parse_input("the dog eats pizza", src_vocab, 64)
+    assert tokens is None and problem.startswith("unknown word 'pizza'")
+    assert translate(problem, "zh").startswith("不认识的单词 'pizza'：玩具语法只认识它自己的 ")
+    assert translate(problem, "zh").endswith("可以试试：'the dog sees the black letter every day'。")

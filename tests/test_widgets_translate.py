@@ -1,7 +1,10 @@
 """Lesson 10's translate widget, driven headless (no browser), and the attention helpers of
-run/decoding it draws (attention_maps, translate_with_attention)."""
+run/decoding it draws (attention_maps, translate_with_attention); in English and in the
+Chinese edition (COURSE_LANG=zh), which reads the same English sentences."""
 
 import html
+import io
+import warnings
 
 import pytest
 import torch
@@ -14,6 +17,12 @@ from course_utils.view.widgets_translate import TranslateExplorer, grammar_verdi
 
 MAX_NEW = 8
 REFERENCE_MAX_LEN = 64  # the reference model's max_len: the widget refuses longer input
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch):
+    """English unless a test says otherwise (the language follows COURSE_LANG first)."""
+    monkeypatch.setenv("COURSE_LANG", "en")
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +251,56 @@ def test_head_picker_starts_on_a_visible_choice(setup):
     assert "mean of heads" in ex.figure.axes[0].get_title()
     ex.head.value = 0
     assert "head 0" in ex.figure.axes[0].get_title()
+
+
+def test_explorer_in_chinese_reads_the_same_english_sentence(monkeypatch):
+    """The reference model: the Chinese edition translates the English sentence of the English
+    edition, to the same Chinese, and says so in Chinese."""
+    from course_utils.run.reference import load_reference
+    model, src_vocab, tgt_vocab, _ = load_reference()
+    english = TranslateExplorer(model, src_vocab, tgt_vocab, sentence="the girl drew five small horses")
+    monkeypatch.setenv("COURSE_LANG", "zh")
+    ex = TranslateExplorer(model, src_vocab, tgt_vocab, sentence="the girl drew five small horses")
+    assert ex.result is not None and ex.result["translation"] == english.result["translation"]
+    assert f"<b>{ex.result['text']}</b>" in ex.message.value
+    assert "✓ 与语法给出的译文一致" in ex.message.value and "grammar" not in ex.message.value
+    assert (ex.text.description, ex.text.placeholder, ex.button.description) == ("英文", "输入一个英文句子", "翻译")
+    assert (ex.layer.description, ex.head.description, ex.head.label) == ("层", "头", "各头的平均")
+    assert [label for label, _ in ex.layer.options] == ["第 0 层", "第 1 层"]
+    ax = ex.figure.axes[0]
+    assert ax.get_title() == "融合注意力，解码器第 1 层，各头的平均"
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("英文源句子（键）", "正在写出的中文词元（每一行是它的查询）")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["the", "girl", "drew", "five", "small", "horses", "."]
+    ex.head.value = 2
+    assert ex.figure.axes[0].get_title() == "融合注意力，解码器第 1 层，第 2 个头"
+    with warnings.catch_warnings(record=True) as caught:  # every Chinese character has a glyph
+        warnings.simplefilter("always")
+        ex.figure.savefig(io.BytesIO(), format="png")
+    assert not [w for w in caught if "missing from" in str(w.message)]
+    ex.text.value = "the dog chases the cat that sees the bird"  # outside the grammar: no reference
+    assert "（不是玩具语法中的句子：没有参考译文，只能看模型自己的了）" in ex.message.value
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("the dog eats pizza", "不认识的单词 &#x27;pizza&#x27;：玩具语法只认识"),
+    ("the dog sleeps!", "玩具语法里没有 &#x27;!&#x27;"),
+    ("the dog, the cat", "玩具语法里没有 &#x27;,&#x27;"),
+    ("   ", "请先输入一个英文句子"),
+    ("the " + "big " * 40 + "dog sleeps", "模型最多只能读 32 个"),
+])
+def test_explorer_in_chinese_explains_bad_input_in_chinese(setup, monkeypatch, text, expected):
+    model, src_vocab, tgt_vocab = setup
+    monkeypatch.setenv("COURSE_LANG", "zh")
+    ex = TranslateExplorer(model, src_vocab, tgt_vocab, sentence="the dog sleeps", max_new_tokens=MAX_NEW)
+    ex.text.value = text
+    assert ex.result is None and ex.figure is None and "course-problem" in ex.message.value
+    assert expected in ex.message.value and "Type" not in ex.message.value and "grammar" not in ex.message.value
+
+
+def test_verdicts_are_messages_with_chinese_forms():
+    from course_utils.base.i18n import translate
+    tokens = ["the", "dog", "chased", "the", "cat", "yesterday", "."]
+    wrong = grammar_verdict(tokens, {"translation": ["猫", "。"]})
+    assert translate(wrong, "zh") == "✗ 语法给出的译文是 狗昨天追了猫。"
+    right = grammar_verdict(tokens, {"translation": ["狗", "昨天", "追", "了", "猫", "。"]})
+    assert translate(right, "zh") == "✓ 与语法给出的译文一致"

@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import torch
 
+from course_utils.base.i18n import Msg, msg
 from course_utils.base.validate import boolean, int_in_range, positive_int
 from course_utils.corpus import grammar
 from course_utils.transformer.masks import causal_mask, padding_mask
@@ -440,7 +441,8 @@ def tokenize_zh(text: str, by: str = "char") -> list[str]:
 
 
 class UnknownWordError(ValueError):
-    """A typed sentence uses words the toy grammar does not know."""
+    """A typed sentence uses words the toy grammar does not know. Its message (`args[0]`) is a
+    `msg`, which the lesson widgets show in the notebook's language."""
 
     def __init__(self, message: str, unknown: list):
         super().__init__(message)
@@ -458,20 +460,34 @@ def english_tokens(sentence: str, vocab: Vocab | None = None) -> list[str]:
     known = set(vocab.itos[len(SPECIALS):]) if vocab is not None else set(grammar.english_words())
     tokens = tokenize_en(sentence)
     if not tokens:
-        raise ValueError("english_tokens: the sentence is empty; type e.g. 'the dog chases the cat'")
+        raise ValueError(msg("english_tokens: the sentence is empty; type e.g. 'the dog chases the cat'"))
     unknown = [t for t in tokens if t not in known]
     if unknown:
         hints = []
         for t in dict.fromkeys(unknown):
             close = difflib.get_close_matches(t, sorted(known), n=3)
-            hints.append(f"'{t}'" + (" (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
-                                     if close else ""))
-        raise UnknownWordError(f"unknown word{'s' if len(hints) > 1 else ''} {', '.join(hints)}: "
-                               f"the toy grammar knows only its {len(known)} words "
-                               f"(e.g. nouns: {', '.join(list(grammar.NOUNS)[:6])}, ...)", unknown)
+            word = f"'{t}'"  # quoted: a typed word is never looked up as a message
+            hints.append(msg("{word} (did you mean {options}?)", word=word,
+                             options=joined([f"'{c}'" for c in close], msg(" or ")))
+                         if close else word)
+        fields = dict(words=joined(hints, ", "), n=len(known), nouns=", ".join(list(grammar.NOUNS)[:6]))
+        if len(hints) > 1:
+            raise UnknownWordError(msg("unknown words {words}: the toy grammar knows only its {n} words "
+                                       "(e.g. nouns: {nouns}, ...)", **fields), unknown)
+        raise UnknownWordError(msg("unknown word {words}: the toy grammar knows only its {n} words "
+                                   "(e.g. nouns: {nouns}, ...)", **fields), unknown)
     if tokens[-1] not in (".", "?"):
         tokens.append("?" if tokens[0] in ("do", "does", "did", "will") else ".")
     return tokens
+
+
+def joined(parts, separator) -> Msg:
+    """`separator.join(parts)` as a message whose parts (and a `msg` separator, such as
+    `msg(" or ")`) are each translated where it is shown."""
+    out = []
+    for i, part in enumerate(parts):
+        out += [separator, part] if i else [part]
+    return Msg.join(out)
 
 
 def reference_translation(sentence) -> Pair:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from course_utils.base.i18n import msg
+
 ANIMAL, PERSON, THING = "animal", "person", "thing"
 
 
@@ -145,6 +147,9 @@ TIMES = {
 PLACES = {"in the park": "在 公园", "at home": "在 家", "in the garden": "在 花园",
           "at school": "在 学校", "in the kitchen": "在 厨房", "by the river": "在 河边"}
 TENSES = ("present", "past", "future")
+# the names the parser's error messages use for a tense and a noun's role (shown translated)
+TENSE_NAMES = {"present": msg("present"), "past": msg("past"), "future": msg("future")}
+ROLE_NAMES = {"subject": msg("subject"), "object": msg("object")}
 
 # Function words: negation and the auxiliary by tense
 _ZH_NEGATION = {"present": "不", "past": "没有", "future": "不会"}
@@ -296,11 +301,12 @@ def _realize_clause(c: Clause) -> Realized:
         raise ValueError(f"time {c.time!r} does not go with tense {c.tense!r}; "
                          f"choose one of {sorted(TIMES[c.tense])}")
     if c.negated and c.question:
-        raise ValueError("negated questions are not part of the grammar")
+        raise ValueError(msg("negated questions are not part of the grammar"))
     if c.negated and c.time == "every day":
-        raise ValueError("'every day' is never negated in the grammar (its scope is ambiguous)")
+        raise ValueError(msg("'every day' is never negated in the grammar (its scope is ambiguous)"))
     if v.needs_place and c.place is None:
-        raise ValueError(f"verb {c.verb!r} needs a place phrase, one of {sorted(PLACES)}")
+        raise ValueError(msg("verb {verb!r} needs a place phrase, one of {places}", verb=c.verb,
+                             places=str(sorted(PLACES))))
     plural = c.subject.plural
     obj_en = c.object.en() if c.object else []
     place_en = c.place.split() if c.place else []
@@ -390,7 +396,8 @@ def _realize_relative(r: RelativeSentence) -> Realized:
             features |= _np_features(rest)
         else:
             if v.needs_place and rest is None:
-                raise ValueError(f"verb {verb!r} needs a place phrase, one of {sorted(PLACES)}")
+                raise ValueError(msg("verb {verb!r} needs a place phrase, one of {places}", verb=verb,
+                                     places=str(sorted(PLACES))))
             if rest:
                 en += rest.split()
                 zh += PLACES[rest].split()
@@ -666,9 +673,11 @@ class _Parser:
         self.i = 0
 
     def fail(self, what: str):
-        got = self.t[self.i] if self.i < len(self.t) else "the end of the sentence"
-        raise ValueError(f"not a sentence of the toy grammar: expected {what} at word {self.i + 1}, "
-                         f"found {got!r} in {' '.join(self.t)!r}")
+        """Raise the error for the word at the cursor; `what` (a `msg`) is what should be there."""
+        got = self.t[self.i] if self.i < len(self.t) else msg("the end of the sentence")
+        raise ValueError(msg("not a sentence of the toy grammar: expected {what} at word {i}, "
+                             "found {got!r} in {sentence!r}", what=what, i=self.i + 1, got=got,
+                             sentence=" ".join(self.t)))
 
     def peek(self, k: int = 0):
         return self.t[self.i + k] if self.i + k < len(self.t) else None
@@ -694,7 +703,7 @@ class _Parser:
         elif full and word in self._NUMBER_WORDS:
             det = self._NUMBER_WORDS[word]
         else:
-            self.fail("a noun phrase (the, this or a number)" if full else "'the'")
+            self.fail(msg("a noun phrase (the, this or a number)") if full else msg("'the'"))
         self.i += 1
         adj = self.peek() if self.peek() in ADJECTIVES else None
         self.i += adj is not None
@@ -703,18 +712,19 @@ class _Parser:
             if self.peek() == (n.en_plural if np_.plural else n.en):
                 self.i += 1
                 return NP(n.en, det, adj)
-        self.fail("a plural noun" if np_.plural else "a singular noun")
+        self.fail(msg("a plural noun") if np_.plural else msg("a singular noun"))
 
     def verb(self, form: str) -> Verb:
         v = next((v for v in _VERB_LIST if getattr(v, form) == self.peek()), None)
         if v is None:
-            self.fail({"en": "a verb", "en_3sg": "a verb ending in -s", "en_past": "a past-tense verb"}[form])
+            self.fail({"en": msg("a verb"), "en_3sg": msg("a verb ending in -s"),
+                       "en_past": msg("a past-tense verb")}[form])
         self.i += 1
         return v
 
     def end(self, mark: str):
         if not self.take(mark) or self.peek() is not None:
-            self.fail(f"{mark!r} closing the sentence")
+            self.fail(msg("{mark!r} closing the sentence", mark=mark))
 
     def np_with_clause(self, full: bool, clauses: int):
         """A noun phrase; when "that" follows and `clauses` > 0, with its own relative clause
@@ -726,7 +736,7 @@ class _Parser:
             return np_
         if np_.det != "the":
             self.i = start
-            self.fail("'the' (a noun phrase with a relative clause starts with 'the')")
+            self.fail(msg("'the' (a noun phrase with a relative clause starts with 'the')"))
         self.i += 1
         if self.peek() == "the":
             other = self.np_with_clause(False, clauses - 1)
@@ -747,7 +757,7 @@ class _Parser:
             other = self.np_with_clause(False, 1)
         if self.take("is"):
             if self.peek() not in ADJECTIVES:
-                self.fail("an adjective after 'is'")
+                self.fail(msg("an adjective after 'is'"))
             predicate = ("adj", self.t[self.i])
             self.i += 1
         else:
@@ -771,7 +781,7 @@ class _Parser:
                 self.i += 1
                 negated = self.take("not")
                 if not negated and tense != "future":
-                    self.fail("'not'")
+                    self.fail(msg("'not'"))
                 v = self.verb("en")
             elif self.peek() in {v.en_past for v in _VERB_LIST}:
                 tense, v = "past", self.verb("en_past")
@@ -782,8 +792,9 @@ class _Parser:
         time = self.phrase(TIMES[tense])
         other = self.phrase([t for k in TENSES if k != tense for t in TIMES[k]])
         if time is None and other is not None:
-            raise ValueError(f"not a sentence of the toy grammar: {other!r} does not go with the "
-                             f"{tense} tense in {' '.join(self.t)!r}")
+            raise ValueError(msg("not a sentence of the toy grammar: {other!r} does not go with the "
+                                 "{tense} tense in {sentence!r}", other=other, tense=TENSE_NAMES[tense],
+                                 sentence=" ".join(self.t)))
         self.end("?" if question else ".")
         return Clause(subject, v.en, obj, tense, time, place, negated, question)
 
@@ -792,9 +803,11 @@ def _check_fits(s) -> None:
     """Raise ValueError if a structure breaks the lexicon's selection rules."""
     def noun_ok(np_: NP, allowed, role: str, verb: str):
         if np_.noun not in allowed:
-            raise ValueError(f"in the toy grammar {np_.noun!r} cannot be the {role} of {verb!r}")
+            raise ValueError(msg("in the toy grammar {noun!r} cannot be the {role} of {verb!r}", noun=np_.noun,
+                                 role=ROLE_NAMES[role], verb=verb))
         if np_.adj and np_.adj not in adjectives_for(np_.noun):
-            raise ValueError(f"in the toy grammar {np_.adj!r} does not describe {np_.noun!r}")
+            raise ValueError(msg("in the toy grammar {adj!r} does not describe {noun!r}", adj=np_.adj,
+                                 noun=np_.noun))
 
     def relative_ok(head, kind: str, verb: str, other):
         rv = VERBS[verb]
@@ -816,7 +829,8 @@ def _check_fits(s) -> None:
     relative_ok(s.head, s.kind, s.rel_verb, s.other)
     if s.predicate[0] == "adj":
         if s.predicate[1] not in predicate_adjectives_for(s.head.noun):
-            raise ValueError(f"in the toy grammar {s.head.noun!r} cannot be {s.predicate[1]!r} (after 'is')")
+            raise ValueError(msg("in the toy grammar {noun!r} cannot be {adj!r} (after 'is')", noun=s.head.noun,
+                                 adj=s.predicate[1]))
     else:
         v = VERBS[s.predicate[1]]
         noun_ok(s.head, v.subjects, "subject", v.en)
@@ -834,7 +848,7 @@ def parse(tokens):
     """
     tokens = list(tokens)
     if not tokens:
-        raise ValueError("parse: the sentence is empty")
+        raise ValueError(msg("parse: the sentence is empty"))
     # With "that", the sentence is a relative sentence ("the dog that chases the cat is big .")
     # or a clause whose subject has a relative clause ("the dog that chases the cat slept .").
     # Try both; if neither fits, report the reading that got furthest.
@@ -855,7 +869,7 @@ def parse(tokens):
             continue
         if expected != tokens:
             failures.append((len(tokens) + 1, ValueError(
-                f"not a sentence of the toy grammar: did you mean {' '.join(expected)!r}?")))
+                msg("not a sentence of the toy grammar: did you mean {sentence!r}?", sentence=" ".join(expected)))))
             continue
         return structure
     raise max(failures, key=lambda f: f[0])[1]

@@ -29,6 +29,7 @@ import io
 import linecache
 import os
 import types
+import unicodedata
 from pathlib import Path
 
 import torch
@@ -279,6 +280,11 @@ def _ours(obj) -> bool:
     return module.startswith(("course_utils.", _SOURCE_PREFIX))
 
 
+def _width(text: str) -> int:
+    """The columns `text` takes in a terminal or notebook output: a Chinese character takes two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _short(text: str, width: int = 120) -> str:
     """`text` on one line, cut at `width` characters (a short one-line message stays as it is)."""
     if len(text) <= width and "\n" not in text:
@@ -297,9 +303,9 @@ def _grade(ex_id: str, obj) -> tuple[str, str]:
     if result.status == "pending":
         return "pending", msg("not written yet (still the stub)")
     if result.hint:
-        return "failed", msg("fails {ex_id}: {message} Hint: {hint}", ex_id=ex_id, message=_short(result.message),
-                             hint=_short(result.hint))
-    return "failed", msg("fails {ex_id}: {message}", ex_id=ex_id, message=_short(result.message))
+        return "failed", msg("fails {ex_id}: {message} Hint: {hint}", ex_id=ex_id,
+                             message=_short(translate(result.message)), hint=_short(translate(result.hint)))
+    return "failed", msg("fails {ex_id}: {message}", ex_id=ex_id, message=_short(translate(result.message)))
 
 
 def _float32_probe(name: str, obj):
@@ -387,7 +393,7 @@ def _decide(name: str, here, sources: list[_Notebook], folder_note: str):
         return _row(name, "yours", where, status, why), candidate
     if where == "here" and holder is not None and name in holder.found:
         why = why + msg("; the version in {file} is not used: the one defined here wins", file=holder.label)
-    return _row(name, "course", where, status, label + ": " + why), None
+    return _row(name, "course", where, status, msg("{label}: {why}", label=label, why=why)), None
 
 
 def gather_parts(namespace: dict, exercises="auto") -> "Parts":
@@ -443,8 +449,9 @@ class Parts:
         lines = [[translate(cell) for cell in line] for line in  # in the learner's language, then laid out
                  [(msg("part"), msg("exercise"), msg("used"), msg("why"))]
                  + [(r["part"], r["exercise"], whose(r), r["why"]) for r in self.rows]]
-        widths = [max(len(line[i]) for line in lines) for i in range(3)]
-        text = ["  ".join(f"{c:{w}s}" for c, w in zip(line[:3], widths)) + "  " + line[3] for line in lines]
+        widths = [max(_width(line[i]) for line in lines) for i in range(3)]
+        text = ["  ".join(c + " " * (w - _width(c)) for c, w in zip(line[:3], widths)) + "  " + line[3]
+                for line in lines]
         return "\n".join(text + [translate(n) for n in self.notes])
 
     def __repr__(self) -> str:

@@ -14,6 +14,10 @@ text goes to one `ipywidgets.HTML` line. Every widget offers:
 A subclass builds its controls, calls `self.layout(rows...)`, and in its update method
 calls `self.new_figure(...)`, draws, then `self.show(fig)`; `self.say(html)` sets the
 text line and `self.problem(text)` reports bad input there instead of raising.
+
+Every text a widget shows (control descriptions, the text line, its figure's labels) is
+written in English as a `msg` and shown through `shown(...)` (that is, `translate`) when
+it is drawn, in the kernel's language: English in `notebooks/`, Chinese in `zh/notebooks/`.
 """
 
 import html
@@ -24,6 +28,19 @@ from IPython.display import display
 from matplotlib.figure import Figure
 
 import course_utils.view.plotting  # noqa: F401  (registers the CJK font for Chinese labels)
+from course_utils.base.i18n import Msg, translate
+
+
+def shown(text) -> str:
+    """`text` (a `msg`, or a plain string) as a plain str in the kernel's language."""
+    return str(translate(text))
+
+
+def reason(err: BaseException) -> str:
+    """What an exception says: its `msg` when it was raised with one (so that it can be shown
+    translated; `str(err)` would keep only the English), else `str(err)`."""
+    first = err.args[0] if len(err.args) == 1 else None
+    return first if isinstance(first, Msg) else str(err)
 
 
 class LessonWidget:
@@ -62,13 +79,13 @@ class LessonWidget:
         self.figure = None
 
     def say(self, text_html: str) -> None:
-        """Set the text line (HTML: escape any text that came from the learner)."""
-        self.message.value = text_html
+        """Set the text line (HTML: escape any text that came from the learner), translated."""
+        self.message.value = shown(text_html)
 
     def problem(self, text: str) -> None:
-        """Report bad input in the widget, in words, instead of raising a traceback."""
+        """Report bad input in the widget, in words (translated), instead of raising a traceback."""
         self.message.value = (f"<span class='course-problem' style='color:#b00020'>"
-                              f"{html.escape(text)}</span>")
+                              f"{html.escape(shown(text))}</span>")
 
     def _ipython_display_(self):
         display(self.widget)

@@ -8,6 +8,7 @@ course_utils.transformer.intuition (tested without a browser), and moving a cont
 PNG in `.image` (`.figure` is the Figure). Setting a control's `.value` from Python does
 the same. Show a widget with `.widget`, or as the last line of a cell.
 The `plot_*` functions draw on axes you pass, or on a new pyplot figure.
+Their texts are `msg`s shown in the kernel's language (`shown`, view/widget_base.py).
 """
 
 import html
@@ -16,9 +17,14 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
+from course_utils.base.i18n import msg
 from course_utils.transformer.intuition import attention_weights, normalize_weights, weighted_sum
 from course_utils.transformer.positional import sinusoidal_encoding
-from course_utils.view.widget_base import LessonWidget
+from course_utils.view.widget_base import LessonWidget, shown
+
+# The names of toy_photo's pictures: the dict keys stay English (data), what is drawn is
+# translated (`shown("face")` finds this message in the catalogue).
+PICTURE_NAMES = (msg("face"), msg("background"))
 
 
 def toy_photo(size: int = 24) -> dict[str, np.ndarray]:
@@ -51,11 +57,11 @@ def plot_weighted_sum(values: dict, weights, axes=None):
         _, axes = plt.subplots(1, len(names) + 1, figsize=(2.6 * (len(names) + 1), 2.9))
     for ax, name, w in zip(axes, names, weights):
         ax.imshow(values[name], cmap="gray", vmin=0, vmax=1)
-        ax.set_title(f"{name}: weight {w:.2f}", fontsize=10)
+        ax.set_title(shown(msg("{name}: weight {w:.2f}", name=name, w=w)), fontsize=10)
     mixed = weighted_sum(weights, np.stack([values[n] for n in names]))
     axes[-1].imshow(mixed, cmap="gray", vmin=0, vmax=1)
-    axes[-1].set_title("weighted sum", fontsize=10)
-    axes[-1].set_xlabel(" + ".join(f"{w:.2f}·{n}" for n, w in zip(names, weights)), fontsize=8)
+    axes[-1].set_title(shown(msg("weighted sum")), fontsize=10)
+    axes[-1].set_xlabel(" + ".join(f"{w:.2f}·{shown(n)}" for n, w in zip(names, weights)), fontsize=8)
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -78,12 +84,12 @@ class WeightedSumWidget(LessonWidget):
         if len(raw_weights) != len(names):
             raise ValueError(f"WeightedSumWidget: {len(names)} pictures but {len(raw_weights)} raw_weights")
         self.sliders = {
-            name: widgets.FloatSlider(value=w, min=0.0, max=1.0, step=0.01, description=f"{name}",
+            name: widgets.FloatSlider(value=w, min=0.0, max=1.0, step=0.01, description=shown(name),
                                       continuous_update=False, readout_format=".2f")
             for name, w in zip(names, raw_weights)}
         for s in self.sliders.values():
             s.observe(lambda change: self.update(), names="value")
-        self.layout(widgets.HTML("<b>Raw weight of each picture</b> (normalised to sum to 1)"),
+        self.layout(widgets.HTML(shown(msg("<b>Raw weight of each picture</b> (normalised to sum to 1)"))),
                     *self.sliders.values())
         self.update()
 
@@ -91,8 +97,8 @@ class WeightedSumWidget(LessonWidget):
         names = list(self.values)
         self.weights = normalize_weights([self.sliders[n].value for n in names])
         self.result = weighted_sum(self.weights, np.stack([self.values[n] for n in names]))
-        parts = ", ".join(f"{html.escape(n)} = {w:.2f}" for n, w in zip(names, self.weights))
-        self.say(f"normalised weights: {parts} (sum = {self.weights.sum():.2f})")
+        parts = ", ".join(f"{html.escape(shown(n))} = {w:.2f}" for n, w in zip(names, self.weights))
+        self.say(msg("normalised weights: {parts} (sum = {total:.2f})", parts=parts, total=self.weights.sum()))
         fig = self.new_figure(2.6 * (len(names) + 1), 2.9)
         plot_weighted_sum(self.values, self.weights, fig.subplots(1, len(names) + 1))
         self.show(fig)
@@ -118,17 +124,18 @@ def plot_positional(pe, pos: int, dim: int, axes=None):
     im = ax0.imshow(pe, cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
     ax0.axhline(pos, color="black", lw=1.2)
     ax0.axvline(dim, color="lime", lw=2)
-    ax0.set_xlabel("dimension i")
-    ax0.set_ylabel("position pos")
-    ax0.set_title(f"PE (row pos={pos}, column i={dim})")
+    ax0.set_xlabel(shown(msg("dimension i")))
+    ax0.set_ylabel(shown(msg("position pos")))
+    ax0.set_title(shown(msg("PE (row pos={pos}, column i={dim})", pos=pos, dim=dim)))
     ax0.figure.colorbar(im, ax=ax0, fraction=0.046, pad=0.04)
     ax1.plot(np.arange(pe.shape[0]), pe[:, dim], color="tab:orange")
     ax1.plot([pos], [pe[pos, dim]], "ko")
     ax1.set_ylim(-1.1, 1.1)
-    ax1.set_xlabel("position pos")
+    ax1.set_xlabel(shown(msg("position pos")))
     ax1.set_ylabel(f"PE[pos, {dim}]")
-    ax1.set_title(f"dimension {dim} ({'sin' if dim % 2 == 0 else 'cos'}, wavelength "
-                  f"{2 * np.pi * 10000 ** ((dim - dim % 2) / pe.shape[1]):.1f})")
+    ax1.set_title(shown(msg("dimension {dim} ({wave}, wavelength {length:.1f})", dim=dim,
+                            wave="sin" if dim % 2 == 0 else "cos",
+                            length=2 * np.pi * 10000 ** ((dim - dim % 2) / pe.shape[1]))))
     return axes
 
 
@@ -143,10 +150,10 @@ class PositionalWidget(LessonWidget):
     def __init__(self, max_len: int = 50, d_model: int = 32, pos: int = 5, dim: int = 0):
         super().__init__()
         self.pe = sinusoidal_encoding(max_len, d_model).numpy()
-        self.pos_slider = widgets.IntSlider(value=pos, min=0, max=max_len - 1, description="position",
-                                            continuous_update=False)
-        self.dim_slider = widgets.IntSlider(value=dim, min=0, max=d_model - 1, description="dimension",
-                                            continuous_update=False)
+        self.pos_slider = widgets.IntSlider(value=pos, min=0, max=max_len - 1,
+                                            description=shown(msg("position")), continuous_update=False)
+        self.dim_slider = widgets.IntSlider(value=dim, min=0, max=d_model - 1,
+                                            description=shown(msg("dimension")), continuous_update=False)
         for s in (self.pos_slider, self.dim_slider):
             s.observe(lambda change: self.update(), names="value")
         self.layout(widgets.HBox([self.pos_slider, self.dim_slider]))
@@ -157,7 +164,7 @@ class PositionalWidget(LessonWidget):
         self.result = float(self.pe[pos, dim])
         first = ", ".join(f"{x:+.2f}" for x in self.pe[pos, :6])
         self.say(f"PE[{pos}, {dim}] = {self.result:+.3f} &nbsp;·&nbsp; "
-                 f"first 6 values of PE[{pos}]: [{first}, …]")
+                 + msg("first 6 values of PE[{pos}]: [{first}, …]", pos=pos, first=first))
         fig = self.new_figure(10, 3.4)
         plot_positional(self.pe, pos, dim, fig.subplots(1, 2))
         self.show(fig)
@@ -183,24 +190,24 @@ def plot_query(query, keys, key_labels, weights, axes=None, title="softmax(q·k 
     colors = plt.get_cmap("tab10")(np.arange(len(keys)))
     for key, name, c in zip(keys, key_labels, colors):
         ax0.annotate("", xy=key, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color=c, lw=2))
-        ax0.annotate(name, xy=key, xytext=(0, -14 if key[1] < 0 else 8), textcoords="offset points",
+        ax0.annotate(shown(name), xy=key, xytext=(0, -14 if key[1] < 0 else 8), textcoords="offset points",
                      color=c, ha="center")
     ax0.annotate("", xy=query, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color="black", lw=2.5))
-    ax0.annotate("query", xy=query, xytext=(6, -14), textcoords="offset points", ha="left")
+    ax0.annotate(shown(msg("query")), xy=query, xytext=(6, -14), textcoords="offset points", ha="left")
     lim = max(2.5, float(np.abs(np.vstack([keys, query[None]])).max()) * 1.3)
     ax0.set_xlim(-lim, lim)
     ax0.set_ylim(-lim, lim)
     ax0.set_aspect("equal")
     ax0.axhline(0, color="grey", lw=0.5)
     ax0.axvline(0, color="grey", lw=0.5)
-    ax0.set_title("query and keys")
-    ax0.set_xlabel("dimension 0")
-    ax0.set_ylabel("dimension 1")
+    ax0.set_title(shown(msg("query and keys")))
+    ax0.set_xlabel(shown(msg("dimension {i}", i=0)))
+    ax0.set_ylabel(shown(msg("dimension {i}", i=1)))
     ax1.bar(range(len(keys)), weights, color=colors)
-    ax1.set_xticks(range(len(keys)), key_labels)
+    ax1.set_xticks(range(len(keys)), [shown(name) for name in key_labels])
     ax1.set_ylim(0, 1.12)
-    ax1.set_ylabel("attention weight")
-    ax1.set_title(title)
+    ax1.set_ylabel(shown(msg("attention weight")))
+    ax1.set_title(shown(title))
     for i, w in enumerate(weights):
         ax1.text(i, w + 0.02, f"{w:.2f}", ha="center")
     return axes
@@ -222,7 +229,8 @@ class QueryWidget(LessonWidget):
         self.keys = np.array([[2.0, 0.0], [0.0, 2.0], [-1.5, -1.0]]) if keys is None else np.asarray(keys, float)
         if self.keys.ndim != 2 or self.keys.shape[1] != 2:
             raise ValueError(f"QueryWidget: keys must have shape (T, 2), got {self.keys.shape}")
-        self.key_labels = list(key_labels) if key_labels is not None else [f"key {i}" for i in range(len(self.keys))]
+        self.key_labels = (list(key_labels) if key_labels is not None
+                           else [msg("key {i}", i=i) for i in range(len(self.keys))])
         if len(self.key_labels) != len(self.keys):
             raise ValueError(f"QueryWidget: {len(self.keys)} keys but {len(self.key_labels)} key_labels")
         self.values = None if values is None else np.asarray(values, dtype=float)
@@ -232,9 +240,9 @@ class QueryWidget(LessonWidget):
                                       continuous_update=False)
         self.qy = widgets.FloatSlider(value=query[1], min=-3, max=3, step=0.1, description="query[1]",
                                       continuous_update=False)
-        self.scale_box = widgets.Checkbox(value=True, description="divide by √d_k")
+        self.scale_box = widgets.Checkbox(value=True, description=shown(msg("divide by √d_k")))
         self.temperature = (widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=2, step=0.1,
-                                                   description="temperature", continuous_update=False)
+                                                   description=shown(msg("temperature")), continuous_update=False)
                             if show_temperature else None)
         controls = [self.qx, self.qy, self.scale_box] + ([self.temperature] if show_temperature else [])
         for w in controls:
@@ -254,13 +262,14 @@ class QueryWidget(LessonWidget):
         self.result = attention_weights(self.query, self.keys, scale=self.scale_box.value, temperature=tau)
         self.answer = None if self.values is None else float(self.result @ self.values)
         scores = self.keys @ self.query
-        parts = ", ".join(f"{html.escape(n)}: score {s:+.2f} → weight {w:.2f}"
+        parts = ", ".join(shown(msg("{name}: score {score:+.2f} → weight {weight:.2f}",
+                                    name=html.escape(shown(n)), score=s, weight=w))
                           for n, s, w in zip(self.key_labels, scores, self.result))
         text = f"q = ({self.qx.value:+.1f}, {self.qy.value:+.1f}) &nbsp;·&nbsp; {parts}"
         if self.temperature is not None:
-            text += f" &nbsp;·&nbsp; temperature {tau:.2f}"
+            text += " &nbsp;·&nbsp; " + shown(msg("temperature {tau:.2f}", tau=tau))
         if self.answer is not None:
-            text += f" &nbsp;·&nbsp; <b>weighted answer {self.answer:.1f}</b>"
+            text += " &nbsp;·&nbsp; <b>" + shown(msg("weighted answer {answer:.1f}", answer=self.answer)) + "</b>"
         self.say(text)
         fig = self.new_figure(9, 3.6)
         scores_text = "q·k / √d_k" if self.scale_box.value else "q·k"

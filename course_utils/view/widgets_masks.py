@@ -6,7 +6,8 @@ Shapes: B batch · T sequence length (queries and keys are the same tokens here)
 The logic lives in plain functions (`demo_batch`, `build_mask`, `masked_weights`,
 `describe_weights`) so tests can drive it without a browser; `MaskExplorer` (a
 LessonWidget: `.widget`, `.figure`, `.image`, `.message`) only wires them to checkboxes,
-a dropdown, a text summary and a re-drawn heatmap.
+a dropdown, a text summary and a re-drawn heatmap. Its texts are `msg`s shown in the
+kernel's language (`shown`, view/widget_base.py); the demo sentences stay English (data).
 """
 
 import html
@@ -14,9 +15,10 @@ import html
 import ipywidgets as widgets
 import torch
 
+from course_utils.base.i18n import msg
 from course_utils.transformer.masks import causal_mask, check_mask, padding_mask
 from course_utils.view.plotting import plot_attention
-from course_utils.view.widget_base import LessonWidget
+from course_utils.view.widget_base import LessonWidget, shown
 
 PAD = "<pad>"
 
@@ -82,13 +84,13 @@ def masked_weights(scores: torch.Tensor, mask: torch.Tensor | None, fill: float 
 
 def describe_weights(weights: torch.Tensor, tokens) -> str:
     """A one-line summary of one sentence's weights (T, T): how much weight lands on
-    pad keys and on future keys (above the diagonal)."""
+    pad keys and on future keys (above the diagonal). A `msg` (English; `shown` translates it)."""
     is_pad = torch.tensor([tok == PAD for tok in tokens])
     real_rows = weights[~is_pad]
     on_pad = real_rows[:, is_pad].sum(-1).max().item() if is_pad.any() else 0.0
     future = torch.triu(weights, diagonal=1).sum(-1).max().item()
-    return (f"largest weight on <pad> keys (real-token rows): {on_pad:.3f} · "
-            f"largest weight on future keys: {future:.3f}")
+    return msg("largest weight on <pad> keys (real-token rows): {on_pad:.3f} · "
+               "largest weight on future keys: {future:.3f}", on_pad=on_pad, future=future)
 
 
 class MaskExplorer(LessonWidget):
@@ -103,12 +105,12 @@ class MaskExplorer(LessonWidget):
     def __init__(self, sentences=DEMO_SENTENCES, seed: int = 0):
         super().__init__()
         self.tokens, self.ids, self.scores = demo_batch(sentences, seed=seed)
-        self.padding = widgets.Checkbox(value=False, description="padding mask (hide <pad> keys)",
+        self.padding = widgets.Checkbox(value=False, description=shown(msg("padding mask (hide <pad> keys)")),
                                         indent=False)
-        self.causal = widgets.Checkbox(value=False, description="causal mask (hide the future)",
+        self.causal = widgets.Checkbox(value=False, description=shown(msg("causal mask (hide the future)")),
                                        indent=False)
         options = [(" ".join(t for t in toks if t != PAD), i) for i, toks in enumerate(self.tokens)]
-        self.sentence = widgets.Dropdown(options=options, value=0, description="sentence")
+        self.sentence = widgets.Dropdown(options=options, value=0, description=shown(msg("sentence")))
         self.weights = None
         for control in (self.padding, self.causal, self.sentence):
             control.observe(self._on_change, names="value")
@@ -124,12 +126,13 @@ class MaskExplorer(LessonWidget):
         mask = build_mask(self.ids, use_padding=self.padding.value, use_causal=self.causal.value)
         self.weights = masked_weights(self.scores, mask)[b]  # (T, T)
         toks = self.tokens[b]
-        on = [name for name, box in (("padding", self.padding), ("causal", self.causal)) if box.value] or ["none"]
-        summary = html.escape(describe_weights(self.weights, toks))  # "<pad>" is not an HTML tag
-        self.say(f"<b>masks: {' + '.join(on)}</b> — {summary}")
+        on = [name for name, box in ((msg("padding"), self.padding), (msg("causal"), self.causal)) if box.value]
+        names = " + ".join(shown(name) for name in on or [msg("none")])
+        summary = html.escape(shown(describe_weights(self.weights, toks)))  # "<pad>" is not an HTML tag
+        self.say(msg("<b>masks: {names}</b> — {summary}", names=names, summary=summary))
         fig = self.new_figure(5.2, 4.2)
         plot_attention(self.weights, toks, toks, ax=fig.subplots(),
-                       title=f"self-attention weights, masks: {' + '.join(on)}")
+                       title=msg("self-attention weights, masks: {names}", names=names))
         self.show(fig)
 
 

@@ -15,6 +15,10 @@ The trace runs the decoder twice on purpose: step 8 is the autoregressive loop (
 call per new token), and steps 4-7 are shown as ONE teacher-forced pass over `<bos>` + the
 loop's own output, the form used in training. `trace["loop_vs_pass"]` is the largest
 difference between the two sets of logits: rounding error, because they compute the same thing.
+
+Texts are `msg`s in the kernel's language: `trace_steps` writes each `Step`'s texts in it (so
+a notebook that prints them prints Chinese in `zh/notebooks/`), the widget's controls and
+messages are shown through `shown`. The input stays English (the corpus is English → Chinese).
 """
 
 import html
@@ -24,22 +28,23 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import torch
 
-from course_utils.corpus.data import UnknownWordError, english_tokens
+from course_utils.base.i18n import msg
+from course_utils.corpus.data import english_tokens
 from course_utils.run.decoding import inference
 from course_utils.transformer.masks import causal_mask, padding_mask
 from course_utils.view.plotting import plot_attention, plot_heatmap, plot_transformer_flow
-from course_utils.view.widget_base import LessonWidget
+from course_utils.view.widget_base import LessonWidget, reason, shown
 
 EXAMPLE = "the dog sees the black letter every day"
 STEP_TITLES = {
-    1: "source embedding + position",
-    2: "encoder self-attention",
-    3: "feed-forward → memory",
-    4: "target embedding + position",
-    5: "masked self-attention",
-    6: "cross-attention over the memory",
-    7: "linear + softmax → next-token probabilities",
-    8: "the autoregressive loop",
+    1: msg("source embedding + position"),
+    2: msg("encoder self-attention"),
+    3: msg("feed-forward → memory"),
+    4: msg("target embedding + position"),
+    5: msg("masked self-attention"),
+    6: msg("cross-attention over the memory"),
+    7: msg("linear + softmax → next-token probabilities"),
+    8: msg("the autoregressive loop"),
 }
 
 
@@ -65,21 +70,23 @@ def parse_input(text, src_vocab, max_len: int) -> tuple[list[str] | None, str | 
 
     Returns (tokens, None), with a final "." or "?" added if missing, or (None, message)
     when the text is empty, has words the model does not know, or is longer than
-    `max_len` tokens (the longest input the model's positional encoding covers).
+    `max_len` tokens (the longest input the model's positional encoding covers). The
+    message is a `msg` (English; `shown` gives it in the notebook's language).
     """
     if not isinstance(text, str):
-        return None, f"Expected text, got {type(text).__name__}. Type an English sentence such as '{EXAMPLE}'."
+        return None, msg("Expected text, got {kind}. Type an English sentence such as '{example}'.",
+                         kind=type(text).__name__, example=EXAMPLE)
     if not text.strip():
-        return None, f"The text box is empty. Type an English sentence, for example '{EXAMPLE}'."
+        return None, msg("The text box is empty. Type an English sentence, for example '{example}'.",
+                         example=EXAMPLE)
     try:
         tokens = english_tokens(text, src_vocab)
-    except UnknownWordError as err:
-        return None, f"{err}. Try for example: '{EXAMPLE}'."
-    except ValueError as err:
-        return None, f"{err}. Try for example: '{EXAMPLE}'."
+    except ValueError as err:  # UnknownWordError is a ValueError
+        return None, msg("{reason}. Try for example: '{example}'.", reason=reason(err), example=EXAMPLE)
     if len(tokens) > max_len:
-        return None, (f"The sentence has {len(tokens)} tokens; this model reads at most {max_len}. "
-                      f"Type a shorter one, for example '{EXAMPLE}'.")
+        return None, msg("The sentence has {n} tokens; this model reads at most {max_len}. "
+                         "Type a shorter one, for example '{example}'.", n=len(tokens), max_len=max_len,
+                         example=EXAMPLE)
     return tokens, None
 
 
@@ -157,70 +164,84 @@ def trace_steps(model, src_vocab, tgt_vocab, tokens, max_new_tokens: int | None 
     output = [t for t in produced if t != "<eos>"]
     H = enc_weights[0].size(0)
     n_layers = len(enc_weights)
-    S, d = len(src_labels), config.d_model
+    S, d, V = len(src_labels), config.d_model, config.tgt_vocab_size
     feature_cols = [str(i) if i % 8 == 0 else "" for i in range(d)]
 
     def per_layer(weights, rows, cols, name):
-        return [(w.mean(0), rows, cols, f"{name}, layer {i} (mean of {H} heads)") for i, w in enumerate(weights)]
+        return [(w.mean(0), rows, cols, shown(msg("{name}, layer {i} (mean of {H} heads)", name=name, i=i, H=H)))
+                for i, w in enumerate(weights)]
+
+    def token(i):
+        return tgt_vocab.decode([i], strip_special=False)[0]
 
     # step 7's columns: the tokens the model chose, in order, each once
     chosen = list(dict.fromkeys(ys[1:]))
+    # Every text is written in the kernel's language now (`shown`): a notebook may print it.
     steps = [
-        Step(1, STEP_TITLES[1],
-             f"Each English token id becomes a {d}-number vector (its embedding, times √{d}), plus the "
-             f"positional encoding of its place. One row per source token.",
-             [f"src ids (1, {S})", f"embedding × √d_model + position → (1, {S}, {d})  (B, S, d_model)"],
-             [(embedded_src, src_labels, feature_cols, "source vectors")], "features",
-             xlabel="feature (d_model)", ylabel="source token"),
-        Step(2, STEP_TITLES[2],
-             f"In each of the {n_layers} encoder layers every source token attends to every source token "
-             f"(no causal mask: the whole sentence is known). Rows are queries, columns keys; each row sums to 1.",
-             [f"weights per layer (1, {H}, {S}, {S})  (B, H, S, S)", f"output (1, {S}, {d})"],
-             per_layer(enc_weights, src_labels, src_labels, "encoder self-attention"), "weights",
-             xlabel="source token (key)", ylabel="source token (query)"),
-        Step(3, STEP_TITLES[3],
-             f"The position-wise feed-forward network (with residual and LayerNorm) ends each encoder layer. "
-             f"The last layer's output is the memory (the note's 中间表达), computed once and reused at every step.",
-             [f"memory (1, {S}, {d})  (B, S, d_model)"],
-             [(memory[0], src_labels, feature_cols, "memory")], "features",
-             xlabel="feature (d_model)", ylabel="source token"),
-        Step(4, STEP_TITLES[4],
-             f"The decoder reads <bos> (the note's <SOS>) plus the Chinese tokens so far. Shown here in the "
-             f"training form: all {T} positions at once, the model's own output shifted right by one.",
-             [f"tgt_in ids (1, {T})", f"embedding × √d_model + position → (1, {T}, {d})  (B, T, d_model)"],
-             [(embedded_tgt, tgt_labels, feature_cols, "target vectors")], "features",
-             xlabel="feature (d_model)", ylabel="target token"),
-        Step(5, STEP_TITLES[5],
-             "Each target position attends to itself and earlier positions only (the causal mask hides the "
-             "upper triangle). Rows are queries, columns keys.",
-             [f"weights per layer (1, {H}, {T}, {T})  (B, H, T, T)"],
-             per_layer(self_weights, tgt_labels, tgt_labels, "masked self-attention"), "weights",
-             xlabel="target token read (key)", ylabel="target token read (query)"),
-        Step(6, STEP_TITLES[6],
-             "Queries come from the decoder (rows: target tokens), keys and values from the memory "
-             "(columns: source tokens). This is where the Chinese side reads the English sentence.",
-             [f"weights per layer (1, {H}, {T}, {S})  (B, H, T, S)", f"output (1, {T}, {d})"],
-             per_layer(cross_weights, tgt_labels, src_labels, "cross-attention"), "weights",
-             xlabel="source token (key)", ylabel="target token read (query)"),
-        Step(7, STEP_TITLES[7],
-             f"A linear layer gives {config.tgt_vocab_size} scores per position, softmax turns them into "
-             f"probabilities. Row t is the prediction for the token after row t's token; only the columns of "
-             f"the chosen tokens are drawn.",
-             [f"logits (1, {T}, {config.tgt_vocab_size})  (B, T, V)", "probabilities: each row sums to 1"],
+        Step(1, shown(STEP_TITLES[1]),
+             shown(msg("Each English token id becomes a {d}-number vector (its embedding, times √{d}), plus the "
+                       "positional encoding of its place. One row per source token.", d=d)),
+             [shown(msg("src ids (1, {S})", S=S)),
+              shown(msg("embedding × √d_model + position → (1, {S}, {d})  (B, S, d_model)", S=S, d=d))],
+             [(embedded_src, src_labels, feature_cols, shown(msg("source vectors")))], "features",
+             xlabel=shown(msg("feature (d_model)")), ylabel=shown(msg("source token"))),
+        Step(2, shown(STEP_TITLES[2]),
+             shown(msg("In each of the {n_layers} encoder layers every source token attends to every source token "
+                       "(no causal mask: the whole sentence is known). Rows are queries, columns keys; each row "
+                       "sums to 1.", n_layers=n_layers)),
+             [shown(msg("weights per layer (1, {H}, {S}, {S})  (B, H, S, S)", H=H, S=S)),
+              shown(msg("output (1, {S}, {d})", S=S, d=d))],
+             per_layer(enc_weights, src_labels, src_labels, msg("encoder self-attention")), "weights",
+             xlabel=shown(msg("source token (key)")), ylabel=shown(msg("source token (query)"))),
+        Step(3, shown(STEP_TITLES[3]),
+             shown(msg("The position-wise feed-forward network (with residual and LayerNorm) ends each encoder "
+                       "layer. The last layer's output is the memory (the note's 中间表达), computed once and "
+                       "reused at every step.")),
+             [shown(msg("memory (1, {S}, {d})  (B, S, d_model)", S=S, d=d))],
+             [(memory[0], src_labels, feature_cols, shown(msg("memory")))], "features",
+             xlabel=shown(msg("feature (d_model)")), ylabel=shown(msg("source token"))),
+        Step(4, shown(STEP_TITLES[4]),
+             shown(msg("The decoder reads <bos> (the note's <SOS>) plus the Chinese tokens so far. Shown here in "
+                       "the training form: all {T} positions at once, the model's own output shifted right by one.",
+                       T=T)),
+             [shown(msg("tgt_in ids (1, {T})", T=T)),
+              shown(msg("embedding × √d_model + position → (1, {T}, {d})  (B, T, d_model)", T=T, d=d))],
+             [(embedded_tgt, tgt_labels, feature_cols, shown(msg("target vectors")))], "features",
+             xlabel=shown(msg("feature (d_model)")), ylabel=shown(msg("target token"))),
+        Step(5, shown(STEP_TITLES[5]),
+             shown(msg("Each target position attends to itself and earlier positions only (the causal mask hides "
+                       "the upper triangle). Rows are queries, columns keys.")),
+             [shown(msg("weights per layer (1, {H}, {T}, {T})  (B, H, T, T)", H=H, T=T))],
+             per_layer(self_weights, tgt_labels, tgt_labels, msg("masked self-attention")), "weights",
+             xlabel=shown(msg("target token read (key)")), ylabel=shown(msg("target token read (query)"))),
+        Step(6, shown(STEP_TITLES[6]),
+             shown(msg("Queries come from the decoder (rows: target tokens), keys and values from the memory "
+                       "(columns: source tokens). This is where the Chinese side reads the English sentence.")),
+             [shown(msg("weights per layer (1, {H}, {T}, {S})  (B, H, T, S)", H=H, T=T, S=S)),
+              shown(msg("output (1, {T}, {d})", T=T, d=d))],
+             per_layer(cross_weights, tgt_labels, src_labels, msg("cross-attention")), "weights",
+             xlabel=shown(msg("source token (key)")), ylabel=shown(msg("target token read (query)"))),
+        Step(7, shown(STEP_TITLES[7]),
+             shown(msg("A linear layer gives {V} scores per position, softmax turns them into probabilities. "
+                       "Row t is the prediction for the token after row t's token; only the columns of the chosen "
+                       "tokens are drawn.", V=V)),
+             [f"logits (1, {T}, {V})  (B, T, V)", shown(msg("probabilities: each row sums to 1"))],
              [(probs[:, chosen], tgt_labels, tgt_vocab.decode(chosen, strip_special=False),
-               "next-token probability")], "probabilities",
-             xlabel="candidate next token", ylabel="decoder reads"),
-        Step(8, STEP_TITLES[8],
-             f"Translating, there is no reference: start from <bos>, take the most likely token, append it, run "
-             f"steps 4-7 again, until <eos> (the note's <EOS>){'' if stopped else ' or the length limit'}. "
-             f"{len(loop_rows)} decoder calls here. Their logits equal the single pass of steps 4-7 "
-             f"(largest difference {loop_vs_pass:.1e}): training computes what translation computes.",
-             [f"call {k + 1}: input (1, {n}) → logits (1, {n}, {config.tgt_vocab_size}) → "
-              f"{tgt_vocab.decode([i], strip_special=False)[0]} ({p:.0%})" for k, (n, i, p) in enumerate(loop_rows)],
+               shown(msg("next-token probability")))], "probabilities",
+             xlabel=shown(msg("candidate next token")), ylabel=shown(msg("decoder reads"))),
+        Step(8, shown(STEP_TITLES[8]),
+             shown(msg("Translating, there is no reference: start from <bos>, take the most likely token, append "
+                       "it, run steps 4-7 again, until <eos> (the note's <EOS>){or_limit}. {calls} decoder calls "
+                       "here. Their logits equal the single pass of steps 4-7 (largest difference {diff:.1e}): "
+                       "training computes what translation computes.",
+                       or_limit="" if stopped else msg(" or the length limit"), calls=len(loop_rows),
+                       diff=loop_vs_pass)),
+             [shown(msg("call {k}: input (1, {n}) → logits (1, {n}, {V}) → {token} ({p:.0%})",
+                        k=k + 1, n=n, V=V, token=token(i), p=p)) for k, (n, i, p) in enumerate(loop_rows)],
              [(torch.tensor([[1.0 if j < n else 0.0 for j in range(len(ys) - 1)] for n, _, _ in loop_rows]),
-               [f"call {k + 1} → {tgt_vocab.decode([i], strip_special=False)[0]}" for k, (_, i, _) in enumerate(loop_rows)],
-               tgt_labels, "tokens fed to the decoder at each call")], "grid",
-             xlabel="decoder input position", ylabel="decoder call → chosen token"),
+               [shown(msg("call {k} → {token}", k=k + 1, token=token(i))) for k, (_, i, _) in enumerate(loop_rows)],
+               tgt_labels, shown(msg("tokens fed to the decoder at each call")))], "grid",
+             xlabel=shown(msg("decoder input position")), ylabel=shown(msg("decoder call → chosen token"))),
     ]
     return {"src_labels": src_labels, "tgt_labels": tgt_labels, "output": output, "text": "".join(output),
             "stopped": stopped, "loop_vs_pass": loop_vs_pass, "steps": steps}
@@ -236,7 +257,8 @@ def draw_step(step: Step, fig=None, show_flow: bool = True):
     axes = fig.subplots(1, n + show_flow, squeeze=False,
                         width_ratios=([1.0] if show_flow else []) + [1.0] * n)[0]
     if show_flow:
-        plot_transformer_flow(ax=axes[0], highlight=step.number, src_text="English", tgt_text="<bos> + Chinese")
+        plot_transformer_flow(ax=axes[0], highlight=step.number, src_text=msg("English"),
+                              tgt_text=msg("<bos> + Chinese"))
         for text in axes[0].texts:
             text.set_fontsize(6)
         axes = axes[1:]
@@ -251,7 +273,7 @@ def draw_step(step: Step, fig=None, show_flow: bool = True):
             top = float(matrix.abs().max()) or 1.0
             plot_heatmap(matrix, cols, rows, ax=ax, title=title, xlabel=step.xlabel, ylabel=step.ylabel,
                          cmap="RdBu_r", vmin=-top, vmax=top, annotate=False)
-    fig.suptitle(f"step {step.number}: {step.title}")
+    fig.suptitle(shown(msg("step {n}: {title}", n=step.number, title=step.title)))
     return fig
 
 
@@ -269,13 +291,14 @@ class StepExplorer(LessonWidget):
     def __init__(self, model, src_vocab, tgt_vocab, sentence: str = EXAMPLE, step: int = 1):
         super().__init__()
         self.model, self.src_vocab, self.tgt_vocab = model, src_vocab, tgt_vocab
-        self.text = widgets.Text(value=sentence, placeholder="type an English sentence",
-                                 description="English", continuous_update=False,
+        self.text = widgets.Text(value=sentence, placeholder=shown(msg("type an English sentence")),
+                                 description=shown(msg("English")), continuous_update=False,
                                  layout=widgets.Layout(width="60%"))
-        self.button = widgets.Button(description="Run", button_style="primary")
-        self.step = widgets.IntSlider(value=step, min=1, max=8, description="step", continuous_update=False)
-        self.previous = widgets.Button(description="◀ Previous", layout=widgets.Layout(width="110px"))
-        self.next = widgets.Button(description="Next ▶", layout=widgets.Layout(width="110px"))
+        self.button = widgets.Button(description=shown(msg("Run")), button_style="primary")
+        self.step = widgets.IntSlider(value=step, min=1, max=8, description=shown(msg("step")),
+                                      continuous_update=False)
+        self.previous = widgets.Button(description=shown(msg("◀ Previous")), layout=widgets.Layout(width="110px"))
+        self.next = widgets.Button(description=shown(msg("Next ▶")), layout=widgets.Layout(width="110px"))
         self.details = widgets.HTML()
         self.trace = None
         self.button.on_click(lambda _: self.run())
@@ -297,7 +320,7 @@ class StepExplorer(LessonWidget):
             try:
                 trace = trace_steps(self.model, self.src_vocab, self.tgt_vocab, tokens)
             except ValueError as err:
-                problem = str(err)
+                problem = reason(err)
         if problem is not None:
             self.trace = None
             self.details.value = ""
@@ -306,7 +329,7 @@ class StepExplorer(LessonWidget):
             return
         self.trace = trace
         self.redraw()  # the slow drawing first, so the picture and the texts change together
-        ending = "" if trace["stopped"] else " (stopped at the length limit, no &lt;eos&gt;)"
+        ending = "" if trace["stopped"] else html.escape(shown(msg(" (stopped at the length limit, no <eos>)")))
         self.say(f"<span class='course-translation'>{html.escape(' '.join(tokens))} → "
                  f"<b>{html.escape(trace['text'])}</b>{ending}</span>")
 
@@ -317,8 +340,9 @@ class StepExplorer(LessonWidget):
         fig = draw_step(step)  # slow: before any visible change
         self.show(fig)
         shapes = "".join(f"<li><code>{html.escape(s)}</code></li>" for s in step.shapes)
-        self.details.value = (f"<b>Step {step.number}: {html.escape(step.title)}</b><br>"
-                              f"{html.escape(step.text)}<ul>{shapes}</ul>")
+        heading = shown(msg("Step {n}: {title}", n=step.number, title=step.title))
+        self.details.value = (f"<b>{html.escape(heading)}</b><br>"
+                              f"{html.escape(shown(step.text))}<ul>{shapes}</ul>")
 
 
 def step_explorer(model, src_vocab, tgt_vocab, sentence: str = EXAMPLE, step: int = 1) -> StepExplorer:

@@ -309,8 +309,8 @@ def _expect_trained_here(weights: dict, initial) -> None:
 @exercise("11.train", "Train your Transformer to 95 % exact match", time_limit=120, name="run")
 def _check_train(run):
     if not is_instance(run, dict):
-        raise Fail(msg("Pass the dict the training cell returns: {{'model': ..., 'train_seconds': ..., "
-                       "'initial_weights': ..., ...}}."))
+        raise Fail(msg("Pass the dict the training cell returns: {example}.",  # a field: braces shown as they are
+                       example="{'model': ..., 'train_seconds': ..., 'initial_weights': ..., ...}"))
     model, seconds = _item(run, "model"), _item(run, "train_seconds")
     if not is_instance(model, nn.Module):
         raise Fail(msg("run['model'] should be your trained Transformer, got {kind}.", kind=type(model).__name__))
