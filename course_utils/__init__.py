@@ -16,7 +16,8 @@ a module imports only from its own layer or the layers above it in this list
                    (lessons 01-04), widgets_masks (06), widgets_steps (08), widgets_translate (10)
     course/        the course machinery: notebook (the notebook format, in one place), checks (exercise
                    graders), exercise_list, progress, build
-                   (exercise generator), grading (`course check`), reset (`course reset`), cli (the `course`
+                   (exercise generator), grading (`course check`), judge (grading outside the learner's
+                   kernel: docs/JUDGE.md), reset (`course reset`), cli (the `course`
                    command: parsing and dispatch), classroom (nbgrader for a class), edition (the
                    Chinese edition zh/ from translations/zh), catalogue (the Chinese message catalogue),
                    capstone (lesson 11: the learner's parts gathered from their notebooks, the assembled

@@ -3,6 +3,8 @@ recording. Lesson checkers are tested in test_checks_01_05.py / test_checks_06_1
 
 import json
 import threading
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -372,9 +374,21 @@ def test_a_mistake_signature_names_a_mistake_not_reproduced_exactly(toy):
 
 
 @pytest.mark.parametrize("answer", [8, 8.0, np.int64(8), np.float32(8.0), np.array(8.0), np.array([8]),
-                                    torch.tensor(8), torch.tensor([8.0]), [8], (8.0,)])
+                                    torch.tensor(8), torch.tensor([8.0]), [8], (8.0,), Fraction(8),
+                                    Fraction(16, 2), Decimal("8"), Decimal("8.000"), [Fraction(8)], (Decimal(8),)])
 def test_prediction_accepts_any_numeric_type(answer):
     checks.compare_prediction("p", answer, 8.0)
+
+
+def test_prediction_fractions_and_decimals_are_judged_by_their_value():
+    checks.compare_prediction("p", Fraction(1, 1024), 0.5 ** 10, rel=1e-6)
+    checks.compare_prediction("p", [Fraction(1, 2), Decimal("1.5")], [0.5, 1.5])
+    with pytest.raises(Fail, match="is twice the right value"):
+        checks.compare_prediction("p", Fraction(16), 8.0)
+    with pytest.raises(Fail, match="close: compute it exactly"):
+        checks.compare_prediction("p", Decimal("7.7"), 8.0, rel=0.01)
+    with pytest.raises(Fail, match="should be a number"):
+        checks.compare_prediction("p", [Fraction(1, 2), "x"], [0.5, 1.5])
 
 
 def test_prediction_arrays_near_misses_and_wrong_reasoning():

@@ -307,6 +307,8 @@ FAKE_PACKAGE = ("import os, sys, pathlib\nfolder = pathlib.Path('fake/course_uti
 @pytest.mark.parametrize("cheat, where", [(FORGE, "end"), (PATCH_IMPORT, "setup"), (PATCH_TORCH, "setup"),
                                           (FAKE_PACKAGE, "setup"), (REMOVE_RESULTS, "sm-answer")])
 def test_forged_results_and_patched_graders_do_not_pass(tmp_path, cheat, where, capsys):
+    """The verdicts are the judge's (this process's graders, on the kernel's outputs): what a notebook
+    patches, forges or deletes in its kernel changes none of them."""
     root = _tiny_course(tmp_path)
     path = root / "exercises" / "01_tiny.ipynb"
     _edit(path, {"ws-answer": "def weighted_sum(weights, values):\n    return weights @ values",
@@ -315,11 +317,7 @@ def test_forged_results_and_patched_graders_do_not_pass(tmp_path, cheat, where, 
     assert cli.main(["check", str(path), "--timeout", "120", "--no-record"]) == 1
     out = capsys.readouterr().out
     rows = {line.split()[0]: line.split()[1] for line in out.splitlines() if line.startswith("01.")}
-    assert rows["01.softmax_temperature"] == "failed" and rows["01.soft_lookup"] != "passed", out
-    if where == "setup":
-        assert "not graded: the notebook replaced" in out
-    if cheat is REMOVE_RESULTS:
-        assert rows["01.weighted_sum"] == "failed" and "wrote no result" in out  # its row was deleted too
+    assert rows == {"01.weighted_sum": "passed", "01.softmax_temperature": "failed", "01.soft_lookup": "pending"}, out
 
 
 @pytest.mark.slow
@@ -391,19 +389,11 @@ def test_a_notebook_without_checks_does_not_pass(tmp_path, capsys):
     assert "has no graded exercises" in capsys.readouterr().err
 
 
-def test_grader_cell_is_valid_python():
-    import ast
-
-    source = grading._GRADER_CELL.format(todo=[("01.soft_lookup", "soft_lookup")], results="/tmp/x", token="abc",
-                                     guard="_course_guard_x", checks_file="/x/checks/__init__.py")
-    ast.parse(source)
-    ast.parse(grading._GUARD_CELL.format(guard="_course_guard_x"))
-    assert "_course_b.eval" in source and "_course_b.open" in source  # a learner's eval/open are not used
-
-
-def test_kernel_is_this_python(tmp_path):
-    km = grading._kernel_manager(tmp_path)
-    assert km.kernel_spec.argv[0] == sys.executable and km.transport == "ipc"
+def test_kernel_is_this_python_started_through_the_launcher(tmp_path):
+    km = grading.kernel_manager(tmp_path)
+    argv = km.kernel_spec.argv
+    assert argv[0] == sys.executable and km.transport == "ipc"
+    assert argv[2].endswith("launcher.py") and argv[3] == sys.executable  # the judge is not its parent
 
 
 # ----------------------------------------------------------------------------- reset

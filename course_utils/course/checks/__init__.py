@@ -63,7 +63,7 @@ receives the learner's object, probes it, and raises `Fail` (through the helpers
 - `call` also recognises torch's own warning about `.T` on a batched tensor and names it
   when the learner's code then raises, even where the learner's line cannot be quoted.
 - `compare_prediction(name, got, want, rel=..., mistakes=[(value, hint)])` for "predict the
-  output" exercises: accepts int, float, NumPy scalars/arrays, tensors, lists; `rel` is the
+  output" exercises: accepts int, float, Fraction, Decimal, NumPy scalars/arrays, tensors, lists; `rel` is the
   precision the statement asks for; an answer off by a power of ten or of the wrong sign is
   named as such; a near miss gets "close: compute it exactly".
 - `expect_callable`, `expect_class`, `expect_tuple(got, 2, ("out", "weights"), wants=(out, weights))`
@@ -79,7 +79,13 @@ receives the learner's object, probes it, and raises `Fail` (through the helpers
   `load_weights(module, {name: tensor})`; an object handed *to* learner code that records
   how it is used subclasses `Recorder`. Never `isinstance` on a learner object, never write
   into it (`module.w_q.weight.copy_(...)`): graded runs hold learner objects in the
-  learner's kernel, another process, where these helpers work over the judge's channel.
+  learner's kernel, another process, where these helpers work over the judge's channel
+  (course_utils.course.judge, docs/JUDGE.md). There, a learner object is a handle: reading
+  an attribute gives data (tensors, numbers, strings, lists, dicts, tuples: copies) or another
+  handle; calling a method on it (`module.eval()`) runs it in the kernel; `type_name(obj)`
+  names its type in a message. What comes back from `call` is data or a handle; a tensor
+  that carries gradients still does (`torch.autograd.grad(loss, logits)` asks the kernel).
+  Whatever a grader does to data it got back never reaches the learner's object.
 - Every text a learner reads (message, hint) is a translatable `msg(...)` from
   `course_utils.base.i18n`: `HINT_X = msg("...")`, `msg("`{name}` is {value}", name=..., value=...)`
   instead of an f-string, so the Chinese edition can show it.
@@ -95,14 +101,15 @@ mistake learners make fails with its hint), tag the exercise's cells in
 
 from __future__ import annotations
 
-from course_utils.course.checks import framework
+from course_utils.course.checks import comparing, framework
+from course_utils.course.checks.comparing import compare, compare_prediction, expect_tuple  # noqa: F401
 from course_utils.course.checks.framework import (  # noqa: F401
-    DEFAULT_TIME_LIMIT, FORBIDDEN, MIME_TYPE, CheckResult, Exercise, Fail, Pending, call, check, compare,
-    compare_prediction, exercise, expect_callable, expect_class, expect_tuple, get_exercise,
-    lesson_modules, lesson_package, load_errors, probe_generator, randn, registry,
-    is_instance, signature_of, read_weights, load_weights, Recorder,
+    DEFAULT_TIME_LIMIT, FORBIDDEN, MIME_TYPE, CheckResult, Exercise, Fail, Pending, call, check,
+    exercise, expect_callable, expect_class, get_exercise, lesson_modules, lesson_package, load_errors,
+    probe_generator, randn, registry, is_instance, signature_of, read_weights, load_weights, Recorder,
+    type_name,
 )
 
-__all__ = list(framework.__all__)
+__all__ = list(framework.__all__) + list(comparing.__all__)
 
 lesson_package(__name__, __path__)  # every checks/lesson*.py is loaded on first use

@@ -1,5 +1,11 @@
 """course layer · the grading framework behind `check()`; the guide is in the package docstring
-(course_utils.course.checks). Lesson modules use only the names in `__all__`.
+(course_utils.course.checks). Lesson modules use only the names the package exports.
+
+This module holds the registry, the results, `check`, running learner code (`call`) and the
+helpers that touch learner objects; `comparing.py` judges the values. Learner objects may live
+in this process (the in-notebook `check`) or in the learner's kernel, seen from a judge
+(course_utils.course.judge) as a `RemoteObject`: every helper here asks such an object
+instead of touching it, so a grader never knows which of the two it has.
 
 Shapes: B batch · H heads · T_q/T_k query/key positions · d_k/d_v widths · n items.
 """
@@ -11,7 +17,6 @@ import copy
 import html
 import importlib
 import inspect
-import math
 import os
 import pkgutil
 import random
@@ -33,10 +38,9 @@ from course_utils.base.i18n import msg, translate as _t  # CheckResult shows its
 
 __all__ = [
     "check", "CheckResult", "Exercise", "exercise", "registry", "get_exercise",
-    "Fail", "Pending", "call", "compare", "compare_prediction", "expect_callable",
-    "expect_class", "expect_tuple", "probe_generator", "randn", "MIME_TYPE", "DEFAULT_TIME_LIMIT",
-    "FORBIDDEN", "lesson_package", "lesson_modules", "load_errors",
-    "is_instance", "signature_of", "read_weights", "load_weights", "Recorder",
+    "Fail", "Pending", "call", "expect_callable", "expect_class", "probe_generator", "randn",
+    "MIME_TYPE", "DEFAULT_TIME_LIMIT", "FORBIDDEN", "lesson_package", "lesson_modules", "load_errors",
+    "is_instance", "signature_of", "read_weights", "load_weights", "Recorder", "type_name",
 ]
 
 MIME_TYPE = "application/vnd.course.check+json"
@@ -149,6 +153,12 @@ class Pending(Exception):
     """The learner has not written an answer yet."""
 
 
+class NotGraded(BaseException):
+    """The learner's kernel could not be asked (it stopped answering, or its answers were
+    malformed): the exercise is reported "not graded", never passed. A BaseException, so that
+    no checker's `except Exception` mistakes it for the learner's answer."""
+
+
 class _TimeLimit(BaseException):
     """Raised inside learner code when its time is up (BaseException: `except Exception`
     in learner code cannot swallow it)."""
@@ -223,9 +233,9 @@ def _strict() -> bool:
     return os.environ.get("COURSE_STRICT", "") not in ("", "0", "false", "False")
 
 
-_PENDING_CODE = ("Not attempted yet: replace the `raise NotImplementedError` line with your code, "
-                 "run that cell, then this one.")
-_PENDING_VALUE = "Not attempted yet: replace the `...` with your answer, run that cell, then this one."
+_PENDING_CODE = msg("Not attempted yet: replace the `raise NotImplementedError` line with your code, "
+                    "run that cell, then this one.")
+_PENDING_VALUE = msg("Not attempted yet: replace the `...` with your answer, run that cell, then this one.")
 
 
 def check(exercise_id: str, *answer: Any, **learner_objects: Any) -> CheckResult:
@@ -240,30 +250,38 @@ def check(exercise_id: str, *answer: Any, **learner_objects: Any) -> CheckResult
     ex = _REGISTRY.get(exercise_id) if isinstance(exercise_id, str) else None
     if len(answer) != 1:
         result = CheckResult(str(exercise_id), ex.title if ex else "check", "failed",
-                             f"`check` takes the exercise id and one answer, got {len(answer)} answers.",
-                             f"Write it as `check({str(exercise_id)!r}, {ex.name if ex else 'your_answer'})`.")
+                             msg("`check` takes the exercise id and one answer, got {n} answers.", n=len(answer)),
+                             msg("Write it as `check({ex_id!r}, {name})`.", ex_id=str(exercise_id),
+                                 name=ex.name if ex else "your_answer"))
     elif ex is None:
         known = ", ".join(sorted(_REGISTRY)) or "none"
         broken = "".join(f" (Could not load {m}: {e})" for m, e in _LOAD_ERRORS.items())
         result = CheckResult(str(exercise_id), "unknown exercise", "failed",
-                             f"There is no exercise with id {exercise_id!r}. Known ids: {known}.{broken}")
+                             msg("There is no exercise with id {ex_id!r}. Known ids: {known}.{broken}",
+                                 ex_id=exercise_id, known=known, broken=broken))
     else:
-        obj = answer[0]
         caller = inspect.currentframe().f_back
         namespace = dict(caller.f_globals) if caller is not None else {}
         del caller
-        result = _grade(ex, obj)
-        if result.status == "failed" and ex.uses:
-            result = _blame_dependency(ex, obj, result, learner_objects, namespace)
+        result = grade_answer(ex, answer[0], learner_objects, namespace)
         _record(result)
     if _strict() and not result.passed:
         raise AssertionError(f"COURSE_STRICT: check did not pass\n{result!r}")
     return result
 
 
+def grade_answer(ex: Exercise, obj: Any, explicit: dict | None = None, namespace: dict | None = None) -> CheckResult:
+    """The verdict on `obj` for `ex`, with a failing dependency named as the cause (see `check`).
+    `obj` may be a RemoteObject (the judge): its dependencies are then looked up in the kernel.
+    Raises NotGraded when a remote kernel could not be asked."""
+    result = _grade(ex, obj)
+    if result.status == "failed" and ex.uses:
+        result = _blame_dependency(ex, obj, result, explicit or {}, namespace or {})
+    return result
+
 
 @contextlib.contextmanager
-def _no_side_effects():
+def no_side_effects():
     """Restore every global a check may disturb: the torch, Python and NumPy RNGs, grad
     mode, the default dtype and the signal handlers (learner code may change any of them)."""
     py_state, np_state = random.getstate(), np.random.get_state()
@@ -289,22 +307,26 @@ def _grade(ex: Exercise, obj: Any) -> CheckResult:
         return CheckResult(ex.id, ex.title, "pending", _PENDING_VALUE)
     _current_limit = ex.time_limit
     try:
-        with _no_side_effects():
+        with no_side_effects():
             note = ex.checker(obj)
     except Pending as p:  # a checker may say what is missing: Pending("no part of yours yet ...")
-        return CheckResult(ex.id, ex.title, "pending", str(p) if str(p) else _PENDING_CODE)
+        text = p.args[0] if len(p.args) == 1 and isinstance(p.args[0], str) else _text_of(p)
+        return CheckResult(ex.id, ex.title, "pending", text or _PENDING_CODE)
     except Fail as f:
         return CheckResult(ex.id, ex.title, "failed", f.message, f.hint)
+    except NotGraded:
+        raise
     except BaseException as err:  # a checker that could not cope with the answer: still no raise
         return CheckResult(ex.id, ex.title, "failed",
-                           f"The checker could not handle your answer ({type(err).__name__}: {err}).")
+                           msg("The checker could not handle your answer ({error}: {detail}).",
+                               error=type(err).__name__, detail=_text_of(err)))
     finally:
         _current_limit = DEFAULT_TIME_LIMIT
-    message = note if isinstance(note, str) and note else "All probes match the reference."
+    message = note if isinstance(note, str) and note else msg("All probes match the reference.")
     return CheckResult(ex.id, ex.title, "passed", message)
 
 
-def _defined_with(obj) -> list[dict]:
+def defined_with(obj) -> list[dict]:
     """The global namespaces of the functions that make up `obj` (a function or a class)."""
     funcs = [obj] if inspect.isfunction(obj) else []
     if isinstance(obj, type):
@@ -312,7 +334,7 @@ def _defined_with(obj) -> list[dict]:
     return [f.__globals__ for f in funcs]
 
 
-def _refers_to(obj, name: str) -> bool:
+def refers_to(obj, name: str) -> bool:
     """Does the code of `obj` (a function, or the methods of a class) use the global `name`?"""
     funcs = [obj] if inspect.isfunction(obj) else \
         [f for f in vars(obj).values() if inspect.isfunction(f)] if isinstance(obj, type) else []
@@ -325,26 +347,42 @@ def _refers_to(obj, name: str) -> bool:
     return False
 
 
+_NOT_FOUND = object()
+
+
+def find_dependency(obj, name: str, explicit: dict, namespace: dict):
+    """The object the answer `obj` calls as `name`: passed to `check`, else where the answer
+    was defined, else in the calling notebook; `_NOT_FOUND` when it does not call `name` or it
+    is nowhere. A RemoteObject answers for itself (the lookup runs in its kernel)."""
+    if isinstance(obj, RemoteObject):
+        return obj._r_find(name) if name not in explicit else explicit[name]
+    if name not in explicit and not refers_to(obj, name):
+        return _NOT_FOUND
+    spaces = [explicit] + defined_with(obj) + [namespace]
+    return next((space[name] for space in spaces if name in space), _NOT_FOUND)
+
+
 def _blame_dependency(ex, obj, result, explicit, namespace) -> CheckResult:
     """If an earlier learner object that `ex` uses (and that the answer calls) fails its own
     check, name it as the cause."""
     by_name = {e.name: e for e in _REGISTRY.values()}
     for name in ex.uses:
         dep = by_name.get(name)
-        if dep is None or (name not in explicit and not _refers_to(obj, name)):
+        if dep is None:
             continue
-        spaces = [explicit] + _defined_with(obj) + [namespace]
-        found = next((space[name] for space in spaces if name in space), None)
-        if found is None:
+        found = find_dependency(obj, name, explicit, namespace)
+        if found is _NOT_FOUND or found is None:
             continue
         sub = _grade(dep, found)
         if sub.status == "passed":
             continue
-        what = "is not written yet" if sub.status == "pending" else "fails its own check"
+        what = msg("is not written yet") if sub.status == "pending" else msg("fails its own check")
         return CheckResult(ex.id, ex.title, "failed",
-                           f"Your `{name}` above is the cause: it {what} ({dep.id}): {sub.message}",
-                           sub.hint or f"Fix `{name}` first (run check(\"{dep.id}\", {name})), then run this check again.",
-                           details=[f"This exercise's own check said: {result.message}"])
+                           msg("Your `{name}` above is the cause: it {what} ({dep}): {message}",
+                               name=name, what=what, dep=dep.id, message=sub.message),
+                           sub.hint or msg("Fix `{name}` first (run check(\"{dep}\", {name})), then run this check "
+                                           "again.", name=name, dep=dep.id),
+                           details=[msg("This exercise's own check said: {message}", message=result.message)])
     return result
 
 
@@ -358,9 +396,55 @@ def _record(result: CheckResult) -> None:
         pass
 
 
+# ----------------------------------------------------------------------------- learner objects elsewhere
+
+@dataclass(frozen=True)
+class RemoteMeta:
+    """What a judge knows of an object in the learner's kernel without asking again."""
+
+    type_name: str  # type(obj).__name__
+    classes: tuple[str, ...]  # "module.QualName" of each class in type(obj).__mro__
+    callable: bool
+    is_class: bool
+    repr: str  # the first characters of repr(obj)
+    repr_len: int  # the length of the whole repr
+    name: str | None = None  # obj.__name__ when it is a string
+    params: tuple[str, ...] | None = None  # the parameter names of a callable, when known
+
+
+class RemoteObject:
+    """Base of a judge's handles on objects that live in the learner's kernel (see
+    course_utils.course.judge). The helpers of this module ask a handle instead of touching
+    the object; a subclass answers over the judge's channel."""
+
+    __slots__ = ()
+    _r_meta: RemoteMeta
+
+    def _r_call(self, args: tuple, kwargs: dict, forbid: tuple, limit: float, keep: list) -> dict:
+        """`run_learner` in the kernel; the facts, with "after": {key: argument after the call} for `keep`."""
+        raise NotImplementedError
+
+    def _r_signature(self, attribute: str | None) -> list[str]:
+        raise NotImplementedError
+
+    def _r_read_weights(self) -> dict:
+        raise NotImplementedError
+
+    def _r_load_weights(self, weights: dict, strict: bool):
+        raise NotImplementedError
+
+    def _r_find(self, name: str):
+        raise NotImplementedError
+
+
 # ----------------------------------------------------------------------------- running learner code
 
 _current_limit = DEFAULT_TIME_LIMIT
+
+
+def current_time_limit() -> float:
+    """The time limit of the exercise being graded (seconds per call of learner code)."""
+    return _current_limit
 
 
 def probe_generator(seed: int = 0) -> torch.Generator:
@@ -401,27 +485,40 @@ def _same(a, b) -> bool:
 
 
 def _param_names(fn, n_args: int) -> list[str]:
-    try:
-        params = list(inspect.signature(fn).parameters)
-    except (TypeError, ValueError):
-        params = []
+    if isinstance(fn, RemoteObject):
+        params = list(fn._r_meta.params or ())
+    else:
+        try:
+            params = list(inspect.signature(fn).parameters)
+        except (TypeError, ValueError):
+            params = []
     return [params[i] if i < len(params) else f"argument {i + 1}" for i in range(n_args)]
 
 
-def _learner_line(err: BaseException) -> str:
-    """The innermost line of the traceback that is not in torch or in the checks package."""
-    here = os.path.dirname(os.path.abspath(__file__))
+def _text_of(err: BaseException) -> str:
+    try:
+        return str(err)
+    except BaseException:  # a learner's exception whose __str__ fails
+        return "<unprintable>"
+
+
+_OWN_FOLDERS = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), folder) + os.sep
+                     for folder in ("checks", "judge"))
+
+
+def learner_line(err: BaseException) -> str:
+    """The innermost line of the traceback that is not in torch, a site package, the checks or the judge."""
     frames = traceback.extract_tb(err.__traceback__)
     for fr in reversed(frames):
         fname = fr.filename or ""
-        if "site-packages" in fname or fname.startswith(here) or "/torch/" in fname:
+        if "site-packages" in fname or fname.startswith(_OWN_FOLDERS) or "/torch/" in fname:
             continue
         if fr.line:
             return fr.line.strip()
     return ""
 
 
-def _run_with_limit(fn, args, kwargs, limit: float):
+def run_with_limit(fn, args, kwargs, limit: float):
     """Run fn(*args, **kwargs), stopping it after `limit` seconds.
 
     On the main thread (a Jupyter kernel, pytest) a SIGALRM timer interrupts even an
@@ -485,9 +582,9 @@ FORBIDDEN: dict[str, list[tuple[Any, str]]] = {
 
 # What to build a forbidden built-in from (the hint of `_forbidden_fail`), by the name it was patched under.
 _BUILD_FROM = {
-    "layer_norm": "`mean` and `var` over the last axis (keepdim=True), `sqrt`, then `* gamma + beta`",
-    "cross_entropy": "`log_softmax`, `gather` (or indexing) and `mean`",
-    "nll_loss": "`log_softmax`, `gather` (or indexing) and `mean`",
+    "layer_norm": msg("`mean` and `var` over the last axis (keepdim=True), `sqrt`, then `* gamma + beta`"),
+    "cross_entropy": msg("`log_softmax`, `gather` (or indexing) and `mean`"),
+    "nll_loss": msg("`log_softmax`, `gather` (or indexing) and `mean`"),
 }
 
 
@@ -537,59 +634,9 @@ def _forbidding(names, fn, used: list):
                 delattr(owner, attr)
 
 
-def call(fn, *args, what: str | None = None, forbid: tuple = (), errors: list[tuple[Any, str]] = (), **kwargs):
-    """Call learner code with a time limit, in-place-mutation detection and, with `forbid`,
-    built-ins patched to fail: keys of FORBIDDEN ("softmax") or (owner, "attribute") pairs
-    such as (EncoderLayer, "forward").
-
-    NotImplementedError -> Pending; a time-out or any other exception (any BaseException:
-    SystemExit, KeyboardInterrupt, ...) -> Fail that names the exception and the learner's line.
-    `errors`: (pattern, hint) pairs for exceptions a known mistake raises; `pattern` is a
-    regular expression searched in the failure message (which quotes the learner's line).
-    """
-    label = what or f"`{getattr(fn, '__name__', 'your code')}`"
-    names = _param_names(fn, len(args))
-    before = [(names[i], a, _snapshot(a)) for i, a in enumerate(args)]
-    before += [(k, a, _snapshot(a)) for k, a in kwargs.items()]
-    limit = _current_limit
-    used: list[str] = []
-    seen: list = []
-    try:
-        with _forbidding(forbid, fn, used), _recording_warnings(seen):
-            out = _run_with_limit(fn, args, kwargs, limit)
-    except NotImplementedError:
-        raise Pending() from None
-    except _TimeLimit as t:
-        extra = (" It may still be running in the background: restart the kernel if the "
-                 "notebook becomes slow." if t.args == ("thread",) else "")
-        raise Fail(f"{label} did not finish within the time limit of {limit:g} s and was stopped.{extra}",
-                   hint="Look for a loop that never ends, or one that runs over far more elements "
-                        "than the inputs have.") from None
-    except (Fail, Pending):
-        raise
-    except BaseException as err:
-        if used:
-            raise _forbidden_fail(label, used) from None
-        line = _learner_line(err)
-        where = f" at the line `{line}`" if line else ""
-        message = f"{label} raised {type(err).__name__}{where}: {err}"
-        hint = next((h for pattern, h in errors if re.search(pattern, message)), None)
-        if any(_DOT_T_WARNING in str(w.message) for w in seen):  # torch warned about `.T` on a batched tensor
-            hint = HINT_DOT_T
-        raise Fail(message, hint) from None
-    if used:  # the learner's own try/except swallowed the failure
-        raise _forbidden_fail(label, used)
-    for name, arg, snap in before:
-        if snap is not None and not _same(arg, snap):
-            raise Fail(f"{label} changed its input `{name}` in place.",
-                       hint="In-place operations (`+=`, `x[...] = ...`, `.append`, methods ending in `_` such "
-                            "as `masked_fill_`) modify the caller's data; work on a copy or build a new value.")
-    return out
-
-
 _DOT_T_WARNING = "x.T` on tensors of dimension other than 2"
-HINT_DOT_T = ("`.T` reverses *all* axes of a tensor with more than two (batch and heads too); "
-              "`k.transpose(-2, -1)` (or `k.mT`) swaps only the last two.")
+HINT_DOT_T = msg("`.T` reverses *all* axes of a tensor with more than two (batch and heads too); "
+                 "`k.transpose(-2, -1)` (or `k.mT`) swaps only the last two.")
 
 
 @contextlib.contextmanager
@@ -617,24 +664,106 @@ def _recording_warnings(seen: list):
                     pass
 
 
+def run_learner(fn, args: tuple, kwargs: dict, forbid: tuple = (), limit: float = DEFAULT_TIME_LIMIT) -> dict:
+    """Run learner code where it lives (this process, or the learner's kernel for a judge) and
+    say what happened as facts, data a judge can receive: {"kind": "ok", "out": ...},
+    "not_implemented", "pending" / "fail" (raised by a grader's object inside the call, with
+    "message", "hint"), "timeout" ("thread": it may still run), or "error" ("type", "message",
+    "line" of the learner's code); "used": the forbidden built-ins it called; "dot_t": torch
+    warned about `.T` on a batched tensor."""
+    used: list[str] = []
+    seen: list = []
+    facts: dict = {"used": used}
+    try:
+        with _forbidding(forbid, fn, used), _recording_warnings(seen):
+            facts["out"] = run_with_limit(fn, args, kwargs, limit)
+        facts["kind"] = "ok"
+    except NotImplementedError:
+        facts["kind"] = "not_implemented"
+    except _TimeLimit as t:
+        facts.update(kind="timeout", thread=t.args == ("thread",))
+    except Fail as f:
+        facts.update(kind="fail", message=f.message, hint=f.hint)
+    except Pending as p:
+        facts.update(kind="pending", message=p.args[0] if len(p.args) == 1 and isinstance(p.args[0], str) else "")
+    except BaseException as err:
+        facts.update(kind="error", type=type(err).__name__, message=_text_of(err), line=learner_line(err))
+    facts["dot_t"] = any(_DOT_T_WARNING in str(w.message) for w in seen)
+    return facts
+
+
+def _name_of(fn) -> str:
+    if isinstance(fn, RemoteObject):
+        return fn._r_meta.name or "your code"
+    return getattr(fn, "__name__", "your code")
+
+
+def call(fn, *args, what: str | None = None, forbid: tuple = (), errors: list[tuple[Any, str]] = (), **kwargs):
+    """Call learner code with a time limit, in-place-mutation detection and, with `forbid`,
+    built-ins patched to fail: keys of FORBIDDEN ("softmax") or (owner, "attribute") pairs
+    such as (EncoderLayer, "forward").
+
+    NotImplementedError -> Pending; a time-out or any other exception (any BaseException:
+    SystemExit, KeyboardInterrupt, ...) -> Fail that names the exception and the learner's line.
+    `errors`: (pattern, hint) pairs for exceptions a known mistake raises; `pattern` is a
+    regular expression searched in the failure message (which quotes the learner's line).
+    A RemoteObject `fn` runs in the learner's kernel, with the same guarantees.
+    """
+    label = what or msg("`{name}`", name=_name_of(fn))
+    names = _param_names(fn, len(args))
+    watched = [(names[i], i, a, _snapshot(a)) for i, a in enumerate(args)]
+    watched += [(k, k, a, _snapshot(a)) for k, a in kwargs.items()]
+    limit = _current_limit
+    if isinstance(fn, RemoteObject):
+        facts = fn._r_call(args, kwargs, forbid, limit, [key for _, key, _, snap in watched if snap is not None])
+    else:
+        facts = run_learner(fn, args, kwargs, forbid, limit)
+        facts["after"] = {key: arg for _, key, arg, snap in watched if snap is not None}
+    return _verdict(facts, label, errors, limit, watched)
+
+
+def _verdict(facts: dict, label: str, errors, limit: float, watched: list):
+    """What `call` returns or raises, from the facts of `run_learner`."""
+    kind, used = facts["kind"], facts.get("used") or []
+    if kind == "not_implemented":
+        raise Pending()
+    if kind == "pending":
+        raise Pending(*([facts["message"]] if facts.get("message") else []))
+    if kind == "fail":
+        raise Fail(facts["message"], facts.get("hint"))
+    if kind == "timeout":
+        extra = msg(" It may still be running in the background: restart the kernel if the "
+                    "notebook becomes slow.") if facts.get("thread") else ""
+        raise Fail(msg("{label} did not finish within the time limit of {limit:g} s and was stopped.{extra}",
+                       label=label, limit=limit, extra=extra),
+                   hint=msg("Look for a loop that never ends, or one that runs over far more elements "
+                            "than the inputs have."))
+    if used:  # the forbidden built-in raised, or the learner's own try/except swallowed it
+        raise _forbidden_fail(label, used)
+    if kind == "error":
+        line = facts.get("line") or ""
+        where = msg(" at the line `{line}`", line=line) if line else ""
+        message = msg("{label} raised {error}{where}: {detail}", label=label, error=facts["type"], where=where,
+                      detail=facts["message"])
+        hint = next((h for pattern, h in errors if re.search(pattern, message)), None)
+        if facts.get("dot_t"):  # torch warned about `.T` on a batched tensor
+            hint = HINT_DOT_T
+        raise Fail(message, hint)
+    after = facts.get("after", {})
+    for name, key, _, snap in watched:
+        if snap is not None and not _same(after.get(key), snap):
+            raise Fail(msg("{label} changed its input `{name}` in place.", label=label, name=name),
+                       hint=msg("In-place operations (`+=`, `x[...] = ...`, `.append`, methods ending in `_` such "
+                                "as `masked_fill_`) modify the caller's data; work on a copy or build a new value."))
+    return facts["out"]
+
+
 def _forbidden_fail(label: str, used: list[str]) -> Fail:
     parts = next((v for k, v in _BUILD_FROM.items()
                   if k.replace("_", "") in used[0].lower().replace("_", "")), "`exp`, `max`, `sum`")
-    return Fail(f"{label} calls `{used[0]}`: this exercise asks you to write it yourself.",
-                hint=f"Build it from the elementary operations the statement lists ({parts}); "
-                     "the built-in is allowed again in the later exercises.")
-
-
-# ----------------------------------------------------------------------------- comparisons
-
-def expect_callable(obj, name: str) -> None:
-    if isinstance(obj, type) or not callable(obj):
-        raise Fail(f"Expected the function `{name}`, got {_describe(obj)}.")
-
-
-def expect_class(obj, name: str) -> None:
-    if not isinstance(obj, type):
-        raise Fail(f"Expected the class `{name}` itself (not an instance), got {_describe(obj)}.")
+    return Fail(msg("{label} calls `{used}`: this exercise asks you to write it yourself.", label=label, used=used[0]),
+                hint=msg("Build it from the elementary operations the statement lists ({parts}); "
+                         "the built-in is allowed again in the later exercises.", parts=parts))
 
 
 # ----------------------------------------------------------------------------- learner objects
@@ -643,13 +772,67 @@ def expect_class(obj, name: str) -> None:
 # into it: graded runs (`course check`, nbgrader) hold the learner's objects in the learner's
 # kernel, another process, where the helpers do the same thing over the judge's channel.
 
+def type_name(obj) -> str:
+    """type(obj).__name__, also for an object in the learner's kernel."""
+    return obj._r_meta.type_name if isinstance(obj, RemoteObject) else type(obj).__name__
+
+
+def short(obj) -> str:
+    """"(repr)" of `obj` in at most 60 characters, or "" when it shows a memory address."""
+    if isinstance(obj, RemoteObject):
+        text, length = obj._r_meta.repr, obj._r_meta.repr_len
+    else:
+        try:
+            text = repr(obj)
+        except Exception:
+            text = "<unprintable>"
+        length = len(text)
+    text = text if length <= 60 else text[:57] + "..."
+    return "" if " at 0x" in text else f"({text})"
+
+
+def describe(obj) -> str:
+    """A few words for a learner's value in a message: "a tensor of shape (2, 3)", "int (5)"."""
+    if isinstance(obj, torch.Tensor):
+        return msg("a tensor of shape {shape}", shape=tuple(obj.shape))
+    if obj is None:
+        return msg("None (did you forget `return`?)")
+    return f"{type_name(obj)} {short(obj)}"
+
+
+def expect_callable(obj, name: str) -> None:
+    remote = obj._r_meta if isinstance(obj, RemoteObject) else None
+    is_class, is_callable = (remote.is_class, remote.callable) if remote else (isinstance(obj, type), callable(obj))
+    if is_class or not is_callable:
+        raise Fail(msg("Expected the function `{name}`, got {got}.", name=name, got=describe(obj)))
+
+
+def expect_class(obj, name: str) -> None:
+    is_class = obj._r_meta.is_class if isinstance(obj, RemoteObject) else isinstance(obj, type)
+    if not is_class:
+        raise Fail(msg("Expected the class `{name}` itself (not an instance), got {got}.",
+                       name=name, got=describe(obj)))
+
+
+def qualified_names(cls) -> tuple[str, ...]:
+    """"module.QualName" of `cls` and of each class it derives from (how a judge knows a class)."""
+    return tuple(f"{c.__module__}.{c.__qualname__}" for c in cls.__mro__)
+
+
 def is_instance(obj, cls) -> bool:
-    """isinstance(obj, cls) for a learner's object (`cls` a class of torch or course_utils)."""
+    """isinstance(obj, cls) for a learner's object (`cls` a class of torch or course_utils, or a
+    tuple of them). For an object in the learner's kernel it is decided by the classes'
+    qualified names, so a class the kernel imported anew still counts."""
+    if isinstance(obj, RemoteObject):
+        classes = cls if isinstance(cls, tuple) else (cls,)
+        return any(f"{c.__module__}.{c.__qualname__}" in obj._r_meta.classes for c in classes)
     return isinstance(obj, cls)
 
 
 def signature_of(obj, attribute: str | None = None) -> list[str]:
     """The parameter names of `obj` (or of its `attribute`, e.g. "forward"); [] when unknown."""
+    if isinstance(obj, RemoteObject):
+        return obj._r_signature(attribute)
     target = getattr(obj, attribute, None) if attribute else obj
     try:
         return list(inspect.signature(target).parameters)
@@ -659,24 +842,40 @@ def signature_of(obj, attribute: str | None = None) -> list[str]:
 
 def read_weights(module) -> dict[str, torch.Tensor]:
     """A detached copy of a learner module's `state_dict()` (name -> tensor)."""
+    if isinstance(module, RemoteObject):
+        return module._r_read_weights()
     return {name: t.detach().clone() for name, t in module.state_dict().items()}
 
 
-def load_weights(module, weights: dict[str, torch.Tensor], strict: bool = True) -> None:
-    """Copy `weights` (name -> tensor, names as in `state_dict()`) into a learner's module, in
-    place and without grad. strict: every name must exist with the same shape (else Fail)."""
+def apply_weights(module, weights: dict, strict: bool = True):
+    """Copy `weights` into `module` where it lives; the problem as data, or None:
+    ("missing", [names], [the module's names]) or ("shape", name, its shape, the shape given)."""
     own = module.state_dict()
     missing = [n for n in weights if n not in own]
     if missing and strict:
-        raise Fail(f"Your module has no parameter named {', '.join(map(repr, missing))}; it has "
-                   f"{', '.join(map(repr, own)) or 'none'}.")
+        return ("missing", missing, list(own))
     with torch.no_grad():
         for name, value in weights.items():
             if name not in own:
                 continue
             if own[name].shape != value.shape:
-                raise Fail(f"Your module's `{name}` has shape {tuple(own[name].shape)}, expected {tuple(value.shape)}.")
+                return ("shape", name, list(own[name].shape), list(value.shape))
             own[name].copy_(value)
+    return None
+
+
+def load_weights(module, weights: dict[str, torch.Tensor], strict: bool = True) -> None:
+    """Copy `weights` (name -> tensor, names as in `state_dict()`) into a learner's module, in
+    place and without grad. strict: every name must exist with the same shape (else Fail)."""
+    remote = isinstance(module, RemoteObject)
+    problem = module._r_load_weights(weights, strict) if remote else apply_weights(module, weights, strict)
+    if problem is None:
+        return
+    if problem[0] == "missing":
+        raise Fail(msg("Your module has no parameter named {missing}; it has {own}.",
+                       missing=", ".join(map(repr, problem[1])), own=", ".join(map(repr, problem[2])) or "none"))
+    raise Fail(msg("Your module's `{name}` has shape {got}, expected {want}.",
+                   name=problem[1], got=tuple(problem[2]), want=tuple(problem[3])))
 
 
 class Recorder:
@@ -694,253 +893,3 @@ class Recorder:
         for name in self.RECORDED:
             if name in state:
                 setattr(self, name, state[name])
-
-
-def expect_tuple(value, n: int, names: tuple[str, ...], wants: tuple | None = None):
-    """`value` as a tuple of `n` values. With `wants` (the right values, tensors), a pair
-    returned in the other order fails with a hint saying so."""
-    if not isinstance(value, (tuple, list)) or len(value) != n:
-        got = f"{type(value).__name__} of length {len(value)}" if isinstance(value, (tuple, list)) else _describe(value)
-        hint = None
-        if isinstance(value, torch.Tensor) and wants is not None and \
-                any(isinstance(w, torch.Tensor) and value.shape == w.shape for w in wants):
-            hint = f"Return all {n} values, as a tuple: `return {', '.join(names)}`."
-        raise Fail(f"Expected a tuple of {n} values ({', '.join(names)}), got {got}.", hint)
-    value = tuple(value)
-    if wants is not None and n == 2 and all(isinstance(v, torch.Tensor) for v in (*value, *wants)):
-        shapes = [tuple(v.shape) for v in value]
-        want_shapes = [tuple(w.shape) for w in wants]
-        swapped = shapes[::-1] == want_shapes and shapes != want_shapes
-        if swapped or (shapes == want_shapes and _close(value[0], wants[1], 1e-5, 1e-4) and
-                       _close(value[1], wants[0], 1e-5, 1e-4) and not _close(value[0], wants[0], 1e-5, 1e-4)):
-            raise Fail(f"The two returned values are in the other order: expected ({', '.join(names)}).",
-                       hint=f"Return `{names[0]}` first and `{names[1]}` second.")
-    return value
-
-
-def _describe(obj) -> str:
-    if isinstance(obj, torch.Tensor):
-        return f"a tensor of shape {tuple(obj.shape)}"
-    if obj is None:
-        return "None (did you forget `return`?)"
-    return f"{type(obj).__name__} {_short(obj)}"
-
-
-def _short(obj) -> str:
-    try:
-        text = repr(obj)
-    except Exception:
-        text = "<unprintable>"
-    text = text if len(text) <= 60 else text[:57] + "..."
-    return "" if " at 0x" in text else f"({text})"
-
-
-def _kind(t: torch.Tensor) -> str:
-    return "bool" if t.dtype == torch.bool else "float" if t.is_floating_point() else \
-        "complex" if t.is_complex() else "int"
-
-
-def _close(a: torch.Tensor, b: torch.Tensor, atol: float, rtol: float) -> bool:
-    if a.shape != b.shape or _kind(a) != _kind(b):
-        return False
-    if _kind(b) != "float":
-        return bool(torch.equal(a.detach().long(), b.detach().long()))
-    a, b = a.detach().double(), b.detach().double()
-    return bool(torch.allclose(a, b, atol=atol, rtol=rtol, equal_nan=True))
-
-
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
-
-
-def _holds(test, got) -> bool:
-    """Does the property `test` hold for `got`? A test that cannot run on it does not."""
-    try:
-        return bool(test(got))
-    except Exception:
-        return False
-
-
-def compare(name: str, got, want: torch.Tensor, axes: tuple[str, ...] | None = None,
-            mistakes: list[tuple[Any, str]] = (), atol: float = 1e-5, rtol: float = 1e-4,
-            check_dtype: bool = True, hint: str | None = None) -> None:
-    """Fail with a specific message unless tensor `got` matches `want`.
-
-    `mistakes`: (wrong, hint) pairs. `wrong` is either the value a known mistake gives on
-    the same probe inputs (matched within the tolerance), or a *signature*: a function
-    `wrong(got) -> bool` that recognises the mistake by a property (rows all equal, NaN
-    exactly where a mask row is empty, ...); a signature's hint may be a function of `got`
-    that words the hint from what was measured (e.g. the constant the scores were divided by). The first matching mistake's hint wins; a `None`
-    value is skipped (a mistake this probe cannot show). `hint`: shown when the values differ and no
-    known mistake matches (what the right computation is, in one line).
-
-    Dtype policy: a float answer in float32 or float64 is accepted when its values are
-    right; float16/bfloat16 is not (too imprecise). Integer answers may use any width.
-    Then, in order: type, device, known mistakes, shape (naming the `axes`), dtype,
-    NaN/inf, values (max difference and share of matching values).
-    """
-    mistakes = list(mistakes)
-    if not isinstance(got, torch.Tensor):
-        if isinstance(got, np.ndarray) and np.issubdtype(got.dtype, np.number):
-            as_tensor = torch.from_numpy(np.array(got))
-            _match_mistakes(name, as_tensor, want, mistakes, atol, rtol)  # a known mistake's hint first
-            right = _close(as_tensor, want, atol, rtol)
-            raise Fail(f"`{name}` is a NumPy array{' (with the right values)' if right else ''}; expected a torch.Tensor.",
-                       hint="Stay in torch: use torch operations (`@`, `.exp()`, `.max(dim=-1, keepdim=True)`, "
-                            "`.sum(...)`) on the tensors you were given, not np.* functions.")
-        raise Fail(f"`{name}` should be a torch.Tensor, got {_describe(got)}.")
-    if got.device != want.device:
-        raise Fail(f"`{name}` is on device {got.device}, expected {want.device}.",
-                   hint="Create new tensors on the inputs' device (e.g. `device=x.device`).")
-    dtype_ok = not check_dtype or (_kind(got) == _kind(want) and got.dtype not in _LOW_PRECISION) or \
-        (got.dtype == want.dtype)
-    if dtype_ok and _close(got, want, atol, rtol):
-        return
-    _match_mistakes(name, got, want, mistakes, atol, rtol)
-    if got.shape != want.shape:
-        permuted = sorted(got.shape) == sorted(want.shape)
-        raise Fail(_shape_message(name, tuple(got.shape), tuple(want.shape), axes),
-                   "The axes are in another order: check each `transpose` / `permute` (which two axes it swaps) and "
-                   "the order of the sizes in `view` / `reshape`." if permuted else None)
-    if not dtype_ok:
-        if _kind(got) == _kind(want):
-            raise Fail(f"`{name}` has dtype {got.dtype}, too imprecise; expected {want.dtype}.",
-                       hint="Keep the computation in float32 (or float64).")
-        raise Fail(f"`{name}` has dtype {got.dtype} ({_kind(got)}), expected {want.dtype} ({_kind(want)}).",
-                   hint="Check which operation changed the kind of the values (a comparison gives bool, "
-                        "`.long()` or `//` gives integers, `.float()` gives floats).")
-    if got.is_floating_point():
-        bad_got = ~torch.isfinite(got)
-        if (bad_got & torch.isfinite(want)).any():
-            n_nan, n_inf = int(torch.isnan(got).sum()), int(torch.isinf(got).sum())
-            raise Fail(f"`{name}` contains {n_nan} NaN and {n_inf} infinite values out of {got.numel()} "
-                       f"where the reference is finite.",
-                       hint="NaN appears from exp() of large numbers (subtract the row maximum first), "
-                            "0 × inf, or a softmax over a row that is entirely -inf.")
-    if not got.is_floating_point() and not want.is_floating_point():
-        n_match = int((got.long() == want.long()).sum())
-        raise Fail(f"`{name}` differs from the reference: {n_match} of {want.numel()} values "
-                   f"({_pct(n_match, want.numel())}) match.", hint)
-    diff = (got.detach().double() - want.detach().double()).abs()
-    ok = diff <= atol + rtol * want.detach().double().abs()
-    ok = ok | (torch.isnan(got) & torch.isnan(want))
-    diff = torch.nan_to_num(diff, nan=float("inf"))
-    raise Fail(f"`{name}` differs from the reference: max difference {_fmt(diff.max().item())}; "
-               f"{int(ok.sum())} of {want.numel()} values ({_pct(int(ok.sum()), want.numel())}) match.", hint)
-
-
-def _match_mistakes(name, got, want, mistakes, atol, rtol) -> None:
-    """Fail with the hint of the first mistake `got` shows: values first, then signatures."""
-    if _close(got, want, atol, rtol):
-        return
-    for wrong, hint in mistakes:
-        if isinstance(wrong, torch.Tensor) and _close(got, wrong.to(got.device), atol, rtol):
-            raise Fail(f"`{name}` is not right: it equals what a known mistake gives.", hint=hint)
-    for wrong, hint in mistakes:
-        if callable(wrong) and not isinstance(wrong, torch.Tensor) and _holds(wrong, got):
-            raise Fail(f"`{name}` is not right: it shows the mark of a known mistake.",
-                       hint=hint(got) if callable(hint) else hint)
-
-
-def _pct(k: int, n: int) -> str:
-    return f"{100 * k / n:.0f}%" if n else "0%"
-
-
-def _fmt(x: float) -> str:
-    return "inf" if math.isinf(x) else f"{x:.3g}"
-
-
-def _shape_message(name, got, want, axes) -> str:
-    legend = f" {_axes(want, axes)}" if axes and len(axes) == len(want) else ""
-    msg = f"`{name}` has shape {got}, expected {want}{legend}."
-    if axes and len(axes) == len(want) and len(got) == len(want):
-        wrong = [f"{a} is {g}, should be {w}" for a, g, w in zip(axes, got, want) if g != w]
-        msg += " Axis " + "; axis ".join(wrong) + "."
-        if sorted(got) == sorted(want):
-            msg += " Same sizes in another order: are two axes swapped (a missing or extra transpose)?"
-    elif len(got) != len(want):
-        msg += f" It has {len(got)} axes instead of {len(want)}."
-    return msg
-
-
-def _axes(shape, axes) -> str:
-    return "(" + ", ".join(f"{a}={s}" for a, s in zip(axes, shape)) + ")"
-
-
-# ----------------------------------------------------------------------------- predictions
-
-def _as_numbers(name: str, got) -> np.ndarray:
-    """Any numeric answer (int, float, NumPy scalar or array, tensor, list/tuple) as float64."""
-    if isinstance(got, torch.Tensor):
-        got = got.detach().cpu().double().numpy()
-    try:
-        arr = np.asarray(got)
-    except Exception:
-        arr = None
-    if isinstance(got, (str, bytes)):
-        raise Fail(f"`{name}` should be a number, got the text {got!r}.",
-                   hint="Store the number itself, without quotes; Python can compute it for you, e.g. `0.5 ** 3`.")
-    if arr is None or arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool) \
-            or arr.size == 0:
-        raise Fail(f"`{name}` should be a number, got {_describe(got)}.")
-    if arr.dtype == bool:
-        raise Fail(f"`{name}` should be a number, got a boolean ({got!r}).")
-    return arr.astype(np.float64)
-
-
-def _constant_factor(arr: np.ndarray, target: np.ndarray, rel: float = 0.01) -> str | None:
-    """'10 times', '1/100 times', 'minus' when `arr` is `target` times a power of ten or -1 (within `rel`)."""
-    target = np.asarray(target, dtype=np.float64).reshape(arr.shape)
-    if not np.all(np.isfinite(arr)) or np.any(target == 0) or np.any(arr == 0):
-        return None
-    ratio = arr / target
-    if np.allclose(ratio, -1, rtol=rel, atol=0):
-        return "minus"
-    for f, said in ((2.0, "twice"), (0.5, "half")):
-        if np.allclose(ratio, f, rtol=rel, atol=0):
-            return said
-    k = np.round(np.log10(np.abs(ratio)))
-    if np.all(ratio > 0) and np.all(k == k.flat[0]) and k.flat[0] != 0 and abs(k.flat[0]) <= 9 and \
-            np.allclose(ratio, 10.0 ** k, rtol=rel, atol=0):
-        e = int(k.flat[0])
-        return f"{10 ** e} times" if e > 0 else f"1/{10 ** -e} times"
-    return None
-
-
-def compare_prediction(name: str, got, want, rel: float = 1e-3, abs_tol: float = 1e-9, near: float = 0.1,
-                       mistakes: list[tuple[Any, str]] = (), hint: str | None = None) -> None:
-    """Judge a "predict the output" answer: `want` a number or array-like.
-
-    Accepts int, float, NumPy scalar/array, 0-d or n-d tensor, list. Right when every value
-    is within `rel` (relative) or `abs_tol` of `want` — the precision the statement asks
-    for. A known wrong answer (`mistakes`: (value, hint)) gets its hint; an answer within
-    `near` (relative) but not right is told "close: compute it exactly"; any other wrong value
-    gets `hint` (the reasoning that leads to the answer).
-    """
-    arr, target = _as_numbers(name, got), np.asarray(want, dtype=np.float64)
-    if arr.size != target.size:
-        raise Fail(f"`{name}` should hold {target.size} number{'s' if target.size != 1 else ''}, "
-                   f"got {arr.size}: {_short(got)}.", hint)
-    arr = arr.reshape(target.shape)
-
-    def within(value, tol_rel, tol_abs):
-        value = np.asarray(value, dtype=np.float64)
-        return bool(np.all(np.abs(arr - value) <= np.maximum(tol_abs, tol_rel * np.abs(value))))
-
-    shown = f"{arr.item():.4g}" if arr.size == 1 else np.array2string(arr, precision=4)
-    if within(target, rel, abs_tol):
-        return
-    for wrong, wrong_hint in mistakes:
-        if within(wrong, rel, abs_tol):
-            raise Fail(f"`{name}` = {shown} is a common wrong answer.", hint=wrong_hint)
-    factor = _constant_factor(arr, target)
-    if factor is not None:
-        said = {"twice": "A factor of 2 is off: check each square root and each halving or doubling in your steps.",
-                "half": "A factor of 2 is off: check each square root and each halving or doubling in your steps.",
-                "minus": "Right size, wrong sign: check which way each term is subtracted."}.get(
-            factor, "The digits are right but not the size: check the decimal point and the powers of ten "
-                    "(e.g. 1e-3 = 0.001).")
-        raise Fail(f"`{name}` = {shown} is {factor} the right value.", hint=said + (f" {hint}" if hint else ""))
-    if near and within(target, near, abs_tol):
-        raise Fail(f"`{name}` = {shown} is close: compute it exactly.",
-                   hint="Work the value out step by step rather than estimating it.")
-    raise Fail(f"`{name}` = {shown} is not right yet.", hint)
