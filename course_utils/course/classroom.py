@@ -185,8 +185,17 @@ def nbgitpuller_link(hub_url: str, repo: str, branch: str = "main",
     (later clicks, keeping the learner's changes) their own copy of the course in
     ~/`targetpath`, and opens `open_path` in JupyterLab. Needs nbgitpuller in the learners'
     environment (the classroom extra)."""
-    if not hub_url.startswith(("http://", "https://")):
-        raise ClassroomError(f"the hub URL must start with http:// or https://, not {hub_url!r}")
+    hub = urllib.parse.urlsplit(hub_url.strip())
+    if hub.scheme not in ("http", "https") or not hub.hostname:
+        raise ClassroomError(f"the hub URL must be http:// or https:// and a host name, not {hub_url!r}")
+    if not repo.strip():
+        raise ClassroomError("--repo is empty: give the course repository's URL, e.g. https://github.com/you/attention-course")
+    if not branch.strip():
+        raise ClassroomError("--branch is empty: give the branch learners should get, e.g. main")
+    parts = Path(open_path).parts
+    if not open_path.strip() or Path(open_path).is_absolute() or ".." in parts:
+        raise ClassroomError(f"--open must be a notebook path inside the course, e.g. notebooks/00_welcome.ipynb, "
+                             f"not {open_path!r}")
     query = urllib.parse.urlencode({"repo": repo, "branch": branch, "targetpath": targetpath,
                                     "urlpath": f"lab/tree/{targetpath}/{open_path}"})
     return f"{hub_url.rstrip('/')}/hub/user-redirect/git-pull?{query}"
