@@ -40,7 +40,8 @@ class TorchTransformerBaseline(nn.Module):
     sqrt(d_model), the same sinusoidal positions, post-LN, an output projection.
 
     torch.nn speaks the opposite mask dialect (True = blocked), so our masks (True = may
-    attend) are converted at this border by torch_border. Has `encode`/`decode` so course_utils.run.decoding can drive it (no cache).
+    attend) are converted at this border by torch_border. Has `encode`/`decode` so
+    course_utils.run.decoding can drive it (no cache).
     """
 
     def __init__(self, src_vocab_size, tgt_vocab_size, d_model=64, n_heads=4, n_layers=2, d_ff=256,
@@ -54,7 +55,7 @@ class TorchTransformerBaseline(nn.Module):
         self.transformer = nn.Transformer(d_model, n_heads, n_layers, n_layers, d_ff, dropout=0.0,
                                           batch_first=True, norm_first=False)
         self.out_proj = nn.Linear(d_model, tgt_vocab_size)
-        for name, p in self.named_parameters():
+        for p in self.parameters():
             if p.dim() > 1:
                 nn.init.xavier_uniform_(p)
 

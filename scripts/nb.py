@@ -7,7 +7,8 @@
 Percent format: a line `# %%` starts a code cell, `# %% [markdown]` a markdown cell
 (its lines written as `# text`), and `# %% tags=["nbval-ignore-output"]` adds tags.
 `run` executes with the current interpreter's kernel, in the notebook's own folder, with
-COURSE_NO_PROGRESS=1 (a maintainer's run records no progress), and fails (exit 1) on the first error unless the cell is tagged `raises-exception`.
+COURSE_NO_PROGRESS=1 (a maintainer's run records no progress), and fails (exit 1) on the first
+error unless the cell is tagged `raises-exception`.
 """
 
 import json
@@ -40,7 +41,7 @@ def from_py(text: str) -> nbformat.NotebookNode:
         while lines and not lines[-1].strip():
             lines.pop()
         if c["md"]:
-            src = "\n".join(l[2:] if l.startswith("# ") else l.lstrip("#") for l in lines)
+            src = "\n".join(s[2:] if s.startswith("# ") else s.lstrip("#") for s in lines)
             cell = nbformat.v4.new_markdown_cell(src)
         else:
             cell = nbformat.v4.new_code_cell("\n".join(lines))
@@ -57,7 +58,7 @@ def to_py(nb) -> str:
         tag = f" tags={json.dumps(tags)}" if tags else ""
         if cell.cell_type == "markdown":
             out.append(f"# %% [markdown]{tag}")
-            out += [("# " + l) if l else "#" for l in cell.source.splitlines()]
+            out += [("# " + s) if s else "#" for s in cell.source.splitlines()]
         else:
             out.append(f"# %%{tag}")
             out += cell.source.splitlines()

@@ -44,15 +44,16 @@ phase_solutions() {
   COURSE_STRICT=1 "$PY" -m pytest "${NBVAL[@]}" solutions zh/solutions
 }
 phase_build() { "$PY" -m course_utils.course.build --check; }
+phase_lint() { "$PY" -m ruff check . && echo "ruff: the package, tests, benchmarks and scripts are clean"; }
 phase_classroom() { bash scripts/test_classroom.sh; }
 phase_browser() { bash scripts/test_browser.sh; }
 
 declare -A TITLE=(
   [unit]="unit tests" [lessons]="lessons + exercises, both editions (nbval)"
   [solutions]="solutions, both editions, strict checks (nbval)"
-  [build]="exercises and zh/ match their sources" [classroom]="classroom (nbgrader, JupyterHub)"
+  [build]="exercises and zh/ match their sources" [lint]="linter (ruff)" [classroom]="classroom (nbgrader, JupyterHub)"
   [browser]="browser (JupyterLab + Chromium)")
-NOTEBOOK_LANE=(unit lessons solutions build)
+NOTEBOOK_LANE=(lint unit lessons solutions build)
 SERVICE_LANE=(classroom browser)
 ORDER=("${NOTEBOOK_LANE[@]}" "${SERVICE_LANE[@]}")
 

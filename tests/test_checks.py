@@ -12,7 +12,15 @@ import torch
 
 from course_utils.course import checks
 from course_utils.course.checks import (
-    MIME_TYPE, CheckResult, Fail, call, check, compare, compare_prediction, exercise, expect_tuple,
+    MIME_TYPE,
+    CheckResult,
+    Fail,
+    call,
+    check,
+    compare,
+    compare_prediction,
+    exercise,
+    expect_tuple,
     registry,
 )
 

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from checks_answers import answer_set_tests
 from torch import nn
 
-from checks_answers import answer_set_tests
 from course_utils.course.checks import check
 
 
@@ -766,7 +766,8 @@ class MHATransposeQKV(nn.Module):
         return X.reshape(X.shape[0], X.shape[1], -1)
 
     def forward(self, x_q, x_kv, mask=None):
-        q, k, v = self.transpose_qkv(self.w_q(x_q)), self.transpose_qkv(self.w_k(x_kv)), self.transpose_qkv(self.w_v(x_kv))
+        q = self.transpose_qkv(self.w_q(x_q))
+        k, v = self.transpose_qkv(self.w_k(x_kv)), self.transpose_qkv(self.w_v(x_kv))
         scores = torch.bmm(q, k.transpose(1, 2)) / math.sqrt(q.shape[-1])
         if mask is not None:
             full = mask.expand(x_q.size(0), self.num_heads, x_q.size(1), x_kv.size(1))
@@ -818,13 +819,15 @@ WRONG["05.multi_head_attention"] = [
     (mha(("        super().__init__()\n", "")), "super().__init__()"),
     (mha(("def forward(self, x_q, x_kv, mask=None):", "def forward(self, query, key, value, mask=None):")),
      "takes two inputs"),
-    (mha(("out, _ = attention(q, k, v, mask)", "out, _ = attention(q, k, v, None if mask is None else mask.unsqueeze(1))")),
+    (mha(("out, _ = attention(q, k, v, mask)",
+          "out, _ = attention(q, k, v, None if mask is None else mask.unsqueeze(1))")),
      "pass it to the attention as it is"),
     (mha(("q = split_heads(self.w_q(x_q), self.n_heads)\n        k = split_heads(self.w_k(x_kv), self.n_heads)\n"
           "        v = split_heads(self.w_v(x_kv), self.n_heads)\n        out, _ = attention(q, k, v, mask)\n"
           "        return self.w_o(merge_heads(out))",
           "B, T_q, d = x_q.shape\n"
-          "        q = split_heads(self.w_q(x_q), self.n_heads)\n        k = split_heads(self.w_k(x_kv), self.n_heads)\n"
+          "        q = split_heads(self.w_q(x_q), self.n_heads)\n"
+          "        k = split_heads(self.w_k(x_kv), self.n_heads)\n"
           "        v = split_heads(self.w_v(x_kv), self.n_heads)\n        out, _ = attention(q, k, v, mask)\n"
           "        return self.w_o(out.reshape(B, T_q, d))")), "Move the head axis back"),
     (mha(("out, _ = attention(q, k, v, mask)", "out = torch.softmax(q @ k.transpose(-2, -1), -1) @ v")),
@@ -962,16 +965,20 @@ def sm_numpy_roundtrip(scores, temperature=1.0):
     return torch.from_numpy(e / e.sum(axis=-1, keepdims=True))
 
 
-MORE_RIGHT += [("01.softmax_temperature", sm_np_style), ("01.softmax_temperature", sm_where), ("01.softmax_temperature", sm_inplace_copy),
+MORE_RIGHT += [("01.softmax_temperature", sm_np_style), ("01.softmax_temperature", sm_where),
+               ("01.softmax_temperature", sm_inplace_copy),
                ("01.softmax_temperature", sm_numpy_roundtrip)]
 
 
-MORE_RIGHT += [("01.soft_lookup", lambda q, k, v: (lambda w: (torch.einsum("n,nd->d", w, v), w))(sm_np_style(torch.mv(k, q)))),
+MORE_RIGHT += [("01.soft_lookup",
+                lambda q, k, v: (lambda w: (torch.einsum("n,nd->d", w, v), w))(sm_np_style(torch.mv(k, q)))),
                ("01.soft_lookup", lambda q, k, v: (lambda w: (w @ v, w))(torch.exp(k @ q) / torch.exp(k @ q).sum())),
-               ("01.soft_lookup", lambda q, k, v: (lambda w: ((w[:, None] * v).sum(0), w))(F.softmax((q[None] * k).sum(1), 0)))]
+               ("01.soft_lookup",
+                lambda q, k, v: (lambda w: ((w[:, None] * v).sum(0), w))(F.softmax((q[None] * k).sum(1), 0)))]
 
 
-MORE_RIGHT += [("02.rnn_step", lambda x, h, wx, wh, b: torch.tanh(torch.matmul(x, wx) + torch.matmul(h, wh) + b.unsqueeze(0))),
+MORE_RIGHT += [("02.rnn_step",
+                lambda x, h, wx, wh, b: torch.tanh(torch.matmul(x, wx) + torch.matmul(h, wh) + b.unsqueeze(0))),
                ("02.rnn_step", lambda x, h, wx, wh, b: (x @ wx + h @ wh + b).tanh())]
 
 
@@ -995,7 +1002,8 @@ def rf_perm(x, h0, wx, wh, b):
 MORE_RIGHT += [("02.rnn_forward", rf_list), ("02.rnn_forward", rf_perm)]
 
 
-MORE_RIGHT += [("02.predict_gradient", 0.0009765625), ("02.predict_gradient", np.float32(0.5) ** 10), ("02.predict_gradient", 9.8e-4),
+MORE_RIGHT += [("02.predict_gradient", 0.0009765625), ("02.predict_gradient", np.float32(0.5) ** 10),
+               ("02.predict_gradient", 9.8e-4),
                ("02.predict_gradient", torch.tensor([0.001]))]
 
 
@@ -1030,7 +1038,8 @@ def w_dd(ss):
 MORE_RIGHT += [("03.word2idx", w_enum), ("03.word2idx", w_od), ("03.word2idx", w_dd)]
 
 
-MORE_RIGHT += [("03.predict_permutation", int(2)), ("03.predict_permutation", np.array([2])), ("03.predict_permutation", torch.tensor(2.0))]
+MORE_RIGHT += [("03.predict_permutation", 2), ("03.predict_permutation", np.array([2])),
+               ("03.predict_permutation", torch.tensor(2.0))]
 
 
 def pe_div(n, d):
@@ -1053,12 +1062,16 @@ def pe_np64(n, d):
     return torch.from_numpy(pe_np(n, d).double().numpy())
 
 
-MORE_RIGHT += [("03.sinusoidal_encoding", pe_div), ("03.sinusoidal_encoding", pe_np), ("03.sinusoidal_encoding", pe_np64)]
+MORE_RIGHT += [("03.sinusoidal_encoding", pe_div), ("03.sinusoidal_encoding", pe_np),
+               ("03.sinusoidal_encoding", pe_np64)]
 
 
 MORE_RIGHT += [("03.embed_with_positions", lambda ids, table, pe: table[ids] + pe[:ids.shape[1]][None, :, :]),
-               ("03.embed_with_positions", lambda ids, table, pe: torch.index_select(table, 0, ids.reshape(-1)).reshape(*ids.shape, -1) + pe[:ids.size(1)]),
-               ("03.embed_with_positions", lambda ids, table, pe: torch.stack([table[row] + pe[:len(row)] for row in ids]))]
+               ("03.embed_with_positions",
+                lambda ids, table, pe: torch.index_select(table, 0,
+                                                          ids.reshape(-1)).reshape(*ids.shape, -1) + pe[:ids.size(1)]),
+               ("03.embed_with_positions",
+                lambda ids, table, pe: torch.stack([table[row] + pe[:len(row)] for row in ids]))]
 
 
 def at1(q, k, v, mask=None):
@@ -1097,21 +1110,27 @@ MORE_RIGHT += [("04.attention", at1), ("04.attention", at2), ("04.attention", at
 MORE_RIGHT += [("04.fix_attention", lambda q, k, v: at1(q, k, v)), ("04.fix_attention", lambda q, k, v: at3(q, k, v))]
 
 
-MORE_RIGHT += [("04.predict_score_std", np.sqrt(64)), ("04.predict_score_std", 64 ** 0.5), ("04.predict_score_std", 8.1)]
+MORE_RIGHT += [("04.predict_score_std", np.sqrt(64)), ("04.predict_score_std", 64 ** 0.5),
+               ("04.predict_score_std", 8.1)]
 
 
-MORE_RIGHT += [("04.self_attention", lambda x, a, b, c: at1(x @ a, x @ b, x @ c)), ("04.self_attention", lambda x, a, b, c: at4(x @ a, x @ b, x @ c))]
+MORE_RIGHT += [("04.self_attention", lambda x, a, b, c: at1(x @ a, x @ b, x @ c)),
+               ("04.self_attention", lambda x, a, b, c: at4(x @ a, x @ b, x @ c))]
 
 
-MORE_RIGHT += [("05.split_heads", lambda x, H: x.reshape(x.shape[0], x.shape[1], H, x.shape[2] // H).permute(0, 2, 1, 3)),
+MORE_RIGHT += [("05.split_heads",
+                lambda x, H: x.reshape(x.shape[0], x.shape[1], H, x.shape[2] // H).permute(0, 2, 1, 3)),
                ("05.split_heads", lambda x, H: torch.stack(torch.split(x, x.size(-1) // H, dim=-1), dim=1))]
 
 
-MORE_RIGHT += [("05.merge_heads", lambda x: x.permute(0, 2, 1, 3).reshape(x.shape[0], x.shape[2], x.shape[1] * x.shape[3]))]
+MORE_RIGHT += [("05.merge_heads",
+                lambda x: x.permute(0, 2, 1, 3).reshape(x.shape[0], x.shape[2], x.shape[1] * x.shape[3]))]
 
 
-MORE_RIGHT += [("05.multi_head_attention", mha(("self.n_heads = n_heads", "self.n_heads = n_heads\n        self.d_k = d_model // n_heads"))),
-               ("05.multi_head_attention", mha(("def forward(self, x_q, x_kv, mask=None):", "def forward(self, x_q, x_kv=None, mask=None):"))),
+MORE_RIGHT += [("05.multi_head_attention",
+                mha(("self.n_heads = n_heads", "self.n_heads = n_heads\n        self.d_k = d_model // n_heads"))),
+               ("05.multi_head_attention",
+                mha(("def forward(self, x_q, x_kv, mask=None):", "def forward(self, x_q, x_kv=None, mask=None):"))),
                ("05.predict_param_count", 1050624), ("05.predict_param_count", np.float64(1050624.0))]
 
 for _ex_id, _answer in MORE_RIGHT:
@@ -1131,21 +1150,25 @@ WRONG["01.soft_lookup"] += [
     (lambda q, k, v: ((w := torch.softmax(k @ q, -1)) @ k, w), "mixes the *keys*"),
     (lambda q, k, v: ((w := (k @ q).softmax(-1)) @ k * 1.0 + 0 * w.sum(), w), "mixes the *keys*")]
 WRONG["03.embed_with_positions"] += [
-    (no_source("def f(ids, table, pe):\n    return table[ids.T] + pe[:ids.shape[0], None]", "f"), "batch and time axes"),
-    (no_source("def f(ids, table, pe):\n    return table[ids.t()] + pe[:ids.size(1), None]", "f"), "batch and time axes")]
+    (no_source("def f(ids, table, pe):\n"
+               "    return table[ids.T] + pe[:ids.shape[0], None]", "f"), "batch and time axes"),
+    (no_source("def f(ids, table, pe):\n"
+               "    return table[ids.t()] + pe[:ids.size(1), None]", "f"), "batch and time axes")]
 WRONG["04.attention"] += [
     (no_source("def f(q, k, v, mask=None):\n    s = q @ k.T / math.sqrt(q.size(-1))\n"
                "    s = s if mask is None else s.masked_fill(~mask, float('-inf'))\n    w = s.softmax(-1)\n"
                "    return w @ v, w", "f"), "reverses *all*")]
 WRONG["04.self_attention"] += [
-    (lambda x, wq, wk, wv: (lambda q, k, v: ((w := (q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))).softmax(-1)) @ v, w))(
+    (lambda x, wq, wk, wv: (lambda q, k, v: ((w := (q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))).softmax(-1)) @ v,
+                                             w))(
         x @ wk, x @ wq, x @ wv), "swapped roles"),
     (lambda x, wq, wk, wv: (lambda q, k, v: ((w := torch.einsum("bkd,bqd->bkq", q, k).div(q.size(-1) ** 0.5)
                                               .softmax(-1)) @ v, w))(x @ wk, x @ wq, x @ wv), "swapped roles")]
 WRONG["04.attention"] += [
-    (lambda q, k, v, mask=None: (lambda w: (w @ v, w))((q @ k.transpose(-2, -1) / math.sqrt(q.size(-2)))
-                                                      .masked_fill(torch.zeros((), dtype=torch.bool) if mask is None else ~mask,
-                                                                   float("-inf")).softmax(-1)), "sqrt(T_q)")]
+    (lambda q, k, v, mask=None: (lambda w: (w @ v, w))(
+        (q @ k.transpose(-2, -1) / math.sqrt(q.size(-2)))
+        .masked_fill(torch.zeros((), dtype=torch.bool) if mask is None else ~mask, float("-inf")).softmax(-1)),
+     "sqrt(T_q)")]
 WRONG["05.split_heads"] += [
     (lambda x, H: torch.stack(x.chunk(H, dim=1), dim=1), "cut an axis"),
     (lambda x, H: torch.stack(x.split(x.size(1) // H, dim=1)[:H], dim=1), "time axis")]
@@ -1158,22 +1181,29 @@ WRONG["01.soft_lookup"] += [
 WRONG["04.attention"] += [
     (lambda q, k, v, mask=None: (lambda w: (w @ v, w))(F.dropout(
         (q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))).masked_fill(
-            torch.zeros((), dtype=torch.bool) if mask is None else ~mask, float("-inf")).softmax(-1), p=0.1, training=True)),
+            torch.zeros((), dtype=torch.bool) if mask is None else ~mask, float("-inf")).softmax(-1), p=0.1,
+            training=True)),
      "that is dropout")]
 WRONG["04.fix_attention"] += [
-    (lambda q, k, v: (lambda w: (w @ v, w))((q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))).softmax(dim=-2).transpose(-2, -1)),
+    (lambda q, k, v: (lambda w: (w @ v,
+                                 w))((q @ k.transpose(-2,
+                                                      -1) / math.sqrt(q.size(-1))).softmax(dim=-2).transpose(-2, -1)),
      "transposing back"),
     (no_source("def f(q, k, v):\n    w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)), dim=-2).mT\n"
                "    return w @ v, w", "f"), "transposing back")]
 WRONG["05.multi_head_attention"] += [(mha(("return self.w_o(merge_heads(out))",
-                                           "return merge_heads(out) @ self.w_o.weight + self.w_o.bias")), "x @ weight.T")]
-WRONG["02.rnn_forward"] += [(lambda x, h0, wx, wh, b: (lambda s: (s, s[:, -2]))(rnn_loop(x, h0, wx, wh, b)[0]), "states[:, -1]")]
-WRONG["03.sinusoidal_encoding"] += [(lambda L, d: (lambda pos, j: torch.where(j % 2 == 0, (pos / 10000 ** (2 * j / d)).sin(),
+                                           "return merge_heads(out) @ self.w_o.weight + self.w_o.bias")),
+                                           "x @ weight.T")]
+WRONG["02.rnn_forward"] += [(lambda x, h0, wx, wh, b: (lambda s: (s, s[:, -2]))(rnn_loop(x, h0, wx, wh, b)[0]),
+                             "states[:, -1]")]
+WRONG["03.sinusoidal_encoding"] += [(lambda L, d:
+                                         (lambda pos, j: torch.where(j % 2 == 0, (pos / 10000 ** (2 * j / d)).sin(),
                                                                                (pos / 10000 ** (2 * j / d)).cos()))(
     torch.arange(L, dtype=torch.float32)[:, None], torch.arange(d)), "j is not i")]
 WRONG["01.weighted_sum"] += [(lambda w, v: (w @ v) / w.sum(), "sum of the weights"),
                             (lambda w, v: (w[:, None] * v).sum(0) / w.sum(), "sum of the weights")]
-WRONG["05.multi_head_attention"] += [(mha(("return self.w_o(merge_heads(out))", "return self.w_o(out)")), "merge the heads back")]
+WRONG["05.multi_head_attention"] += [(mha(("return self.w_o(merge_heads(out))", "return self.w_o(out)")),
+                                      "merge the heads back")]
 WRONG["05.predict_param_count"] += [(2 * (512 * 512 + 512), "two linear layers")]
 WRONG["05.predict_param_count"] += [(4 * 512 * 512 + 512, "own bias"), (4 * 512 * 512 + 3 * 512, "3 biases"),
                                    (4 * (512 * 512 + 64), "not d_k")]
@@ -1278,7 +1308,8 @@ RIGHT["05.multi_head_attention"] += [MHALoopHeads, MHAEinsum64, notebook(MHA_COU
 WRONG["05.multi_head_attention"] += [
     (mha_course("out, _ = attention(q, k, v, mask)", "out, _ = attention(q, k, v, None if mask is None else ~mask)"),
      "polarity is inverted"),
-    (mha_course("out, _ = attention(q, k, v, mask)", "out, _ = attention(q, k, v, None if mask is None else mask == 0)"),
+    (mha_course("out, _ = attention(q, k, v, mask)",
+                "out, _ = attention(q, k, v, None if mask is None else mask == 0)"),
      "polarity is inverted"),
     (mha_course("out, _ = attention(q, k, v, mask)", "out, _ = attention(q, k, v, ~mask)"), "needs no `~`"),
     (mha_course("return self.w_o(merge_heads(out))", "return self.w_o(out.mean(dim=1))"), "averaged (or summed)"),
@@ -1363,7 +1394,8 @@ def test_dependency_found_when_passed_explicitly():
 
 
 def test_a_skipped_earlier_exercise_is_not_blamed_for_an_answer_that_does_not_use_it():
-    space = notebook(MHA_CELLS.replace("    B, T, d_model = x.shape\n    return x.view(B, T, n_heads, d_model // n_heads)"
+    space = notebook(MHA_CELLS.replace("    B, T, d_model = x.shape\n"
+                                       "    return x.view(B, T, n_heads, d_model // n_heads)"
                                        ".transpose(1, 2)", "    raise NotImplementedError"))
     inline = notebook("""
 class MultiHeadAttention(nn.Module):

@@ -2,10 +2,9 @@
 make fail with a hint naming them."""
 
 import numpy as np
-import pytest
 import torch
+from checks_answers import answer_set_tests, fails_with
 
-from checks_answers import answer_set_tests, fails_with, passes
 from course_utils.transformer import masks
 
 
@@ -79,7 +78,8 @@ def causal_uint8_inverted(T):
 CAUSAL_RIGHT = [causal_tril, causal_compare, causal_loops, causal_subsequent_style, causal_numpy, causal_where]
 CAUSAL_WRONG = [(causal_triu_polarity, "Polarity inverted"), (causal_upper, "see the future"),
                 (causal_no_diagonal, "attend to itself"), (causal_float_nn, "float mask (0 = attend, -inf = blocked)"),
-                (causal_long, "right pattern but dtype torch.int64"), (causal_float01, "Return a bool mask, True = may attend"),
+                (causal_long, "right pattern but dtype torch.int64"),
+                (causal_float01, "Return a bool mask, True = may attend"),
                 (subsequent_mask_with_batch, "extra leading axes"), (causal_all_true, "nothing is blocked"),
                 (causal_uint8_inverted, "opposite polarity")]
 
@@ -231,7 +231,8 @@ def ms_by_hand_float64(scores, mask):
 def ms_rows_loop(scores, mask):
     m = mask.expand(scores.shape)
     out = torch.zeros_like(scores)
-    flat_s, flat_m, flat_o = scores.reshape(-1, scores.size(-1)), m.reshape(-1, scores.size(-1)), out.view(-1, scores.size(-1))
+    n = scores.size(-1)
+    flat_s, flat_m, flat_o = scores.reshape(-1, n), m.reshape(-1, n), out.view(-1, n)
     for r in range(flat_s.size(0)):
         if flat_m[r].any():
             flat_o[r, flat_m[r]] = flat_s[r, flat_m[r]].softmax(0)
@@ -280,7 +281,8 @@ MS_WRONG = [(ms_valid_lens_style, "over the *blocked* keys"), (ms_plain_inf, "ev
 # ------------------------------------------------------------------ 06.nn_border
 def border_invert(mha, x, tgt, pad_id):
     T = x.size(1)
-    out, _ = mha(x, x, x, attn_mask=~masks.causal_mask(T), key_padding_mask=~masks.padding_mask(tgt, pad_id)[:, 0, 0, :])
+    out, _ = mha(x, x, x, attn_mask=~masks.causal_mask(T),
+                 key_padding_mask=~masks.padding_mask(tgt, pad_id)[:, 0, 0, :])
     return out
 
 
@@ -386,33 +388,42 @@ WRONG["06.padding_mask"] += [(pad_batch_last, "axes are not where they belong")]
 WRONG["06.decoder_mask"] += [(dec_squeezed, "axes are not where they belong")]
 WRONG["06.masked_softmax"] += [(ms_exp_times_mask, "NaN in the rows where every key is blocked"),
                                (ms_multiply_scores, "Blocked keys still get weight")]
-WRONG["06.nn_border"] += [(border_transposed_not_inverted, "also blocks the diagonal"), (border_tuple, "returns (output, weights)")]
+WRONG["06.nn_border"] += [(border_transposed_not_inverted, "also blocks the diagonal"),
+                          (border_tuple, "returns (output, weights)")]
 
-RIGHT["06.causal_mask"] += [lambda T: ~torch.ones(T, T, dtype=torch.bool).triu(1), lambda T: torch.ones(T, T).tril() == 1]
-WRONG["06.causal_mask"] += [(lambda T: torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=1), "True above the diagonal"),
+RIGHT["06.causal_mask"] += [lambda T: ~torch.ones(T, T, dtype=torch.bool).triu(1),
+                            lambda T: torch.ones(T, T).tril() == 1]
+WRONG["06.causal_mask"] += [(lambda T: torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=1),
+                             "True above the diagonal"),
                             (lambda T: torch.eye(T).bool(), "False on or below the diagonal")]
 RIGHT["06.padding_mask"] += [lambda t, p: t.ne(p)[:, None, None], lambda t, p: (t != p).unsqueeze(-2).unsqueeze(-2)]
 WRONG["06.padding_mask"] += [(lambda t, p: (t != p)[:, None, None, :].int(), "right pattern but dtype")]
-RIGHT["06.decoder_mask"] += [lambda t, p: torch.tril(masks.padding_mask(t, p).expand(t.size(0), 1, t.size(1), t.size(1))),
+RIGHT["06.decoder_mask"] += [lambda t, p:
+                                 torch.tril(masks.padding_mask(t, p).expand(t.size(0), 1, t.size(1), t.size(1))),
                              lambda t, p: (t != p)[:, None, None, :].repeat(1, 1, t.size(1), 1).tril()]
 WRONG["06.decoder_mask"] += [(lambda t, p: masks.padding_mask(t, p) & ~masks.causal_mask(t.size(1)), "see the future"),
-                             (lambda t, p: torch.triu(masks.padding_mask(t, p).expand(t.size(0), 1, t.size(1), t.size(1))),
+                             (lambda t, p:
+                                  torch.triu(masks.padding_mask(t, p).expand(t.size(0), 1, t.size(1), t.size(1))),
                               "see the future")]
 RIGHT["06.masked_softmax"] += [ms_shifted_exp, lambda s, m: torch.where(m, s, float("-inf")).softmax(-1).nan_to_num()]
 WRONG["06.masked_softmax"] += [(lambda s, m: s.softmax(-1).masked_fill(~m, 0), "*after* the softmax")]
-RIGHT["06.nn_border"] += [_border(lambda T: torch.zeros(T, T).masked_fill(~masks.causal_mask(T), float("-inf")), lambda t, p: t == p)]
-WRONG["06.nn_border"] += [(_border(lambda T: ~masks.causal_mask(T), lambda t, p: (t == p).float()), "float key_padding_mask"),
+RIGHT["06.nn_border"] += [_border(lambda T: torch.zeros(T, T).masked_fill(~masks.causal_mask(T), float("-inf")),
+                                  lambda t, p: t == p)]
+WRONG["06.nn_border"] += [(_border(lambda T: ~masks.causal_mask(T), lambda t, p: (t == p).float()),
+                           "float key_padding_mask"),
                           (_border(lambda T: (~masks.causal_mask(T)).float(), lambda t, p: t == p), "float attn_mask")]
 
 WRONG["06.causal_mask"] += [(lambda T: [[j <= i for j in range(T)] for i in range(T)], "Python list")]
 WRONG["06.decoder_mask"] += [(lambda t, p: causal_tril(t.size(1))[None, None], "only the causal part")]
-WRONG["06.nn_border"] += [(lambda mha, x, tgt, p: mha(x, x, x, attn_mask=~masks.causal_mask(x.size(1)) & ~masks.padding_mask(tgt, p)[:, 0])[0],
+WRONG["06.nn_border"] += [(lambda mha, x, tgt, p:
+                           mha(x, x, x, attn_mask=~masks.causal_mask(x.size(1)) & ~masks.padding_mask(tgt, p)[:, 0])[0],
                            "takes the two masks apart")]
 RIGHT["06.masked_softmax"] += [lambda s, m: s.masked_fill(~m, float("-inf")).softmax(-1).masked_fill(~m, 0.0)]
 WRONG["06.padding_mask"] += [(lambda t, p: (t > p)[:, None, None, :], "Some real tokens are False")]
 RIGHT["06.causal_mask"] += [lambda T: torch.triu(torch.ones(T, T, dtype=torch.bool)).T]
 WRONG["06.causal_mask"] += [(lambda T: np.tril(np.ones((T, T), dtype=bool)), "NumPy array")]
-WRONG["06.nn_border"] += [(lambda mha, x, tgt, p: mha(x, x, x, attn_mask=~masks.causal_mask(x.size(1)), key_padding_mask=tgt == p)[1],
+WRONG["06.nn_border"] += [(lambda mha, x, tgt, p: mha(x, x, x, attn_mask=~masks.causal_mask(x.size(1)),
+                                                      key_padding_mask=tgt == p)[1],
                            "these are the attention weights")]
 
 
@@ -448,7 +459,8 @@ def ms_one_softmax_for_all(scores, mask):
 
 
 WRONG["06.masked_softmax"] += [(ms_one_softmax_for_all, "one softmax over every allowed entry")]
-WRONG["06.nn_border"] += [(border_blocks_diagonal, "also blocks the diagonal"), (border_blocks_past, "blocks the *past*"),
+WRONG["06.nn_border"] += [(border_blocks_diagonal, "also blocks the diagonal"),
+                          (border_blocks_past, "blocks the *past*"),
                           (border_kpm_shifted, "not True exactly at the padding")]
 # Named in the second round (issue 19): masks of the wrong shape that torch's fast path lets through,
 # and rows with no allowed key that hold something other than NaN or zeros.
@@ -492,7 +504,8 @@ def ms_nan_to_one(scores, mask):
 
 
 RIGHT["06.nn_border"] += [border_per_head_mask, border_positional]
-WRONG["06.nn_border"] += [(border_course_shaped_padding, "takes (B, T)"), (border_padding_transposed, "without a transpose"),
+WRONG["06.nn_border"] += [(border_course_shaped_padding, "takes (B, T)"),
+                          (border_padding_transposed, "without a transpose"),
                           (border_int_padding, "as bool tensors")]
 WRONG["06.masked_softmax"] += [(ms_uniform_rows, "spread evenly (1/T_k each)"), (ms_nan_to_one, "must be all zeros")]
 

@@ -4,11 +4,10 @@ learners make fail with a hint naming them."""
 import collections
 import math
 
-import pytest
 import torch
 import torch.nn.functional as F
+from checks_answers import answer_set_tests, fails_with
 
-from checks_answers import answer_set_tests, fails_with, passes
 from course_utils.transformer.attention import attention
 
 
@@ -61,7 +60,8 @@ def _variant(q_of="x", kv_of="memory", scale="sqrt_dk", dim=-1, mask="right", sw
         src = {"x": x, "memory": memory}
         q, k = src[q_of] @ w_q, src[kv_of] @ w_k
         v = src[kv_of] @ w_v if project_v else src[kv_of]
-        d = {"sqrt_dk": math.sqrt(q.size(-1)), "none": 1.0, "dk": q.size(-1), "sqrt_dmodel": math.sqrt(x.size(-1))}[scale]
+        d = {"sqrt_dk": math.sqrt(q.size(-1)), "none": 1.0, "dk": q.size(-1),
+             "sqrt_dmodel": math.sqrt(x.size(-1))}[scale]
         scores = q @ k.transpose(-2, -1) / d
         if src_mask is not None and mask == "right":
             scores = scores.masked_fill(~src_mask, float("-inf"))
@@ -196,7 +196,8 @@ WRONG["07.alignment"] += [(lambda w: w.mean(-1).argmax(-1), "reduced the target 
 WRONG["07.alignment"] += [(lambda w: w.argmax(-1), "one alignment per head"),
                           (lambda w: w.mean(1).topk(1, dim=-1).indices, "trailing axis of size 1")]
 WRONG["07.predict_alignment"] += [(["我", "爱", "猫"], "is a target word")]
-WRONG["07.cross_attention"] += [(lambda x, m, wq, wk, wv, sm=None: cross_matmul(x, m, wq, wk, wv, None if sm is None else sm.unsqueeze(1)),
+WRONG["07.cross_attention"] += [(lambda x, m, wq, wk, wv, sm=None:
+                                     cross_matmul(x, m, wq, wk, wv, None if sm is None else sm.unsqueeze(1)),
                                  "an extra axis from the mask")]
 
 
@@ -235,7 +236,8 @@ def _vote(w):
 WRONG["07.cross_attention"] += [(_cross_scaled(lambda q, k, v: v.size(-1)), "sqrt(d_v)"),
                                 (_cross_scaled(lambda q, k, v: k.size(-2)), "sqrt(S)"),
                                 (_cross_scaled(lambda q, k, v: 10.0), "divided by 3.16")]
-WRONG["07.alignment"] += [(lambda w: w.argmax(-1).mode(dim=1).values, "vote of the heads"), (_vote, "vote of the heads")]
+WRONG["07.alignment"] += [(lambda w: w.argmax(-1).mode(dim=1).values, "vote of the heads"),
+                          (_vote, "vote of the heads")]
 WRONG["07.alignment"] += [(lambda w: w.log().mean(1).argmax(-1), "*log*-weights")]
 # Named in the second round (issue 19): positions given instead of the source words.
 WRONG["07.predict_alignment"] += [([0, 1, 2], "holds positions"), (torch.tensor([0, 1, 2]), "holds positions"),

@@ -2,12 +2,9 @@
 mistakes learners make fail with a hint naming them."""
 
 import numpy as np
-import pytest
 import torch
 import torch.nn.functional as F
-
-from checks_answers import answer_set_tests, fails_with, passes
-
+from checks_answers import answer_set_tests, fails_with
 
 # ------------------------------------------------------------------ 08.predict_layernorm
 LN_PREDICT_RIGHT = [[-1.34, -0.45, 0.45, 1.34], np.array([-1.34, -0.45, 0.45, 1.34]),
@@ -134,7 +131,8 @@ def dec_keywords(layer, x, memory, tgt_mask, memory_mask):
 
 
 def dec_loop(layer, x, memory, tgt_mask, memory_mask):
-    sublayers = [lambda h: layer.self_attn(h, h, tgt_mask), lambda h: layer.cross_attn(h, memory, memory_mask), layer.ffn]
+    sublayers = [lambda h: layer.self_attn(h, h, tgt_mask), lambda h: layer.cross_attn(h, memory, memory_mask),
+                 layer.ffn]
     for sublayer, norm in zip(sublayers, [layer.norm1, layer.norm2, layer.norm3]):
         x = norm(x + sublayer(x))
     return x
@@ -300,58 +298,85 @@ WRONG = {"08.predict_layernorm": LN_PREDICT_WRONG, "08.layer_norm": LN_WRONG, "0
          "08.decoder_layer": DEC_WRONG, "08.fix_encoder_layer": ENC_WRONG}
 
 WRONG["08.decoder_layer"] += [(dec_cross_first, "wrong order"), (dec_norms_swapped, "norm1 and norm2 are swapped"),
-                              (dec_cross_reads_input, "reads the layer's input x"), (dec_one_norm, "Only one LayerNorm")]
-WRONG["08.fix_encoder_layer"] += [(enc_unnormalised_residual, "it must add h"), (enc_norms_swapped, "norm1 and norm2 are swapped")]
+                              (dec_cross_reads_input, "reads the layer's input x"),
+                              (dec_one_norm, "Only one LayerNorm")]
+WRONG["08.fix_encoder_layer"] += [(enc_unnormalised_residual, "it must add h"),
+                                  (enc_norms_swapped, "norm1 and norm2 are swapped")]
 WRONG["08.layer_norm"] += [(ln_eps_fixed, "`eps` argument is ignored"), (ln_std, "`x.std(-1)`"),
                            (ln_global, "*whole* tensor")]
 WRONG["08.feed_forward"] += [(ffn_tanh, "not tanh"), (ffn_b1_after_relu, "*inside* the ReLU")]
-WRONG["08.predict_layernorm"] += [([1, 2, 3, 4], "changes the values"), ([-0.67, -0.22, 0.22, 0.67], "*sum* of squared"),
+WRONG["08.predict_layernorm"] += [([1, 2, 3, 4], "changes the values"),
+                                  ([-0.67, -0.22, 0.22, 0.67], "*sum* of squared"),
                                   ([-1.3, -0.4, 0.4, 1.3], "close")]
 
 RIGHT["08.decoder_layer"] += [lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm1),
-                                                             lambda h: L.cross_attn(h, m, mm), L.norm2), L.ffn, L.norm3)]
+                                                             lambda h: L.cross_attn(h, m, mm), L.norm2), L.ffn,
+                                                             L.norm3)]
 WRONG["08.decoder_layer"] += [
-    (lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, mm), L.norm1), lambda h: L.cross_attn(h, m, tm), L.norm2),
+    (lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, mm), L.norm1),
+                                       lambda h: L.cross_attn(h, m, tm), L.norm2),
                                   L.ffn, L.norm3), "A mask does not fit its attention"),
-    (lambda L, x, m, tm, mm: _sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm1), L.ffn, L.norm3), "cross-attention sublayer is missing"),
-    (lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm1), lambda h: L.cross_attn(h, m, mm), L.norm2),
+    (lambda L, x, m, tm, mm: _sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm1), L.ffn, L.norm3),
+     "cross-attention sublayer is missing"),
+    (lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm1),
+                                       lambda h: L.cross_attn(h, m, mm), L.norm2),
                                   L.ffn, L.norm2), "norm3 follows the feed-forward network")]
-WRONG["08.fix_encoder_layer"] += [(lambda L, x, mask: (lambda h: L.norm2(h + L.ffn(h)))(L.norm1(x + L.self_attn(x, x))), "mask is not passed"),
-                                  (lambda L, x, mask: (lambda h: L.norm2(h + L.ffn(h)))(x + L.self_attn(x, x, mask)), "norm1 is not applied")]
-RIGHT["08.layer_norm"] += [lambda x, g, b, eps=1e-5: (x - x.mean(-1, keepdim=True)) * (x.var(-1, keepdim=True, correction=0) + eps).rsqrt() * g + b]
-WRONG["08.layer_norm"] += [(lambda x, g, b, eps=1e-5: g * (x - x.mean(-1, True)) / torch.sqrt(x.var(-1, False, True) + eps),
+WRONG["08.fix_encoder_layer"] += [(lambda L, x, mask: (lambda h: L.norm2(h + L.ffn(h)))(L.norm1(x + L.self_attn(x, x))),
+                                   "mask is not passed"),
+                                  (lambda L, x, mask: (lambda h: L.norm2(h + L.ffn(h)))(x + L.self_attn(x, x, mask)),
+                                   "norm1 is not applied")]
+RIGHT["08.layer_norm"] += [lambda x, g, b, eps=1e-5:
+                           (x - x.mean(-1, keepdim=True)) * (x.var(-1, keepdim=True, correction=0) + eps).rsqrt()
+                           * g + b]
+WRONG["08.layer_norm"] += [(lambda x, g, b, eps=1e-5:
+                                g * (x - x.mean(-1, True)) / torch.sqrt(x.var(-1, False, True) + eps),
                             "beta is not added"),
-                           (lambda x, g, b, eps=1e-5: (x - x.mean(-1, True)) / (x.std(-1, unbiased=False, keepdim=True) + eps) * g + b,
+                           (lambda x, g, b, eps=1e-5:
+                                (x - x.mean(-1, True)) / (x.std(-1, unbiased=False, keepdim=True) + eps) * g + b,
                             "eps is outside the square root")]
 RIGHT["08.feed_forward"] += [lambda x, w1, b1, w2, b2: F.relu(torch.matmul(x, w1) + b1).matmul(w2).add(b2)]
 WRONG["08.feed_forward"] += [(lambda x, w1, b1, w2, b2: F.leaky_relu(x @ w1 + b1) @ w2 + b2, "leaky ReLU"),
                              (lambda x, w1, b1, w2, b2: x + torch.relu(x @ w1 + b1) @ w2 + b2, "has no residual")]
 RIGHT["08.predict_layernorm"] += [torch.tensor([-1.34, -0.45, 0.45, 1.34]).round(decimals=2)]
 
-WRONG["08.layer_norm"] += [(lambda x, g, b, eps=1e-5: (x - x.mean(-1)) / torch.sqrt(x.var(-1, unbiased=False) + eps) * g + b, "keepdim=True")]
+WRONG["08.layer_norm"] += [(lambda x, g, b, eps=1e-5:
+                                (x - x.mean(-1)) / torch.sqrt(x.var(-1, unbiased=False) + eps) * g + b, "keepdim=True")]
 WRONG["08.feed_forward"] += [(lambda x, w1, b1, w2, b2: torch.relu(x @ w1.T + b1) @ w2.T + b2, "no transposes")]
-WRONG["08.decoder_layer"] += [(_dec(self_mask=False, cross_mask=False), "No masks at all"), (_dec(res=(0, 0, 0)), "No residual connections")]
+WRONG["08.decoder_layer"] += [(_dec(self_mask=False, cross_mask=False), "No masks at all"),
+                              (_dec(res=(0, 0, 0)), "No residual connections")]
 WRONG["08.feed_forward"] += [(lambda x, w1, b1, w2, b2: (x @ w1 + b1).clamp(max=0) @ w2 + b2, "not max=0")]
-WRONG["08.fix_encoder_layer"] += [(lambda L, x, mask: (lambda h: L.norm1(h + L.ffn(h)))(L.norm1(x + L.self_attn(x, x, mask))), "norm1 twice"),
-                                  (lambda L, x, mask: (lambda h: L.norm2(h + L.ffn(h)))(L.norm1(x + L.self_attn(x, x, ~mask))), "mask is inverted")]
+WRONG["08.fix_encoder_layer"] += [(lambda L, x, mask:
+                                   (lambda h: L.norm1(h + L.ffn(h)))(L.norm1(x + L.self_attn(x, x, mask))),
+                                   "norm1 twice"),
+                                  (lambda L, x, mask:
+                                   (lambda h: L.norm2(h + L.ffn(h)))(L.norm1(x + L.self_attn(x, x, ~mask))),
+                                   "mask is inverted")]
 
 # From the independent answer set (issue 11): the built-in is switched off; mistakes named by their kind.
 WRONG["08.layer_norm"] += [(ln_builtin, "write it yourself"),
-                           (lambda x, g, b, eps=1e-5: torch.nn.LayerNorm(x.size(-1), eps=eps)(x) * g + b, "write it yourself")]
-WRONG["08.feed_forward"] += [(lambda x, w1, b1, w2, b2: torch.relu(x @ w2.T + b1) @ w1.T + b2, "w_1 and w_2 are swapped")]
+                           (lambda x, g, b, eps=1e-5: torch.nn.LayerNorm(x.size(-1), eps=eps)(x) * g + b,
+                            "write it yourself")]
+WRONG["08.feed_forward"] += [(lambda x, w1, b1, w2, b2: torch.relu(x @ w2.T + b1) @ w1.T + b2,
+                              "w_1 and w_2 are swapped")]
 WRONG["08.predict_layernorm"] += [([1.34, 0.45, -0.45, -1.34], "wrong sign")]
 WRONG["08.feed_forward"] += [(lambda x, w1, b1, w2, b2: torch.relu(x @ w1 + b1), "second linear map is missing")]
-WRONG["08.decoder_layer"] += [(lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm1), L.ffn, L.norm3),
-                                                            lambda h: L.cross_attn(h, m, mm), L.norm2), "feed-forward network last")]
+WRONG["08.decoder_layer"] += [(lambda L, x, m, tm, mm:
+                                   _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm1), L.ffn, L.norm3),
+                                                            lambda h: L.cross_attn(h, m, mm), L.norm2),
+                                                            "feed-forward network last")]
 WRONG["08.fix_encoder_layer"] += [(lambda L, x, mask: (lambda h: L.norm2(h + F.dropout(L.ffn(h), 0.1, training=True)))(
     L.norm1(x + F.dropout(L.self_attn(x, x, mask), 0.1, training=True))), "No dropout")]
-WRONG["08.decoder_layer"] += [(lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: F.dropout(L.self_attn(h, h, tm), 0.2), L.norm1),
-                                                                lambda h: L.cross_attn(h, m, mm), L.norm2), L.ffn, L.norm3),
+WRONG["08.decoder_layer"] += [(lambda L, x, m, tm, mm:
+                                   _sub(_sub(_sub(x, lambda h: F.dropout(L.self_attn(h, h, tm), 0.2), L.norm1),
+                                                                lambda h: L.cross_attn(h, m, mm), L.norm2), L.ffn,
+                                                                L.norm3),
                                "No dropout")]
 WRONG["08.decoder_layer"] += [
-    (lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm3), lambda h: L.cross_attn(h, m, mm), L.norm2),
+    (lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm3),
+                                       lambda h: L.cross_attn(h, m, mm), L.norm2),
                                   L.ffn, L.norm1), "norm3, norm2, norm1"),
-    (lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm1), lambda h: L.cross_attn(h, m, mm), L.norm1),
+    (lambda L, x, m, tm, mm: _sub(_sub(_sub(x, lambda h: L.self_attn(h, h, tm), L.norm1),
+                                       lambda h: L.cross_attn(h, m, mm), L.norm1),
                                   L.ffn, L.norm1), "norm1, norm1, norm1"),
     (lambda L, x, m, tm, mm: (lambda h: (lambda h2: L.norm3(h2 + L.ffn(h2)))(L.norm2(x + L.cross_attn(h, m, mm))))(
         L.norm1(x + L.self_attn(x, x, tm))), "residual around the cross-attention adds the layer's input x"),

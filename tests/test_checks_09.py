@@ -4,12 +4,10 @@ make fail with a hint naming them."""
 import math
 
 import numpy as np
-import pytest
 import torch
 import torch.nn.functional as F
+from checks_answers import answer_set_tests, fails_with
 from torch.nn.utils.rnn import pad_sequence
-
-from checks_answers import answer_set_tests, fails_with, passes
 
 
 # ------------------------------------------------------------------ 09.teacher_forcing
@@ -97,7 +95,8 @@ def tf_bos_in_out(seqs, bos_id, eos_id, pad_id):
 
 TF_RIGHT = [tf_full, tf_pad_sequence, tf_lists, tf_numpy]
 TF_WRONG = [(tf_swapped, "swapped"), (tf_no_shift, "no shift"), (tf_slice_full, "contains <eos> (in the shorter rows)"),
-            (tf_eos_padding, "repeat <eos> where the padding belongs"), (tf_pad_zero, "padded with 0 instead of `pad_id`"),
+            (tf_eos_padding, "repeat <eos> where the padding belongs"),
+            (tf_pad_zero, "padded with 0 instead of `pad_id`"),
             (tf_both_special, "one more than 1 + the longest"), (tf_mutates, "changed its input `seqs` in place"),
             (tf_float, "token ids are torch.long"), (tf_bos_in_out, "starts with <bos>")]
 
@@ -294,7 +293,8 @@ def tf_drop_clean(seqs, bos_id, eos_id, pad_id):  # [bos] + s + [eos] sliced, th
 
 def ls_scatter(logits, target, smoothing, pad_id):
     logp, V = logits.log_softmax(-1), logits.size(-1)
-    q = torch.full_like(logp, smoothing / V).scatter_add(-1, target[..., None], torch.full_like(logp[..., :1], 1 - smoothing))
+    q = torch.full_like(logp, smoothing / V).scatter_add(-1, target[..., None],
+                                                         torch.full_like(logp[..., :1], 1 - smoothing))
     return -(q * logp).sum(-1).masked_select(target != pad_id).mean()
 
 RIGHT = {"09.teacher_forcing": TF_RIGHT, "09.label_smoothed_loss": LS_RIGHT, "09.warmup_lr": LR_RIGHT,
@@ -309,14 +309,17 @@ WRONG["09.label_smoothed_loss"] += [(ls_no_one_minus, "weighted 1 - smoothing"),
                                     (ls_per_position, "not a loss per position")]
 WRONG["09.warmup_lr"] += [(_lr(lambda s, d, w: d ** -0.5 * min(s ** 0.5, s * w ** -1.5)), "not step^0.5"),
                           (_lr(lambda s, d, w: d ** -0.5 * min(1 / s, s * w ** -1.5)), "not 1 / step"),
-                          (_lr(lambda s, d, w: d ** -0.5 * (s * w ** -1.5 if s <= w else w ** -0.5)), "stays at the peak")]
+                          (_lr(lambda s, d, w: d ** -0.5 * (s * w ** -1.5 if s <= w else w ** -0.5)),
+                           "stays at the peak")]
 WRONG["09.predict_peak_lr"] += [(512 ** -0.5 / 4000, "instead of its square root"), (1e-3, "(d_model * warmup)^-0.5")]
 
 RIGHT["09.teacher_forcing"] += [tf_drop_clean]
-WRONG["09.teacher_forcing"] += [(lambda s, b, e, p: (tf_full(s, b, e, p)[0], tf_full(s, b, e, p)[0][:, 1:]), "one fewer than 1 + the longest")]
+WRONG["09.teacher_forcing"] += [(lambda s, b, e, p: (tf_full(s, b, e, p)[0], tf_full(s, b, e, p)[0][:, 1:]),
+                                 "one fewer than 1 + the longest")]
 RIGHT["09.label_smoothed_loss"] += [ls_scatter]
 WRONG["09.label_smoothed_loss"] += [(lambda lg, t, s, p: ls_gather(lg, t, 1 - s, p), "swapped"),
-                                    (lambda lg, t, s, p: ls_gather(lg, t, s, p) / lg.size(0), "once more by the batch size")]
+                                    (lambda lg, t, s, p: ls_gather(lg, t, s, p) / lg.size(0),
+                                     "once more by the batch size")]
 WRONG["09.warmup_lr"] += [(_lr(lambda s, d, w: d ** -0.5 * min(s ** -0.5, s / w)), "not step / warmup")]
 
 WRONG["09.label_smoothed_loss"] += [(_ls(smooth="others_vs_all"), "its share of the smoothing")]
@@ -331,7 +334,8 @@ def ls_wrong_axis(logits, target, smoothing, pad_id):  # log_softmax over the po
     return loss[target != pad_id].mean()
 
 
-WRONG["09.label_smoothed_loss"] += [(ls_wrong_axis, "wrong axis"), (_ls(reduce="sentence_sums"), "summed the losses of each sentence")]
+WRONG["09.label_smoothed_loss"] += [(ls_wrong_axis, "wrong axis"),
+                                    (_ls(reduce="sentence_sums"), "summed the losses of each sentence")]
 
 
 def ls_detached_then_reattached(logits, target, smoothing, pad_id):  # requires_grad, but no path to the logits
@@ -364,8 +368,10 @@ def ls_kl_v_minus_2(logits, target, smoothing, pad_id):
 WRONG["09.label_smoothed_loss"] += [(ls_no_minus, "minus sign is missing"),
                                     (lambda lg, t, s, p: -ls_gather(lg, t, s, p) * 0.5, "minus sign is missing"),
                                     (ls_kl_v_minus_2, "V - 2")]
-WRONG["09.warmup_lr"] += [(lambda step, d, w: d ** -0.5 * min(max(step, 1) ** -0.5, max(step, 1) * w ** -1.5), "`max(step, 1)`"),
-                          (lambda step, d, w: d ** -0.5 * min((step or 1) ** -0.5, (step or 1) * w ** -1.5), "must be 0.0")]
+WRONG["09.warmup_lr"] += [(lambda step, d, w: d ** -0.5 * min(max(step, 1) ** -0.5, max(step, 1) * w ** -1.5),
+                           "`max(step, 1)`"),
+                          (lambda step, d, w: d ** -0.5 * min((step or 1) ** -0.5, (step or 1) * w ** -1.5),
+                           "must be 0.0")]
 WRONG["09.warmup_lr"] += [(lambda step, d, w: (d * step) ** -0.5 if step else 0.0, "warm-up is missing")]
 WRONG["09.predict_peak_lr"] += [(0.00035, "half the right value"), (0.0014, "twice the right value")]
 WRONG["09.predict_peak_lr"] += [(0.007, "10 times"), (0.00007, "1/10 times"), (-0.0007, "wrong sign")]

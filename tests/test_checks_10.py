@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from checks_answers import answer_set_tests, passes
 
-from checks_answers import answer_set_tests, fails_with, passes
 from course_utils.course.checks import check
 from course_utils.run.decoding import gnmt_length_penalty
 from course_utils.transformer import attention, padding_mask
@@ -119,7 +119,8 @@ def beam_sort_div(log_probs, beam_scores, beam_size):
 def beam_python(log_probs, beam_scores, beam_size):
     cands = sorted(((float(beam_scores[k] + log_probs[k, t]), k, t) for k in range(log_probs.size(0))
                     for t in range(log_probs.size(1))), reverse=True)[:beam_size]
-    return (torch.tensor([c[0] for c in cands]), torch.tensor([c[1] for c in cands]), torch.tensor([c[2] for c in cands]))
+    return (torch.tensor([c[0] for c in cands]), torch.tensor([c[1] for c in cands]),
+            torch.tensor([c[2] for c in cands]))
 
 
 def beam_float64_unravel(log_probs, beam_scores, beam_size):
@@ -187,8 +188,10 @@ def lp_loop_float64(log_prob, length, alpha):
 
 LP_RIGHT = [lp_formula, lp_pow, lp_package, lp_loop_float64]
 LP_WRONG = [(lambda lp, n, a: lp / n ** a, "length^alpha"), (lambda lp, n, a: lp * ((5 + n) / 6) ** a, "Multiplied"),
-            (lambda lp, n, a: lp / ((5 + n) / 6), "alpha is ignored"), (lambda lp, n, a: lp / ((5 + n) / 6) ** (1 - a), "not 1 - alpha"),
-            (lambda lp, n, a: lp / (5 + n / 6) ** a, "only hits length"), (lambda lp, n, a: lp / (5 + n) ** a / 6, "*before* raising")]
+            (lambda lp, n, a: lp / ((5 + n) / 6), "alpha is ignored"),
+            (lambda lp, n, a: lp / ((5 + n) / 6) ** (1 - a), "not 1 - alpha"),
+            (lambda lp, n, a: lp / (5 + n / 6) ** a, "only hits length"),
+            (lambda lp, n, a: lp / (5 + n) ** a / 6, "*before* raising")]
 
 
 # ------------------------------------------------------------------ 10.kv_cache_step
@@ -347,7 +350,8 @@ RIGHT = {"10.greedy_decode": GREEDY_RIGHT, "10.beam_step": BEAM_RIGHT, "10.lengt
 WRONG = {"10.greedy_decode": GREEDY_WRONG, "10.beam_step": BEAM_WRONG, "10.length_penalty": LP_WRONG,
          "10.kv_cache_step": KV_WRONG}
 
-WRONG["10.greedy_decode"] += [(greedy_float_ys, "token ids are integers"), (greedy_eos_replaced, "<eos> of each finished row")]
+WRONG["10.greedy_decode"] += [(greedy_float_ys, "token ids are integers"),
+                              (greedy_eos_replaced, "<eos> of each finished row")]
 WRONG["10.beam_step"] += [(beam_by_k, "not by K"), (beam_product, "*add* up"), (beam_two_values, "got 2")]
 WRONG["10.length_penalty"] += [(lambda lp, n, a: -(lp / ((5 + n) / 6) ** a), "sign flipped"),
                                (lambda lp, n, a: lp - ((5 + n) / 6) ** a, "you subtracted"),
@@ -359,15 +363,19 @@ WRONG["10.kv_cache_step"] += [(kv_softmax_queries, "query axis"), (kv_masked, "n
 RIGHT["10.greedy_decode"] += [greedy_cached]
 WRONG["10.greedy_decode"] += [(greedy_sampling, "not the most likely one")]
 RIGHT["10.beam_step"] += [beam_each_then_all]
-WRONG["10.beam_step"] += [(lambda lp, bs, k: ((bs[:, None] + lp).topk(k, -1).values, (bs[:, None] + lp).topk(k, -1).indices,
+WRONG["10.beam_step"] += [(lambda lp, bs, k: ((bs[:, None] + lp).topk(k, -1).values,
+                                              (bs[:, None] + lp).topk(k, -1).indices,
                                               (bs[:, None] + lp).topk(k, -1).indices), "*each* beam"),
                           (lambda lp, bs, k: beam_flat(lp.exp(), bs.exp(), k), "no exp"),
                           (lambda lp, bs, k: beam_flat(lp, bs, k)[::-1], "wrong order")]
 WRONG["10.length_penalty"] += [(lambda lp, n, a: lp / ((5 + n) / 6) * a, "not times alpha"),
                                (lambda lp, n, a: lp / ((5 + n) / 6) ** 0.6, "fixed at 0.6")]
-WRONG["10.kv_cache_step"] += [(lambda q, kn, vn, c: (kv_cat(q, kn, vn, c)[0], (kv_cat(q, kn, vn, c)[1][0], vn)), "only the new position")]
+WRONG["10.kv_cache_step"] += [(lambda q, kn, vn, c: (kv_cat(q, kn, vn, c)[0], (kv_cat(q, kn, vn, c)[1][0], vn)),
+                               "only the new position")]
 
-WRONG["10.beam_step"] += [(lambda lp, bs, k: (lambda s, i: (s, i // lp.size(0), i % lp.size(0)))(*(lp + bs[:, None]).flatten().topk(k)), "not by K")]
+WRONG["10.beam_step"] += [(lambda lp, bs, k: (lambda s, i: (s, i // lp.size(0),
+                                                            i % lp.size(0)))(*(lp + bs[:, None]).flatten().topk(k)),
+                                                            "not by K")]
 
 
 def greedy_item(model, src, max_new_tokens, bos_id, eos_id, pad_id):
@@ -387,11 +395,16 @@ def greedy_until_max_len(model, src, max_new_tokens, bos_id, eos_id, pad_id):
 
 WRONG["10.greedy_decode"] += [(greedy_item, "`finished.all()`"), (greedy_until_max_len, "more than max_new_tokens")]
 WRONG["10.greedy_decode"] += [(lambda *a: greedy_masked(*a)[:, 1:], "misses the first generated token")]
-WRONG["10.kv_cache_step"] += [(lambda q, kn, vn, c: (lambda o, kv: (o, (kv[0][:, :, -3:], kv[1][:, :, -3:])))(*kv_cat(q, kn, vn, c)), "don't cut it"),
-                              (lambda q, kn, vn, c: (lambda o, kv: (o.squeeze(2), kv))(*kv_cat(q, kn, vn, c)), "query axis")]
+WRONG["10.kv_cache_step"] += [(lambda q, kn, vn, c:
+                               (lambda o, kv: (o, (kv[0][:, :, -3:], kv[1][:, :, -3:])))(*kv_cat(q, kn, vn, c)),
+                               "don't cut it"),
+                              (lambda q, kn, vn, c: (lambda o, kv: (o.squeeze(2), kv))(*kv_cat(q, kn, vn, c)),
+                               "query axis")]
 WRONG["10.beam_step"] += [(lambda lp, bs, k: (lambda v, i: (v[1:], i[1:] // lp.size(1), i[1:] % lp.size(1)))(
                                *(bs[:, None] + lp).flatten().topk(k + 1)), "not the best"),
-                           (lambda lp, bs, k: (lambda v, i: (v, i // lp.size(1), i % lp.size(1)))(*(bs[:, None] + lp).flatten().sort()), "best first")]
+                           (lambda lp, bs, k: (lambda v, i: (v, i // lp.size(1),
+                                                             i % lp.size(1)))(*(bs[:, None] + lp).flatten().sort()),
+                                                             "best first")]
 WRONG["10.length_penalty"] += [(lambda lp, n, a: -2 * lp / ((5 + n) / 6) ** a, "off by the same factor")]
 
 
@@ -455,7 +468,8 @@ def greedy_variant(mask_shape="right", last_only=False):
         ys = torch.full((src.size(0), 1), bos_id, dtype=torch.long)
         finished = torch.zeros(src.size(0), dtype=torch.bool)
         for _ in range(max_new_tokens):
-            nxt = model.decode(ys[:, -1:] if last_only else ys, memory, src_mask)[:, -1].argmax(-1).masked_fill(finished, pad_id)
+            nxt = model.decode(ys[:, -1:] if last_only else ys, memory,
+                               src_mask)[:, -1].argmax(-1).masked_fill(finished, pad_id)
             ys = torch.cat([ys, nxt[:, None]], 1)
             finished |= nxt == eos_id
             if finished.all():
@@ -471,14 +485,16 @@ def kv_attend_then_grow(q, k_new, v_new, cache):
     return out, grown
 
 
-WRONG["10.greedy_decode"] += [(greedy_variant(mask_shape="flat"), "(B, 1, 1, S)"), (greedy_variant(last_only=True), "one token only")]
+WRONG["10.greedy_decode"] += [(greedy_variant(mask_shape="flat"), "(B, 1, 1, S)"),
+                              (greedy_variant(last_only=True), "one token only")]
 WRONG["10.kv_cache_step"] += [(kv_attend_then_grow, "*first*")]
 WRONG["10.length_penalty"] += [(lambda lp, n, a: lp / ((1 + n) / 6) ** a, "constant is 5, not 1")]
 WRONG["10.kv_cache_step"] += [(kv_returns_v_k, "(k, v), in that order"), (kv_unpacks_v_k, "(k, v), in that order"),
                               (kv_scaled_by(lambda q, k, v: k.size(-2)), "number of cached positions"),
                               (kv_scaled_by(lambda q, k, v: v.size(-1)), "sqrt(d_v)")]
 WRONG["10.beam_step"] += [(beam_token_scores, "tokens' own log-probs"), (beam_probabilities, "probabilities (exp)")]
-WRONG["10.beam_step"] += [(lambda lp, bs, k: (lambda s, i: (s, i // lp.size(1), i % lp.size(1)))(*(bs + lp).reshape(-1).topk(k)),
+WRONG["10.beam_step"] += [(lambda lp, bs, k: (lambda s, i: (s, i // lp.size(1),
+                                                            i % lp.size(1)))(*(bs + lp).reshape(-1).topk(k)),
                            "beam_scores[:, None]")]
 WRONG["10.length_penalty"] += [(lambda lp, n, a: lp / (((5 + n) / 6) * a), "not times alpha"),
                                (lambda lp, n, a: lp / ((5 + n) / 6 ** a), "raises only 6"),

@@ -5,9 +5,9 @@ and the capstone points of issue 19: softmax on the logits, encode(src, None), a
 import math
 
 import torch
+from checks_answers import answer_set_tests, fails_with
 from torch import nn
 
-from checks_answers import answer_set_tests, fails_with
 from course_utils.transformer import Transformer as CourseTransformer
 from course_utils.transformer import TransformerConfig
 from course_utils.transformer.layers import DecoderLayer, EncoderLayer

@@ -267,8 +267,8 @@ def _parents(tree):
 def untranslatable_texts(source: str, filename: str = "<source>") -> list[str]:
     """Prose a learner may read that is not a `msg(...)`: an f-string or a literal of three words or more
     outside msg() (docstrings, regular expressions of `errors=[(regex, hint)]`, strings compared with `in`
-    and exercise titles, which the catalogue takes from `@exercise` itself, excepted), a HINT_* constant that is not a msg(...), a msg whose template is not a literal or whose
-    fields do not match its keywords."""
+    and exercise titles, which the catalogue takes from `@exercise` itself, excepted), a HINT_* constant
+    that is not a msg(...), a msg whose template is not a literal or whose fields do not match its keywords."""
     import string
 
     tree = ast.parse(source, filename=filename)

@@ -189,7 +189,8 @@ def test_split_choices_come_from_the_corpus():
 def test_build_uses_its_arguments(tmp_path, monkeypatch):
     (tmp_path / "solutions").mkdir()
     seen = []
-    monkeypatch.setattr(build, "run", lambda root=None, check=False, force=False: seen.append((root, check, force)) or 7)
+    monkeypatch.setattr(build, "run",
+                        lambda root=None, check=False, force=False: seen.append((root, check, force)) or 7)
     assert cli.main(["build", "--check", "--root", str(tmp_path)]) == 7
     assert cli.main(["build"]) == 7
     assert cli.main(["build", "--force"]) == 7
@@ -217,11 +218,13 @@ def _tiny_course(tmp_path) -> Path:
                                   "    return weights @ values\n    ### END SOLUTION", "ws-answer"),
         tagged("01.weighted_sum", 'check("01.weighted_sum", weighted_sum)', "ws-check"),
         tagged("01.softmax_temperature", "def softmax(scores, temperature=1.0):\n    ### BEGIN SOLUTION\n"
-                                         "    e = (scores / temperature).exp()\n    return e / e.sum(-1, keepdim=True)\n"
+                                         "    e = (scores / temperature).exp()\n"
+                                         "    return e / e.sum(-1, keepdim=True)\n"
                                          "    ### END SOLUTION", "sm-answer"),
         tagged("01.softmax_temperature", 'check("01.softmax_temperature", softmax)', "sm-check"),
         tagged("01.soft_lookup", "def soft_lookup(query, keys, values):\n    ### BEGIN SOLUTION\n"
-                                 "    w = torch.softmax(keys @ query, -1)\n    return w @ values, w\n    ### END SOLUTION",
+                                 "    w = torch.softmax(keys @ query, -1)\n    return w @ values, w\n"
+                                 "    ### END SOLUTION",
                "sl-answer"),
         tagged("01.soft_lookup", 'check("01.soft_lookup", soft_lookup)', "sl-check"),
         code("print('the end')", id="end"),
@@ -232,7 +235,8 @@ def _tiny_course(tmp_path) -> Path:
     return root
 
 
-def _edit(path, edits: dict[str, str], insert_after: dict[str, str] = {}):
+def _edit(path, edits: dict[str, str], insert_after: dict[str, str] | None = None):
+    insert_after = insert_after or {}
     nb = nbformat.read(path, as_version=4)
     for cell in list(nb.cells):
         if cell.id in edits:
@@ -289,15 +293,19 @@ FORGE = ("import json, re\nsource = '\\n'.join(_ih)\n"  # the grading cells' tok
 PATCH_IMPORT = ("import importlib, types\nreal = importlib.import_module\n"
                 "class Passed:\n    status, message, hint = 'passed', 'ok', None\n"
                 "fake = types.SimpleNamespace(check=lambda *a, **k: Passed())\n"
-                "importlib.import_module = lambda n, *a: fake if n.startswith('course_utils.course.checks') else real(n, *a)")
+                "importlib.import_module = lambda n, *a: fake if n.startswith('course_utils.course.checks') "
+                "else real(n, *a)")
 PATCH_TORCH = "import torch\ntorch.allclose = lambda *a, **k: True\ntorch.Tensor.__eq__ = lambda *a, **k: True"
-REMOVE_RESULTS = ("import os, re, shutil\n"  # this run's private folder (named in the grading cell), after its first use
+# removes this run's private folder (named in the grading cell), after its first use
+REMOVE_RESULTS = ("import os, re, shutil\n"
                   "for path in set(re.findall(r\"open\\('([^']+results.jsonl)'\", '\\n'.join(_ih))):\n"
                   "    shutil.rmtree(os.path.dirname(path))")
 FAKE_PACKAGE = ("import os, sys, pathlib\nfolder = pathlib.Path('fake/course_utils/course/checks')\n"
                 "folder.mkdir(parents=True)\n"
-                "for d in ('fake/course_utils', 'fake/course_utils/course'):\n    pathlib.Path(d, '__init__.py').write_text('')\n"
-                "(folder / '__init__.py').write_text('class R:\\n    status, message, hint = \"passed\", \"ok\", None\\n'\n"
+                "for d in ('fake/course_utils', 'fake/course_utils/course'):\n"
+                "    pathlib.Path(d, '__init__.py').write_text('')\n"
+                "(folder / '__init__.py').write_text('class R:\\n"
+                "    status, message, hint = \"passed\", \"ok\", None\\n'\n"
                 "                                   'def check(*a, **k):\\n    return R()\\n')\n"
                 "sys.path.insert(0, os.path.abspath('fake'))\n"
                 "for m in [m for m in sys.modules if m.startswith('course_utils')]:\n    del sys.modules[m]")
@@ -665,7 +673,8 @@ def test_lang_sets_course_lang_for_everything_the_command_starts(pfile, monkeypa
 def test_argument_errors_are_shown_in_the_learner_s_language(monkeypatch, capsys, no_work):
     from course_utils.base import i18n
 
-    monkeypatch.setattr(i18n, "_CATALOGUES", {"zh": {"must be at least {low}, got {value}": "至少为 {low}，得到 {value}"}.get})
+    monkeypatch.setattr(i18n, "_CATALOGUES",
+                        {"zh": {"must be at least {low}, got {value}": "至少为 {low}，得到 {value}"}.get})
     with pytest.raises(SystemExit):
         cli.main(["--lang", "zh", "train", "--steps", "0"])
     assert "至少为 1，得到 0" in capsys.readouterr().err

@@ -154,8 +154,8 @@ def test_model_trains_on_a_tiny_copy_task():
 
 
 # --- one documented result for a fully masked row, in both attention paths ------------------
-from course_utils.transformer.attention import attention, sdpa_attention  # noqa: E402
 from course_utils.run.train import use_fast_attention  # noqa: E402
+from course_utils.transformer.attention import attention, sdpa_attention  # noqa: E402
 
 
 def left_padded_mask():

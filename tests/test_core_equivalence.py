@@ -11,8 +11,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.transformer.attention import attention, sdpa_attention
-from course_utils.transformer.layers import (Decoder, DecoderLayer, Encoder, EncoderLayer, MultiHeadAttention,
-                                 merge_heads, split_heads)
+from course_utils.transformer.layers import (
+    Decoder,
+    DecoderLayer,
+    Encoder,
+    EncoderLayer,
+    MultiHeadAttention,
+    merge_heads,
+    split_heads,
+)
 from course_utils.transformer.masks import causal_mask, padding_mask, to_torch_nn_mask
 from course_utils.transformer.torch_border import copy_layer_weights, to_torch_mha
 

@@ -1,14 +1,16 @@
 """Bad input gets a clear error that names the problem."""
 
+import dataclasses
+
 import pytest
 import torch
 
+from course_utils.base.seed import set_seed
 from course_utils.transformer.attention import attention
 from course_utils.transformer.layers import EncoderLayer, MultiHeadAttention
 from course_utils.transformer.masks import causal_mask, padding_mask
 from course_utils.transformer.model import Transformer, TransformerConfig
 from course_utils.transformer.positional import PositionalEncoding, sinusoidal_encoding
-from course_utils.base.seed import set_seed
 
 
 def model():
@@ -56,7 +58,7 @@ def test_d_model_not_divisible_names_both_numbers():
 
 def test_config_is_frozen_and_validated():
     cfg = TransformerConfig(5, 5, d_model=8, n_heads=2)
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.d_model = 16
     with pytest.raises(ValueError, match="dropout"):
         TransformerConfig(5, 5, dropout=1.5)
@@ -366,8 +368,8 @@ def test_count_parameters_causal_mask_device_and_fast_flag_are_checked():
 
 def test_more_bad_arguments_found_by_fuzzing_are_named():
     """Each of these ended in a torch error, an AttributeError or an endless build."""
-    from course_utils.transformer.layers import Encoder, FeedForward, new_decoder_cache
     from course_utils.run.train import save_checkpoint
+    from course_utils.transformer.layers import Encoder, FeedForward, new_decoder_cache
 
     with pytest.raises(TypeError, match="FeedForward: x has dtype torch.float64"):
         FeedForward(8, 16)(torch.zeros(2, 3, 8, dtype=torch.float64))

@@ -12,11 +12,29 @@ import pytest
 import torch
 
 from course_utils.corpus import grammar
-from course_utils.corpus.data import (BOS_ID, EOS_ID, HELD_OUT, PAD_ID, PHENOMENA, UNK_ID, Batch, Pair,
-                               UnknownWordError, Vocab, build_vocabs, collate, english_tokens,
-                               find_example, generate_pairs, held_out_features,
-                               load_parallel_tsv, make_splits, reference_translation,
-                               tokenize_en, tokenize_zh)
+from course_utils.corpus.data import (
+    BOS_ID,
+    EOS_ID,
+    HELD_OUT,
+    PAD_ID,
+    PHENOMENA,
+    UNK_ID,
+    Batch,
+    Pair,
+    UnknownWordError,
+    Vocab,
+    build_vocabs,
+    collate,
+    english_tokens,
+    find_example,
+    generate_pairs,
+    held_out_features,
+    load_parallel_tsv,
+    make_splits,
+    reference_translation,
+    tokenize_en,
+    tokenize_zh,
+)
 from course_utils.corpus.grammar import NP, Clause, RelativeSentence, realize
 from course_utils.transformer.masks import causal_mask
 
@@ -498,7 +516,8 @@ def test_load_parallel_tsv_reads_good_lines_and_reports_bad_ones(tmp_path):
     path.write_bytes(("\n".join(lines) + "\n").encode("utf-8") + b"Bad \xff bytes\t\xe7\x8b\n")  # 8: not UTF-8
     pairs, problems = load_parallel_tsv(path)
     assert [p.src for p in pairs] == [["hi", "."], ["i'm", "home", "."], ["tom", "has", "3", "cats", "."]]
-    assert [p.tgt for p in pairs] == [["嗨", "。"], ["我", "到", "家", "了", "。"], ["Tom", "有", "3", "只", "猫", "。"]]
+    assert [p.tgt for p in pairs] == [["嗨", "。"], ["我", "到", "家", "了", "。"],
+                                      ["Tom", "有", "3", "只", "猫", "。"]]
     assert [p.line for p in problems] == [3, 5, 6, 8]
     assert "no tab" in problems[0].reason and "English" in problems[1].reason
     assert "Chinese" in problems[2].reason and "UTF-8" in problems[3].reason

@@ -9,8 +9,16 @@ from torch import nn
 
 from course_utils.corpus.data import Vocab, build_vocabs, make_splits
 from course_utils.corpus.metrics import exact_match
-from course_utils.run.decoding import (beam_search, cut_at_eos, evaluate, gnmt_length_penalty, greedy_decode, inference,
-                                       special_ids, translate_batch)
+from course_utils.run.decoding import (
+    beam_search,
+    cut_at_eos,
+    evaluate,
+    gnmt_length_penalty,
+    greedy_decode,
+    inference,
+    special_ids,
+    translate_batch,
+)
 from course_utils.transformer.layers import KVCache, MultiHeadAttention, new_decoder_cache
 from course_utils.transformer.masks import causal_mask
 from course_utils.transformer.model import Transformer, TransformerConfig

@@ -126,8 +126,8 @@ def test_the_list_of_untranslated_notebooks_may_only_shrink(course, capsys):
     listed.write_text(listed.read_text(encoding="utf-8") + LESSON + "\n", encoding="utf-8")
     rc, out = check(course, capsys)
     assert rc == 1 and f"{LESSON}: is fully translated now: delete its line" in out
-    listed.write_text("\n".join(l for l in listed.read_text(encoding="utf-8").splitlines()
-                                if l != LESSON) + "\n", encoding="utf-8")
+    listed.write_text("\n".join(name for name in listed.read_text(encoding="utf-8").splitlines()
+                                if name != LESSON) + "\n", encoding="utf-8")
     edition.po_path(course, LESSON).unlink()  # neither translated nor listed
     rc, out = check(course, capsys)
     assert rc == 1 and f"{LESSON}: has no translation" in out
@@ -150,7 +150,8 @@ def test_untranslated_notebooks_get_a_chinese_page_that_links_to_the_english(cou
     rc, out = build.run(course, force=True), capsys.readouterr()
     assert rc == 0, out
     page = nbformat.read(course / "zh" / "exercises" / "01_attention_intuition.ipynb", as_version=4)
-    assert "还在翻译中" in page.cells[0].source and "../../exercises/01_attention_intuition.ipynb" in page.cells[0].source
+    first = page.cells[0].source
+    assert "还在翻译中" in first and "../../exercises/01_attention_intuition.ipynb" in first
     assert "generated_from" not in page.metadata.get("course", {})  # not an exercise notebook
 
 

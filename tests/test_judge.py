@@ -22,10 +22,20 @@ from torch import nn
 
 from course_utils.course import cli, grading
 from course_utils.course.checks import (
-    Fail, Recorder, call, compare, exercise, expect_callable, expect_class, is_instance, load_weights, read_weights,
-    signature_of, type_name,
+    Fail,
+    Recorder,
+    call,
+    compare,
+    exercise,
+    expect_callable,
+    expect_class,
+    framework,
+    is_instance,
+    load_weights,
+    read_weights,
+    signature_of,
+    type_name,
 )
-from course_utils.course.checks import framework
 from course_utils.course.checks.framework import NotGraded
 from course_utils.course.judge import scan, wire
 from course_utils.course.judge.remote import Channel, RemoteHandle, judge_exercise
@@ -300,7 +310,7 @@ def test_handles_answer_the_helpers(kernel):
     assert net.lin.weight.shape == (3, 2) and net.training is True
     assert net.eval() is not None and net.training is False  # a method runs in the kernel
     with pytest.raises(AttributeError):
-        net.nothing_here
+        _ = net.nothing_here
     with pytest.raises(AttributeError, match="does not write"):
         net.lin = None
     items = remote(kernel, "class Box:\n    def __init__(self): self.v = [1, 2]\n"

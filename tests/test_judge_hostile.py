@@ -6,9 +6,9 @@ its honest verdicts. Slow: each case starts a kernel (about 10 s)."""
 import time
 
 import pytest
+from hostile.cases import CASES, COURSE_REFERENCE, EXERCISES, build
 
 from course_utils.course import cli
-from hostile.cases import CASES, COURSE_REFERENCE, EXERCISES, build
 
 pytestmark = pytest.mark.slow
 

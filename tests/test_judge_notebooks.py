@@ -6,10 +6,10 @@ the capstone trains a model (1-2 minutes)."""
 from pathlib import Path
 
 import pytest
+from test_judge_equivalence import NOT_YET
 
 from course_utils.course import cli
 from course_utils.course.checks import registry
-from test_judge_equivalence import NOT_YET
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))

@@ -283,5 +283,6 @@ def test_no_hidden_imports_below_the_course_layer():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for inner in ast.walk(node):
                     if isinstance(inner, (ast.Import, ast.ImportFrom)) and "optional" not in lines[inner.lineno - 1]:
-                        hidden.append(f"{path.relative_to(ROOT.parent)}:{inner.lineno}: {lines[inner.lineno - 1].strip()}")
+                        where = f"{path.relative_to(ROOT.parent)}:{inner.lineno}"
+                        hidden.append(f"{where}: {lines[inner.lineno - 1].strip()}")
     assert not hidden, "imports inside functions (move them to the top):\n" + "\n".join(hidden)

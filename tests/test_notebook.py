@@ -234,7 +234,8 @@ def test_the_chinese_edition_s_exercise_notebook(tmp_path):
     root = _checkout(tmp_path)
     name = "04_self_attention.ipynb"
     by_source = _exercise(root / "zh" / "exercises" / name, generated_from=f"zh/solutions/{name}")
-    by_field = _exercise(root / "zh" / "exercises" / "05_multi_head.ipynb", generated_from="solutions/05_multi_head.ipynb",
+    by_field = _exercise(root / "zh" / "exercises" / "05_multi_head.ipynb",
+                         generated_from="solutions/05_multi_head.ipynb",
                          edition="zh")
     assert notebook.is_course_exercise_notebook(by_source) and notebook.is_course_exercise_notebook(by_field)
     not_own = [
@@ -256,7 +257,8 @@ def test_solution_of_both_editions(tmp_path):
     assert notebook.solution_of(root / "exercises" / "04_a.ipynb", en) == root / "solutions" / "04_a.ipynb"
     assert notebook.solution_of(tmp_path / "copy.ipynb", en) is None  # no checkout here, not in the package's
     zh = _nb(generated_from="zh/solutions/04_a.ipynb")
-    assert notebook.solution_of(root / "zh" / "exercises" / "04_a.ipynb", zh) == root / "zh" / "solutions" / "04_a.ipynb"
+    assert notebook.solution_of(root / "zh" / "exercises" / "04_a.ipynb",
+                                zh) == root / "zh" / "solutions" / "04_a.ipynb"
     field = _nb(generated_from="solutions/04_a.ipynb", edition="zh")  # the edition's own solution comes first
     assert notebook.solution_of(root / "zh" / "exercises" / "04_a.ipynb", field) == root / "zh/solutions/04_a.ipynb"
     only_en = _nb(generated_from="solutions/05_b.ipynb", edition="zh")  # ... else the English one

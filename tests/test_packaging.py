@@ -3,9 +3,9 @@ environment.yml (conda, for Binder/JupyterHub) name the same direct dependencies
 lock and environment.yml pin the same versions."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,7 +94,8 @@ def test_lock_satisfies_pyproject_ranges():
         if name in SEPARATE_LOCKS:
             pins = {**pins, **lock_pins(SEPARATE_LOCKS[name])}
     for r in map(Requirement, reqs):
-        assert r.specifier.contains(pins[norm(r.name)], prereleases=True), f"{r} excludes the lock's {pins[norm(r.name)]}"
+        assert r.specifier.contains(pins[norm(r.name)],
+                                    prereleases=True), f"{r} excludes the lock's {pins[norm(r.name)]}"
 
 
 def test_ci_runs_exactly_the_readme_test_command():

@@ -2,15 +2,20 @@
 
 import subprocess
 import sys
-
 from pathlib import Path
 
 import pytest
 import torch
 
-from course_utils.run.reference import (REFERENCE_CHECKPOINT, REFERENCE_CONFIG, load_data, load_reference, score,
-                                    translate)
 from course_utils.course.cli import main as course
+from course_utils.run.reference import (
+    REFERENCE_CHECKPOINT,
+    REFERENCE_CONFIG,
+    load_data,
+    load_reference,
+    score,
+    translate,
+)
 from course_utils.run.train import load_checkpoint
 
 
@@ -98,7 +103,8 @@ def test_train_never_overwrites_the_shipped_checkpoint_by_default():
 
 @pytest.mark.slow
 def test_module_entry_point():
-    usage = subprocess.run([sys.executable, "-m", "course_utils.course.cli", "nonsense"], capture_output=True, text=True)
+    usage = subprocess.run([sys.executable, "-m", "course_utils.course.cli", "nonsense"], capture_output=True,
+                           text=True)
     assert usage.returncode == 2 and "train" in usage.stderr and "evaluate" in usage.stderr
     run = subprocess.run([sys.executable, "-m", "course_utils.course.cli", "evaluate", "--limit", "10",
                           "--threads", "1"], capture_output=True, text=True, timeout=120)
@@ -114,7 +120,8 @@ def test_reference_config_is_built_on_transformer_config():
     from course_utils.transformer.model import TransformerConfig
 
     assert isinstance(REFERENCE_CONFIG.model, TransformerConfig)
-    repeated = {f.name for f in dataclasses.fields(ReferenceConfig)} & {f.name for f in dataclasses.fields(TransformerConfig)}
+    repeated = ({f.name for f in dataclasses.fields(ReferenceConfig)}
+                & {f.name for f in dataclasses.fields(TransformerConfig)})
     assert not repeated, f"ReferenceConfig repeats TransformerConfig's fields {repeated}"
     pre_ln = dataclasses.replace(REFERENCE_CONFIG, model=dataclasses.replace(REFERENCE_CONFIG.model, norm_first=True))
     model = pre_ln.model_config(10, 12)

@@ -8,8 +8,14 @@ import re
 import pytest
 
 from course_utils.corpus import grammar
-from course_utils.corpus.data import (LENGTH_LIMIT, SPLIT_NAMES, fits_length_limit, held_out_features, make_splits,
-                                      reference_translation)
+from course_utils.corpus.data import (
+    LENGTH_LIMIT,
+    SPLIT_NAMES,
+    fits_length_limit,
+    held_out_features,
+    make_splits,
+    reference_translation,
+)
 from course_utils.corpus.grammar import NP, RelativeNP, RelativeSentence, realize
 
 

@@ -4,9 +4,18 @@ import pytest
 import torch
 from torch import nn
 
-from course_utils.transformer import (DecoderLayer, EncoderLayer, MultiHeadAttention, causal_mask,
-                                      copy_layer_weights, copy_mha_weights, padding_mask,
-                                      to_torch_key_padding_mask, to_torch_masks, to_torch_mha)
+from course_utils.transformer import (
+    DecoderLayer,
+    EncoderLayer,
+    MultiHeadAttention,
+    causal_mask,
+    copy_layer_weights,
+    copy_mha_weights,
+    padding_mask,
+    to_torch_key_padding_mask,
+    to_torch_masks,
+    to_torch_mha,
+)
 
 D_MODEL, N_HEADS = 16, 4
 

@@ -8,11 +8,22 @@ import torch
 import torch.nn.functional as F
 
 from course_utils.corpus.data import Vocab
+from course_utils.run.train import (
+    CheckpointError,
+    History,
+    clip_gradients,
+    label_smoothed_loss,
+    load_checkpoint,
+    lr_at,
+    make_scheduler,
+    pick_device,
+    save_checkpoint,
+    train,
+    use_fast_attention,
+    warmup_lr,
+)
 from course_utils.transformer.layers import MultiHeadAttention
 from course_utils.transformer.model import Transformer, TransformerConfig
-from course_utils.run.train import (CheckpointError, History, clip_gradients, label_smoothed_loss, load_checkpoint,
-                                lr_at, make_scheduler, pick_device, save_checkpoint, train, use_fast_attention,
-                                warmup_lr)
 
 
 def tiny(seed=0, **kw):

@@ -11,8 +11,7 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
-from course_utils.view.widgets_masks import (PAD, MaskExplorer, build_mask, demo_batch, describe_weights,
-                                        masked_weights)
+from course_utils.view.widgets_masks import PAD, MaskExplorer, build_mask, demo_batch, describe_weights, masked_weights
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +41,8 @@ def test_build_mask_shapes_and_meaning():
     causal = build_mask(ids, use_padding=False, use_causal=True)
     assert causal.shape == (3, 3) and causal.tolist() == [[True, False, False], [True, True, False], [True, True, True]]
     both = build_mask(ids, use_padding=True, use_causal=True)
-    assert both.shape == (2, 3, 3) and both[0].tolist() == [[True, False, False], [True, True, False], [True, True, False]]
+    assert both.shape == (2, 3, 3) and both[0].tolist() == [[True, False, False], [True, True, False],
+                                                            [True, True, False]]
 
 
 def test_masked_weights_zero_where_blocked_and_rows_sum_to_one():

@@ -243,7 +243,8 @@ def test_explorer_in_chinese_explains_bad_input_in_chinese(reference, monkeypatc
     explorer.text.value = text
     assert explorer.trace is None and "course-problem" in explorer.message.value
     assert expected in explorer.message.value
-    assert "例如 &#x27;the dog sees" in explorer.message.value or "可以试试：&#x27;the dog sees" in explorer.message.value
+    shown = explorer.message.value
+    assert "例如 &#x27;the dog sees" in shown or "可以试试：&#x27;the dog sees" in shown
     assert "Type" not in explorer.message.value and "unknown" not in explorer.message.value
 
 

@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import os
 import string
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import polib
 
@@ -49,14 +50,14 @@ class Msg(str):
 
     __slots__ = ("template", "fields", "parts")
 
-    def __new__(cls, template: str, /, **fields: Any) -> "Msg":
+    def __new__(cls, template: str, /, **fields: Any) -> Msg:
         text = _FORMATTER.vformat(template, (), fields) if fields else template
         self = super().__new__(cls, text)
         self.template, self.fields, self.parts = template, fields, None
         return self
 
     @classmethod
-    def join(cls, parts) -> "Msg":
+    def join(cls, parts) -> Msg:
         """The concatenation of `parts` (strings or messages), each translated on its own."""
         parts = [p for p in parts if p != ""]
         self = super().__new__(cls, "".join(parts))

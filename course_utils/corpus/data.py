@@ -18,8 +18,9 @@ Three more held-out splits go where the training data never goes, to find where 
 trained on it stops working (lesson 10): *long* (sentences longer, in both languages, than
 any sentence of the other splits, which hold at most `LENGTH_LIMIT` tokens per side: length
 generalisation and positional encodings), *nested* (a relative clause inside a relative
-clause, where training has one level, within the same length limit) and *relative_tense* (a relative clause on the subject of a past, future, negated or question
-clause: training has relative clauses only in plain present statements).
+clause, where training has one level, within the same length limit) and *relative_tense*
+(a relative clause on the subject of a past, future, negated or question clause: training
+has relative clauses only in plain present statements).
 `SPLIT_NAMES` lists every split by name.
 """
 
@@ -168,7 +169,7 @@ class Vocab:
         return {"tokens": list(self.itos)}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Vocab":
+    def from_dict(cls, d: dict) -> Vocab:
         tokens = d.get("tokens") if isinstance(d, dict) else None
         if type(tokens) not in (list, tuple) or list(tokens[:4]) != list(SPECIALS):
             raise ValueError(f"Vocab.from_dict: expected {{'tokens': [{', '.join(SPECIALS)}, ...]}}, "
@@ -176,7 +177,7 @@ class Vocab:
         return cls(tokens[4:])
 
     @classmethod
-    def from_sentences(cls, sentences, min_freq: int = 1, max_size: int | None = None) -> "Vocab":
+    def from_sentences(cls, sentences, min_freq: int = 1, max_size: int | None = None) -> Vocab:
         """Vocabulary of the tokens in `sentences` (lists of tokens) seen at least `min_freq`
         times, most frequent first (ties alphabetical), at most `max_size` tokens incl. specials."""
         positive_int("Vocab.from_sentences: min_freq", min_freq)
@@ -195,7 +196,7 @@ class Vocab:
         return cls(ranked)
 
     @classmethod
-    def from_pairs(cls, pairs, min_freq: int = 1, side: str = "src", max_size: int | None = None) -> "Vocab":
+    def from_pairs(cls, pairs, min_freq: int = 1, side: str = "src", max_size: int | None = None) -> Vocab:
         """Vocabulary of one side ("src" or "tgt") of a list of pairs, e.g. from `load_parallel_tsv`."""
         if side not in ("src", "tgt"):
             raise ValueError(f"Vocab.from_pairs: side must be 'src' or 'tgt', got {side!r}")
@@ -314,7 +315,8 @@ def make_splits(seed: int = 0, n_train: int = 40_000, n_test: int = 2_000,
     inside a relative clause (`grammar.sample_nested_relative`), no held-out combination,
     and fits the length limit; every *relative_tense* sentence has a relative clause on the
     subject of a clause that is past, future, negated, a question or has a time phrase
-    (training has relative clauses only in plain present statements), within the limit. Each split has its own random stream, so no split depends
+    (training has relative clauses only in plain present statements), within the limit.
+    Each split has its own random stream, so no split depends
     on the size of another, and `train` of a smaller call is the start of `train` of a
     larger one (carve a validation set off the end).
     """
@@ -516,7 +518,7 @@ class Batch:
     src_mask: torch.Tensor
     tgt_mask: torch.Tensor
 
-    def to(self, device) -> "Batch":
+    def to(self, device) -> Batch:
         return Batch(*(t.to(device) for t in (self.src, self.tgt_in, self.tgt_out, self.src_mask, self.tgt_mask)))
 
     @property

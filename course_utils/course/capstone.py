@@ -396,7 +396,7 @@ def _decide(name: str, here, sources: list[_Notebook], folder_note: str):
     return _row(name, "course", where, status, msg("{label}: {why}", label=label, why=why)), None
 
 
-def gather_parts(namespace: dict, exercises="auto") -> "Parts":
+def gather_parts(namespace: dict, exercises="auto") -> Parts:
     """For each of PARTS, the learner's version if it passes its check, else the course's (see the module
     docstring). `namespace`: the capstone notebook's globals(). `exercises`: the folder of the learner's saved
     exercise notebooks; "auto" finds it (`exercise_folder()`), None reads none. Checks run here record no

@@ -242,8 +242,10 @@ def problems(lang: str = "zh", root: Path | None = None, templates: dict | None 
             out.append(f"{DEFERRED.format(lang=lang)}: {text!r} is translated now: delete its line")
     for text in live:
         if text not in templates:
-            out.append(f"{catalogue_path(lang).relative_to(root) if catalogue_path(lang).is_relative_to(root) else catalogue_path(lang)}: "
-                       f"entry {text!r} is no longer in the package (run `python -m course_utils.course.catalogue update`)")
+            path = catalogue_path(lang)
+            shown = path.relative_to(root) if path.is_relative_to(root) else path
+            out.append(f"{shown}: entry {text!r} is no longer in the package "
+                       "(run `python -m course_utils.course.catalogue update`)")
     for text in deferred_set - set(templates):
         out.append(f"{DEFERRED.format(lang=lang)}: {text!r} is no longer in the package: delete its line")
     return out

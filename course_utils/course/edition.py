@@ -197,8 +197,8 @@ def code_problem(english: str, chinese: str) -> str | None:
         what = "an f-string's {fields}" if "STRING" in (en[n:n + 1] or [("",)])[0][0] else "the code"
         return (f"{what} differs from the English (token {n + 1}: {got!r} where the English has {want!r}); "
                 "only comments and the text of string literals may be translated")
-    en_marks = [l.strip() for l in english.splitlines() if MARKER.match(l)]
-    zh_marks = [l.strip() for l in chinese.splitlines() if MARKER.match(l)]
+    en_marks = [line.strip() for line in english.splitlines() if MARKER.match(line)]
+    zh_marks = [line.strip() for line in chinese.splitlines() if MARKER.match(line)]
     if en_marks != zh_marks:
         return f"the lines {en_marks} must stay exactly as in the English (found {zh_marks})"
     if nbf.check_calls(english) != nbf.check_calls(chinese):
@@ -319,7 +319,8 @@ def translate_notebook(en: nbformat.NotebookNode, po: polib.POFile | None, rel: 
                 problem("no translation (run `python -m course_utils.course.edition update` and translate it)")
         elif entry.msgid != source:
             problem("stale: the English changed after it was translated (run `python -m "
-                    "course_utils.course.edition update`, then revise the fuzzy entry)", english_diff(entry.msgid, source))
+                    "course_utils.course.edition update`, then revise the fuzzy entry)",
+                    english_diff(entry.msgid, source))
         elif "fuzzy" in entry.flags:
             problem("stale (fuzzy): revise the translation for the new English, then remove the fuzzy flag",
                     english_diff(entry.previous_msgid or "", source))
@@ -343,7 +344,8 @@ def translate_notebook(en: nbformat.NotebookNode, po: polib.POFile | None, rel: 
                 problem(f"the translation drops the English's link(s) {lost}: keep every link target")
                 translation = None
             elif sorted(ANCHOR.findall(source)) != sorted(ANCHOR.findall(translation)):
-                problem(f"the translation must keep the anchors {sorted(ANCHOR.findall(source))} (other cells link to them)")
+                problem(f"the translation must keep the anchors {sorted(ANCHOR.findall(source))} "
+                        "(other cells link to them)")
                 translation = None
         if translation is not None:
             counts.translated += 1

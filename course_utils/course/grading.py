@@ -126,7 +126,7 @@ def _steps(nb, found: Plan) -> list[tuple]:
 # ----------------------------------------------------------------------------- grading
 
 def _first_line(source: str) -> str:
-    line = next((l.strip() for l in source.splitlines() if l.strip() and not l.lstrip().startswith("#")), "")
+    line = next((s.strip() for s in source.splitlines() if s.strip() and not s.lstrip().startswith("#")), "")
     return line if len(line) <= 50 else line[:47] + "..."
 
 

@@ -27,8 +27,15 @@ from course_utils.base import validate
 from course_utils.base.seed import set_seed
 from course_utils.corpus.data import Vocab, build_vocabs, english_tokens, make_splits
 from course_utils.run.decoding import evaluate, translate_batch
-from course_utils.run.train import (CheckpointError, batch_iterator, load_checkpoint, pick_device, save_checkpoint,
-                                     train, use_fast_attention)
+from course_utils.run.train import (
+    CheckpointError,
+    batch_iterator,
+    load_checkpoint,
+    pick_device,
+    save_checkpoint,
+    train,
+    use_fast_attention,
+)
 from course_utils.transformer.model import Transformer, TransformerConfig
 
 REFERENCE_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "reference.pt"

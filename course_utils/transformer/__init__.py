@@ -7,15 +7,27 @@ Lessons import the finished pieces from here, e.g.
 Imports only from base.
 """
 
-from course_utils.transformer.masks import causal_mask, check_mask, padding_mask, to_torch_nn_mask  # noqa: F401
 from course_utils.transformer.attention import attention, sdpa_attention  # noqa: F401
-from course_utils.transformer.positional import (  # noqa: F401
-    LearnedPositionalEncoding, PositionalEncoding, sinusoidal_encoding)
+from course_utils.transformer.intuition import attention_weights, normalize_weights, softmax, weighted_sum  # noqa: F401
 from course_utils.transformer.layers import (  # noqa: F401
-    Decoder, DecoderLayer, Encoder, EncoderLayer, FeedForward, KVCache, MultiHeadAttention,
-    merge_heads, new_decoder_cache, split_heads)
+    Decoder,
+    DecoderLayer,
+    Encoder,
+    EncoderLayer,
+    FeedForward,
+    KVCache,
+    MultiHeadAttention,
+    merge_heads,
+    new_decoder_cache,
+    split_heads,
+)
+from course_utils.transformer.masks import causal_mask, check_mask, padding_mask, to_torch_nn_mask  # noqa: F401
 from course_utils.transformer.model import Transformer, TransformerConfig, count_parameters  # noqa: F401
-from course_utils.transformer.intuition import (  # noqa: F401
-    attention_weights, normalize_weights, softmax, weighted_sum)
+from course_utils.transformer.positional import LearnedPositionalEncoding, PositionalEncoding, sinusoidal_encoding  # noqa: F401
 from course_utils.transformer.torch_border import (  # noqa: F401
-    copy_layer_weights, copy_mha_weights, to_torch_key_padding_mask, to_torch_masks, to_torch_mha)
+    copy_layer_weights,
+    copy_mha_weights,
+    to_torch_key_padding_mask,
+    to_torch_masks,
+    to_torch_mha,
+)

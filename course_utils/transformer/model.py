@@ -15,12 +15,19 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from course_utils.base.validate import (boolean, int_in_range, non_negative_int, one_of, positive_int, probability,
-                                       tensor, token_ids)
+from course_utils.base.validate import (
+    boolean,
+    int_in_range,
+    non_negative_int,
+    one_of,
+    positive_int,
+    probability,
+    tensor,
+    token_ids,
+)
 from course_utils.transformer.layers import MAX_LAYERS, MAX_PARAMETERS, Decoder, Encoder, new_decoder_cache
 from course_utils.transformer.masks import causal_mask, check_mask, padding_mask
 from course_utils.transformer.positional import LearnedPositionalEncoding, PositionalEncoding, check_max_len
-
 
 MAX_VOCAB = 2**24  # 16.7 million tokens; the paper's shared vocabulary has 37 000
 

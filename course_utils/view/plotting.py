@@ -66,7 +66,8 @@ def plot_heatmap(matrix, x_labels=None, y_labels=None, ax=None, title=None, xlab
         raise ValueError(f"plot_heatmap: expected a 2-D matrix (T_q, T_k), got shape {m.shape}")
     for name, labels, n in (("x_labels", x_labels, m.shape[1]), ("y_labels", y_labels, m.shape[0])):
         if labels is not None and len(labels) != n:
-            raise ValueError(f"plot_heatmap: {name} has {len(labels)} labels for {n} {'columns' if name[0] == 'x' else 'rows'}")
+            what = "columns" if name[0] == "x" else "rows"
+            raise ValueError(f"plot_heatmap: {name} has {len(labels)} labels for {n} {what}")
     if ax is None:
         _, ax = plt.subplots(figsize=(0.55 * m.shape[1] + 2.5, 0.45 * m.shape[0] + 1.8))
     finite = m[np.isfinite(m)]

@@ -137,7 +137,7 @@ class LabServer:
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(json.dumps({"LabApp": {"expose_app_in_browser": True, "news_url": None}}))
 
-    def start(self, attempts: int = 3, timeout: float = 90) -> "LabServer":
+    def start(self, attempts: int = 3, timeout: float = 90) -> LabServer:
         self._write_settings()
         errors = []
         for _ in range(attempts):
@@ -387,7 +387,8 @@ JS_OUTPUT_SIGNATURE = """(cell) => {
 }"""
 
 SIGNATURE_SEPARATOR = "\n@@images@@\n"
-CONTROL_SELECTOR = ".widget-slider, .widget-dropdown, .widget-text, .widget-textarea, .widget-toggle-buttons, .widget-checkbox"
+CONTROL_SELECTOR = (".widget-slider, .widget-dropdown, .widget-text, .widget-textarea, .widget-toggle-buttons, "
+                    ".widget-checkbox")
 
 
 def code_cells(page):

@@ -19,9 +19,8 @@ import time
 import urllib.parse
 from pathlib import Path
 
-import pytest
-
 import lab
+import pytest
 
 LESSON_00 = "notebooks/00_welcome.ipynb"
 EXERCISE = "exercises/04_self_attention.ipynb"

@@ -6,9 +6,8 @@ Uses exercise 04.attention in exercises/04_self_attention.ipynb (a temporary cop
 
 import re
 
-import pytest
-
 import lab
+import pytest
 
 PATH = "exercises/04_self_attention.ipynb"
 EXERCISE = "04.attention"

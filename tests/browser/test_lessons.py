@@ -9,10 +9,9 @@ that shows widgets, change each control as a learner would and require that what
 import time
 from dataclasses import dataclass, field
 
+import lab
 import nbformat
 import pytest
-
-import lab
 
 EXPECTED_LESSONS = [
     "00_welcome", "01_attention_intuition", "02_rnns_to_attention",

@@ -3,11 +3,9 @@ install: `scripts/test_classroom.sh` (a phase of `make test`) makes `.venv-class
 `classroom` extra and runs them there. Anywhere else they are skipped with a message."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
-
 
 ROOT = Path(__file__).resolve().parents[2]
 

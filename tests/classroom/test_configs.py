@@ -6,9 +6,9 @@ import re
 import urllib.parse
 
 import pytest
+from helpers import ROOT
 
 from course_utils.course import classroom
-from helpers import ROOT
 
 yaml = pytest.importorskip("yaml")
 

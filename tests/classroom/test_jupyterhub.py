@@ -21,7 +21,6 @@ import uuid
 
 import nbformat
 import pytest
-
 from helpers import ROOT, missing_tool, need, run
 
 WHY = "the classroom tools are not installed here: run `bash scripts/test_classroom.sh`"

@@ -10,12 +10,11 @@ import shutil
 
 import nbformat
 import pytest
+from class_submissions import EXPECTED, MISTAKES, submission
+from helpers import ROOT, run
 
 from course_utils.course import build, classroom
 from course_utils.course.checks import check
-
-from class_submissions import EXPECTED, MISTAKES, submission
-from helpers import ROOT, run
 
 GRADER_SUFFIX = re.compile(r"\n# Graded by the course's checker itself.*\Z", re.S)
 
@@ -41,7 +40,7 @@ def test_source_notebooks_mark_every_cell(tmp_path):
                 assert build.BEGIN in cell.source and not meta["locked"]
             else:
                 assert meta["locked"], f"{path.name}: a statement or check cell must be read-only"
-        for gid, cell in graded.items():
+        for cell in graded.values():
             assert cell.metadata.nbgrader["points"] == 1
             assert "require_pass(" in cell.source
 

@@ -104,9 +104,30 @@ from __future__ import annotations
 from course_utils.course.checks import comparing, framework
 from course_utils.course.checks.comparing import compare, compare_prediction, expect_tuple  # noqa: F401
 from course_utils.course.checks.framework import (  # noqa: F401
-    DEFAULT_TIME_LIMIT, FORBIDDEN, MIME_TYPE, CheckResult, Exercise, Fail, Pending, call, check,
-    exercise, expect_callable, expect_class, get_exercise, lesson_modules, lesson_package, load_errors,
-    probe_generator, randn, registry, is_instance, signature_of, read_weights, load_weights, Recorder,
+    DEFAULT_TIME_LIMIT,
+    FORBIDDEN,
+    MIME_TYPE,
+    CheckResult,
+    Exercise,
+    Fail,
+    Pending,
+    Recorder,
+    call,
+    check,
+    exercise,
+    expect_callable,
+    expect_class,
+    get_exercise,
+    is_instance,
+    lesson_modules,
+    lesson_package,
+    load_errors,
+    load_weights,
+    probe_generator,
+    randn,
+    read_weights,
+    registry,
+    signature_of,
     type_name,
 )
 

@@ -26,15 +26,17 @@ import threading
 import time
 import traceback
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.base.i18n import msg, translate as _t  # CheckResult shows itself in the notebook's language
+from course_utils.base.i18n import msg  # CheckResult shows itself in the notebook's language
+from course_utils.base.i18n import translate as _t
 
 __all__ = [
     "check", "CheckResult", "Exercise", "exercise", "registry", "get_exercise",

@@ -8,7 +8,14 @@ import torch.nn.functional as F
 
 from course_utils.base.i18n import msg
 from course_utils.course.checks import (
-    Fail, call, compare, exercise, expect_callable, expect_tuple, probe_generator, randn,
+    Fail,
+    call,
+    compare,
+    exercise,
+    expect_callable,
+    expect_tuple,
+    probe_generator,
+    randn,
 )
 
 HINT_NO_WEIGHTS = msg("This is the plain sum of the values: multiply each value row by its weight first.")

@@ -6,7 +6,14 @@ from torch import nn
 
 from course_utils.base.i18n import msg
 from course_utils.course.checks import (
-    Fail, call, compare, exercise, expect_callable, expect_tuple, probe_generator, randn,
+    Fail,
+    call,
+    compare,
+    exercise,
+    expect_callable,
+    expect_tuple,
+    probe_generator,
+    randn,
 )
 from course_utils.course.checks.signatures import compare_close
 

@@ -9,7 +9,14 @@ import torch
 
 from course_utils.base.i18n import msg
 from course_utils.course.checks import (
-    Fail, call, compare, compare_prediction, exercise, expect_callable, probe_generator, randn,
+    Fail,
+    call,
+    compare,
+    compare_prediction,
+    exercise,
+    expect_callable,
+    probe_generator,
+    randn,
 )
 from course_utils.transformer import sinusoidal_encoding
 

@@ -9,11 +9,28 @@ import torch.nn.functional as F
 
 from course_utils.base.i18n import msg
 from course_utils.course.checks import (
-    Fail, call, compare, exercise, expect_callable, expect_tuple, probe_generator, randn,
+    Fail,
+    call,
+    compare,
+    exercise,
+    expect_callable,
+    expect_tuple,
+    probe_generator,
+    randn,
 )
 from course_utils.course.checks.signatures import (
-    HINT_IGNORED_MASK, HINT_NOT_PROBABILITIES, HINT_POLARITY, HINT_ROWS_SUM, ignored_mask, inverted_mask,
-    HINT_DROPOUT, compare_close, dropped_out, not_probabilities, rows_not_normalised, wrong_scale,
+    HINT_DROPOUT,
+    HINT_IGNORED_MASK,
+    HINT_NOT_PROBABILITIES,
+    HINT_POLARITY,
+    HINT_ROWS_SUM,
+    compare_close,
+    dropped_out,
+    ignored_mask,
+    inverted_mask,
+    not_probabilities,
+    rows_not_normalised,
+    wrong_scale,
 )
 from course_utils.transformer import attention as reference_attention
 
@@ -117,7 +134,7 @@ def _diagnose_square(fn, fail, k, v, mask, with_mask, first_bug_only):
     w_t = _variant(q, k, v, m, axis=-2)[1].transpose(-2, -1)
     wrong.append(((w_t @ v, w_t), msg("The softmax goes over the keys, the last axis (dim=-1): taking it over "
                                       "dim=-2 and transposing back is not the same (and breaks when T_q != T_k).")))
-    for (out, weights), hint in wrong:
+    for (out, _weights), hint in wrong:
         if isinstance(got, (tuple, list)) and len(got) == 2 and all(isinstance(t, torch.Tensor) for t in got) and \
                 got[0].shape == out.shape and torch.allclose(got[0], out, atol=1e-5, rtol=1e-4, equal_nan=True):
             raise Fail(msg("{message} (with as many queries as keys it runs, and shows a known mistake)",

@@ -9,8 +9,17 @@ from torch import nn
 
 from course_utils.base.i18n import msg
 from course_utils.course.checks import (
-    Fail, call, compare, exercise, expect_callable, expect_class, is_instance, load_weights,
-    probe_generator, randn, signature_of,
+    Fail,
+    call,
+    compare,
+    exercise,
+    expect_callable,
+    expect_class,
+    is_instance,
+    load_weights,
+    probe_generator,
+    randn,
+    signature_of,
 )
 from course_utils.course.checks.signatures import HINT_POLARITY, compare_close
 from course_utils.transformer import merge_heads, split_heads

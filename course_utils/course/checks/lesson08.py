@@ -15,7 +15,13 @@ import torch.nn.functional as F
 
 from course_utils.base.i18n import msg
 from course_utils.course.checks import (
-    Fail, call, compare, compare_prediction, exercise, expect_callable, probe_generator,
+    Fail,
+    call,
+    compare,
+    compare_prediction,
+    exercise,
+    expect_callable,
+    probe_generator,
 )
 from course_utils.course.checks.reference_probes import real_batch, reference_model
 from course_utils.transformer.layers import DecoderLayer, EncoderLayer
@@ -112,10 +118,11 @@ def _layer_norm_mistakes(x, gamma, beta, eps, want):
 def _check_layer_norm(fn):
     expect_callable(fn, "layer_norm")
     g = probe_generator(80)
-    x = torch.randn(2, 3, 8, generator=g) * 3 + 1.5
-    x[1, 2] = torch.randn(8, generator=g) * 1e-4  # tiny variance: the place of eps matters here
-    gamma, beta = torch.rand(8, generator=g) + 0.5, torch.randn(8, generator=g)
-    for x, gamma, beta, eps in ((x, gamma, beta, 1e-5), (x[0, :, :6].repeat(2, 1) * 0.3, gamma[:6], beta[:6], 0.1)):
+    x0 = torch.randn(2, 3, 8, generator=g) * 3 + 1.5
+    x0[1, 2] = torch.randn(8, generator=g) * 1e-4  # tiny variance: the place of eps matters here
+    gamma0, beta0 = torch.rand(8, generator=g) + 0.5, torch.randn(8, generator=g)
+    probes = ((x0, gamma0, beta0, 1e-5), (x0[0, :, :6].repeat(2, 1) * 0.3, gamma0[:6], beta0[:6], 0.1))
+    for x, gamma, beta, eps in probes:
         got = call(fn, x, gamma, beta, eps, forbid=("layer_norm",), errors=[
             ("size of tensor", msg("The mean and variance lost their axis: use `keepdim=True` so that `x - mean` "
                                    "broadcasts over the features."))])
@@ -390,9 +397,9 @@ def _check_fix_encoder_layer(fn):
     expect_callable(fn, "encoder_layer")
     layer, g = _random_layer(EncoderLayer, 83)
     real, src, src_mask, *_ = _real_layers()
-    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])[:, None, None, :]
-    for layer, x, mask in ((layer, torch.randn(2, 5, 8, generator=g), mask), (real, src, src_mask)):
-        layer = copy.deepcopy(layer)
+    pad_mask = torch.tensor([[True] * 5, [True, True, True, False, False]])[:, None, None, :]
+    for original, x, mask in ((layer, torch.randn(2, 5, 8, generator=g), pad_mask), (real, src, src_mask)):
+        layer = copy.deepcopy(original)
         with torch.no_grad():
             want = layer(x, mask)
             mistakes = _encoder_mistakes(layer, x, mask)

@@ -13,7 +13,14 @@ import torch
 from course_utils.base.i18n import msg
 from course_utils.corpus.data import pad_sequences
 from course_utils.course.checks import (
-    Fail, call, compare, compare_prediction, exercise, expect_callable, expect_tuple, probe_generator,
+    Fail,
+    call,
+    compare,
+    compare_prediction,
+    exercise,
+    expect_callable,
+    expect_tuple,
+    probe_generator,
 )
 from course_utils.course.checks.reference_probes import real_batch, real_pairs, reference_model, vocabularies
 from course_utils.run.train import label_smoothed_loss, warmup_lr

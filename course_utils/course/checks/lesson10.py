@@ -12,7 +12,14 @@ import torch
 
 from course_utils.base.i18n import msg
 from course_utils.course.checks import (
-    Fail, Recorder, call, compare, exercise, expect_callable, expect_tuple, probe_generator,
+    Fail,
+    Recorder,
+    call,
+    compare,
+    exercise,
+    expect_callable,
+    expect_tuple,
+    probe_generator,
 )
 from course_utils.course.checks.reference_probes import real_batch, reference_model
 from course_utils.run.decoding import gnmt_length_penalty, greedy_decode

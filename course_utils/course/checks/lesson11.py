@@ -23,8 +23,17 @@ from torch import nn
 from course_utils.base.i18n import Msg, msg
 from course_utils.corpus.data import PAD_ID, build_vocabs, make_splits
 from course_utils.course.capstone import TARGET_EXACT_MATCH, TIME_LIMIT_S, Parts
-from course_utils.course.checks import (Fail, Pending, call, compare, exercise, expect_class, is_instance,
-                                        read_weights, load_weights)
+from course_utils.course.checks import (
+    Fail,
+    Pending,
+    call,
+    compare,
+    exercise,
+    expect_class,
+    is_instance,
+    load_weights,
+    read_weights,
+)
 from course_utils.course.checks.reference_probes import real_batch, reference_model
 from course_utils.run.decoding import evaluate
 from course_utils.transformer.masks import causal_mask, padding_mask

@@ -25,7 +25,14 @@ import torch
 
 from course_utils.course.checks import Recorder
 from course_utils.course.checks.framework import (
-    apply_weights, defined_with, no_side_effects, read_weights, refers_to, run_learner, run_with_limit, signature_of,
+    apply_weights,
+    defined_with,
+    no_side_effects,
+    read_weights,
+    refers_to,
+    run_learner,
+    run_with_limit,
+    signature_of,
 )
 from course_utils.course.judge import wire
 

@@ -23,7 +23,15 @@ import torch
 
 from course_utils.base.i18n import msg
 from course_utils.course.checks.framework import (
-    CheckResult, Exercise, NotGraded, Recorder, RemoteMeta, RemoteObject, current_time_limit, grade_answer, short,
+    CheckResult,
+    Exercise,
+    NotGraded,
+    Recorder,
+    RemoteMeta,
+    RemoteObject,
+    current_time_limit,
+    grade_answer,
+    short,
 )
 from course_utils.course.judge import wire
 
@@ -144,7 +152,7 @@ class Channel:
         except wire.WireError as err:
             raise NotGraded(msg("the kernel sent back a malformed value ({error})", error=str(err))) from None
 
-    def make_handle(self, ident: int, meta: dict) -> "RemoteHandle":
+    def make_handle(self, ident: int, meta: dict) -> RemoteHandle:
         return _handle_class(meta["type_name"])(self, ident, RemoteMeta(**meta))
 
     def on_grad(self, tensor: torch.Tensor, link):

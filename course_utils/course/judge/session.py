@@ -61,7 +61,7 @@ class KernelSession:
         self.group = None
         self.kernel_pids: list[int] = []  # the launcher's children, should one leave the process group
 
-    def __enter__(self) -> "KernelSession":
+    def __enter__(self) -> KernelSession:
         try:
             self.start()
         except BaseException:

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 from course_utils.base.i18n import msg
 from course_utils.course.checks.framework import NotGraded

@@ -25,8 +25,9 @@ import fractions
 import json
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
