@@ -182,6 +182,20 @@ def has_text(cell) -> bool:
         return False
 
 
+def _marker_key(line: str) -> str:
+    """What must stay as in the English of a marker line: the whole line, except that a
+    `### STUB: <code>  # comment` line keeps only its code (the stub the exercise shows), so
+    its comment, which the learner reads, may be translated."""
+    line = line.strip()
+    if not line.startswith("### STUB:"):
+        return line
+    code = line[len("### STUB:"):]
+    tokens = _tokens(code.strip())
+    if tokens is None:  # not plain Python: it stays as it is
+        return line
+    return "### STUB: " + " ".join(text for kind, text in tokens if kind not in ("NEWLINE", "ENDMARKER"))
+
+
 def code_problem(english: str, chinese: str) -> str | None:
     """Why `chinese` is not an allowed translation of the code cell `english` (None if it is)."""
     en, zh = _tokens(english), _tokens(chinese)
@@ -197,10 +211,11 @@ def code_problem(english: str, chinese: str) -> str | None:
         what = "an f-string's {fields}" if "STRING" in (en[n:n + 1] or [("",)])[0][0] else "the code"
         return (f"{what} differs from the English (token {n + 1}: {got!r} where the English has {want!r}); "
                 "only comments and the text of string literals may be translated")
-    en_marks = [l.strip() for l in english.splitlines() if MARKER.match(l)]
-    zh_marks = [l.strip() for l in chinese.splitlines() if MARKER.match(l)]
+    en_marks = [_marker_key(l) for l in english.splitlines() if MARKER.match(l)]
+    zh_marks = [_marker_key(l) for l in chinese.splitlines() if MARKER.match(l)]
     if en_marks != zh_marks:
-        return f"the lines {en_marks} must stay exactly as in the English (found {zh_marks})"
+        return (f"the lines {en_marks} must stay as in the English (found {zh_marks}; "
+                "only the comment after the code of a `### STUB:` line may be translated)")
     if nbf.check_calls(english) != nbf.check_calls(chinese):
         return "the check(...) calls differ from the English"
     return None
