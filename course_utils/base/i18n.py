@@ -38,7 +38,7 @@ from typing import Any, Callable
 import polib
 
 __all__ = ["Msg", "msg", "translate", "language", "LANGUAGES", "register_catalogue", "edition_of",
-           "command_language", "catalogue_path", "EDITION_FOLDERS", "display_width", "columns"]
+           "command_language", "catalogue_path", "EDITION_FOLDERS", "display_width", "columns", "join_list"]
 
 LANGUAGES = ("en", "zh")  # English (the source) and Simplified Chinese
 EDITION_FOLDERS = ("notebooks", "exercises", "solutions")  # an edition `zh/` holds these, like the checkout
@@ -200,6 +200,16 @@ def display_width(text: str) -> int:
     """The columns `text` takes in a terminal or a notebook's monospaced output: an East Asian
     wide or full-width character (every Chinese character, "：", "，") takes two."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
+
+
+_LIST_SEPARATORS = {"en": ", ", "zh": "，"}
+
+
+def join_list(parts, lang: str | None = None) -> str:
+    """`parts` (each already in language `lang`, default `language()`) joined as that language
+    lists things: "a, b" in English, "a，b" in Chinese."""
+    lang = language() if lang is None else lang
+    return _LIST_SEPARATORS.get(lang, ", ").join(str(p) for p in parts)
 
 
 def columns(rows, rule: bool = False, gap: str = "  ") -> str:
