@@ -72,6 +72,10 @@ def test_course_check_lines_are_chinese_for_a_chinese_notebook(clean_env, capsys
     code, _, err = run(["check", "zh/notebooks/00_welcome.ipynb", "--id", "99.x"], capsys)
     assert code == 2
     assert err.strip() == "course check：zh/notebooks/00_welcome.ipynb 中没有练习 '99.x'；它的练习有：01.weighted_sum", err
+    code, _, err = run(["reset", "zh/exercises/04_self_attention.ipynb", "--id", "04.nope"], capsys)  # nothing written
+    assert code == 2 and "它的练习是：04.attention，04.fix_attention，" in err, err  # a Chinese list comma
+    code, _, err = run(["reset", "exercises/04_self_attention.ipynb", "--id", "04.nope"], capsys)
+    assert code == 2 and "its exercises are: 04.attention, 04.fix_attention, " in err, err
 
 
 def _column_starts(line: str, cells) -> list[int]:

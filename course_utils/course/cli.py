@@ -35,7 +35,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from course_utils.base.i18n import LANGUAGES, command_language, edition_of, msg, translate
+from course_utils.base.i18n import LANGUAGES, command_language, edition_of, join_list, msg, translate
 from course_utils.course import build, grading, progress, reset
 from course_utils.course import notebook as nbformat_course
 from course_utils.course.grading import CELL_TIMEOUT
@@ -289,7 +289,7 @@ def cmd_check(args) -> int:
         return 1
     if args.id and args.id not in expected:
         _say(msg("course check: exercise {id} is not in {path}; its exercises are: {ids}", id=repr(args.id),
-                 path=str(path), ids=", ".join(expected)), error=True)
+                 path=str(path), ids=join_list(expected)), error=True)
         return 2
     _say(msg("Running a copy of {path} (your file is not changed) ...", path=str(path)))
     report = grading.grade(path, timeout=args.timeout, nb=nb)

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.base.i18n import msg, translate as _t  # CheckResult shows itself in the notebook's language
+from course_utils.base.i18n import join_list, msg, translate as _t  # CheckResult shows itself in the notebook's language
 
 __all__ = [
     "check", "CheckResult", "Exercise", "exercise", "registry", "get_exercise",
@@ -254,7 +254,7 @@ def check(exercise_id: str, *answer: Any, **learner_objects: Any) -> CheckResult
                              msg("Write it as `check({ex_id!r}, {name})`.", ex_id=str(exercise_id),
                                  name=ex.name if ex else "your_answer"))
     elif ex is None:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
+        known = join_list(sorted(_REGISTRY)) or "none"
         broken = "".join(f" (Could not load {m}: {e})" for m, e in _LOAD_ERRORS.items())
         result = CheckResult(str(exercise_id), "unknown exercise", "failed",
                              msg("There is no exercise with id {ex_id!r}. Known ids: {known}.{broken}",
@@ -873,7 +873,7 @@ def load_weights(module, weights: dict[str, torch.Tensor], strict: bool = True) 
         return
     if problem[0] == "missing":
         raise Fail(msg("Your module has no parameter named {missing}; it has {own}.",
-                       missing=", ".join(map(repr, problem[1])), own=", ".join(map(repr, problem[2])) or "none"))
+                       missing=join_list(map(repr, problem[1])), own=join_list(map(repr, problem[2])) or "none"))
     raise Fail(msg("Your module's `{name}` has shape {got}, expected {want}.",
                    name=problem[1], got=tuple(problem[2]), want=tuple(problem[3])))
 
