@@ -38,7 +38,7 @@ from typing import Any, Callable
 import polib
 
 __all__ = ["Msg", "msg", "translate", "language", "LANGUAGES", "register_catalogue", "edition_of",
-           "command_language", "catalogue_path", "EDITION_FOLDERS", "display_width", "columns", "join_list"]
+           "command_language", "catalogue_path", "EDITION_FOLDERS", "display_width", "columns", "join_list", "colon"]
 
 LANGUAGES = ("en", "zh")  # English (the source) and Simplified Chinese
 EDITION_FOLDERS = ("notebooks", "exercises", "solutions")  # an edition `zh/` holds these, like the checkout
@@ -203,6 +203,15 @@ def display_width(text: str) -> int:
 
 
 _LIST_SEPARATORS = {"en": ", ", "zh": "，"}
+
+
+_COLONS = {"en": ": ", "zh": "："}
+
+
+def colon(lang: str | None = None) -> str:
+    """What joins a label to its text in language `lang` (default `language()`): ": " in
+    English, the full-width "：" (no space) in Chinese."""
+    return _COLONS.get(language() if lang is None else lang, ": ")
 
 
 def join_list(parts, lang: str | None = None) -> str:

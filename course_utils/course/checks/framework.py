@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.base.i18n import join_list, msg, translate as _t  # CheckResult shows itself in the notebook's language
+from course_utils.base.i18n import colon, join_list, msg, translate as _t  # CheckResult shows itself in the notebook's language
 
 __all__ = [
     "check", "CheckResult", "Exercise", "exercise", "registry", "get_exercise",
@@ -173,7 +173,7 @@ _STYLE = {
     "failed": ("✘", "#fdecea", "#b02a37"),
     "pending": ("…", "#f1f3f4", "#5f6368"),
 }
-_WORDS = {"passed": msg("passed"), "failed": msg("failed"), "pending": msg("pending"), "Hint:": msg("Hint:")}
+_WORDS = {"passed": msg("passed"), "failed": msg("failed"), "pending": msg("pending"), "Hint": msg("Hint")}
 
 
 @dataclass
@@ -201,10 +201,10 @@ class CheckResult:
 
     def __repr__(self) -> str:
         mark = _STYLE[self.status][0]
-        lines = [f"{mark} {self.exercise_id} {_t(_WORDS[self.status])}: {_t(self.title)}", f"  {_t(self.message)}"]
+        lines = [f"{mark} {self.exercise_id} {_t(_WORDS[self.status])}{colon()}{_t(self.title)}", f"  {_t(self.message)}"]
         lines += [f"  {_t(d)}" for d in self.details]
         if self.hint:
-            lines.append(f"  {_t(_WORDS['Hint:'])} {_t(self.hint)}")
+            lines.append(f"  {_t(_WORDS['Hint'])}{colon()}{_t(self.hint)}")
         return "\n".join(lines)
 
     __str__ = __repr__
@@ -217,11 +217,12 @@ class CheckResult:
 
         parts = [f'<div style="border-left:4px solid {fg};background:{bg};padding:6px 10px;'
                  f'margin:4px 0;font-family:sans-serif">',
-                 f'<b style="color:{fg}">{mark} {esc(self.exercise_id)} {_t(_WORDS[self.status])}</b>: '
+                 f'<b style="color:{fg}">{mark} {esc(self.exercise_id)} {_t(_WORDS[self.status])}</b>{colon()}'
                  f'{esc(_t(self.title))}', f"<div>{esc(_t(self.message))}</div>"]
         parts += [f"<div>{esc(_t(d))}</div>" for d in self.details]
         if self.hint:
-            parts.append(f"<div><b>{_t(_WORDS['Hint:'])}</b> {esc(_t(self.hint))}</div>")
+            label = _t(_WORDS["Hint"]) + colon()  # "Hint: " / "提示："; the space, if any, after the bold
+            parts.append(f"<div><b>{label.rstrip()}</b>{label[len(label.rstrip()):]}{esc(_t(self.hint))}</div>")
         parts.append("</div>")
         return "".join(parts)
 
