@@ -59,6 +59,7 @@ from pathlib import Path
 import nbformat
 import polib
 
+from course_utils.base.i18n import msg, translate
 from course_utils.course import notebook as nbf
 
 LANG = "zh"
@@ -569,7 +570,7 @@ def run(root: Path, check: bool = False, lang: str = LANG) -> list[str]:
     problems = [p for p in ed.problems if not p.note]
     for p in ed.problems:
         if p.note:
-            print(f"note: {p}")
+            print(translate(msg("note: {note}", note=str(p))))
     for path, text in ed.texts.items():
         rel = path.relative_to(root).as_posix()
         current = path.read_text(encoding="utf-8") if path.exists() else None
@@ -582,15 +583,16 @@ def run(root: Path, check: bool = False, lang: str = LANG) -> list[str]:
         elif current != text:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-            print(f"wrote {rel}")
+            print(translate(msg("wrote {path}", path=rel)))
     if ed.texts:
         done = sum(c.translated for c in ed.counts.values())
         total = sum(c.cells for c in ed.counts.values())
-        print(f"{lang}/: {len(ed.counts)} translated notebook(s) ({done} of {total} cells with text), "
-              f"{len(ed.placeholders)} not translated yet ({UNTRANSLATED.format(lang=lang)})")
+        print(translate(msg("{edition}/: {n} translated notebook(s) ({done} of {total} cells with text), {missing} not "
+                            "translated yet ({listed})", edition=lang, n=len(ed.counts), done=done, total=total,
+                            missing=len(ed.placeholders), listed=UNTRANSLATED.format(lang=lang))))
         if not check:
-            print(f"{lang}/: run a changed lesson or solution to store its outputs: "
-                  f"`python scripts/nb.py run {lang}/notebooks/NN_name.ipynb`")
+            print(translate(msg("{edition}/: run a changed lesson or solution to store its outputs: `{command}`",
+                                edition=lang, command=f"python scripts/nb.py run {lang}/notebooks/NN_name.ipynb")))
     return [str(p) for p in problems]
 
 
