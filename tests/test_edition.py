@@ -184,3 +184,12 @@ def test_markers_and_check_calls_stay_english():
     assert code_problem(en, en) is None
     assert code_problem('def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION',
                         'def f():\n    ### 开始\n    return 1\n    ### END SOLUTION')
+
+
+def test_a_stub_lines_comment_may_be_translated_but_not_its_code():
+    """The exercise shows a `### STUB:` line's code and comment; the comment is read by the learner."""
+    en = "### BEGIN SOLUTION\nprediction = 0.5\n### STUB: prediction = ...  # your number here\n### END SOLUTION"
+    assert code_problem(en, en.replace("# your number here", "# 在这里填你的数")) is None
+    assert code_problem(en, en.replace("prediction = ...  #", "prediction = None  #")), "the stub's code changed"
+    assert code_problem(en, en.replace("### STUB: prediction", "### 桩: prediction")), "the marker changed"
+    assert code_problem(en, en.replace("### STUB: prediction = ...  # your number here\n", "")), "a stub dropped"

@@ -126,7 +126,7 @@ def test_check_answers_in_chinese_in_a_chinese_notebook(clean_env):
     right = check("01.weighted_sum", lambda weights, values: weights @ values)
     assert "failed: A weighted sum of values" in repr(wrong) and "Hint:" in repr(wrong)
     clean_env.chdir(REPO / "zh" / "exercises")
-    assert "✘ 01.weighted_sum 未通过: 值的加权和" in repr(wrong)
+    assert "✘ 01.weighted_sum 未通过：值的加权和" in repr(wrong)
     assert "提示：" in repr(wrong) and "Hint" not in repr(wrong)
     assert "通过" in right._repr_html_() and "值的加权和" in right._repr_html_()
     pending = check("01.weighted_sum", ...)

@@ -4,7 +4,8 @@ graders' feedback shows literal braces once."""
 
 import torch
 
-from course_utils.course.capstone import Parts, _width, gather_parts
+from course_utils.base.i18n import display_width as _width
+from course_utils.course.capstone import Parts, gather_parts
 from course_utils.course.checks import check
 
 

@@ -244,7 +244,7 @@ def test_weighted_sum_widget_in_chinese(monkeypatch):
     w = weighted_sum_widget(raw_weights=[0.99, 0.01])
     assert [s.description for s in w.sliders.values()] == ["脸", "背景"]
     assert set(w.sliders) == {"face", "background"}  # the data keeps its English names
-    assert w.message.value == "归一化后的权重：脸 = 0.99, 背景 = 0.01（总和 = 1.00）"
+    assert w.message.value == "归一化后的权重：脸 = 0.99，背景 = 0.01（总和 = 1.00）"  # a Chinese list comma
     assert "<b>每张图的原始权重</b>" in w.widget.children[0].value
     assert figure_texts(w.figure) == ["脸：权重 0.99", "背景：权重 0.01", "0.99·脸 + 0.01·背景", "加权和"]
     assert draws_every_glyph(w.figure)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import string
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from typing import Any
 import polib
 
 __all__ = ["Msg", "msg", "translate", "language", "LANGUAGES", "register_catalogue", "edition_of",
-           "command_language", "catalogue_path", "EDITION_FOLDERS"]
+           "command_language", "catalogue_path", "EDITION_FOLDERS", "display_width", "columns", "join_list", "colon"]
 
 LANGUAGES = ("en", "zh")  # English (the source) and Simplified Chinese
 EDITION_FOLDERS = ("notebooks", "exercises", "solutions")  # an edition `zh/` holds these, like the checkout
@@ -192,6 +193,49 @@ def command_language(option: str | None = None, path=None) -> str:
         if found is not None:
             return found
     return "en"
+
+
+# ----------------------------------------------------------------------------- laying out translated text
+
+def display_width(text: str) -> int:
+    """The columns `text` takes in a terminal or a notebook's monospaced output: an East Asian
+    wide or full-width character (every Chinese character, "：", "，") takes two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in str(text))
+
+
+_LIST_SEPARATORS = {"en": ", ", "zh": "，"}
+
+
+_COLONS = {"en": ": ", "zh": "："}
+
+
+def colon(lang: str | None = None) -> str:
+    """What joins a label to its text in language `lang` (default `language()`): ": " in
+    English, the full-width "：" (no space) in Chinese."""
+    return _COLONS.get(language() if lang is None else lang, ": ")
+
+
+def join_list(parts, lang: str | None = None) -> str:
+    """`parts` (each already in language `lang`, default `language()`) joined as that language
+    lists things: "a, b" in English, "a，b" in Chinese."""
+    lang = language() if lang is None else lang
+    return _LIST_SEPARATORS.get(lang, ", ").join(str(p) for p in parts)
+
+
+def columns(rows, rule: bool = False, gap: str = "  ") -> str:
+    """`rows` (sequences of strings, the first one the header) as aligned text columns: every
+    column but the last padded to its widest cell by `display_width`, so Chinese lines up;
+    `rule` puts a line of dashes under the header."""
+    rows = [[str(cell) for cell in row] for row in rows]
+    n = max((len(row) for row in rows), default=0)
+    widths = [max((display_width(row[i]) for row in rows if i < len(row)), default=0) for i in range(n - 1)]
+    if rule and rows:
+        rows.insert(1, ["-" * max(w, 1) for w in widths] + ["-" * max(display_width(rows[0][-1]), 1)])
+
+    def line(row):
+        padded = [cell + " " * (widths[i] - display_width(cell)) if i < n - 1 else cell for i, cell in enumerate(row)]
+        return gap.join(padded)
+    return "\n".join(line(row) for row in rows)
 
 
 # ----------------------------------------------------------------------------- the PO catalogues

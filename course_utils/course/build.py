@@ -397,15 +397,19 @@ def _course_folder(text: str) -> Path:
                   reason=getattr(err, "strerror", None) or str(err)) from None
 
 
+DESCRIPTION = msg("Generate the exercise notebooks from the solution notebooks (the one source), and the "
+                  "Chinese edition zh/ from the English notebooks and the translations in translations/zh.")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of `course build` (shared by `python -m course_utils.course.build`)."""
-    parser.add_argument("--check", action="store_true",
-                        help="don't write; exit 1 if exercises/ differs from what would be generated")
-    parser.add_argument("--root", type=_course_folder, default=None,
-                        help="course folder holding solutions/ and exercises/ (default: this checkout)")
-    parser.add_argument("--force", action="store_true",
-                        help="also replace exercise notebooks that hold someone's edits (each is copied to "
-                             ".course/backups/ first)")
+    """The options of `course build` (shared by `python -m course_utils.course.build`), their
+    help in the learner's language."""
+    parser.add_argument("--check", action="store_true", help=translate(msg(
+        "don't write; exit 1 if exercises/ or zh/ differs from what would be generated")))
+    parser.add_argument("--root", type=_course_folder, default=None, help=translate(msg(
+        "course folder holding solutions/ and exercises/ (default: this checkout)")))
+    parser.add_argument("--force", action="store_true", help=translate(msg(
+        "also replace exercise notebooks that hold someone's edits (each is copied to .course/backups/ first)")))
 
 
 def run(root: Path | None = None, check: bool = False, force: bool = False) -> int:
@@ -442,7 +446,7 @@ def run(root: Path | None = None, check: bool = False, force: bool = False) -> i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="course build", description=__doc__.split("\n\n")[0].split(" · ", 1)[-1])
+    parser = argparse.ArgumentParser(prog="course build", description=translate(DESCRIPTION))
     add_arguments(parser)
     args = parser.parse_args(argv)
     return run(args.root, args.check, args.force)

@@ -29,14 +29,13 @@ import io
 import linecache
 import os
 import types
-import unicodedata
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.base.i18n import msg, translate
+from course_utils.base.i18n import columns, msg, translate
 from course_utils.corpus.data import pad_sequences
 from course_utils.course import notebook
 from course_utils.course.checks import Fail, Pending, call, check
@@ -280,11 +279,6 @@ def _ours(obj) -> bool:
     return module.startswith(("course_utils.", _SOURCE_PREFIX))
 
 
-def _width(text: str) -> int:
-    """The columns `text` takes in a terminal or notebook output: a Chinese character takes two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _short(text: str, width: int = 120) -> str:
     """`text` on one line, cut at `width` characters (a short one-line message stays as it is)."""
     if len(text) <= width and "\n" not in text:
@@ -449,10 +443,7 @@ class Parts:
         lines = [[translate(cell) for cell in line] for line in  # in the learner's language, then laid out
                  [(msg("part"), msg("exercise"), msg("used"), msg("why"))]
                  + [(r["part"], r["exercise"], whose(r), r["why"]) for r in self.rows]]
-        widths = [max(_width(line[i]) for line in lines) for i in range(3)]
-        text = ["  ".join(c + " " * (w - _width(c)) for c, w in zip(line[:3], widths)) + "  " + line[3]
-                for line in lines]
-        return "\n".join(text + [translate(n) for n in self.notes])
+        return "\n".join([columns(lines)] + [translate(n) for n in self.notes])
 
     def __repr__(self) -> str:
         return self.table()

@@ -26,14 +26,16 @@ changes the recorded progress of the original exercise.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
 
-from course_utils.base.i18n import LANGUAGES, msg, translate
+from course_utils.base.i18n import LANGUAGES, command_language, edition_of, join_list, msg, translate
 from course_utils.course import build, grading, progress, reset
 from course_utils.course import notebook as nbformat_course
 from course_utils.course.grading import CELL_TIMEOUT
@@ -268,30 +270,31 @@ def cmd_progress(args) -> int:
 
 # ----------------------------------------------------------------------------- check
 
+def _error_text(err: Exception):
+    """The message of an error raised with one `msg(...)` (kept translatable), else its text."""
+    return err.args[0] if len(err.args) == 1 and isinstance(err.args[0], str) else str(err)
+
+
 def cmd_check(args) -> int:
     path = args.notebook
     try:
         nb = nbformat_course.read(path)
+        expected, _, _ = grading.expected_exercises(path, nb)  # NotebookError: its solution is broken
     except NotebookError as err:
-        print(f"course check: {err}", file=sys.stderr)
-        return 2
-    try:
-        expected, _, _ = grading.expected_exercises(path, nb)
-    except NotebookError as err:  # the solution it was generated from is broken
-        print(f"course check: {err}", file=sys.stderr)
+        _say(msg("course check: {error}", error=_error_text(err)), error=True)
         return 2
     if not expected:
-        print(f"course check: {path} has no graded exercises (no check cells and no exercise list in its "
-              f"metadata): nothing to grade.", file=sys.stderr)
+        _say(msg("course check: {path} has no graded exercises (no check cells and no exercise list in its "
+                 "metadata): nothing to grade.", path=str(path)), error=True)
         return 1
     if args.id and args.id not in expected:
-        print(f"course check: exercise {args.id!r} is not in {path}; its exercises are: {', '.join(expected)}",
-              file=sys.stderr)
+        _say(msg("course check: exercise {id} is not in {path}; its exercises are: {ids}", id=repr(args.id),
+                 path=str(path), ids=join_list(expected)), error=True)
         return 2
-    print(f"Running a copy of {path} (your file is not changed) ...", flush=True)
+    _say(msg("Running a copy of {path} (your file is not changed) ...", path=str(path)))
     report = grading.grade(path, timeout=args.timeout, nb=nb)
     for note in report.notes:
-        print(f"note: {note}")
+        _say(msg("note: {note}", note=note))
     graded = [r for r in report.rows if r[1] not in ("timeout", "died")]
     rows = report.rows
     if args.id:
@@ -299,9 +302,9 @@ def cmd_check(args) -> int:
     print(grading.format_table(rows))
     shown = [r for r in rows if r[1] not in ("timeout", "died")]
     n_pass = sum(r[1] == "passed" for r in shown)
-    print(f"\n{n_pass} of {len(shown)} passed.")
+    _say(msg("\n{passed} of {total} passed.", passed=n_pass, total=len(shown)))
     for e in report.errors:
-        print(f"error in {e}")
+        _say(msg("error in {where}", where=e))
     if not args.no_record:
         _record(path, nb, [r for r in graded if r[1] in progress.STATUSES])
     bad = bool(report.errors or report.stopped) or any(r[1] not in ("passed", "pending") for r in rows)
@@ -377,93 +380,158 @@ def cmd_evaluate(args) -> int:
         length_penalty=args.length_penalty, threads=args.threads) or 0)
 
 
+def _text(template: str, **fields) -> str:
+    """A message (help text, description) in the language the command speaks."""
+    return translate(msg(template, **fields))
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser whose help ends its section titles the way the language does
+    ("选项：" in Chinese; argparse itself always writes "options:")."""
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        if command_language() == "en":
+            return text
+        return re.sub(r"(?m)^(\S.*[^\x00-\x7f].*):$", r"\1：", text)  # a translated title: a full-width colon
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The `course` parser, its help texts in the command's language (call it inside
+    `argparse_in(lang)` for argparse's own words: usage, options, errors)."""
     from course_utils.run import reference
 
-    parser = argparse.ArgumentParser(prog="course", description="Attention, step by step: exercises and progress.")
-    parser.add_argument("--version", action="version", version=f"course {_version()}")
+    parser = _Parser(prog="course", description=_text("Attention, step by step: exercises and progress."))
+    parser.add_argument("--version", action="version", version=f"course {_version()}",
+                        help=_text("show program's version number and exit"))
     parser.add_argument("--lang", choices=LANGUAGES, default=None,
-                        help="language of the messages (default: $COURSE_LANG, else the locale, else en)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+                        help=_text("language of the messages (default: $COURSE_LANG, else the edition of the "
+                                   "notebook given, else the locale, else en)"))
+    sub = parser.add_subparsers(dest="command", metavar=_text("COMMAND"))
 
-    p = sub.add_parser("progress", help="show passed / total exercises per lesson")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = sub.add_parser("progress", help=_text("show passed / total exercises per lesson"))
+    p.add_argument("--json", action="store_true", help=_text("machine-readable output"))
 
-    p = sub.add_parser("check", help="grade a notebook by running a copy of it")
-    p.add_argument("notebook", type=_existing_file, help="the notebook to grade (it is only read)")
-    p.add_argument("--id", type=_exercise_id, help="show only this exercise")
+    p = sub.add_parser("check", help=_text("grade a notebook by running a copy of it"))
+    p.add_argument("notebook", type=_existing_file, help=_text("the notebook to grade (it is only read)"))
+    p.add_argument("--id", type=_exercise_id, help=_text("show only this exercise"))
     p.add_argument("--timeout", type=_int_at_least(1, MAX_TIMEOUT), default=CELL_TIMEOUT,
-                   help="whole seconds each cell may run (at least 1; default %(default)s)")
-    p.add_argument("--strict", action="store_true", help="exit 1 unless every exercise passed")
-    p.add_argument("--no-record", action="store_true", help="don't record the results in the progress file")
+                   help=_text("whole seconds each cell may run (at least 1; default %(default)s)"))
+    p.add_argument("--strict", action="store_true", help=_text("exit 1 unless every exercise passed"))
+    p.add_argument("--no-record", action="store_true", help=_text("don't record the results in the progress file"))
 
-    p = sub.add_parser("reset", help="restore one exercise of an exercise notebook (after a backup)")
-    p.add_argument("notebook", type=_existing_file, help="an exercises/NN_name.ipynb notebook, or a copy of one")
-    p.add_argument("--id", type=_exercise_id, required=True, help="exercise id, e.g. 04.attention")
-    p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    p = sub.add_parser("reset", help=_text("restore one exercise of an exercise notebook (after a backup)"))
+    p.add_argument("notebook", type=_existing_file,
+                   help=_text("an exercises/NN_name.ipynb notebook, or a copy of one"))
+    p.add_argument("--id", type=_exercise_id, required=True, help=_text("exercise id, e.g. 04.attention"))
+    p.add_argument("--dry-run", action="store_true", help=_text("show what would change; write nothing"))
 
-    p = sub.add_parser("build", help="generate exercises/ from solutions/ (--check: verify only)",
-                       description=build.__doc__.split("\n\n")[0].split(" · ", 1)[-1])
+    p = sub.add_parser("build", help=_text("generate exercises/ from solutions/ (--check: verify only)"),
+                       description=translate(build.DESCRIPTION))
     build.add_arguments(p)
 
     # parsed by course_utils.course.classroom itself (see main); listed here for `course --help`
-    sub.add_parser("classroom", help="teach a class: an nbgrader course from solutions/, an nbgitpuller link",
+    sub.add_parser("classroom", help=_text("teach a class: an nbgrader course from solutions/, an nbgitpuller link"),
                    add_help=False)
 
     config, shipped, default_out = reference.REFERENCE_CONFIG, reference.REFERENCE_CHECKPOINT, \
         reference.DEFAULT_TRAIN_OUT
-    p = sub.add_parser("train", help="train the reference model", description=(
+    p = sub.add_parser("train", help=_text("train the reference model"), description=_text(
         "Train the course's reference English->Chinese Transformer and write its checkpoint "
         "(weights, config, vocabularies, and the scores on the test and compositional splits)."))
-    p.add_argument("--out", type=_output_file, default=str(default_out), help=_help(
-        f"checkpoint file to write (default: {default_out}; an existing file is backed up first. "
-        f"Maintainers replace the shipped model with --out {shipped})"))
+    p.add_argument("--out", type=_output_file, default=str(default_out), help=_help(_text(
+        "checkpoint file to write (default: {default}; an existing file is backed up first. "
+        "Maintainers replace the shipped model with --out {shipped})", default=str(default_out), shipped=str(shipped))))
     p.add_argument("--steps", type=_int_at_least(1, MAX_STEPS), default=config.steps,
-                   help=f"training steps (default: {config.steps}; at most {MAX_STEPS:,})")
+                   help=_text("training steps (default: {steps}; at most {most:,})", steps=config.steps,
+                              most=MAX_STEPS))
     p.add_argument("--n-train", type=_int_at_least(1, MAX_TRAIN_PAIRS), default=config.n_train,
-                   help=f"training pairs (default: {config.n_train})")
+                   help=_text("training pairs (default: {n})", n=config.n_train))
     p.add_argument("--seed", type=_int_at_least(0, MAX_SEED), default=config.seed,
-                   help="seed for weights and batch order")
+                   help=_text("seed for weights and batch order"))
     p.add_argument("--eval-every", type=_int_at_least(1), default=config.eval_every,
-                   help=f"evaluate on the validation sentences every N steps (default: {config.eval_every})")
+                   help=_text("evaluate on the validation sentences every N steps (default: {n})", n=config.eval_every))
     p.add_argument("--stop-at-target", action="store_true",
-                   help=_help(f"stop once validation exact match reaches {config.target:.0%}"))
-    p.add_argument("--threads", type=_threads, default=2, help="CPU threads for torch (default: 2)")
+                   help=_help(_text("stop once validation exact match reaches {target:.0%}", target=config.target)))
+    p.add_argument("--threads", type=_threads, default=2, help=_text("CPU threads for torch (default: 2)"))
     p.add_argument("--device", type=_device, default=None, metavar="{cpu,cuda,mps}",
-                   help="default: the fastest present")
+                   help=_text("default: the fastest present"))
     p.add_argument("--eval-limit", type=_int_at_least(1), default=None,
-                   help="score only the first N test/compositional pairs at the end (default: all)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+                   help=_text("score only the first N test/compositional pairs at the end (default: all)"))
+    p.add_argument("--no-progress", action="store_true", help=_text("no progress bar"))
 
-    p = sub.add_parser("evaluate", help="evaluate a trained model", description=(
+    p = sub.add_parser("evaluate", help=_text("evaluate a trained model"), description=_text(
         "Evaluate a checkpoint on a split of the course corpus: sentence exact match and corpus BLEU."))
     p.add_argument("--checkpoint", type=_existing_file, default=str(shipped),
-                   help="checkpoint file (default: the shipped reference model)")
-    p.add_argument("--split", choices=_split_names(), default="test", help="default: test")
-    p.add_argument("--limit", type=_int_at_least(1), default=None, help="only the first N pairs of the split")
+                   help=_text("checkpoint file (default: the shipped reference model)"))
+    p.add_argument("--split", choices=_split_names(), default="test", help=_text("default: test"))
+    p.add_argument("--limit", type=_int_at_least(1), default=None, help=_text("only the first N pairs of the split"))
     p.add_argument("--beam-size", type=_int_at_least(1, MAX_BEAM), default=1,
-                   help=f"1 = greedy decoding (default); at most {MAX_BEAM}")
+                   help=_text("1 = greedy decoding (default); at most {most}", most=MAX_BEAM))
     p.add_argument("--length-penalty", type=_finite_float(0, high=MAX_LENGTH_PENALTY), default=0.6,
-                   help=f"beam search's alpha, from 0 to {MAX_LENGTH_PENALTY:g} (default: 0.6)")
-    p.add_argument("--threads", type=_threads, default=2, help="CPU threads for torch (default: 2)")
+                   help=_text("beam search's alpha, from 0 to {most:g} (default: 0.6)", most=MAX_LENGTH_PENALTY))
+    p.add_argument("--threads", type=_threads, default=2, help=_text("CPU threads for torch (default: 2)"))
     return parser
+
+
+# argparse's own words (usage line, section titles, its errors), as Python 3.11's argparse
+# writes them, shown through the catalogue in the command's language.
+_ARGPARSE_TEXTS = {str(m): m for m in (
+    msg("usage: "), msg("positional arguments"), msg("options"), msg("show this help message and exit"),
+    msg("show program's version number and exit"), msg("%(prog)s: error: %(message)s\n"),
+    msg("the following arguments are required: %s"), msg("unrecognized arguments: %s"),
+    msg("argument %(argument_name)s: %(message)s"), msg("invalid choice: %(value)r (choose from %(choices)s)"),
+    msg("invalid %(type)s value: %(value)r"), msg("expected one argument"), msg("expected at most one argument"),
+    msg("expected at least one argument"), msg("expected %s argument"), msg("expected %s arguments"),
+    msg("not allowed with argument %s"), msg("ignored explicit argument %r"),
+    msg("ambiguous option: %(option)s could match %(matches)s"),
+    msg("unknown parser %(parser_name)r (choices: %(choices)s)"), msg("one of the arguments %s is required"))}
+
+
+@contextlib.contextmanager
+def argparse_in(lang: str):
+    """argparse speaks `lang` inside the block: its module-level gettext functions (`_`,
+    `ngettext`, looked up when a parser is made, prints help or fails) read the catalogue."""
+    if lang == "en":
+        yield
+        return
+    saved = argparse._, argparse.ngettext
+
+    def gettext(text):
+        return translate(_ARGPARSE_TEXTS[text], lang) if text in _ARGPARSE_TEXTS else text
+
+    argparse._ = gettext
+    argparse.ngettext = lambda singular, plural, n: gettext(singular if n == 1 else plural)
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = saved
+
+
+def _notebook_argument(argv: list[str], at: int) -> str | None:
+    """The notebook path of `course check` / `course reset` when it lies in an edition (zh/...)."""
+    if argv[at:at + 1] not in (["check"], ["reset"]):
+        return None
+    return next((a for a in argv[at + 1:] if not a.startswith("-") and edition_of(Path(a).absolute())), None)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    lang, at = _global_options(argv)
-    lang = lang if lang is not None else default_language()
-    if lang in LANGUAGES:  # a wrong --lang is the parser's error below
-        os.environ["COURSE_LANG"] = lang  # kernels and other processes a command starts inherit it
-    if argv[at:at + 1] == ["classroom"] and lang in LANGUAGES:
+    option, at = _global_options(argv)
+    # --lang, else $COURSE_LANG, else the edition of the notebook (zh/exercises/...), else the locale;
+    # a --lang that is not a language is the parser's error below, in the language found without it
+    lang = command_language(option if option in LANGUAGES else None, _notebook_argument(argv, at))
+    os.environ["COURSE_LANG"] = lang  # kernels and other processes a command starts inherit it
+    if argv[at:at + 1] == ["classroom"] and (option is None or option in LANGUAGES):
         from course_utils.course import classroom
 
         return classroom.main(argv[at + 1:])
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 0
+    with argparse_in(lang):
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 0
     if args.command == "train":
         args.argv = argv[at + 1:]
     command = {"progress": cmd_progress, "check": cmd_check, "reset": cmd_reset, "build": cmd_build,

@@ -59,6 +59,7 @@ from pathlib import Path
 import nbformat
 import polib
 
+from course_utils.base.i18n import msg, translate
 from course_utils.course import notebook as nbf
 
 LANG = "zh"
@@ -182,6 +183,20 @@ def has_text(cell) -> bool:
         return False
 
 
+def _marker_key(line: str) -> str:
+    """What must stay as in the English of a marker line: the whole line, except that a
+    `### STUB: <code>  # comment` line keeps only its code (the stub the exercise shows), so
+    its comment, which the learner reads, may be translated."""
+    line = line.strip()
+    if not line.startswith("### STUB:"):
+        return line
+    code = line[len("### STUB:"):]
+    tokens = _tokens(code.strip())
+    if tokens is None:  # not plain Python: it stays as it is
+        return line
+    return "### STUB: " + " ".join(text for kind, text in tokens if kind not in ("NEWLINE", "ENDMARKER"))
+
+
 def code_problem(english: str, chinese: str) -> str | None:
     """Why `chinese` is not an allowed translation of the code cell `english` (None if it is)."""
     en, zh = _tokens(english), _tokens(chinese)
@@ -197,10 +212,11 @@ def code_problem(english: str, chinese: str) -> str | None:
         what = "an f-string's {fields}" if "STRING" in (en[n:n + 1] or [("",)])[0][0] else "the code"
         return (f"{what} differs from the English (token {n + 1}: {got!r} where the English has {want!r}); "
                 "only comments and the text of string literals may be translated")
-    en_marks = [line.strip() for line in english.splitlines() if MARKER.match(line)]
-    zh_marks = [line.strip() for line in chinese.splitlines() if MARKER.match(line)]
+    en_marks = [_marker_key(s) for s in english.splitlines() if MARKER.match(s)]
+    zh_marks = [_marker_key(s) for s in chinese.splitlines() if MARKER.match(s)]
     if en_marks != zh_marks:
-        return f"the lines {en_marks} must stay exactly as in the English (found {zh_marks})"
+        return (f"the lines {en_marks} must stay as in the English (found {zh_marks}; "
+                "only the comment after the code of a `### STUB:` line may be translated)")
     if nbf.check_calls(english) != nbf.check_calls(chinese):
         return "the check(...) calls differ from the English"
     return None
@@ -556,7 +572,7 @@ def run(root: Path, check: bool = False, lang: str = LANG) -> list[str]:
     problems = [p for p in ed.problems if not p.note]
     for p in ed.problems:
         if p.note:
-            print(f"note: {p}")
+            print(translate(msg("note: {note}", note=str(p))))
     for path, text in ed.texts.items():
         rel = path.relative_to(root).as_posix()
         current = path.read_text(encoding="utf-8") if path.exists() else None
@@ -569,15 +585,16 @@ def run(root: Path, check: bool = False, lang: str = LANG) -> list[str]:
         elif current != text:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-            print(f"wrote {rel}")
+            print(translate(msg("wrote {path}", path=rel)))
     if ed.texts:
         done = sum(c.translated for c in ed.counts.values())
         total = sum(c.cells for c in ed.counts.values())
-        print(f"{lang}/: {len(ed.counts)} translated notebook(s) ({done} of {total} cells with text), "
-              f"{len(ed.placeholders)} not translated yet ({UNTRANSLATED.format(lang=lang)})")
+        print(translate(msg("{edition}/: {n} translated notebook(s) ({done} of {total} cells with text), {missing} not "
+                            "translated yet ({listed})", edition=lang, n=len(ed.counts), done=done, total=total,
+                            missing=len(ed.placeholders), listed=UNTRANSLATED.format(lang=lang))))
         if not check:
-            print(f"{lang}/: run a changed lesson or solution to store its outputs: "
-                  f"`python scripts/nb.py run {lang}/notebooks/NN_name.ipynb`")
+            print(translate(msg("{edition}/: run a changed lesson or solution to store its outputs: `{command}`",
+                                edition=lang, command=f"python scripts/nb.py run {lang}/notebooks/NN_name.ipynb")))
     return [str(p) for p in problems]
 
 

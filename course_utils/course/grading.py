@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.base.i18n import msg
+from course_utils.base.i18n import columns, msg, translate
 from course_utils.course import notebook as nbformat_course
 from course_utils.course.build import fresh_exercise
 from course_utils.course.checks import registry
@@ -218,10 +218,16 @@ def _run(kernel: KernelSession, nb, found: Plan, timeout: float, budget: float, 
             return
 
 
-def format_table(rows: list[tuple[str, str, str]]) -> str:
+# The status column of `course check`, in the learner's language.
+STATUS_WORDS = {"passed": msg("passed"), "failed": msg("failed"), "pending": msg("pending"),
+                "missing": msg("missing"), "not run": msg("not run"), "timeout": msg("timeout"),
+                "died": msg("died")}
+
+
+def format_table(rows: list[tuple[str, str, str]], lang: str | None = None) -> str:
+    """The table `course check` prints: exercise, status, details, in language `lang` (default:
+    `language()`), its columns aligned by display width (a Chinese character takes two)."""
     heads = (msg("exercise"), msg("status"), msg("details"))
-    w_id = max([len(heads[0])] + [len(r[0]) for r in rows])
-    w_st = max([len(heads[1])] + [len(r[1]) for r in rows])
-    lines = [f"{heads[0]:<{w_id}}  {heads[1]:<{w_st}}  {heads[2]}", f"{'-' * w_id}  {'-' * w_st}  {'-' * 7}"]
-    lines += [f"{i:<{w_id}}  {s:<{w_st}}  {d}" for i, s, d in rows]
-    return "\n".join(lines)
+    lines = [[translate(cell, lang) for cell in heads]]
+    lines += [[translate(i, lang), translate(STATUS_WORDS.get(s, s), lang), translate(d, lang)] for i, s, d in rows]
+    return columns(lines, rule=True)

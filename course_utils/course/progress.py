@@ -48,10 +48,9 @@ import shutil
 import sys
 import tempfile
 import time
-import unicodedata
 from pathlib import Path
 
-from course_utils.base.i18n import msg, translate
+from course_utils.base.i18n import display_width, msg, translate
 from course_utils.course import notebook as nbformat_course
 
 try:  # POSIX (Linux, macOS, Colab)
@@ -521,8 +520,7 @@ def bar(passed: int, total: int, width: int = 20) -> str:
 
 def _pad(text: str, width: int) -> str:
     """`text` padded to `width` columns on a terminal (a Chinese character takes two)."""
-    columns = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-    return text + " " * max(width - columns, 0)
+    return text + " " * max(width - display_width(text), 0)
 
 
 def format_summary(s: dict[str, dict]) -> str:

@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from course_utils.base.i18n import msg
+from course_utils.base.i18n import join_list, msg
 from course_utils.course import notebook as nbformat_course
 from course_utils.course import progress
 from course_utils.course.build import fresh_exercise
@@ -48,7 +48,7 @@ def reset_notebook(path: Path, ex_id: str, dry_run: bool = False, now: _dt.datet
     listed = list(dict.fromkeys(i for i in map(exercise_id, fresh.cells) if i))  # from the solution, not the copy
     if ex_id not in listed:
         raise ResetError(msg("exercise {id} is not in {name}; its exercises are: {ids}", id=repr(ex_id),
-                             name=path.name, ids=", ".join(listed)))
+                             name=path.name, ids=join_list(listed)))
     cells, old_text, new_text, inserted = _restore(nb, fresh, ex_id, path)
     kept = sum(exercise_id(c) == ex_id for c in cells) - sum(exercise_id(c) == ex_id for c in fresh.cells)
     diff = "\n".join(difflib.unified_diff("\n".join(old_text).splitlines(), "\n".join(new_text).splitlines(),

@@ -17,7 +17,7 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 
-from course_utils.base.i18n import msg
+from course_utils.base.i18n import join_list, msg
 from course_utils.transformer.intuition import attention_weights, normalize_weights, weighted_sum
 from course_utils.transformer.positional import sinusoidal_encoding
 from course_utils.view.widget_base import LessonWidget, shown
@@ -97,7 +97,7 @@ class WeightedSumWidget(LessonWidget):
         names = list(self.values)
         self.weights = normalize_weights([self.sliders[n].value for n in names])
         self.result = weighted_sum(self.weights, np.stack([self.values[n] for n in names]))
-        parts = ", ".join(f"{html.escape(shown(n))} = {w:.2f}" for n, w in zip(names, self.weights))
+        parts = join_list(f"{html.escape(shown(n))} = {w:.2f}" for n, w in zip(names, self.weights))
         self.say(msg("normalised weights: {parts} (sum = {total:.2f})", parts=parts, total=self.weights.sum()))
         fig = self.new_figure(2.6 * (len(names) + 1), 2.9)
         plot_weighted_sum(self.values, self.weights, fig.subplots(1, len(names) + 1))
@@ -236,9 +236,11 @@ class QueryWidget(LessonWidget):
         self.values = None if values is None else np.asarray(values, dtype=float)
         if self.values is not None and self.values.shape != (len(self.keys),):
             raise ValueError(f"QueryWidget: values must have shape ({len(self.keys)},), got {self.values.shape}")
-        self.qx = widgets.FloatSlider(value=query[0], min=-3, max=3, step=0.1, description="query[0]",
+        self.qx = widgets.FloatSlider(value=query[0], min=-3, max=3, step=0.1,
+                                      description=shown(msg("query[{i}]", i=0)),
                                       continuous_update=False)
-        self.qy = widgets.FloatSlider(value=query[1], min=-3, max=3, step=0.1, description="query[1]",
+        self.qy = widgets.FloatSlider(value=query[1], min=-3, max=3, step=0.1,
+                                      description=shown(msg("query[{i}]", i=1)),
                                       continuous_update=False)
         self.scale_box = widgets.Checkbox(value=True, description=shown(msg("divide by √d_k")))
         self.temperature = (widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=2, step=0.1,
@@ -262,7 +264,7 @@ class QueryWidget(LessonWidget):
         self.result = attention_weights(self.query, self.keys, scale=self.scale_box.value, temperature=tau)
         self.answer = None if self.values is None else float(self.result @ self.values)
         scores = self.keys @ self.query
-        parts = ", ".join(shown(msg("{name}: score {score:+.2f} → weight {weight:.2f}",
+        parts = join_list(shown(msg("{name}: score {score:+.2f} → weight {weight:.2f}",
                                     name=html.escape(shown(n)), score=s, weight=w))
                           for n, s, w in zip(self.key_labels, scores, self.result))
         text = f"q = ({self.qx.value:+.1f}, {self.qy.value:+.1f}) &nbsp;·&nbsp; {parts}"

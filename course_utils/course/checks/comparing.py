@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_utils.base.i18n import msg
+from course_utils.base.i18n import Msg, msg
 from course_utils.course.checks.framework import Fail, describe, short
 
 __all__ = ["compare", "compare_prediction", "expect_tuple"]
@@ -174,7 +174,8 @@ def _shape_message(name, got, want, axes) -> str:
     if axes and len(axes) == len(want) and len(got) == len(want):
         wrong = [msg("{axis} is {got}, should be {want}", axis=a, got=g, want=w) for a, g, w in zip(axes, got, want)
                  if g != w]
-        text += msg(" Axis {wrong}.", wrong="; axis ".join(wrong))
+        parts = [part for n, one in enumerate(wrong) for part in ((msg("; axis "), one) if n else (one,))]
+        text += msg(" Axis {wrong}.", wrong=Msg.join(parts))  # each part in the learner's language
         if sorted(got) == sorted(want):
             text += msg(" Same sizes in another order: are two axes swapped (a missing or extra transpose)?")
     elif len(got) != len(want):
@@ -237,7 +238,7 @@ def _constant_factor(arr: np.ndarray, target: np.ndarray, rel: float = 0.01) -> 
     if np.all(ratio > 0) and np.all(k == k.flat[0]) and k.flat[0] != 0 and abs(k.flat[0]) <= 9 and \
             np.allclose(ratio, 10.0 ** k, rtol=rel, atol=0):
         e = int(k.flat[0])
-        return f"{10 ** e} times" if e > 0 else f"1/{10 ** -e} times"
+        return msg("{factor} times", factor=10 ** e) if e > 0 else msg("1/{factor} times", factor=10 ** -e)
     return None
 
 
@@ -262,8 +263,10 @@ def compare_prediction(name: str, got, want, rel: float = 1e-3, abs_tol: float =
     """
     arr, target = _as_numbers(name, got), np.asarray(_plain_numbers(want), dtype=np.float64)
     if arr.size != target.size:
-        raise Fail(msg("`{name}` should hold {n} number{s}, got {k}: {got}.", name=name, n=target.size,
-                       s="s" if target.size != 1 else "", k=arr.size, got=short(got)), hint)
+        raise Fail(msg("`{name}` should hold one number, got {k}: {got}.", name=name, k=arr.size, got=short(got))
+                   if target.size == 1 else
+                   msg("`{name}` should hold {n} numbers, got {k}: {got}.", name=name, n=target.size, k=arr.size,
+                       got=short(got)), hint)
     arr = arr.reshape(target.shape)
 
     def within(value, tol_rel, tol_abs):

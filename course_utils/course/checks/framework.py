@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from course_utils.base.i18n import msg  # CheckResult shows itself in the notebook's language
+from course_utils.base.i18n import colon, join_list, msg  # CheckResult shows itself in the notebook's language
 from course_utils.base.i18n import translate as _t
 
 __all__ = [
@@ -175,7 +175,7 @@ _STYLE = {
     "failed": ("✘", "#fdecea", "#b02a37"),
     "pending": ("…", "#f1f3f4", "#5f6368"),
 }
-_WORDS = {"passed": msg("passed"), "failed": msg("failed"), "pending": msg("pending"), "Hint:": msg("Hint:")}
+_WORDS = {"passed": msg("passed"), "failed": msg("failed"), "pending": msg("pending"), "Hint": msg("Hint")}
 
 
 @dataclass
@@ -203,10 +203,11 @@ class CheckResult:
 
     def __repr__(self) -> str:
         mark = _STYLE[self.status][0]
-        lines = [f"{mark} {self.exercise_id} {_t(_WORDS[self.status])}: {_t(self.title)}", f"  {_t(self.message)}"]
+        lines = [f"{mark} {self.exercise_id} {_t(_WORDS[self.status])}{colon()}{_t(self.title)}",
+                 f"  {_t(self.message)}"]
         lines += [f"  {_t(d)}" for d in self.details]
         if self.hint:
-            lines.append(f"  {_t(_WORDS['Hint:'])} {_t(self.hint)}")
+            lines.append(f"  {_t(_WORDS['Hint'])}{colon()}{_t(self.hint)}")
         return "\n".join(lines)
 
     __str__ = __repr__
@@ -219,11 +220,12 @@ class CheckResult:
 
         parts = [f'<div style="border-left:4px solid {fg};background:{bg};padding:6px 10px;'
                  f'margin:4px 0;font-family:sans-serif">',
-                 f'<b style="color:{fg}">{mark} {esc(self.exercise_id)} {_t(_WORDS[self.status])}</b>: '
+                 f'<b style="color:{fg}">{mark} {esc(self.exercise_id)} {_t(_WORDS[self.status])}</b>{colon()}'
                  f'{esc(_t(self.title))}', f"<div>{esc(_t(self.message))}</div>"]
         parts += [f"<div>{esc(_t(d))}</div>" for d in self.details]
         if self.hint:
-            parts.append(f"<div><b>{_t(_WORDS['Hint:'])}</b> {esc(_t(self.hint))}</div>")
+            label = _t(_WORDS["Hint"]) + colon()  # "Hint: " / "提示："; the space, if any, after the bold
+            parts.append(f"<div><b>{label.rstrip()}</b>{label[len(label.rstrip()):]}{esc(_t(self.hint))}</div>")
         parts.append("</div>")
         return "".join(parts)
 
@@ -256,7 +258,7 @@ def check(exercise_id: str, *answer: Any, **learner_objects: Any) -> CheckResult
                              msg("Write it as `check({ex_id!r}, {name})`.", ex_id=str(exercise_id),
                                  name=ex.name if ex else "your_answer"))
     elif ex is None:
-        known = ", ".join(sorted(_REGISTRY)) or "none"
+        known = join_list(sorted(_REGISTRY)) or "none"
         broken = "".join(f" (Could not load {m}: {e})" for m, e in _LOAD_ERRORS.items())
         result = CheckResult(str(exercise_id), "unknown exercise", "failed",
                              msg("There is no exercise with id {ex_id!r}. Known ids: {known}.{broken}",
@@ -875,7 +877,7 @@ def load_weights(module, weights: dict[str, torch.Tensor], strict: bool = True) 
         return
     if problem[0] == "missing":
         raise Fail(msg("Your module has no parameter named {missing}; it has {own}.",
-                       missing=", ".join(map(repr, problem[1])), own=", ".join(map(repr, problem[2])) or "none"))
+                       missing=join_list(map(repr, problem[1])), own=join_list(map(repr, problem[2])) or "none"))
     raise Fail(msg("Your module's `{name}` has shape {got}, expected {want}.",
                    name=problem[1], got=tuple(problem[2]), want=tuple(problem[3])))
 
