@@ -477,10 +477,10 @@ RED_TEAM = [
                                                       "weights"), "alignment"),
     # ------------------------------------------------------------------ 07.predict_alignment
     ("07.predict_alignment", "rt_lowercase", W, ("source token", "spell", "table"),
-     "prediction = ['i', 'love', 'cats']", "prediction"),
+     "prediction = ['i', 'cats', 'cats']", "prediction"),
     ("07.predict_alignment", "rt_pad_last", W, ("pad", "mask", "blocks"),
-     "prediction = ['I', 'love', '<pad>']", "prediction"),
-    ("07.predict_alignment", "rt_right_tuple_spaces", R, (), "prediction = ('I', ' love', 'cats ')", "prediction"),
+     "prediction = ['I', 'cats', '<pad>']", "prediction"),
+    ("07.predict_alignment", "rt_right_tuple_spaces", R, (), "prediction = ('I', ' cats', 'cats ')", "prediction"),
     # ------------------------------------------------------------------ 08.predict_layernorm
     ("08.predict_layernorm", "rt_reversed", W, ("sign", "minus", "order", "subtract"),
      "prediction = [1.34, 0.45, -0.45, -1.34]", "prediction"),

@@ -1417,3 +1417,12 @@ class MultiHeadAttention(nn.Module):
     exec("r = check('05.multi_head_attention', Inline)", space)
     r = space["r"]
     assert r.status == "failed" and "split_heads" not in r.message and "√d_k" in r.hint, repr(r)
+
+
+def test_whole_number_predictions_are_repeated_as_integers():
+    """Feedback repeats an int answer as the learner wrote it, not as 1.049e+06; other numbers keep 4 digits."""
+    assert "`prediction` = 1049000 is close" in check("05.predict_param_count", 1049000).message
+    assert "`prediction` = 1049000 is close" in check("05.predict_param_count", 1049000.0).message
+    assert "`prediction` = 525312 is a common wrong answer" in check("05.predict_param_count", 525312).message
+    assert "`prediction` = 0.0009 " in check("02.predict_gradient", 0.0009).message
+    assert "`prediction` = 7.2 " in check("04.predict_score_std", 7.2).message

@@ -1,6 +1,7 @@
 """Checks of lesson 11 (capstone): right assemblies in several styles pass; an assembled Transformer with a known
 assembly mistake is named by that mistake, not by "differs" (answers from the independent answer set, issue 11,
-and the capstone points of issue 19: softmax on the logits, encode(src, None), a float64 positional table)."""
+and the capstone points of issue 19: softmax on the logits, encode(src, None), a float64 positional table, a
+causal-only target mask, which changes only the logits at the padded target positions)."""
 
 import math
 
@@ -19,7 +20,7 @@ PAD = 0
 
 def assembled(src_table="src_embed", tgt_table="tgt_embed", src_pe=True, enc_layers=None, enc_mask=True,
               pe_len_axis=1, dec_masks="right", project=True, factor="sqrt", repeat_first=False, cross_self=False,
-              out="logits", encode_none="build", pe_dtype=torch.float32):
+              out="logits", encode_none="build", pe_dtype=torch.float32, tgt_padding=True):
     """A learner's Transformer written from the course's layers, with one assembly choice changed."""
     class Transformer(CourseTransformer):
         def __init__(self, src_vocab_size, tgt_vocab_size, d_model=128, n_heads=4, n_layers=2, d_ff=256, max_len=64):
@@ -47,7 +48,7 @@ def assembled(src_table="src_embed", tgt_table="tgt_embed", src_pe=True, enc_lay
             x = self.encode(src, src_mask)
             scale = math.sqrt(self.d) if factor == "sqrt" else self.d
             T = tgt.size(1)
-            tgt_mask = padding_mask(tgt, PAD) & causal_mask(T)
+            tgt_mask = padding_mask(tgt, PAD) & causal_mask(T) if tgt_padding else causal_mask(T)
             y = getattr(self, tgt_table)(tgt) * scale + self.pe[:T]
             for layer in self.decoder.layers:
                 if cross_self:
@@ -128,6 +129,7 @@ WRONG = {"11.transformer": [
     (assembled(out="log_softmax"), "log-probabilities"),
     (assembled(encode_none="ignore"), "`encode(src, None)` must build the padding mask"),
     (assembled(pe_dtype=torch.float64), "`sinusoidal_encoding` it was built with returns float64"),
+    (assembled(tgt_padding=False), "only the causal mask"),
 ]}
 
 (test_right_answers_pass, test_wrong_answers_name_the_mistake,

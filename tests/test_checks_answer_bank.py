@@ -595,35 +595,29 @@ ANSWERS = [
      "        v = split_heads(self.w_v(x_kv), self.n_heads)\n        out, _ = attention(q, k, v, mask)\n"
      "        return self.w_o(merge_heads(out))\n", 'MultiHeadAttention'),
     ('05.multi_head_attention', 'AT_style_inline', 'right', (),
-     'import math\nfrom torch import nn\nclass MultiHeadAttention(nn.Module):\n'
-     '    def __init__(self, d_model, n_heads):\n        super().__init__()\n        self.n_heads = n_heads\n'
-     '        self.w_q = nn.Linear(d_model, d_model)\n        self.w_k = nn.Linear(d_model, d_model)\n'
-     '        self.w_v = nn.Linear(d_model, d_model)\n        self.w_o = nn.Linear(d_model, d_model)\n'
-     '    def forward(self, x_q, x_kv, mask=None):\n        B = x_q.size(0)\n'
-     '        d_k = self.w_q.out_features // self.n_heads\n'
-     '        q, k, v = [l(x).view(B, -1, self.n_heads, d_k).transpose(1, 2) for l, x in zip((self.w_q, self.w_k, '
-     'self.w_v), (x_q, x_kv, x_kv))]\n'
-     '        s = q @ k.transpose(-2, -1) / math.sqrt(d_k)\n        if mask is not None:\n'
-     '            s = s.masked_fill(mask == 0, -1e9)\n        p = s.softmax(-1)\n'
-     '        x = (p @ v).transpose(1, 2).contiguous().view(B, -1, self.n_heads * d_k)\n'
-     '        return self.w_o(x)\n', 'MultiHeadAttention'),
+     'import math\nfrom torch import nn\nclass MultiHeadAttention(nn.Module):\n    def __init__(self, d_model, '
+     'n_heads):\n        super().__init__()\n        self.n_heads = n_heads\n        self.w_q = nn.Linear(d_model, '
+     'd_model)\n        self.w_k = nn.Linear(d_model, d_model)\n        self.w_v = nn.Linear(d_model, d_model)\n'
+     '        self.w_o = nn.Linear(d_model, d_model)\n    def forward(self, x_q, x_kv, mask=None):\n        B = '
+     'x_q.size(0)\n        d_k = self.w_q.out_features // self.n_heads\n        q, k, v = [l(x).view(B, -1, '
+     'self.n_heads, d_k).transpose(1, 2) for l, x in zip((self.w_q, self.w_k, self.w_v), (x_q, x_kv, x_kv))]\n'
+     '        s = q @ k.transpose(-2, -1) / math.sqrt(d_k)\n        if mask is not None:\n            s = '
+     's.masked_fill(mask == 0, -1e9)\n        p = s.softmax(-1)\n        x = (p @ v).transpose(1, 2).contiguous('
+     ').view(B, -1, self.n_heads * d_k)\n        return self.w_o(x)\n', 'MultiHeadAttention'),
     ('05.multi_head_attention', 'd2l_transpose_qkv', 'right', (),
-     'import math\nfrom torch import nn\nclass MultiHeadAttention(nn.Module):\n'
-     '    def __init__(self, d_model, n_heads):\n        super().__init__()\n        self.n_heads = n_heads\n'
-     '        self.w_q = nn.Linear(d_model, d_model)\n        self.w_k = nn.Linear(d_model, d_model)\n'
-     '        self.w_v = nn.Linear(d_model, d_model)\n        self.w_o = nn.Linear(d_model, d_model)\n'
-     '    def forward(self, x_q, x_kv, mask=None):\n        def transpose_qkv(X, num_heads):\n'
-     '            X = X.reshape(X.shape[0], X.shape[1], num_heads, -1).permute(0, 2, 1, 3)\n'
-     '            return X.reshape(-1, X.shape[2], X.shape[3])\n        def transpose_output(X, num_heads):\n'
-     '            X = X.reshape(-1, num_heads, X.shape[1], X.shape[2]).permute(0, 2, 1, 3)\n'
-     '            return X.reshape(X.shape[0], X.shape[1], -1)\n        H = self.n_heads\n'
-     '        q, k, v = transpose_qkv(self.w_q(x_q), H), transpose_qkv(self.w_k(x_kv), H), transpose_qkv(self.w_v('
-     'x_kv), H)\n'
-     '        s = torch.bmm(q, k.transpose(1, 2)) / math.sqrt(q.shape[-1])\n        if mask is not None:\n'
-     '            m = mask.expand(x_q.shape[0], H, x_q.shape[1], x_kv.shape[1]).reshape(-1, x_q.shape[1], '
-     'x_kv.shape[1])\n'
-     '            s = s.masked_fill(~m, -1e6)\n        out = torch.bmm(torch.softmax(s, dim=-1), v)\n'
-     '        return self.w_o(transpose_output(out, H))\n', 'MultiHeadAttention'),
+     'import math\nfrom torch import nn\nclass MultiHeadAttention(nn.Module):\n    def __init__(self, d_model, '
+     'n_heads):\n        super().__init__()\n        self.n_heads = n_heads\n        self.w_q = nn.Linear(d_model, '
+     'd_model)\n        self.w_k = nn.Linear(d_model, d_model)\n        self.w_v = nn.Linear(d_model, d_model)\n'
+     '        self.w_o = nn.Linear(d_model, d_model)\n    def forward(self, x_q, x_kv, mask=None):\n        def '
+     'transpose_qkv(X, num_heads):\n            X = X.reshape(X.shape[0], X.shape[1], num_heads, -1).permute(0, 2, '
+     '1, 3)\n            return X.reshape(-1, X.shape[2], X.shape[3])\n        def transpose_output(X, num_heads):\n'
+     '            X = X.reshape(-1, num_heads, X.shape[1], X.shape[2]).permute(0, 2, 1, 3)\n            return '
+     'X.reshape(X.shape[0], X.shape[1], -1)\n        H = self.n_heads\n        q, k, v = transpose_qkv(self.w_q('
+     'x_q), H), transpose_qkv(self.w_k(x_kv), H), transpose_qkv(self.w_v(x_kv), H)\n        s = torch.bmm(q, '
+     'k.transpose(1, 2)) / math.sqrt(q.shape[-1])\n        if mask is not None:\n            m = mask.expand('
+     'x_q.shape[0], H, x_q.shape[1], x_kv.shape[1]).reshape(-1, x_q.shape[1], x_kv.shape[1])\n            s = '
+     's.masked_fill(~m, -1e6)\n        out = torch.bmm(torch.softmax(s, dim=-1), v)\n        return self.w_o('
+     'transpose_output(out, H))\n', 'MultiHeadAttention'),
     ('05.multi_head_attention', 'einsum_where', 'right', (),
      "import math\nfrom torch import nn\nclass MultiHeadAttention(nn.Module):\n"
      "    def __init__(self, d_model, n_heads):\n        super().__init__()\n        self.n_heads = n_heads\n"
@@ -890,17 +884,13 @@ ANSWERS = [
      '    out, _ = mha(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask)\n'
      '    return out', 'causal_self_attention'),
     ('06.nn_border', 'only_attn_inverted', 'wrong', ('key_padding_mask', 'padding'),
-     'from course_utils.transformer import masks\ndef causal_self_attention(mha, x, tgt, pad_id):\n'
-     '    T = x.size(1)\n'
-     '    out, _ = mha(x, x, x, attn_mask=~masks.causal_mask(T), key_padding_mask=masks.padding_mask(tgt, pad_id)[:, '
-     '0, 0, :])\n'
-     '    return out', 'causal_self_attention'),
+     'from course_utils.transformer import masks\ndef causal_self_attention(mha, x, tgt, pad_id):\n    T = x.size('
+     '1)\n    out, _ = mha(x, x, x, attn_mask=~masks.causal_mask(T), key_padding_mask=masks.padding_mask(tgt, '
+     'pad_id)[:, 0, 0, :])\n    return out', 'causal_self_attention'),
     ('06.nn_border', 'only_kpm_inverted', 'wrong', ('attn_mask',),
-     'from course_utils.transformer import masks\ndef causal_self_attention(mha, x, tgt, pad_id):\n'
-     '    T = x.size(1)\n'
-     '    out, _ = mha(x, x, x, attn_mask=masks.causal_mask(T), key_padding_mask=~masks.padding_mask(tgt, pad_id)[:, '
-     '0, 0, :])\n'
-     '    return out', 'causal_self_attention'),
+     'from course_utils.transformer import masks\ndef causal_self_attention(mha, x, tgt, pad_id):\n    T = x.size('
+     '1)\n    out, _ = mha(x, x, x, attn_mask=masks.causal_mask(T), key_padding_mask=~masks.padding_mask(tgt, '
+     'pad_id)[:, 0, 0, :])\n    return out', 'causal_self_attention'),
     ('06.nn_border', 'no_kpm', 'wrong', ('key_padding_mask', 'padding', 'pad'),
      'from course_utils.transformer import masks\ndef causal_self_attention(mha, x, tgt, pad_id):\n'
      '    T = x.size(1)\n    out, _ = mha(x, x, x, attn_mask=~masks.causal_mask(T))\n'
@@ -1001,13 +991,13 @@ ANSWERS = [
     ('07.alignment', 'vote_heads', 'wrong', ('mean', 'average', 'vote', 'head'),
      'def alignment(weights):\n    return weights.argmax(-1).mode(dim=1).values', 'alignment'),
     ('07.predict_alignment', 'list', 'right', (),
-     "prediction = ['I', 'love', 'cats']", 'prediction'),
+     "prediction = ['I', 'cats', 'cats']", 'prediction'),
     ('07.predict_alignment', 'tuple', 'right', (),
-     "prediction = ('I', 'love', 'cats')", 'prediction'),
+     "prediction = ('I', 'cats', 'cats')", 'prediction'),
     ('07.predict_alignment', 'split', 'right', (),
-     "prediction = 'I love cats'.split()", 'prediction'),
+     "prediction = 'I cats cats'.split()", 'prediction'),
     ('07.predict_alignment', 'pad_wins', 'wrong', ('pad', 'mask'),
-     "prediction = ['I', 'love', '<pad>']", 'prediction'),
+     "prediction = ['I', 'cats', '<pad>']", 'prediction'),
     ('07.predict_alignment', 'all_pad', 'wrong', ('pad', 'mask'),
      "prediction = ['<pad>', '<pad>', '<pad>']", 'prediction'),
     ('07.predict_alignment', 'reversed', 'wrong', ('dot product', 'largest'),
@@ -1112,10 +1102,9 @@ ANSWERS = [
      '    h1 = layer.norm1(x + a)\n    c = layer.cross_attn(h1, memory, memory_mask)\n    h2 = layer.norm2(h1 + c)\n'
      '    f = layer.ffn(h2)\n    return layer.norm3(h2 + f)', 'decoder_layer'),
     ('08.decoder_layer', 'loop_sublayers', 'right', (),
-     'def decoder_layer(layer, x, memory, tgt_mask, memory_mask):\n'
-     '    subs = [(lambda h: layer.self_attn(h, h, tgt_mask), layer.norm1), (lambda h: layer.cross_attn(h, memory, '
-     'memory_mask), layer.norm2), (layer.ffn, layer.norm3)]\n'
-     '    for f, n in subs:\n        x = n(x + f(x))\n    return x', 'decoder_layer'),
+     'def decoder_layer(layer, x, memory, tgt_mask, memory_mask):\n    subs = [(lambda h: layer.self_attn(h, h, '
+     'tgt_mask), layer.norm1), (lambda h: layer.cross_attn(h, memory, memory_mask), layer.norm2), (layer.ffn, '
+     'layer.norm3)]\n    for f, n in subs:\n        x = n(x + f(x))\n    return x', 'decoder_layer'),
     ('08.decoder_layer', 'pre_ln', 'wrong', ('pre-ln', 'post-ln', 'norm'),
      'def decoder_layer(layer, x, memory, tgt_mask, memory_mask):\n    h = layer.norm1(x)\n'
      '    x = x + layer.self_attn(h, h, tgt_mask)\n'
@@ -1255,11 +1244,9 @@ ANSWERS = [
      '    per = -(q * F.log_softmax(logits, dim=-1)).sum(-1)\n    m = (target != pad_id).to(per.dtype)\n'
      '    return (per * m).sum() / m.sum()', 'label_smoothed_loss'),
     ('09.label_smoothed_loss', 'scatter_f64', 'right', (),
-     'def label_smoothed_loss(logits, target, smoothing, pad_id):\n'
-     '    lp = torch.log_softmax(logits.double(), dim=-1)\n    V = lp.shape[-1]\n'
-     '    q = torch.full_like(lp, smoothing / V).scatter_add(-1, target.unsqueeze(-1), torch.full_like(lp[..., :1], '
-     '1 - smoothing))\n'
-     '    per = -(q * lp).sum(-1)\n    keep = target.ne(pad_id)\n'
+     'def label_smoothed_loss(logits, target, smoothing, pad_id):\n    lp = torch.log_softmax(logits.double(), '
+     'dim=-1)\n    V = lp.shape[-1]\n    q = torch.full_like(lp, smoothing / V).scatter_add(-1, target.unsqueeze('
+     '-1), torch.full_like(lp[..., :1], 1 - smoothing))\n    per = -(q * lp).sum(-1)\n    keep = target.ne(pad_id)\n'
      '    return torch.where(keep, per, 0.0).sum().div(keep.sum()).to(logits.dtype)', 'label_smoothed_loss'),
     ('09.label_smoothed_loss', 'flatten_nll_loss', 'right', (),
      'import torch.nn.functional as F\ndef label_smoothed_loss(logits, target, smoothing, pad_id):\n'
@@ -1267,8 +1254,8 @@ ANSWERS = [
      '    keep = t != pad_id\n    nll = F.nll_loss(lp[keep], t[keep])\n    smooth = -lp[keep].mean(-1).mean()\n'
      '    return (1 - smoothing) * nll + smoothing * smooth', 'label_smoothed_loss'),
     ('09.label_smoothed_loss', 'F_cross_entropy', 'wrong', ('cross_entropy', 'yourself', 'log_softmax'),
-     'import torch.nn.functional as F\ndef label_smoothed_loss(logits, target, smoothing, pad_id):\n'
-     '    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=pad_id, '
+     'import torch.nn.functional as F\ndef label_smoothed_loss(logits, target, smoothing, pad_id):\n    return '
+     'F.cross_entropy(logits.reshape(-1, logits.size(-1)), target.reshape(-1), ignore_index=pad_id, '
      'label_smoothing=smoothing)', 'label_smoothed_loss'),
     ('09.label_smoothed_loss', 'eps_over_V_minus_1', 'wrong', ('v - 1', 'all v'),
      'import torch.nn.functional as F\ndef label_smoothed_loss(logits, target, smoothing, pad_id):\n'
@@ -1456,11 +1443,11 @@ ANSWERS = [
      "    s, i = s[:beam_size], i[:beam_size]\n"
      "    return s, torch.div(i, V, rounding_mode='floor').long(), torch.remainder(i, V).long()", 'beam_step'),
     ('10.beam_step', 'loops', 'right', (),
-     'def beam_step(log_probs, beam_scores, beam_size):\n    K, V = log_probs.shape\n'
-     '    cands = [(float(beam_scores[k] + log_probs[k, v]), k, v) for k in range(K) for v in range(V)]\n'
-     '    cands.sort(key=lambda c: -c[0])\n    top = cands[:beam_size]\n'
-     '    return (torch.tensor([c[0] for c in top], dtype=log_probs.dtype), torch.tensor([c[1] for c in top], '
-     'dtype=torch.long), torch.tensor([c[2] for c in top], dtype=torch.long))', 'beam_step'),
+     'def beam_step(log_probs, beam_scores, beam_size):\n    K, V = log_probs.shape\n    cands = [(float('
+     'beam_scores[k] + log_probs[k, v]), k, v) for k in range(K) for v in range(V)]\n    cands.sort(key=lambda c: '
+     '-c[0])\n    top = cands[:beam_size]\n    return (torch.tensor([c[0] for c in top], dtype=log_probs.dtype), '
+     'torch.tensor([c[1] for c in top], dtype=torch.long), torch.tensor([c[2] for c in top], dtype=torch.long))',
+     'beam_step'),
     ('10.beam_step', 'unravel', 'right', (),
      'def beam_step(log_probs, beam_scores, beam_size):\n    total = beam_scores[:, None] + log_probs\n'
      '    s, flat = total.view(-1).topk(beam_size, sorted=True)\n    b, t = torch.unravel_index(flat, total.shape)\n'
@@ -1762,10 +1749,9 @@ ANSWERS = [
      '    w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(k.size(-2)), -1)\n'
      '    return w @ v, (k, v)', 'kv_cache_step'),
     ('10.kv_cache_step', 'list_cache', 'right', (),
-     'import math\ndef kv_cache_step(q, k_new, v_new, cache):\n'
-     '    k, v = (k_new, v_new) if cache is None else (torch.cat([cache[0], k_new], 2), torch.cat([cache[1], v_new], '
-     '2))\n'
-     '    w = (q @ k.transpose(2, 3) / math.sqrt(q.shape[-1])).softmax(-1)\n    return w @ v, (k, v)', 'kv_cache_step'),
+     'import math\ndef kv_cache_step(q, k_new, v_new, cache):\n    k, v = (k_new, v_new) if cache is None else ('
+     'torch.cat([cache[0], k_new], 2), torch.cat([cache[1], v_new], 2))\n    w = (q @ k.transpose(2, 3) / math.sqrt('
+     'q.shape[-1])).softmax(-1)\n    return w @ v, (k, v)', 'kv_cache_step'),
     ('10.length_penalty', 'abs_logprob', 'wrong', ('sign', 'negative'),
      'def length_normalised_score(log_prob, length, alpha):\n'
      '    return log_prob.abs() / ((5 + length) / 6) ** alpha', 'length_normalised_score'),
@@ -1855,9 +1841,9 @@ ANSWERS = [
     ('07.predict_alignment', 'indices', 'wrong', ('source',),
      'prediction = [0, 1, 2]', 'prediction'),
     ('07.predict_alignment', 'lowercase_i', 'right', (),
-     "prediction = ['I', 'love', 'cats']", 'prediction'),
+     "prediction = ['I', 'cats', 'cats']", 'prediction'),
     ('07.predict_alignment', 'two_items', 'wrong', ('expected 3 words',),
-     "prediction = ['I', 'love']", 'prediction'),
+     "prediction = ['I', 'cats']", 'prediction'),
     ('08.predict_layernorm', 'float64_tensor', 'right', (),
      'prediction = torch.tensor([-1.3416, -0.4472, 0.4472, 1.3416], dtype=torch.float64)', 'prediction'),
     ('08.predict_layernorm', 'tuple', 'right', (),
@@ -1973,7 +1959,7 @@ ANSWERS = [
      '        v = torch.cat([v_past, v_new], dim=-2)\n'
      '    w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)), -1)\n'
      '    return w @ v, (k, v)', 'kv_cache_step'),
-    ('11.transformer', 'tgt_mask_causal_only', 'right', (),
+    ('11.transformer', 'tgt_mask_causal_only', 'wrong', ('causal mask', 'padding_mask(tgt'),
      '<<SETUP>><<TRANSFORMER_INIT>>    def encode(self, src, src_mask=None):\n        if src_mask is None:\n'
      '            src_mask = P.padding_mask(src, self.pad_id)\n'
      '        x = self.src_embed(src) * math.sqrt(self.d_model) + self.pe[: src.size(1)]\n'
@@ -2095,7 +2081,7 @@ ANSWERS = [
      'def decoder_mask(tgt, pad_id):\n    T = tgt.size(0)\n'
      '    return (tgt != pad_id)[:, None, None, :] & torch.tril(torch.ones(T, T, dtype=torch.bool))', 'decoder_mask'),
     ('07.predict_alignment', 'one_off', 'wrong', ('1 of 3', 'target position 2', 'dot product', '1 of 3'),
-     "prediction = ['I', 'love', 'love']", 'prediction'),
+     "prediction = ['I', 'cats', 'love']", 'prediction'),
     ('09.warmup_lr', 'step_pos_half', 'wrong', ('-0.5', 'exponent', 'step'),
      'def warmup_lr(step, d_model, warmup):\n    if step == 0:\n        return 0.0\n'
      '    return d_model ** -0.5 * min(step ** 0.5, step * warmup ** -1.5)', 'warmup_lr'),
@@ -2456,7 +2442,7 @@ ANSWERS = [
     ('09.predict_peak_lr', 'half', 'wrong', ('half', 'factor'),
      'prediction = 0.00035', 'prediction'),
     ('07.predict_alignment', 'four_items', 'wrong', ('one source word per target',),
-     "prediction = ['I', 'love', 'cats', '<pad>']", 'prediction'),
+     "prediction = ['I', 'cats', 'cats', '<pad>']", 'prediction'),
     ('05.predict_param_count', 'two_linears', 'wrong', ('four', 'w_k', 'w_v'),
      'prediction = 2 * (512 * 512 + 512)', 'prediction'),
     ('10.length_penalty', 'plus_one_not_five', 'wrong', ('(5 +',),
@@ -2484,12 +2470,10 @@ ANSWERS = [
      'def padding_mask(tokens, pad_id):\n    m = torch.ones_like(tokens, dtype=torch.bool)\n'
      '    m[:, -1] = tokens[:, -1] != pad_id\n    return m[:, None, None, :]', 'padding_mask'),
     ('07.cross_attention', 'memory_mask_on_queries', 'wrong', ('key', 'mask'),
-     "import math\ndef cross_attention(x, memory, w_q, w_k, w_v, src_mask=None):\n"
-     "    q, k, v = x @ w_q, memory @ w_k, memory @ w_v\n    s = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))\n"
-     "    if src_mask is not None:\n"
+     "import math\ndef cross_attention(x, memory, w_q, w_k, w_v, src_mask=None):\n    q, k, v = x @ w_q, memory @ "
+     "w_k, memory @ w_v\n    s = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))\n    if src_mask is not None:\n"
      "        s = s.masked_fill(~src_mask[..., :1].expand_as(s) if src_mask.shape[-1] > 1 else ~src_mask, float("
-     "'-inf'))\n"
-     "    w = s.softmax(-1).nan_to_num(0)\n    return w @ v, w", 'cross_attention'),
+     "'-inf'))\n    w = s.softmax(-1).nan_to_num(0)\n    return w @ v, w", 'cross_attention'),
     ('08.layer_norm', 'normalise_whole_tensor', 'wrong', ('position', 'features'),
      'def layer_norm(x, gamma, beta, eps=1e-5):\n    m = x.mean()\n    v = x.var(unbiased=False)\n'
      '    return gamma * (x - m) / torch.sqrt(v + eps) + beta', 'layer_norm'),

@@ -497,7 +497,7 @@ def test_reset_keeps_duplicated_cells(tmp_path, capsys):
     nb.cells.insert(nb.cells.index(answer) + 1, duplicate)
     nbformat.write(nb, path)
     assert cli.main(["reset", str(path), "--id", "04.attention"]) == 0
-    assert "1 other cell(s)" in capsys.readouterr().out
+    assert "1 other cell of exercise" in capsys.readouterr().out
     sources = [c.source for c in nbformat.read(path, as_version=4).cells]
     assert sum("my second attempt" in s for s in sources) == 1 and not any("# my attempt" in s for s in sources)
 

@@ -347,8 +347,9 @@ def cmd_reset(args) -> int:
     _say(msg("Backup of your notebook: {path}", path=str(result.backup)))
     _say(msg("Exercise {id} in {path} is back to its starting state.", id=args.id, path=where))
     if result.kept:
-        _say(msg("{n} other cell(s) of exercise {id} (copies you made) were kept as they are.", n=result.kept,
-                 id=args.id))
+        _say(msg("{n} other cells of exercise {id} (copies you made) were kept as they are.", n=result.kept,
+                 id=args.id) if result.kept > 1 else
+             msg("1 other cell of exercise {id} (a copy you made) was kept as it is.", id=args.id))
     if result.progress_file is not None:
         _say(msg("Your progress now shows {id} as pending ({path}).", id=args.id, path=str(result.progress_file)))
     else:

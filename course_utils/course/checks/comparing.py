@@ -251,6 +251,15 @@ HINT_POWER_OF_TEN = msg("The digits are right but not the size: check the decima
                         "(e.g. 1e-3 = 0.001).")
 
 
+def _shown(arr: np.ndarray) -> str:
+    """An answer as the feedback repeats it: whole numbers as integers (1050624, not 1.051e+06), other values
+    to 4 significant digits."""
+    if np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)) and np.all(np.abs(arr) < 1e15):
+        whole = arr.astype(np.int64)
+        return str(whole.item()) if arr.size == 1 else np.array2string(whole)
+    return f"{arr.item():.4g}" if arr.size == 1 else np.array2string(arr, precision=4)
+
+
 def compare_prediction(name: str, got, want, rel: float = 1e-3, abs_tol: float = 1e-9, near: float = 0.1,
                        mistakes: list[tuple[Any, str]] = (), hint: str | None = None) -> None:
     """Judge a "predict the output" answer: `want` a number or array-like.
@@ -273,7 +282,7 @@ def compare_prediction(name: str, got, want, rel: float = 1e-3, abs_tol: float =
         value = np.asarray(_plain_numbers(value), dtype=np.float64)
         return bool(np.all(np.abs(arr - value) <= np.maximum(tol_abs, tol_rel * np.abs(value))))
 
-    shown = f"{arr.item():.4g}" if arr.size == 1 else np.array2string(arr, precision=4)
+    shown = _shown(arr)
     if within(target, rel, abs_tol):
         return
     for wrong, wrong_hint in mistakes:

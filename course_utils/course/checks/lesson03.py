@@ -83,6 +83,9 @@ def _check_word2idx(fn):
         if sorted(got.values()) == sorted(want.values()):
             raise Fail(msg("The ids are 1..n in the wrong order."), hint=HINT_ORDER)
         wrong = [w for w in want if got[w] != want[w]]
+        if len(wrong) == 1:
+            raise Fail(msg("1 of {n} words has the wrong id: {word!r} -> {got!r}, expected {want}.",
+                           n=len(want), word=wrong[0], got=got[wrong[0]], want=want[wrong[0]]))
         raise Fail(msg("{n_wrong} of {n} words have the wrong id, e.g. {word!r} -> {got!r}, expected {want}.",
                        n_wrong=len(wrong), n=len(want), word=wrong[0], got=got[wrong[0]], want=want[wrong[0]]))
 

@@ -215,11 +215,12 @@ def _head_vote(weights):
 
 
 PREDICT_SRC = ["I", "love", "cats", "<pad>"]
+PREDICT_MEANINGS = ["I", "love", "cats"]  # each target word's translation, the answer a guess gives
 
 
 def predict_alignment_truth():
     """The truth for 07.predict_alignment (the notebook shows how it is computed)."""
-    keys = torch.tensor([[2.0, 0, 0], [0, 2.0, 0], [0, 0, 2.0], [0, 0, 6.0]])
+    keys = torch.tensor([[2.0, 0, 0], [0, 1.0, 0], [0, 0, 3.0], [0, 0, 6.0]])
     queries = torch.tensor([[1.0, 0.2, 0.1], [0.1, 1.0, 0.4], [0.3, 0.2, 1.0]])  # 我, 爱, 猫
     _, weights = attention(queries, keys, keys, torch.tensor([[True, True, True, False]]))
     return [PREDICT_SRC[i] for i in weights.argmax(-1).tolist()]
@@ -288,9 +289,16 @@ def _check_predict_alignment(prediction):
         raise Fail(msg("`<pad>` cannot win."), hint=msg("The <pad> key has the largest dot product, but the "
                                                         "source mask blocks it: its score becomes -inf before "
                                                         "the softmax, so it gets exactly zero weight."))
+    if prediction == PREDICT_MEANINGS and prediction != truth:
+        raise Fail(msg("`prediction` = {got} pairs each target word with its translation, but the weights follow the "
+                       "dot products, not the meanings.", got=prediction),
+                   hint=msg("For each query, work out q · k with every allowed key, as the table gives them: the "
+                            "keys differ in length, so the largest coordinate of a query does not decide alone."))
     wrong = [i for i, (p, t) in enumerate(zip(prediction, truth)) if p != t]
     if wrong:
-        raise Fail(msg("{n_wrong} of {n} predictions are off (target position {first} first).", n_wrong=len(wrong),
-                       n=len(truth), first=wrong[0]),
+        said = msg("{n_wrong} of {n} predictions are off (target position {first} first).", n_wrong=len(wrong),
+                   n=len(truth), first=wrong[0]) if len(wrong) > 1 else \
+            msg("1 of {n} predictions is off (target position {first}).", n=len(truth), first=wrong[0])
+        raise Fail(said,
                    hint=msg("For each query, compare its dot product with every allowed key; the largest one wins the "
                             "most weight."))

@@ -212,7 +212,9 @@ def _stops_early(got, want, n, eos):
                    hint=msg("Stop when *all* rows have produced <eos> (`finished.all()`)."))
     if got.size(1) < T and torch.equal(got, want[:, :got.size(1)]):
         raise Fail(msg("Your output stops after {cols} steps, before every row has produced <eos> (the reference "
-                       "makes {T}).", cols=got.size(1), T=T),
+                       "makes {T}).", cols=got.size(1), T=T) if got.size(1) != 1 else
+                   msg("Your output stops after 1 step, before every row has produced <eos> (the reference makes {T}).",
+                       T=T),
                    hint=msg("Keep going until *all* rows have produced <eos> (`finished.all()`) or max_new_tokens "
                             "steps are done: `for _ in range(max_new_tokens):`."))
     if got.size(1) > 2 and (got == got[:, :1]).all() and not (want == want[:, :1]).all():

@@ -58,6 +58,10 @@ HINT_SOFTMAX = msg("decode returns probabilities: it applies softmax to the logi
                    "`self.out_proj(x)`: the loss applies log_softmax itself, and greedy decoding takes the argmax.")
 HINT_LOG_SOFTMAX = msg("decode returns log-probabilities (log_softmax of the logits). Return the logits "
                        "themselves, `self.out_proj(x)`: the loss applies log_softmax itself.")
+HINT_TGT_PADDING = msg("The decoder's self-attention gets only the causal mask, so the target's <pad> keys are not "
+                       "hidden: the padded positions read them (the real positions come before the padding, so their "
+                       "logits do not change). Combine both masks, as the statement asks: "
+                       "`tgt_mask = P.padding_mask(tgt, self.pad_id) & P.causal_mask(T)`.")
 HINT_ENCODE_NONE = msg("`encode(src, None)` must build the padding mask itself: `if src_mask is None: src_mask = "
                        "P.padding_mask(src, self.pad_id)`, then pass it to every encoder layer.")
 HINT_ASSEMBLY = {
@@ -111,14 +115,19 @@ def _check_parts(parts):
     failing = [r for r in rows if r["status"] == "failed"]
     yours = [r for r in rows if r["used"] == "yours"]
     if failing:
-        raise Fail(msg("{n} of your parts fail, so the course's version stands in for them: {listed}.",
-                       n=len(failing), listed=_listed(failing)), hint=HINT_FIX_PARTS)
+        said = msg("{n} of your parts fail, so the course's version stands in for them: {listed}.",
+                   n=len(failing), listed=_listed(failing)) if len(failing) > 1 else \
+            msg("1 of your parts fails, so the course's version stands in for it: {listed}.", listed=_listed(failing))
+        raise Fail(said, hint=HINT_FIX_PARTS)
     if not yours:
         raise Pending(msg("No part of yours yet: save your exercise notebooks or paste parts into the cell above."))
     course = [r for r in rows if r["used"] != "yours"]
     if course:
-        raise Fail(msg("{mine} of {n} parts are yours; the course's version stands in for {k}: {listed}.",
-                       mine=len(yours), n=len(rows), k=len(course), listed=_listed(course)), hint=HINT_MORE_PARTS)
+        said = msg("{mine} of {n} parts are yours; the course's version stands in for {k}: {listed}.",
+                   mine=len(yours), n=len(rows), k=len(course), listed=_listed(course)) if len(yours) > 1 else \
+            msg("1 of {n} parts is yours; the course's version stands in for {k}: {listed}.",
+                n=len(rows), k=len(course), listed=_listed(course))
+        raise Fail(said, hint=HINT_MORE_PARTS)
     return msg("All {n} parts are yours, and each passes its own check.", n=len(rows))
 
 
@@ -146,7 +155,7 @@ def _reference_variants(ref: CourseTransformer, src, tgt) -> dict:
     tgt_mask = padding_mask(tgt, PAD_ID) & causal_mask(tgt.size(1))
 
     def run(scale=(True, True), memory_mask=True, causal=True, positions=(True, True), tgt_table=None,
-            enc_layers=None, enc_mask=True, factor=None, cross_self=False):
+            enc_layers=None, enc_mask=True, factor=None, cross_self=False, tgt_padding=True):
         def embed(table, ids, scaled, pos):
             x = table(ids) * ((factor or math.sqrt(d)) if scaled else 1.0)
             return x + pe[:ids.size(1)] if pos else x
@@ -158,6 +167,8 @@ def _reference_variants(ref: CourseTransformer, src, tgt) -> dict:
                 x = layer(x, src_mask)
             memory = x
         mask = tgt_mask if causal else padding_mask(tgt, PAD_ID)
+        if not tgt_padding:
+            mask = causal_mask(tgt.size(1))
         y = embed(tgt_table or ref.tgt_embed, tgt, scale[1], positions[1])
         if cross_self:  # the decoder layers read their own states as memory
             for layer in ref.decoder.layers:
@@ -173,7 +184,7 @@ def _reference_variants(ref: CourseTransformer, src, tgt) -> dict:
                     "src_embed": run(tgt_table=ref.src_embed), "first_layer": run(enc_layers=ref.encoder.layers[:1]),
                     "enc_mask": run(enc_mask=False), "times_d": run(factor=float(d)),
                     "first_layer_n": run(enc_layers=[ref.encoder.layers[0]] * len(ref.encoder.layers)),
-                    "cross_self": run(cross_self=True)}
+                    "cross_self": run(cross_self=True), "tgt_padding": run(tgt_padding=False)}
     variants["softmax"] = variants["right"].softmax(-1)
     variants["log_softmax"] = variants["right"].log_softmax(-1)
     return variants
@@ -228,6 +239,13 @@ def _check_transformer(cls):
         compare("logits", got, variants["right"], axes=("B", "T", "V"))
     compare("logits at the real target positions", got[keep], variants["right"][keep], axes=("N", "V"),
             mistakes=[(variants[k][keep], h) for k, h in HINT_ASSEMBLY.items()])
+    pad = ~keep  # there the target's padding mask shows: a causal-only mask lets <pad> queries read <pad> keys
+    if torch.allclose(got[pad], variants["tgt_padding"][pad], atol=1e-4, rtol=1e-4) and \
+            not torch.allclose(got[pad], variants["right"][pad], atol=1e-4, rtol=1e-4):
+        raise Fail(msg("The logits at the real target positions are right, but at the padded ones they are what a "
+                       "causal-only target mask gives."), hint=HINT_TGT_PADDING)
+    compare("logits at the padded target positions", got[pad], variants["right"][pad], axes=("N", "V"),
+            hint=HINT_TGT_PADDING)
     with torch.no_grad():  # statement: encode(src, None) builds the padding mask itself
         memory = call(model.encode, src, None, what="model.encode(src, None)", errors=errors)
         want = ref.encode(src, padding_mask(src, PAD_ID))
