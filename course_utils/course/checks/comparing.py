@@ -293,7 +293,7 @@ def compare_prediction(name: str, got, want, rel: float = 1e-3, abs_tol: float =
         said = {"twice": HINT_FACTOR_2, "half": HINT_FACTOR_2, "minus": HINT_SIGN}.get(factor, HINT_POWER_OF_TEN)
         raise Fail(msg("`{name}` = {shown} is {factor} the right value.", name=name, shown=shown,
                        factor=_FACTOR_SAID.get(factor, factor)),
-                   hint=said + (f" {hint}" if hint else ""))
+                   hint=said + " " + hint if hint else said)
     if near and within(target, near, abs_tol):
         raise Fail(msg("`{name}` = {shown} is close: compute it exactly.", name=name, shown=shown),
                    hint=msg("Work the value out step by step rather than estimating it."))
