@@ -139,3 +139,14 @@ def test_the_exercise_stub_speaks_chinese_in_the_edition():
     assert '    raise NotImplementedError("练习 01.weighted_sum：在这里写你的代码")' in out
     out, _ = strip_solution(src, "01.weighted_sum", "t")
     assert 'raise NotImplementedError("Exercise 01.weighted_sum: your code here")' in out
+
+
+def test_a_prediction_hint_after_a_factor_message_is_translated_whole():
+    from course_utils.course.checks.comparing import compare_prediction
+    from course_utils.course.checks.framework import Fail
+
+    hint = msg("Divide the scores by √d_k, the width of one head.")
+    with pytest.raises(Fail) as failed:
+        compare_prediction("x", 2.0, 1.0, hint=hint)
+    shown = translate(failed.value.hint, "zh")
+    assert translate(hint, "zh") in shown and "Divide" not in shown, shown
