@@ -407,7 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_arguments(p)
 
     # parsed by course_utils.course.classroom itself (see main); listed here for `course --help`
-    sub.add_parser("classroom", help="teach a class: an nbgrader course from solutions/, an nbgitpuller link",
+    sub.add_parser("classroom", help="teach a class: an nbgrader course from solutions/, an nbgitpuller link, "
+                   "the class's progress (classroom progress)",
                    add_help=False)
 
     config, shipped, default_out = reference.REFERENCE_CONFIG, reference.REFERENCE_CHECKPOINT, \
@@ -455,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
     lang = lang if lang is not None else default_language()
     if lang in LANGUAGES:  # a wrong --lang is the parser's error below
         os.environ["COURSE_LANG"] = lang  # kernels and other processes a command starts inherit it
+    if argv[at:at + 2] == ["classroom", "progress"] and lang in LANGUAGES:
+        from course_utils.course import class_progress
+
+        return class_progress.main(argv[at + 2:])
     if argv[at:at + 1] == ["classroom"] and lang in LANGUAGES:
         from course_utils.course import classroom
 
