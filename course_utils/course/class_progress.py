@@ -275,10 +275,14 @@ def main(argv: list[str] | None = None) -> int:
     except ClassProgressError as err:
         print(translate(msg("course classroom progress: {error}", error=err.args[0])), file=sys.stderr)
         return 2
-    if args.csv:
-        write_csv(learners, sys.stdout)
-    else:
-        print(format_table(learners))
+    try:
+        if args.csv:
+            write_csv(learners, sys.stdout)
+        else:
+            print(format_table(learners))
+        sys.stdout.flush()
+    except BrokenPipeError:  # e.g. `... --csv | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
     return 0
 
 
