@@ -54,6 +54,7 @@ TOKEN = uuid.uuid4().hex
 SUFFIX = uuid.uuid4().hex[:6]
 LEARNERS = (f"alice-{SUFFIX}", f"bob-{SUFFIX}")
 ALICE, BOB = LEARNERS
+GRADER = f"grader-{SUFFIX}"  # owns the nbgrader folder, releases and collects (docs/TEACHING.md 1.3)
 COURSE = classroom.COURSE_ID
 
 
@@ -99,7 +100,7 @@ def hub():
     made = []
     proc = log = None
     try:
-        for user in LEARNERS:
+        for user in (*LEARNERS, GRADER):
             _make_learner(user, base / "home" / user)
             made.append(user)
         port, hub_port, api_port = _free_port(), _free_port(), _free_port()
@@ -285,22 +286,29 @@ def test_learners_apart_progress_and_exchange(hub):
     alice_progress = home / ALICE / "attention-course/.course/progress.json"
     assert json.loads(alice_progress.read_text())["exercises"]["01.weighted_sum"]["status"] == "passed"
 
-    # nbgrader's exchange: the instructor releases lesson 01; alice fetches it and submits from
-    # JupyterLab's Assignments tab; the instructor collects it
-    grading = base / "grading"
+    # nbgrader's exchange: the grader account releases lesson 01; alice fetches it and submits
+    # from JupyterLab's Assignments tab; the grader collects it
+    grading = home / GRADER / "grading"
     classroom.write_nbgrader_course(grading, lessons=["01"])
     with open(grading / "nbgrader_config.py", "a") as f:
         f.write(f"c.Exchange.root = {str(hub['exchange'])!r}\n")
-    nbgrader = Path(sys.executable).parent / "nbgrader"
-    run([nbgrader, "generate_assignment", "lesson01"], cwd=grading)
-    run([nbgrader, "release_assignment", "lesson01"], cwd=grading)
+    shutil.chown(grading, GRADER, GRADER)
+    for folder, dirs, files in os.walk(grading):
+        for name in dirs + files:
+            shutil.chown(os.path.join(folder, name), GRADER, GRADER)
+    bin_dir = Path(sys.executable).parent
+    as_grader = ["runuser", "-u", GRADER, "--", "env", f"HOME={home / GRADER}",
+                 f"PATH={bin_dir}{os.pathsep}{os.environ['PATH']}", str(bin_dir / "nbgrader")]
+    run([*as_grader, "generate_assignment", "lesson01"], cwd=grading)
+    run([*as_grader, "release_assignment", "lesson01"], cwd=grading)
     listed = _nbgrader(hub, ALICE, tokens[ALICE], "fetch", "lesson01")
     assert listed["success"], listed
     fetched = home / ALICE / "lesson01" / "01_attention_intuition.ipynb"
     assert fetched.is_file() and fetched.stat().st_uid == pwd.getpwnam(ALICE).pw_uid
     assert _nbgrader(hub, ALICE, tokens[ALICE], "submit", "lesson01")["success"]
-    run([nbgrader, "collect", "lesson01"], cwd=grading)
-    assert (grading / "submitted" / ALICE / "lesson01" / "01_attention_intuition.ipynb").is_file()
+    run([*as_grader, "collect", "lesson01"], cwd=grading)
+    collected = grading / "submitted" / ALICE / "lesson01" / "01_attention_intuition.ipynb"
+    assert collected.is_file() and collected.stat().st_uid == pwd.getpwnam(GRADER).pw_uid
 
     # bob, in his own kernel, can read none of it: not alice's answers, progress or submission
     ws = _session_kernel(hub, BOB, tokens[BOB], "attention-course/exercises/01_attention_intuition.ipynb")
