@@ -112,7 +112,7 @@ def hub():
         # nbgrader's exchange and the learners' nbgrader configuration (/etc/jupyter on a real machine)
         exchange = base / "exchange"
         exchange.mkdir()
-        exchange.chmod(0o777)
+        exchange.chmod(0o1777)  # as docs/TEACHING.md 1.5
         (base / "etc-jupyter").mkdir()
         (base / "etc-jupyter" / "nbgrader_config.py").write_text(
             f"c = get_config()\nc.Exchange.root = {str(exchange)!r}\nc.CourseDirectory.course_id = {COURSE!r}\n")
