@@ -10,15 +10,26 @@
 #   COURSE_IDLE_TIMEOUT  seconds of inactivity before a learner's server is stopped (3600)
 #   COURSE_MEM_LIMIT     memory per learner (default "2G", see the measurements below)
 #   COURSE_CPU_LIMIT     CPU cores per learner (default 1.0)
+#   COURSE_HUB_STATE     the folder for the hub's own state (default /srv/jupyterhub)
 import os
 import sys
 from pathlib import Path
 
 c = get_config()  # noqa: F821  (JupyterHub provides it)
 
+# --- The hub's own state (its database, the cookie secret that signs logins, the proxy's pid)
+# goes to a folder only root can read, never into the folder the hub was started from (which
+# may be the course's clone: the secret must not end up in git).
+state = Path(os.environ.get("COURSE_HUB_STATE", "/srv/jupyterhub"))
+state.mkdir(mode=0o700, parents=True, exist_ok=True)
+c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+c.ConfigurableHTTPProxy.pid_file = str(state / "jupyterhub-proxy.pid")
+
 # --- Who may log in. The default authenticator checks the machine's own accounts (PAM),
 # and the default spawner starts each learner's server as that Unix user, in their home
-# folder: learners cannot read each other's files beyond what Unix permissions allow.
+# folder: learners cannot read each other's files as long as their home folders are closed
+# to others (chmod 700; docs/TEACHING.md, tested by tests/classroom/test_jupyterhub.py).
 learners_file = os.environ.get("COURSE_LEARNERS")
 if learners_file:
     c.Authenticator.allowed_users = {
@@ -33,9 +44,8 @@ c.Spawner.cmd = [os.path.join(os.path.dirname(sys.executable), "jupyterhub-singl
 c.Spawner.default_url = "/lab"
 c.Spawner.notebook_dir = "~"
 c.Spawner.environment = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-# Measured while one learner ran lesson 09 (training, the heaviest lesson): see
-# docs/TEACHING.md. These limits are enforced by container and systemd spawners
-# (KubeSpawner, DockerSpawner, SystemdSpawner); LocalProcessSpawner only reports them.
+# Sized from classroom/measure_learner.py's figures (docs/TEACHING.md). These limits are enforced by
+# container and systemd spawners (KubeSpawner, DockerSpawner, SystemdSpawner); LocalProcessSpawner only reports them.
 c.Spawner.mem_limit = os.environ.get("COURSE_MEM_LIMIT", "2G")
 c.Spawner.cpu_limit = float(os.environ.get("COURSE_CPU_LIMIT", "1.0"))
 c.Spawner.start_timeout = 120

@@ -10,9 +10,23 @@ NODE=.classroom-node
 CHP_VERSION=5.3.0
 stamp=$(cat requirements-lock.txt requirements-classroom.txt pyproject.toml | sha256sum | cut -c1-16)
 
+# The hub test starts learners' servers as other Unix accounts (when run as root): they run this
+# environment's Python, so it must be one they can reach (a Python under /root, as pyenv makes,
+# is not: then a system Python is used, as docs/TEACHING.md tells instructors).
+others_can_run() { [ "$(id -u)" != 0 ] || runuser -u nobody -- "$1" -c "" 2>/dev/null; }
+if [ -x "$VENV/bin/python" ] && ! others_can_run "$VENV/bin/python"; then
+  echo "classroom: $VENV's Python cannot be run by other accounts; making it again"
+  rm -rf "$VENV"
+fi
+
 if [ ! -f "$VENV/.course-stamp" ] || [ "$(cat "$VENV/.course-stamp")" != "$stamp" ]; then
   echo "classroom: setting up $VENV (once)"
   PY=${PYTHON:-python3}
+  if ! others_can_run "$(command -v "$PY")" && [ -z "${PYTHON:-}" ]; then
+    for candidate in /usr/bin/python3.11 /usr/local/bin/python3.11; do
+      if others_can_run "$candidate"; then PY=$candidate; break; fi
+    done
+  fi
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV" || exit 1
   "$VENV/bin/python" -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored: it is neither" || true
   "$VENV/bin/python" -m pip install --quiet -r requirements-lock.txt -r requirements-classroom.txt 2>&1 \

@@ -432,7 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_arguments(p)
 
     # parsed by course_utils.course.classroom itself (see main); listed here for `course --help`
-    sub.add_parser("classroom", help=_text("teach a class: an nbgrader course from solutions/, an nbgitpuller link"),
+    sub.add_parser("classroom", help=_text("teach a class: an nbgrader course from solutions/, an nbgitpuller "
+                                           "link, the class's progress (classroom progress)"),
                    add_help=False)
 
     config, shipped, default_out = reference.REFERENCE_CONFIG, reference.REFERENCE_CHECKPOINT, \
@@ -523,6 +524,10 @@ def main(argv: list[str] | None = None) -> int:
     # a --lang that is not a language is the parser's error below, in the language found without it
     lang = command_language(option if option in LANGUAGES else None, _notebook_argument(argv, at))
     os.environ["COURSE_LANG"] = lang  # kernels and other processes a command starts inherit it
+    if argv[at:at + 2] == ["classroom", "progress"] and (option is None or option in LANGUAGES):
+        from course_utils.course import class_progress
+
+        return class_progress.main(argv[at + 2:])
     if argv[at:at + 1] == ["classroom"] and (option is None or option in LANGUAGES):
         from course_utils.course import classroom
 

@@ -195,6 +195,13 @@ def _inspect(path: Path) -> tuple[dict, str | None, list[str]]:
         return _empty(), None, []
     except (OSError, UnicodeDecodeError) as err:
         return _empty(), msg("it cannot be read ({error})", error=f"{type(err).__name__}: {err}"), []
+    return parse(text)
+
+
+def parse(text: str) -> tuple[dict, str | None, list[str]]:
+    """A progress file's text read without touching any file: (the data as far as it can be
+    read, why it is unreadable or None, the ids of entries of the wrong shape). The instructor's
+    view of a class (`class_progress`) reads learners' files with it and never changes them."""
     try:
         data = json.loads(text)
     except RecursionError:
@@ -205,6 +212,11 @@ def _inspect(path: Path) -> tuple[dict, str | None, list[str]]:
         return _empty(), msg('it is not a progress file (no "exercises" object)'), []
     data["version"] = _VERSION
     return data, None, sorted(k for k, v in data["exercises"].items() if not _valid_entry(v))
+
+
+def repaired(data: dict, wrong: list[str]) -> dict:
+    """`data` with the entries of the wrong shape repaired or dropped, in memory only."""
+    return _repaired(data, wrong)[0]
 
 
 def _repaired(data: dict, wrong: list[str]) -> tuple[dict, list[str], list[str]]:
@@ -489,11 +501,12 @@ def passed_before(entry: dict) -> str | None:
     return when[:10] if isinstance(when, str) and when else None
 
 
-def summary(path: Path | None = None, exercises: dict[str, str] | None = None) -> dict[str, dict]:
+def summary(path: Path | None = None, exercises: dict[str, str] | None = None,
+            data: dict | None = None) -> dict[str, dict]:
     """Per lesson: {"title", "passed", "total", "exercises": {id: status}, "failing_now": {id: the
     date it last passed}} over all graded exercises (default: `known_exercises()`; an exercise
-    never checked counts as pending)."""
-    data = load(path)["exercises"]
+    never checked counts as pending). `data`: progress data already read (then `path` is not read)."""
+    data = (load(path) if data is None else data)["exercises"]
     exercises = known_exercises() if exercises is None else exercises
 
     def lesson(title):
@@ -518,9 +531,11 @@ def bar(passed: int, total: int, width: int = 20) -> str:
     return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
-def _pad(text: str, width: int) -> str:
-    """`text` padded to `width` columns on a terminal (a Chinese character takes two)."""
-    return text + " " * max(width - display_width(text), 0)
+def pad(text: str, width: int, right: bool = False) -> str:
+    """`text` padded to `width` columns on a terminal (a Chinese character takes two; `right`:
+    aligned to the right)."""
+    space = " " * max(width - display_width(text), 0)
+    return space + text if right else text + space
 
 
 def format_summary(s: dict[str, dict]) -> str:
@@ -530,9 +545,9 @@ def format_summary(s: dict[str, dict]) -> str:
     all_p = all_t = 0
     for nn, lesson in s.items():
         all_p, all_t = all_p + lesson["passed"], all_t + lesson["total"]
-        lines.append(f"{nn} {_pad(translate(lesson['title']), 32)} {bar(lesson['passed'], lesson['total'])} "
+        lines.append(f"{nn} {pad(translate(lesson['title']), 32)} {bar(lesson['passed'], lesson['total'])} "
                      f"{lesson['passed']:>2}/{lesson['total']:<2}")
-    lines.append(f"{'':3}{_pad(translate(msg('Total')), 32)} {bar(all_p, all_t)} {all_p:>2}/{all_t:<2}")
+    lines.append(f"{'':3}{pad(translate(msg('Total')), 32)} {bar(all_p, all_t)} {all_p:>2}/{all_t:<2}")
     failing = {ex_id: when for lesson in s.values() for ex_id, when in lesson.get("failing_now", {}).items()}
     if failing:
         lines.append("")
