@@ -18,8 +18,10 @@ PY=.venv/bin/python
 # Two cores: two workers with one thread each; notebooks keep their cells together.
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0
 export COURSE_NO_PROGRESS=1   # checks run in tests must not write a learner's progress file
+# tests/nbval_order.py starts the longest notebooks first (xdist keeps that order).
 NBVAL=(--nbval-lax --nbval-current-env --nbval-cell-timeout=600
-       --nbval-sanitize-with tests/nbval_sanitize.cfg -n 2 --dist loadfile -p no:cacheprovider)
+       --nbval-sanitize-with tests/nbval_sanitize.cfg -n 2 --dist loadfile --no-loadscope-reorder
+       -p tests.nbval_order -p no:cacheprovider --durations=15)
 
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/course-test.XXXXXX")
 trap 'rm -rf "$LOGS"' EXIT
@@ -32,7 +34,7 @@ need_notebooks() {  # fail loudly if a notebook folder is empty rather than test
 
 # ----------------------------------------------------------------------------- the phases
 phase_unit() {
-  "$PY" -m pytest tests -n 2 -q -p no:cacheprovider --ignore=tests/browser --ignore=tests/classroom
+  "$PY" -m pytest tests -n 2 -q -p no:cacheprovider --ignore=tests/browser --ignore=tests/classroom --durations=25
 }
 phase_lessons() {
   need_notebooks notebooks && need_notebooks exercises && need_notebooks zh/notebooks && need_notebooks zh/exercises \
