@@ -58,12 +58,14 @@ NOTEBOOK_LANE=(unit lessons solutions build)
 SERVICE_LANE=(classroom browser)
 ORDER=("${NOTEBOOK_LANE[@]}" "${SERVICE_LANE[@]}")
 
+# the machine's load averages (1, 5, 15 min): timings mean little without them on a shared machine
+load() { printf 'load %s' "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"; }
 run_phase() {  # run_phase NAME: output to $LOGS/NAME.log, exit code and seconds to $LOGS/NAME.rc
   local name=$1 t0=$SECONDS rc
-  echo "=== ${TITLE[$name]}: started at $((SECONDS - START)) s"
+  echo "=== ${TITLE[$name]}: started at $((SECONDS - START)) s ($(load))"
   "phase_$name" > "$LOGS/$name.log" 2>&1; rc=$?
   echo "$rc $((SECONDS - t0))" > "$LOGS/$name.rc"
-  echo "=== ${TITLE[$name]}: exit $rc after $((SECONDS - t0)) s (at $((SECONDS - START)) s)"
+  echo "=== ${TITLE[$name]}: exit $rc after $((SECONDS - t0)) s (at $((SECONDS - START)) s; $(load))"
   sed 's/^/    /' "$LOGS/$name.log"
 }
 run_lane() { local name; for name in "$@"; do run_phase "$name"; done; }
@@ -79,7 +81,7 @@ else
 fi
 
 echo
-echo "=== Summary ($((SECONDS - START)) s in all)"
+echo "=== Summary ($((SECONDS - START)) s in all; $(load) at the end, $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?') cores)"
 failed=()
 for name in "${ORDER[@]}"; do
   read -r rc secs < "$LOGS/$name.rc" 2>/dev/null || { rc=missing; secs=0; }
