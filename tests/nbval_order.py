@@ -2,10 +2,10 @@
 `--dist loadfile --no-loadscope-reorder`): the longest notebooks start first.
 
 xdist hands whole notebooks to the two workers in the order it is given; by default it reorders
-them by their number of cells, which puts the capstone solution (the longest run by far: it
-trains a model, but has few cells) last, so the phase ended with one worker training while the
-other had nothing left to do. Started first, the long notebooks run side by side and the short
-ones fill in around them. Only the order of the notebooks changes: every cell of every notebook
+them by their number of cells, which says little about their run time (the capstone solution,
+the longest run by far because it trains a model, has fewer cells than most), so a long
+notebook could start late and end the phase with one worker busy and the other idle. Started
+first, the long notebooks run side by side and the short ones fill in around them. Only the order of the notebooks changes: every cell of every notebook
 still runs, in its notebook's own order, in a kernel of its own.
 """
 
