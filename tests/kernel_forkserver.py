@@ -13,6 +13,7 @@ child that becomes a plain ipykernel with them (a fresh interpreter state apart 
 already imported: nothing of one notebook is seen by the next, each has its own process). The
 client stands in for the kernel towards the manager: it passes on interrupts and termination
 signals and exits with the kernel's status; if the client is killed, the server kills the kernel.
+(In `ps`, a forked kernel shows the server's command line.)
 
 Only torch and numpy are imported ahead: they read nothing at import that differs between
 kernels (the threads settings are the same for all), unlike ipykernel (the kernel manager's
