@@ -98,7 +98,7 @@ def _start(conn: socket.socket, server: socket.socket, kernels: dict) -> int | N
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
-        except BaseException:
+        except BaseException:  # noqa: BLE001  (the child must never return to the server loop)
             import traceback
 
             traceback.print_exc()
