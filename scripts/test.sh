@@ -18,12 +18,43 @@ PY=.venv/bin/python
 # Two cores: two workers with one thread each; notebooks keep their cells together.
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONHASHSEED=0
 export COURSE_NO_PROGRESS=1   # checks run in tests must not write a learner's progress file
-NBVAL=(--nbval-lax --nbval-current-env --nbval-cell-timeout=600
-       --nbval-sanitize-with tests/nbval_sanitize.cfg -n 2 --dist loadfile -p no:cacheprovider)
+# tests/nbval_order.py starts the longest notebooks first (xdist keeps that order).
+NBVAL=(--nbval-lax --nbval-cell-timeout=600
+       --nbval-sanitize-with tests/nbval_sanitize.cfg -n 2 --dist loadfile --no-loadscope-reorder
+       -p tests.nbval_order -p no:cacheprovider --durations=15)
 
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/course-test.XXXXXX")
-trap 'rm -rf "$LOGS"' EXIT
+KERNEL_SERVER=""
+trap '[ -n "$KERNEL_SERVER" ] && kill "$KERNEL_SERVER" 2>/dev/null && wait "$KERNEL_SERVER"; rm -rf "$LOGS"' EXIT
 START=$SECONDS
+
+# The notebook phases' kernels (about seventy) are forked from one process that has imported
+# torch, instead of each importing it again (2 of a kernel's 3 CPU seconds to start):
+# tests/kernel_forkserver.py. Each notebook still gets a kernel process of its own.
+# COURSE_TEST_FORK_KERNELS=0 starts every kernel afresh instead.
+if [ "${COURSE_TEST_FORK_KERNELS:-1}" != 0 ]; then
+  "$PY" - "$LOGS" "$PWD/$PY" "$PWD/tests/kernel_forkserver.py" <<'PYSPEC' || exit 1
+import json, pathlib, sys
+logs, python, server = sys.argv[1:]
+spec = pathlib.Path(logs, "jupyter", "kernels", "course-forked")
+spec.mkdir(parents=True)
+(spec / "kernel.json").write_text(json.dumps({
+    "argv": [python, "-I", server, "client", str(pathlib.Path(logs, "kernels.sock")), "-f", "{connection_file}"],
+    "display_name": "Python 3 (course tests, forked)", "language": "python"}))
+PYSPEC
+  "$PY" tests/kernel_forkserver.py serve "$LOGS/kernels.sock" > "$LOGS/kernel-server.log" 2>&1 &
+  KERNEL_SERVER=$!
+  NBVAL+=(--nbval-kernel-name course-forked)
+else
+  NBVAL+=(--nbval-current-env)
+fi
+nbval() {  # the kernel spec is seen by the notebook phases only
+  if [ -n "$KERNEL_SERVER" ]; then
+    JUPYTER_PATH="$LOGS/jupyter${JUPYTER_PATH:+:$JUPYTER_PATH}" "$PY" -m pytest "${NBVAL[@]}" "$@"
+  else
+    "$PY" -m pytest "${NBVAL[@]}" "$@"
+  fi
+}
 
 need_notebooks() {  # fail loudly if a notebook folder is empty rather than test nothing
   local n; n=$(find "$1" -maxdepth 1 -name '*.ipynb' | wc -l)
@@ -32,16 +63,16 @@ need_notebooks() {  # fail loudly if a notebook folder is empty rather than test
 
 # ----------------------------------------------------------------------------- the phases
 phase_unit() {
-  "$PY" -m pytest tests -n 2 -q -p no:cacheprovider --ignore=tests/browser --ignore=tests/classroom
+  "$PY" -m pytest tests -n 2 -q -p no:cacheprovider --ignore=tests/browser --ignore=tests/classroom --durations=25
 }
 phase_lessons() {
   need_notebooks notebooks && need_notebooks exercises && need_notebooks zh/notebooks && need_notebooks zh/exercises \
     || return 1
-  "$PY" -m pytest "${NBVAL[@]}" notebooks exercises zh/notebooks zh/exercises
+  nbval notebooks exercises zh/notebooks zh/exercises
 }
 phase_solutions() {
   need_notebooks solutions && need_notebooks zh/solutions || return 1
-  COURSE_STRICT=1 "$PY" -m pytest "${NBVAL[@]}" solutions zh/solutions
+  COURSE_STRICT=1 nbval solutions zh/solutions
 }
 phase_build() { "$PY" -m course_utils.course.build --check; }
 phase_lint() { "$PY" -m ruff check . && echo "ruff: the package, tests, benchmarks and scripts are clean"; }
@@ -57,12 +88,14 @@ NOTEBOOK_LANE=(lint unit lessons solutions build)
 SERVICE_LANE=(classroom browser)
 ORDER=("${NOTEBOOK_LANE[@]}" "${SERVICE_LANE[@]}")
 
+# the machine's load averages (1, 5, 15 min): timings mean little without them on a shared machine
+load() { printf 'load %s' "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"; }
 run_phase() {  # run_phase NAME: output to $LOGS/NAME.log, exit code and seconds to $LOGS/NAME.rc
   local name=$1 t0=$SECONDS rc
-  echo "=== ${TITLE[$name]}: started at $((SECONDS - START)) s"
+  echo "=== ${TITLE[$name]}: started at $((SECONDS - START)) s ($(load))"
   "phase_$name" > "$LOGS/$name.log" 2>&1; rc=$?
   echo "$rc $((SECONDS - t0))" > "$LOGS/$name.rc"
-  echo "=== ${TITLE[$name]}: exit $rc after $((SECONDS - t0)) s (at $((SECONDS - START)) s)"
+  echo "=== ${TITLE[$name]}: exit $rc after $((SECONDS - t0)) s (at $((SECONDS - START)) s; $(load))"
   sed 's/^/    /' "$LOGS/$name.log"
 }
 run_lane() { local name; for name in "$@"; do run_phase "$name"; done; }
@@ -78,7 +111,7 @@ else
 fi
 
 echo
-echo "=== Summary ($((SECONDS - START)) s in all)"
+echo "=== Summary ($((SECONDS - START)) s in all; $(load) at the end, $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?') cores)"
 failed=()
 for name in "${ORDER[@]}"; do
   read -r rc secs < "$LOGS/$name.rc" 2>/dev/null || { rc=missing; secs=0; }
