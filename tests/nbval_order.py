@@ -5,7 +5,8 @@ xdist hands whole notebooks to the two workers in the order it is given; by defa
 them by their number of cells, which says little about their run time (the capstone solution,
 the longest run by far because it trains a model, has fewer cells than most), so a long
 notebook could start late and end the phase with one worker busy and the other idle. Started
-first, the long notebooks run side by side and the short ones fill in around them. Only the order of the notebooks changes: every cell of every notebook
+first, the long notebooks run side by side and the short ones fill in around them. Only the order
+of the notebooks changes: every cell of every notebook
 still runs, in its notebook's own order, in a kernel of its own.
 """
 
