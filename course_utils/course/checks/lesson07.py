@@ -165,6 +165,11 @@ def _alignment_form(got, want, weights):
     for wrong, message, hint in named:
         if shape == tuple(wrong) and shape != tuple(want.shape):
             raise Fail(message, hint=hint)
+    if got.is_floating_point() and got.shape == want.shape and torch.allclose(
+            got.double(), weights.double().mean(dim=1).amax(dim=-1), atol=1e-5):
+        raise Fail(msg("`alignment` holds the largest weights themselves, not their positions."),
+                   hint=msg("`max(...).values` gives the largest weight; the alignment is *where* it is: "
+                            "`argmax(dim=-1)` (or `max(...).indices`)."))
     if got.is_floating_point() and got.shape == want.shape:
         raise Fail(msg("`alignment` has dtype {dtype}: positions are integer indices.", dtype=got.dtype),
                    hint=msg("Return integer indices (torch.long), as `argmax` gives them."))

@@ -386,6 +386,7 @@ def _length_mistakes(lp, n, a, want):
         (lp / (5.0 + n / 6.0 ** a), HINT_BRACKETS), ((lp / (5.0 + n) / 6.0) ** a, HINT_BRACKETS),
         (-want, msg("The sign flipped: divide the (negative) log-probability by the (positive) penalty, no minus.")),
         (lp - gnmt_length_penalty(n, a), msg("Divide log P by the penalty; you subtracted it.")),
+        (gnmt_length_penalty(n, a), msg("You returned the penalty lp(y) itself: the score is log_prob divided by it.")),
         (lp / ((6.0 + n) / 5.0) ** a, msg("5 and 6 swapped: the penalty is ((5 + length) / 6) ** alpha.")),
         (lp / n, msg("You divided by the length (a plain average per token); the GNMT penalty is ((5 + length) / 6) "
                      "** alpha.")),
