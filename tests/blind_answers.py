@@ -744,3 +744,54 @@ add("10.kv_cache_step", "kv_cache_step",
     ("softmax over the query axis", W, _kv(soft="torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)), dim=-2)")),
     ("only the new position", W, _kv(soft="torch.softmax(q @ k_new.transpose(-2, -1) / math.sqrt(q.size(-1)), dim=-1)").replace("return w @ v", "return w @ v_new")),
 )
+
+# ---------------------------------------------------------------- second round: other styles, other slips
+add("01.weighted_sum", "weighted_sum",
+    ("unsqueeze and sum", R, "def weighted_sum(weights, values):\n    return (weights.unsqueeze(1) * values).sum(0)\n"))
+add("01.softmax_temperature", "softmax",
+    ("global maximum", W, "def softmax(scores, temperature=1.0):\n    z = (scores - scores.max()) / temperature\n"
+                          "    e = z.exp()\n    return e / e.sum(-1, keepdim=True)\n"),
+    ("torch.softmax", W, "def softmax(scores, temperature=1.0):\n    return torch.softmax(scores / temperature, dim=-1)\n"))
+add("02.rnn_step", "rnn_step",
+    ("bias outside tanh", W, "def rnn_step(x_t, h_prev, w_xh, w_hh, b):\n    return torch.tanh(x_t @ w_xh + h_prev @ w_hh) + b\n"))
+add("02.predict_gradient", "prediction",
+    ("decimal", R, "from decimal import Decimal\nprediction = Decimal('0.0009765625')\n"))
+add("03.sinusoidal_encoding", "sinusoidal_encoding",
+    ("float64", R, "def sinusoidal_encoding(max_len, d_model):\n    pos = torch.arange(max_len, dtype=torch.float64)[:, None]\n"
+                   "    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)\n    a = pos / 10000 ** (two_i / d_model)\n"
+                   "    pe = torch.zeros(max_len, d_model, dtype=torch.float64)\n    pe[:, 0::2] = a.sin()\n    pe[:, 1::2] = a.cos()\n    return pe\n"))
+add("03.embed_with_positions", "embed_with_positions",
+    ("+= on the looked-up copy", R, "def embed_with_positions(ids, table, pe):\n    x = table[ids]\n    x += pe[:ids.shape[1]]\n    return x\n"))
+add("04.attention", "attention",
+    ("-1e9 fill", R, _att(mask_line="s = s.masked_fill(mask == 0, -1e9)")),
+    ("mask filled with 0", W, _att(mask_line="s = s.masked_fill(~mask, 0.0)")))
+add("05.split_heads", "split_heads",
+    ("unflatten", R, "def split_heads(x, n_heads):\n    return x.unflatten(-1, (n_heads, -1)).transpose(1, 2)\n"))
+add("06.causal_mask", "causal_mask",
+    ("numpy", W, "import numpy as np\ndef causal_mask(T):\n    return np.tril(np.ones((T, T), dtype=bool))\n"))
+add("06.padding_mask", "padding_mask",
+    ("view", R, "def padding_mask(tokens, pad_id):\n    B, T = tokens.shape\n    return (tokens != pad_id).view(B, 1, 1, T)\n"))
+add("06.masked_softmax", "masked_softmax",
+    ("-1e9 then times the mask", R, "def masked_softmax(scores, mask):\n    return scores.masked_fill(~mask, -1e9).softmax(-1) * mask\n"))
+add("07.cross_attention", "cross_attention",
+    ("mask filled with 0", W, _ca(mask="s = s.masked_fill(~src_mask, 0.0)")))
+add("07.alignment", "alignment",
+    ("topk indices", R, "def alignment(weights):\n    return weights.mean(1).topk(1, dim=-1).indices.squeeze(-1)\n"))
+add("08.layer_norm", "layer_norm",
+    ("F.layer_norm", W, "import torch.nn.functional as F\ndef layer_norm(x, gamma, beta, eps=1e-5):\n"
+                        "    return F.layer_norm(x, x.shape[-1:], gamma, beta, eps)\n"))
+add("08.feed_forward", "feed_forward",
+    ("F.linear", R, "import torch.nn.functional as F\ndef feed_forward(x, w_1, b_1, w_2, b_2):\n"
+                    "    return F.linear(F.relu(F.linear(x, w_1.T, b_1)), w_2.T, b_2)\n"))
+add("09.teacher_forcing", "teacher_forcing",
+    ("inserts bos into the input lists", W, "def teacher_forcing(seqs, bos_id, eos_id, pad_id):\n    T = max(map(len, seqs)) + 1\n"
+                                           "    outs = [s + [eos_id] + [pad_id] * (T - 1 - len(s)) for s in seqs]\n"
+                                           "    for s in seqs:\n        s.insert(0, bos_id)\n"
+                                           "    ins = [s + [pad_id] * (T - len(s)) for s in seqs]\n"
+                                           "    return torch.tensor(ins), torch.tensor(outs)\n"))
+add("09.label_smoothed_loss", "label_smoothed_loss",
+    ("F.cross_entropy", W, "def label_smoothed_loss(logits, target, smoothing, pad_id):\n"
+                           "    return F.cross_entropy(logits.transpose(1, 2), target, ignore_index=pad_id, label_smoothing=smoothing)\n"),
+    ("log of softmax", R, _ls().replace("logits.log_softmax(-1)", "torch.log(torch.softmax(logits, dim=-1))")))
+add("10.greedy_decode", "greedy_decode",
+    ("encoded without the mask", W, _gd().replace("model.encode(src, src_mask)", "model.encode(src, None)")))

@@ -74,6 +74,7 @@ def _imports(lesson: str) -> str:
     raise AssertionError(f"{path.name}: no import cell")
 
 
+@lru_cache(maxsize=None)
 def grade(answer):
     namespace: dict = {"__name__": "__main__"}
     exec(_imports(answer.exercise[:2]), namespace)
