@@ -795,3 +795,53 @@ add("09.label_smoothed_loss", "label_smoothed_loss",
     ("log of softmax", R, _ls().replace("logits.log_softmax(-1)", "torch.log(torch.softmax(logits, dim=-1))")))
 add("10.greedy_decode", "greedy_decode",
     ("encoded without the mask", W, _gd().replace("model.encode(src, src_mask)", "model.encode(src, None)")))
+
+# ---------------------------------------------------------------- third round
+add("01.softmax_temperature", "softmax",
+    ("temperature after the shift", R, "def softmax(scores, temperature=1.0):\n    z = (scores - scores.max(-1, keepdim=True).values) / temperature\n"
+                                       "    e = torch.exp(z)\n    return e / e.sum(-1, keepdim=True)\n"))
+add("02.rnn_forward", "rnn_forward",
+    ("states left as a list", W, _RNN_STEP + "def rnn_forward(x, h0, w_xh, w_hh, b):\n    h, states = h0, []\n"
+                                 "    for t in range(x.shape[1]):\n        h = _step(x[:, t], h, w_xh, w_hh, b)\n        states.append(h)\n"
+                                 "    return states, h\n"),
+    ("h0 updated in place", W, "def rnn_forward(x, h0, w_xh, w_hh, b):\n    states = []\n"
+                               "    for t in range(x.shape[1]):\n        h0[:] = torch.tanh(x[:, t] @ w_xh + h0 @ w_hh + b)\n        states.append(h0.clone())\n"
+                               "    return torch.stack(states, 1), h0.clone()\n"))
+add("03.word2idx", "build_word2idx",
+    ("defaultdict", R, "from collections import defaultdict\ndef build_word2idx(sentences):\n    d = defaultdict(lambda: len(d) + 1)\n"
+                       "    for s in sentences:\n        for w in s:\n            d[w]\n    return dict(d)\n"))
+add("04.attention", "attention",
+    ("if mask:", W, _att().replace("if mask is not None:", "if mask:")),
+    ("bmm", W, "def attention(q, k, v, mask=None):\n    s = torch.bmm(q, k.transpose(-2, -1)) / math.sqrt(q.size(-1))\n"
+               "    if mask is not None:\n        s = s.masked_fill(~mask, float('-inf'))\n    w = s.softmax(-1)\n    return torch.bmm(w, v), w\n"),
+    ("sqrt of k's width", R, _att(scores_line="s = q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])")))
+add("05.multi_head_attention", "MultiHeadAttention",
+    ("mask given an extra axis", W, _mha(_MHA_OK.replace("attention(q, k, v, mask)", "attention(q, k, v, None if mask is None else mask.unsqueeze(1))"))))
+add("06.causal_mask", "causal_mask",
+    ("float tril then bool", R, "def causal_mask(T):\n    return torch.ones(T, T).tril().bool()\n"))
+add("07.alignment", "alignment",
+    ("int32 indices", R, "def alignment(weights):\n    return weights.mean(1).argmax(-1).to(torch.int32)\n"))
+add("08.decoder_layer", "decoder_layer",
+    ("calls the layer", W, _DL.format(body="    return layer(x, memory, tgt_mask, memory_mask)\n")))
+add("08.layer_norm", "layer_norm",
+    ("E[x^2] - E[x]^2", R, "def layer_norm(x, gamma, beta, eps=1e-5):\n    m = x.mean(-1, keepdim=True)\n"
+                           "    var = (x * x).mean(-1, keepdim=True) - m * m\n    return (x - m) / torch.sqrt(var + eps) * gamma + beta\n"))
+add("09.teacher_forcing", "teacher_forcing",
+    ("pad_sequence", R, "from torch.nn.utils.rnn import pad_sequence\ndef teacher_forcing(seqs, bos_id, eos_id, pad_id):\n"
+                        "    ins = [torch.tensor([bos_id] + list(s)) for s in seqs]\n    outs = [torch.tensor(list(s) + [eos_id]) for s in seqs]\n"
+                        "    return (pad_sequence(ins, batch_first=True, padding_value=pad_id).long(),\n"
+                        "            pad_sequence(outs, batch_first=True, padding_value=pad_id).long())\n"),
+    ("int32", W, "def teacher_forcing(seqs, bos_id, eos_id, pad_id):\n    T = max(map(len, seqs)) + 1\n"
+                 "    ins = [[bos_id] + s + [pad_id] * (T - 1 - len(s)) for s in seqs]\n"
+                 "    outs = [s + [eos_id] + [pad_id] * (T - 1 - len(s)) for s in seqs]\n"
+                 "    return torch.tensor(ins, dtype=torch.int32), torch.tensor(outs, dtype=torch.int32)\n"))
+add("09.label_smoothed_loss", "label_smoothed_loss",
+    ("detached", W, _ls(ret="loss[keep].mean().detach()")))
+add("10.beam_step", "beam_step",
+    ("unsorted", W, _bs().replace("topk(beam_size)", "topk(beam_size, sorted=False)").replace(
+        "    return scores", "    order = torch.randperm(beam_size, generator=torch.Generator().manual_seed(1))\n"
+                             "    scores, idx = scores[order], idx[order]\n    return scores")))
+add("10.kv_cache_step", "kv_cache_step",
+    ("cache of lists", W, "def kv_cache_step(q, k_new, v_new, cache):\n    ks, vs = ([], []) if cache is None else cache\n"
+                          "    ks = list(ks) + [k_new]\n    vs = list(vs) + [v_new]\n    k, v = torch.cat(ks, -2), torch.cat(vs, -2)\n"
+                          "    w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)), -1)\n    return w @ v, (ks, vs)\n"))
