@@ -845,3 +845,23 @@ add("10.kv_cache_step", "kv_cache_step",
     ("cache of lists", W, "def kv_cache_step(q, k_new, v_new, cache):\n    ks, vs = ([], []) if cache is None else cache\n"
                           "    ks = list(ks) + [k_new]\n    vs = list(vs) + [v_new]\n    k, v = torch.cat(ks, -2), torch.cat(vs, -2)\n"
                           "    w = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)), -1)\n    return w @ v, (ks, vs)\n"))
+
+# ---------------------------------------------------------------- fourth round
+add("04.predict_score_std", "prediction",
+    ("numpy", R, "import numpy as np\nprediction = np.sqrt(64.0)\n"))
+add("08.predict_layernorm", "prediction",
+    ("tensor", R, "prediction = torch.tensor([-1.3416, -0.4472, 0.4472, 1.3416])\n"))
+add("06.padding_mask", "padding_mask",
+    ("tokens.bool()", W, "def padding_mask(tokens, pad_id):\n    return tokens.bool()[:, None, None, :]\n"))
+add("07.cross_attention", "cross_attention",
+    ("mask given an extra axis", W, _ca(mask="s = s.masked_fill(~src_mask.unsqueeze(1), float('-inf'))")))
+add("10.kv_cache_step", "kv_cache_step",
+    ("query axis squeezed", W, _kv().replace("return w @ v, (k, v)", "return (w @ v).squeeze(-2), (k, v)")))
+add("09.warmup_lr", "warmup_lr",
+    ("peak at step 1", W, "def warmup_lr(step, d_model, warmup):\n    if step == 0:\n        return 0.0\n"
+                          "    return d_model ** -0.5 * min(step ** -0.5, warmup ** -0.5)\n"))
+add("02.rnn_step", "rnn_step",
+    ("addmm", R, "def rnn_step(x_t, h_prev, w_xh, w_hh, b):\n    return torch.addmm(b, x_t, w_xh).addmm(h_prev, w_hh).tanh()\n"))
+add("05.merge_heads", "merge_heads",
+    ("flatten", R, "def merge_heads(x):\n    return x.transpose(1, 2).flatten(2)\n"),
+    ("flatten of the wrong axes", W, "def merge_heads(x):\n    return x.flatten(1, 2)\n"))
