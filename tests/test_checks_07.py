@@ -255,3 +255,7 @@ WRONG["07.predict_alignment"] += [(["I", "love", "cats"], "not the meanings"),
 def test_kv_from_the_decoder_is_named_not_a_raw_error():
     r = fails_with("07.cross_attention", _variant(kv_of="x"), "(B, T, S)")
     assert "RuntimeError" not in r.message
+
+
+def test_predict_alignment_names_the_longest_key_guess():
+    fails_with("07.predict_alignment", ["cats", "cats", "cats"], "longest key")

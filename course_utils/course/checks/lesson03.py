@@ -42,6 +42,9 @@ def _mistakes(sentences):
     per_sentence = {}
     for s in sentences:
         per_sentence.update({w: i + 1 for i, w in enumerate(dict.fromkeys(s))})
+    overwritten = {}  # `word2idx[w] = len(word2idx) + 1` without asking whether w is new
+    for t in flat:
+        overwritten[t] = len(overwritten) + 1
     return [({w: i for i, w in enumerate(words)}, HINT_FROM_0),
             ({w: i + 1 for i, w in enumerate(sorted(words))}, HINT_ALPHA),
             ({w: i + 1 for i, (w, _) in enumerate(Counter(flat).most_common())}, HINT_FREQ),
@@ -49,7 +52,8 @@ def _mistakes(sentences):
             ({w: max(i + 1 for i, t in enumerate(flat) if t == w) for w in words}, HINT_NEW_ID),
             ({w: max(i for i, t in enumerate(flat) if t == w) for w in words}, HINT_NEW_ID),
             (per_sentence, HINT_PER_SENTENCE),
-            ({w: flat.index(w) + 1 for w in words}, HINT_POSITIONS)]
+            ({w: flat.index(w) + 1 for w in words}, HINT_POSITIONS),
+            (overwritten, HINT_NEW_ID)]
 
 
 @exercise("03.word2idx", "word2idx: give every word an id", name="build_word2idx")

@@ -223,7 +223,9 @@ def _sa_mistakes(x, w_q, w_k, w_v):
              (_variant(x @ w_q.T, x @ w_k.T, x @ w_v.T) if square else None, HINT_W_TRANSPOSED),
              (_variant(q, k, v, scale=d_model) if d_model != d_k else None, HINT_SCALE_MODEL),
              (_variant(q, k, v, scale=d_v) if d_v != d_k else None, HINT_SCALE_DV),
-             (_variant(x, x, v) if d_k == d_model else None, HINT_NO_PROJ)]
+             (_variant(x, x, v) if d_k == d_model else None, HINT_NO_PROJ),
+             (_variant(x, x, x), HINT_NO_PROJ),  # attention(x, x, x): no projection at all
+             (_variant(x, x, x, scale=d_k), HINT_NO_PROJ)]
     return [(w, h) for w, h in wrong if w is not None]
 
 
@@ -267,5 +269,6 @@ def _check_self_attention(fn):
                 mistakes=[(w[1], h) for w, h in wrong] + [(rows_not_normalised, HINT_ROWS_SUM), wrong_scale(
                     q @ k.transpose(-2, -1), None, d_k, {"d_k": d_k, "d_v": d_v, "d_model": d_model, "T": T})])
         compare("out", got[0], out, axes=("B", "T", "d_v"), mistakes=[(w[0], h) for w, h in wrong] + [
-            (lambda o: o.shape[-1] == d_model != d_v, msg("The values are the projection `x @ w_v`, not x itself."))],
+            (lambda o: o.shape[-1] == d_model != d_v, msg("The values are the projection `x @ w_v`, not x itself.")),
+            (lambda o: o.shape[-1] == d_k != d_v, HINT_SWAPPED_PROJ)],
             hint=msg("With these weights, out = `weights @ (x @ w_v)`."))

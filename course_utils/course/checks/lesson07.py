@@ -165,6 +165,11 @@ def _alignment_form(got, want, weights):
     for wrong, message, hint in named:
         if shape == tuple(wrong) and shape != tuple(want.shape):
             raise Fail(message, hint=hint)
+    if got.is_floating_point() and got.shape == want.shape and torch.allclose(
+            got.double(), weights.double().mean(dim=1).amax(dim=-1), atol=1e-5):
+        raise Fail(msg("`alignment` holds the largest weights themselves, not their positions."),
+                   hint=msg("`max(...).values` gives the largest weight; the alignment is *where* it is: "
+                            "`argmax(dim=-1)` (or `max(...).indices`)."))
     if got.is_floating_point() and got.shape == want.shape:
         raise Fail(msg("`alignment` has dtype {dtype}: positions are integer indices.", dtype=got.dtype),
                    hint=msg("Return integer indices (torch.long), as `argmax` gives them."))
@@ -294,6 +299,11 @@ def _check_predict_alignment(prediction):
                        "dot products, not the meanings.", got=prediction),
                    hint=msg("For each query, work out q · k with every allowed key, as the table gives them: the "
                             "keys differ in length, so the largest coordinate of a query does not decide alone."))
+    longest = "cats"  # the longest key the mask allows (length 3)
+    if prediction == [longest] * len(truth) and prediction != truth:
+        raise Fail(msg("`prediction` = {got} gives every query the longest key.", got=prediction),
+                   hint=msg("A long key is not enough: q · k also needs the query to point along the key. 我's "
+                            "query points almost only along d₁, where only the key of I is non-zero."))
     wrong = [i for i, (p, t) in enumerate(zip(prediction, truth)) if p != t]
     if wrong:
         said = msg("{n_wrong} of {n} predictions are off (target position {first} first).", n_wrong=len(wrong),

@@ -47,6 +47,8 @@ def _prediction_mistakes(x):
                                                              "the mean and divides by the standard deviation.")),
         (x.tolist(), msg("LayerNorm changes the values: subtract the mean (2.5), then divide by the standard "
                          "deviation.")),
+        ([0.0] * 4, msg("Zero is the *mean* of LayerNorm's output, not every value: each entry keeps its distance from "
+                        "the mean (2.5), measured in standard deviations, sqrt(1.25) ≈ 1.118.")),
         ((centred / centred.pow(2).sum().sqrt()).tolist(), msg("You divided by the square root of the *sum* of "
                                                                "squared deviations (5); the variance is their *mean*: "
                                                                "5 / 4 = 1.25.")),

@@ -351,6 +351,8 @@ def _peak_mistakes():
         (512 ** -0.5 * 4000 ** -1.5, msg("warmup^-1.5 is the slope of the warm-up line; at step = warmup the line's "
                                          "value is warmup * warmup^-1.5 = warmup^-0.5.")),
         (1 / (512 * 4000), msg("The peak is (d_model * warmup)^-0.5: take the square root of the product.")),
+        (1e-3, msg("0.001 is a usual learning rate for Adam, not what this schedule reaches: its peak is "
+                   "d_model^-0.5 * warmup^-0.5 = (d_model * warmup)^-0.5.")),
         (512 ** -0.5 / 4000, msg("At the peak, step * warmup^-1.5 = warmup^-0.5: you divided by warmup instead of "
                                  "its square root.")),
     ]

@@ -50,13 +50,13 @@ def constant_factor(want: torch.Tensor) -> tuple:
 class WatchedModel(Recorder):
     """Forwards to `model` and notes, for each call, the first column fed and the source mask given
     (`decodes`), the tokens fed and the logits returned (`steps`), and whether a source with padding was
-    encoded (`padded_encode`)."""
+    encoded (`padded_encode`), and whether it was encoded without a source mask (`unmasked_encode`)."""
 
-    RECORDED = ("decodes", "steps", "padded_encode")
+    RECORDED = ("decodes", "steps", "padded_encode", "unmasked_encode")
 
     def __init__(self, model, pad_id):
         self.model, self.pad_id = model, pad_id
-        self.decodes, self.steps, self.padded_encode = [], [], False
+        self.decodes, self.steps, self.padded_encode, self.unmasked_encode = [], [], False, False
 
     def __getattr__(self, name):  # model.config, model.parameters(), ...: the model's own
         model = self.__dict__.get("model")
@@ -69,7 +69,9 @@ class WatchedModel(Recorder):
         self.decodes.append((first, src_mask.clone() if isinstance(src_mask, torch.Tensor) else src_mask))
 
     def encode(self, src, *args, **kwargs):
-        self.padded_encode |= isinstance(src, torch.Tensor) and bool((src == self.pad_id).any())
+        padded = isinstance(src, torch.Tensor) and bool((src == self.pad_id).any())
+        self.padded_encode |= padded
+        self.unmasked_encode |= padded and (args[0] if args else kwargs.get("src_mask")) is None
         return self.model.encode(src, *args, **kwargs)
 
     def decode(self, tgt, memory, src_mask=None, *args, **kwargs):
@@ -111,6 +113,11 @@ def _greedy_probes():
             (model, real, 30, tgt_vocab.bos_id, tgt_vocab.eos_id, tgt_vocab.pad_id)]
 
 
+HINT_SRC_MASK = msg("Without the source mask the cross-attention reads the <pad> positions of `memory`, and short "
+                    "sentences come out wrong. Build `src_mask = (src != pad_id)[:, None, None, :]` and pass it to "
+                    "both: `model.encode(src, src_mask)`, `model.decode(ys, memory, src_mask)`.")
+
+
 def _greedy_calls(watched, src, bos, pad):
     """Fail with a named hint if the decode calls show a mistake (the first column, the source mask)."""
     firsts = [f for f, _ in watched.decodes if f is not None]
@@ -124,10 +131,12 @@ def _greedy_calls(watched, src, bos, pad):
     masks = [m for _, m in watched.decodes]
     if watched.padded_encode and any(m is None for m in masks):
         raise Fail(msg("`model.decode` was called without `src_mask` on a batch with padded sources."),
-                   hint=msg("Without the source mask the cross-attention reads the <pad> positions of `memory`, and "
-                            "short sentences come out wrong. Build `src_mask = (src != pad_id)[:, None, None, :]` "
-                            "and pass it to both: `model.encode(src, src_mask)`, `model.decode(ys, memory, "
-                            "src_mask)`."))
+                   hint=HINT_SRC_MASK)
+    if watched.unmasked_encode:
+        raise Fail(msg("`model.encode` was called without `src_mask` on a batch with padded sources."),
+                   hint=msg("Without the source mask the encoder's self-attention mixes the <pad> positions into "
+                            "every source word's vector. Build `src_mask = (src != pad_id)[:, None, None, :]` and "
+                            "pass it to both: `model.encode(src, src_mask)`, `model.decode(ys, memory, src_mask)`."))
     if any(isinstance(m, torch.Tensor) and m.shape == truth.shape and torch.equal(m, ~truth) for m in masks):
         raise Fail(msg("The `src_mask` you pass is inverted."),
                    hint=msg("True = may attend: True at the real source tokens, `src != pad_id`."))
@@ -388,6 +397,7 @@ def _length_mistakes(lp, n, a, want):
         (lp / (5.0 + n / 6.0 ** a), HINT_BRACKETS), ((lp / (5.0 + n) / 6.0) ** a, HINT_BRACKETS),
         (-want, msg("The sign flipped: divide the (negative) log-probability by the (positive) penalty, no minus.")),
         (lp - gnmt_length_penalty(n, a), msg("Divide log P by the penalty; you subtracted it.")),
+        (gnmt_length_penalty(n, a), msg("You returned the penalty lp(y) itself: the score is log_prob divided by it.")),
         (lp / ((6.0 + n) / 5.0) ** a, msg("5 and 6 swapped: the penalty is ((5 + length) / 6) ** alpha.")),
         (lp / n, msg("You divided by the length (a plain average per token); the GNMT penalty is ((5 + length) / 6) "
                      "** alpha.")),
