@@ -72,8 +72,8 @@ def plan(path: Path, nb) -> Plan:
     cached = _PLANS.get(id(nb))
     if cached is not None and cached[0]() is nb and cached[1] == Path(path):
         return cached[2]
-    fresh, _ = fresh_exercise(path, nb)
-    notes, checks = [], {}
+    fresh, notes = _fresh_exercise(path, nb)
+    checks = {}
     for cell in (fresh.cells if fresh is not None else nb.cells):
         for call in nbformat_course.check_calls(nbformat_course.cell_source(cell)) if cell.cell_type == "code" else ():
             checks.setdefault(call.exercise_id, (cell.get("id"), nbformat_course.cell_source(cell), call.expression))
@@ -91,6 +91,25 @@ def plan(path: Path, nb) -> Plan:
     result = Plan(list(dict.fromkeys(expected)), checks, notes, fresh)
     _PLANS[id(nb)] = (weakref.ref(nb), Path(path), result)
     return result
+
+
+def _fresh_exercise(path: Path, nb) -> tuple[nbformat.NotebookNode | None, list]:
+    """The exercise regenerated from the solution `nb` was generated from, and notes. A file named
+    like one of the course's exercise notebooks (`04_self_attention.ipynb`, as nbgrader collects
+    it) is graded as that exercise, whatever its metadata says: a notebook cannot drop exercises,
+    or pass as another lesson, by editing or deleting its metadata."""
+    fresh, _ = fresh_exercise(path, nb)
+    said, name = nbformat_course.generated_from(nb), Path(path).name
+    if said is not None and said.rsplit("/", 1)[-1] == name:
+        return fresh, []
+    stand_in = nbformat.NotebookNode(nb)
+    stand_in["metadata"] = nbformat.NotebookNode(course=nbformat.NotebookNode(generated_from=f"solutions/{name}"))
+    named, _ = fresh_exercise(path, stand_in)
+    if named is None:
+        return fresh, []
+    return named, [msg("{name} is one of the course's exercise notebooks, but its metadata says {said}: it is "
+                       "graded as the course's {name}, with all of its exercises",
+                       name=name, said=said or msg("nothing about where it comes from"))]
 
 
 def expected_exercises(path: Path, nb) -> tuple[list[str], dict[str, tuple], list[str]]:
@@ -146,6 +165,15 @@ def _judge(kernel: KernelSession, ex_id: str, expression: str, budget: float) ->
     return result.status, result.message + hint
 
 
+def _scanned_names(ex_id: str) -> set[str]:
+    """The names whose course implementation the scan notes on the row of `ex_id`: its learner
+    object's; for the capstone's parts, every part's."""
+    if ex_id == "11.parts":
+        from course_utils.course.capstone import PARTS
+        return set(PARTS)
+    return {registry()[ex_id].name}
+
+
 def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
     """Grade a copy of the notebook at `path` (see the module docstring). Never changes `path`."""
     nb = nbformat_course.read(path) if nb is None else nb
@@ -173,7 +201,7 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
     for ex_id in found.expected:
         if ex_id in results:
             status, detail = results[ex_id]
-            notes = scan.flags(nb, found.fresh, registry()[ex_id].name) if ex_id in registry() else []
+            notes = scan.flags(nb, found.fresh, _scanned_names(ex_id)) if ex_id in registry() else []
             for note in notes:
                 report.notes.append(msg("{ex_id}: {note}", ex_id=ex_id, note=note))
             if notes:

@@ -62,6 +62,10 @@ def _meta(obj) -> dict:
         name = getattr(obj, "__name__", None)
     except Exception:
         name = None
+    try:
+        module = getattr(obj, "__module__", None)
+    except Exception:
+        module = None
     params = None
     if callable(obj):
         try:
@@ -71,7 +75,8 @@ def _meta(obj) -> dict:
     return {"type_name": str(kind.__name__)[:400], "classes": [f"{c.__module__}.{c.__qualname__}"[:400]
                                                               for c in kind.__mro__][:200],
             "callable": callable(obj), "is_class": isinstance(obj, type), "repr": text[:200], "repr_len": len(text),
-            "name": name[:400] if isinstance(name, str) else None, "params": params[:200] if params else params}
+            "name": name[:400] if isinstance(name, str) else None, "params": params[:200] if params else params,
+            "module": module[:400] if isinstance(module, str) else None}
 
 
 class Server:
