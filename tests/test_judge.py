@@ -400,3 +400,82 @@ def test_a_fraction_or_a_decimal_prediction_is_judged_by_its_value(kernel):
     for expression in ("as_fraction", "as_decimal"):
         result = judge_exercise(kernel, framework.get_exercise("02.predict_gradient"), expression)
         assert result.status == "passed", result
+
+
+# ----------------------------------------------------------------------------- pending, the learner's line, the scan, the parts
+
+def test_only_a_stubs_own_not_implemented_error_means_pending(tmp_path):
+    answers = tmp_path / "answers_pending.py"
+    answers.write_text("import torch\n"
+                       "def stub(x):\n    raise NotImplementedError('Exercise 04.attention: your code here')\n"
+                       "def calls_a_stub(x):\n    return stub(x)\n"
+                       "def torch_says_not_implemented(x):\n    return torch.nn.Module()(x)\n", encoding="utf-8")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import answers_pending as a
+    finally:
+        sys.path.remove(str(tmp_path))
+    x = torch.ones(2)
+    assert framework.run_learner(a.stub, (x,), {})["kind"] == "not_implemented"
+    assert framework.run_learner(a.calls_a_stub, (x,), {})["kind"] == "not_implemented"
+    facts = framework.run_learner(a.torch_says_not_implemented, (x,), {})
+    assert facts["kind"] == "error" and facts["type"] == "NotImplementedError", facts
+    assert facts["line"] == "return torch.nn.Module()(x)", facts  # the learner's line, not torch's
+    with pytest.raises(Fail, match="raised NotImplementedError at the line `return torch.nn.Module"):
+        call(a.torch_says_not_implemented, x)
+
+
+def test_the_learners_line_is_never_a_line_of_the_course_package(tmp_path):
+    answers = tmp_path / "answers_line.py"
+    answers.write_text("import torch\nfrom course_utils.transformer.attention import attention\n"
+                       "def mine(q):\n    return attention(q, q[:, :2], q)\n", encoding="utf-8")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import answers_line as a
+    finally:
+        sys.path.remove(str(tmp_path))
+    facts = framework.run_learner(a.mine, (torch.ones(3, 4),), {})
+    assert facts["kind"] == "error" and facts["line"] == "return attention(q, q[:, :2], q)", facts
+
+
+def test_the_scan_does_not_note_the_given_code_of_another_exercise():
+    import nbformat
+    nb = nbformat.read(str(TESTS.parent / "exercises" / "06_masks.ipynb"), as_version=4)
+    fresh = nbformat.read(str(TESTS.parent / "exercises" / "06_masks.ipynb"), as_version=4)
+    border = next(c for c in nb.cells if c.cell_type == "code" and
+                  c.get("metadata", {}).get("course", {}).get("exercise") == "06.nn_border"
+                  and "check(" not in c.source)
+    border.source = border.source.replace("T = x.size(1)", "T = x.shape[1]  # mine")  # the learner edits the cell
+    assert scan.flags(nb, fresh, "causal_mask") == []  # its given line uses masks.causal_mask: not the learner's
+    border.source += "\nmine = masks.causal_mask(4)\n"
+    number = nb.cells.index(border) + 1
+    assert scan.flags(nb, fresh, "causal_mask") == [
+        f"cell {number} uses `course_utils.transformer.masks.causal_mask`, the course's own `causal_mask`"]
+    assert scan.flags(nb, fresh, {"attention", "causal_mask"}) == scan.flags(nb, fresh, "causal_mask")
+
+
+_FAKE_PARTS = '''
+from course_utils.course.capstone import PARTS, Parts, _course_part
+def _wrong_attention(q, k, v, mask=None):
+    w = (q @ k.transpose(-2, -1)).softmax(-1)
+    return w @ v, w
+winners = {}
+for name in PARTS:
+    winners[name] = _course_part(name, winners)
+winners["attention"] = _wrong_attention
+rows = [{"part": n, "exercise": e, "used": "yours", "where": "here", "status": "passed", "why": "passes " + e}
+        for n, e in PARTS.items()]
+faked = Parts(winners, rows)
+short = Parts(winners, rows[1:2])
+'''
+
+
+def test_a_faked_table_of_capstone_parts_is_graded_again_by_the_judge(kernel):
+    kernel.request("exec", source=_FAKE_PARTS)
+    result = judge_exercise(kernel, framework.get_exercise("11.parts"), "faked")
+    assert result.status == "failed", result
+    assert "attention (fails 04.attention" in str(result.message), result.message  # graded again: it fails
+    assert "sinusoidal_encoding (the course's version" in str(result.message) or \
+        "course's version stands in" in str(result.message), result.message
+    result = judge_exercise(kernel, framework.get_exercise("11.parts"), "short")  # a table with parts left out
+    assert result.status == "failed" and "not made by gather_parts" in str(result.message), result
