@@ -364,6 +364,32 @@ def test_the_launcher_runs_its_child_and_survives_being_stopped(tmp_path):
     assert done.returncode == 3
 
 
+def _gone(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()  # a zombie has ended
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux's")
+def test_the_launcher_and_the_kernel_die_with_the_judge():
+    from course_utils.course.judge.session import LAUNCHER
+    judge = (f"import subprocess, sys, time\n"
+             f"p = subprocess.Popen([sys.executable, '-I', {LAUNCHER!r}, sys.executable, '-c', "
+             f"'import time; time.sleep(60)'])\nprint(p.pid, flush=True)\ntime.sleep(60)")
+    process = subprocess.Popen([sys.executable, "-c", judge], stdout=subprocess.PIPE, start_new_session=True)
+    launcher = int(process.stdout.readline())
+    deadline = time.monotonic() + 10
+    while not Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    kernel = int(Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split()[0])
+    process.kill()  # the judge killed by an outer time limit
+    process.wait()
+    while not (_gone(launcher) and _gone(kernel)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _gone(launcher) and _gone(kernel)
+
+
 def test_the_scan_notes_the_course_reference_where_the_learner_used_it():
     import nbformat
     nb, fresh = nbformat.v4.new_notebook(), nbformat.v4.new_notebook()

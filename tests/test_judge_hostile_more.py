@@ -114,3 +114,12 @@ def test_a_path_that_is_not_a_notebook_file_is_refused(tmp_path, capsys, kind):
     out = capsys.readouterr()
     assert code == 2 and "Traceback" not in out.out + out.err and time.monotonic() - start < 10, out
     assert [line for line in out.err.splitlines() if "error" in line][0].startswith("course check"), out.err
+
+
+@pytest.mark.slow
+def test_a_notebook_that_grades_itself_is_refused_inside_and_graded_outside(tmp_path, capsys):
+    from hostile.cases import NESTED_CHECK
+    code, rows, out, elapsed = _grade(build(NESTED_CHECK, tmp_path), capsys)
+    assert code == 1 and rows == {"04.attention": "failed", "04.fix_attention": "failed",
+                                  "04.predict_score_std": "pending", "04.self_attention": "pending"}, out
+    assert elapsed < TIMEOUT + 60, f"{elapsed:.0f} s"

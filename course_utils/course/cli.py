@@ -270,6 +270,10 @@ def cmd_progress(args) -> int:
 
 def cmd_check(args) -> int:
     path = args.notebook
+    if os.environ.get(grading.JUDGED) == "1":
+        _say(msg("course check: this notebook is being graded by course check; it cannot grade a notebook "
+                 "itself."), error=True)
+        return 2
     try:
         nb = nbformat_course.read(path)
     except NotebookError as err:

@@ -35,6 +35,7 @@ from course_utils.course.judge import scan
 from course_utils.course.judge.remote import judge_exercise
 from course_utils.course.judge.session import KernelSession, kernel_manager  # noqa: F401  (kernel_manager: tests)
 
+JUDGED = "COURSE_JUDGED"  # set in the kernel's environment: a notebook being graded cannot start a grading itself
 CELL_TIMEOUT = 300  # seconds per cell for `course check`
 GRADING_TIMEOUT = 60  # at least this many seconds to grade one exercise (more if the cell timeout is longer)
 
@@ -182,7 +183,7 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
     if not found.expected:
         return report
     results: dict[str, tuple[str, str]] = {}
-    env = dict(os.environ, COURSE_STRICT="0", COURSE_NO_PROGRESS="1")
+    env = dict(os.environ, COURSE_STRICT="0", COURSE_NO_PROGRESS="1", **{JUDGED: "1"})
     env.pop("COURSE_PROGRESS_FILE", None)
     env.pop("JPY_SESSION_NAME", None)  # set when `!course check` runs from a notebook
     budget = max(timeout, GRADING_TIMEOUT)

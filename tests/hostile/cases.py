@@ -671,3 +671,12 @@ def build_edited(name: str, folder: Path, file_name: str = "04_self_attention.ip
     EDITS[name][1](nb)
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding="utf-8")
     return path
+
+# A notebook that grades itself: each copy would start a kernel that grades the next copy.
+NESTED_CHECK = Case("nested_check", "runs `course check` on its own copy from inside the graded kernel", '''
+import glob, os, subprocess, sys
+course = os.path.join(os.path.dirname(sys.executable), "course")
+for path in glob.glob("*.ipynb"):
+    done = subprocess.run([course, "check", path, "--timeout", "15"], capture_output=True, text=True, timeout=60)
+    print(done.returncode, done.stderr.strip()[-200:])
+''', "end")
