@@ -505,3 +505,16 @@ def test_a_faked_table_of_capstone_parts_is_graded_again_by_the_judge(kernel):
         "course's version stands in" in str(result.message), result.message
     result = judge_exercise(kernel, framework.get_exercise("11.parts"), "short")  # a table with parts left out
     assert result.status == "failed" and "not made by gather_parts" in str(result.message), result
+
+
+def test_the_scan_notes_the_shipped_model_on_the_training_exercise_only():
+    import nbformat
+    nb, fresh = nbformat.v4.new_notebook(), nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from course_utils.run.reference import load_reference\n"
+                                          "model = load_reference()[0]"),
+                nbformat.v4.new_code_cell("state = torch.load('../course_utils/checkpoints/reference.pt')")]
+    training = grading._scanned_names("11.train")
+    notes = scan.flags(nb, fresh, training)
+    assert any("cell 1 uses `course_utils.run.reference.load_reference`" in n for n in notes), notes
+    assert any("cell 2 names the course's trained model" in n for n in notes), notes
+    assert scan.flags(nb, fresh, grading._scanned_names("10.greedy_decode")) == []

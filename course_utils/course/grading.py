@@ -168,10 +168,12 @@ def _judge(kernel: KernelSession, ex_id: str, expression: str, budget: float) ->
 
 def _scanned_names(ex_id: str) -> set[str]:
     """The names whose course implementation the scan notes on the row of `ex_id`: its learner
-    object's; for the capstone's parts, every part's."""
+    object's; for the capstone's parts, every part's; for its training, the shipped model's loaders."""
     if ex_id == "11.parts":
         from course_utils.course.capstone import PARTS
         return set(PARTS)
+    if ex_id == "11.train":  # a trained model the judge cannot tell from the shipped one moved a little
+        return {registry()[ex_id].name, "load_reference", "reference_model", "train_reference", "REFERENCE_CHECKPOINT"}
     return {registry()[ex_id].name}
 
 

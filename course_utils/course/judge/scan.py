@@ -16,6 +16,7 @@ __all__ = ["flags"]
 _PACKAGE = "course_utils"
 _GRADERS = "course_utils.course.checks"
 _JUDGE = "course_utils.course.judge"
+_SOURCES = ("solutions/", "solutions\\", "reference.pt")  # the solutions, the shipped model's checkpoint
 
 
 def _code_cells(nb) -> list[tuple[int, object, str]]:
@@ -87,7 +88,7 @@ def _references(tree, aliases: dict[str, str], given_lines: set[str], lines: lis
         if isinstance(node, ast.Attribute) and node.attr == "comm_manager":
             found.append(("comm", "comm_manager"))
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
-                (_PACKAGE + "." in node.value or "solutions/" in node.value or "solutions\\" in node.value):
+                (_PACKAGE + "." in node.value or any(p in node.value for p in _SOURCES)):
             found.append(("text", node.value[:80]))
     return found
 
@@ -122,6 +123,9 @@ def flags(nb, fresh, name) -> list[str]:
                 notes.append(msg("cell {n} uses `{used}`, the graders' own code", n=number, used=used))
             elif used.startswith(_JUDGE) or how == "comm":
                 notes.append(msg("cell {n} reaches into the judge's channel (`{used}`)", n=number, used=used))
+            elif how == "text" and "reference.pt" in used:
+                if "REFERENCE_CHECKPOINT" in names:  # a note for the exercise that trains a model only
+                    notes.append(msg("cell {n} names the course's trained model (`{used}`)", n=number, used=used))
             elif how == "text" and _PACKAGE not in used:
                 notes.append(msg("cell {n} names the solutions (`{used}`)", n=number, used=used))
             elif used.startswith(_PACKAGE + ".") and used.rsplit(".", 1)[-1] in names:
