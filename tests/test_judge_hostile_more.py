@@ -7,6 +7,7 @@ bad inputs that are refused before a kernel starts take well under a second each
 import hashlib
 import json
 import os
+import sys
 import time
 
 import pytest
@@ -84,7 +85,12 @@ BAD_INPUTS = {
 }
 
 
-@pytest.mark.parametrize("name", list(BAD_INPUTS))
+# these are read as notebooks and graded (a kernel starts, about 10 s each): the rest are refused at once
+_GRADED_ANYWAY = {"course_metadata_a_list", "exercises_not_strings", "generated_from_outside", "no_cells_at_all"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in _GRADED_ANYWAY else n
+                                  for n in BAD_INPUTS])
 def test_a_bad_notebook_is_refused_or_graded_without_a_traceback(tmp_path, capsys, name, monkeypatch):
     _valid.folder = tmp_path / "src"
     text = BAD_INPUTS[name](_valid())
@@ -123,3 +129,21 @@ def test_a_notebook_that_grades_itself_is_refused_inside_and_graded_outside(tmp_
     assert code == 1 and rows == {"04.attention": "failed", "04.fix_attention": "failed",
                                   "04.predict_score_std": "pending", "04.self_attention": "pending"}, out
     assert elapsed < TIMEOUT + 60, f"{elapsed:.0f} s"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the notebook finds the judge through /proc")
+def test_a_progress_file_linked_to_the_notebook_never_replaces_it(tmp_path, capsys, monkeypatch):
+    from hostile.cases import PROGRESS_LINK
+    for folder in ("course_utils", "notebooks"):  # a course checkout, as a learner has one
+        (tmp_path / folder).mkdir()
+    path = build(PROGRESS_LINK, tmp_path / "exercises")
+    before = path.read_bytes()
+    monkeypatch.delenv("COURSE_NO_PROGRESS", raising=False)
+    monkeypatch.delenv("COURSE_PROGRESS_FILE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["check", "exercises/04_self_attention.ipynb", "--timeout", str(TIMEOUT)])
+    out = capsys.readouterr().out
+    assert (tmp_path / ".course" / "progress.json").is_symlink(), out  # the notebook did make its link
+    assert path.read_bytes() == before and sorted(p.name for p in path.parent.iterdir()) == [path.name], out
+    assert "Not recorded in your progress" in out and code == 1, out

@@ -321,6 +321,15 @@ def _record(path: Path, nb, rows) -> None:
         _say(msg("\nNot recorded in your progress: {path} is not the course's exercises/{name} (a copy is graded, "
                  "but only the exercise notebook itself updates your progress).", path=str(path), name=name))
         return
+    try:  # a link the graded notebook may have made: its results never overwrite a notebook
+        real = Path(target).resolve()
+    except (OSError, RuntimeError):
+        real = Path(target)
+    if real.suffix == ".ipynb":
+        _say(msg("\nNot recorded in your progress: {path} leads to the notebook {target}, which a progress file "
+                 "must never replace. Delete {path} (your next check makes a new one).", path=str(target),
+                 target=str(real)))
+        return
     for ex_id, status, _ in rows:
         progress.save_result(ex_id, status, path=target)
     _say(msg("\nRecorded in {path}.", path=str(target)))
