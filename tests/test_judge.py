@@ -518,3 +518,14 @@ def test_the_scan_notes_the_shipped_model_on_the_training_exercise_only():
     assert any("cell 1 uses `course_utils.run.reference.load_reference`" in n for n in notes), notes
     assert any("cell 2 names the course's trained model" in n for n in notes), notes
     assert scan.flags(nb, fresh, grading._scanned_names("10.greedy_decode")) == []
+
+
+def test_a_notebook_is_graded_as_the_exercise_its_name_says_but_a_lesson_is_not(tmp_path):
+    import nbformat
+    lesson = TESTS.parent / "notebooks" / "04_self_attention.ipynb"
+    assert grading.plan(lesson, nbformat.read(str(lesson), as_version=4)).expected == []  # no check cells
+    copy = tmp_path / "04_self_attention.ipynb"
+    copy.write_bytes(lesson.read_bytes())  # the same file, named like the exercise notebook, elsewhere
+    found = grading.plan(copy, nbformat.read(str(copy), as_version=4))
+    assert found.expected == ["04.attention", "04.fix_attention", "04.predict_score_std", "04.self_attention"]
+    assert any("graded as the course's 04_self_attention.ipynb" in str(n) for n in found.notes), found.notes

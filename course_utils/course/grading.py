@@ -94,14 +94,26 @@ def plan(path: Path, nb) -> Plan:
     return result
 
 
+def _in_course_folder(path: Path) -> bool:
+    """True for a lesson or a solution in a course checkout (`notebooks/`, `solutions/`, an edition's):
+    they share the exercise notebooks' names and are graded by their own check cells."""
+    try:
+        parent = Path(path).resolve().parent
+    except (OSError, RuntimeError):
+        return False
+    return parent.name in (nbformat_course.LESSONS, nbformat_course.SOLUTIONS) and \
+        nbformat_course.course_folder_of(parent) is not None
+
+
 def _fresh_exercise(path: Path, nb) -> tuple[nbformat.NotebookNode | None, list]:
     """The exercise regenerated from the solution `nb` was generated from, and notes. A file named
     like one of the course's exercise notebooks (`04_self_attention.ipynb`, as nbgrader collects
     it) is graded as that exercise, whatever its metadata says: a notebook cannot drop exercises,
-    or pass as another lesson, by editing or deleting its metadata."""
+    or pass as another lesson, by editing or deleting its metadata. (Not the course's own lessons
+    and solutions, in its `notebooks/` and `solutions/` folders.)"""
     fresh, _ = fresh_exercise(path, nb)
     said, name = nbformat_course.generated_from(nb), Path(path).name
-    if said is not None and said.rsplit("/", 1)[-1] == name:
+    if said is not None and said.rsplit("/", 1)[-1] == name or _in_course_folder(path):
         return fresh, []
     stand_in = nbformat.NotebookNode(nb)
     stand_in["metadata"] = nbformat.NotebookNode(course=nbformat.NotebookNode(generated_from=f"solutions/{name}"))
