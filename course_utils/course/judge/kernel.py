@@ -209,6 +209,9 @@ class Server:
 
     def op_find(self, obj, name: str):
         """The object `obj`'s code calls as `name` (where it was defined, else in the notebook)."""
+        return run_with_limit(self._find, (obj, name), {}, OP_TIME_LIMIT)  # learner code may run here
+
+    def _find(self, obj, name: str):
         if not refers_to(obj, name):
             return _MISSING
         for space in defined_with(obj) + [self.namespace]:
@@ -219,9 +222,11 @@ class Server:
     def op_vjp(self, link: int, grad_output):
         """The gradients of a returned tensor with respect to the call's inputs it depends on."""
         out, inputs = self.grads[link]
-        with torch.enable_grad():
-            grads = torch.autograd.grad(out, inputs, grad_output, retain_graph=True, allow_unused=True)
-        return list(grads)
+
+        def backward():  # a learner's autograd.Function runs its own backward here
+            with torch.enable_grad():
+                return list(torch.autograd.grad(out, inputs, grad_output, retain_graph=True, allow_unused=True))
+        return run_with_limit(backward, (), {}, OP_TIME_LIMIT)
 
 
 def _leaves(tensor, limit: int = 200_000) -> set[int]:
