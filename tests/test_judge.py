@@ -374,6 +374,32 @@ def test_the_launcher_runs_its_child_and_survives_being_stopped(tmp_path):
     assert done.returncode == 3
 
 
+def _gone(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" in Path(f"/proc/{pid}/status").read_text()  # a zombie has ended
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux's")
+def test_the_launcher_and_the_kernel_die_with_the_judge():
+    from course_utils.course.judge.session import LAUNCHER
+    judge = (f"import subprocess, sys, time\n"
+             f"p = subprocess.Popen([sys.executable, '-I', {LAUNCHER!r}, sys.executable, '-c', "
+             f"'import time; time.sleep(60)'])\nprint(p.pid, flush=True)\ntime.sleep(60)")
+    process = subprocess.Popen([sys.executable, "-c", judge], stdout=subprocess.PIPE, start_new_session=True)
+    launcher = int(process.stdout.readline())
+    deadline = time.monotonic() + 10
+    while not Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    kernel = int(Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split()[0])
+    process.kill()  # the judge killed by an outer time limit
+    process.wait()
+    while not (_gone(launcher) and _gone(kernel)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _gone(launcher) and _gone(kernel)
+
+
 def test_the_scan_notes_the_course_reference_where_the_learner_used_it():
     import nbformat
     nb, fresh = nbformat.v4.new_notebook(), nbformat.v4.new_notebook()
@@ -410,3 +436,106 @@ def test_a_fraction_or_a_decimal_prediction_is_judged_by_its_value(kernel):
     for expression in ("as_fraction", "as_decimal"):
         result = judge_exercise(kernel, framework.get_exercise("02.predict_gradient"), expression)
         assert result.status == "passed", result
+
+
+# ------------------------------------------------------- pending, the learner's line, the scan, the parts
+
+def test_only_a_stubs_own_not_implemented_error_means_pending(tmp_path):
+    answers = tmp_path / "answers_pending.py"
+    answers.write_text("import torch\n"
+                       "def stub(x):\n    raise NotImplementedError('Exercise 04.attention: your code here')\n"
+                       "def calls_a_stub(x):\n    return stub(x)\n"
+                       "def torch_says_not_implemented(x):\n    return torch.nn.Module()(x)\n", encoding="utf-8")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import answers_pending as a
+    finally:
+        sys.path.remove(str(tmp_path))
+    x = torch.ones(2)
+    assert framework.run_learner(a.stub, (x,), {})["kind"] == "not_implemented"
+    assert framework.run_learner(a.calls_a_stub, (x,), {})["kind"] == "not_implemented"
+    facts = framework.run_learner(a.torch_says_not_implemented, (x,), {})
+    assert facts["kind"] == "error" and facts["type"] == "NotImplementedError", facts
+    assert facts["line"] == "return torch.nn.Module()(x)", facts  # the learner's line, not torch's
+    with pytest.raises(Fail, match="raised NotImplementedError at the line `return torch.nn.Module"):
+        call(a.torch_says_not_implemented, x)
+
+
+def test_the_learners_line_is_never_a_line_of_the_course_package(tmp_path):
+    answers = tmp_path / "answers_line.py"
+    answers.write_text("import torch\nfrom course_utils.transformer.attention import attention\n"
+                       "def mine(q):\n    return attention(q, q[:, :2], q)\n", encoding="utf-8")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import answers_line as a
+    finally:
+        sys.path.remove(str(tmp_path))
+    facts = framework.run_learner(a.mine, (torch.ones(3, 4),), {})
+    assert facts["kind"] == "error" and facts["line"] == "return attention(q, q[:, :2], q)", facts
+
+
+def test_the_scan_does_not_note_the_given_code_of_another_exercise():
+    import nbformat
+    nb = nbformat.read(str(TESTS.parent / "exercises" / "06_masks.ipynb"), as_version=4)
+    fresh = nbformat.read(str(TESTS.parent / "exercises" / "06_masks.ipynb"), as_version=4)
+    border = next(c for c in nb.cells if c.cell_type == "code" and
+                  c.get("metadata", {}).get("course", {}).get("exercise") == "06.nn_border"
+                  and "check(" not in c.source)
+    border.source = border.source.replace("T = x.size(1)", "T = x.shape[1]  # mine")  # the learner edits the cell
+    assert scan.flags(nb, fresh, "causal_mask") == []  # its given line uses masks.causal_mask: not the learner's
+    border.source += "\nmine = masks.causal_mask(4)\n"
+    number = nb.cells.index(border) + 1
+    assert scan.flags(nb, fresh, "causal_mask") == [
+        f"cell {number} uses `course_utils.transformer.masks.causal_mask`, the course's own `causal_mask`"]
+    assert scan.flags(nb, fresh, {"attention", "causal_mask"}) == scan.flags(nb, fresh, "causal_mask")
+
+
+_FAKE_PARTS = '''
+from course_utils.course.capstone import PARTS, Parts, _course_part
+def _wrong_attention(q, k, v, mask=None):
+    w = (q @ k.transpose(-2, -1)).softmax(-1)
+    return w @ v, w
+winners = {}
+for name in PARTS:
+    winners[name] = _course_part(name, winners)
+winners["attention"] = _wrong_attention
+rows = [{"part": n, "exercise": e, "used": "yours", "where": "here", "status": "passed", "why": "passes " + e}
+        for n, e in PARTS.items()]
+faked = Parts(winners, rows)
+short = Parts(winners, rows[1:2])
+'''
+
+
+def test_a_faked_table_of_capstone_parts_is_graded_again_by_the_judge(kernel):
+    kernel.request("exec", source=_FAKE_PARTS)
+    result = judge_exercise(kernel, framework.get_exercise("11.parts"), "faked")
+    assert result.status == "failed", result
+    assert "attention (fails 04.attention" in str(result.message), result.message  # graded again: it fails
+    assert "sinusoidal_encoding (the course's version" in str(result.message) or \
+        "course's version stands in" in str(result.message), result.message
+    result = judge_exercise(kernel, framework.get_exercise("11.parts"), "short")  # a table with parts left out
+    assert result.status == "failed" and "not made by gather_parts" in str(result.message), result
+
+
+def test_the_scan_notes_the_shipped_model_on_the_training_exercise_only():
+    import nbformat
+    nb, fresh = nbformat.v4.new_notebook(), nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from course_utils.run.reference import load_reference\n"
+                                          "model = load_reference()[0]"),
+                nbformat.v4.new_code_cell("state = torch.load('../course_utils/checkpoints/reference.pt')")]
+    training = grading._scanned_names("11.train")
+    notes = scan.flags(nb, fresh, training)
+    assert any("cell 1 uses `course_utils.run.reference.load_reference`" in n for n in notes), notes
+    assert any("cell 2 names the course's trained model" in n for n in notes), notes
+    assert scan.flags(nb, fresh, grading._scanned_names("10.greedy_decode")) == []
+
+
+def test_a_notebook_is_graded_as_the_exercise_its_name_says_but_a_lesson_is_not(tmp_path):
+    import nbformat
+    lesson = TESTS.parent / "notebooks" / "04_self_attention.ipynb"
+    assert grading.plan(lesson, nbformat.read(str(lesson), as_version=4)).expected == []  # no check cells
+    copy = tmp_path / "04_self_attention.ipynb"
+    copy.write_bytes(lesson.read_bytes())  # the same file, named like the exercise notebook, elsewhere
+    found = grading.plan(copy, nbformat.read(str(copy), as_version=4))
+    assert found.expected == ["04.attention", "04.fix_attention", "04.predict_score_std", "04.self_attention"]
+    assert any("graded as the course's 04_self_attention.ipynb" in str(n) for n in found.notes), found.notes

@@ -302,6 +302,24 @@ def _grade(ex_id: str, obj) -> tuple[str, str]:
     return "failed", msg("fails {ex_id}: {message}", ex_id=ex_id, message=_short(translate(result.message)))
 
 
+def regrade_part(name: str, obj) -> tuple[str, str]:
+    """(status, why) of the part `name` graded again on `obj` (the judge's check of a table made in the
+    learner's kernel, see checks/lesson11.py): "passed", "failed", "pending", or "course" for the
+    course's own version (what gather_parts puts in when a part of the learner's fails)."""
+    from course_utils.course.checks.framework import get_exercise, grade_answer, module_name
+
+    ex_id = PARTS[name]
+    if module_name(obj).startswith("course_utils."):  # a part from an exercise notebook is yours
+        return "course", msg("the course's version (its module is course_utils)")
+    result = grade_answer(get_exercise(ex_id), obj)
+    if result.status == "pending":
+        return "pending", msg("not written yet (still the stub)")
+    if not result.passed:
+        return "failed", msg("fails {ex_id}: {message}", ex_id=ex_id, message=_short(translate(result.message)))
+    drift = _dtype_drift(name, obj)
+    return ("failed", drift) if drift else ("passed", msg("passes {ex_id}", ex_id=ex_id))
+
+
 def _float32_probe(name: str, obj):
     """The tensors `obj` returns on small float32 inputs (None for a part without float outputs)."""
     g = torch.Generator().manual_seed(3)

@@ -277,6 +277,10 @@ def _error_text(err: Exception):
 
 def cmd_check(args) -> int:
     path = args.notebook
+    if os.environ.get(grading.JUDGED) == "1":
+        _say(msg("course check: this notebook is being graded by course check; it cannot grade a notebook "
+                 "itself."), error=True)
+        return 2
     try:
         nb = nbformat_course.read(path)
         expected, _, _ = grading.expected_exercises(path, nb)  # NotebookError: its solution is broken
@@ -319,6 +323,15 @@ def _record(path: Path, nb, rows) -> None:
         name = Path(str(nbformat_course.generated_from(nb) or "exercises/NN_name.ipynb")).name
         _say(msg("\nNot recorded in your progress: {path} is not the course's exercises/{name} (a copy is graded, "
                  "but only the exercise notebook itself updates your progress).", path=str(path), name=name))
+        return
+    try:  # a link the graded notebook may have made: its results never overwrite a notebook
+        real = Path(target).resolve()
+    except (OSError, RuntimeError):
+        real = Path(target)
+    if real.suffix == ".ipynb":
+        _say(msg("\nNot recorded in your progress: {path} leads to the notebook {target}, which a progress file "
+                 "must never replace. Delete {path} (your next check makes a new one).", path=str(target),
+                 target=str(real)))
         return
     for ex_id, status, _ in rows:
         progress.save_result(ex_id, status, path=target)

@@ -35,6 +35,7 @@ from course_utils.course.judge import scan
 from course_utils.course.judge.remote import judge_exercise
 from course_utils.course.judge.session import KernelSession, kernel_manager  # noqa: F401  (kernel_manager: tests)
 
+JUDGED = "COURSE_JUDGED"  # set in the kernel's environment: a notebook being graded cannot start a grading itself
 CELL_TIMEOUT = 300  # seconds per cell for `course check`
 GRADING_TIMEOUT = 60  # at least this many seconds to grade one exercise (more if the cell timeout is longer)
 
@@ -72,8 +73,8 @@ def plan(path: Path, nb) -> Plan:
     cached = _PLANS.get(id(nb))
     if cached is not None and cached[0]() is nb and cached[1] == Path(path):
         return cached[2]
-    fresh, _ = fresh_exercise(path, nb)
-    notes, checks = [], {}
+    fresh, notes = _fresh_exercise(path, nb)
+    checks = {}
     for cell in (fresh.cells if fresh is not None else nb.cells):
         for call in nbformat_course.check_calls(nbformat_course.cell_source(cell)) if cell.cell_type == "code" else ():
             checks.setdefault(call.exercise_id, (cell.get("id"), nbformat_course.cell_source(cell), call.expression))
@@ -91,6 +92,37 @@ def plan(path: Path, nb) -> Plan:
     result = Plan(list(dict.fromkeys(expected)), checks, notes, fresh)
     _PLANS[id(nb)] = (weakref.ref(nb), Path(path), result)
     return result
+
+
+def _in_course_folder(path: Path) -> bool:
+    """True for a lesson or a solution in a course checkout (`notebooks/`, `solutions/`, an edition's):
+    they share the exercise notebooks' names and are graded by their own check cells."""
+    try:
+        parent = Path(path).resolve().parent
+    except (OSError, RuntimeError):
+        return False
+    return parent.name in (nbformat_course.LESSONS, nbformat_course.SOLUTIONS) and \
+        nbformat_course.course_folder_of(parent) is not None
+
+
+def _fresh_exercise(path: Path, nb) -> tuple[nbformat.NotebookNode | None, list]:
+    """The exercise regenerated from the solution `nb` was generated from, and notes. A file named
+    like one of the course's exercise notebooks (`04_self_attention.ipynb`, as nbgrader collects
+    it) is graded as that exercise, whatever its metadata says: a notebook cannot drop exercises,
+    or pass as another lesson, by editing or deleting its metadata. (Not the course's own lessons
+    and solutions, in its `notebooks/` and `solutions/` folders.)"""
+    fresh, _ = fresh_exercise(path, nb)
+    said, name = nbformat_course.generated_from(nb), Path(path).name
+    if said is not None and said.rsplit("/", 1)[-1] == name or _in_course_folder(path):
+        return fresh, []
+    stand_in = nbformat.NotebookNode(nb)
+    stand_in["metadata"] = nbformat.NotebookNode(course=nbformat.NotebookNode(generated_from=f"solutions/{name}"))
+    named, _ = fresh_exercise(path, stand_in)
+    if named is None:
+        return fresh, []
+    return named, [msg("{name} is one of the course's exercise notebooks, but its metadata says {said}: it is "
+                       "graded as the course's {name}, with all of its exercises",
+                       name=name, said=said or msg("nothing about where it comes from"))]
 
 
 def expected_exercises(path: Path, nb) -> tuple[list[str], dict[str, tuple], list[str]]:
@@ -146,6 +178,17 @@ def _judge(kernel: KernelSession, ex_id: str, expression: str, budget: float) ->
     return result.status, result.message + hint
 
 
+def _scanned_names(ex_id: str) -> set[str]:
+    """The names whose course implementation the scan notes on the row of `ex_id`: its learner
+    object's; for the capstone's parts, every part's; for its training, the shipped model's loaders."""
+    if ex_id == "11.parts":
+        from course_utils.course.capstone import PARTS
+        return set(PARTS)
+    if ex_id == "11.train":  # a trained model the judge cannot tell from the shipped one moved a little
+        return {registry()[ex_id].name, "load_reference", "reference_model", "train_reference", "REFERENCE_CHECKPOINT"}
+    return {registry()[ex_id].name}
+
+
 def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
     """Grade a copy of the notebook at `path` (see the module docstring). Never changes `path`."""
     nb = nbformat_course.read(path) if nb is None else nb
@@ -154,7 +197,7 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
     if not found.expected:
         return report
     results: dict[str, tuple[str, str]] = {}
-    env = dict(os.environ, COURSE_STRICT="0", COURSE_NO_PROGRESS="1")
+    env = dict(os.environ, COURSE_STRICT="0", COURSE_NO_PROGRESS="1", **{JUDGED: "1"})
     env.pop("COURSE_PROGRESS_FILE", None)
     env.pop("JPY_SESSION_NAME", None)  # set when `!course check` runs from a notebook
     budget = max(timeout, GRADING_TIMEOUT)
@@ -173,7 +216,7 @@ def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
     for ex_id in found.expected:
         if ex_id in results:
             status, detail = results[ex_id]
-            notes = scan.flags(nb, found.fresh, registry()[ex_id].name) if ex_id in registry() else []
+            notes = scan.flags(nb, found.fresh, _scanned_names(ex_id)) if ex_id in registry() else []
             for note in notes:
                 report.notes.append(msg("{ex_id}: {note}", ex_id=ex_id, note=note))
             if notes:

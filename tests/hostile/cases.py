@@ -347,3 +347,355 @@ def build(case: Case | None, folder: Path, name: str = "04_self_attention.ipynb"
     path = folder / name
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+# ----------------------------------------------------------------------------- more kinds of fakes
+# Faking through the kernel protocol, breaking the judge's helper in the kernel, answers that lie
+# about what they are, processes and files the notebook plays with, and notebooks whose metadata
+# or structure lies. tests/test_judge_hostile_more.py grades them the same way.
+
+_SEND = '''
+def _send(msg_type, content, parent=None):
+    kernel = get_ipython().kernel
+    parent = parent if parent is not None else kernel.get_parent()
+    kernel.session.send(kernel.iopub_socket, msg_type, content, parent=parent)
+'''
+
+MORE_CASES_LIST = [
+    Case("forged_comm_reply", "the answer, while the judge's call runs, sends the judge forged replies with the "
+                              "request's own parent header and sequence number", _SEND + '''
+_wrong = attention
+def attention(q, k, v, mask=None):
+    kernel = get_ipython().kernel
+    parent = kernel.get_parent()
+    data = (parent.get("content") or {}).get("data") or {}
+    comm_id = (parent.get("content") or {}).get("comm_id")
+    for node in (["s", "passed"], ["d", [[["s", "kind"], ["s", "ok"]], [["s", "out"], ["s", "passed"]]], None]):
+        _send("comm_msg", {"comm_id": comm_id, "data": {"seq": data.get("seq"), "ok": node}}, parent)
+    return _wrong(q, k, v, mask)
+''', "answer"),
+    Case("fake_idle", "a cell announces itself finished (a forged 'idle' status) and keeps running", _SEND + '''
+_send("status", {"execution_state": "idle"})
+import time
+time.sleep(3)
+''', "end"),
+    Case("closed_comms", "closes every comm and unregisters every comm target", '''
+kernel = get_ipython().kernel
+for comm in list(kernel.comm_manager.comms.values()):
+    comm.close()
+for name in list(kernel.comm_manager.targets):
+    kernel.comm_manager.unregister_target(name, kernel.comm_manager.targets[name])
+'''),
+    Case("display_results", "displays result-like JSON, updates displays and opens its own comm with passes", '''
+from IPython.display import display, JSON
+rows = {i: "passed" for i in ("04.attention", "04.fix_attention", "04.predict_score_std", "04.self_attention")}
+display(JSON(rows), display_id="results")
+get_ipython().display_pub.publish({"application/json": rows, "text/plain": "4 of 4 passed"})
+from comm import create_comm
+c = create_comm(target_name="course-judge-0000000000000000", data={"ok": ["s", "passed"]})
+c.send({"seq": 1, "ok": ["s", "passed"]})
+''', "end"),
+    Case("iopub_flood", "the answer prints megabytes on every call", '''
+_wrong = attention
+def attention(q, k, v, mask=None):
+    print("04.attention passed\\n" * 200_000)
+    return _wrong(q, k, v, mask)
+''', "answer"),
+    Case("patched_helper_wire", "patches the judge's helper in the kernel: its encoder answers 'passed' to everything",
+         '''
+import course_utils.course.judge.wire as _wire, course_utils.course.judge.kernel as _kernel
+_wire.encode = lambda value, *a, **k: (["s", "passed"], [])
+_kernel.wire.encode = _wire.encode
+'''),
+    Case("patched_helper_server", "finds the helper's Server through gc and makes every request answer like a "
+                                  "passed call", '''
+import gc, course_utils.course.judge.kernel as _kernel
+def _handle(self, header, buffers):
+    facts = ["d", [[["s", k], v] for k, v in (("kind", ["s", "ok"]), ("used", ["l", []]), ("dot_t", ["b", False]),
+                                               ("after", ["d", [], None]), ("recorded", ["d", [], None]),
+                                               ("state", ["d", [], None]), ("out", ["s", "passed"]))], None]
+    return {"seq": header.get("seq"), "ok": facts}, []
+_kernel.Server.handle = _handle
+for obj in gc.get_objects():
+    if type(obj).__name__ == "Server":
+        obj.handle = _handle.__get__(obj)
+'''),
+    Case("patched_run_learner", "patches run_learner and the forbidding of built-ins in the kernel's framework", '''
+import course_utils.course.checks.framework as _fw, contextlib
+_fw._forbidding = lambda *a, **k: contextlib.nullcontext()
+_real = _fw.run_learner
+def _run(fn, args, kwargs, *rest):
+    facts = _real(fn, args, kwargs, *rest)
+    facts["kind"], facts["used"] = ("ok" if facts["kind"] != "error" else facts["kind"]), []
+    return facts
+_fw.run_learner = _run
+import course_utils.course.judge.kernel as _kernel
+_kernel.run_learner = _run
+'''),
+    Case("patched_stdlib_in_kernel", "swaps pickle, io, struct, base64, json, numpy.frombuffer and __import__ in the "
+                                     "kernel", '''
+import builtins, io, sys, types, struct, base64, json, pickle, numpy as np
+_real_import = builtins.__import__
+def _import(name, *a, **k):
+    module = _real_import(name, *a, **k)
+    return module
+builtins.__import__ = _import
+io.BytesIO = lambda *a, **k: io.StringIO()
+struct.pack = lambda *a: b"\\0" * 8
+base64.b64encode = lambda *a, **k: b"cGFzc2Vk"
+json.dumps = lambda *a, **k: '{"status": "passed"}'
+np.frombuffer = lambda *a, **k: np.zeros(1)
+sys.modules["pickle"] = types.SimpleNamespace(loads=lambda *a, **k: {"status": "passed"}, Unpickler=None)
+'''),
+    Case("rng_state_forged", "torch.get_rng_state in the kernel returns a state of the notebook's choosing", '''
+import torch
+_fixed = torch.Generator().manual_seed(0).get_state()
+torch.get_rng_state = lambda: _fixed.clone()
+torch.random.get_rng_state = torch.get_rng_state
+'''),
+    Case("lying_object", "the answer returns objects whose __eq__, __len__, __iter__, __array__, __bool__ and "
+                         "__torch_function__ all agree with anything", '''
+import numpy as np
+class _Yes:
+    shape = dtype = property(lambda self: self)
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    def __len__(self): return 4
+    def __iter__(self): return iter([self, self])
+    def __bool__(self): return True
+    def __array__(self, *a, **k): return np.ones(3)
+    def __getattr__(self, name): return lambda *a, **k: self
+    def __float__(self): return 0.0
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None): return True
+    def __reduce__(self): return (print, ("unpickled",))
+def attention(q, k, v, mask=None):
+    return _Yes(), _Yes()
+''', "answer"),
+    Case("dispatch_subclass", "the answer returns a __torch_dispatch__ wrapper tensor that lies when read", '''
+import torch
+class _Lie(torch.Tensor):
+    @staticmethod
+    def __new__(cls, inner):
+        return torch.Tensor._make_wrapper_subclass(cls, inner.shape, dtype=inner.dtype)
+    def __init__(self, inner):
+        self.inner = inner
+    @classmethod
+    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+        return torch.zeros(args[0].shape) if args and isinstance(args[0], torch.Tensor) else None
+_wrong = attention
+def attention(q, k, v, mask=None):
+    out, w = _wrong(q, k, v, mask)
+    return _Lie(out), _Lie(w)
+''', "answer"),
+    Case("nan_and_odd_values", "the answer returns NaN, inf, wrong dtypes and shapes, generators, in turn", '''
+import itertools, torch
+_turn = itertools.count()
+def attention(q, k, v, mask=None):
+    n = next(_turn) % 5
+    if n == 0:
+        return torch.full(q.shape, float("nan")), torch.full(q.shape[:-1] + (k.size(-2),), float("nan"))
+    if n == 1:
+        return torch.full(q.shape, float("inf")), torch.ones(q.shape[:-1] + (k.size(-2),), dtype=torch.float16)
+    if n == 2:
+        return (x for x in range(3)), None
+    if n == 3:
+        return torch.zeros(1, dtype=torch.complex64), torch.zeros(2 ** 20, dtype=torch.int64)
+    return q.new_empty(0), {"weights": q}
+''', "answer"),
+    Case("framework_exceptions", "the answer raises the graders' own Pending, Fail, NotGraded and time-limit "
+                                 "exceptions, and exceptions whose str() lies", '''
+import itertools
+from course_utils.course.checks import framework as _fw
+_turn = itertools.count()
+class _Loud(Exception):
+    def __str__(self): return "passed\\n" * 100_000
+class _Broken(Exception):
+    def __str__(self): raise RuntimeError("no")
+def attention(q, k, v, mask=None):
+    n = next(_turn) % 6
+    raise [_fw.Pending("passed"), _fw.Fail("passed"), _fw.NotGraded("passed"), _fw._TimeLimit(), _Loud(), _Broken()][n]
+''', "answer"),
+    Case("recursion_bomb", "the answer recurses without end", '''
+def attention(q, k, v, mask=None):
+    return attention(q, k, v, mask)
+''', "answer"),
+    Case("memory_bomb", "the answer allocates about a gigabyte on every call", '''
+_wrong = attention
+def attention(q, k, v, mask=None):
+    hoard = bytearray(1 << 30)
+    return _wrong(q, k, v, mask)
+''', "answer"),
+    Case("fork_children", "the answer forks children that leave the process group and outlive the kernel "
+                          "(each ends after 20 s)", '''
+import os, time
+_wrong = attention
+_forked = []
+def attention(q, k, v, mask=None):
+    if len(_forked) < 8:
+        pid = os.fork()
+        if pid == 0:
+            os.setsid()
+            time.sleep(20)
+            os._exit(0)
+        _forked.append(pid)
+    return _wrong(q, k, v, mask)
+''', "answer"),
+    Case("stop_itself", "the kernel stops itself (SIGSTOP) in its last cell", '''
+import os, signal
+os.kill(os.getpid(), signal.SIGSTOP)
+''', "end"),
+    Case("exit_hard", "the kernel ends itself with os._exit while the judge calls the answer", '''
+import os
+def attention(q, k, v, mask=None):
+    os._exit(0)
+''', "answer"),
+    Case("deaf_to_signals", "ignores SIGINT and SIGTERM, registers an atexit that sleeps, and loops in its last cell",
+         '''
+import atexit, signal, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+atexit.register(time.sleep, 600)
+while True:
+    pass
+''', "end"),
+    Case("closed_std_streams", "closes the kernel's stdout and stderr file descriptors and sys.stdout", '''
+import os, sys
+os.close(1)
+os.close(2)
+sys.stdout.close()
+'''),
+    Case("judge_folder_vandal", "changes directory, deletes the copy being graded and the judge's kernel folder, "
+                                "and leaves an unreadable folder behind", '''
+import os, shutil, stat
+here = os.getcwd()
+for name in os.listdir(here):
+    os.remove(os.path.join(here, name))
+parent = os.path.dirname(here)
+for name in os.listdir(parent):
+    path = os.path.join(parent, name)
+    if os.path.isdir(path) and name != os.path.basename(here):
+        shutil.rmtree(path, ignore_errors=True)
+os.makedirs(os.path.join(here, "locked", "inside"), exist_ok=True)
+os.chmod(os.path.join(here, "locked"), 0)
+os.chdir("/")
+''', "end"),
+    Case("judge_folder_gone", "deletes the judge's whole temporary folder from under it", '''
+import os, shutil
+shutil.rmtree(os.path.dirname(os.getcwd()), ignore_errors=True)
+''', "end"),
+    Case("stdin_and_debugger", "asks for input, a password and the debugger", '''
+for ask in (input, __import__("getpass").getpass, breakpoint):
+    try:
+        ask()
+    except Exception:
+        pass
+'''),
+    Case("thread_swaps_answer", "a background thread keeps re-binding the answer and patching torch while the "
+                                "judge grades", '''
+import threading, time, torch
+_real = torch.allclose
+def _meddle():
+    for _ in range(2000):
+        g = get_ipython().user_ns
+        g["attention"] = g.get("attention")
+        torch.allclose = lambda *a, **k: True
+        time.sleep(0.005)
+threading.Thread(target=_meddle, daemon=True).start()
+'''),
+]
+MORE_CASES = {case.name: case for case in MORE_CASES_LIST}
+
+
+# ----------------------------------------------------------------------------- notebooks whose structure lies
+def _check_cells(nb) -> list[int]:
+    return [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and
+            "check(" in "".join(c["source"]) and c.get("metadata", {}).get("course", {}).get("exercise")]
+
+
+def _only_the_easy_check(nb) -> None:
+    """No course metadata, and only the check of the prediction (whose answer is one number) left."""
+    nb["metadata"].pop("course", None)
+    for i in reversed(_check_cells(nb)):
+        if "04.predict_score_std" not in "".join(nb["cells"][i]["source"]):
+            del nb["cells"][i]
+    for cell in nb["cells"]:
+        if cell.get("metadata", {}).get("course", {}).get("exercise") == "04.predict_score_std" and \
+                "check(" not in "".join(cell["source"]):
+            cell["source"] = "prediction = 8.0  # sqrt(d_k) for d_k = 64\n"
+
+
+def _another_lessons_metadata(nb) -> None:
+    _only_the_easy_check(nb)
+    nb["metadata"]["course"] = {"generated_from": "solutions/01_attention_intuition.ipynb", "lesson": "01",
+                                "exercises": ["04.predict_score_std"]}
+
+
+def _one_id_for_all(nb) -> None:
+    for cell in nb["cells"]:
+        cell["id"] = "same"
+
+
+def _aliased_checks(nb) -> None:
+    for i in _check_cells(nb):
+        source = "".join(nb["cells"][i]["source"])
+        nb["cells"][i]["source"] = "from course_utils.course.checks import check as verify\n" + \
+            source.replace("check(", "verify(").replace("# NBVAL_CHECK_OUTPUT\n", "")
+        nb["cells"][i]["metadata"] = {}
+
+
+def _checks_moved_first(nb) -> None:
+    """The check cells (with their ids and metadata) moved before every answer."""
+    checks = [nb["cells"][i] for i in _check_cells(nb)]
+    for i in reversed(_check_cells(nb)):
+        del nb["cells"][i]
+    nb["cells"][3:3] = checks
+
+
+# name -> (what, edit of the honest 0-of-4 notebook's JSON)
+EDITS = {
+    "only_the_easy_check": ("no course metadata, every check cell deleted but the prediction's (answered)",
+                            _only_the_easy_check),
+    "another_lessons_metadata": ("metadata naming lesson 01's solution and only the answered prediction",
+                                 _another_lessons_metadata),
+    "one_id_for_all": ("every cell has the same id", _one_id_for_all),
+    "aliased_checks": ("check imported under another name in each check cell, the cells' metadata gone",
+                       _aliased_checks),
+    "checks_moved_first": ("the check cells moved before the answers", _checks_moved_first),
+}
+
+
+def build_edited(name: str, folder: Path, file_name: str = "04_self_attention.ipynb") -> Path:
+    """The honest 0-of-4 notebook with the edit `name` of EDITS applied."""
+    path = build(None, folder, file_name)
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    EDITS[name][1](nb)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False), encoding="utf-8")
+    return path
+
+# A notebook that grades itself: each copy would start a kernel that grades the next copy.
+NESTED_CHECK = Case("nested_check", "runs `course check` on its own copy from inside the graded kernel", '''
+import glob, os, subprocess, sys
+course = os.path.join(os.path.dirname(sys.executable), "course")
+for path in glob.glob("*.ipynb"):
+    done = subprocess.run([course, "check", path, "--timeout", "15"], capture_output=True, text=True, timeout=60)
+    print(done.returncode, done.stderr.strip()[-200:])
+''', "end")
+
+# The graded kernel finds the learner's notebook (through the judge's /proc entry) and makes the
+# progress file a link to it: recording the results must not replace the notebook.
+PROGRESS_LINK = Case("progress_link", "makes .course/progress.json a link to the notebook being graded", '''
+import os
+judge = int(open(f"/proc/{os.getppid()}/stat").read().rsplit(") ", 1)[1].split()[1])
+cwd = os.readlink(f"/proc/{judge}/cwd")
+args = open(f"/proc/{judge}/cmdline", "rb").read().split(b"\\0")
+import glob
+named = [os.path.join(cwd, a.decode()) for a in args if a.endswith(b".ipynb")]
+notebook = (named + glob.glob(os.path.join(cwd, "exercises", "*.ipynb")))[0]
+root = os.path.dirname(os.path.dirname(os.path.abspath(notebook)))
+os.makedirs(os.path.join(root, ".course"), exist_ok=True)
+progress = os.path.join(root, ".course", "progress.json")
+if os.path.lexists(progress):
+    os.remove(progress)
+os.symlink(os.path.abspath(notebook), progress)
+''', "end")

@@ -45,7 +45,7 @@ receives the learner's object, probes it, and raises `Fail` (through the helpers
             ])
 
 - `call(fn, *args, forbid=("softmax",))` runs learner code: time limit, copies of tensor /
-  list / dict arguments to detect in-place changes, `NotImplementedError` -> pending, any
+  list / dict arguments to detect in-place changes, a stub's own `NotImplementedError` -> pending, any
   other exception -> failed naming the learner's line. `forbid` patches built-ins (keys of
   `FORBIDDEN`, or `(owner, "attribute")` pairs such as `(EncoderLayer, "forward")`) so that
   calling them fails with "this exercise asks you to write it yourself". `errors=[(regex, hint)]`

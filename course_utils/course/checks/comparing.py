@@ -272,9 +272,10 @@ def compare_prediction(name: str, got, want, rel: float = 1e-3, abs_tol: float =
     """
     arr, target = _as_numbers(name, got), np.asarray(_plain_numbers(want), dtype=np.float64)
     if arr.size != target.size:
-        raise Fail(msg("`{name}` should hold one number, got {k}: {got}.", name=name, k=arr.size, got=short(got))
-                   if target.size == 1 else
-                   msg("`{name}` should hold {n} numbers, got {k}: {got}.", name=name, n=target.size, k=arr.size,
+        if target.size == 1:
+            raise Fail(msg("`{name}` should hold one number, got {k}: {got}.", name=name, k=arr.size,
+                           got=short(got)), hint)
+        raise Fail(msg("`{name}` should hold {n} numbers, got {k}: {got}.", name=name, n=target.size, k=arr.size,
                        got=short(got)), hint)
     arr = arr.reshape(target.shape)
 

@@ -22,6 +22,7 @@ import pkgutil
 import random
 import re
 import signal
+import sysconfig
 import threading
 import time
 import traceback
@@ -43,6 +44,7 @@ __all__ = [
     "Fail", "Pending", "call", "expect_callable", "expect_class", "probe_generator", "randn",
     "MIME_TYPE", "DEFAULT_TIME_LIMIT", "FORBIDDEN", "lesson_package", "lesson_modules", "load_errors",
     "is_instance", "signature_of", "read_weights", "load_weights", "Recorder", "type_name",
+    "module_name",
 ]
 
 MIME_TYPE = "application/vnd.course.check+json"
@@ -309,7 +311,7 @@ def _grade(ex: Exercise, obj: Any) -> CheckResult:
     global _current_limit
     if obj is Ellipsis:
         return CheckResult(ex.id, ex.title, "pending", _PENDING_VALUE)
-    _current_limit = ex.time_limit
+    outer_limit, _current_limit = _current_limit, ex.time_limit  # a checker may grade parts with their own checks
     try:
         with no_side_effects():
             note = ex.checker(obj)
@@ -325,7 +327,7 @@ def _grade(ex: Exercise, obj: Any) -> CheckResult:
                            msg("The checker could not handle your answer ({error}: {detail}).",
                                error=type(err).__name__, detail=_text_of(err)))
     finally:
-        _current_limit = DEFAULT_TIME_LIMIT
+        _current_limit = outer_limit
     message = note if isinstance(note, str) and note else msg("All probes match the reference.")
     return CheckResult(ex.id, ex.title, "passed", message)
 
@@ -414,6 +416,7 @@ class RemoteMeta:
     repr_len: int  # the length of the whole repr
     name: str | None = None  # obj.__name__ when it is a string
     params: tuple[str, ...] | None = None  # the parameter names of a callable, when known
+    module: str | None = None  # obj.__module__ when it is a string
 
 
 class RemoteObject:
@@ -506,20 +509,41 @@ def _text_of(err: BaseException) -> str:
         return "<unprintable>"
 
 
-_OWN_FOLDERS = tuple(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), folder) + os.sep
-                     for folder in ("checks", "judge"))
+# Where the learner's code never is: the whole course package (its graders, its judge and the course's own
+# implementations a learner's answer may call into), Python's standard library, torch and the site packages.
+_PACKAGE_FOLDER = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep
+_LIBRARY_FOLDERS = tuple(dict.fromkeys(os.path.abspath(p) + os.sep for p in
+                                       (sysconfig.get_paths().get("stdlib"), sysconfig.get_paths().get("platstdlib"))
+                                       if p))
+
+
+def _library_file(fname: str) -> bool:
+    """True for a file of a library or of the course package, never the learner's own code."""
+    return "site-packages" in fname or "dist-packages" in fname or "/torch/" in fname or \
+        fname.startswith(_PACKAGE_FOLDER) or fname.startswith(_LIBRARY_FOLDERS)
 
 
 def learner_line(err: BaseException) -> str:
-    """The innermost line of the traceback that is not in torch, a site package, the checks or the judge."""
+    """The innermost line of the traceback that is the learner's own: not in torch, a site package,
+    Python's standard library or the course package (its graders, its judge, its reference code)."""
     frames = traceback.extract_tb(err.__traceback__)
     for fr in reversed(frames):
-        fname = fr.filename or ""
-        if "site-packages" in fname or fname.startswith(_OWN_FOLDERS) or "/torch/" in fname:
+        if _library_file(fr.filename or ""):
             continue
         if fr.line:
             return fr.line.strip()
     return ""
+
+
+def stub_raised(err: NotImplementedError) -> bool:
+    """True when `err` is a stub's own `raise NotImplementedError(...)` in learner code (the exercise
+    not written yet), False when a library raised it inside a call the learner's code made (torch's
+    "not implemented for this dtype or device", an nn.Module without forward): that is an error."""
+    frames = traceback.extract_tb(err.__traceback__)
+    if not frames or _library_file(frames[-1].filename or ""):
+        return False
+    line = (frames[-1].line or "").strip()
+    return not line or line.startswith("raise")
 
 
 def run_with_limit(fn, args, kwargs, limit: float):
@@ -682,8 +706,11 @@ def run_learner(fn, args: tuple, kwargs: dict, forbid: tuple = (), limit: float 
         with _forbidding(forbid, fn, used), _recording_warnings(seen):
             facts["out"] = run_with_limit(fn, args, kwargs, limit)
         facts["kind"] = "ok"
-    except NotImplementedError:
-        facts["kind"] = "not_implemented"
+    except NotImplementedError as err:
+        if stub_raised(err):
+            facts["kind"] = "not_implemented"
+        else:
+            facts.update(kind="error", type=type(err).__name__, message=_text_of(err), line=learner_line(err))
     except _TimeLimit as t:
         facts.update(kind="timeout", thread=t.args == ("thread",))
     except Fail as f:
@@ -707,8 +734,9 @@ def call(fn, *args, what: str | None = None, forbid: tuple = (), errors: list[tu
     built-ins patched to fail: keys of FORBIDDEN ("softmax") or (owner, "attribute") pairs
     such as (EncoderLayer, "forward").
 
-    NotImplementedError -> Pending; a time-out or any other exception (any BaseException:
-    SystemExit, KeyboardInterrupt, ...) -> Fail that names the exception and the learner's line.
+    A stub's own NotImplementedError (see `stub_raised`) -> Pending; a time-out or any other
+    exception (any BaseException: SystemExit, KeyboardInterrupt, ...) -> Fail that names the exception
+    and the learner's line.
     `errors`: (pattern, hint) pairs for exceptions a known mistake raises; `pattern` is a
     regular expression searched in the failure message (which quotes the learner's line).
     A RemoteObject `fn` runs in the learner's kernel, with the same guarantees.
@@ -779,6 +807,18 @@ def _forbidden_fail(label: str, used: list[str]) -> Fail:
 def type_name(obj) -> str:
     """type(obj).__name__, also for an object in the learner's kernel."""
     return obj._r_meta.type_name if isinstance(obj, RemoteObject) else type(obj).__name__
+
+
+def module_name(obj) -> str:
+    """obj.__module__ (where a function or class was defined; "" when not a string), also for an
+    object in the learner's kernel."""
+    if isinstance(obj, RemoteObject):
+        return obj._r_meta.module or ""
+    try:
+        module = getattr(obj, "__module__", None)
+    except Exception:
+        return ""
+    return module if isinstance(module, str) else ""
 
 
 def short(obj) -> str:

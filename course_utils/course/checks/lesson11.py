@@ -22,7 +22,7 @@ from torch import nn
 
 from course_utils.base.i18n import Msg, msg
 from course_utils.corpus.data import PAD_ID, build_vocabs, make_splits
-from course_utils.course.capstone import TARGET_EXACT_MATCH, TIME_LIMIT_S, Parts
+from course_utils.course.capstone import PARTS, TARGET_EXACT_MATCH, TIME_LIMIT_S, Parts, regrade_part
 from course_utils.course.checks import (
     Fail,
     Pending,
@@ -34,6 +34,7 @@ from course_utils.course.checks import (
     load_weights,
     read_weights,
 )
+from course_utils.course.checks.framework import RemoteObject
 from course_utils.course.checks.reference_probes import real_batch, reference_model
 from course_utils.run.decoding import evaluate
 from course_utils.transformer.masks import causal_mask, padding_mask
@@ -46,6 +47,7 @@ HINT_FIX_PARTS = msg("Fix each of them in its exercise notebook (and save it) or
 HINT_MORE_PARTS = msg("Make each of them pass its own check in its exercise notebook (and save it), or paste a "
                       "working version into the parts cell, then run the gathering cell again. The capstone still "
                       "runs meanwhile.")
+HINT_REGATHER = msg("Run the gathering cell as given: `parts = gather_parts(globals())`, then its check cell.")
 HINT_NAMES = msg("Keep the module names of the given __init__ (src_embed, encoder.layers, ...).")
 HINT_MASK_ORDER = msg("A mask does not fit its attention: a decoder layer is called as "
                       "`layer(x, memory, tgt_mask, src_mask)` (the target's mask first, then the source's).")
@@ -107,13 +109,47 @@ def _listed(rows) -> Msg:
     return Msg.join([p for item in shown for p in ("; ", item)][1:] + ([" ..."] if len(rows) > 4 else []))
 
 
+def _table_rows(parts) -> list[dict]:
+    """The table of `parts`, one row per part of PARTS, else Fail: a table with parts missing,
+    doubled or unknown was not made by gather_parts."""
+    try:
+        rows = [dict(r) for r in parts.rows]
+    except (TypeError, ValueError, AttributeError):
+        rows = None
+    keys = ("part", "exercise", "used", "where", "status", "why")
+    if rows is None or not all(all(isinstance(r.get(k), str) for k in keys) for r in rows) or \
+            sorted(r["part"] for r in rows) != sorted(PARTS) or any(r["exercise"] != PARTS[r["part"]] for r in rows):
+        raise Fail(msg("This table of parts was not made by gather_parts(...): it must list each of the {n} parts "
+                       "once, with its exercise.", n=len(PARTS)), hint=HINT_REGATHER)
+    return rows
+
+
+def _regraded(parts, rows: list[dict]) -> list[dict]:
+    """The rows, with each part the table calls yours graded again here, on the part itself: in the
+    judge (`course check`) the table was made in the learner's kernel, where a notebook can write
+    any table, so only what the judge's own graders accept counts."""
+    again = []
+    for row in rows:
+        if row["used"] == "yours":
+            status, why = regrade_part(row["part"], getattr(parts, row["part"], None))
+            if status == "course":
+                row = dict(row, used="course", status="passed", why=why)
+            elif status != "passed":
+                row = dict(row, status="failed" if status != "pending" else "pending", why=why)
+        again.append(row)
+    return again
+
+
 @exercise("11.parts", "Bring your parts to the capstone", time_limit=30, name="parts")
 def _check_parts(parts):
     if not is_instance(parts, Parts):
         raise Fail(msg("Pass the result of gather_parts(...), got {kind}.", kind=type(parts).__name__))
-    rows = [dict(r) for r in parts.rows]
-    failing = [r for r in rows if r["status"] == "failed"]
-    yours = [r for r in rows if r["used"] == "yours"]
+    rows = _table_rows(parts)
+    if isinstance(parts, RemoteObject):
+        rows = _regraded(parts, rows)
+    failing = [r for r in rows if r["status"] in ("failed", "pending") and r["used"] == "yours"] + \
+        [r for r in rows if r["status"] == "failed" and r["used"] != "yours"]
+    yours = [r for r in rows if r["used"] == "yours" and r["status"] == "passed"]
     if failing:
         said = msg("{n} of your parts fail, so the course's version stands in for them: {listed}.",
                    n=len(failing), listed=_listed(failing)) if len(failing) > 1 else \

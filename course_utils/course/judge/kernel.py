@@ -69,6 +69,10 @@ def _meta(obj) -> dict:
         name = getattr(obj, "__name__", None)
     except Exception:
         name = None
+    try:
+        module = getattr(obj, "__module__", None)
+    except Exception:
+        module = None
     params = None
     if callable(obj):
         try:
@@ -78,7 +82,8 @@ def _meta(obj) -> dict:
     return {"type_name": str(kind.__name__)[:400], "classes": [f"{c.__module__}.{c.__qualname__}"[:400]
                                                               for c in kind.__mro__][:200],
             "callable": callable(obj), "is_class": isinstance(obj, type), "repr": text[:200], "repr_len": len(text),
-            "name": name[:400] if isinstance(name, str) else None, "params": params[:200] if params else params}
+            "name": name[:400] if isinstance(name, str) else None, "params": params[:200] if params else params,
+            "module": module[:400] if isinstance(module, str) else None}
 
 
 class Server:
@@ -211,6 +216,9 @@ class Server:
 
     def op_find(self, obj, name: str):
         """The object `obj`'s code calls as `name` (where it was defined, else in the notebook)."""
+        return run_with_limit(self._find, (obj, name), {}, OP_TIME_LIMIT)  # learner code may run here
+
+    def _find(self, obj, name: str):
         if not refers_to(obj, name):
             return _MISSING
         for space in defined_with(obj) + [self.namespace]:
@@ -221,9 +229,11 @@ class Server:
     def op_vjp(self, link: int, grad_output):
         """The gradients of a returned tensor with respect to the call's inputs it depends on."""
         out, inputs = self.grads[link]
-        with torch.enable_grad():
-            grads = torch.autograd.grad(out, inputs, grad_output, retain_graph=True, allow_unused=True)
-        return list(grads)
+
+        def backward():  # a learner's autograd.Function runs its own backward here
+            with torch.enable_grad():
+                return list(torch.autograd.grad(out, inputs, grad_output, retain_graph=True, allow_unused=True))
+        return run_with_limit(backward, (), {}, OP_TIME_LIMIT)
 
 
 def _leaves(tensor, limit: int = 200_000) -> set[int]:

@@ -16,6 +16,18 @@ import subprocess
 import sys
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent ends (prctl PR_SET_PDEATHSIG); elsewhere nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv: list[str]) -> int:
     if not argv:
         print("usage: python -I launcher.py COMMAND...", file=sys.stderr)
@@ -23,8 +35,13 @@ def main(argv: list[str]) -> int:
     # The judge interrupts the kernel by signalling the process group: the launcher ignores it
     # (a Python handler, not SIG_IGN, so that the child starts with the default disposition).
     signal.signal(signal.SIGINT, lambda signum, frame: None)
+    # Should the judge die (killed by an outer time limit), this launcher and the kernel die with it (Linux):
+    # a kernel left behind could go on running the notebook, and a notebook that runs `course check` on
+    # itself would grow a chain of kernels.
+    _die_with_parent()
     # The kernel watches the process named here and ends when it goes; name this launcher, not the judge.
-    child = subprocess.Popen(argv, env=dict(os.environ, JPY_PARENT_PID=str(os.getpid())))
+    child = subprocess.Popen(argv, env=dict(os.environ, JPY_PARENT_PID=str(os.getpid())),
+                             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
     status = child.wait()
     return status if status >= 0 else 128 - status
 

@@ -16,6 +16,7 @@ __all__ = ["flags"]
 _PACKAGE = "course_utils"
 _GRADERS = "course_utils.course.checks"
 _JUDGE = "course_utils.course.judge"
+_SOURCES = ("solutions/", "solutions\\", "reference.pt")  # the solutions, the shipped model's checkpoint
 
 
 def _code_cells(nb) -> list[tuple[int, object, str]]:
@@ -59,13 +60,24 @@ def _defined(tree) -> set[str]:
     return names
 
 
-def _references(tree, aliases: dict[str, str]) -> list[tuple[str, str]]:
+def _references(tree, aliases: dict[str, str], given_lines: set[str], lines: list[str]) -> list[tuple[str, str]]:
     """(how, dotted name) for what `tree` takes from the package: "import" (its imports), "read"
     (a name or attribute bound to the package by an earlier import; "given" when the notebook as
-    given made that import), "text" (a string naming a
-    package module or the solutions), "comm" (the kernel's comm manager)."""
-    found = [("import", used) for used in _imports(tree).values()]
+    given made that import), "text" (a string naming a package module or the solutions), "comm"
+    (the kernel's comm manager). Only on the lines the learner wrote: a line of the notebook as
+    given (`given_lines`, stripped) is the course's code, used as it is meant to be."""
+    def mine(node) -> bool:
+        number = getattr(node, "lineno", None)
+        if not isinstance(number, int) or not 0 < number <= len(lines):
+            return True
+        return lines[number - 1].strip() not in given_lines
+
+    found = []
     for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and mine(node):
+            found += [("import", used) for used in _imports(ast.Module([node], [])).values()]
+        if not mine(node):
+            continue
         chain, cur = [], node
         while isinstance(cur, ast.Attribute):
             chain.append(cur.attr)
@@ -76,17 +88,21 @@ def _references(tree, aliases: dict[str, str]) -> list[tuple[str, str]]:
         if isinstance(node, ast.Attribute) and node.attr == "comm_manager":
             found.append(("comm", "comm_manager"))
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and \
-                (_PACKAGE + "." in node.value or "solutions/" in node.value or "solutions\\" in node.value):
+                (_PACKAGE + "." in node.value or any(p in node.value for p in _SOURCES)):
             found.append(("text", node.value[:80]))
     return found
 
 
-def flags(nb, fresh, name: str) -> list[str]:
-    """Notes for the exercise whose learner object is `name`: where the cells the learner wrote or
-    changed (those not as in `fresh`, the notebook as given) use the course's own `name`, the
-    graders, the solutions or the judge's helper."""
-    given = {cid: source.strip() for _, cid, source in _code_cells(fresh) if cid}
-    given_imports = {used for _, _, source in _code_cells(fresh)
+def flags(nb, fresh, name) -> list[str]:
+    """Notes for the exercise whose learner object is `name` (or any of the names of a set, for an
+    exercise that gathers several parts): where the lines the learner wrote or changed (those not
+    in `fresh`, the notebook as given) use the course's own `name`, the graders, the solutions or
+    the judge's helper. Cells are numbered as the notebook shows them, from 1, markdown included."""
+    names = {name} if isinstance(name, str) else set(name)
+    fresh_cells = _code_cells(fresh)
+    given = {cid: source.strip() for _, cid, source in fresh_cells if cid}
+    given_lines = {line.strip() for _, _, source in fresh_cells for line in source.splitlines() if line.strip()}
+    given_imports = {used for _, _, source in fresh_cells
                      for used in _imports(_parse(source) or ast.Module([], [])).values()}
     aliases, notes = {}, []
     for number, cid, source in _code_cells(nb):
@@ -97,17 +113,22 @@ def flags(nb, fresh, name: str) -> list[str]:
         for name_bound in _defined(tree):
             aliases.pop(name_bound, None)
         aliases.update({bound: (dotted, not mine) for bound, dotted in _imports(tree).items()})
-        for how, used in dict.fromkeys(_references(tree, aliases) if mine else ()):
+        found = _references(tree, aliases, given_lines, source.splitlines()) if mine else ()
+        for how, used in dict.fromkeys(found):
             if how == "import" and used in given_imports:
                 continue  # the notebook as given imports it itself
-            if how == "given" and used.rsplit(".", 1)[-1] != name:
+            if how == "given" and used.rsplit(".", 1)[-1] not in names:
                 continue  # what the notebook gives, used as it is meant to be
             if used.startswith(_GRADERS + ".") and used != f"{_GRADERS}.check":
                 notes.append(msg("cell {n} uses `{used}`, the graders' own code", n=number, used=used))
             elif used.startswith(_JUDGE) or how == "comm":
                 notes.append(msg("cell {n} reaches into the judge's channel (`{used}`)", n=number, used=used))
+            elif how == "text" and "reference.pt" in used:
+                if "REFERENCE_CHECKPOINT" in names:  # a note for the exercise that trains a model only
+                    notes.append(msg("cell {n} names the course's trained model (`{used}`)", n=number, used=used))
             elif how == "text" and _PACKAGE not in used:
                 notes.append(msg("cell {n} names the solutions (`{used}`)", n=number, used=used))
-            elif used.startswith(_PACKAGE + ".") and used.rsplit(".", 1)[-1] == name:
-                notes.append(msg("cell {n} uses `{used}`, the course's own `{name}`", n=number, used=used, name=name))
+            elif used.startswith(_PACKAGE + ".") and used.rsplit(".", 1)[-1] in names:
+                part = used.rsplit(".", 1)[-1]
+                notes.append(msg("cell {n} uses `{used}`, the course's own `{name}`", n=number, used=used, name=part))
     return list(dict.fromkeys(notes))

@@ -349,7 +349,8 @@ class _Decoder:
         _need(type(meta.get("repr_len")) is int and meta["repr_len"] >= 0, "malformed handle metadata (repr_len)")
         return dict(type_name=text("type_name"), classes=texts("classes"), callable=meta["callable"],
                     is_class=meta["is_class"], repr=text("repr"), repr_len=meta["repr_len"],
-                    name=text("name", optional=True), params=texts("params", optional=True))
+                    name=text("name", optional=True), params=texts("params", optional=True),
+                    module=text("module", optional=True))
 
 
 def decode(node, buffers: list, make_handle: Callable[[int, dict], Any], limits: Limits = LIMITS,
