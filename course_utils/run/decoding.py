@@ -23,9 +23,11 @@ import contextlib
 import torch
 
 from course_utils.base import validate
+from course_utils.base.i18n import msg
 from course_utils.corpus.data import Vocab, pad_sequences
 from course_utils.corpus.metrics import corpus_bleu, exact_match
 from course_utils.transformer.masks import causal_mask, padding_mask
+from course_utils.transformer.model import Transformer
 
 
 @contextlib.contextmanager
@@ -79,19 +81,22 @@ def greedy_decode(model, src, max_new_tokens: int | None = None, bos_id: int | N
     """
     bos_id, eos_id, pad_id = special_ids(model, bos_id, eos_id, pad_id)
     src, src_mask, max_new_tokens = _prepare(model, src, src_mask, pad_id, max_new_tokens)
-    with inference(model):
+    B = src.size(0)
+    with inference(model), torch.inference_mode():
         memory = model.encode(src, src_mask)  # (B, S, d_model)
-        ys = torch.full((src.size(0), 1), bos_id, dtype=torch.long, device=src.device)  # (B, 1)
-        finished = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
+        ys = torch.full((B, max_new_tokens + 1), pad_id, dtype=torch.long, device=src.device)  # written in place
+        ys[:, 0] = bos_id
+        finished = torch.zeros(B, dtype=torch.bool, device=src.device)
         cache = model.new_cache() if use_cache else None
+        step = _decoder_step(model)
         for t in range(max_new_tokens):
-            logits = _next_token_logits(model, ys, memory, src_mask, cache, t)  # (B, V)
-            next_token = logits.argmax(dim=-1).masked_fill(finished, pad_id)
-            ys = torch.cat([ys, next_token[:, None]], dim=1)  # (B, t + 2)
+            logits = step(ys[:, : t + 1], memory, src_mask, cache, t)  # (B, V)
+            next_token = logits.argmax(dim=-1).masked_fill_(finished, pad_id)
+            ys[:, t + 1] = next_token
             finished |= next_token == eos_id
             if finished.all():
                 break
-    return ys[:, 1:]  # (B, T)
+    return ys[:, 1 : t + 2].clone()  # (B, T); made outside inference mode, so an ordinary tensor
 
 
 def gnmt_length_penalty(length: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -123,7 +128,7 @@ def beam_search(model, src, beam_size: int = 4, length_penalty: float = 0.6, max
     bos_id, eos_id, pad_id = special_ids(model, bos_id, eos_id, pad_id)
     src, src_mask, max_new_tokens = _prepare(model, src, src_mask, pad_id, max_new_tokens)
     B, K, device = src.size(0), beam_size, src.device
-    with inference(model):
+    with inference(model), torch.inference_mode():
         memory = model.encode(src, src_mask).repeat_interleave(K, dim=0)  # (B * K, S, d_model)
         src_mask = src_mask.repeat_interleave(K, dim=0)  # (B * K, 1, 1, S)
         ys = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)  # (B * K, 1)
@@ -135,8 +140,9 @@ def beam_search(model, src, beam_size: int = 4, length_penalty: float = 0.6, max
         lengths = torch.zeros(B * K, device=device)
         finished = torch.zeros(B * K, dtype=torch.bool, device=device)
         cache = model.new_cache() if use_cache else None
+        step = _decoder_step(model)
         for t in range(max_new_tokens):
-            logits = _next_token_logits(model, ys, memory, src_mask, cache, t)  # (B * K, V)
+            logits = step(ys, memory, src_mask, cache, t)  # (B * K, V)
             log_probs = logits.float().log_softmax(dim=-1)
             V = log_probs.size(-1)
             # a finished hypothesis can only be extended by <pad>, at no cost
@@ -161,6 +167,7 @@ def beam_search(model, src, beam_size: int = 4, length_penalty: float = 0.6, max
         best_score, best_beam = final.max(dim=-1)  # (B,), (B,)
         out = ys.view(B, K, -1)[torch.arange(B, device=device), best_beam, 1:]  # (B, T)
         out = _trim_padding(out, pad_id)
+    out, best_score = out.clone(), best_score.clone()  # ordinary tensors, made outside inference mode
     return (out, best_score) if return_scores else out
 
 
@@ -302,13 +309,38 @@ def _prepare(model, src, src_mask, pad_id, max_new_tokens):
     return src, src_mask, max_new_tokens
 
 
-def _next_token_logits(model, ys, memory, src_mask, cache, t):
-    """Scores for the token after `ys` (B, t + 1). With a cache, feed only the newest
-    token at position t; without, re-run the whole prefix under a causal mask."""
-    if cache is not None:
-        return model.decode(ys[:, -1:], memory, src_mask, offset=t, cache=cache)[:, -1]  # (B, V)
-    tgt_mask = causal_mask(ys.size(1), ys.device)  # (t + 1, t + 1)
-    return model.decode(ys, memory, src_mask, tgt_mask=tgt_mask)[:, -1]  # (B, V)
+def _decoder_step(model):
+    """The function `step(ys, memory, src_mask, cache, t)` -> the scores (B, V) for the
+    token after `ys` (B, t + 1). With a cache it feeds only the newest token, at position
+    t; without, it re-runs the whole prefix under a causal mask.
+
+    The first step goes through `model.decode`, which checks every argument; for the
+    course's Transformer the later steps then run `decode_unchecked` on the same, already
+    checked memory, mask and cache (a step adds one token the loop chose itself). Any
+    other model is called through its `decode` at every step. The scores are checked
+    for NaN and inf at every step: a token picked from them would be noise."""
+    unchecked = getattr(model, "decode_unchecked", None)
+    if not isinstance(model, Transformer) or type(model).decode is not Transformer.decode:
+        unchecked = None  # a model of its own, or one that changes decode: every step goes through it
+
+    full_mask = {}  # id of a source mask -> None if it blocks nothing (then every step can skip it)
+
+    def step(ys, memory, src_mask, cache, t):
+        decode = model.decode if t == 0 or unchecked is None else unchecked
+        if decode is unchecked and src_mask is not None:
+            if id(src_mask) not in full_mask:
+                full_mask[id(src_mask)] = None if bool(src_mask.all()) else src_mask
+            src_mask = full_mask[id(src_mask)]  # an all-True mask changes no score
+        if cache is not None:
+            logits = decode(ys[:, -1:], memory, src_mask, offset=t, cache=cache)[:, -1]  # (B, V)
+        else:
+            logits = decode(ys, memory, src_mask, tgt_mask=causal_mask(ys.size(1), ys.device))[:, -1]  # (B, V)
+        if not bool(torch.isfinite(logits).all()):
+            raise ValueError(msg("decoding step {t}: the model's scores hold NaN or inf, so the next token would "
+                                 "be noise; its weights hold NaN or inf (did training diverge?)", t=t))
+        return logits
+
+    return step
 
 
 def _trim_padding(out, pad_id):
