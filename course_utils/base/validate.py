@@ -16,6 +16,8 @@ import math
 
 import torch
 
+from course_utils.base.i18n import msg
+
 _KINDS = {
     "float": ("a floating-point", lambda dt: dt.is_floating_point),
     "int": ("an integer", lambda dt: not dt.is_floating_point and not dt.is_complex and dt != torch.bool),
@@ -110,6 +112,9 @@ def tensor(name: str, x, *, kind: str | None = None, ndim: int | None = None,
     in the message about dims."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.is_meta:
+        raise ValueError(msg("{name} is a meta tensor: it has a shape but no values to compute with; "
+                             "make it on a real device such as 'cpu'", name=name))
     if kind is not None:
         words, ok = _KINDS[kind]
         if not ok(x.dtype):

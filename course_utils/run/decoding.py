@@ -99,6 +99,13 @@ def greedy_decode(model, src, max_new_tokens: int | None = None, bos_id: int | N
     return ys[:, 1 : t + 2].clone()  # (B, T); made outside inference mode, so an ordinary tensor
 
 
+MAX_BEAM_SIZE = 64
+# The paper used alpha = 0.6. With alpha <= 10, ((5 + T) / 6) ** alpha stays a finite float32
+# for every output of up to 40,000 tokens; a huge alpha overflows it to inf, every score
+# becomes -0 or NaN and finished hypotheses get extended past <eos>.
+MAX_LENGTH_PENALTY = 10.0
+
+
 def gnmt_length_penalty(length: torch.Tensor, alpha: float) -> torch.Tensor:
     """((5 + length) / 6) ** alpha (Wu et al. 2016), the length penalty the Transformer
     paper used with alpha = 0.6. A hypothesis is ranked by log P / penalty, so alpha > 0
@@ -123,8 +130,14 @@ def beam_search(model, src, beam_size: int = 4, length_penalty: float = 0.6, max
         laid out as greedy_decode's output. With `return_scores`, also (B,) normalised
         log-probabilities of those hypotheses.
     """
-    validate.positive_int("beam_search: beam_size", beam_size)
-    validate.finite_float("beam_search: length_penalty", length_penalty, min=0.0)
+    validate.positive_int("beam_search: beam_size", beam_size, max=MAX_BEAM_SIZE,
+                          hint="each sentence keeps beam_size hypotheses and scores beam_size x vocabulary "
+                               "candidates at every step; a few beams (4 in the paper) are enough")
+    vocab = getattr(getattr(model, "config", None), "tgt_vocab_size", None)
+    if isinstance(vocab, int) and beam_size > vocab:
+        raise ValueError(msg("beam_search: beam_size={k} exceeds the target vocabulary ({v} tokens): the first "
+                             "step has only {v} different hypotheses to keep", k=beam_size, v=vocab))
+    validate.finite_float("beam_search: length_penalty", length_penalty, min=0.0, max=MAX_LENGTH_PENALTY)
     bos_id, eos_id, pad_id = special_ids(model, bos_id, eos_id, pad_id)
     src, src_mask, max_new_tokens = _prepare(model, src, src_mask, pad_id, max_new_tokens)
     B, K, device = src.size(0), beam_size, src.device
@@ -184,6 +197,12 @@ def translate_batch(model, src_vocab, tgt_vocab, sentences, beam_size: int = 1, 
     if empty is not None:
         raise ValueError(f"translate_batch: sentence {empty} is empty; give at least one token")
     validate.positive_int("translate_batch: batch_size", batch_size)
+    unknown = sorted({t for s in sentences for t in s if t not in src_vocab}, key=str)
+    if unknown:
+        first = next(i for i, s in enumerate(sentences) if any(t not in src_vocab for t in s))
+        raise ValueError(msg("translate_batch: tokens {tokens} (first in sentence {i}) are not in the source "
+                             "vocabulary, so they would be translated as <unk>; check typed text with "
+                             "course_utils.corpus.data.english_tokens first", tokens=unknown[:10], i=first))
     device = next(model.parameters()).device
     results = []
     for start in range(0, len(sentences), batch_size):
@@ -294,6 +313,7 @@ def _prepare(model, src, src_mask, pad_id, max_new_tokens):
     if not isinstance(src, torch.Tensor) or src.dim() != 2 or src.dtype.is_floating_point:
         shape = tuple(src.shape) if isinstance(src, torch.Tensor) else type(src).__name__
         raise ValueError(f"src must be a (B, S) tensor of token ids, got {shape}")
+    validate.token_ids("src", src)  # an integer tensor with values (not a meta tensor)
     config = getattr(model, "config", None)
     if src_mask is None:
         src_mask = padding_mask(src, pad_id)  # (B, 1, 1, S)

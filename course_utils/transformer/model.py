@@ -181,6 +181,10 @@ class Transformer(nn.Module):
             raise ValueError(f"memory must have shape (B, S, d_model={d_model}), got {tuple(memory.shape)}")
         if memory.size(0) != tgt.size(0):
             raise ValueError(f"batch sizes differ: tgt has {tgt.size(0)} sequences, memory has {memory.size(0)}")
+        if memory.device != tgt.device or (src_mask is not None and src_mask.device != tgt.device):
+            raise ValueError(msg("memory ({memory}) and src_mask ({mask}) must be on the device of tgt and the model "
+                                 "({device})", memory=memory.device, device=tgt.device,
+                                 mask=None if src_mask is None else src_mask.device))
         if src_mask is not None:
             _check_source_mask(src_mask, memory.size(0), self.config.n_heads, memory.size(1), "src_mask")
         non_negative_int("offset", offset)
@@ -241,6 +245,9 @@ class Transformer(nn.Module):
                                  "or give each at least one token (e.g. <eos>)")
             return src_mask
         _check_source_mask(src_mask, src.size(0), self.config.n_heads, src.size(1), "src_mask")
+        if src_mask.device != src.device:
+            raise ValueError(msg("src_mask is on {mask} but src is on {device}: build the mask on the device of src",
+                                 mask=src_mask.device, device=src.device))
         return src_mask
 
     def _check_target_mask(self, tgt_mask, tgt, cache) -> None:
@@ -252,6 +259,13 @@ class Transformer(nn.Module):
 
     def _check_tokens(self, ids, name: str, vocab_size: int) -> None:
         token_ids(name, ids, vocab_size)
+        if ids.dtype not in (torch.int64, torch.int32):
+            raise TypeError(msg("{name} holds token ids as {dtype}; the embedding looks up int64 (torch.long) or "
+                                "int32 ids: convert them with .long()", name=name, dtype=ids.dtype))
+        weights = self.out_proj.weight
+        if ids.device != weights.device:
+            raise ValueError(msg("{name} is on {device} but the model is on {model}: move the ids "
+                                 "({name}.to({model!r})) or the model", name=name, device=ids.device, model=weights.device))
         if ids.size(1) > self.config.max_len:
             raise ValueError(f"{name} has length {ids.size(1)}, longer than max_len={self.config.max_len}")
         if ids.size(0) == 0 or ids.size(1) == 0:
