@@ -344,6 +344,7 @@ def _decoder_step(model):
         unchecked = None  # a model of its own, or one that changes decode: every step goes through it
 
     full_mask = {}  # id of a source mask -> None if it blocks nothing (then every step can skip it)
+    causal = [None]
 
     def step(ys, memory, src_mask, cache, t):
         decode = model.decode if t == 0 or unchecked is None else unchecked
@@ -354,7 +355,10 @@ def _decoder_step(model):
         if cache is not None:
             logits = decode(ys[:, -1:], memory, src_mask, offset=t, cache=cache)[:, -1]  # (B, V)
         else:
-            logits = decode(ys, memory, src_mask, tgt_mask=causal_mask(ys.size(1), ys.device))[:, -1]  # (B, V)
+            T = ys.size(1)
+            if causal[0] is None or causal[0].size(0) < T:
+                causal[0] = causal_mask(max(T, 64), ys.device)  # built once, sliced at every step
+            logits = decode(ys, memory, src_mask, tgt_mask=causal[0][:T, :T])[:, -1]  # (B, V)
         if not bool(torch.isfinite(logits).all()):
             raise ValueError(msg("decoding step {t}: the model's scores hold NaN or inf, so the next token would "
                                  "be noise; its weights hold NaN or inf (did training diverge?)", t=t))
