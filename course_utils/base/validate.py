@@ -10,6 +10,12 @@ and what was given, and otherwise returns the value, so a check reads as an assi
 
 `bool` is a subclass of `int` in Python, so `isinstance(True, int)` holds; every integer
 check here refuses bools, and `boolean` refuses truthy strings such as "false".
+
+Where the checks run: once per call, at the entry the caller used. A model call checks its
+token ids and masks and the stacks check their first layer's inputs; the layers and the
+attention inside then run on checked inputs (`forward_unchecked`, `unchecked_attention`),
+and a decoding loop checks its first step and runs the later ones through
+`Transformer.decode_unchecked`. Calling a layer or `attention` directly checks as before.
 """
 
 import math
