@@ -90,9 +90,9 @@ def greedy_decode(model, src, max_new_tokens: int | None = None, bos_id: int | N
         cache = model.new_cache() if use_cache else None
         step = _decoder_step(model)
         for t in range(max_new_tokens):
-            logits = step(ys[:, : t + 1], memory, src_mask, cache, t)  # (B, V)
+            logits = step(ys.narrow(1, 0, t + 1), memory, src_mask, cache, t)  # (B, V)
             next_token = logits.argmax(dim=-1).masked_fill_(finished, pad_id)
-            ys[:, t + 1] = next_token
+            ys.select(1, t + 1).copy_(next_token)
             finished |= next_token == eos_id
             if finished.all():
                 break
@@ -353,12 +353,12 @@ def _decoder_step(model):
                 full_mask[id(src_mask)] = None if bool(src_mask.all()) else src_mask
             src_mask = full_mask[id(src_mask)]  # an all-True mask changes no score
         if cache is not None:
-            logits = decode(ys[:, -1:], memory, src_mask, offset=t, cache=cache)[:, -1]  # (B, V)
+            logits = decode(ys.narrow(1, t, 1), memory, src_mask, offset=t, cache=cache).select(1, -1)  # (B, V)
         else:
             T = ys.size(1)
             if causal[0] is None or causal[0].size(0) < T:
                 causal[0] = causal_mask(max(T, 64), ys.device)  # built once, sliced at every step
-            logits = decode(ys, memory, src_mask, tgt_mask=causal[0][:T, :T])[:, -1]  # (B, V)
+            logits = decode(ys, memory, src_mask, tgt_mask=causal[0][:T, :T]).select(1, -1)  # (B, V)
         if not bool(torch.isfinite(logits).all()):
             raise ValueError(msg("decoding step {t}: the model's scores hold NaN or inf, so the next token would "
                                  "be noise; its weights hold NaN or inf (did training diverge?)", t=t))
