@@ -453,7 +453,8 @@ def english_tokens(sentence: str, vocab: Vocab | None = None) -> list[str]:
     """Turn a typed English sentence into tokens the toy model knows, e.g. for the translate
     widget: "The dog chases the cat" -> ["the", "dog", "chases", "the", "cat", "."].
 
-    Adds the final "." (or "?" when it starts with do/does/did/will) if missing (and `vocab`, when given, has it). Raises
+    Adds the final "." (or "?" when it starts with do/does/did/will) if missing (and `vocab`,
+    when given, has it). Raises
     `UnknownWordError` (a ValueError) naming every unknown word, with suggestions.
     Used in lesson 10 (typed sentences, the translate widget).
     """

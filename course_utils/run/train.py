@@ -425,7 +425,8 @@ def _check_weight_shapes(state_dict: dict, config: TransformerConfig, path) -> N
              for name in expected.keys() & state_dict.keys() if tuple(state_dict[name].shape) != expected[name]]
     if missing or unexpected or wrong:
         parts = [f"{label}: {', '.join(items[:5])}{' ...' if len(items) > 5 else ''}"
-                 for label, items in (("missing", missing), ("unexpected", unexpected), ("size mismatch", sorted(wrong)))
+                 for label, items in (("missing", missing), ("unexpected", unexpected),
+                                      ("size mismatch", sorted(wrong)))
                  if items]
         raise CheckpointError(msg("{path}: the weights do not fit the stored config (a model of about {n:.2e} "
                                   "parameters): {parts}", path=str(path), n=config.approx_parameters,

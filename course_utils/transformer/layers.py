@@ -227,7 +227,8 @@ class MultiHeadAttention(nn.Module):
         if self.fast:
             out, weights = unchecked_sdpa_attention(q, k, v, mask, self.dropout.p if self.training else 0.0), None
         else:
-            out, weights = unchecked_attention(q, k, v, mask, self.dropout if self.training and self.dropout.p else None)
+            dropout = self.dropout if self.training and self.dropout.p else None
+            out, weights = unchecked_attention(q, k, v, mask, dropout)
             weights = weights.detach()
         object.__setattr__(self, "last_weights", weights)  # a plain attribute: skip nn.Module's bookkeeping
         return _linear(self.w_o, out.transpose(1, 2).reshape(B, T_q, self.d_model))  # (B, T_q, d_model)

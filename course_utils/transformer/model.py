@@ -192,7 +192,8 @@ class Transformer(nn.Module):
         x = self.tgt_pos(self.tgt_embed(tgt) * math.sqrt(self.config.d_model), offset=offset)  # checks the positions
         if tgt_mask is None and cache is None:
             tgt_mask = self._target_mask(tgt)
-        return _finite_logits(self.out_proj(self.decoder(x, memory, tgt_mask, src_mask, cache=cache)), "Transformer.decode")
+        x = self.decoder(x, memory, tgt_mask, src_mask, cache=cache)  # (B, T, d_model)
+        return _finite_logits(self.out_proj(x), "Transformer.decode")
 
     def decode_unchecked(self, tgt, memory, src_mask, tgt_mask=None, offset: int = 0, cache=None) -> torch.Tensor:
         """`decode` on arguments its caller has checked: the same logits, no argument
@@ -265,7 +266,8 @@ class Transformer(nn.Module):
         weights = self.out_proj.weight
         if ids.device != weights.device:
             raise ValueError(msg("{name} is on {device} but the model is on {model}: move the ids "
-                                 "({name}.to({model!r})) or the model", name=name, device=ids.device, model=weights.device))
+                                 "({name}.to({model!r})) or the model", name=name, device=ids.device,
+                                 model=weights.device))
         if ids.size(1) > self.config.max_len:
             raise ValueError(f"{name} has length {ids.size(1)}, longer than max_len={self.config.max_len}")
         if ids.size(0) == 0 or ids.size(1) == 0:
