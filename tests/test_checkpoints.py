@@ -210,3 +210,43 @@ def test_bad_device_and_bad_save_arguments(good, tmp_path):
         save_checkpoint(tmp_path, model, src_vocab, tgt_vocab)
     with pytest.raises(TypeError, match="src_vocab must be a Vocab"):
         save_checkpoint(tmp_path / "m.pt", model, {"tokens": []}, tgt_vocab)
+
+
+def test_a_small_file_describing_a_huge_model_is_refused_before_it_is_built(good, tmp_path, monkeypatch):
+    """A config of about 1.4e9 parameters (5 GiB of float32) with the few weights of a tiny
+    model: refused from the shapes alone, without allocating the model it describes."""
+    import course_utils.run.train as train_module
+
+    def huge(c):
+        c["config"] = dict(c["config"], d_model=2048, d_ff=8192, n_heads=16, n_layers=12)
+    built = []
+    real = train_module.Transformer
+    monkeypatch.setattr(train_module, "Transformer", lambda config: built.append(config) or real(config))
+    path = altered(good, tmp_path, huge)
+    assert path.stat().st_size < 100_000
+    refused(path, "do not fit the stored config", "1.41e+09 parameters", "missing")
+    assert len(built) == 1  # the shape check's model, on the meta device; never the real one
+
+
+def test_deeply_nested_meta_is_refused_not_a_recursion_error(good, tmp_path):
+    nested = []
+    inner = nested
+    for _ in range(200):
+        inner.append([])
+        inner = inner[0]
+    model = Transformer(TransformerConfig(len(SRC_VOCAB), len(TGT_VOCAB), d_model=8, n_heads=2, n_layers=1,
+                                          d_ff=16, max_len=8))
+    with pytest.raises(TypeError, match="nested more than 32 lists or dicts deep"):
+        save_checkpoint(tmp_path / "nested.pt", model, SRC_VOCAB, TGT_VOCAB, notes=nested)
+    refused(altered(good, tmp_path, lambda c: c["meta"].update(notes=nested)), "nested more than 32")
+
+
+def test_evaluate_refuses_a_recipe_asking_for_a_billion_training_pairs(good, tmp_path, capsys):
+    from course_utils.run.reference import evaluate_command
+
+    def billion(c):
+        c["meta"] = dict(c["meta"], recipe=dict(c["meta"]["recipe"], n_train=10**9))
+    path = altered(good, tmp_path, billion)
+    assert evaluate_command(checkpoint=path, split="val", limit=3) == 1
+    err = capsys.readouterr().err
+    assert "meta['recipe']['n_train'] is 1000000000, outside 0 to 1,000,000" in err

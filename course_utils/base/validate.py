@@ -10,11 +10,19 @@ and what was given, and otherwise returns the value, so a check reads as an assi
 
 `bool` is a subclass of `int` in Python, so `isinstance(True, int)` holds; every integer
 check here refuses bools, and `boolean` refuses truthy strings such as "false".
+
+Where the checks run: once per call, at the entry the caller used. A model call checks its
+token ids and masks and the stacks check their first layer's inputs; the layers and the
+attention inside then run on checked inputs (`forward_unchecked`, `unchecked_attention`),
+and a decoding loop checks its first step and runs the later ones through
+`Transformer.decode_unchecked`. Calling a layer or `attention` directly checks as before.
 """
 
 import math
 
 import torch
+
+from course_utils.base.i18n import msg
 
 _KINDS = {
     "float": ("a floating-point", lambda dt: dt.is_floating_point),
@@ -110,6 +118,9 @@ def tensor(name: str, x, *, kind: str | None = None, ndim: int | None = None,
     in the message about dims."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.is_meta:
+        raise ValueError(msg("{name} is a meta tensor: it has a shape but no values to compute with; "
+                             "make it on a real device such as 'cpu'", name=name))
     if kind is not None:
         words, ok = _KINDS[kind]
         if not ok(x.dtype):

@@ -455,7 +455,8 @@ def english_tokens(sentence: str, vocab: Vocab | None = None) -> list[str]:
     """Turn a typed English sentence into tokens the toy model knows, e.g. for the translate
     widget: "The dog chases the cat" -> ["the", "dog", "chases", "the", "cat", "."].
 
-    Adds the final "." (or "?" when it starts with do/does/did/will) if missing. Raises
+    Adds the final "." (or "?" when it starts with do/does/did/will) if missing (and `vocab`,
+    when given, has it). Raises
     `UnknownWordError` (a ValueError) naming every unknown word, with suggestions.
     Used in lesson 10 (typed sentences, the translate widget).
     """
@@ -479,7 +480,9 @@ def english_tokens(sentence: str, vocab: Vocab | None = None) -> list[str]:
         raise UnknownWordError(msg("unknown word {words}: the toy grammar knows only its {n} words "
                                    "(e.g. nouns: {nouns}, ...)", **fields), unknown)
     if tokens[-1] not in (".", "?"):
-        tokens.append("?" if tokens[0] in ("do", "does", "did", "will") else ".")
+        mark = "?" if tokens[0] in ("do", "does", "did", "will") else "."
+        if vocab is None or mark in vocab:  # a vocabulary without it would read the mark as <unk>
+            tokens.append(mark)
     return tokens
 
 

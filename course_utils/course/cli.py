@@ -43,11 +43,8 @@ from course_utils.course.notebook import NotebookError
 
 MAX_TIMEOUT = 24 * 3600
 MAX_THREADS = 256
-MAX_BEAM = 64  # beam search keeps MAX_BEAM hypotheses per sentence in memory
 MAX_SEED = 2**32 - 1  # set_seed also seeds NumPy, whose seeds are 32-bit
-MAX_TRAIN_PAIRS = 1_000_000  # 25x the recipe's 40,000: a bound on memory and generation time
 MAX_STEPS = 1_000_000  # ~140x the recipe's 7,000 steps: a number that is not a typo
-MAX_LENGTH_PENALTY = 10.0  # beam search divides by ((5 + length) / 6) ** alpha: larger overflows to inf
 
 
 def _say(text: str, error: bool = False) -> None:
@@ -414,6 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The `course` parser, its help texts in the command's language (call it inside
     `argparse_in(lang)` for argparse's own words: usage, options, errors)."""
     from course_utils.run import reference
+    from course_utils.run.decoding import MAX_BEAM_SIZE as MAX_BEAM
+    from course_utils.run.decoding import MAX_LENGTH_PENALTY
+    from course_utils.run.reference import MAX_TRAIN_PAIRS
 
     parser = _Parser(prog="course", description=_text("Attention, step by step: exercises and progress."))
     parser.add_argument("--version", action="version", version=f"course {_version()}",

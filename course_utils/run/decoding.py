@@ -23,9 +23,11 @@ import contextlib
 import torch
 
 from course_utils.base import validate
+from course_utils.base.i18n import msg
 from course_utils.corpus.data import Vocab, pad_sequences
 from course_utils.corpus.metrics import corpus_bleu, exact_match
 from course_utils.transformer.masks import causal_mask, padding_mask
+from course_utils.transformer.model import Transformer
 
 
 @contextlib.contextmanager
@@ -79,19 +81,29 @@ def greedy_decode(model, src, max_new_tokens: int | None = None, bos_id: int | N
     """
     bos_id, eos_id, pad_id = special_ids(model, bos_id, eos_id, pad_id)
     src, src_mask, max_new_tokens = _prepare(model, src, src_mask, pad_id, max_new_tokens)
-    with inference(model):
+    B = src.size(0)
+    with inference(model), torch.inference_mode():
         memory = model.encode(src, src_mask)  # (B, S, d_model)
-        ys = torch.full((src.size(0), 1), bos_id, dtype=torch.long, device=src.device)  # (B, 1)
-        finished = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)
+        ys = torch.full((B, max_new_tokens + 1), pad_id, dtype=torch.long, device=src.device)  # written in place
+        ys[:, 0] = bos_id
+        finished = torch.zeros(B, dtype=torch.bool, device=src.device)
         cache = model.new_cache() if use_cache else None
+        step = _decoder_step(model)
         for t in range(max_new_tokens):
-            logits = _next_token_logits(model, ys, memory, src_mask, cache, t)  # (B, V)
-            next_token = logits.argmax(dim=-1).masked_fill(finished, pad_id)
-            ys = torch.cat([ys, next_token[:, None]], dim=1)  # (B, t + 2)
+            logits = step(ys.narrow(1, 0, t + 1), memory, src_mask, cache, t)  # (B, V)
+            next_token = logits.argmax(dim=-1).masked_fill_(finished, pad_id)
+            ys.select(1, t + 1).copy_(next_token)
             finished |= next_token == eos_id
             if finished.all():
                 break
-    return ys[:, 1:]  # (B, T)
+    return ys[:, 1 : t + 2].clone()  # (B, T); made outside inference mode, so an ordinary tensor
+
+
+MAX_BEAM_SIZE = 64
+# The paper used alpha = 0.6. With alpha <= 10, ((5 + T) / 6) ** alpha stays a finite float32
+# for every output of up to 40,000 tokens; a huge alpha overflows it to inf, every score
+# becomes -0 or NaN and finished hypotheses get extended past <eos>.
+MAX_LENGTH_PENALTY = 10.0
 
 
 def gnmt_length_penalty(length: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -118,12 +130,18 @@ def beam_search(model, src, beam_size: int = 4, length_penalty: float = 0.6, max
         laid out as greedy_decode's output. With `return_scores`, also (B,) normalised
         log-probabilities of those hypotheses.
     """
-    validate.positive_int("beam_search: beam_size", beam_size)
-    validate.finite_float("beam_search: length_penalty", length_penalty, min=0.0)
+    validate.positive_int("beam_search: beam_size", beam_size, max=MAX_BEAM_SIZE,
+                          hint="each sentence keeps beam_size hypotheses and scores beam_size x vocabulary "
+                               "candidates at every step; a few beams (4 in the paper) are enough")
+    vocab = getattr(getattr(model, "config", None), "tgt_vocab_size", None)
+    if isinstance(vocab, int) and beam_size > vocab:
+        raise ValueError(msg("beam_search: beam_size={k} exceeds the target vocabulary ({v} tokens): the first "
+                             "step has only {v} different hypotheses to keep", k=beam_size, v=vocab))
+    validate.finite_float("beam_search: length_penalty", length_penalty, min=0.0, max=MAX_LENGTH_PENALTY)
     bos_id, eos_id, pad_id = special_ids(model, bos_id, eos_id, pad_id)
     src, src_mask, max_new_tokens = _prepare(model, src, src_mask, pad_id, max_new_tokens)
     B, K, device = src.size(0), beam_size, src.device
-    with inference(model):
+    with inference(model), torch.inference_mode():
         memory = model.encode(src, src_mask).repeat_interleave(K, dim=0)  # (B * K, S, d_model)
         src_mask = src_mask.repeat_interleave(K, dim=0)  # (B * K, 1, 1, S)
         ys = torch.full((B * K, 1), bos_id, dtype=torch.long, device=device)  # (B * K, 1)
@@ -135,8 +153,9 @@ def beam_search(model, src, beam_size: int = 4, length_penalty: float = 0.6, max
         lengths = torch.zeros(B * K, device=device)
         finished = torch.zeros(B * K, dtype=torch.bool, device=device)
         cache = model.new_cache() if use_cache else None
+        step = _decoder_step(model)
         for t in range(max_new_tokens):
-            logits = _next_token_logits(model, ys, memory, src_mask, cache, t)  # (B * K, V)
+            logits = step(ys, memory, src_mask, cache, t)  # (B * K, V)
             log_probs = logits.float().log_softmax(dim=-1)
             V = log_probs.size(-1)
             # a finished hypothesis can only be extended by <pad>, at no cost
@@ -161,6 +180,7 @@ def beam_search(model, src, beam_size: int = 4, length_penalty: float = 0.6, max
         best_score, best_beam = final.max(dim=-1)  # (B,), (B,)
         out = ys.view(B, K, -1)[torch.arange(B, device=device), best_beam, 1:]  # (B, T)
         out = _trim_padding(out, pad_id)
+    out, best_score = out.clone(), best_score.clone()  # ordinary tensors, made outside inference mode
     return (out, best_score) if return_scores else out
 
 
@@ -177,6 +197,12 @@ def translate_batch(model, src_vocab, tgt_vocab, sentences, beam_size: int = 1, 
     if empty is not None:
         raise ValueError(f"translate_batch: sentence {empty} is empty; give at least one token")
     validate.positive_int("translate_batch: batch_size", batch_size)
+    unknown = sorted({t for s in sentences for t in s if t not in src_vocab}, key=str)
+    if unknown:
+        first = next(i for i, s in enumerate(sentences) if any(t not in src_vocab for t in s))
+        raise ValueError(msg("translate_batch: tokens {tokens} (first in sentence {i}) are not in the source "
+                             "vocabulary, so they would be translated as <unk>; check typed text with "
+                             "course_utils.corpus.data.english_tokens first", tokens=unknown[:10], i=first))
     device = next(model.parameters()).device
     results = []
     for start in range(0, len(sentences), batch_size):
@@ -287,6 +313,7 @@ def _prepare(model, src, src_mask, pad_id, max_new_tokens):
     if not isinstance(src, torch.Tensor) or src.dim() != 2 or src.dtype.is_floating_point:
         shape = tuple(src.shape) if isinstance(src, torch.Tensor) else type(src).__name__
         raise ValueError(f"src must be a (B, S) tensor of token ids, got {shape}")
+    validate.token_ids("src", src)  # an integer tensor with values (not a meta tensor)
     config = getattr(model, "config", None)
     if src_mask is None:
         src_mask = padding_mask(src, pad_id)  # (B, 1, 1, S)
@@ -302,13 +329,42 @@ def _prepare(model, src, src_mask, pad_id, max_new_tokens):
     return src, src_mask, max_new_tokens
 
 
-def _next_token_logits(model, ys, memory, src_mask, cache, t):
-    """Scores for the token after `ys` (B, t + 1). With a cache, feed only the newest
-    token at position t; without, re-run the whole prefix under a causal mask."""
-    if cache is not None:
-        return model.decode(ys[:, -1:], memory, src_mask, offset=t, cache=cache)[:, -1]  # (B, V)
-    tgt_mask = causal_mask(ys.size(1), ys.device)  # (t + 1, t + 1)
-    return model.decode(ys, memory, src_mask, tgt_mask=tgt_mask)[:, -1]  # (B, V)
+def _decoder_step(model):
+    """The function `step(ys, memory, src_mask, cache, t)` -> the scores (B, V) for the
+    token after `ys` (B, t + 1). With a cache it feeds only the newest token, at position
+    t; without, it re-runs the whole prefix under a causal mask.
+
+    The first step goes through `model.decode`, which checks every argument; for the
+    course's Transformer the later steps then run `decode_unchecked` on the same, already
+    checked memory, mask and cache (a step adds one token the loop chose itself). Any
+    other model is called through its `decode` at every step. The scores are checked
+    for NaN and inf at every step: a token picked from them would be noise."""
+    unchecked = getattr(model, "decode_unchecked", None)
+    if not isinstance(model, Transformer) or type(model).decode is not Transformer.decode:
+        unchecked = None  # a model of its own, or one that changes decode: every step goes through it
+
+    full_mask = {}  # id of a source mask -> None if it blocks nothing (then every step can skip it)
+    causal = [None]
+
+    def step(ys, memory, src_mask, cache, t):
+        decode = model.decode if t == 0 or unchecked is None else unchecked
+        if decode is unchecked and src_mask is not None:
+            if id(src_mask) not in full_mask:
+                full_mask[id(src_mask)] = None if bool(src_mask.all()) else src_mask
+            src_mask = full_mask[id(src_mask)]  # an all-True mask changes no score
+        if cache is not None:
+            logits = decode(ys.narrow(1, t, 1), memory, src_mask, offset=t, cache=cache).select(1, -1)  # (B, V)
+        else:
+            T = ys.size(1)
+            if causal[0] is None or causal[0].size(0) < T:
+                causal[0] = causal_mask(max(T, 64), ys.device)  # built once, sliced at every step
+            logits = decode(ys, memory, src_mask, tgt_mask=causal[0][:T, :T]).select(1, -1)  # (B, V)
+        if not bool(torch.isfinite(logits).all()):
+            raise ValueError(msg("decoding step {t}: the model's scores hold NaN or inf, so the next token would "
+                                 "be noise; its weights hold NaN or inf (did training diverge?)", t=t))
+        return logits
+
+    return step
 
 
 def _trim_padding(out, pad_id):

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from course_utils.base import validate
+from course_utils.base.i18n import msg
 from course_utils.base.seed import set_seed
 from course_utils.corpus.data import Vocab, build_vocabs, english_tokens, make_splits
 from course_utils.run.decoding import evaluate, translate_batch
@@ -86,6 +87,7 @@ class ReferenceConfig:
 
 
 REFERENCE_CONFIG = ReferenceConfig()
+MAX_TRAIN_PAIRS = 1_000_000  # 25x the recipe's 40,000: a bound on memory and generation time
 
 
 def load_data(config: ReferenceConfig = REFERENCE_CONFIG):
@@ -220,6 +222,13 @@ def evaluate_command(*, checkpoint=REFERENCE_CHECKPOINT, split: str = "test", li
         print(f"course evaluate: {err}", file=sys.stderr)
         return 1
     recipe = meta.get("recipe", {})
+    for name in ("n_train", "n_val"):
+        if not 0 <= recipe.get(name, 0) <= MAX_TRAIN_PAIRS:
+            print(msg("course evaluate: {path}: meta['recipe'][{name!r}] is {n}, outside 0 to {top}: the checkpoint "
+                      "was altered or not written by `course train`, and generating that many sentences would "
+                      "take hours", path=str(checkpoint), name=name, n=recipe[name], top=f"{MAX_TRAIN_PAIRS:,}"),
+                  file=sys.stderr)
+            return 1
     config = dataclasses.replace(REFERENCE_CONFIG, **{k: recipe[k] for k in ("data_seed", "n_train", "n_val")
                                                       if k in recipe})
     if split in ("train", "val"):  # these depend on the training split's size

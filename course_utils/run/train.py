@@ -23,6 +23,7 @@ from torch import nn
 from tqdm.auto import tqdm  # a widget in JupyterLab, text in a terminal
 
 from course_utils.base import validate
+from course_utils.base.i18n import msg
 from course_utils.corpus.data import Vocab, collate
 from course_utils.run.decoding import inference
 from course_utils.transformer.layers import MultiHeadAttention
@@ -369,6 +370,7 @@ def load_checkpoint(path, device="cpu", recipe=None):
     if recipe is not None and "recipe" in meta:
         _check_fields(meta["recipe"], recipe, "meta['recipe']", path)
     _check_weights(checkpoint["state_dict"], path)
+    _check_weight_shapes(checkpoint["state_dict"], config, path)  # before a single weight is allocated
     model = Transformer(config)
     try:
         model.load_state_dict(checkpoint["state_dict"])
@@ -411,6 +413,26 @@ def _check_weights(state_dict: dict, path) -> None:
                                   "diverged (or the file was altered) before it was saved; it cannot translate")
 
 
+def _check_weight_shapes(state_dict: dict, config: TransformerConfig, path) -> None:
+    """The file's weights have the names and shapes of the model its config describes. The
+    model is built on the meta device (shapes, no memory), so a small file whose config
+    describes a huge model is refused before that model is allocated."""
+    with torch.device("meta"):
+        expected = {name: tuple(t.shape) for name, t in Transformer(config).state_dict().items()}
+    missing = sorted(expected.keys() - state_dict.keys())
+    unexpected = sorted(state_dict.keys() - expected.keys())
+    wrong = [f"{name} is {tuple(state_dict[name].shape)} in the file, {expected[name]} in the model"
+             for name in expected.keys() & state_dict.keys() if tuple(state_dict[name].shape) != expected[name]]
+    if missing or unexpected or wrong:
+        parts = [f"{label}: {', '.join(items[:5])}{' ...' if len(items) > 5 else ''}"
+                 for label, items in (("missing", missing), ("unexpected", unexpected),
+                                      ("size mismatch", sorted(wrong)))
+                 if items]
+        raise CheckpointError(msg("{path}: the weights do not fit the stored config (a model of about {n:.2e} "
+                                  "parameters): {parts}", path=str(path), n=config.approx_parameters,
+                                  parts="; ".join(parts)))
+
+
 def _check_fields(value, cls, where: str, path) -> None:
     """`value` (a dict read from a file) has, for each field of dataclass `cls` it holds,
     that field's declared type (int, float, str, bool, None, a nested dataclass). Keys that
@@ -441,18 +463,24 @@ def _check_typed(value, expected, where: str, path) -> None:
     raise CheckpointError(f"{path}: {where} must be {names}, got {type(value).__name__} ({value!r:.60})")
 
 
-def _check_plain(value, where: str) -> None:
+MAX_META_DEPTH = 32  # lists and dicts inside `meta`, nested at most this deep
+
+
+def _check_plain(value, where: str, depth: int = 0) -> None:
     if value is None or type(value) in (bool, int, float, str):  # exact types: a str subclass is not plain
         return
+    if depth >= MAX_META_DEPTH and type(value) in (list, tuple, dict):
+        raise TypeError(msg("save_checkpoint: {where} is nested more than {n} lists or dicts deep; keep meta "
+                            "flat (numbers, strings, short lists, dicts)", where=where, n=MAX_META_DEPTH))
     if type(value) in (list, tuple):
         for i, v in enumerate(value):
-            _check_plain(v, f"{where}[{i}]")
+            _check_plain(v, f"{where}[{i}]", depth + 1)
         return
     if type(value) is dict:
         for k, v in value.items():
             if type(k) is not str:
                 raise TypeError(f"save_checkpoint: {where} keys must be strings, got {k!r}")
-            _check_plain(v, f"{where}[{k!r}]")
+            _check_plain(v, f"{where}[{k!r}]", depth + 1)
         return
     raise TypeError(f"save_checkpoint: {where} must hold plain values (numbers, strings, lists, dicts) "
                     f"so the file loads with weights_only=True, got {type(value).__name__}")

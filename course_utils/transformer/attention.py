@@ -85,6 +85,14 @@ def attention(q, k, v, mask=None, dropout=None):
     if dropout is not None and not callable(dropout):
         raise TypeError(f"attention: dropout must be None or a module such as nn.Dropout(p), got "
                         f"{type(dropout).__name__}; for a probability use sdpa_attention(..., dropout_p=p)")
+    out, weights = unchecked_attention(q, k, v, mask, dropout)
+    return _finite_result(out, q, k, v, "attention"), weights  # (..., T_q, d_v)
+
+
+def unchecked_attention(q, k, v, mask=None, dropout=None):
+    """`attention` on arguments its caller has checked (MultiHeadAttention checks its
+    inputs once per call): the same computation, no argument checks, no finiteness check.
+    A wrong shape here meets torch's own error, so call `attention` unless you checked."""
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (..., T_q, T_k)
     if mask is not None:
         empty = _empty_rows(mask)
@@ -96,7 +104,7 @@ def attention(q, k, v, mask=None, dropout=None):
         weights = weights.masked_fill(empty, 0.0)
     if dropout is not None:
         weights = dropout(weights)
-    return _finite_result(weights @ v, q, k, v, "attention"), weights  # (..., T_q, d_v)
+    return weights @ v, weights  # (..., T_q, d_v), (..., T_q, T_k)
 
 
 def sdpa_attention(q, k, v, mask=None, dropout_p: float = 0.0):
@@ -110,7 +118,12 @@ def sdpa_attention(q, k, v, mask=None, dropout_p: float = 0.0):
     """
     _check_qkv(q, k, v, mask, "sdpa_attention")
     probability("sdpa_attention: dropout_p", dropout_p)
+    return _finite_result(unchecked_sdpa_attention(q, k, v, mask, dropout_p), q, k, v, "sdpa_attention"), None
+
+
+def unchecked_sdpa_attention(q, k, v, mask=None, dropout_p: float = 0.0):
+    """`sdpa_attention`'s output on checked arguments (see `unchecked_attention`)."""
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
     if mask is not None:
         out = out.masked_fill(_empty_rows(mask), 0.0)  # the documented result, whatever the kernel
-    return _finite_result(out, q, k, v, "sdpa_attention"), None
+    return out

@@ -13,6 +13,7 @@ blocked) and `nn.Transformer.generate_square_subsequent_mask` returns a float ma
 
 import torch
 
+from course_utils.base.i18n import msg
 from course_utils.base.validate import integer, positive_int, token_ids
 
 # The longest sequence the course's model pieces are built for. A sequence of T tokens
@@ -36,7 +37,12 @@ def causal_mask(T: int, device=None) -> torch.Tensor:
         device = None if device is None else torch.device(device)
     except (RuntimeError, TypeError) as err:
         raise ValueError(f"causal_mask: device {device!r} is not a device such as 'cpu' or 'cuda'") from err
-    return torch.ones(T, T, dtype=torch.bool, device=device).tril()
+    try:
+        return torch.ones(T, T, dtype=torch.bool, device=device).tril()
+    except (RuntimeError, AssertionError) as err:  # torch built without that device, or none present
+        raise ValueError(msg("causal_mask: device {device!r} is not available here ({why}); use the device of "
+                             "your tensors, e.g. device=x.device", device=str(device),
+                             why=(str(err).strip().splitlines() or [type(err).__name__])[0][:100])) from None
 
 
 def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
@@ -48,6 +54,8 @@ def padding_mask(tokens: torch.Tensor, pad_id: int) -> torch.Tensor:
     """
     token_ids("padding_mask: tokens", tokens)
     integer("padding_mask: pad_id", pad_id, min=0, hint="token ids are >= 0, so a negative pad_id would mask nothing")
+    integer("padding_mask: pad_id", pad_id, max=torch.iinfo(tokens.dtype).max,
+            hint=f"no token id of dtype {tokens.dtype} is that large")
     return (tokens != pad_id)[:, None, None, :]  # (B, 1, 1, T)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from course_utils.base.i18n import msg
 from course_utils.base.validate import (
     boolean,
     int_in_range,
@@ -187,11 +188,29 @@ class Transformer(nn.Module):
             raise ValueError(f"memory must have shape (B, S, d_model={d_model}), got {tuple(memory.shape)}")
         if memory.size(0) != tgt.size(0):
             raise ValueError(f"batch sizes differ: tgt has {tgt.size(0)} sequences, memory has {memory.size(0)}")
+        if memory.device != tgt.device or (src_mask is not None and src_mask.device != tgt.device):
+            raise ValueError(msg("memory ({memory}) and src_mask ({mask}) must be on the device of tgt and the model "
+                                 "({device})", memory=memory.device, device=tgt.device,
+                                 mask=None if src_mask is None else src_mask.device))
         if src_mask is not None:
             _check_source_mask(src_mask, memory.size(0), self.config.n_heads, memory.size(1), "src_mask")
         non_negative_int("offset", offset)
         self._check_target_mask(tgt_mask, tgt, cache)
-        return self._decode(tgt, memory, src_mask, tgt_mask, offset, cache)
+        x = self.tgt_pos(self.tgt_embed(tgt) * math.sqrt(self.config.d_model), offset=offset)  # checks the positions
+        if tgt_mask is None and cache is None:
+            tgt_mask = self._target_mask(tgt)
+        x = self.decoder(x, memory, tgt_mask, src_mask, cache=cache)  # (B, T, d_model)
+        return _finite_logits(self.out_proj(x), "Transformer.decode")
+
+    def decode_unchecked(self, tgt, memory, src_mask, tgt_mask=None, offset: int = 0, cache=None) -> torch.Tensor:
+        """`decode` on arguments its caller has checked: the same logits, no argument
+        checks. The decoding loops of course_utils.run.decoding check their arguments once
+        (the first step goes through `decode`) and run every later step through this."""
+        if tgt_mask is None and cache is None:
+            tgt_mask = self._target_mask(tgt)
+        x = self.tgt_pos.forward_unchecked(self.tgt_embed(tgt) * math.sqrt(self.config.d_model), offset)
+        x = self.decoder.forward_unchecked(x, memory, tgt_mask, src_mask, cache)  # (B, T, d_model)
+        return self.out_proj(x)  # (B, T, V_tgt)
 
     def new_cache(self) -> list:
         """An empty key/value cache for incremental decoding: one
@@ -200,26 +219,27 @@ class Transformer(nn.Module):
 
     def forward(self, src, tgt, src_mask=None, tgt_mask=None) -> torch.Tensor:
         """Teacher-forced pass: src (B, S), tgt (B, T) -> logits (B, T, V_tgt).
-        Each argument is checked once, here."""
+        Each argument is checked once, here; the layers inside run on checked inputs."""
         self._check_tokens(src, "src", self.config.src_vocab_size)
         self._check_tokens(tgt, "tgt", self.config.tgt_vocab_size)
         if src.size(0) != tgt.size(0):
             raise ValueError(f"batch sizes differ: src has {src.size(0)} sequences, tgt has {tgt.size(0)}")
         src_mask = self._source_mask(src, src_mask)
         self._check_target_mask(tgt_mask, tgt, None)
-        return self._decode(tgt, self._encode(src, src_mask), src_mask, tgt_mask, 0, None)
+        memory = self._encode(src, src_mask)
+        if tgt_mask is None:
+            tgt_mask = self._target_mask(tgt)
+        x = self.tgt_pos.forward_unchecked(self.tgt_embed(tgt) * math.sqrt(self.config.d_model))  # (B, T, d_model)
+        return _finite_logits(self.out_proj(self.decoder(x, memory, tgt_mask, src_mask)), "Transformer")
 
-    # -- unchecked steps: callers have checked their arguments ---------------------------
+    # -- the steps after the token checks ----------------------------------------------
     def _encode(self, src, src_mask):
-        x = self.src_pos(self.src_embed(src) * math.sqrt(self.config.d_model))  # (B, S, d_model)
+        """src checked; the encoder stack checks the mask against its shapes once."""
+        x = self.src_pos.forward_unchecked(self.src_embed(src) * math.sqrt(self.config.d_model))  # (B, S, d_model)
         return self.encoder(x, src_mask)
 
-    def _decode(self, tgt, memory, src_mask, tgt_mask, offset, cache):
-        if tgt_mask is None and cache is None:
-            tgt_mask = padding_mask(tgt, self.config.pad_id) & causal_mask(tgt.size(1), tgt.device)
-        x = self.tgt_pos(self.tgt_embed(tgt) * math.sqrt(self.config.d_model), offset=offset)  # (B, T, d_model)
-        x = self.decoder(x, memory, tgt_mask, src_mask, cache=cache)
-        return self.out_proj(x)  # (B, T, V_tgt)
+    def _target_mask(self, tgt):
+        return padding_mask(tgt, self.config.pad_id) & causal_mask(tgt.size(1), tgt.device)  # (B, 1, T, T)
 
     def _source_mask(self, src, src_mask):
         """The source's padding mask (or the given one, checked); refuses all-padding rows."""
@@ -233,6 +253,9 @@ class Transformer(nn.Module):
                                  "or give each at least one token (e.g. <eos>)")
             return src_mask
         _check_source_mask(src_mask, src.size(0), self.config.n_heads, src.size(1), "src_mask")
+        if src_mask.device != src.device:
+            raise ValueError(msg("src_mask is on {mask} but src is on {device}: build the mask on the device of src",
+                                 mask=src_mask.device, device=src.device))
         return src_mask
 
     def _check_target_mask(self, tgt_mask, tgt, cache) -> None:
@@ -244,11 +267,30 @@ class Transformer(nn.Module):
 
     def _check_tokens(self, ids, name: str, vocab_size: int) -> None:
         token_ids(name, ids, vocab_size)
+        if ids.dtype not in (torch.int64, torch.int32):
+            raise TypeError(msg("{name} holds token ids as {dtype}; the embedding looks up int64 (torch.long) or "
+                                "int32 ids: convert them with .long()", name=name, dtype=ids.dtype))
+        weights = self.out_proj.weight
+        if ids.device != weights.device:
+            raise ValueError(msg("{name} is on {device} but the model is on {model}: move the ids "
+                                 "({name}.to({model!r})) or the model", name=name, device=ids.device,
+                                 model=weights.device))
         if ids.size(1) > self.config.max_len:
             raise ValueError(f"{name} has length {ids.size(1)}, longer than max_len={self.config.max_len}")
         if ids.size(0) == 0 or ids.size(1) == 0:
             raise ValueError(f"{name} must hold at least one sequence of at least one token, got shape "
                              f"{tuple(ids.shape)}")
+
+
+def _finite_logits(logits: torch.Tensor, who: str) -> torch.Tensor:
+    """The logits, unless they hold NaN or inf (then a ValueError: the model's weights or
+    its inputs hold them, and every token picked from such scores would be noise)."""
+    if not bool(torch.isfinite(logits).all()):
+        bad = int((~torch.isfinite(logits)).sum())
+        raise ValueError(msg("{who}: the output holds {bad} non-finite value(s) (NaN or inf) of {n}: the model's "
+                             "weights or inputs hold NaN or inf (did training diverge?); a token chosen from such "
+                             "scores would be noise", who=who, bad=bad, n=logits.numel()))
+    return logits
 
 
 def _check_source_mask(mask, B: int, H: int, S: int, name: str) -> None:

@@ -94,7 +94,13 @@ class PositionalEncoding(_PositionBase):
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
         """`offset` (>= 0) shifts the positions, for decoding one token at a time."""
         self._check(x, offset)
-        return self.dropout(x + self.pe[offset : offset + x.size(1)].to(x.dtype))
+        return self.forward_unchecked(x, offset)
+
+    def forward_unchecked(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        """`forward` on a checked x and offset (the model's decoding step calls this)."""
+        pe = self.pe.narrow(0, offset, x.size(1))
+        out = x + (pe if pe.dtype == x.dtype else pe.to(x.dtype))
+        return self.dropout(out) if self.training and self.dropout.p else out
 
 
 class LearnedPositionalEncoding(_PositionBase):
@@ -113,5 +119,9 @@ class LearnedPositionalEncoding(_PositionBase):
     def forward(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
         """`offset` (>= 0) shifts the positions, for decoding one token at a time."""
         self._check(x, offset)
-        positions = torch.arange(offset, offset + x.size(1), device=x.device)
-        return self.dropout(x + self.embedding(positions).to(x.dtype))
+        return self.forward_unchecked(x, offset)
+
+    def forward_unchecked(self, x: torch.Tensor, offset: int = 0) -> torch.Tensor:
+        """`forward` on a checked x and offset (the model's decoding step calls this)."""
+        out = x + self.embedding.weight[offset : offset + x.size(1)].to(x.dtype)
+        return self.dropout(out) if self.training and self.dropout.p else out
