@@ -17,6 +17,8 @@ from course_utils.course.checks import check
 from class_submissions import EXPECTED, MISTAKES, submission
 from helpers import ROOT, run
 
+# The tests run as root on CI: autograding as root must then be asked for explicitly.
+AS_ROOT = {"COURSE_AUTOGRADE_AS_ROOT": "1"}
 GRADER_SUFFIX = re.compile(r"\n# Graded by the course's checker itself.*\Z", re.S)
 
 
@@ -119,3 +121,23 @@ def test_autograde_a_class(tmp_path, nbgrader_bin):
     errors = [o for c in dee["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
     assert len(errors) == 3 and all(o["ename"] == "AssertionError" for o in errors)
     shutil.rmtree(course / "autograded")  # keep tmp small
+
+
+def test_autograde_a_class_of_lesson04(tmp_path, nbgrader_bin):
+    """Eleven learners on lesson 04 (tests/classroom/class04.py): right answers (one printing a
+    warning, one worked in the course copy) get 4 of 4, every cheat gets nothing, and nbgrader's
+    gradebook holds exactly what each one earned."""
+    from class04 import EXPECTED, describe, gradebook, write_submissions
+
+    course = tmp_path / "course"
+    classroom.write_nbgrader_course(course, lessons=["04"])
+    run([nbgrader_bin, "generate_assignment", "lesson04"], cwd=course)
+    released = nbformat.read(course / "release/lesson04/04_self_attention.ipynb", as_version=4)
+    write_submissions(course / "submitted", released)
+    proc = run([nbgrader_bin, "autograde", "lesson04", "--create"], cwd=course, check=False, timeout=1500,
+               env=AS_ROOT)
+    got = gradebook(course)
+    want = {learner: {classroom.grade_id(k): float(v) for k, v in points.items()}
+            for learner, points in EXPECTED.items()}
+    assert got == want, f"gradebook:\n{describe(got)}\n--- nbgrader\n{(proc.stdout + proc.stderr)[-3000:]}"
+    shutil.rmtree(course / "autograded")
