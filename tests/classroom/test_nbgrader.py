@@ -3,10 +3,14 @@ student notebooks equal to exercises/, and an autograded class with a real nbgra
 
 from __future__ import annotations
 
+import copy
 import html
 import json
+import os
 import re
 import shutil
+import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -55,6 +59,58 @@ def test_unknown_lesson_and_bad_target_are_clear_errors(tmp_path, capsys):
     afile.write_text("x")
     assert classroom.main(["nbgrader", str(afile)]) == 2
     assert "not a folder" in capsys.readouterr().err
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    readonly.chmod(0o555)
+    bad = {"": "empty name", str(afile / "c"): "is a file, not a folder", "/proc/course": "cannot write",
+           str(readonly / "c"): "cannot write"}
+    if os.geteuid() == 0:  # root writes into a read-only folder
+        del bad[str(readonly / "c")]
+    for target, says in bad.items():
+        assert classroom.main(["nbgrader", target, "--lessons", "01"]) == 2, target
+        err = capsys.readouterr().err
+        assert says in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, (target, err)
+
+
+def test_writing_again_backs_up_what_the_instructor_edited(tmp_path, capsys):
+    course = tmp_path / "course"
+    assert classroom.main(["nbgrader", str(course), "--lessons", "01"]) == 0
+    config, source = course / "nbgrader_config.py", course / "source/lesson01/01_attention_intuition.ipynb"
+    capsys.readouterr()
+    assert classroom.main(["nbgrader", str(course), "--lessons", "01"]) == 0  # nothing edited: no backup
+    assert not (course / classroom.BACKUPS).exists() and "copied to" not in capsys.readouterr().out
+    config.write_text(config.read_text() + "c.Execute.timeout = 1234  # mine\n")
+    edited = source.read_text().replace("Exercises 01", "Exercises 01 (my class)")
+    source.write_text(edited)
+    assert classroom.main(["nbgrader", str(course), "--lessons", "01"]) == 0
+    out = capsys.readouterr().out
+    saved = sorted(p for p in (course / classroom.BACKUPS).rglob("*") if p.is_file())
+    assert [p.name for p in saved] == ["nbgrader_config.py", "01_attention_intuition.ipynb"] or \
+        sorted(p.name for p in saved) == ["01_attention_intuition.ipynb", "nbgrader_config.py"]
+    assert any("1234  # mine" in p.read_text() for p in saved) and any(p.read_text() == edited for p in saved)
+    assert out.count("copied to") == 2
+    assert config.read_text() == classroom.config_text()  # the command's own version again
+
+
+def test_autograding_as_root_is_refused(monkeypatch, tmp_path, nbgrader_bin):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.delenv(classroom.AS_ROOT_VARIABLE, raising=False)
+    message = classroom.root_refusal(["autograde", "lesson04"])
+    assert "sudo -u grader nbgrader autograde lesson04" in message and "COURSE_AUTOGRADE_AS_ROOT=1" in message
+    assert classroom.root_refusal(["generate_assignment", "lesson04"]) is None  # only autograding runs learners' code
+    monkeypatch.setenv(classroom.AS_ROOT_VARIABLE, "1")
+    assert classroom.root_refusal(["autograde", "lesson04"]) is None
+    monkeypatch.undo()
+    if os.geteuid() != 0:
+        return
+    # the real command, as root: refused before anything runs, with the command to use instead
+    course = tmp_path / "course"
+    classroom.write_nbgrader_course(course, lessons=["01"])
+    run([nbgrader_bin, "generate_assignment", "lesson01"], cwd=course)
+    proc = run([nbgrader_bin, "autograde", "lesson01", "--create"], cwd=course, check=False,
+               env={classroom.AS_ROOT_VARIABLE: ""})
+    assert proc.returncode != 0 and "sudo -u grader nbgrader autograde lesson01 --create" in proc.stderr
+    assert not (course / "autograded").exists()
 
 
 def test_require_pass_raises_with_the_hint():
@@ -141,3 +197,39 @@ def test_autograde_a_class_of_lesson04(tmp_path, nbgrader_bin):
             for learner, points in EXPECTED.items()}
     assert got == want, f"gradebook:\n{describe(got)}\n--- nbgrader\n{(proc.stdout + proc.stderr)[-3000:]}"
     shutil.rmtree(course / "autograded")
+
+
+def _solved(released: nbformat.NotebookNode, solution: Path) -> nbformat.NotebookNode:
+    """The released notebook with every answer cell holding the solution's answer (cells match by id)."""
+    answers = {c.get("id"): c.source for c in nbformat.read(solution, as_version=4).cells}
+    nb = copy.deepcopy(released)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = answers[cell.get("id")]
+    return nb
+
+
+@pytest.mark.slow
+def test_lesson11_solution_scores_full_marks_under_the_generated_config(tmp_path, nbgrader_bin):
+    """The slowest lesson's correct solution (it trains a model) meets the generated config's
+    time limit with room, with the threads it pins, and scores 3 of 3."""
+    course = tmp_path / "course"
+    classroom.write_nbgrader_course(course, lessons=["11"])
+    run([nbgrader_bin, "generate_assignment", "lesson11"], cwd=course)
+    name = "11_capstone.ipynb"
+    released = nbformat.read(course / "release/lesson11" / name, as_version=4)
+    target = course / "submitted/ada/lesson11" / name
+    target.parent.mkdir(parents=True)
+    nbformat.write(_solved(released, ROOT / "solutions" / name), target)
+    start = time.monotonic()
+    # the generated config pins the threads itself: the test does not
+    proc = run([nbgrader_bin, "autograde", "lesson11", "--create"], cwd=course, check=False, timeout=1800,
+               env={**AS_ROOT, "OMP_NUM_THREADS": "", "MKL_NUM_THREADS": ""})
+    seconds = time.monotonic() - start
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", classroom.COURSE_ID) as gb:
+        grades = {g.name: g.score for g in gb.find_submission("lesson11", "ada").notebooks[0].grades}
+    assert grades and all(score == 1.0 for score in grades.values()) and len(grades) == 3, \
+        f"{grades}\n{(proc.stdout + proc.stderr)[-3000:]}"
+    print(f"lesson 11 autograded in {seconds:.0f} s (load {os.getloadavg()[0]:.1f})")
+    assert seconds < classroom.CELL_TIMEOUT, "the whole notebook should take less than one cell's limit"
