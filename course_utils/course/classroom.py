@@ -11,18 +11,26 @@ What it writes, for each solution notebook `solutions/NN_name.ipynb`:
     DIR/nbgrader_config.py
     DIR/source/lessonNN/NN_name.ipynb
 
-The source notebook is the solution notebook with nbgrader's cell metadata:
+The source notebook is the exercise notebook, whose cells already carry nbgrader's metadata
+(`course build` writes it, build.mark_for_nbgrader: the course copy in exercises/ and the
+released assignment are the same notebook, cell ids included), with the answers put back:
 - an answer cell (it holds `### BEGIN SOLUTION` ... `### END SOLUTION`) is an nbgrader
   *solution* cell; `nbgrader generate_assignment` replaces each region by the same stub
   `course build` writes (through `CourseClearSolutions`, which calls the generator's own
   `strip_solution`), so the student notebook equals `exercises/NN_name.ipynb` cell for cell;
-- a check cell (`check("NN.name", ...)`) is an autograded *test* cell worth one point: it is
-  the exercise's check cell followed by a line that grades again with the real checker
-  (`require_pass`), which raises unless the answer passes. nbgrader restores test cells from
-  its database before autograding, so a learner cannot edit them, and the grade comes from
-  this cell raising or not, never from text the notebook printed. Redefining `check` in the
-  notebook changes nothing: `require_pass` imports the checker itself;
+- a check cell (`check("NN.name", ...)`) is an autograded *test* cell worth one point: the
+  exercise's check cell followed by a line (`require_pass`) that fails the cell when the
+  answer does not pass, for a learner who runs the notebook or `nbgrader validate`;
 - every other cell (statements, hints, setup) is read-only (nbgrader *locked*).
+
+Autograding (the generated nbgrader_config.py) does not trust the learner's kernel: nbgrader
+restores the test cells from its database (`RestoreCourseCells` first gives a notebook that
+lost nbgrader's metadata its cells back from the course's ids), then `JudgeCells`, in place of
+nbgrader's Execute, grades the notebook with the course's judge (course.grading, the engine of
+`course check --strict`, docs/JUDGE.md) in a temporary folder holding only the notebook, and
+gives each test cell the judge's verdict as its only output. Nothing the notebook prints,
+warns, redefines or patches, and no file submitted beside it, reaches a score. Autograding as
+root is refused unless COURSE_AUTOGRADE_AS_ROOT=1; threads are pinned to one.
 
 Optional: needs `pip install -e .[classroom]` (nbgrader). Imports nbgrader only where it
 is used, so the rest of the course never needs it.
@@ -64,7 +72,7 @@ import os
 import sys
 
 from course_utils.course.classroom import (autograde_preprocessors, generate_assignment_preprocessors,
-                                           refuse_root)
+                                           refuse_root, sanitize_preprocessors)
 
 # Autograding runs every learner's code: not as root (unless {as_root}=1 is set).
 refuse_root(sys.argv[1:])
@@ -85,6 +93,8 @@ c.GenerateAssignment.preprocessors = generate_assignment_preprocessors()
 # it are never imported), and each graded cell gets the judge's verdict, computed outside the
 # learner's kernel. Graded cells deleted from a submission are put back (and graded).
 c.Autograde.autograde_preprocessors = autograde_preprocessors()
+# A course exercise notebook that lost nbgrader's cell metadata gets it back from the course's ids.
+c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
 c.OverwriteCells.add_missing_cells = True
 # A cell that runs longer than this (an endless loop in an answer) stops that notebook's run:
 # the exercises after it score 0, and grading goes on with the next notebook.
@@ -214,6 +224,81 @@ def autograde_preprocessors() -> list:
     return [JudgeCells if p is Execute else p for p in default]
 
 
+def sanitize_preprocessors() -> list:
+    """nbgrader's sanitize pipeline (run on a submission before autograding) with the course's
+    `RestoreCourseCells` first: see `restore_nbgrader_cells`."""
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import NbGraderPreprocessor
+
+    class RestoreCourseCells(NbGraderPreprocessor):
+        """Give the cells of a course exercise notebook that have lost nbgrader's metadata (a copy
+        saved by another tool, an old course copy) their metadata back, from the course's own ids."""
+
+        def preprocess(self, nb, resources):
+            restored = restore_nbgrader_cells(nb, f"{resources.get('unique_key') or 'notebook'}.ipynb")
+            if restored:
+                self.log.warning("%s: nbgrader's metadata restored on %d cell(s) from the course's exercise ids",
+                                 resources.get("unique_key"), restored)
+            return nb, resources
+
+    default = Autograde.class_traits()["sanitize_preprocessors"].default()
+    return [RestoreCourseCells, *default]
+
+
+def _safe_folder() -> tempfile.TemporaryDirectory:
+    """A temporary folder with no course checkout at or above it but the package's own: a
+    learner who made /tmp/course_utils and /tmp/solutions/ must not choose what the judge grades."""
+    own = notebook.package_checkout()
+    candidates = [None, Path.home() / ".cache"]
+    for base in candidates:
+        if base is not None:
+            base.mkdir(parents=True, exist_ok=True)
+        folder = tempfile.TemporaryDirectory(prefix="course-autograde-", dir=base)
+        found = notebook.course_folder_of(Path(folder.name))
+        if found is None or found == own:
+            return folder
+        folder.cleanup()
+    raise ClassroomError(f"cannot grade safely: every temporary folder lies under a course checkout "
+                         f"({notebook.course_folder_of(Path(tempfile.gettempdir()))}); remove it or set TMPDIR")
+
+
+def restore_nbgrader_cells(nb: nbformat.NotebookNode, name: str) -> int:
+    """Put nbgrader's cell metadata back on the cells of a course exercise notebook that have
+    none, taken from the exercise regenerated from its solution (build.mark_for_nbgrader): by
+    cell id, else (a notebook saved without ids) the check cell of each exercise by its
+    exercise id. Returns how many cells got it back; cells the learner added stay as they are."""
+    have = {c.metadata["nbgrader"].get("grade_id") for c in nb.cells
+            if isinstance(c.get("metadata", {}).get("nbgrader"), dict)}
+    bare = [c for c in nb.cells if not isinstance(c.get("metadata", {}).get("nbgrader"), dict)]
+    if not bare:
+        return 0
+    with _safe_folder() as tmp:
+        path = Path(tmp) / Path(name).name
+        try:
+            fresh, _ = build.fresh_exercise(path, nb)
+        except notebook.NotebookError:
+            fresh = None
+    if fresh is None:
+        return 0
+    by_id = {c.get("id"): c for c in fresh.cells if c.get("id")}
+    checks = {notebook.exercise_id(c): c for c in fresh.cells if c.metadata["nbgrader"]["grade"]}
+    restored = 0
+    for cell in bare:
+        twin = by_id.get(cell.get("id"))
+        if twin is None or twin.cell_type != cell.cell_type:
+            ex_id = notebook.exercise_id(cell)
+            twin = checks.get(ex_id) if ex_id and notebook.check_call_for(cell, ex_id) else None
+        if twin is None or twin.cell_type != cell.cell_type:
+            continue
+        meta = copy.deepcopy(twin.metadata["nbgrader"])
+        if meta["grade_id"] in have:
+            continue
+        have.add(meta["grade_id"])
+        cell.setdefault("metadata", {})["nbgrader"] = meta
+        restored += 1
+    return restored
+
+
 def _verdict_output(ex_id: str | None, status: str, details: str) -> nbformat.NotebookNode:
     if status == "passed":
         return nbformat.v4.new_output("stream", name="stdout", text=f"{ex_id}: {status}. {details}\n")
@@ -241,7 +326,7 @@ def judge_notebook(nb: nbformat.NotebookNode, name: str, timeout: float = CELL_T
             # the check cell as the exercise has it: the judge grades it (the grading line is for
             # a notebook run by hand)
             cell.source = GRADER_SUFFIX.sub("", notebook.cell_source(cell))
-    with tempfile.TemporaryDirectory(prefix="course-autograde-") as tmp:
+    with _safe_folder() as tmp:
         path = Path(tmp) / Path(name).name
         path.write_text(build.render(work), encoding="utf-8")
         report = grading.grade(path, timeout=timeout, nb=notebook.read(path), keep_outputs=True)

@@ -233,3 +233,40 @@ def test_lesson11_solution_scores_full_marks_under_the_generated_config(tmp_path
         f"{grades}\n{(proc.stdout + proc.stderr)[-3000:]}"
     print(f"lesson 11 autograded in {seconds:.0f} s (load {os.getloadavg()[0]:.1f})")
     assert seconds < classroom.CELL_TIMEOUT, "the whole notebook should take less than one cell's limit"
+
+
+def test_restore_nbgrader_cells_from_the_course_ids():
+    """A course copy that lost nbgrader's metadata (and even its cell ids) gets it back: its
+    check cells become the graded cells the gradebook knows."""
+    course_copy = nbformat.read(ROOT / "exercises/04_self_attention.ipynb", as_version=4)
+    want = {c.metadata.nbgrader["grade_id"]: c.source for c in course_copy.cells}
+    bare = copy.deepcopy(course_copy)
+    for cell in bare.cells:
+        del cell.metadata["nbgrader"]
+    restored = copy.deepcopy(bare)
+    assert classroom.restore_nbgrader_cells(restored, "04_self_attention.ipynb") == len(want)
+    assert {c.metadata.nbgrader["grade_id"]: c.source for c in restored.cells} == want
+    no_ids = copy.deepcopy(bare)
+    for cell in no_ids.cells:
+        cell.pop("id", None)
+    no_ids.cells.insert(3, nbformat.v4.new_code_cell("print('a cell of my own')"))
+    assert classroom.restore_nbgrader_cells(no_ids, "04_self_attention.ipynb") == 4
+    graded = {c.metadata.nbgrader["grade_id"] for c in no_ids.cells if c.metadata.get("nbgrader", {}).get("grade")}
+    assert graded == {"04-attention", "04-fix_attention", "04-predict_score_std", "04-self_attention"}
+    assert classroom.restore_nbgrader_cells(course_copy, "04_self_attention.ipynb") == 0  # nothing lost
+
+
+def test_validate_never_says_success_on_work_that_will_score_zero(tmp_path, nbgrader_bin):
+    """`nbgrader validate` on the course copy of an exercise (exercises/, what the learner
+    works in): the stubs fail validation, right answers pass."""
+    from class04 import RIGHT, _fill
+
+    course_copy = nbformat.read(ROOT / "exercises/04_self_attention.ipynb", as_version=4)
+    for answers, success in (({}, False), (RIGHT, True)):
+        path = tmp_path / ("right" if answers else "stubs") / "04_self_attention.ipynb"
+        path.parent.mkdir()
+        nbformat.write(_fill(course_copy, answers), path)
+        proc = run([nbgrader_bin, "validate", path], cwd=tmp_path, check=False)
+        assert ("Success!" in proc.stdout) == success, proc.stdout[-3000:] + proc.stderr[-2000:]
+        if not success:
+            assert "VALIDATION FAILED ON 4 CELL(S)" in proc.stdout.replace("\n", " ")
