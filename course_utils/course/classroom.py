@@ -216,7 +216,9 @@ def autograde_preprocessors() -> list:
         each graded cell the judge's verdict; its settings are Execute's (`c.Execute.timeout`)."""
 
         def preprocess(self, nb, resources):
-            refuse_root()
+            refusal = root_refusal()  # also when autograding from the formgrader (not a command line)
+            if refusal:
+                raise ClassroomError(refusal)
             name = f"{resources.get('unique_key') or 'notebook'}.ipynb"
             return judge_notebook(nb, name, timeout=self.timeout or CELL_TIMEOUT), resources
 
