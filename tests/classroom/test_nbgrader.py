@@ -133,6 +133,11 @@ def test_generate_assignment_gives_the_exercise_notebooks(tmp_path, nbgrader_bin
             exercise = nbformat.read(ROOT / "exercises" / student_nb.name, as_version=4)
             assert [_exercise_view(c) for c in released.cells] == [_exercise_view(c) for c in exercise.cells], \
                 student_nb.name
+            # the same cells to nbgrader: a notebook worked in the course copy is graded like the assignment
+            assert [(c.get("id"), c.metadata.nbgrader["grade_id"], c.metadata.nbgrader["grade"])
+                    for c in released.cells] == \
+                [(c.get("id"), c.metadata.nbgrader["grade_id"], c.metadata.nbgrader["grade"])
+                 for c in exercise.cells], student_nb.name
             assert not any(build.BEGIN in c.source for c in released.cells)
 
 
