@@ -183,12 +183,18 @@ def write_submissions(submitted: Path, released: nbformat.NotebookNode, assignme
 
 
 def gradebook(course: Path, assignment: str = "lesson04", course_id: str = "attention-course") -> dict:
-    """{learner: {grade id: score}} from nbgrader's gradebook."""
+    """{learner: {grade id: score}} of this class from nbgrader's gradebook."""
+    return gradebook_of(course, list(CLASS), assignment, course_id)
+
+
+def gradebook_of(course: Path, learners: list[str], assignment: str = "lesson04",
+                 course_id: str = "attention-course") -> dict:
+    """{learner: {grade id: score}, or None where the learner has no autograded submission}."""
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", course_id) as gb:
         found = {}
-        for learner in CLASS:
+        for learner in learners:
             try:
                 sub = gb.find_submission(assignment, learner)
             except Exception:  # not autograded at all

@@ -277,3 +277,25 @@ def test_validate_never_says_success_on_work_that_will_score_zero(tmp_path, nbgr
         assert ("Success!" in proc.stdout) == success, proc.stdout[-3000:] + proc.stderr[-2000:]
         if not success:
             assert "VALIDATION FAILED ON 4 CELL(S)" in proc.stdout.replace("\n", " ")
+
+
+@pytest.mark.slow
+def test_every_known_fake_scores_nothing_under_nbgrader(tmp_path, nbgrader_bin):
+    """Every hostile notebook of tests/hostile/cases.py (an honest 0 of 4 plus one fake each),
+    submitted by its own learner and autograded by nbgrader with the generated config: the
+    gradebook holds 0 for every one of them."""
+    from class04 import gradebook_of
+    from hostile.cases import CASES, build as build_case
+
+    course = tmp_path / "course"
+    classroom.write_nbgrader_course(course, lessons=["04"])
+    run([nbgrader_bin, "generate_assignment", "lesson04"], cwd=course)
+    for name, case in CASES.items():
+        build_case(case, course / "submitted" / name.replace("_", "-") / "lesson04")
+    # a fake that breaks the kernel's replies makes its cell wait for the cell time limit: a shorter one here
+    proc = run([nbgrader_bin, "autograde", "lesson04", "--create", "--Execute.timeout=60"], cwd=course,
+               check=False, timeout=3600, env=AS_ROOT)
+    got = gradebook_of(course, [name.replace("_", "-") for name in CASES])
+    scored = {learner: grades for learner, grades in got.items() if grades is None or any(grades.values())}
+    assert not scored, f"{scored}\n{(proc.stdout + proc.stderr)[-3000:]}"
+    shutil.rmtree(course / "autograded")
