@@ -134,11 +134,14 @@ def build_notebook(solution: nbformat.NotebookNode, name: str, lang: str = "en")
                                                    "write your answers here."), lang)}
     if lang != "en":
         nb.metadata["course"]["edition"] = lang
+    answers = set()  # indices (in the exercise) of the answer cells
     for index, cell in enumerate(solution.cells):
         tags = list(cell.get("metadata", {}).get("tags", []))
         if "solution-only" in tags:
             continue
         ex_id = exercise_tag(cell)
+        if cell.cell_type == "code" and BEGIN in cell.source:
+            answers.add(len(nb.cells))
         where = f"{source} cell {index}"
         new = copy.deepcopy(cell)
         new["id"] = cell.get("id") or _cell_id(name, index)
@@ -154,7 +157,43 @@ def build_notebook(solution: nbformat.NotebookNode, name: str, lang: str = "en")
             new["source"], _ = strip_solution(cell.source, ex_id, where, lang)
             new["outputs"], new["execution_count"] = [], None
         nb.cells.append(new)
+    mark_for_nbgrader(nb, answers)
     return nb
+
+
+def nbgrader_grade_id(exercise_id: str) -> str:
+    """nbgrader's id of an exercise's graded (check) cell: '04.attention' -> '04-attention'
+    (nbgrader allows letters, digits, '_' and '-')."""
+    return exercise_id.replace(".", "-")
+
+
+def nbgrader_meta(grade_id: str, *, solution=False, grade=False, locked=False, points=None) -> dict:
+    meta = {"schema_version": 3, "grade_id": grade_id, "solution": solution, "grade": grade,
+            "locked": locked, "task": False}
+    if grade:
+        meta["points"] = points
+    return meta
+
+
+def mark_for_nbgrader(nb: nbformat.NotebookNode, answers: set[int], points: int = 1) -> None:
+    """Give every cell of an exercise notebook nbgrader's cell metadata (metadata.nbgrader): an
+    answer cell (index in `answers`) is a solution cell, an exercise's check cell a graded cell
+    worth `points` (grade id `nbgrader_grade_id(exercise)`), every other cell a locked cell. The
+    course copy of an exercise and the assignment nbgrader releases (course classroom nbgrader)
+    then carry the same cells with the same ids, so a learner's work in either is graded, and
+    `nbgrader validate` runs the checks in both."""
+    seen: dict[str, int] = {}
+    for index, cell in enumerate(nb.cells):
+        ex_id = nbformat_course.exercise_id(cell)
+        base = nbgrader_grade_id(ex_id) if ex_id else "cell"
+        seen[base] = seen.get(base, 0) + 1
+        if index in answers:
+            meta = nbgrader_meta(f"{base}-answer{seen[base]}", solution=True)
+        elif ex_id and nbformat_course.check_call_for(cell, ex_id):
+            meta = nbgrader_meta(nbgrader_grade_id(ex_id), grade=True, locked=True, points=points)
+        else:
+            meta = nbgrader_meta(f"{base}-locked{index}", locked=True)
+        cell.metadata["nbgrader"] = meta
 
 
 def _edition_of_solution(sol_path: Path) -> str:

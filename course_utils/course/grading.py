@@ -46,6 +46,8 @@ class GradeReport:
     errors: list[str] = field(default_factory=list)  # errors in the learner's cells
     notes: list[str] = field(default_factory=list)
     stopped: str | None = None  # why grading stopped early
+    stopped_cell: int | None = None  # the index of the cell that timed out or killed the kernel
+    outputs: dict[int, list] | None = None  # with keep_outputs: {cell index: its outputs} of the cells run
 
 
 # ----------------------------------------------------------------------------- the plan
@@ -189,11 +191,13 @@ def _scanned_names(ex_id: str) -> set[str]:
     return {registry()[ex_id].name}
 
 
-def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None) -> GradeReport:
-    """Grade a copy of the notebook at `path` (see the module docstring). Never changes `path`."""
+def grade(path: Path, timeout: int = CELL_TIMEOUT, nb=None, keep_outputs: bool = False) -> GradeReport:
+    """Grade a copy of the notebook at `path` (see the module docstring). Never changes `path`.
+    `keep_outputs`: also collect the outputs of the cells that ran (report.outputs), for a
+    grader that shows them (nbgrader's feedback); what the judge's requests print is not kept."""
     nb = nbformat_course.read(path) if nb is None else nb
     found = plan(path, nb)
-    report = GradeReport(notes=list(found.notes))
+    report = GradeReport(notes=list(found.notes), outputs={} if keep_outputs else None)
     if not found.expected:
         return report
     results: dict[str, tuple[str, str]] = {}
@@ -243,19 +247,21 @@ def _run(kernel: KernelSession, nb, found: Plan, timeout: float, budget: float, 
             continue
         _, index, cell = step
         where = msg("cell {n}", n=index + 1)
-        run = kernel.run_cell(nbformat_course.cell_source(cell), timeout)
+        outputs = report.outputs.setdefault(index, []) if report.outputs is not None else None
+        run = kernel.run_cell(nbformat_course.cell_source(cell), timeout, outputs)
         tags = cell.get("metadata", {}).get("tags", [])
         if run.error is not None and "raises-exception" not in (tags if isinstance(tags, list) else []):
             report.errors.append(msg("{where} ({line}): {ename}: {evalue}", where=where,
                                      line=_first_line(nbformat_course.cell_source(cell)),
                                      ename=run.error[0], evalue=run.error[1]))
         if run.status == "timeout":
-            report.stopped = msg("{where} timed out after {seconds:g} s", where=where, seconds=timeout)
+            report.stopped, report.stopped_cell = msg("{where} timed out after {seconds:g} s", where=where,
+                                                      seconds=timeout), index
             report.rows.append((where, "timeout", msg("{where} timed out after {seconds:g} s (a loop that never "
                                                       "ends?); the kernel was stopped", where=where, seconds=timeout)))
             return
         if run.status == "died":
-            report.stopped = msg("the kernel died in {where}", where=where)
+            report.stopped, report.stopped_cell = msg("the kernel died in {where}", where=where), index
             report.rows.append((where, "died", msg("kernel died while running {where} (os._exit, out of memory, "
                                                    "or a crash)", where=where)))
             return

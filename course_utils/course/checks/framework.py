@@ -236,7 +236,14 @@ class CheckResult:
 
 
 def _strict() -> bool:
-    return os.environ.get("COURSE_STRICT", "") not in ("", "0", "false", "False")
+    return os.environ.get("COURSE_STRICT", "") not in ("", "0", "false", "False") or _nbgrader_validating()
+
+
+def _nbgrader_validating() -> bool:
+    """True while `nbgrader validate` (or its Validate button) runs the notebook: a check that
+    does not pass then fails its cell, which is nbgrader's graded cell in an exercise notebook,
+    so validate never says "Success" on answers that will not earn their points."""
+    return os.environ.get("NBGRADER_VALIDATING") == "1"
 
 
 _PENDING_CODE = msg("Not attempted yet: replace the `raise NotImplementedError` line with your code, "

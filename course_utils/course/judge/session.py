@@ -100,9 +100,10 @@ class KernelSession:
     def alive(self) -> bool:
         return self.km is not None and self.km.is_alive()
 
-    def run_cell(self, source: str, timeout: float) -> CellRun:
+    def run_cell(self, source: str, timeout: float, outputs: list | None = None) -> CellRun:
         """Run one cell of the notebook; its first error, or "timeout" (the kernel is then
-        stopped) or "died"."""
+        stopped) or "died". With `outputs`, the cell's outputs (nbformat output nodes: what it
+        printed, displayed or raised, at most MAX_OUTPUTS) are appended to that list."""
         if not self.alive():
             return CellRun("died")
         sent = self.client.execute(source, silent=False, store_history=True, allow_stdin=False, stop_on_error=False)
@@ -124,6 +125,8 @@ class KernelSession:
             if not isinstance(parent, dict) or parent.get("msg_id") != sent:
                 continue
             content = message.get("content") or {}
+            if outputs is not None:
+                _keep_output(outputs, message)
             if message.get("msg_type") == "error" and error is None:
                 error = (str(content.get("ename")), str(content.get("evalue")))
             if message.get("msg_type") == "status" and content.get("execution_state") == "idle":
@@ -170,6 +173,23 @@ class KernelSession:
                 self.km.cleanup_resources()
             except Exception:
                 pass
+
+
+MAX_OUTPUTS = 500  # outputs kept per cell (nbgrader's LimitOutput trims long ones further)
+
+
+def _keep_output(outputs: list, message: dict) -> None:
+    """Append a kernel message that is a cell output to `outputs` (clear_output empties it)."""
+    kind = message.get("msg_type")
+    if kind == "clear_output":
+        outputs.clear()
+    elif kind in ("stream", "display_data", "execute_result", "error") and len(outputs) < MAX_OUTPUTS:
+        try:
+            import nbformat
+
+            outputs.append(nbformat.v4.output_from_msg(message))
+        except Exception:  # a malformed message is not an output
+            pass
 
 
 def _children(pid: int | None) -> list[int]:
