@@ -18,7 +18,8 @@ a module imports only from its own layer or the layers above it in this list
                    graders), exercise_list, progress, build
                    (exercise generator), grading (`course check`), judge (grading outside the learner's
                    kernel: docs/JUDGE.md), reset (`course reset`), cli (the `course`
-                   command: parsing and dispatch), classroom (nbgrader for a class), edition (the
+                   command: parsing and dispatch), classroom (nbgrader for a class), class_progress (the
+                   class's progress for an instructor), edition (the
                    Chinese edition zh/ from translations/zh), catalogue (the Chinese message catalogue),
                    capstone (lesson 11: the learner's parts gathered from their notebooks, the assembled
                    model measured)
