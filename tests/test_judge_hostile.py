@@ -6,7 +6,7 @@ its honest verdicts. Slow: each case starts a kernel (about 10 s)."""
 import time
 
 import pytest
-from hostile.cases import CASES, COURSE_REFERENCE, EXERCISES, build
+from hostile.cases import CASES, COURSE_REFERENCE, EXERCISES, build, private_temporary_folder  # noqa: F401
 
 from course_utils.course import cli
 

@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from hostile.cases import EDITS, EXERCISES, MORE_CASES, build, build_edited
+from hostile.cases import EDITS, EXERCISES, MORE_CASES, build, build_edited, private_temporary_folder  # noqa: F401  (private_temporary_folder: an autouse fixture)
 
 from course_utils.course import cli
 

@@ -14,8 +14,11 @@ cell of 04.attention (after the wrong function).
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 EXERCISE = ROOT / "exercises" / "04_self_attention.ipynb"
@@ -44,7 +47,9 @@ _ROWS = [{"id": i, "status": "passed", "message": "ok", "hint": None} for i in
 _FORGE_FILES = _PASSED_ROWS + '''
 import glob as _glob, os as _os, tempfile as _tempfile
 def _forge(*_args):
-    roots = {_tempfile.gettempdir(), "/tmp", _os.getcwd(), _os.path.dirname(_os.getcwd())}
+    # where a judge would keep its results: the temporary folder, the notebook's folder and the one
+    # above (the tests give each fake a temporary folder of its own, so the hunt stays in there)
+    roots = {_tempfile.gettempdir(), _os.getcwd(), _os.path.dirname(_os.getcwd())}
     for root in roots:
         for path in _glob.glob(_os.path.join(root, "**", "*.json*"), recursive=True)[:200]:
             try:
@@ -699,3 +704,14 @@ if os.path.lexists(progress):
     os.remove(progress)
 os.symlink(os.path.abspath(notebook), progress)
 ''', "end")
+
+
+@pytest.fixture(autouse=True)
+def private_temporary_folder(tmp_path, monkeypatch):
+    """Some fakes hunt for result files in the temporary folder and append to every JSON file
+    there: each test gets a temporary folder of its own (TMPDIR for the judge and the kernels it
+    starts, tempfile's for this process), so the hunt never reaches other tests' files."""
+    folder = tmp_path / "tmp"
+    folder.mkdir(exist_ok=True)
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
