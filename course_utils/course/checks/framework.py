@@ -555,13 +555,11 @@ def stub_raised(err: NotImplementedError) -> bool:
     return not line or line.startswith("raise")
 
 
-STUB_MESSAGE = msg("Exercise {exercise_id}: your code here")  # what course build's stubs raise
-
-
 def _is_stub_message(text: str) -> bool:
-    """True for the message of a generated stub, in any edition ("Exercise 04.attention: ...")."""
+    """True for the message of a generated stub (course build's), in any edition
+    ("Exercise 04.attention: your code here")."""
     for lang in ("en", "zh"):
-        shown = _t(msg(STUB_MESSAGE.template, exercise_id="\0"), lang)
+        shown = _t(msg("Exercise {exercise_id}: your code here", exercise_id="\0"), lang)
         if re.fullmatch(r"\d\d\.\w+".join(re.escape(part) for part in shown.split("\0")), text):
             return True
     return False
