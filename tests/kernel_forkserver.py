@@ -15,7 +15,7 @@ client stands in for the kernel towards the manager: it passes on interrupts and
 signals and exits with the kernel's status; if the client is killed, the server kills the kernel.
 (In `ps`, a forked kernel shows the server's command line.)
 
-Only torch and numpy are imported ahead: they read nothing at import that differs between
+Only torch, numpy and sympy are imported ahead: they read nothing at import that differs between
 kernels (the threads settings are the same for all), unlike ipykernel (the kernel manager's
 process id), matplotlib (its backend) or the course's package (its language and strictness).
 """
@@ -30,7 +30,9 @@ import socket
 import sys
 import time
 
-PRELOAD = ("torch", "numpy")
+# sympy: torch imports it on the first call of some functions (torch.nn.MultiheadAttention checks its
+# masks through it), 1.5 CPU seconds that several notebooks would each pay again
+PRELOAD = ("torch", "numpy", "sympy")
 
 
 def serve(path: str) -> None:

@@ -176,3 +176,23 @@ def finite_tensor(name: str, x: torch.Tensor) -> torch.Tensor:
         n_bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"{name} holds {n_bad} non-finite value(s) (NaN or inf) of {x.numel()}")
     return x
+
+
+def broadcast_shape(*shapes) -> tuple[int, ...] | None:
+    """The shape that `shapes` broadcast to under torch's rules (aligned at the right; two sizes
+    agree when equal or when one is 1), or None when they do not broadcast.
+
+    Written out instead of calling `torch.broadcast_shapes`, which imports sympy on its first call
+    (about a second and a half of CPU time: in a notebook kernel, the first `attention` call would
+    pay it). Same answers: the tests compare the two."""
+    out: list[int] = []
+    for shape in shapes:
+        shape = tuple(int(n) for n in shape)
+        if len(shape) > len(out):
+            out = [1] * (len(shape) - len(out)) + out
+        for i, n in enumerate(shape, start=len(out) - len(shape)):
+            if out[i] == 1:
+                out[i] = n
+            elif n != 1 and n != out[i]:
+                return None
+    return tuple(out)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sacrebleu.metrics import BLEU
-
 
 def _check_lists(hyps, refs, fn: str) -> tuple[list, list]:
     hyps, refs = list(hyps), list(refs)
@@ -45,6 +43,8 @@ def corpus_bleu(hyps, refs) -> float:
     """Corpus BLEU (0..100) with sacreBLEU's Chinese tokenisation (`tokenize="zh"`: every
     Chinese character is a token), computed on the space-joined tokens. Used in lesson 10."""
     hyps, refs = _check_lists(hyps, refs, "corpus_bleu")
+    from sacrebleu.metrics import BLEU  # imported late: only BLEU needs it, and it takes half a second
+
     bleu = BLEU(tokenize="zh")
     return float(bleu.corpus_score([_as_text(h) for h in hyps], [[_as_text(r) for r in refs]]).score)
 

@@ -37,10 +37,15 @@ import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from course_utils.base.i18n import LANGUAGES, msg
+
+if TYPE_CHECKING:
+    import nbformat
+# nbformat itself is imported where a notebook is read or written, not here: it takes about two CPU seconds
+# to import (its JSON-schema validator builds grammars), and every kernel whose first `check(...)` loads the
+# checkers (lesson 11's imports this module) would pay them without reading a notebook.
 
 __all__ = [
     "NotebookError", "read", "reads", "write", "render", "backup", "cell_source", "TAG_PREFIX", "exercise_tag",
@@ -91,6 +96,8 @@ def reads(text: str, name: str = "notebook") -> nbformat.NotebookNode:
     if raw.get("nbformat") != 4:
         raise NotebookError(msg("{name}: notebook format {version} is not supported (only version 4)", name=name,
                                 version=repr(raw.get("nbformat"))[:40]))
+    import nbformat
+
     try:
         with warnings.catch_warnings():  # a 4.5 notebook saved without cell ids gets new ones: no warning
             warnings.simplefilter("ignore")
@@ -107,6 +114,8 @@ def reads(text: str, name: str = "notebook") -> nbformat.NotebookNode:
 
 def render(nb: nbformat.NotebookNode) -> str:
     """The canonical text of a notebook (what `write` writes; byte-identical for equal notebooks)."""
+    import nbformat
+
     text = nbformat.writes(nb, version=4)
     return text if text.endswith("\n") else text + "\n"
 

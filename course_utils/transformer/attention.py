@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from course_utils.base.validate import finite_tensor, probability, tensor
+from course_utils.base.validate import broadcast_shape, finite_tensor, probability, tensor
 from course_utils.transformer.masks import check_mask
 
 
@@ -32,20 +32,14 @@ def _check_qkv(q, k, v, mask, fn: str) -> None:
                          f"k {tuple(k.shape)} and v {tuple(v.shape)}")
     if k.size(-2) == 0:
         raise ValueError(f"{fn}: k has no positions (T_k = 0, shape {tuple(k.shape)}): there is nothing to attend to")
-    try:
-        torch.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-        lead = torch.broadcast_shapes(q.shape[:-2], k.shape[:-2])  # the scores' leading dims
-    except RuntimeError:
+    lead = broadcast_shape(q.shape[:-2], k.shape[:-2])  # the scores' leading dims
+    if lead is None or broadcast_shape(q.shape[:-2], k.shape[:-2], v.shape[:-2]) is None:
         raise ValueError(f"{fn}: q, k and v must have the same leading (batch, head) dims, got "
                          f"q {tuple(q.shape)}, k {tuple(k.shape)}, v {tuple(v.shape)}") from None
     if mask is not None:
         check_mask(mask, q.size(-2), k.size(-2))
         scores_shape = (*lead, q.size(-2), k.size(-2))
-        try:
-            fits = torch.broadcast_shapes(mask.shape, scores_shape) == scores_shape
-        except RuntimeError:
-            fits = False
-        if not fits:
+        if broadcast_shape(mask.shape, scores_shape) != scores_shape:
             raise ValueError(f"{fn}: mask of shape {tuple(mask.shape)} does not broadcast to the scores' "
                              f"shape {scores_shape} (leading dims: batch, heads)")
 

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from course_utils.base.i18n import msg
+from course_utils.base.validate import broadcast_shape
 from course_utils.course.checks import (
     Fail,
     call,
@@ -86,10 +87,7 @@ def _variant(q, k, v, mask=None, scale=None, axis=-1, mask_mode="fill", scale_af
 
 
 def _broadcasts(mask, shape) -> bool:
-    try:
-        return torch.broadcast_shapes(mask.shape, shape) == shape
-    except RuntimeError:
-        return False
+    return broadcast_shape(mask.shape, shape) == tuple(shape)
 
 
 def _probes(seed):
