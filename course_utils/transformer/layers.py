@@ -9,13 +9,15 @@ x = LayerNorm(x + Sublayer(x)); True is pre-LN, x = x + Sublayer(LayerNorm(x)), 
 most modern models use because it trains more stably when stacked deep.
 """
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from course_utils.base.i18n import msg
 from course_utils.base.validate import boolean, positive_int, probability, tensor
-from course_utils.transformer.attention import unchecked_attention, unchecked_sdpa_attention
+from course_utils.transformer.attention import one_query_attention, unchecked_attention, unchecked_sdpa_attention
 from course_utils.transformer.masks import check_mask
 
 # The largest model (or block) the course builds: 2**31 parameters, 8 GiB of float32
@@ -242,21 +244,35 @@ class MultiHeadAttention(nn.Module):
         Self-attention (`cache` not static) projects q, k and v in one product with the
         three weights stacked and writes k, v into the cache; cross-attention (a static
         cache, filled by the first step) reads the memory's k, v from the cache."""
-        H, d_k, d_model = self.n_heads, self.d_k, self.d_model
-        if self.fast:
-            def attend(q, k, v, mask):  # the fused kernel keeps no weights
-                return unchecked_sdpa_attention(q, k, v, mask), None
-        else:
-            attend = unchecked_attention
+        H, d_k, d_model, fast = self.n_heads, self.d_k, self.d_model, self.fast
+        weight = self.w_q.weight
+        divisor = math.sqrt(d_k)
+        if weight.dtype in (torch.float32, torch.float64):  # the same quotients, without converting a number per call
+            divisor = torch.tensor(divisor, dtype=weight.dtype, device=weight.device)
+
+        def attend(q, k, v, mask):
+            """q (B, H, 1, d_k), k, v (B * H, T_k, d_k) -> out (B, d_model), weights (B, H, 1, T_k) or None."""
+            B, T_k = q.size(0), k.size(1)
+            if fast or mask is not None:
+                k, v = k.view(B, H, T_k, d_k), v.view(B, H, T_k, d_k)
+                if fast:  # the fused kernel keeps no weights
+                    return unchecked_sdpa_attention(q, k, v, mask).view(B, d_model), None
+                out, weights = unchecked_attention(q, k, v, mask)
+                return out.view(B, d_model), weights
+            out, weights = one_query_attention(q.reshape(B * H, 1, d_k), k, v, divisor)
+            return out.view(B, d_model), weights.view(B, H, 1, T_k)
+
         fields = self.__dict__  # last_weights is a plain attribute (see forward_unchecked)
         w_o, b_o = self.w_o.weight, self.w_o.bias
         if cache.static:
-            w_q, b_q, k, v = self.w_q.weight, self.w_q.bias, cache.k, cache.v
+            w_q, b_q = self.w_q.weight, self.w_q.bias
+            B, _, S, _ = cache.k.shape
+            k, v = cache.k.reshape(B * H, S, d_k), cache.v.reshape(B * H, S, d_k)  # fixed since the first step
 
             def cross(x):
                 q = F.linear(x, w_q, b_q).view(x.size(0), H, 1, d_k)  # (B, H, 1, d_k)
                 out, fields["last_weights"] = attend(q, k, v, mask)
-                return F.linear(out.view(x.size(0), d_model), w_o, b_o)
+                return F.linear(out, w_o, b_o)
             return cross
         linears = (self.w_q, self.w_k, self.w_v)
         w_qkv = torch.cat([layer.weight for layer in linears])  # (3 d_model, d_model)
@@ -265,9 +281,10 @@ class MultiHeadAttention(nn.Module):
         def self_attention(x):
             B = x.size(0)
             q, k, v = F.linear(x, w_qkv, b_qkv).view(B, 3, H, 1, d_k).unbind(1)  # each (B, H, 1, d_k)
-            k, v = cache._append(k, v)  # (B, H, T_cached + 1, d_k)
-            out, fields["last_weights"] = attend(q, k, v, mask)
-            return F.linear(out.view(B, d_model), w_o, b_o)
+            k, v = cache._append(k, v)  # (B, H, T_cached + 1, d_k): views of the cache's store
+            T_k = k.size(2)
+            out, fields["last_weights"] = attend(q, k.view(B * H, T_k, d_k), v.view(B * H, T_k, d_k), None)
+            return F.linear(out, w_o, b_o)
         return self_attention
 
 
