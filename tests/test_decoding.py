@@ -176,6 +176,18 @@ def test_one_token_step_with_fast_attention_and_with_a_part_of_its_own(gen):
     assert torch.equal(greedy_decode(model, src, max_new_tokens=12, use_cache=False), reference)
 
 
+def test_one_token_step_refuses_a_cache_the_first_step_did_not_fill():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="one filled entry per decoder layer"):
+        model.one_token_step(model.new_cache(), None)  # no first step yet: no keys and values of the memory
+    with torch.inference_mode():
+        cache = model.new_cache()
+        model.decode(torch.tensor([[BOS]]), model.encode(torch.tensor([[5, 6]])), None, cache=cache)
+        assert model.one_token_step(cache, None) is not None
+        with pytest.raises(ValueError, match=r"one filled entry per decoder layer, 2\)"):
+            model.one_token_step(cache[:1], None)  # one layer would be skipped
+
+
 @pytest.mark.parametrize("change", ["in place", "through .data", "load_state_dict"])
 def test_a_changed_weight_is_used_by_the_next_cached_decoding(gen, change):
     """The stacked q/k/v weights of the cached step are built for each decoding: a weight

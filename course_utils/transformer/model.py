@@ -27,7 +27,7 @@ from course_utils.base.validate import (
     tensor,
     token_ids,
 )
-from course_utils.transformer.layers import MAX_LAYERS, MAX_PARAMETERS, Decoder, Encoder, new_decoder_cache
+from course_utils.transformer.layers import MAX_LAYERS, MAX_PARAMETERS, Decoder, Encoder, KVCache, new_decoder_cache
 from course_utils.transformer.masks import causal_mask, check_mask, padding_mask
 from course_utils.transformer.positional import LearnedPositionalEncoding, PositionalEncoding, check_max_len
 
@@ -227,6 +227,12 @@ class Transformer(nn.Module):
                 or type(out_proj) is not nn.Linear or type(decoder) is not Decoder
                 or type(decoder.norm) not in (nn.LayerNorm, nn.Identity)):
             return None
+        if (not isinstance(cache, list) or len(cache) != len(decoder.layers)
+                or not all(isinstance(c, dict) and isinstance(c.get("cross"), KVCache) and c["cross"].filled
+                           and isinstance(c.get("self"), KVCache) for c in cache)):
+            raise ValueError(msg("Transformer.one_token_step: cache must be this model's new_cache() after the "
+                                 "first step went through decode (one filled entry per decoder layer, {n})",
+                                 n=len(decoder.layers)))
         layers = [layer.one_token_step(c, src_mask) for layer, c in zip(decoder.layers, cache)]
         if any(layer is None for layer in layers):
             return None
