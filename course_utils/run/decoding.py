@@ -361,15 +361,14 @@ def _decoder_step(model, check_finite: bool = True):
             if id(src_mask) not in full_mask:
                 full_mask[id(src_mask)] = None if bool(src_mask.all()) else src_mask
             src_mask = full_mask[id(src_mask)]  # an all-True mask changes no score
+        one_token = None
         if cache is not None and decode is unchecked and own_unchecked:
             if fast[0] is not cache or fast[1] is not src_mask:
-                fast[:] = cache, src_mask, model.one_token_step(cache, src_mask)
-            if fast[2] is not None:
-                logits = fast[2](ys.select(1, t), t)  # (B, V)
-                if check_finite and not bool(torch.isfinite(logits).all()):
-                    raise ValueError(_non_finite(t))
-                return logits
-        if cache is not None:
+                fast[:] = cache, src_mask, model.one_token_step(cache, src_mask)  # built once per decoding
+            one_token = fast[2]  # None where the model holds a part of its own
+        if one_token is not None:
+            logits = one_token(ys.select(1, t), t)  # (B, V)
+        elif cache is not None:
             logits = decode(ys.narrow(1, t, 1), memory, src_mask, offset=t, cache=cache).select(1, -1)  # (B, V)
         else:
             T = ys.size(1)
