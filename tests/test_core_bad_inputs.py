@@ -97,6 +97,26 @@ def test_nan_appearing_after_the_first_step_is_caught_too():
         greedy_decode(m, IDS, max_new_tokens=8, eos_id=-1)
 
 
+def test_nan_appearing_in_a_cached_step_is_caught():
+    """The cached steps after the first run through one_token_step; their scores are checked too."""
+    m = model()
+    original = m.one_token_step
+
+    def poisoned_builder(*args):
+        step, calls = original(*args), []
+
+        def poisoned(tokens, offset):
+            calls.append(1)
+            logits = step(tokens, offset)
+            return logits if len(calls) < 3 else logits.index_fill(-1, torch.tensor([7]), float("inf"))
+        return poisoned
+    m.one_token_step = poisoned_builder
+    with pytest.raises(ValueError, match="decoding step 3: the model's scores hold NaN or inf"):
+        greedy_decode(m, IDS, max_new_tokens=8, eos_id=-1)
+    with pytest.raises(ValueError, match="decoding step 3: the model's scores hold NaN or inf"):
+        beam_search(m, IDS, max_new_tokens=8, eos_id=-1)
+
+
 def test_translate_batch_refuses_unknown_tokens_as_translate_does():
     src_vocab, tgt_vocab = Vocab(["dog", "cat", "chases", "the", "."]), Vocab(["狗", "猫", "追", "。"])
     m = Transformer(TransformerConfig(len(src_vocab), len(tgt_vocab), d_model=16, n_heads=2, n_layers=1, d_ff=32,

@@ -119,6 +119,109 @@ def test_cached_beam_search_gives_the_same_tokens(gen):
     torch.testing.assert_close(score_a, score_b)
 
 
+def decode_steps(model, src, tgt, fast):
+    """The logits (B, T, V) of feeding tgt one token at a time through the cache: the first
+    step through `decode`, the later ones through `one_token_step` (fast) or `decode_unchecked`."""
+    src_mask = model_src_mask(src)
+    with inference(model), torch.inference_mode():
+        memory = model.encode(src, src_mask)
+        cache = model.new_cache()
+        steps = [model.decode(tgt[:, :1], memory, src_mask, offset=0, cache=cache)[:, -1]]
+        one_token = model.one_token_step(cache, src_mask) if fast else None
+        for t in range(1, tgt.size(1)):
+            if fast:
+                steps.append(one_token(tgt[:, t], t))
+            else:
+                steps.append(model.decode_unchecked(tgt[:, t:t + 1], memory, src_mask, offset=t, cache=cache)[:, -1])
+        weights = [(layer.self_attn.last_weights, layer.cross_attn.last_weights) for layer in model.decoder.layers]
+    return torch.stack(steps, dim=1), weights
+
+
+@pytest.mark.parametrize("options", [dict(), dict(norm_first=True), dict(positional="learned"),
+                                     dict(tie_output=True, share_embeddings=True, src_vocab_size=13)])
+def test_one_token_step_gives_the_logits_and_weights_of_the_layers(gen, options):
+    torch.manual_seed(0)
+    config = dict(src_vocab_size=17, tgt_vocab_size=13, d_model=32, n_heads=4, n_layers=2, d_ff=64, max_len=64)
+    model = Transformer(TransformerConfig(**{**config, **options})).eval()
+    src, tgt = random_src(gen).clamp(max=12), torch.randint(3, 13, (5, 9), generator=gen)
+    fast, fast_weights = decode_steps(model, src, tgt, fast=True)
+    slow, slow_weights = decode_steps(model, src, tgt, fast=False)
+    torch.testing.assert_close(fast, slow, atol=1e-6, rtol=1e-6)
+    for (self_got, cross_got), (self_want, cross_want) in zip(fast_weights, slow_weights):
+        assert self_got.shape == (5, 4, 1, 9) and cross_got.shape == (5, 4, 1, src.size(1))  # the last step's
+        torch.testing.assert_close(self_got, self_want, atol=1e-6, rtol=1e-6)
+        torch.testing.assert_close(cross_got, cross_want, atol=1e-6, rtol=1e-6)
+
+
+def test_one_token_step_with_fast_attention_and_with_a_part_of_its_own(gen):
+    model = tiny_model()
+    src, tgt = random_src(gen), torch.randint(3, 13, (5, 6), generator=gen)
+    for layer in model.decoder.layers:
+        layer.self_attn.fast = layer.cross_attn.fast = True
+    fast, weights = decode_steps(model, src, tgt, fast=True)
+    torch.testing.assert_close(fast, decode_steps(model, src, tgt, fast=False)[0], atol=1e-6, rtol=1e-6)
+    assert all(w is None for pair in weights for w in pair)  # the fused kernel keeps no weights
+
+    class Norm(nn.LayerNorm):  # a replaced module: the loops must call the layers themselves
+        pass
+    model = tiny_model()
+    reference = greedy_decode(model, src, max_new_tokens=12)
+    model.decoder.layers[1].norm2 = Norm(32)
+    model.decoder.layers[1].norm2.load_state_dict(tiny_model().decoder.layers[1].norm2.state_dict())
+    with torch.inference_mode():
+        cache = model.new_cache()
+        model.decode(tgt[:, :1], model.encode(src), model_src_mask(src), cache=cache)
+        assert model.one_token_step(cache, model_src_mask(src)) is None
+    assert torch.equal(greedy_decode(model, src, max_new_tokens=12), reference)
+    assert torch.equal(greedy_decode(model, src, max_new_tokens=12, use_cache=False), reference)
+
+
+def test_one_token_step_refuses_a_cache_the_first_step_did_not_fill():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="one filled entry per decoder layer"):
+        model.one_token_step(model.new_cache(), None)  # no first step yet: no keys and values of the memory
+    with torch.inference_mode():
+        cache = model.new_cache()
+        model.decode(torch.tensor([[BOS]]), model.encode(torch.tensor([[5, 6]])), None, cache=cache)
+        assert model.one_token_step(cache, None) is not None
+        with pytest.raises(ValueError, match=r"one filled entry per decoder layer, 2\)"):
+            model.one_token_step(cache[:1], None)  # one layer would be skipped
+
+
+@pytest.mark.parametrize("change", ["in place", "through .data", "load_state_dict"])
+def test_a_changed_weight_is_used_by_the_next_cached_decoding(gen, change):
+    """The stacked q/k/v weights of the cached step are built for each decoding: a weight
+    changed between two decodings (in any way) is the one the next decoding uses."""
+    model, other = tiny_model(seed=0), tiny_model(seed=5)
+    src = random_src(gen)
+    before = greedy_decode(model, src, max_new_tokens=16, eos_id=-1)
+    for i, layer in enumerate(model.decoder.layers):
+        for name in ("w_q", "w_k", "w_v"):
+            mine, theirs = getattr(layer.self_attn, name), getattr(other.decoder.layers[i].self_attn, name)
+            with torch.no_grad():
+                if change == "in place":
+                    mine.weight.copy_(theirs.weight)
+                elif change == "through .data":  # changes the values without a new version of the tensor
+                    mine.weight.data.copy_(theirs.weight)
+                else:
+                    mine.load_state_dict(theirs.state_dict())
+    after = greedy_decode(model, src, max_new_tokens=16, eos_id=-1)
+    assert not torch.equal(after, before)
+    assert torch.equal(after, greedy_decode(model, src, max_new_tokens=16, eos_id=-1, use_cache=False))
+
+
+def test_scores_too_large_to_sum_are_not_mistaken_for_nan(gen):
+    """The stopping test reads the scores' sum: a sum that overflows float32 (every score
+    finite) must be looked at score by score, not refused as NaN or inf."""
+    model = tiny_model()
+    with torch.no_grad():
+        model.out_proj.bias.fill_(3e38)  # 13 scores of about 3e38 each: their sum is inf
+    src = random_src(gen)
+    cached = greedy_decode(model, src, max_new_tokens=6)
+    assert torch.equal(cached, greedy_decode(model, src, max_new_tokens=6, use_cache=False))
+    assert cached.shape == (5, 6)
+
+
 class ScriptedModel(nn.Module):
     """A stand-in whose next-token probabilities are a fixed table keyed by the prefix
     (<bos> excluded); unknown prefixes end with <eos>. Decoding must not care that no

@@ -15,7 +15,8 @@ Where the checks run: once per call, at the entry the caller used. A model call 
 token ids and masks and the stacks check their first layer's inputs; the layers and the
 attention inside then run on checked inputs (`forward_unchecked`, `unchecked_attention`),
 and a decoding loop checks its first step and runs the later ones through
-`Transformer.decode_unchecked`. Calling a layer or `attention` directly checks as before.
+`Transformer.decode_unchecked` (with a key/value cache: `Transformer.one_token_step`).
+Calling a layer or `attention` directly checks as before.
 """
 
 import math

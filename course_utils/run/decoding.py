@@ -88,13 +88,15 @@ def greedy_decode(model, src, max_new_tokens: int | None = None, bos_id: int | N
         ys[:, 0] = bos_id
         finished = torch.zeros(B, dtype=torch.bool, device=src.device)
         cache = model.new_cache() if use_cache else None
-        step = _decoder_step(model)
+        step = _decoder_step(model, check_finite=False)  # checked below, with the stopping test
         for t in range(max_new_tokens):
             logits = step(ys.narrow(1, 0, t + 1), memory, src_mask, cache, t)  # (B, V)
-            next_token = logits.argmax(dim=-1).masked_fill_(finished, pad_id)
+            next_token = logits.argmax(dim=-1)
+            if B > 1:  # a single row stops at its own <eos>: it is never finished here
+                next_token.masked_fill_(finished, pad_id)
             ys.select(1, t + 1).copy_(next_token)
             finished |= next_token == eos_id
-            if finished.all():
+            if _all_finished(logits, finished, t):
                 break
     return ys[:, 1 : t + 2].clone()  # (B, T); made outside inference mode, so an ordinary tensor
 
@@ -329,22 +331,29 @@ def _prepare(model, src, src_mask, pad_id, max_new_tokens):
     return src, src_mask, max_new_tokens
 
 
-def _decoder_step(model):
+def _decoder_step(model, check_finite: bool = True):
     """The function `step(ys, memory, src_mask, cache, t)` -> the scores (B, V) for the
     token after `ys` (B, t + 1). With a cache it feeds only the newest token, at position
     t; without, it re-runs the whole prefix under a causal mask.
 
     The first step goes through `model.decode`, which checks every argument; for the
-    course's Transformer the later steps then run `decode_unchecked` on the same, already
-    checked memory, mask and cache (a step adds one token the loop chose itself). Any
-    other model is called through its `decode` at every step. The scores are checked
-    for NaN and inf at every step: a token picked from them would be noise."""
+    course's Transformer the later steps then run on the same, already checked memory,
+    mask and cache (a step adds one token the loop chose itself): with a cache through
+    `one_token_step` (every weight bound once per decoding), without one (or where
+    `one_token_step` gives None, or `decode_unchecked` is replaced) through
+    `decode_unchecked`. Any other model is called through its `decode` at every step.
+    With `check_finite` the scores are checked for NaN and inf at every step (a token
+    picked from them would be noise); greedy decoding checks them itself, together with
+    its stopping test (`_all_finished`)."""
     unchecked = getattr(model, "decode_unchecked", None)
     if not isinstance(model, Transformer) or type(model).decode is not Transformer.decode:
         unchecked = None  # a model of its own, or one that changes decode: every step goes through it
+    own_unchecked = (unchecked is not None and "decode_unchecked" not in vars(model)
+                     and type(model).decode_unchecked is Transformer.decode_unchecked)
 
     full_mask = {}  # id of a source mask -> None if it blocks nothing (then every step can skip it)
     causal = [None]
+    fast = [None, None, None]  # the cache and source mask one_token_step was built for, and its function
 
     def step(ys, memory, src_mask, cache, t):
         decode = model.decode if t == 0 or unchecked is None else unchecked
@@ -352,19 +361,44 @@ def _decoder_step(model):
             if id(src_mask) not in full_mask:
                 full_mask[id(src_mask)] = None if bool(src_mask.all()) else src_mask
             src_mask = full_mask[id(src_mask)]  # an all-True mask changes no score
-        if cache is not None:
+        one_token = None
+        if cache is not None and decode is unchecked and own_unchecked:
+            if fast[0] is not cache or fast[1] is not src_mask:
+                fast[:] = cache, src_mask, model.one_token_step(cache, src_mask)  # built once per decoding
+            one_token = fast[2]  # None where the model holds a part of its own
+        if one_token is not None:
+            logits = one_token(ys.select(1, t), t)  # (B, V)
+        elif cache is not None:
             logits = decode(ys.narrow(1, t, 1), memory, src_mask, offset=t, cache=cache).select(1, -1)  # (B, V)
         else:
             T = ys.size(1)
             if causal[0] is None or causal[0].size(0) < T:
                 causal[0] = causal_mask(max(T, 64), ys.device)  # built once, sliced at every step
             logits = decode(ys, memory, src_mask, tgt_mask=causal[0][:T, :T]).select(1, -1)  # (B, V)
-        if not bool(torch.isfinite(logits).all()):
-            raise ValueError(msg("decoding step {t}: the model's scores hold NaN or inf, so the next token would "
-                                 "be noise; its weights hold NaN or inf (did training diverge?)", t=t))
+        if check_finite and not bool(torch.isfinite(logits).all()):
+            raise ValueError(_non_finite(t))
         return logits
 
     return step
+
+
+def _non_finite(t: int) -> str:
+    return msg("decoding step {t}: the model's scores hold NaN or inf, so the next token would be noise; its "
+               "weights hold NaN or inf (did training diverge?)", t=t)
+
+
+def _all_finished(logits, finished, t: int) -> bool:
+    """`finished.all()`, after checking the step's scores (B, V) for NaN and inf (a
+    ValueError naming step t), with one host sync for both: the scores' sum times 0 is 0
+    when the sum is finite (then so is every score) and NaN otherwise, so the number read
+    back is 1.0 when every row has finished, 0.0 when not, NaN when a score may not be
+    finite (then they are looked at one by one: a sum of large finite scores can overflow)."""
+    state = float(logits.sum().mul_(0).add_(finished.all()))
+    if state == state:
+        return state == 1.0
+    if not bool(torch.isfinite(logits).all()):
+        raise ValueError(_non_finite(t))
+    return bool(finished.all())
 
 
 def _trim_padding(out, pad_id):

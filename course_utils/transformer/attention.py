@@ -101,6 +101,18 @@ def unchecked_attention(q, k, v, mask=None, dropout=None):
     return weights @ v, weights  # (..., T_q, d_v), (..., T_q, T_k)
 
 
+def one_query_attention(q, k, v, divisor):
+    """`unchecked_attention` without a mask for one query per row, in three-dimensional
+    products (the cached decoding step, with N = batch x heads): the same numbers in
+    fewer torch calls. `divisor` is sqrt(d_k), a number or a 0-dim tensor of q's dtype.
+
+    Shapes:
+        q (N, 1, d_k), k (N, T_k, d_k), v (N, T_k, d_v) -> out (N, 1, d_v), weights (N, 1, T_k).
+    """
+    weights = torch.bmm(q, k.transpose(1, 2)).div_(divisor).softmax(dim=-1)
+    return torch.bmm(weights, v), weights
+
+
 def sdpa_attention(q, k, v, mask=None, dropout_p: float = 0.0):
     """The fast path: `F.scaled_dot_product_attention`, same conventions and same numbers
     as `attention` (a fully masked row gives a zero output here too).

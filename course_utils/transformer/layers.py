@@ -9,13 +9,15 @@ x = LayerNorm(x + Sublayer(x)); True is pre-LN, x = x + Sublayer(LayerNorm(x)), 
 most modern models use because it trains more stably when stacked deep.
 """
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from course_utils.base.i18n import msg
 from course_utils.base.validate import boolean, positive_int, probability, tensor
-from course_utils.transformer.attention import unchecked_attention, unchecked_sdpa_attention
+from course_utils.transformer.attention import one_query_attention, unchecked_attention, unchecked_sdpa_attention
 from course_utils.transformer.masks import check_mask
 
 # The largest model (or block) the course builds: 2**31 parameters, 8 GiB of float32
@@ -233,6 +235,58 @@ class MultiHeadAttention(nn.Module):
         object.__setattr__(self, "last_weights", weights)  # a plain attribute: skip nn.Module's bookkeeping
         return _linear(self.w_o, out.transpose(1, 2).reshape(B, T_q, self.d_model))  # (B, T_q, d_model)
 
+    def one_token_step(self, cache: KVCache, mask=None):
+        """For decoding one token at a time (eval mode, no autograd): a function
+        x (B, d_model) -> (B, d_model), the attention output for the newest token, the
+        same numbers as `forward_unchecked` on x[:, None] with this `cache` and `mask`.
+        The weights are bound once, here, so build it anew for every decoding.
+
+        Self-attention (`cache` not static) projects q, k and v in one product with the
+        three weights stacked and writes k, v into the cache; cross-attention (a static
+        cache, filled by the first step) reads the memory's k, v from the cache."""
+        H, d_k, d_model, fast = self.n_heads, self.d_k, self.d_model, self.fast
+        weight = self.w_q.weight
+        divisor = math.sqrt(d_k)
+        if weight.dtype in (torch.float32, torch.float64):  # the same quotients, without converting a number per call
+            divisor = torch.tensor(divisor, dtype=weight.dtype, device=weight.device)
+
+        def attend(q, k, v, mask):
+            """q (B, H, 1, d_k), k, v (B * H, T_k, d_k) -> out (B, d_model), weights (B, H, 1, T_k) or None."""
+            B, T_k = q.size(0), k.size(1)
+            if fast or mask is not None:
+                k, v = k.view(B, H, T_k, d_k), v.view(B, H, T_k, d_k)
+                if fast:  # the fused kernel keeps no weights
+                    return unchecked_sdpa_attention(q, k, v, mask).view(B, d_model), None
+                out, weights = unchecked_attention(q, k, v, mask)
+                return out.view(B, d_model), weights
+            out, weights = one_query_attention(q.reshape(B * H, 1, d_k), k, v, divisor)
+            return out.view(B, d_model), weights.view(B, H, 1, T_k)
+
+        fields = self.__dict__  # last_weights is a plain attribute (see forward_unchecked)
+        w_o, b_o = self.w_o.weight, self.w_o.bias
+        if cache.static:
+            w_q, b_q = self.w_q.weight, self.w_q.bias
+            B, _, S, _ = cache.k.shape
+            k, v = cache.k.reshape(B * H, S, d_k), cache.v.reshape(B * H, S, d_k)  # fixed since the first step
+
+            def cross(x):
+                q = F.linear(x, w_q, b_q).view(x.size(0), H, 1, d_k)  # (B, H, 1, d_k)
+                out, fields["last_weights"] = attend(q, k, v, mask)
+                return F.linear(out, w_o, b_o)
+            return cross
+        linears = (self.w_q, self.w_k, self.w_v)
+        w_qkv = torch.cat([layer.weight for layer in linears])  # (3 d_model, d_model)
+        b_qkv = None if self.w_q.bias is None else torch.cat([layer.bias for layer in linears])
+
+        def self_attention(x):
+            B = x.size(0)
+            q, k, v = F.linear(x, w_qkv, b_qkv).view(B, 3, H, 1, d_k).unbind(1)  # each (B, H, 1, d_k)
+            k, v = cache._append(k, v)  # (B, H, T_cached + 1, d_k): views of the cache's store
+            T_k = k.size(2)
+            out, fields["last_weights"] = attend(q, k.view(B * H, T_k, d_k), v.view(B * H, T_k, d_k), None)
+            return F.linear(out, w_o, b_o)
+        return self_attention
+
 
 class FeedForward(nn.Module):
     """Position-wise feed-forward network: FFN(x) = max(0, x W_1 + b_1) W_2 + b_2.
@@ -267,6 +321,11 @@ class FeedForward(nn.Module):
     def forward_unchecked(self, x: torch.Tensor) -> torch.Tensor:
         """`forward` on a checked input."""
         return _linear(self.w_2, _drop(self.dropout, torch.relu(_linear(self.w_1, x))))
+
+    def one_token_step(self):
+        """`forward_unchecked` in eval mode with the weights bound once (decoding one token at a time)."""
+        w_1, b_1, w_2, b_2 = self.w_1.weight, self.w_1.bias, self.w_2.weight, self.w_2.bias
+        return lambda x: F.linear(torch.relu(F.linear(x, w_1, b_1)), w_2, b_2)
 
 
 class EncoderLayer(nn.Module):
@@ -355,6 +414,37 @@ class DecoderLayer(nn.Module):
         x = _norm(self.norm1, x + _drop(self.dropout1, self_attn(x, x, tgt_mask, self_cache)))
         x = _norm(self.norm2, x + _drop(self.dropout2, cross_attn(x, memory, memory_mask, cross_cache)))
         return _norm(self.norm3, x + _drop(self.dropout3, ffn(x)))
+
+    def one_token_step(self, cache, memory_mask=None):
+        """For decoding one token at a time (eval mode, no autograd), once the first step
+        has filled `cache` (one entry of new_decoder_cache): a function x (B, d_model) ->
+        (B, d_model) for the newest token, the same numbers as `forward_unchecked` on
+        x[:, None], with every weight bound once. None where a sub-layer is not the
+        course's own (a subclass or a replaced module): then call the layer itself."""
+        parts = ((self.self_attn, MultiHeadAttention), (self.cross_attn, MultiHeadAttention),
+                 (self.ffn, FeedForward), (self.norm1, nn.LayerNorm), (self.norm2, nn.LayerNorm),
+                 (self.norm3, nn.LayerNorm))
+        if type(self) is not DecoderLayer or any(type(m) is not kind for m, kind in parts):
+            return None
+        self_attn = self.self_attn.one_token_step(cache["self"])
+        cross_attn = self.cross_attn.one_token_step(cache["cross"], memory_mask)
+        ffn = self.ffn.one_token_step()
+        (d,), (n1, n1_b), (n2, n2_b), (n3, n3_b) = self.norm1.normalized_shape, *(
+            (n.weight, n.bias) for n in (self.norm1, self.norm2, self.norm3))
+        eps1, eps2, eps3 = self.norm1.eps, self.norm2.eps, self.norm3.eps
+        layer_norm = F.layer_norm
+        if self.norm_first:
+            def step(x):
+                x = x + self_attn(layer_norm(x, (d,), n1, n1_b, eps1))
+                x = x + cross_attn(layer_norm(x, (d,), n2, n2_b, eps2))
+                return x + ffn(layer_norm(x, (d,), n3, n3_b, eps3))
+            return step
+
+        def step(x):
+            x = layer_norm(x + self_attn(x), (d,), n1, n1_b, eps1)
+            x = layer_norm(x + cross_attn(x), (d,), n2, n2_b, eps2)
+            return layer_norm(x + ffn(x), (d,), n3, n3_b, eps3)
+        return step
 
 
 class Encoder(nn.Module):

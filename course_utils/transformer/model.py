@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from course_utils.base.i18n import msg
@@ -26,7 +27,7 @@ from course_utils.base.validate import (
     tensor,
     token_ids,
 )
-from course_utils.transformer.layers import MAX_LAYERS, MAX_PARAMETERS, Decoder, Encoder, new_decoder_cache
+from course_utils.transformer.layers import MAX_LAYERS, MAX_PARAMETERS, Decoder, Encoder, KVCache, new_decoder_cache
 from course_utils.transformer.masks import causal_mask, check_mask, padding_mask
 from course_utils.transformer.positional import LearnedPositionalEncoding, PositionalEncoding, check_max_len
 
@@ -211,6 +212,43 @@ class Transformer(nn.Module):
         x = self.tgt_pos.forward_unchecked(self.tgt_embed(tgt) * math.sqrt(self.config.d_model), offset)
         x = self.decoder.forward_unchecked(x, memory, tgt_mask, src_mask, cache)  # (B, T, d_model)
         return self.out_proj(x)  # (B, T, V_tgt)
+
+    def one_token_step(self, cache, src_mask):
+        """For the decoding loops of course_utils.run.decoding, once the first step has
+        filled `cache` through `decode`: a function step(tokens, offset) -> logits (B, V_tgt)
+        for the newest tokens (B,) at position `offset`, the same numbers as
+        `decode_unchecked(tokens[:, None], memory, src_mask, offset=offset, cache=cache)[:, -1]`
+        in eval mode without autograd, with every weight bound once (build it anew for
+        every decoding). None where a part of the decoder is not the course's own (a
+        subclass or a replaced module): then the loops call `decode_unchecked`."""
+        pos, embed, out_proj, decoder = self.tgt_pos, self.tgt_embed, self.out_proj, self.decoder
+        if (type(pos) not in (PositionalEncoding, LearnedPositionalEncoding)
+                or type(embed) is not nn.Embedding or embed.max_norm is not None
+                or type(out_proj) is not nn.Linear or type(decoder) is not Decoder
+                or type(decoder.norm) not in (nn.LayerNorm, nn.Identity)):
+            return None
+        if (not isinstance(cache, list) or len(cache) != len(decoder.layers)
+                or not all(isinstance(c, dict) and isinstance(c.get("cross"), KVCache) and c["cross"].filled
+                           and isinstance(c.get("self"), KVCache) for c in cache)):
+            raise ValueError(msg("Transformer.one_token_step: cache must be this model's new_cache() after the "
+                                 "first step went through decode (one filled entry per decoder layer, {n})",
+                                 n=len(decoder.layers)))
+        layers = [layer.one_token_step(c, src_mask) for layer, c in zip(decoder.layers, cache)]
+        if any(layer is None for layer in layers):
+            return None
+        table = pos.pe if type(pos) is PositionalEncoding else pos.embedding.weight  # (max_len, d_model)
+        emb, scale, w_out, b_out = embed.weight, math.sqrt(self.config.d_model), out_proj.weight, out_proj.bias
+        table = table if table.dtype == emb.dtype else table.to(emb.dtype)
+        norm = decoder.norm
+        final = (lambda x: x) if type(norm) is nn.Identity else (
+            lambda x: F.layer_norm(x, norm.normalized_shape, norm.weight, norm.bias, norm.eps))
+
+        def step(tokens, offset):
+            x = F.embedding(tokens, emb) * scale + table[offset]  # (B, d_model)
+            for layer in layers:
+                x = layer(x)
+            return F.linear(final(x), w_out, b_out)  # (B, V_tgt)
+        return step
 
     def new_cache(self) -> list:
         """An empty key/value cache for incremental decoding: one
