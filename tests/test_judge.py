@@ -400,6 +400,27 @@ def test_the_launcher_and_the_kernel_die_with_the_judge():
     assert _gone(launcher) and _gone(kernel)
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's processes are looked up in /proc")
+def test_a_kernel_is_ended_at_once_when_grading_is_done(tmp_path):
+    from course_utils.course.judge.session import KernelSession
+    work = tmp_path / "work"
+    work.mkdir()
+    env = dict(os.environ, COURSE_NO_PROGRESS="1", COURSE_STRICT="0", **{grading.JUDGED: "1"})
+    with open(tmp_path / "kernel.log", "wb") as log, KernelSession(tmp_path, work, env, log) as kernel:
+        # a notebook that stopped the kernel's parent: asked to shut down, the kernel would seem to live on
+        ran = kernel.run_cell("import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)", 60)
+        processes = [kernel.group, *kernel.kernel_pids]
+        assert ran.status == "ok" and len(processes) == 2 and not any(_gone(pid) for pid in processes)
+        start = time.monotonic()
+    # not asked to shut down and waited for (a second and more; here the whole wait): killed at once
+    closed = time.monotonic() - start
+    deadline = time.monotonic() + 10
+    while not all(_gone(pid) for pid in processes) and time.monotonic() < deadline:
+        time.sleep(0.1)  # a killed process ends as soon as the machine runs it
+    assert closed < 2.0 and all(_gone(pid) for pid in processes), f"{closed:.2f} s"
+
+
 def test_the_scan_notes_the_course_reference_where_the_learner_used_it():
     import nbformat
     nb, fresh = nbformat.v4.new_notebook(), nbformat.v4.new_notebook()

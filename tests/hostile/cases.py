@@ -611,6 +611,17 @@ threading.Thread(target=_meddle, daemon=True).start()
 ]
 MORE_CASES = {case.name: case for case in MORE_CASES_LIST}
 
+# The cases that end only at a cell's deadline (a cell that never goes idle: a loop, a stopped
+# kernel, a kernel that can no longer send its messages). The tests grade them with a shorter
+# --timeout, HANG_TIMEOUT, and check that the deadline is what ended them. The judge applies the
+# timeout to each cell from the moment it sends the cell until the cell is idle; the kernel's
+# start and the install of the judge's helper (which imports torch and the graders) come before,
+# under their own deadline, so the notebook's import cell finds its modules loaded: every cell of
+# the copy takes well under half a second, even with the machine's two cores shared by a load of 8.
+HANGS = frozenset({"builtins_str", "patched_isinstance", "patched_stdlib_in_kernel", "stop_itself",
+                   "deaf_to_signals"})
+HANG_TIMEOUT = 6  # seconds per cell for the cases of HANGS
+
 
 # ----------------------------------------------------------------------------- notebooks whose structure lies
 def _check_cells(nb) -> list[int]:
