@@ -62,8 +62,8 @@ need_notebooks() {  # fail loudly if a notebook folder is empty rather than test
 }
 
 # ----------------------------------------------------------------------------- the phases
-phase_unit() {
-  "$PY" -m pytest tests -n 2 -q -p no:cacheprovider --ignore=tests/browser --ignore=tests/classroom --durations=25
+phase_unit() {  # worksteal: a worker that runs out of tests takes some of the other's (the judge's tests are long)
+  "$PY" -m pytest tests -n 2 --dist worksteal -q -p no:cacheprovider --ignore=tests/browser --ignore=tests/classroom --durations=25
 }
 phase_lessons() {
   need_notebooks notebooks && need_notebooks exercises && need_notebooks zh/notebooks && need_notebooks zh/exercises \
