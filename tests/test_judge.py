@@ -340,8 +340,8 @@ def test_a_recorder_comes_back_with_what_it_recorded(kernel):
 
 
 def test_gradients_flow_back_through_the_kernel(kernel):
-    fn = remote(kernel, "def loss(x):\n    return (x ** 3).sum()\ndef cut(x):\n    return torch.tensor(float(x.sum()), "
-                        "requires_grad=True)", "loss")
+    fn = remote(kernel, "import torch\ndef loss(x):\n    return (x ** 3).sum()\n"
+                        "def cut(x):\n    return torch.tensor(float(x.sum()), requires_grad=True)", "loss")
     x = torch.tensor([1.0, 2.0], requires_grad=True)
     got = call(fn, x)
     (grad,) = torch.autograd.grad(got, x)
@@ -351,7 +351,7 @@ def test_gradients_flow_back_through_the_kernel(kernel):
 
 
 def test_the_judge_state_travels_with_a_call(kernel):
-    fn = remote(kernel, "def state(x):\n    return torch.is_grad_enabled(), torch.rand(1)", "state")
+    fn = remote(kernel, "import torch\ndef state(x):\n    return torch.is_grad_enabled(), torch.rand(1)", "state")
     torch.manual_seed(3)
     with torch.no_grad():
         grad, drawn = call(fn, torch.ones(1))
