@@ -130,6 +130,7 @@ def test_lesson_widgets_respond(lesson, screenshots_dir):
             action = lab.operate(lesson.page, control, text)
             after = lab.wait_for_change(lesson.page, cell, before)
             tried.append(f"code cell {i + 1}, {label!r}: {action}")
+            lab.stamp(f"code cell {i + 1}, {label!r}: output settled")
             if after is None:
                 failures.append(f"{lesson.name}, code cell {i + 1}: control {label!r} ({action}) "
                                 f"changed nothing in the cell's output within 60 s")
