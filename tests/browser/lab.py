@@ -345,26 +345,20 @@ def close_notebooks(page) -> bool:
 
 
 def start_run_all(page) -> None:
-    """Start Run All through the UI command and return at once; `window.courseRunAll` becomes
-    'done' when every queued cell has been executed (see finish_run_all)."""
-    page.evaluate("""() => { window.courseRunAll = 'running';
-        window.jupyterapp.commands.execute('notebook:run-all-cells').then(
-            () => { window.courseRunAll = 'done'; }, (e) => { window.courseRunAll = 'failed: ' + e; }); }""")
+    """Start Run All through the UI command and return at once; `window.courseRunAll` is the
+    command's promise, which settles once every queued cell has been executed (finish_run_all)."""
+    page.evaluate("""() => { window.courseRunAll = window.jupyterapp.commands.execute('notebook:run-all-cells')
+        .then(() => 'done', (e) => 'failed: ' + e); }""")
 
 
 def finish_run_all(page, path: str, timeout: float) -> None:
-    """Wait for a run started by start_run_all: the command's promise settles once every cell
-    it queued has run; then no [*] prompt may be left and the kernel must be idle."""
-    from playwright.sync_api import TimeoutError as PageTimeout
-
-    try:
-        page.wait_for_function("() => window.courseRunAll !== 'running'", polling=POLL_MS,
-                               timeout=timeout * 1000)
-    except PageTimeout:
+    """Wait for a run started by start_run_all: its promise (no polling while cells run); then
+    no [*] prompt may be left and the kernel must be idle."""
+    outcome = page.evaluate("""([ms]) => Promise.race([window.courseRunAll,
+        new Promise(late => setTimeout(() => late('timeout'), ms))])""", [timeout * 1000])
+    if outcome == "timeout":
         state = page.evaluate(JS_STATE, path)
-        raise TimeoutError(f"{path}: the end of run-all not reached within {timeout:.0f} s "
-                           f"(last state: {state})") from None
-    outcome = page.evaluate("() => window.courseRunAll")
+        raise TimeoutError(f"{path}: the end of run-all not reached within {timeout:.0f} s (last state: {state})")
     if outcome != "done":
         raise RuntimeError(f"{path}: Run All {outcome}")
     wait_for(page, path, RUN_DONE, "the end of run-all", timeout)
