@@ -39,18 +39,26 @@ def forked_kernels(tmp_path_factory):
     has imported torch (tests/kernel_forkserver.py, as scripts/test.sh does for nbval): a lesson's
     kernel starts without paying that import again. Each notebook still gets a kernel process of
     its own. Used by the session's server (lessons, exercise loop), never by the entry-point
-    tests, which start kernels as a learner's JupyterLab does. COURSE_TEST_FORK_KERNELS=0: none."""
+    tests, which start kernels as a learner's JupyterLab does. COURSE_TEST_FORK_KERNELS=0: none.
+    COURSE_TEST_KERNEL_SOCKET names a fork server that is already running (scripts/test.sh
+    passes the notebook phases' own), so torch is not imported once more for this one."""
     if os.environ.get("COURSE_TEST_FORK_KERNELS", "1") == "0":
         yield []
         return
     base = tmp_path_factory.mktemp("kernels")
     forkserver = lab.ROOT / "tests" / "kernel_forkserver.py"
-    socket_path = base / "kernels.sock"
+    shared = os.environ.get("COURSE_TEST_KERNEL_SOCKET")
+    socket_path = Path(shared) if shared else base / "kernels.sock"
     spec = base / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True)
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-I", str(forkserver), "client", str(socket_path), "-f", "{connection_file}"],
         "display_name": "Python 3 (ipykernel)", "language": "python", "metadata": {"debugger": True}}))
+    if shared:
+        if not socket_path.is_socket():
+            raise RuntimeError(f"COURSE_TEST_KERNEL_SOCKET={shared}: no kernel fork server listens there")
+        yield [base / "jupyter"]
+        return
     with open(base / "forkserver.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, str(forkserver), "serve", str(socket_path)],
                                 stdout=log, stderr=subprocess.STDOUT)
@@ -119,7 +127,12 @@ class StartedAhead:
 def started_ahead(request):
     """The lab.AHEAD_LESSONS this run selects, each opened in a tab (and a workspace) of its own
     with Run All started as the session begins, so they run while the entry points and the other
-    lessons are tested; test_lessons' fixture waits for the end of each run in its turn."""
+    lessons are tested; test_lessons' fixture waits for the end of each run in its turn.
+    Each such tab costs Chromium a JupyterLab of its own (some CPU seconds): where the cores are
+    busy anyway, COURSE_TEST_BROWSER_AHEAD=0 runs these lessons in turn in the session's tab."""
+    if os.environ.get("COURSE_TEST_BROWSER_AHEAD", "1") == "0":
+        yield {}
+        return
     selected = {item.callspec.params.get("lesson") for item in request.session.items
                 if hasattr(item, "callspec")}
     names = [name for name in lab.AHEAD_LESSONS if name in selected]
