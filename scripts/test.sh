@@ -77,7 +77,13 @@ phase_solutions() {
 phase_build() { "$PY" -m course_utils.course.build --check; }
 phase_lint() { "$PY" -m ruff check . && echo "ruff: the package, tests, benchmarks and scripts are clean"; }
 phase_classroom() { bash scripts/test_classroom.sh; }
-phase_browser() { bash scripts/test_browser.sh; }
+phase_browser() {  # its lesson kernels are forked from the same warm process as the notebooks'
+  if [ -n "$KERNEL_SERVER" ]; then
+    COURSE_TEST_KERNEL_SOCKET="$LOGS/kernels.sock" bash scripts/test_browser.sh
+  else
+    COURSE_TEST_FORK_KERNELS=0 bash scripts/test_browser.sh
+  fi
+}
 
 declare -A TITLE=(
   [unit]="unit tests" [lessons]="lessons + exercises, both editions (nbval)"

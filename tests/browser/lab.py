@@ -27,10 +27,19 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE_FOLDERS = ("notebooks", "exercises", "solutions")  # copied with their relative layout
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage"]
+# Playwright already starts Chromium headless without extensions, background timer throttling
+# or renderer backgrounding (two lessons run in two tabs at once); on top of that: no GPU and no
+# software stand-in for it, no background services.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-software-rasterizer",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--disable-dev-shm-usage", "--disable-backgrounding-occluded-windows"]
 VIEWPORT = {"width": 1280, "height": 900}
+# The lessons with the longest run-alls (10 decodes and times, 09 trains a model): each starts in
+# a tab of its own as the session begins and runs while the entry points and the other lessons
+# are tested in the session's tab; each is checked in its turn, last. No lesson uses a file
+# another writes (09 writes its checkpoint to artifacts/, 10 loads the reference model that ships
+# with the package), and each has its own kernel.
+AHEAD_LESSONS = ("10_inference", "09_training")
 
 # JupyterLab user settings for the test server: render every cell (no virtual scrolling, so all
 # prompts and outputs are in the page and a screenshot shows the whole notebook), and no
@@ -103,6 +112,8 @@ class LabServer:
     # exactly as the README says); "{port}" in it becomes the free port; it runs in `cwd`.
     command: list[str] | None = None
     cwd: Path | None = None
+    # Folders put first on JUPYTER_PATH (e.g. one whose kernels/python3 forks its kernels).
+    jupyter_path: list[Path] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -124,6 +135,9 @@ class LabServer:
             OMP_NUM_THREADS=env.get("OMP_NUM_THREADS", "1"),
             COURSE_NO_PROGRESS=env.get("COURSE_NO_PROGRESS", "1"),
         )
+        if self.jupyter_path:
+            env["JUPYTER_PATH"] = os.pathsep.join([*map(str, self.jupyter_path),
+                                                   *filter(None, [env.get("JUPYTER_PATH")])])
         return env
 
     def _write_settings(self) -> None:
@@ -154,6 +168,7 @@ class LabServer:
                 self.proc = subprocess.Popen(cmd, cwd=self.cwd or self.root_dir, env=self._env(), stdout=log,
                                              stderr=subprocess.STDOUT, start_new_session=True)
             if self._wait_ready(timeout):
+                stamp(f"JupyterLab server ready on port {self.port}")
                 return self
             errors.append(f"port {self.port}: not ready after {timeout:.0f} s "
                           f"(exit code {self.proc.poll()})")
@@ -169,7 +184,7 @@ class LabServer:
                 self.api("GET", "/api/status")
                 return True
             except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.5)
+                time.sleep(0.1)
         return False
 
     def api(self, method: str, path: str, timeout: float = 10):
@@ -179,15 +194,18 @@ class LabServer:
             body = r.read()
         return json.loads(body) if body else None
 
-    def shutdown_kernels(self) -> None:
-        """Shut down every running kernel (between notebooks, so kernels do not pile up)."""
+    def shutdown_kernels(self, path: str | None = None) -> None:
+        """Shut down every running kernel (between notebooks, so kernels do not pile up), or
+        only the kernel of the notebook `path` (relative to the server's root)."""
         try:
             for session in self.api("GET", "/api/sessions"):
-                self.api("DELETE", f"/api/sessions/{session['id']}", timeout=30)
-            for kernel in self.api("GET", "/api/kernels"):
+                if path is None or session.get("path") == path:
+                    self.api("DELETE", f"/api/sessions/{session['id']}", timeout=30)
+            for kernel in self.api("GET", "/api/kernels") if path is None else ():
                 self.api("DELETE", f"/api/kernels/{kernel['id']}", timeout=30)
         except (urllib.error.URLError, OSError):
             pass
+        stamp("kernels shut down")
 
     def _kernel_pids(self) -> list[int]:
         """Kernels run in their own sessions; find ours by the runtime dir in their command line."""
@@ -237,6 +255,22 @@ class LabServer:
             return "(no log)"
 
 
+# ---------------------------------------------------------------- where the seconds go
+
+_clock = [time.monotonic()]
+
+
+def restart_clock() -> None:
+    """Start counting a test's seconds (conftest calls it as each test's setup begins)."""
+    _clock[0] = time.monotonic()
+
+
+def stamp(what: str) -> None:
+    """Print the seconds since the test's setup began, and what was just reached (shown with
+    pytest -rA under the test's captured output, so a slow test shows where its time went)."""
+    print(f"[{time.monotonic() - _clock[0]:6.1f} s] {what}")
+
+
 # ---------------------------------------------------------------- the page side
 
 JS_STATE = """(path) => {
@@ -254,22 +288,33 @@ JS_STATE = """(path) => {
 }"""
 
 
-def wait_for(page, path: str, predicate, what: str, timeout: float, poll: float = 0.5) -> dict:
-    """Poll JS_STATE until predicate(state) holds; raise TimeoutError naming the notebook."""
-    deadline = time.monotonic() + timeout
-    state = {}
-    while time.monotonic() < deadline:
+# Predicates on JS_STATE, in JavaScript: the page checks them itself (every POLL_MS), so waiting
+# costs no round trips and ends within a tenth of a second of the event.
+KERNEL_IDLE = "(s) => s.stage === 'ready' && s.kernel === 'idle'"
+RUN_DONE = "(s) => s.stage === 'ready' && s.running === 0 && s.kernel === 'idle'"
+POLL_MS = 100
+
+
+def wait_for(page, path: str, predicate: str, what: str, timeout: float) -> dict:
+    """Wait until the JavaScript `predicate(JS_STATE(path))` holds; return that state; raise
+    TimeoutError naming the notebook and its last state if it does not within `timeout`."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+
+    try:
+        handle = page.wait_for_function(
+            f"(path) => {{ const s = ({JS_STATE})(path); return ({predicate})(s) ? s : null; }}",
+            arg=path, polling=POLL_MS, timeout=timeout * 1000)
+        return handle.json_value()
+    except PageTimeout:
         state = page.evaluate(JS_STATE, path)
-        if predicate(state):
-            return state
-        time.sleep(poll)
-    raise TimeoutError(f"{path}: {what} not reached within {timeout:.0f} s (last state: {state})")
+        raise TimeoutError(f"{path}: {what} not reached within {timeout:.0f} s (last state: {state})") from None
 
 
-def open_notebook(page, server: LabServer, path: str, timeout: float = 120) -> None:
+def open_notebook(page, server: LabServer, path: str, timeout: float = 120, workspace: str | None = None) -> None:
     """Open `path` (relative to the server root) and wait for an idle kernel.
 
-    The first call loads JupyterLab with a fresh workspace (`?reset`); later calls on the same
+    The first call loads JupyterLab with a fresh workspace (`?reset`; a named `workspace` for a
+    second tab on the same server, so the two do not share one layout); later calls on the same
     page close the open notebooks (their kernels are shut down by the caller) and open the next
     one through the UI's document manager, which saves reloading JupyterLab each time.
     """
@@ -277,9 +322,11 @@ def open_notebook(page, server: LabServer, path: str, timeout: float = 120) -> N
         page.evaluate("async (path) => { await window.jupyterapp.commands.execute('docmanager:open', {path}); }",
                       path)
     else:
-        page.goto(f"{server.url}/lab/tree/{path}?token={server.token}&reset", wait_until="domcontentloaded")
-    wait_for(page, path, lambda s: s.get("stage") == "ready" and s.get("kernel") == "idle",
-             "an idle kernel", timeout)
+        where = f"lab/workspaces/{workspace}/tree" if workspace else "lab/tree"
+        page.goto(f"{server.url}/{where}/{path}?token={server.token}&reset", wait_until="domcontentloaded")
+        stamp("JupyterLab page loaded")
+    wait_for(page, path, KERNEL_IDLE, "an idle kernel", timeout)
+    stamp(f"{path} open, kernel idle")
 
 
 def close_notebooks(page) -> bool:
@@ -297,22 +344,39 @@ def close_notebooks(page) -> bool:
         return False
 
 
+def start_run_all(page) -> None:
+    """Start Run All through the UI command and return at once; `window.courseRunAll` is the
+    command's promise, which settles once every queued cell has been executed (finish_run_all)."""
+    page.evaluate("""() => { window.courseRunAll = window.jupyterapp.commands.execute('notebook:run-all-cells')
+        .then(() => 'done', (e) => 'failed: ' + e); }""")
+
+
+def finish_run_all(page, path: str, timeout: float) -> None:
+    """Wait for a run started by start_run_all: its promise (no polling while cells run); then
+    no [*] prompt may be left and the kernel must be idle."""
+    outcome = page.evaluate("""([ms]) => Promise.race([window.courseRunAll,
+        new Promise(late => setTimeout(() => late('timeout'), ms))])""", [timeout * 1000])
+    if outcome == "timeout":
+        state = page.evaluate(JS_STATE, path)
+        raise TimeoutError(f"{path}: the end of run-all not reached within {timeout:.0f} s (last state: {state})")
+    if outcome != "done":
+        raise RuntimeError(f"{path}: Run All {outcome}")
+    wait_for(page, path, RUN_DONE, "the end of run-all", timeout)
+    stamp(f"{path}: run-all done")
+
+
 def run_all(page, path: str, timeout: float) -> float:
-    """Run all cells through the UI command; wait until no [*] prompt is left and the kernel
-    is idle (twice in a row, so a gap between two queued cells is not mistaken for the end)."""
+    """Run all cells through the UI command and wait for the end (finish_run_all); seconds."""
     t0 = time.monotonic()
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    time.sleep(1.0)
-    done = lambda s: s.get("stage") == "ready" and s.get("running") == 0 and s.get("kernel") == "idle"
-    wait_for(page, path, done, "the end of run-all", timeout)
-    time.sleep(0.5)
-    wait_for(page, path, done, "the end of run-all", timeout)
+    start_run_all(page)
+    finish_run_all(page, path, timeout)
     return time.monotonic() - t0
 
 
 def save(page, server: LabServer, path: str) -> nbformat.NotebookNode:
     """Save through the UI (docmanager:save) and read back the file JupyterLab wrote."""
     page.evaluate("async () => { await window.jupyterapp.commands.execute('docmanager:save'); }")
+    stamp(f"{path} saved")
     return nbformat.read(server.root_dir / path, as_version=4)
 
 
@@ -346,23 +410,33 @@ def widget_render_errors(page) -> list[str]:
         .map(t => t.slice(0, 200))""")
 
 
+JS_NEXT_FRAMES = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(() => done())))"
+
+
+def settle_layout(page) -> None:
+    """Wait until the page has laid out and painted what just changed (two animation frames:
+    JupyterLab's layout runs in the first after a change)."""
+    page.evaluate(JS_NEXT_FRAMES)
+
+
 def screenshot(page, dest: Path, max_height: int = 30000) -> Path:
     """Full-notebook PNG: collapse the side panels, grow the viewport to the notebook's height."""
     page.evaluate("() => { const s = window.jupyterapp.shell; s.collapseLeft(); s.collapseRight(); }")
-    time.sleep(0.3)
+    settle_layout(page)
     size = page.viewport_size
     extra = page.evaluate("""() => {
         const n = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer')
                || document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook');
         return n ? n.scrollHeight - n.clientHeight : 0; }""")
     page.set_viewport_size({"width": size["width"], "height": min(size["height"] + extra, max_height)})
-    time.sleep(0.5)
+    settle_layout(page)
     page.evaluate("""() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer')
         .forEach(e => { e.scrollTop = 0; })""")
-    time.sleep(0.3)
+    settle_layout(page)
     dest.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(dest))
     page.set_viewport_size(size)
+    stamp(f"screenshot {dest.name}")
     return dest
 
 
@@ -457,10 +531,11 @@ JS_KERNEL_STATUS = """() => { const w = window.jupyterapp.shell.currentWidget;
   return k ? k.status : 'none'; }"""
 
 
-def wait_for_change(page, cell, before: str, timeout: float = 60, settle: float = 1.5) -> str | None:
+def wait_for_change(page, cell, before: str, timeout: float = 60, settle: float = 0.6) -> str | None:
     """The cell's output signature once it differs from `before` and has settled (unchanged for
-    `settle` seconds with the kernel idle: a label can update before its figure); None if the
-    output never changed."""
+    `settle` seconds with the kernel idle: a label can update before its figure, but the kernel
+    turns idle only after it has sent every output of the change); None if the output never
+    changed."""
     deadline = time.monotonic() + timeout
     last, since = before, time.monotonic()
     while time.monotonic() < deadline:
@@ -470,7 +545,7 @@ def wait_for_change(page, cell, before: str, timeout: float = 60, settle: float 
         elif (last != before and time.monotonic() - since >= settle
               and page.evaluate(JS_KERNEL_STATUS) == "idle"):
             return last
-        time.sleep(0.25)
+        time.sleep(0.15)
     return last if last != before else None
 
 
@@ -511,7 +586,7 @@ def run_cell(page, cell, path: str, timeout: float = 120) -> str:
         now = prompt.inner_text()
         if now != before and "*" not in now and page.evaluate(JS_STATE, path).get("kernel") == "idle":
             return cell.locator(".jp-Cell-outputArea").inner_text()
-        time.sleep(0.25)
+        time.sleep(0.1)
     raise TimeoutError(f"{path}: cell did not finish within {timeout:.0f} s (prompt {prompt.inner_text()!r})")
 
 
@@ -521,9 +596,9 @@ def cell_screenshot(page, cell, dest: Path) -> Path:
     box = cell.bounding_box()
     if box and box["height"] + 200 > size["height"]:
         page.set_viewport_size({"width": size["width"], "height": int(box["height"]) + 200})
-        time.sleep(0.5)
+        settle_layout(page)
     cell.scroll_into_view_if_needed()
-    time.sleep(0.3)
+    settle_layout(page)
     dest.parent.mkdir(parents=True, exist_ok=True)
     cell.screenshot(path=str(dest))
     page.set_viewport_size(size)

@@ -52,8 +52,7 @@ def copy_checkout(dest: Path) -> Path:
 
 
 def wait_for_notebook(page, path: str, timeout: float = 120) -> dict:
-    return lab.wait_for(page, path, lambda s: s.get("stage") == "ready" and s.get("kernel") == "idle",
-                        f"{path} open with an idle kernel", timeout)
+    return lab.wait_for(page, path, lab.KERNEL_IDLE, f"{path} open with an idle kernel", timeout)
 
 
 def click_link(page, from_path: str, target: str) -> None:
@@ -93,7 +92,7 @@ def wait_for_path(page, path: str, timeout: float = 60) -> None:
     while time.monotonic() < deadline:
         if current_path(page) == path:
             return
-        time.sleep(0.3)
+        time.sleep(0.1)
     raise TimeoutError(f"{path} did not open within {timeout:.0f} s (current tab: {current_path(page)!r})")
 
 
@@ -113,19 +112,39 @@ def make_lab(tmp_path_factory):
         server.stop()
 
 
+@pytest.fixture(scope="module")
+def make_lab_page(make_lab, browser):
+    """One tab on the `make lab` server for the two tests below: the second finds JupyterLab
+    already loaded by the first (which opened it at the server's default page) and goes on
+    from there, as a learner would in the same tab."""
+    page = browser.new_page(viewport=dict(lab.VIEWPORT))
+    try:
+        yield page
+    finally:
+        page.close()
+
+
+def open_make_lab(page, make_lab) -> None:
+    """Go to the `make lab` server's default page (what its printed link opens): lesson 00."""
+    page.goto(f"{make_lab.url}/?token={make_lab.token}", wait_until="domcontentloaded")
+    lab.stamp("JupyterLab page loaded")
+    wait_for_notebook(page, LESSON_00)
+    lab.stamp(f"{LESSON_00} open, kernel idle")
+
+
 def test_make_lab_serves_the_whole_course(make_lab):
     names = {item["name"] for item in make_lab.api("GET", "/api/contents")["content"]}
     missing = {"notebooks", "exercises", "solutions", "README.md"} - names
     assert not missing, f"`make lab` serves {sorted(names)}: {sorted(missing)} cannot be opened from JupyterLab"
 
 
-def test_make_lab_opens_lesson_00_and_its_exercise_link_works(make_lab, browser, screenshots_dir):
-    page = browser.new_page(viewport=dict(lab.VIEWPORT))
+def test_make_lab_opens_lesson_00_and_its_exercise_link_works(make_lab, make_lab_page, screenshots_dir):
+    page = make_lab_page
     try:
-        page.goto(f"{make_lab.url}/?token={make_lab.token}", wait_until="domcontentloaded")
-        wait_for_notebook(page, LESSON_00)
+        open_make_lab(page, make_lab)
         click_link(page, LESSON_00, EXERCISE)
         wait_for_notebook(page, EXERCISE)
+        lab.stamp(f"{EXERCISE} open from the link, kernel idle")
         lab.run_all(page, EXERCISE, 180)
         out = lab.cell_with_source(page, CHECK).locator(".jp-Cell-outputArea").inner_text()
         lab.cell_screenshot(page, lab.cell_with_source(page, CHECK), screenshots_dir / "make_lab_exercise_pending.png")
@@ -133,14 +152,13 @@ def test_make_lab_opens_lesson_00_and_its_exercise_link_works(make_lab, browser,
     finally:
         lab.close_notebooks(page)
         make_lab.shutdown_kernels()
-        page.close()
 
 
-def test_make_lab_file_browser_opens_the_readme_and_a_solution(make_lab, browser):
-    page = browser.new_page(viewport=dict(lab.VIEWPORT))
+def test_make_lab_file_browser_opens_the_readme_and_a_solution(make_lab, make_lab_page):
+    page = make_lab_page
     try:
-        page.goto(f"{make_lab.url}/?token={make_lab.token}", wait_until="domcontentloaded")
-        wait_for_notebook(page, LESSON_00)
+        if not lab.close_notebooks(page):  # JupyterLab not loaded in the tab yet (test run alone)
+            open_make_lab(page, make_lab)
         open_from_file_browser(page, "README.md")
         wait_for_path(page, "README.md")
         open_from_file_browser(page, "solutions", "04_self_attention.ipynb")
@@ -148,7 +166,6 @@ def test_make_lab_file_browser_opens_the_readme_and_a_solution(make_lab, browser
     finally:
         lab.close_notebooks(page)
         make_lab.shutdown_kernels()
-        page.close()
 
 
 def binder_urlpath() -> str:
@@ -173,9 +190,12 @@ def _follow(server, browser, urlpath: str, prefix: str) -> None:
     page = browser.new_page(viewport=dict(lab.VIEWPORT))
     try:
         page.goto(f"{server.url}/{urlpath}?token={server.token}", wait_until="domcontentloaded")
+        lab.stamp("JupyterLab page loaded")
         wait_for_notebook(page, prefix + LESSON_00)
+        lab.stamp(f"{prefix + LESSON_00} open, kernel idle")
         click_link(page, prefix + LESSON_00, prefix + EXERCISE)
         wait_for_notebook(page, prefix + EXERCISE)
+        lab.stamp(f"{prefix + EXERCISE} open from the link, kernel idle")
     finally:
         lab.close_notebooks(page)
         server.shutdown_kernels()

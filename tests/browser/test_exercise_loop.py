@@ -38,7 +38,7 @@ def exercise_page(lab_server, lab_page):
         yield page
     finally:
         lab.close_notebooks(page)
-        lab_server.shutdown_kernels()
+        lab_server.shutdown_kernels(PATH)  # the lessons started ahead run on
 
 
 def test_stub_shows_pending(exercise_page):
