@@ -22,23 +22,21 @@ def nbgrader_bin():
 
 
 @pytest.fixture(scope="session")
-def released(nbgrader_bin, tmp_path_factory):
-    """released(lesson, target): an nbgrader course folder of one lesson at `target`, written by
-    `course classroom nbgrader` and its assignment released by `nbgrader generate_assignment`
-    (source/, release/, gradebook.db, nbgrader_config.py), as an instructor has it before
-    learners submit. Each lesson is released once per session, in a folder no test writes to;
-    each test gets its own copy, so what one test grades never meets another's gradebook."""
+def released_course(nbgrader_bin, tmp_path_factory):
+    """The nbgrader course of every lesson as an instructor has it before learners submit: written
+    by `course classroom nbgrader` and every assignment released by one run of
+    `nbgrader generate_assignment "lesson*"` (source/, release/, gradebook.db, nbgrader_config.py).
+    Made once per session in a folder no test writes to: use `released` for a copy to grade in."""
     from course_utils.course import classroom
 
-    made: dict[str, Path] = {}
+    course = tmp_path_factory.mktemp("released") / "course"
+    classroom.write_nbgrader_course(course)
+    run([nbgrader_bin, "generate_assignment", "lesson*"], cwd=course)
+    return course
 
-    def copy(lesson: str, target: Path) -> Path:
-        if lesson not in made:
-            course = tmp_path_factory.mktemp(f"released{lesson}") / "course"
-            classroom.write_nbgrader_course(course, lessons=[lesson])
-            run([nbgrader_bin, "generate_assignment", f"lesson{lesson}"], cwd=course)
-            made[lesson] = course
-        shutil.copytree(made[lesson], target)
-        return target
 
-    return copy
+@pytest.fixture
+def released(released_course, tmp_path):
+    """A test's own copy of `released_course`, in its temporary folder: what one test grades
+    never meets another test's gradebook."""
+    return Path(shutil.copytree(released_course, tmp_path / "course"))

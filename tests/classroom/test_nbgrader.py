@@ -4,6 +4,7 @@ student notebooks equal to exercises/, and an autograded class with a real nbgra
 from __future__ import annotations
 
 import copy
+import csv
 import html
 import json
 import os
@@ -103,7 +104,7 @@ def test_autograding_as_root_is_refused(monkeypatch, tmp_path, nbgrader_bin, rel
     if os.geteuid() != 0:
         return
     # the real command, as root: refused before anything runs, with the command to use instead
-    course = released("01", tmp_path / "course")
+    course = released
     proc = run([nbgrader_bin, "autograde", "lesson01", "--create"], cwd=course, check=False,
                env={classroom.AS_ROOT_VARIABLE: ""})
     assert proc.returncode != 0 and "sudo -u grader nbgrader autograde lesson01 --create" in proc.stderr
@@ -124,10 +125,8 @@ def _stub(w, v):  # what course build writes for an exercise not done yet
     raise NotImplementedError("Exercise 01.weighted_sum: your code here")
 
 
-def test_generate_assignment_gives_the_exercise_notebooks(tmp_path, nbgrader_bin):
-    course = tmp_path / "course"
-    classroom.write_nbgrader_course(course)
-    run([nbgrader_bin, "generate_assignment", "lesson*"], cwd=course)  # every lesson, in one run of nbgrader
+def test_generate_assignment_gives_the_exercise_notebooks(released_course):
+    course = released_course  # every lesson released by one run of nbgrader generate_assignment
     sources = sorted((course / "source").iterdir())
     assert [p.name for p in sorted((course / "release").iterdir())] == [p.name for p in sources]
     for source in sources:
@@ -148,7 +147,7 @@ def test_autograde_a_class(tmp_path, nbgrader_bin, released):
     """Five learners (right, typical mistakes, empty, fake output + redefined check, a kernel
     that dies): the gradebook holds the right points per learner and exercise, and the feedback
     of a failed exercise carries the course's message and hint."""
-    course = released("01", tmp_path / "course")
+    course = released
     student_nb = nbformat.read(course / "release/lesson01/01_attention_intuition.ipynb", as_version=4)
     for learner in EXPECTED:
         target = course / "submitted" / learner / "lesson01" / "01_attention_intuition.ipynb"
@@ -164,9 +163,11 @@ def test_autograde_a_class(tmp_path, nbgrader_bin, released):
             sub = gb.find_submission("lesson01", learner)
             got = {g.name: g.score for g in sub.notebooks[0].grades}
             assert got == {classroom.grade_id(k): float(v) for k, v in want.items()}, learner
-    rows = (course / "grades.csv").read_text().splitlines()
-    totals = {r.split(",")[3]: float(r.split(",")[9]) for r in rows[1:]}
-    assert totals == {k: float(sum(v.values())) for k, v in EXPECTED.items()}
+    # the export holds every released lesson (a row per learner and assignment): lesson 01's rows
+    with open(course / "grades.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["assignment"] == "lesson01"]
+    totals = {r["student_id"]: float(r["score"]) for r in rows}
+    assert len(rows) == len(EXPECTED) and totals == {k: float(sum(v.values())) for k, v in EXPECTED.items()}
 
     # The feedback for a failed exercise says what the course's checker says.
     ns: dict = {}
@@ -193,7 +194,7 @@ def test_autograde_a_class_of_lesson04(tmp_path, nbgrader_bin, released):
     gradebook holds exactly what each one earned."""
     from class04 import EXPECTED, describe, gradebook, write_submissions
 
-    course = released("04", tmp_path / "course")
+    course = released
     write_submissions(course / "submitted", nbformat.read(course / "release/lesson04/04_self_attention.ipynb",
                                                           as_version=4))
     proc = run([nbgrader_bin, "autograde", "lesson04", "--create"], cwd=course, check=False, timeout=1500,
@@ -219,7 +220,7 @@ def _solved(released: nbformat.NotebookNode, solution: Path) -> nbformat.Noteboo
 def test_lesson11_solution_scores_full_marks_under_the_generated_config(tmp_path, nbgrader_bin, released):
     """The slowest lesson's correct solution (it trains a model) meets the generated config's
     time limit with room, with the threads it pins, and scores 3 of 3."""
-    course = released("11", tmp_path / "course")
+    course = released
     name = "11_capstone.ipynb"
     target = course / "submitted/ada/lesson11" / name
     target.parent.mkdir(parents=True)
@@ -295,7 +296,7 @@ def test_every_known_fake_scores_nothing_under_nbgrader(tmp_path, nbgrader_bin, 
     everything = os.environ.get("COURSE_CLASSROOM_ALL_FAKES", "") not in ("", "0")
     CASES = ALL_CASES if everything else {name: ALL_CASES[name] for name in families}
 
-    course = released("04", tmp_path / "course")
+    course = released
     for name, case in CASES.items():
         build_case(case, course / "submitted" / name.replace("_", "-") / "lesson04")
     # a fake that breaks the kernel's replies makes its cell wait for the cell time limit: a shorter one here
