@@ -154,6 +154,10 @@ c.JupyterHub.load_roles.append({{"name": "test-admin", "services": ["test-admin"
             time.sleep(0.1)
         yield {"base": url, "tmp": base, "log": base / "hub.log", "repo": repo, "exchange": exchange}
     finally:
+        # The learners' servers and kernels are this test's own: stopped at once (stopping them the
+        # hub's way asks every kernel to shut down and waits for it, seconds each), then the hub.
+        for user in made:
+            _stop_processes_of(user)
         if proc is not None:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
@@ -162,9 +166,13 @@ c.JupyterHub.load_roles.append({{"name": "test-admin", "services": ["test-admin"
                 os.killpg(proc.pid, signal.SIGKILL)
         if log is not None:
             log.close()
-        for user in made:  # their servers stopped with the hub; whatever is left runs as this test's account
+        removing = []
+        for user in made:  # whatever the hub started meanwhile, then the accounts and their homes, together
             _stop_processes_of(user)
-            subprocess.run(["userdel", "--remove", user], capture_output=True)
+            removing.append(subprocess.Popen(["userdel", "--remove", user], stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.DEVNULL))
+        for removal in removing:
+            removal.wait()
         shutil.rmtree(base, ignore_errors=True)
 
 
