@@ -151,9 +151,13 @@ c.JupyterHub.load_roles.append({{"name": "test-admin", "services": ["test-admin"
                 pass
             if proc.poll() is not None or time.time() > deadline:
                 raise AssertionError("JupyterHub did not start:\n" + (base / "hub.log").read_text()[-4000:])
-            time.sleep(0.5)
+            time.sleep(0.1)
         yield {"base": url, "tmp": base, "log": base / "hub.log", "repo": repo, "exchange": exchange}
     finally:
+        # The learners' servers and kernels are this test's own: stopped at once (stopping them the
+        # hub's way asks every kernel to shut down and waits for it, seconds each), then the hub.
+        for user in made:
+            _stop_processes_of(user)
         if proc is not None:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
@@ -162,9 +166,13 @@ c.JupyterHub.load_roles.append({{"name": "test-admin", "services": ["test-admin"
                 os.killpg(proc.pid, signal.SIGKILL)
         if log is not None:
             log.close()
-        for user in made:  # their servers stopped with the hub; whatever is left runs as this test's account
+        removing = []
+        for user in made:  # whatever the hub started meanwhile, then the accounts and their homes, together
             _stop_processes_of(user)
-            subprocess.run(["userdel", "--remove", user], capture_output=True)
+            removing.append(subprocess.Popen(["userdel", "--remove", user], stdout=subprocess.DEVNULL,
+                                             stderr=subprocess.DEVNULL))
+        for removal in removing:
+            removal.wait()
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -173,16 +181,22 @@ def _api(hub, method, path, token=TOKEN, **kwargs):
                             timeout=60, **kwargs)
 
 
-def _start_server(hub, user):
-    r = _api(hub, "POST", f"/hub/api/users/{user}/server")
-    assert r.status_code in (201, 202), r.text
-    deadline = time.time() + 180
-    while time.time() < deadline:
+def _start_servers(hub, users):
+    """Start the learners' servers, all at once (a class logging in), and wait for each one's
+    progress stream (the hub's own event stream, as its spawn page shows it) to say it is ready."""
+    for user in users:
+        r = _api(hub, "POST", f"/hub/api/users/{user}/server")
+        assert r.status_code in (201, 202), r.text
+    for user in users:
+        r = _api(hub, "GET", f"/hub/api/users/{user}/server/progress", stream=True)
+        assert r.status_code == 200, r.text
+        events = []
+        for line in r.iter_lines(decode_unicode=True):  # ends with the spawn: ready, or failed
+            if line.startswith("data:"):
+                events.append(json.loads(line[5:]))
         model = _api(hub, "GET", f"/hub/api/users/{user}").json()
-        if model.get("servers", {}).get("", {}).get("ready"):
-            return
-        time.sleep(1)
-    raise AssertionError(f"{user}'s server did not start:\n" + hub["log"].read_text()[-4000:])
+        assert events and events[-1].get("ready") and model.get("servers", {}).get("", {}).get("ready"), \
+            f"{user}'s server did not start: {events[-3:]}\n" + hub["log"].read_text()[-4000:]
 
 
 def _git_pull(hub, user, token, repo, branch):
@@ -261,8 +275,8 @@ def test_learners_apart_progress_and_exchange(hub):
     r = _api(hub, "POST", "/hub/api/users", json={"usernames": list(LEARNERS)})
     assert r.status_code in (201, 409), r.text
     tokens = {}
+    _start_servers(hub, LEARNERS)
     for user in LEARNERS:
-        _start_server(hub, user)
         r = _api(hub, "POST", f"/hub/api/users/{user}/tokens", json={"note": "test", "expires_in": 3600})
         assert r.status_code == 201, r.text
         tokens[user] = r.json()["token"]

@@ -4,6 +4,7 @@ student notebooks equal to exercises/, and an autograded class with a real nbgra
 from __future__ import annotations
 
 import copy
+import csv
 import html
 import json
 import os
@@ -91,7 +92,7 @@ def test_writing_again_backs_up_what_the_instructor_edited(tmp_path, capsys):
     assert config.read_text() == classroom.config_text()  # the command's own version again
 
 
-def test_autograding_as_root_is_refused(monkeypatch, tmp_path, nbgrader_bin):
+def test_autograding_as_root_is_refused(monkeypatch, tmp_path, nbgrader_bin, released):
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.delenv(classroom.AS_ROOT_VARIABLE, raising=False)
     message = classroom.root_refusal(["autograde", "lesson04"])
@@ -103,9 +104,7 @@ def test_autograding_as_root_is_refused(monkeypatch, tmp_path, nbgrader_bin):
     if os.geteuid() != 0:
         return
     # the real command, as root: refused before anything runs, with the command to use instead
-    course = tmp_path / "course"
-    classroom.write_nbgrader_course(course, lessons=["01"])
-    run([nbgrader_bin, "generate_assignment", "lesson01"], cwd=course)
+    course = released
     proc = run([nbgrader_bin, "autograde", "lesson01", "--create"], cwd=course, check=False,
                env={classroom.AS_ROOT_VARIABLE: ""})
     assert proc.returncode != 0 and "sudo -u grader nbgrader autograde lesson01 --create" in proc.stderr
@@ -126,11 +125,11 @@ def _stub(w, v):  # what course build writes for an exercise not done yet
     raise NotImplementedError("Exercise 01.weighted_sum: your code here")
 
 
-def test_generate_assignment_gives_the_exercise_notebooks(tmp_path, nbgrader_bin):
-    course = tmp_path / "course"
-    classroom.write_nbgrader_course(course)
-    for source in sorted((course / "source").iterdir()):
-        run([nbgrader_bin, "generate_assignment", source.name], cwd=course)
+def test_generate_assignment_gives_the_exercise_notebooks(released_course):
+    course = released_course  # every lesson released by one run of nbgrader generate_assignment
+    sources = sorted((course / "source").iterdir())
+    assert [p.name for p in sorted((course / "release").iterdir())] == [p.name for p in sources]
+    for source in sources:
         for student_nb in sorted((course / "release" / source.name).glob("*.ipynb")):
             released = nbformat.read(student_nb, as_version=4)
             exercise = nbformat.read(ROOT / "exercises" / student_nb.name, as_version=4)
@@ -144,18 +143,16 @@ def test_generate_assignment_gives_the_exercise_notebooks(tmp_path, nbgrader_bin
             assert not any(build.BEGIN in c.source for c in released.cells)
 
 
-def test_autograde_a_class(tmp_path, nbgrader_bin):
+def test_autograde_a_class(tmp_path, nbgrader_bin, released):
     """Five learners (right, typical mistakes, empty, fake output + redefined check, a kernel
     that dies): the gradebook holds the right points per learner and exercise, and the feedback
     of a failed exercise carries the course's message and hint."""
-    course = tmp_path / "course"
-    classroom.write_nbgrader_course(course, lessons=["01"])
-    run([nbgrader_bin, "generate_assignment", "lesson01"], cwd=course)
-    released = nbformat.read(course / "release/lesson01/01_attention_intuition.ipynb", as_version=4)
+    course = released
+    student_nb = nbformat.read(course / "release/lesson01/01_attention_intuition.ipynb", as_version=4)
     for learner in EXPECTED:
         target = course / "submitted" / learner / "lesson01" / "01_attention_intuition.ipynb"
         target.parent.mkdir(parents=True)
-        nbformat.write(submission(released, learner), target)
+        nbformat.write(submission(student_nb, learner), target)
     run([nbgrader_bin, "autograde", "lesson01", "--create"], cwd=course, timeout=900, env=AS_ROOT)
     run([nbgrader_bin, "generate_feedback", "lesson01"], cwd=course, check=False)
     run([nbgrader_bin, "export", "--to", "grades.csv"], cwd=course)
@@ -166,9 +163,11 @@ def test_autograde_a_class(tmp_path, nbgrader_bin):
             sub = gb.find_submission("lesson01", learner)
             got = {g.name: g.score for g in sub.notebooks[0].grades}
             assert got == {classroom.grade_id(k): float(v) for k, v in want.items()}, learner
-    rows = (course / "grades.csv").read_text().splitlines()
-    totals = {r.split(",")[3]: float(r.split(",")[9]) for r in rows[1:]}
-    assert totals == {k: float(sum(v.values())) for k, v in EXPECTED.items()}
+    # the export holds every released lesson (a row per learner and assignment): lesson 01's rows
+    with open(course / "grades.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["assignment"] == "lesson01"]
+    totals = {r["student_id"]: float(r["score"]) for r in rows}
+    assert len(rows) == len(EXPECTED) and totals == {k: float(sum(v.values())) for k, v in EXPECTED.items()}
 
     # The feedback for a failed exercise says what the course's checker says.
     ns: dict = {}
@@ -189,17 +188,15 @@ def test_autograde_a_class(tmp_path, nbgrader_bin):
     shutil.rmtree(course / "autograded")  # keep tmp small
 
 
-def test_autograde_a_class_of_lesson04(tmp_path, nbgrader_bin):
+def test_autograde_a_class_of_lesson04(tmp_path, nbgrader_bin, released):
     """Eleven learners on lesson 04 (tests/classroom/class04.py): right answers (one printing a
     warning, one worked in the course copy) get 4 of 4, every cheat gets nothing, and nbgrader's
     gradebook holds exactly what each one earned."""
     from class04 import EXPECTED, describe, gradebook, write_submissions
 
-    course = tmp_path / "course"
-    classroom.write_nbgrader_course(course, lessons=["04"])
-    run([nbgrader_bin, "generate_assignment", "lesson04"], cwd=course)
-    released = nbformat.read(course / "release/lesson04/04_self_attention.ipynb", as_version=4)
-    write_submissions(course / "submitted", released)
+    course = released
+    write_submissions(course / "submitted", nbformat.read(course / "release/lesson04/04_self_attention.ipynb",
+                                                          as_version=4))
     proc = run([nbgrader_bin, "autograde", "lesson04", "--create"], cwd=course, check=False, timeout=1500,
                env=AS_ROOT)
     got = gradebook(course)
@@ -220,17 +217,15 @@ def _solved(released: nbformat.NotebookNode, solution: Path) -> nbformat.Noteboo
 
 
 @pytest.mark.slow
-def test_lesson11_solution_scores_full_marks_under_the_generated_config(tmp_path, nbgrader_bin):
+def test_lesson11_solution_scores_full_marks_under_the_generated_config(tmp_path, nbgrader_bin, released):
     """The slowest lesson's correct solution (it trains a model) meets the generated config's
     time limit with room, with the threads it pins, and scores 3 of 3."""
-    course = tmp_path / "course"
-    classroom.write_nbgrader_course(course, lessons=["11"])
-    run([nbgrader_bin, "generate_assignment", "lesson11"], cwd=course)
+    course = released
     name = "11_capstone.ipynb"
-    released = nbformat.read(course / "release/lesson11" / name, as_version=4)
     target = course / "submitted/ada/lesson11" / name
     target.parent.mkdir(parents=True)
-    nbformat.write(_solved(released, ROOT / "solutions" / name), target)
+    nbformat.write(_solved(nbformat.read(course / "release/lesson11" / name, as_version=4), ROOT / "solutions" / name),
+                   target)
     start = time.monotonic()
     # the generated config pins the threads itself: the test does not
     proc = run([nbgrader_bin, "autograde", "lesson11", "--create"], cwd=course, check=False, timeout=1800,
@@ -283,7 +278,7 @@ def test_validate_never_says_success_on_work_that_will_score_zero(tmp_path, nbgr
 
 
 @pytest.mark.slow
-def test_every_known_fake_scores_nothing_under_nbgrader(tmp_path, nbgrader_bin):
+def test_every_known_fake_scores_nothing_under_nbgrader(tmp_path, nbgrader_bin, released):
     """Hostile notebooks of tests/hostile/cases.py (an honest 0 of 4 plus one fake each), each
     submitted by its own learner and autograded by nbgrader with the generated config: the
     gradebook holds 0 for every one of them.
@@ -301,9 +296,7 @@ def test_every_known_fake_scores_nothing_under_nbgrader(tmp_path, nbgrader_bin):
     everything = os.environ.get("COURSE_CLASSROOM_ALL_FAKES", "") not in ("", "0")
     CASES = ALL_CASES if everything else {name: ALL_CASES[name] for name in families}
 
-    course = tmp_path / "course"
-    classroom.write_nbgrader_course(course, lessons=["04"])
-    run([nbgrader_bin, "generate_assignment", "lesson04"], cwd=course)
+    course = released
     for name, case in CASES.items():
         build_case(case, course / "submitted" / name.replace("_", "-") / "lesson04")
     # a fake that breaks the kernel's replies makes its cell wait for the cell time limit: a shorter one here
