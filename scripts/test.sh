@@ -5,10 +5,11 @@
 # fails the run like any other failure.
 #
 # The phases run in two lanes at once: the notebook lane (unit tests, then the notebooks
-# under nbval, then the generator check) keeps both cores busy with computation, while the
-# service lane (the classroom and browser tests) spends much of its time starting servers,
-# installing its tools once, and waiting on pages; no phase shares files or ports with
-# another. COURSE_TEST_SERIAL=1 runs the phases one after another instead. Each phase's
+# under nbval, then the generator check) and the service lane (the classroom and browser
+# tests: servers, a browser, and the classroom's tools installed once). Together they keep
+# both cores busy from start to end, so the run's length is set by its CPU work. No phase
+# shares files or ports with another; the browser phase's lesson kernels are forked from the
+# notebook phases' warm process (below). COURSE_TEST_SERIAL=1 runs the phases one after another instead. Each phase's
 # output is shown whole (indented) when it ends, then a summary of all phases.
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -1,10 +1,11 @@
-"""Kernels for the notebook phases of scripts/test.sh, started by fork from a warm process.
+"""Kernels for the notebook phases of scripts/test.sh (and the browser phase's lesson runs),
+started by fork from a warm process.
 
 Most of a notebook kernel's start-up is `import torch` (about 2 of its 3 CPU seconds), and the
-notebook phases start some seventy kernels on two cores. This file is both ends of a fork
-server that pays for that import once:
+notebook phases start some seventy kernels on two cores (the browser phase a dozen more). This
+file is both ends of a fork server that pays for that import once:
 
-    python tests/kernel_forkserver.py serve SOCKET          # imports torch and numpy, then waits
+    python tests/kernel_forkserver.py serve SOCKET          # imports torch, numpy and sympy, then waits
     python -I tests/kernel_forkserver.py client SOCKET -f CONNECTION_FILE   # a kernelspec's argv
 
 Each client (started by nbval's kernel manager as the kernel) sends the server its working
