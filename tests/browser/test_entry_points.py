@@ -114,9 +114,7 @@ def make_lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def make_lab_page(make_lab, browser):
-    """One tab on the `make lab` server for the two tests below: the second finds JupyterLab
-    already loaded by the first (which opened it at the server's default page) and goes on
-    from there, as a learner would in the same tab."""
+    """A tab on the `make lab` server (the test below opens it at the server's default page)."""
     page = browser.new_page(viewport=dict(lab.VIEWPORT))
     try:
         yield page
@@ -154,11 +152,12 @@ def test_make_lab_opens_lesson_00_and_its_exercise_link_works(make_lab, make_lab
         make_lab.shutdown_kernels()
 
 
-def test_make_lab_file_browser_opens_the_readme_and_a_solution(make_lab, make_lab_page):
-    page = make_lab_page
+def test_make_lab_file_browser_opens_the_readme_and_a_solution(make_lab, browser):
+    # a tab of its own, loaded afresh: going on in the previous test's tab, the file browser
+    # sometimes still listed notebooks/ after being sent to the root, and README.md was not found
+    page = browser.new_page(viewport=dict(lab.VIEWPORT))
     try:
-        if not lab.close_notebooks(page):  # JupyterLab not loaded in the tab yet (test run alone)
-            open_make_lab(page, make_lab)
+        open_make_lab(page, make_lab)
         open_from_file_browser(page, "README.md")
         wait_for_path(page, "README.md")
         open_from_file_browser(page, "solutions", "04_self_attention.ipynb")
@@ -166,6 +165,7 @@ def test_make_lab_file_browser_opens_the_readme_and_a_solution(make_lab, make_la
     finally:
         lab.close_notebooks(page)
         make_lab.shutdown_kernels()
+        page.close()
 
 
 def binder_urlpath() -> str:
