@@ -41,7 +41,12 @@ def readme_lab_args() -> list[str]:
 
 def copy_checkout(dest: Path) -> Path:
     """The repository's tracked files copied to `dest`, with `.venv` linked to the course
-    environment (so `make lab` finds it set up and starts at once)."""
+    environment (so `make lab` finds it set up and starts at once).
+
+    The environment is brought up to date here first: were it out of date, the copy's `make lab`
+    would install course_utils from the copy, which is deleted after the test, and leave the
+    course environment unable to import it."""
+    subprocess.run(["bash", str(lab.ROOT / "scripts" / "setup.sh")], check=True, capture_output=True)
     listed = subprocess.run(["git", "-C", str(lab.ROOT), "ls-files", "-z"], capture_output=True, check=True)
     for name in listed.stdout.decode().split("\0"):
         if name and (lab.ROOT / name).is_file():
