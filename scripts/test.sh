@@ -100,11 +100,9 @@ load() { printf 'load %s' "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo u
 run_phase() {  # run_phase NAME: output to $LOGS/NAME.log, exit code and seconds to $LOGS/NAME.rc
   local name=$1 t0=$SECONDS rc
   echo "=== ${TITLE[$name]}: started at $((SECONDS - START)) s ($(load))"
-  local TIMEFORMAT='%0U %0S'  # the CPU seconds of the phase and every process it waited for
-  { time "phase_$name" > "$LOGS/$name.log" 2>&1; } 2> "$LOGS/$name.cpu"; rc=$?
-  local cpu; cpu=$(awk '{print $1 + $2}' "$LOGS/$name.cpu" 2>/dev/null)
-  echo "$rc $((SECONDS - t0)) ${cpu:-?}" > "$LOGS/$name.rc"
-  echo "=== ${TITLE[$name]}: exit $rc after $((SECONDS - t0)) s, ${cpu:-?} CPU s (at $((SECONDS - START)) s; $(load))"
+  "phase_$name" > "$LOGS/$name.log" 2>&1; rc=$?
+  echo "$rc $((SECONDS - t0))" > "$LOGS/$name.rc"
+  echo "=== ${TITLE[$name]}: exit $rc after $((SECONDS - t0)) s (at $((SECONDS - START)) s; $(load))"
   sed 's/^/    /' "$LOGS/$name.log"
 }
 run_lane() { local name; for name in "$@"; do run_phase "$name"; done; }
@@ -119,22 +117,16 @@ else
   wait $notebooks $services
 fi
 
-server_cpu=""
-if [ -n "$KERNEL_SERVER" ] && [ -r "/proc/$KERNEL_SERVER/stat" ]; then  # its own and its reaped kernels' CPU time
-  server_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.0f", ($12 + $13 + $14 + $15) / hz}' \
-    "/proc/$KERNEL_SERVER/stat")
-fi
 echo
 echo "=== Summary ($((SECONDS - START)) s in all; $(load) at the end, $(getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?') cores)"
 failed=()
 for name in "${ORDER[@]}"; do
-  read -r rc secs cpu < "$LOGS/$name.rc" 2>/dev/null || { rc=missing; secs=0; cpu=0; }
+  read -r rc secs < "$LOGS/$name.rc" 2>/dev/null || { rc=missing; secs=0; }
   line=$(grep -E "(passed|failed|error)[^=]* in [0-9.]+s" "$LOGS/$name.log" 2>/dev/null | tail -n 1 | tr -d '=')
-  printf '%-36s exit %-3s %5s s %6s CPU s  %s\n' "${TITLE[$name]}" "$rc" "$secs" "$cpu" "$line"
+  printf '%-36s exit %-3s %5s s  %s\n' "${TITLE[$name]}" "$rc" "$secs" "$line"
   if [ "$rc" = 5 ]; then echo "    (pytest collected no tests, which counts as a failure)"; fi
   [ "$rc" = 0 ] || failed+=("${TITLE[$name]} (exit $rc)")
 done
-[ -z "$server_cpu" ] || echo "the forked kernels (notebook phases, browser lessons): $server_cpu CPU s, not counted above"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED phases: ${failed[*]}"
   exit 1
