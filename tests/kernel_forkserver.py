@@ -16,9 +16,13 @@ client stands in for the kernel towards the manager: it passes on interrupts and
 signals and exits with the kernel's status; if the client is killed, the server kills the kernel.
 (In `ps`, a forked kernel shows the server's command line.)
 
-Only torch, numpy and sympy are imported ahead: they read nothing at import that differs between
-kernels (the threads settings are the same for all), unlike ipykernel (the kernel manager's
-process id), matplotlib (its backend) or the course's package (its language and strictness).
+What is imported ahead reads nothing at import that differs between kernels (the threads settings
+are the same for all), with one exception that the child puts right: matplotlib takes its backend
+from MPLBACKEND when it is imported, and a kernel sets that variable as it starts (to the inline
+backend, unless it is set already). So the server imports matplotlib with no backend chosen, and
+each kernel sets the one its own environment names, as its own import would have. ipykernel (the
+kernel manager's process id) and the course's package (its language and strictness) are not
+imported ahead.
 """
 
 from __future__ import annotations
@@ -32,13 +36,23 @@ import sys
 import time
 
 # sympy: torch imports it on the first call of some functions (torch.nn.MultiheadAttention checks its
-# masks through it), 1.5 CPU seconds that several notebooks would each pay again
-PRELOAD = ("torch", "numpy", "sympy")
+# masks through it), 1.5 CPU seconds that several notebooks would each pay again; torch._dynamo:
+# imported by the first optimizer a notebook makes (0.8 s); matplotlib.pyplot (0.4 s, nearly every
+# notebook) and mplfonts (a Chinese font for the figures where the system has none)
+PRELOAD = ("torch", "numpy", "sympy", "torch._dynamo", "matplotlib.pyplot", "mplfonts")
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # what ipykernel sets when MPLBACKEND is unset
 
 
 def serve(path: str) -> None:
+    os.environ.pop("MPLBACKEND", None)
     for name in PRELOAD:
         __import__(name)
+    import matplotlib
+    import matplotlib.rcsetup
+
+    if dict.__getitem__(matplotlib.rcParams, "backend") is not matplotlib.rcsetup._auto_backend_sentinel:
+        sys.exit("kernel_forkserver: a module imported ahead chose matplotlib's backend; the kernels "
+                 "could not choose their own")
 
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     if os.path.exists(path):
@@ -94,6 +108,7 @@ def _start(conn: socket.socket, server: socket.socket, kernels: dict) -> int | N
             env["JPY_PARENT_PID"] = str(os.getppid())  # the kernel ends if this server does
             os.environ.clear()
             os.environ.update(env)
+            _choose_backend()
             sys.argv = ["ipykernel_launcher", *request["args"]]
             from ipykernel.kernelapp import launch_new_instance
 
@@ -111,6 +126,16 @@ def _start(conn: socket.socket, server: socket.socket, kernels: dict) -> int | N
         os.close(fd)
     conn.sendall(f"{pid}\n".encode())
     return pid
+
+
+def _choose_backend() -> None:
+    """In a forked kernel: matplotlib's backend from this kernel's environment, as importing
+    matplotlib here would have set it (the kernel itself would set MPLBACKEND to the inline
+    backend first, where it is unset)."""
+    import matplotlib
+
+    os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
+    matplotlib.rcParams["backend"] = os.environ["MPLBACKEND"]
 
 
 def _reap(kernels: dict) -> None:
