@@ -42,6 +42,16 @@ def test_the_first_checks_import_no_slow_module():
     assert out.stdout.split() == [], f"imported by the first checks: {out.stdout.strip()}"
 
 
+def test_reading_a_notebook_builds_no_uri_grammar():
+    """nbformat validates notebooks with jsonschema; from 4.24 on, jsonschema builds rfc3987-syntax's
+    grammar as it loads (1 CPU second in every Jupyter server, `course check`, nbgrader and nbval
+    process), which is why requirements-lock.txt pins jsonschema 4.23.0."""
+    code = "import sys, nbformat; nbformat.validate(nbformat.v4.new_notebook()); print('rfc3987_syntax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False", "jsonschema loads rfc3987_syntax: keep jsonschema at 4.23.0 in the lock"
+
+
 def test_broadcast_shape_agrees_with_torch():
     rng = random.Random(0)
     for _ in range(5000):
