@@ -4,10 +4,11 @@
 # Every phase must collect and run tests: pytest's exit code 5 ("no tests collected")
 # fails the run like any other failure.
 #
-# The phases run in two lanes at once: the notebook lane (unit tests, then the notebooks
-# under nbval, then the generator check) and the service lane (the classroom and browser
-# tests: servers, a browser, and the classroom's tools installed once). Together they keep
-# both cores busy from start to end, so the run's length is set by its CPU work. No phase
+# The phases run in two lanes at once: the notebook lane (unit tests, then the lessons under
+# nbval, then the generator check) and the service lane (the classroom and browser tests:
+# servers, a browser, and the classroom's tools installed once; then the solutions under
+# nbval, which fill the time the service lane would otherwise end early by). Together they
+# keep both cores busy from start to end, so the run's length is set by its CPU work. No phase
 # shares files or ports with another; the browser phase's lesson kernels are forked from the
 # notebook phases' warm process (below). COURSE_TEST_SERIAL=1 runs the phases one after another instead. Each phase's
 # output is shown whole (indented) when it ends, then a summary of all phases.
@@ -91,9 +92,9 @@ declare -A TITLE=(
   [solutions]="solutions, both editions, strict checks (nbval)"
   [build]="exercises and zh/ match their sources" [lint]="linter (ruff)" [classroom]="classroom (nbgrader, JupyterHub)"
   [browser]="browser (JupyterLab + Chromium)")
-NOTEBOOK_LANE=(lint unit lessons solutions build)
-SERVICE_LANE=(classroom browser)
-ORDER=("${NOTEBOOK_LANE[@]}" "${SERVICE_LANE[@]}")
+NOTEBOOK_LANE=(lint unit lessons build)
+SERVICE_LANE=(classroom browser solutions)
+ORDER=(lint unit lessons solutions build classroom browser)
 
 # the machine's load averages (1, 5, 15 min): timings mean little without them on a shared machine
 load() { printf 'load %s' "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"; }
