@@ -14,6 +14,7 @@ from course_utils.run.reference import (
     load_data,
     load_reference,
     score,
+    torch_threads,
     translate,
 )
 from course_utils.run.train import load_checkpoint
@@ -63,6 +64,24 @@ def test_evaluate_command_prints_exact_match_and_bleu(capsys):
     assert course(["evaluate", "--split", "compositional", "--limit", "40", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "compositional: exact match" in out and "BLEU" in out and "(40 sentences)" in out
+
+
+def test_the_commands_give_the_caller_its_thread_count_back(tmp_path, capsys):
+    """`course evaluate` called from Python (a notebook, a test) runs on its own thread count and
+    leaves the caller's as it was, also when it stops on an error."""
+    seen = []
+    with torch_threads(1):
+        assert course(["evaluate", "--split", "compositional", "--limit", "2", "--threads", "2"]) == 0
+        seen.append(torch.get_num_threads())
+        bad = tmp_path / "bad.pt"
+        bad.write_bytes(b"not a checkpoint")
+        assert course(["evaluate", "--checkpoint", str(bad), "--limit", "2", "--threads", "2"]) == 1
+        seen.append(torch.get_num_threads())
+        with pytest.raises(KeyError), torch_threads(2):
+            seen.append(torch.get_num_threads())
+            raise KeyError("a command that fails")
+        seen.append(torch.get_num_threads())
+    assert seen == [1, 1, 2, 1]
 
 
 def test_evaluate_command_reports_a_bad_checkpoint(tmp_path, capsys):

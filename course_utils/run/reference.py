@@ -12,6 +12,7 @@ learning rate 2e-3 after 300 warm-up steps, cosine decay, clipping 1.0, label sm
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import platform
@@ -148,6 +149,19 @@ def score(model, src_vocab, tgt_vocab, pairs, beam_size: int = 1, length_penalty
 
 
 # -- command line -----------------------------------------------------------------------
+@contextlib.contextmanager
+def torch_threads(threads: int):
+    """torch's thread count set to `threads` inside the block, and the caller's count back after it:
+    a command called from Python (a notebook, a test) must not leave the caller's process using more
+    threads than it chose."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _backup_existing(path: Path) -> Path | None:
     """Copy an existing checkpoint to `<name>.bak-<UTC time>` before it is overwritten."""
     if not path.exists():
@@ -167,47 +181,47 @@ def train_command(*, out, steps: int, n_train: int, seed: int, eval_every: int, 
     if backup is not None:
         print(f"{out} exists: backed it up to {backup}")
 
-    torch.set_num_threads(threads)
-    config = dataclasses.replace(REFERENCE_CONFIG, steps=steps, n_train=n_train, seed=seed, eval_every=eval_every)
-    t0 = time.perf_counter()
-    model, src_vocab, tgt_vocab, history, (_, _, test, compositional) = train_reference(
-        config, stop_at_target=stop_at_target, device=device, progress=progress)
-    meta = {
-        "recipe": dataclasses.asdict(config),
-        "steps": history.steps_done,
-        "train_seconds": round(history.train_seconds, 1),
-        "eval_seconds": round(history.eval_total_seconds, 1),
-        "target": config.target,
-        "target_step": history.target_step,
-        "target_seconds": None if history.target_seconds is None else round(history.target_seconds, 1),
-        "final_loss": round(history.loss[-1], 4),
-        "val_exact_match": history.eval_score[-1] if history.eval_score else None,
-        "history": {"eval_step": history.eval_step, "eval_score": history.eval_score,
-                    "loss_every_50": [round(x, 4) for x in history.loss[::50]]},
-        "threads": threads,
-        "device": str(next(model.parameters()).device) if device is None else device,
-        "torch": str(torch.__version__),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": command,
-    }
-    out = save_checkpoint(out, model, src_vocab, tgt_vocab, **meta)  # saved before scoring: never lose a run
-    limit = slice(None) if eval_limit is None else slice(0, eval_limit)
-    for name, pairs in (("test", test[limit]), ("compositional", compositional[limit])):
-        meta[name] = score(model, src_vocab, tgt_vocab, pairs)
-    save_checkpoint(out, model, src_vocab, tgt_vocab, **meta)
-    print(f"trained {history.steps_done} steps in {history.train_seconds:.0f} s "
-          f"(+ {history.eval_total_seconds:.0f} s evaluating; {time.perf_counter() - t0:.0f} s in all)")
-    if history.target_step is not None:
-        print(f"validation exact match reached {config.target:.0%} at step {history.target_step}, "
-              f"after {history.target_seconds:.0f} s of training")
-    else:
-        print(f"validation exact match never reached {config.target:.0%}")
-    for name in ("test", "compositional"):
-        print(_format_scores(name, meta[name]))
-    print(f"wrote {out}")
-    return 0
+    with torch_threads(threads):
+        config = dataclasses.replace(REFERENCE_CONFIG, steps=steps, n_train=n_train, seed=seed, eval_every=eval_every)
+        t0 = time.perf_counter()
+        model, src_vocab, tgt_vocab, history, (_, _, test, compositional) = train_reference(
+            config, stop_at_target=stop_at_target, device=device, progress=progress)
+        meta = {
+            "recipe": dataclasses.asdict(config),
+            "steps": history.steps_done,
+            "train_seconds": round(history.train_seconds, 1),
+            "eval_seconds": round(history.eval_total_seconds, 1),
+            "target": config.target,
+            "target_step": history.target_step,
+            "target_seconds": None if history.target_seconds is None else round(history.target_seconds, 1),
+            "final_loss": round(history.loss[-1], 4),
+            "val_exact_match": history.eval_score[-1] if history.eval_score else None,
+            "history": {"eval_step": history.eval_step, "eval_score": history.eval_score,
+                        "loss_every_50": [round(x, 4) for x in history.loss[::50]]},
+            "threads": threads,
+            "device": str(next(model.parameters()).device) if device is None else device,
+            "torch": str(torch.__version__),
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": command,
+        }
+        out = save_checkpoint(out, model, src_vocab, tgt_vocab, **meta)  # saved before scoring: never lose a run
+        limit = slice(None) if eval_limit is None else slice(0, eval_limit)
+        for name, pairs in (("test", test[limit]), ("compositional", compositional[limit])):
+            meta[name] = score(model, src_vocab, tgt_vocab, pairs)
+        save_checkpoint(out, model, src_vocab, tgt_vocab, **meta)
+        print(f"trained {history.steps_done} steps in {history.train_seconds:.0f} s "
+              f"(+ {history.eval_total_seconds:.0f} s evaluating; {time.perf_counter() - t0:.0f} s in all)")
+        if history.target_step is not None:
+            print(f"validation exact match reached {config.target:.0%} at step {history.target_step}, "
+                  f"after {history.target_seconds:.0f} s of training")
+        else:
+            print(f"validation exact match never reached {config.target:.0%}")
+        for name in ("test", "compositional"):
+            print(_format_scores(name, meta[name]))
+        print(f"wrote {out}")
+        return 0
 
 
 def evaluate_command(*, checkpoint=REFERENCE_CHECKPOINT, split: str = "test", limit: int | None = None,
@@ -215,34 +229,35 @@ def evaluate_command(*, checkpoint=REFERENCE_CHECKPOINT, split: str = "test", li
     """`course evaluate` (options parsed and validated in course_utils.course.cli): print
     exact match and BLEU of a checkpoint on a split ("train", "val" or a name in
     course_utils.corpus.data's split list)."""
-    torch.set_num_threads(threads)
-    try:
-        model, src_vocab, tgt_vocab, meta = load_reference(checkpoint)
-    except (FileNotFoundError, CheckpointError) as err:
-        print(f"course evaluate: {err}", file=sys.stderr)
-        return 1
-    recipe = meta.get("recipe", {})
-    for name in ("n_train", "n_val"):
-        if not 0 <= recipe.get(name, 0) <= MAX_TRAIN_PAIRS:
-            print(msg("course evaluate: {path}: meta['recipe'][{name!r}] is {n}, outside 0 to {top}: the checkpoint "
-                      "was altered or not written by `course train`, and generating that many sentences would "
-                      "take hours", path=str(checkpoint), name=name, n=recipe[name], top=f"{MAX_TRAIN_PAIRS:,}"),
-                  file=sys.stderr)
+    with torch_threads(threads):
+        try:
+            model, src_vocab, tgt_vocab, meta = load_reference(checkpoint)
+        except (FileNotFoundError, CheckpointError) as err:
+            print(f"course evaluate: {err}", file=sys.stderr)
             return 1
-    config = dataclasses.replace(REFERENCE_CONFIG, **{k: recipe[k] for k in ("data_seed", "n_train", "n_val")
-                                                      if k in recipe})
-    if split in ("train", "val"):  # these depend on the training split's size
-        (train_pairs, val, _, _), _ = load_data(config)
-        pairs = train_pairs if split == "train" else val
-    else:  # the held-out splits do not depend on the training split's size
-        pairs = getattr(make_splits(seed=config.data_seed, n_train=0), split)
-    if limit is not None:
-        pairs = pairs[:limit]
-    result = score(model, src_vocab, tgt_vocab, pairs, beam_size=beam_size, length_penalty=length_penalty)
-    decoder = "greedy" if beam_size == 1 else f"beam {beam_size}, alpha {length_penalty}"
-    print(f"{checkpoint} ({decoder})")
-    print(_format_scores(split, result))
-    return 0
+        recipe = meta.get("recipe", {})
+        for name in ("n_train", "n_val"):
+            if not 0 <= recipe.get(name, 0) <= MAX_TRAIN_PAIRS:
+                print(msg("course evaluate: {path}: meta['recipe'][{name!r}] is {n}, outside 0 to {top}: "
+                          "the checkpoint was altered or not written by `course train`, and generating that many "
+                          "sentences would take hours",
+                          path=str(checkpoint), name=name, n=recipe[name], top=f"{MAX_TRAIN_PAIRS:,}"),
+                      file=sys.stderr)
+                return 1
+        config = dataclasses.replace(REFERENCE_CONFIG, **{k: recipe[k] for k in ("data_seed", "n_train", "n_val")
+                                                          if k in recipe})
+        if split in ("train", "val"):  # these depend on the training split's size
+            (train_pairs, val, _, _), _ = load_data(config)
+            pairs = train_pairs if split == "train" else val
+        else:  # the held-out splits do not depend on the training split's size
+            pairs = getattr(make_splits(seed=config.data_seed, n_train=0), split)
+        if limit is not None:
+            pairs = pairs[:limit]
+        result = score(model, src_vocab, tgt_vocab, pairs, beam_size=beam_size, length_penalty=length_penalty)
+        decoder = "greedy" if beam_size == 1 else f"beam {beam_size}, alpha {length_penalty}"
+        print(f"{checkpoint} ({decoder})")
+        print(_format_scores(split, result))
+        return 0
 
 
 DEFAULT_TRAIN_OUT = Path("artifacts") / "reference.pt"  # never the shipped checkpoint
